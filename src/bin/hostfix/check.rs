@@ -1,0 +1,90 @@
+//! `hostfix check`.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use clap::Args;
+use hostfix::resources::{self, CheckResult, CheckSpec};
+use hostfix::size::Threshold;
+use hostfix::{Host, Risk};
+
+use crate::Global;
+
+/// `hostfix check`: exit 0 when every threshold holds, 1 otherwise.
+///
+/// Examples: `hostfix check --mem-available 10% --disk-free /=2G --inodes-free /=5%`
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Memory available (MemAvailable, or the cgroup's headroom) must be at least this:
+    /// a size (512M) or a share of RAM (10%). May repeat.
+    #[arg(long, value_name = "SIZE|PCT", value_parser = parse_size_threshold)]
+    mem_available: Vec<Threshold>,
+    /// Free bytes on the filesystem holding PATH must be at least this (f_bavail, as df).
+    /// May repeat.
+    #[arg(long, value_name = "PATH=SIZE|PCT", value_parser = parse_disk)]
+    disk_free: Vec<(PathBuf, Threshold)>,
+    /// Free inodes on the filesystem holding PATH must be at least this. May repeat.
+    #[arg(long, value_name = "PATH=N|PCT", value_parser = parse_inodes)]
+    inodes_free: Vec<(PathBuf, Threshold)>,
+}
+
+fn parse_size_threshold(s: &str) -> Result<Threshold, String> {
+    Threshold::parse_size(s).map_err(|e| e.to_string())
+}
+
+fn absolute(p: PathBuf) -> PathBuf {
+    if p.is_absolute() {
+        return p;
+    }
+    match std::env::current_dir() {
+        Ok(cwd) => cwd.join(p),
+        Err(_) => p,
+    }
+}
+
+fn parse_disk(s: &str) -> Result<(PathBuf, Threshold), String> {
+    CheckSpec::parse_path_threshold(s, false)
+        .map(|(p, t)| (absolute(p), t))
+        .map_err(|e| e.to_string())
+}
+
+fn parse_inodes(s: &str) -> Result<(PathBuf, Threshold), String> {
+    CheckSpec::parse_path_threshold(s, true)
+        .map(|(p, t)| (absolute(p), t))
+        .map_err(|e| e.to_string())
+}
+
+/// Runs `check`.
+pub fn run(g: &Global, a: CheckArgs) -> i32 {
+    let spec = CheckSpec {
+        mem_available: a.mem_available,
+        disk_free: a.disk_free,
+        inodes_free: a.inodes_free,
+    };
+    let report = resources::check(&Host::live(), &spec, &g.policy(Risk::ReadOnly));
+    crate::output::emit(g, &report, summary)
+}
+
+fn summary(r: &CheckResult) -> String {
+    let mut s = String::new();
+    if r.checks.is_empty() {
+        s.push_str("no thresholds given (see hostfix check --help)\n");
+    }
+    for c in &r.checks {
+        let _ = writeln!(
+            s,
+            "[{}] {}{}: {} available, needs {} ({} of {})",
+            if c.holds { "ok" } else { "BELOW" },
+            c.check,
+            c.path
+                .as_ref()
+                .map(|p| format!(" {}", p.display()))
+                .unwrap_or_default(),
+            resources::show_amount(&c.check, c.actual),
+            c.threshold,
+            resources::show_amount(&c.check, c.required),
+            resources::show_amount(&c.check, c.total),
+        );
+    }
+    s
+}

@@ -1,0 +1,55 @@
+//! `hostfix doctor`.
+
+use std::fmt::Write as _;
+
+use clap::Args;
+use hostfix::Host;
+use hostfix::doctor::{self, Diagnosis, DoctorOptions, Severity};
+
+use crate::Global;
+
+/// `hostfix doctor`: a read-only report, in the order a request meets the host.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// A port a request arrives at; may repeat (default 80 and 443).
+    #[arg(long = "port", value_name = "PORT")]
+    ports: Vec<u16>,
+}
+
+/// Runs `doctor`.
+pub fn run(g: &Global, a: DoctorArgs) -> i32 {
+    let mut opts = DoctorOptions::default();
+    if !a.ports.is_empty() {
+        opts.ports = a.ports;
+    }
+    let report = doctor::diagnose(&Host::live(), &opts, &g.policy(hostfix::Risk::ReadOnly));
+    crate::output::emit(g, &report, summary)
+}
+
+fn summary(d: &Diagnosis) -> String {
+    let mut s = String::new();
+    let mut area = None;
+    for f in &d.findings {
+        if area != Some(f.area) {
+            let _ = writeln!(s, "{}:", format!("{:?}", f.area).to_lowercase());
+            area = Some(f.area);
+        }
+        let mark = match f.severity {
+            Severity::Ok => "ok",
+            Severity::Info => "info",
+            Severity::Warning => "WARN",
+            Severity::Problem => "PROBLEM",
+        };
+        let _ = writeln!(s, "  [{mark}] {}", f.title);
+        for e in &f.evidence {
+            let _ = writeln!(s, "      {e}");
+        }
+        if let Some(fix) = &f.fix {
+            let _ = writeln!(s, "      fix: {}   (risk: {})", fix.command, fix.risk);
+        }
+    }
+    for u in &d.unseen {
+        let _ = writeln!(s, "not seen: {u}");
+    }
+    s
+}

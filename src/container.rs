@@ -1,0 +1,18 @@
+//! Containers: stuck containers and the escalation ladder that removes them.
+
+use crate::doctor::{Diagnosis, DoctorOptions};
+use crate::error::{Classify, ErrorKind};
+use crate::host::Host;
+
+/// Errors of this module.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {}
+
+impl Classify for ContainerError {
+    fn kind(&self) -> ErrorKind {
+        match *self {}
+    }
+}
+
+/// Adds this module's findings to a diagnosis.
+pub fn diagnose(_host: &Host, _opts: &DoctorOptions, _d: &mut Diagnosis) {}

@@ -1,0 +1,428 @@
+//! `doctor`: a read-only diagnosis, ordered along the path a request takes.
+//!
+//! A request reaches a host port first (who listens there: the container, or a distro
+//! service in its way), then the container engine and the containers behind it, then the
+//! memory, swap and disk the application needs, and last whether the host waits for a
+//! reboot. Findings come in that order, each with its evidence and, where hostfix can fix
+//! it, the command that would and that command's risk. Nothing is changed.
+
+use serde::Serialize;
+
+use crate::host::Host;
+use crate::plan::{Policy, Report, Risk, Runner};
+use crate::resources::{self, Disk, Memory};
+use crate::size::ByteSize;
+
+/// Where along a request's path a finding sits; the order findings are reported in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Area {
+    /// Listeners on the ports a request arrives at, and who holds them.
+    Ports,
+    /// The container engine and its containers.
+    Containers,
+    /// Memory and memory pressure.
+    Memory,
+    /// Swap areas and swap files.
+    Swap,
+    /// Disk space and inodes.
+    Disk,
+    /// Whether a reboot is needed, and past reboots.
+    Reboot,
+}
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// All is well.
+    Ok,
+    /// Worth knowing.
+    Info,
+    /// Will hurt soon, or under load.
+    Warning,
+    /// Hurts now.
+    Problem,
+}
+
+/// A command that would fix a finding, with its risk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fix {
+    /// The command line.
+    pub command: String,
+    /// The riskiest step it may take.
+    pub risk: Risk,
+}
+
+/// One finding of the diagnosis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// Where along the request's path.
+    pub area: Area,
+    /// How bad.
+    pub severity: Severity,
+    /// One line: what was found.
+    pub title: String,
+    /// The readings behind it.
+    pub evidence: Vec<String>,
+    /// What would fix it.
+    pub fix: Option<Fix>,
+}
+
+impl Finding {
+    /// A finding without evidence or fix.
+    pub fn new(area: Area, severity: Severity, title: impl Into<String>) -> Self {
+        Finding {
+            area,
+            severity,
+            title: title.into(),
+            evidence: Vec::new(),
+            fix: None,
+        }
+    }
+
+    /// Adds a line of evidence.
+    pub fn evidence(mut self, e: impl Into<String>) -> Self {
+        self.evidence.push(e.into());
+        self
+    }
+
+    /// Sets the fix.
+    pub fn fix(mut self, command: impl Into<String>, risk: Risk) -> Self {
+        self.fix = Some(Fix {
+            command: command.into(),
+            risk,
+        });
+        self
+    }
+}
+
+/// What doctor looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoctorOptions {
+    /// The ports a request arrives at (default 80 and 443).
+    pub ports: Vec<u16>,
+    /// The paths whose disk space matters (default `/`, and `/var`, `/var/lib/docker`
+    /// and `/tmp` when they are other filesystems).
+    pub disk_paths: Vec<std::path::PathBuf>,
+}
+
+impl Default for DoctorOptions {
+    fn default() -> Self {
+        DoctorOptions {
+            ports: vec![80, 443],
+            disk_paths: ["/", "/var", "/var/lib/docker", "/tmp"]
+                .iter()
+                .map(Into::into)
+                .collect(),
+        }
+    }
+}
+
+/// The diagnosis being gathered: findings, raw facts, and what could not be seen.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Diagnosis {
+    /// Findings, in request order once finished.
+    pub findings: Vec<Finding>,
+    /// The readings behind them, by name (`memory`, `disks`, `swaps`, ...).
+    pub facts: serde_json::Map<String, serde_json::Value>,
+    /// What could not be seen, and why (missing permissions, unreadable files).
+    pub unseen: Vec<String>,
+}
+
+impl Diagnosis {
+    /// Adds a finding.
+    pub fn add(&mut self, f: Finding) {
+        log::info!("doctor: {:?} {:?}: {}", f.area, f.severity, f.title);
+        self.findings.push(f);
+    }
+
+    /// Records a reading under `name`.
+    pub fn fact<T: Serialize>(&mut self, name: &str, value: &T) {
+        match serde_json::to_value(value) {
+            Ok(v) => {
+                self.facts.insert(name.to_string(), v);
+            }
+            Err(e) => self.unseen(format!("{name}: cannot be shown: {e}")),
+        }
+    }
+
+    /// Records something that could not be seen.
+    pub fn unseen(&mut self, what: impl Into<String>) {
+        let what = what.into();
+        log::warn!("doctor: could not see {what}");
+        self.unseen.push(what);
+    }
+}
+
+/// Runs the read-only diagnosis.
+///
+/// Never fails as a whole: what cannot be read is listed in [`Diagnosis::unseen`].
+pub fn diagnose(host: &Host, opts: &DoctorOptions, policy: &Policy) -> Report<Diagnosis> {
+    let policy = Policy {
+        max_risk: Risk::ReadOnly,
+        ..policy.clone()
+    };
+    let run = Runner::new("doctor", host, &policy);
+    let mut d = Diagnosis::default();
+    if !host.is_root() {
+        d.unseen("processes of other users (not root): port holders may be missing");
+    }
+    crate::port::diagnose(host, opts, &mut d);
+    crate::container::diagnose(host, opts, &mut d);
+    diagnose_memory(host, &mut d);
+    crate::swap::diagnose(host, opts, &mut d);
+    diagnose_disks(host, opts, &mut d);
+    crate::reboot::diagnose(host, opts, &mut d);
+    // Stable: within an area, modules add findings in their own order.
+    d.findings.sort_by_key(|f| f.area);
+    run.finish(Ok(d))
+}
+
+/// Below this share of RAM available, memory is short.
+const MEM_SHORT_PERCENT: f64 = 10.0;
+/// Below this share, memory is getting tight.
+const MEM_TIGHT_PERCENT: f64 = 20.0;
+
+fn diagnose_memory(host: &Host, d: &mut Diagnosis) {
+    let m = match resources::read_memory(host) {
+        Ok(m) => m,
+        Err(e) => {
+            d.unseen(format!("memory: {e}"));
+            return;
+        }
+    };
+    for f in memory_findings(&m) {
+        d.add(f);
+    }
+    d.fact("memory", &m);
+}
+
+/// The findings for a memory reading (pure).
+pub fn memory_findings(m: &Memory) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let pct = m.available_percent();
+    let avail = format!(
+        "available {} of {} ({pct:.0}%){}",
+        ByteSize(m.available),
+        ByteSize(m.total),
+        if m.available_estimated {
+            ", estimated: the kernel has no MemAvailable"
+        } else {
+            ""
+        }
+    );
+    let swap = if m.swap_total == 0 {
+        "no swap".to_string()
+    } else {
+        format!(
+            "swap {} used of {}",
+            ByteSize(m.swap_used()),
+            ByteSize(m.swap_total)
+        )
+    };
+    let severity = if pct < MEM_SHORT_PERCENT {
+        Severity::Problem
+    } else if pct < MEM_TIGHT_PERCENT {
+        Severity::Warning
+    } else {
+        Severity::Ok
+    };
+    let mut f = if m.swap_total == 0 && severity > Severity::Ok {
+        Finding::new(
+            Area::Memory,
+            severity,
+            format!("no swap and MemAvailable is {pct:.0}% of RAM"),
+        )
+        .fix("hostfix swap ensure --size auto", Risk::Additive)
+    } else if severity > Severity::Ok {
+        Finding::new(
+            Area::Memory,
+            severity,
+            format!("memory is short: {pct:.0}% available"),
+        )
+    } else {
+        Finding::new(
+            Area::Memory,
+            Severity::Ok,
+            format!("{pct:.0}% of memory available"),
+        )
+    };
+    f = f.evidence(avail).evidence(swap.clone());
+    if let Some(c) = &m.cgroup {
+        f = f.evidence(format!(
+            "cgroup {} limits memory to {} (working set {})",
+            c.cgroup,
+            ByteSize(c.max),
+            ByteSize(c.current.saturating_sub(c.inactive_file))
+        ));
+    }
+    if let Some(p) = &m.pressure {
+        f = f.evidence(format!(
+            "pressure: some avg10={:.2}% avg60={:.2}%, full avg10={:.2}%",
+            p.some_avg10, p.some_avg60, p.full_avg10
+        ));
+    }
+    out.push(f);
+    if let Some(p) = &m.pressure {
+        if p.some_avg60 >= 10.0 || p.full_avg10 >= 5.0 {
+            out.push(
+                Finding::new(
+                    Area::Memory,
+                    Severity::Warning,
+                    "tasks are stalling on memory (PSI)",
+                )
+                .evidence(format!(
+                    "some avg60={:.2}%, full avg10={:.2}%",
+                    p.some_avg60, p.full_avg10
+                )),
+            );
+        }
+    }
+    if m.swap_total > 0 {
+        let used_pct = m.swap_used() as f64 * 100.0 / m.swap_total as f64;
+        let sev = if used_pct >= 90.0 {
+            Severity::Problem
+        } else if used_pct >= 75.0 {
+            Severity::Warning
+        } else {
+            Severity::Ok
+        };
+        out.push(Finding::new(Area::Swap, sev, format!("swap {used_pct:.0}% used")).evidence(swap));
+    } else if severity == Severity::Ok {
+        out.push(
+            Finding::new(Area::Swap, Severity::Info, "no swap")
+                .evidence("a memory spike will reach the OOM killer with nothing to fall back on")
+                .fix("hostfix swap ensure --size auto", Risk::Additive),
+        );
+    }
+    out
+}
+
+fn diagnose_disks(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) {
+    use std::os::unix::fs::MetadataExt;
+    let mut seen_devs = Vec::new();
+    let mut disks: Vec<Disk> = Vec::new();
+    for p in &opts.disk_paths {
+        let real = host.path(p);
+        let Ok(meta) = std::fs::metadata(&real) else {
+            continue;
+        };
+        if seen_devs.contains(&meta.dev()) {
+            continue;
+        }
+        seen_devs.push(meta.dev());
+        match resources::read_disk(host, p) {
+            Ok(disk) => {
+                for f in disk_findings(&disk) {
+                    d.add(f);
+                }
+                disks.push(disk);
+            }
+            Err(e) => d.unseen(format!("disk {}: {e}", p.display())),
+        }
+    }
+    d.fact("disks", &disks);
+}
+
+/// The findings for one filesystem (pure).
+pub fn disk_findings(disk: &Disk) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let pct = disk.free_percent();
+    let sev = if pct < 5.0 || disk.free_bytes < 256 * ByteSize::MIB {
+        Severity::Problem
+    } else if pct < 10.0 || disk.free_bytes < ByteSize::GIB {
+        Severity::Warning
+    } else {
+        Severity::Ok
+    };
+    out.push(
+        Finding::new(
+            Area::Disk,
+            sev,
+            format!(
+                "{}: {} free ({pct:.0}%)",
+                disk.path.display(),
+                ByteSize(disk.free_bytes)
+            ),
+        )
+        .evidence(format!(
+            "{} free of {} for unprivileged users (f_bavail)",
+            ByteSize(disk.free_bytes),
+            ByteSize(disk.total_bytes)
+        )),
+    );
+    if disk.inodes_total > 0 {
+        let ipct = disk.inodes_free_percent();
+        let isev = if ipct < 5.0 {
+            Severity::Problem
+        } else if ipct < 10.0 {
+            Severity::Warning
+        } else {
+            Severity::Ok
+        };
+        if isev > Severity::Ok {
+            out.push(
+                Finding::new(
+                    Area::Disk,
+                    isev,
+                    format!("{}: only {ipct:.1}% of inodes free", disk.path.display()),
+                )
+                .evidence(format!(
+                    "{} of {} inodes free (f_favail)",
+                    disk.inodes_free, disk.inodes_total
+                )),
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::{MemInfo, combine};
+
+    #[test]
+    fn incident_memory_reads_as_a_problem_with_its_fix() {
+        let info = MemInfo::parse(include_str!("../tests/fixtures/meminfo/modern")).unwrap();
+        let m = combine(&info, None, None);
+        let f = memory_findings(&m);
+        assert_eq!(f[0].severity, Severity::Problem);
+        assert_eq!(f[0].title, "no swap and MemAvailable is 9% of RAM");
+        let fix = f[0].fix.as_ref().unwrap();
+        assert_eq!(fix.command, "hostfix swap ensure --size auto");
+        assert_eq!(fix.risk, Risk::Additive);
+    }
+
+    #[test]
+    fn healthy_memory_without_swap_is_info() {
+        let info =
+            MemInfo::parse(include_str!("../tests/fixtures/meminfo/no-memavailable")).unwrap();
+        let m = combine(&info, None, None);
+        let f = memory_findings(&m);
+        assert_eq!(f[0].severity, Severity::Ok);
+        assert!(f[0].evidence[0].contains("estimated"));
+        assert_eq!(f[1].area, Area::Swap);
+        assert_eq!(f[1].severity, Severity::Ok);
+    }
+
+    #[test]
+    fn full_disk_and_inodes() {
+        let d = Disk::from_statvfs("/".into(), 4096, 1_000_000, 10_000, 100_000, 1_000);
+        let f = disk_findings(&d);
+        assert_eq!(f[0].severity, Severity::Problem);
+        assert_eq!(f[1].severity, Severity::Problem);
+        assert!(f[1].title.contains("inodes"));
+        let ok = Disk::from_statvfs("/".into(), 4096, 10_000_000, 5_000_000, 0, 0);
+        assert_eq!(disk_findings(&ok).len(), 1);
+        assert_eq!(disk_findings(&ok)[0].severity, Severity::Ok);
+    }
+
+    #[test]
+    fn findings_come_in_request_order() {
+        assert!(Area::Ports < Area::Containers);
+        assert!(Area::Containers < Area::Memory);
+        assert!(Area::Disk < Area::Reboot);
+    }
+}

@@ -1,0 +1,327 @@
+//! The error type: every failure keeps its cause (errno, exit status, stderr).
+//!
+//! Each operation module has its own error enum; they are gathered here into [`Error`]
+//! with `#[from]`. Every error has an [`ErrorKind`] that says whether the caller gave bad
+//! input, the host refused a step (policy, protected target, guard), or a step failed; the
+//! CLI maps the kind to its exit code (2, 3, 1).
+
+use std::path::PathBuf;
+
+use crate::plan::Risk;
+
+/// What kind of failure an error is; decides the CLI's exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorKind {
+    /// The desired state does not hold: a step or a check failed (exit 1).
+    Failed,
+    /// The input is unusable: unparsable size, impossible request (exit 2).
+    BadInput,
+    /// A step was not taken: above `--max-risk`, a protected target, a guard (exit 3).
+    Refused,
+}
+
+impl ErrorKind {
+    /// The `hostfix` exit code for this kind of failure.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::Failed => 1,
+            ErrorKind::BadInput => 2,
+            ErrorKind::Refused => 3,
+        }
+    }
+}
+
+/// Bad input: the value, what it was for, and what would be accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {what} {input:?}: {reason}; expected {expected}")]
+pub struct InputError {
+    /// What the input was for ("size", "duration", "threshold", "--max-risk").
+    pub what: String,
+    /// The input as given.
+    pub input: String,
+    /// Why it was rejected.
+    pub reason: String,
+    /// What would have been accepted.
+    pub expected: String,
+}
+
+impl InputError {
+    /// Builds an input error.
+    pub fn new(
+        what: impl Into<String>,
+        input: impl Into<String>,
+        reason: impl Into<String>,
+        expected: impl Into<String>,
+    ) -> Self {
+        InputError {
+            what: what.into(),
+            input: input.into(),
+            reason: reason.into(),
+            expected: expected.into(),
+        }
+    }
+}
+
+/// Why a step was not taken although it was needed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The next step is riskier than the policy allows.
+    #[error("{action}: needs --max-risk {needed} (the cap is {cap})")]
+    RiskAboveCap {
+        /// The step that would have been taken.
+        action: String,
+        /// The risk that step carries.
+        needed: Risk,
+        /// The cap in force.
+        cap: Risk,
+    },
+    /// The target is one hostfix never touches (PID 1, sshd, an essential package, ...).
+    #[error("{target} is protected: {why}")]
+    Protected {
+        /// What would have been touched.
+        target: String,
+        /// Why it is never touched.
+        why: String,
+    },
+    /// Going on would lose data or leave the host worse (a file with data, a full disk, ...).
+    #[error("refusing to touch {target}: {why}")]
+    Unsafe {
+        /// What would have been touched.
+        target: String,
+        /// What would have been lost or broken.
+        why: String,
+    },
+    /// A guard rule (the reboot guard, for instance) said no.
+    #[error("guard rule {rule}: {detail}")]
+    Guard {
+        /// The rule's name, as the CLI spells its flag (`once`, `max-attempts`, ...).
+        rule: String,
+        /// What the rule found.
+        detail: String,
+    },
+    /// Another hostfix run holds the state lock.
+    #[error("another hostfix run holds the lock {path}")]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+}
+
+/// Every error hostfix returns.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input is unusable.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// A needed step was refused.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// Reading or writing a file failed.
+    #[error("{context} {path}: {source}")]
+    Io {
+        /// What was being done ("reading", "writing", ...).
+        context: String,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A system call failed; the errno is kept.
+    #[error("{call} {target}: {errno}{}", hint_suffix(.hint))]
+    Sys {
+        /// The call (`swapon`, `pidfd_open`, ...).
+        call: String,
+        /// What it was called on.
+        target: String,
+        /// The errno.
+        errno: nix::errno::Errno,
+        /// The likely cause in words, when known.
+        hint: Option<String>,
+    },
+    /// An external command could not be started or exited non-zero.
+    #[error("{program} {}: {}", .args.join(" "), command_failure(.status, .stderr, .spawn_error))]
+    Command {
+        /// The program.
+        program: String,
+        /// Its arguments.
+        args: Vec<String>,
+        /// The exit status, when it ran (`None` when killed by a signal or never started).
+        status: Option<i32>,
+        /// What it wrote to stderr (trimmed).
+        stderr: String,
+        /// Why it could not be started, when it could not.
+        spawn_error: Option<String>,
+    },
+    /// Something the host reported could not be parsed.
+    #[error("parsing {what}: {detail}")]
+    Parse {
+        /// What was parsed (`/proc/meminfo`, `/etc/fstab line 3`, ...).
+        what: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The steps ran but the desired state does not hold (a verification or a check failed).
+    #[error("{0}")]
+    Unmet(String),
+    /// A swap-file error.
+    #[error(transparent)]
+    Swap(#[from] crate::swap::SwapError),
+    /// A port error.
+    #[error(transparent)]
+    Port(#[from] crate::port::PortError),
+    /// A package-manager error.
+    #[error(transparent)]
+    Package(#[from] crate::package::PackageError),
+    /// A reboot error.
+    #[error(transparent)]
+    Reboot(#[from] crate::reboot::RebootError),
+    /// A container error.
+    #[error(transparent)]
+    Container(#[from] crate::container::ContainerError),
+}
+
+fn hint_suffix(hint: &Option<String>) -> String {
+    match hint {
+        Some(h) => format!(" ({h})"),
+        None => String::new(),
+    }
+}
+
+fn command_failure(status: &Option<i32>, stderr: &str, spawn: &Option<String>) -> String {
+    if let Some(e) = spawn {
+        return format!("could not start: {e}");
+    }
+    let st = match status {
+        Some(c) => format!("exited with status {c}"),
+        None => "killed by a signal".to_string(),
+    };
+    if stderr.is_empty() {
+        st
+    } else {
+        format!("{st}: {stderr}")
+    }
+}
+
+/// Classifies a module error for the exit code.
+pub trait Classify {
+    /// The kind of failure.
+    fn kind(&self) -> ErrorKind;
+}
+
+impl Error {
+    /// The kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Input(_) => ErrorKind::BadInput,
+            Error::Refused(_) => ErrorKind::Refused,
+            Error::Io { .. }
+            | Error::Sys { .. }
+            | Error::Command { .. }
+            | Error::Parse { .. }
+            | Error::Unmet(_) => ErrorKind::Failed,
+            Error::Swap(e) => e.kind(),
+            Error::Port(e) => e.kind(),
+            Error::Package(e) => e.kind(),
+            Error::Reboot(e) => e.kind(),
+            Error::Container(e) => e.kind(),
+        }
+    }
+
+    /// The CLI exit code for this error (1, 2 or 3).
+    pub fn exit_code(&self) -> i32 {
+        self.kind().exit_code()
+    }
+
+    /// An I/O error with what was being done and to which path.
+    pub fn io(
+        context: impl Into<String>,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io {
+            context: context.into(),
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A failed system call with its errno.
+    pub fn sys(
+        call: impl Into<String>,
+        target: impl Into<String>,
+        errno: nix::errno::Errno,
+    ) -> Self {
+        Error::Sys {
+            call: call.into(),
+            target: target.into(),
+            errno,
+            hint: None,
+        }
+    }
+
+    /// A parse error.
+    pub fn parse(what: impl Into<String>, detail: impl Into<String>) -> Self {
+        Error::Parse {
+            what: what.into(),
+            detail: detail.into(),
+        }
+    }
+
+    /// The errno, when this error carries one.
+    pub fn errno(&self) -> Option<nix::errno::Errno> {
+        match self {
+            Error::Sys { errno, .. } => Some(*errno),
+            Error::Io { source, .. } => source.raw_os_error().map(nix::errno::Errno::from_raw),
+            _ => None,
+        }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_map_to_exit_codes() {
+        let e: Error = InputError::new("size", "10X", "unknown unit", "512M").into();
+        assert_eq!(e.exit_code(), 2);
+        let e: Error = Refusal::Protected {
+            target: "pid 1".into(),
+            why: "init".into(),
+        }
+        .into();
+        assert_eq!(e.exit_code(), 3);
+        assert_eq!(Error::Unmet("x".into()).exit_code(), 1);
+    }
+
+    #[test]
+    fn messages_keep_the_cause() {
+        let e = Error::Sys {
+            call: "swapon".into(),
+            target: "/swapfile".into(),
+            errno: nix::errno::Errno::EINVAL,
+            hint: Some("file has holes".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "swapon /swapfile: EINVAL: Invalid argument (file has holes)"
+        );
+        let e = Error::Command {
+            program: "apt-get".into(),
+            args: vec!["remove".into(), "nginx".into()],
+            status: Some(100),
+            stderr: "E: locked".into(),
+            spawn_error: None,
+        };
+        assert_eq!(
+            e.to_string(),
+            "apt-get remove nginx: exited with status 100: E: locked"
+        );
+        assert_eq!(e.exit_code(), 1);
+    }
+}

@@ -1,0 +1,76 @@
+//! # hostfix
+//!
+//! Idempotent, risk-ranked fixes for Linux hosts: swap files, port holders, memory and
+//! disk thresholds, and reboots behind a guard, as a library with a thin CLI.
+//!
+//! ## The risk model
+//!
+//! Every operation observes the host, then walks a plan of [`plan::Step`]s, each ranked by
+//! [`plan::Risk`], least risky first:
+//!
+//! | risk | what it may do |
+//! | --- | --- |
+//! | `read-only` | read `/proc`, `/sys`, files, run read-only queries |
+//! | `additive` | create something new: a swap file, an fstab line, a ledger entry |
+//! | `disruptive` | interrupt something running: stop a unit, signal a process, swapoff |
+//! | `destructive` | what cannot be put back exactly: remove a package, delete a file |
+//! | `reboot` | reboot the host |
+//!
+//! A [`plan::Policy`] caps the risk. A step above the cap is not taken: the operation stops
+//! and reports what it would have needed ([`error::Refusal::RiskAboveCap`], exit code 3).
+//! Under `dry_run` the same code path runs and records each step as `planned` instead of
+//! taking it. Each step counts as done when its postcondition holds (the port binds,
+//! `/proc/swaps` lists the file), and an escalation moves to the next rung only when the
+//! last one was verified not to be enough. Running an operation on a host already in the
+//! desired state changes nothing and reports `changed: false`.
+//!
+//! ## What hostfix never touches
+//!
+//! PID 1, the calling process and its ancestors, kernel threads, sshd, the container
+//! engine itself, essential or required packages, and files it did not create or cannot
+//! verify (a swap file is deleted only when it carries a swap signature). Edits to system
+//! files (fstab) are atomic and keep every other byte; concurrent runs are serialised by a
+//! lock in the state directory ([`lock::StateLock`]).
+//!
+//! ## The host is a value
+//!
+//! Every reader takes a [`host::Host`], whose root tests point at a tempdir of fixtures;
+//! every change and command goes through its [`host::System`] seam. The library never
+//! prints: it logs its trail through the `log` facade and returns typed reports.
+//!
+//! ```no_run
+//! use hostfix::{Host, Policy, Risk};
+//! use hostfix::resources::{check, CheckSpec};
+//! use hostfix::size::Threshold;
+//!
+//! let host = Host::live();
+//! let spec = CheckSpec {
+//!     mem_available: vec![Threshold::parse_size("10%")?],
+//!     ..CheckSpec::default()
+//! };
+//! let report = check(&host, &spec, &Policy::new(Risk::ReadOnly));
+//! if !report.is_ok() {
+//!     eprintln!("host below thresholds: {:?}", report.error);
+//! }
+//! # Ok::<(), hostfix::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod container;
+pub mod doctor;
+pub mod error;
+pub mod fsutil;
+pub mod host;
+pub mod lock;
+pub mod package;
+pub mod plan;
+pub mod port;
+pub mod reboot;
+pub mod resources;
+pub mod size;
+pub mod swap;
+
+pub use error::{Error, ErrorKind, Result};
+pub use host::Host;
+pub use plan::{Policy, Report, Risk, Step, StepStatus};
