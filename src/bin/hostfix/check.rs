@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use hostfix::resources::{self, CheckResult, CheckSpec};
 use hostfix::size::Threshold;
-use hostfix::{Host, Risk};
+use hostfix::Risk;
 
 use crate::Global;
 
@@ -61,7 +61,7 @@ pub fn run(g: &Global, a: CheckArgs) -> i32 {
         disk_free: a.disk_free,
         inodes_free: a.inodes_free,
     };
-    let report = resources::check(&Host::live(), &spec, &g.policy(Risk::ReadOnly));
+    let report = resources::check(&g.host(), &spec, &g.policy(Risk::ReadOnly));
     crate::output::emit(g, &report, summary)
 }
 

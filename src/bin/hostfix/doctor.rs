@@ -3,7 +3,6 @@
 use std::fmt::Write as _;
 
 use clap::Args;
-use hostfix::Host;
 use hostfix::doctor::{self, Diagnosis, DoctorOptions, Severity};
 
 use crate::Global;
@@ -22,7 +21,7 @@ pub fn run(g: &Global, a: DoctorArgs) -> i32 {
     if !a.ports.is_empty() {
         opts.ports = a.ports;
     }
-    let report = doctor::diagnose(&Host::live(), &opts, &g.policy(hostfix::Risk::ReadOnly));
+    let report = doctor::diagnose(&g.host(), &opts, &g.policy(hostfix::Risk::ReadOnly));
     crate::output::emit(g, &report, summary)
 }
 

@@ -16,7 +16,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use hostfix::{Policy, Risk};
+use hostfix::host::LiveSystem;
+use hostfix::{Host, Policy, Risk};
 
 /// Idempotent, risk-ranked fixes for Linux hosts.
 ///
@@ -59,9 +60,22 @@ pub struct Global {
     /// Show the trail: every observation, decision and step (-vv for commands run).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Read and write the host's files under DIR instead of / (system calls and commands
+    /// still act on the running kernel). For tests and image preparation.
+    #[arg(long, global = true, value_name = "DIR", default_value = "/", hide = true)]
+    pub root: PathBuf,
 }
 
 impl Global {
+    /// The host to work on: the live system, with files under `--root`.
+    pub fn host(&self) -> Host {
+        if self.root == std::path::Path::new("/") {
+            Host::live()
+        } else {
+            Host::with_system(self.root.clone(), std::sync::Arc::new(LiveSystem))
+        }
+    }
+
     /// The policy for a command whose default cap is `default`.
     pub fn policy(&self, default: Risk) -> Policy {
         Policy::new(self.max_risk.unwrap_or(default))
