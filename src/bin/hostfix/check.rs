@@ -4,9 +4,9 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
+use hostfix::Risk;
 use hostfix::resources::{self, CheckResult, CheckSpec};
 use hostfix::size::Threshold;
-use hostfix::Risk;
 
 use crate::Global;
 

@@ -62,7 +62,13 @@ pub struct Global {
     pub verbose: u8,
     /// Read and write the host's files under DIR instead of / (system calls and commands
     /// still act on the running kernel). For tests and image preparation.
-    #[arg(long, global = true, value_name = "DIR", default_value = "/", hide = true)]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "/",
+        hide = true
+    )]
     pub root: PathBuf,
 }
 
