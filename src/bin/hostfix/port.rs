@@ -1,14 +1,143 @@
 //! `hostfix port`.
 
-use clap::Subcommand;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use hostfix::Risk;
+use hostfix::port::{self, FreeResult, FreeSpec, Proto, WhoSpec};
 
 use crate::Global;
 
 /// `hostfix port ...`
 #[derive(Debug, Subcommand)]
-pub enum PortCmd {}
+pub enum PortCmd {
+    /// Every process holding PORT, with its unit, package or container (read-only).
+    ///
+    /// Example: `hostfix port who 80`
+    Who(WhoArgs),
+    /// Make PORT bindable by the least risky ladder: stop and disable the unit (and its
+    /// .socket) → SIGTERM → SIGKILL, each rung verified by binding the addresses.
+    ///
+    /// Default --max-risk: disruptive; with --remove-package: destructive. Never touches
+    /// PID 1, the caller's process tree, sshd, the container engine, containers (it
+    /// prints the command that would stop them) or essential packages.
+    ///
+    /// Examples: `hostfix port free 80`, `hostfix port free 80 --remove-package`
+    Free(FreeArgs),
+}
+
+/// `hostfix port who PORT [--udp]`
+#[derive(Debug, Args)]
+pub struct WhoArgs {
+    /// The port (1-65535).
+    #[arg(value_parser = clap::value_parser!(u16).range(1..))]
+    port: u16,
+    /// UDP instead of TCP.
+    #[arg(long)]
+    udp: bool,
+    /// Read every process's open files instead of stopping at the last socket found
+    /// (finds owners that received the socket from an unrelated process).
+    #[arg(long)]
+    exhaustive: bool,
+}
+
+/// `hostfix port free PORT [--remove-package]`
+#[derive(Debug, Args)]
+pub struct FreeArgs {
+    /// The port (1-65535).
+    #[arg(value_parser = clap::value_parser!(u16).range(1..))]
+    port: u16,
+    /// UDP instead of TCP.
+    #[arg(long)]
+    udp: bool,
+    /// Also remove the distro package whose program holds the port, after a simulated
+    /// removal shows nothing built from another source would go (risk destructive; this
+    /// flag is the consent and raises the default --max-risk to destructive).
+    #[arg(long)]
+    remove_package: bool,
+    /// An address that must bind afterwards; may repeat (default 0.0.0.0 and ::).
+    #[arg(long = "address", value_name = "ADDR")]
+    addresses: Vec<IpAddr>,
+    /// How long to wait for the owners to exit after each signal.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    timeout: Duration,
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    hostfix::size::parse_duration(s).map_err(|e| e.to_string())
+}
 
 /// Runs a port subcommand.
-pub fn run(_g: &Global, c: PortCmd) -> i32 {
-    match c {}
+pub fn run(g: &Global, c: PortCmd) -> i32 {
+    let host = g.host();
+    match c {
+        PortCmd::Who(a) => {
+            let spec = WhoSpec {
+                exhaustive: a.exhaustive,
+                ..if a.udp {
+                    WhoSpec::udp(a.port)
+                } else {
+                    WhoSpec::tcp(a.port)
+                }
+            };
+            let report = port::who(&host, &spec, &g.policy(Risk::ReadOnly));
+            crate::output::emit(g, &report, port::describe_holders)
+        }
+        PortCmd::Free(a) => {
+            let spec = FreeSpec {
+                port: a.port,
+                proto: if a.udp { Proto::Udp } else { Proto::Tcp },
+                addresses: if a.addresses.is_empty() {
+                    FreeSpec::default_addresses()
+                } else {
+                    a.addresses
+                },
+                remove_package: a.remove_package,
+                timeout: a.timeout,
+            };
+            let default = if a.remove_package {
+                Risk::Destructive
+            } else {
+                Risk::Disruptive
+            };
+            let report = port::free_port(&host, &spec, &g.policy(default));
+            crate::output::emit(g, &report, free_summary)
+        }
+    }
+}
+
+fn free_summary(r: &FreeResult) -> String {
+    let mut s = String::new();
+    let addrs: Vec<String> = r.addresses.iter().map(ToString::to_string).collect();
+    let _ = writeln!(
+        s,
+        "{} port {} on {}: {}",
+        r.proto,
+        r.port,
+        addrs.join(", "),
+        if r.free { "free" } else { "not verified free" }
+    );
+    for g in &r.groups {
+        let _ = writeln!(s, "held by {}", g.summary);
+        if let Some(c) = r
+            .holders
+            .iter()
+            .find(|o| o.pid == g.leader)
+            .and_then(|o| o.container.as_ref())
+        {
+            let _ = writeln!(s, "  stop it with: {}", c.stop_command);
+        }
+    }
+    if let Some(p) = &r.removal {
+        let _ = writeln!(
+            s,
+            "package removal ({}): {} (removes {})",
+            p.manager,
+            p.command,
+            p.removes.join(", ")
+        );
+    }
+    s
 }

@@ -1,0 +1,297 @@
+//! The container behind a port: `docker-proxy`'s arguments, `docker ps`, and container
+//! ids in cgroup paths.
+//!
+//! A small, self-contained lookup: the port module only needs to name the container that
+//! publishes a port and the command that would stop it.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::table::Proto;
+use crate::host::{Cmd, Host};
+
+/// What `docker-proxy` was started with (`-proto tcp -host-ip 0.0.0.0 -host-port 8080
+/// -container-ip 172.17.0.2 -container-port 80`; Go flags: `-f v`, `-f=v`, `--f v`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyArgs {
+    /// `-proto`.
+    pub proto: Option<String>,
+    /// `-host-ip`.
+    pub host_ip: Option<IpAddr>,
+    /// `-host-port`.
+    pub host_port: Option<u16>,
+    /// `-container-ip`.
+    pub container_ip: Option<IpAddr>,
+    /// `-container-port`.
+    pub container_port: Option<u16>,
+}
+
+/// Parses a `docker-proxy` command line (pure).
+pub fn parse_proxy_args(cmdline: &[String]) -> ProxyArgs {
+    let mut out = ProxyArgs::default();
+    let mut it = cmdline.iter().skip(1).peekable();
+    while let Some(a) = it.next() {
+        let Some(flag) = a.strip_prefix("--").or_else(|| a.strip_prefix('-')) else {
+            continue;
+        };
+        let (name, value) = match flag.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (flag, None),
+        };
+        let value = match value {
+            Some(v) => v,
+            None => match it.peek() {
+                Some(v) if !v.starts_with('-') => it.next().cloned().unwrap_or_default(),
+                _ => continue,
+            },
+        };
+        match name {
+            "proto" => out.proto = Some(value),
+            "host-ip" => out.host_ip = value.parse().ok(),
+            "host-port" => out.host_port = value.parse().ok(),
+            "container-ip" => out.container_ip = value.parse().ok(),
+            "container-port" => out.container_port = value.parse().ok(),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// One container of `docker ps --no-trunc --format '{{.ID}}\t{{.Names}}\t{{.Ports}}'`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PsRow {
+    /// The full id.
+    pub id: String,
+    /// The name(s).
+    pub name: String,
+    /// The ports column (`0.0.0.0:8080->80/tcp, [::]:8080->80/tcp`).
+    pub ports: String,
+}
+
+/// The arguments of the `docker ps` hostfix runs.
+pub const DOCKER_PS_ARGS: [&str; 4] = [
+    "ps",
+    "--no-trunc",
+    "--format",
+    "{{.ID}}\t{{.Names}}\t{{.Ports}}",
+];
+
+/// Parses that `docker ps` output (pure).
+pub fn parse_docker_ps(stdout: &str) -> Vec<PsRow> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, '\t');
+            let id = f.next()?.trim();
+            let name = f.next()?.trim();
+            (!id.is_empty()).then(|| PsRow {
+                id: id.to_string(),
+                name: name.to_string(),
+                ports: f.next().unwrap_or("").trim().to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Whether a `docker ps` ports column publishes `port`/`proto` on the host
+/// (`0.0.0.0:8080->80/tcp`, `:::8080->80/tcp`, `0.0.0.0:8000-8010->8000-8010/tcp`).
+pub fn publishes(ports: &str, port: u16, proto: Proto) -> bool {
+    ports.split(',').map(str::trim).any(|p| {
+        let Some((host, container)) = p.split_once("->") else {
+            return false;
+        };
+        let Some((_, pr)) = container.rsplit_once('/') else {
+            return false;
+        };
+        if pr != proto.as_str() {
+            return false;
+        }
+        let Some((_, range)) = host.rsplit_once(':') else {
+            return false;
+        };
+        let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+        match (lo.parse::<u16>(), hi.parse::<u16>()) {
+            (Ok(lo), Ok(hi)) => lo <= port && port <= hi,
+            _ => false,
+        }
+    })
+}
+
+/// The container engine a container cgroup path belongs to.
+pub fn engine_from_cgroup(cgroup: &str) -> &'static str {
+    if cgroup.contains("libpod") {
+        "podman"
+    } else if cgroup.contains("kubepods") || cgroup.contains("crio") || cgroup.contains("cri-") {
+        "crictl"
+    } else {
+        "docker"
+    }
+}
+
+/// The container that holds a port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerRef {
+    /// The engine's CLI (`docker`, `podman`, `crictl`).
+    pub engine: String,
+    /// The full container id, when known.
+    pub id: Option<String>,
+    /// The container's name, when known.
+    pub name: Option<String>,
+    /// How it was found: `docker-proxy` (the proxy publishing its port) or `cgroup` (a
+    /// process in the container's cgroup).
+    pub via: String,
+    /// Where the proxy forwards to (`172.17.0.2:80`).
+    pub forwards_to: Option<String>,
+    /// The command that would stop it.
+    pub stop_command: String,
+}
+
+impl ContainerRef {
+    /// `web (3f4e5a6b7c8d)`, `3f4e5a6b7c8d`, or `unknown container`.
+    pub fn label(&self) -> String {
+        let short = self.id.as_deref().map(|i| &i[..i.len().min(12)]);
+        match (&self.name, short) {
+            (Some(n), Some(i)) => format!("{n} ({i})"),
+            (Some(n), None) => n.clone(),
+            (None, Some(i)) => i.to_string(),
+            (None, None) => "unknown container".into(),
+        }
+    }
+}
+
+/// Builds the reference for a `docker-proxy` process from its arguments and `docker ps`.
+pub fn from_proxy(
+    cmdline: &[String],
+    port: u16,
+    proto: Proto,
+    ps: Option<&[PsRow]>,
+) -> ContainerRef {
+    let args = parse_proxy_args(cmdline);
+    let hit = ps.and_then(|rows| rows.iter().find(|r| publishes(&r.ports, port, proto)));
+    let forwards_to = match (args.container_ip, args.container_port) {
+        (Some(ip), Some(p)) => Some(std::net::SocketAddr::new(ip, p).to_string()),
+        _ => None,
+    };
+    let stop_command = match hit {
+        Some(r) => format!("docker stop {}", r.name),
+        None => format!("docker stop $(docker ps -q --filter publish={port}/{proto})"),
+    };
+    ContainerRef {
+        engine: "docker".into(),
+        id: hit.map(|r| r.id.clone()),
+        name: hit.map(|r| r.name.clone()),
+        via: "docker-proxy".into(),
+        forwards_to,
+        stop_command,
+    }
+}
+
+/// Builds the reference for a process in a container's cgroup.
+pub fn from_cgroup(id: &str, cgroup: &str, ps: Option<&[PsRow]>) -> ContainerRef {
+    let engine = engine_from_cgroup(cgroup);
+    let name = ps
+        .and_then(|rows| rows.iter().find(|r| r.id == id))
+        .map(|r| r.name.clone());
+    let short = &id[..id.len().min(12)];
+    ContainerRef {
+        engine: engine.into(),
+        id: Some(id.to_string()),
+        stop_command: format!("{engine} stop {}", name.as_deref().unwrap_or(short)),
+        name,
+        via: "cgroup".into(),
+        forwards_to: None,
+    }
+}
+
+/// `docker ps`, when the docker engine's socket exists on the host; `None` when it does
+/// not or the command fails (the reference then carries the id only).
+pub fn docker_ps(host: &Host) -> Option<Vec<PsRow>> {
+    if !host.path("/run/docker.sock").exists() && !host.path("/var/run/docker.sock").exists() {
+        return None;
+    }
+    match host.system().run(&Cmd::new("docker", DOCKER_PS_ARGS)) {
+        Ok(out) if out.success() => Some(parse_docker_ps(&out.stdout)),
+        Ok(out) => {
+            log::info!(
+                "port: docker ps: exit {:?}: {}",
+                out.status,
+                out.stderr.trim()
+            );
+            None
+        }
+        Err(e) => {
+            log::info!("port: docker ps: {e}");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn proxy_args_all_spellings() {
+        let a = parse_proxy_args(&v(
+            "/usr/bin/docker-proxy -proto tcp -host-ip 0.0.0.0 -host-port 8080 \
+             -container-ip 172.17.0.2 -container-port 80 -use-listen-fd",
+        ));
+        assert_eq!(a.proto.as_deref(), Some("tcp"));
+        assert_eq!(a.host_port, Some(8080));
+        assert_eq!(a.container_ip, Some("172.17.0.2".parse().unwrap()));
+        assert_eq!(a.container_port, Some(80));
+        let b = parse_proxy_args(&v("docker-proxy --host-port=443 -container-port=8443"));
+        assert_eq!((b.host_port, b.container_port), (Some(443), Some(8443)));
+    }
+
+    #[test]
+    fn ps_rows_and_published_ports() {
+        let out = "3f4e\tweb\t0.0.0.0:8080->80/tcp, [::]:8080->80/tcp\n\
+                   9a9a\tdb\t5432/tcp\n\
+                   7b7b\trange\t0.0.0.0:8000-8010->8000-8010/udp\n";
+        let rows = parse_docker_ps(out);
+        assert_eq!(rows.len(), 3);
+        assert!(publishes(&rows[0].ports, 8080, Proto::Tcp));
+        assert!(!publishes(&rows[0].ports, 8080, Proto::Udp));
+        assert!(!publishes(&rows[1].ports, 5432, Proto::Tcp));
+        assert!(publishes(&rows[2].ports, 8005, Proto::Udp));
+        assert!(publishes(":::8080->80/tcp", 8080, Proto::Tcp));
+        let c = from_proxy(
+            &v(
+                "docker-proxy -proto tcp -host-port 8080 -container-ip 172.17.0.2 -container-port 80",
+            ),
+            8080,
+            Proto::Tcp,
+            Some(&rows),
+        );
+        assert_eq!(c.name.as_deref(), Some("web"));
+        assert_eq!(c.stop_command, "docker stop web");
+        assert_eq!(c.forwards_to.as_deref(), Some("172.17.0.2:80"));
+        let unknown = from_proxy(&v("docker-proxy -host-port 81"), 81, Proto::Tcp, None);
+        assert_eq!(
+            unknown.stop_command,
+            "docker stop $(docker ps -q --filter publish=81/tcp)"
+        );
+        assert_eq!(unknown.label(), "unknown container");
+    }
+
+    #[test]
+    fn cgroup_containers() {
+        let id = "3f4e5a6b7c8d9e0f3f4e5a6b7c8d9e0f3f4e5a6b7c8d9e0f3f4e5a6b7c8d9e0f";
+        let rows = vec![PsRow {
+            id: id.into(),
+            name: "web".into(),
+            ports: String::new(),
+        }];
+        let c = from_cgroup(id, &format!("/system.slice/docker-{id}.scope"), Some(&rows));
+        assert_eq!(c.stop_command, "docker stop web");
+        assert_eq!(c.label(), "web (3f4e5a6b7c8d)");
+        let p = from_cgroup(id, &format!("/machine.slice/libpod-{id}.scope"), None);
+        assert_eq!(p.stop_command, "podman stop 3f4e5a6b7c8d");
+    }
+}
