@@ -6,7 +6,9 @@
 use std::path::Path;
 
 use super::rpm::split_name_version;
-use super::{PackageError, PackageInfo, PackageManager, query, root_args, usr_merge_twins};
+use super::{
+    PackageError, PackageInfo, PackageManager, Simulation, query, root_args, usr_merge_twins,
+};
 use crate::error::Result;
 use crate::host::{Cmd, Host};
 
@@ -156,7 +158,7 @@ impl PackageManager for Apk {
             }))
     }
 
-    fn simulate_removal(&self, host: &Host, packages: &[String]) -> Result<Vec<String>> {
+    fn simulate_removal(&self, host: &Host, packages: &[String]) -> Result<Simulation> {
         let mut set: Vec<String> = packages.to_vec();
         for _ in 0..32 {
             let mut args = vec!["del".to_string(), "-s".into()];
@@ -177,7 +179,10 @@ impl PackageManager for Apk {
                 }
                 .into());
             }
-            return Ok(removed);
+            return Ok(Simulation {
+                removes: removed,
+                installs: Vec::new(),
+            });
         }
         Err(PackageError::Simulation {
             manager: "apk".into(),

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{PackageError, PackageInfo, PackageManager, usr_merge_twins};
+use super::{PackageError, PackageInfo, PackageManager, Simulation, usr_merge_twins};
 use crate::error::{Error, Result};
 use crate::host::{Cmd, Host};
 
@@ -96,18 +96,22 @@ pub fn list_owns(list: &str, candidates: &[PathBuf]) -> bool {
         .any(|l| candidates.iter().any(|c| c.as_os_str() == l.trim_end()))
 }
 
-/// The package names of `Remv NAME [VERSION]` lines in `apt-get -s remove` output,
-/// without architecture qualifiers.
-pub fn parse_apt_simulation(stdout: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
+/// What `apt-get -s remove` would do: the names of its `Remv NAME [VERSION]` lines, and
+/// of its `Inst` lines (a removal can make apt upgrade another package), without
+/// architecture qualifiers.
+pub fn parse_apt_simulation(stdout: &str) -> Simulation {
+    let mut out = Simulation::default();
     for l in stdout.lines() {
         let mut w = l.split_whitespace();
-        if w.next() == Some("Remv") {
-            if let Some(name) = w.next() {
-                let name = strip_arch(name).to_string();
-                if !out.contains(&name) {
-                    out.push(name);
-                }
+        let list = match w.next() {
+            Some("Remv") => &mut out.removes,
+            Some("Inst") => &mut out.installs,
+            _ => continue,
+        };
+        if let Some(name) = w.next() {
+            let name = strip_arch(name).to_string();
+            if !list.contains(&name) {
+                list.push(name);
             }
         }
     }
@@ -211,16 +215,27 @@ impl PackageManager for Dpkg {
             .map(DpkgEntry::to_info))
     }
 
-    fn simulate_removal(&self, host: &Host, packages: &[String]) -> Result<Vec<String>> {
+    fn simulate_removal(&self, host: &Host, packages: &[String]) -> Result<Simulation> {
         let mut args = vec!["-s".to_string(), "-q".into(), "remove".into()];
         args.extend(packages.iter().cloned());
         let cmd = Cmd::new("apt-get", args).env("DEBIAN_FRONTEND", "noninteractive");
         let out = host.system().run(&cmd)?;
         if !out.success() {
+            // apt explains unmet dependencies on stdout (`python3 : PreDepends: ...`).
+            let unmet: Vec<&str> = out
+                .stdout
+                .lines()
+                .filter(|l| l.contains(" : ") || l.trim_start().starts_with("Depends:"))
+                .map(str::trim)
+                .collect();
+            let mut detail = out.to_error(&cmd).to_string();
+            if !unmet.is_empty() {
+                detail = format!("{detail} ({})", unmet.join("; "));
+            }
             return Err(PackageError::Simulation {
                 manager: "apt".into(),
                 packages: packages.join(" "),
-                detail: out.to_error(&cmd).to_string(),
+                detail,
             }
             .into());
         }
@@ -304,10 +319,14 @@ Remv nginx-light [1.22.1-9]\n\
 Remv nginx-common [1.22.1-9]\n\
 Remv libfoo:amd64 [1]\n";
         assert_eq!(
-            parse_apt_simulation(out),
+            parse_apt_simulation(out).removes,
             vec!["nginx-light", "nginx-common", "libfoo"]
         );
-        assert!(parse_apt_simulation("Package 'x' is not installed\n").is_empty());
+        assert!(
+            parse_apt_simulation("Package 'x' is not installed\n")
+                .removes
+                .is_empty()
+        );
     }
 
     #[test]

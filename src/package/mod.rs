@@ -100,6 +100,15 @@ impl PackageInfo {
     }
 }
 
+/// What a simulated removal would do.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Simulation {
+    /// Every package it would remove.
+    pub removes: Vec<String>,
+    /// Packages it would install or upgrade on the way (apt can).
+    pub installs: Vec<String>,
+}
+
 /// A distro package manager.
 ///
 /// Every method reads the host's files under its root or runs the manager's tools through
@@ -129,7 +138,7 @@ pub trait PackageManager: fmt::Debug + Send + Sync {
     /// [`PackageError::Simulation`] when the simulation fails for another reason than
     /// the packages the removal would drag along, [`crate::Error::Command`] when the tool
     /// cannot be run.
-    fn simulate_removal(&self, host: &Host, packages: &[String]) -> Result<Vec<String>>;
+    fn simulate_removal(&self, host: &Host, packages: &[String]) -> Result<Simulation>;
 
     /// The non-interactive command that removes `packages` (no prompts, no dialogs).
     fn removal_command(&self, host: &Host, packages: &[String]) -> Cmd;

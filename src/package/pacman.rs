@@ -6,7 +6,9 @@
 
 use std::path::Path;
 
-use super::{PackageError, PackageInfo, PackageManager, query, root_args, usr_merge_twins};
+use super::{
+    PackageError, PackageInfo, PackageManager, Simulation, query, root_args, usr_merge_twins,
+};
 use crate::error::{Error, Result};
 use crate::host::{Cmd, Host};
 
@@ -119,7 +121,8 @@ impl PackageManager for Pacman {
 
     fn owner(&self, host: &Host, path: &Path) -> Result<Option<String>> {
         for p in usr_merge_twins(path) {
-            let cmd = self.cmd(host, ["-Qqo".to_string(), crate::host::arg(&p)]);
+            // pacman -Qo takes the file's path as seen from here (under --root).
+            let cmd = self.cmd(host, ["-Qqo".to_string(), crate::host::arg(&host.path(&p))]);
             if let Some(out) = query(host, &cmd)? {
                 if let Some(name) = out.lines().next().filter(|l| !l.is_empty()) {
                     return Ok(Some(name.to_string()));
@@ -166,7 +169,7 @@ impl PackageManager for Pacman {
         Ok(None)
     }
 
-    fn simulate_removal(&self, host: &Host, packages: &[String]) -> Result<Vec<String>> {
+    fn simulate_removal(&self, host: &Host, packages: &[String]) -> Result<Simulation> {
         let mut set: Vec<String> = packages.to_vec();
         for _ in 0..32 {
             let mut args = vec!["-Rp".to_string(), "--print-format".into(), "%n".into()];
@@ -186,7 +189,10 @@ impl PackageManager for Pacman {
                         names.push(s.clone());
                     }
                 }
-                return Ok(names);
+                return Ok(Simulation {
+                    removes: names,
+                    installs: Vec::new(),
+                });
             }
             let text = format!("{}\n{}", out.stdout, out.stderr);
             let more: Vec<String> = parse_pacman_breaks(&text)

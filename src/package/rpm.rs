@@ -6,7 +6,9 @@
 
 use std::path::Path;
 
-use super::{PackageError, PackageInfo, PackageManager, query, root_args, usr_merge_twins};
+use super::{
+    PackageError, PackageInfo, PackageManager, Simulation, query, root_args, usr_merge_twins,
+};
 use crate::error::Result;
 use crate::host::{Cmd, Host};
 
@@ -63,19 +65,27 @@ pub fn parse_rpm_needed_by(stderr: &str) -> Vec<String> {
 #[derive(Debug, Default, Clone)]
 pub struct Rpm {
     root: Option<String>,
+    dbpath: Option<String>,
 }
 
 impl Rpm {
     /// The backend acting on the live system.
     pub fn new() -> Self {
-        Rpm { root: None }
+        Rpm::default()
     }
 
-    /// The backend for a host: `rpm --root ROOT` when its root is not `/`.
+    /// The backend for a host: `rpm --root ROOT --dbpath DB` when its root is not `/`, DB
+    /// being the database the root has (`/usr/lib/sysimage/rpm` or `/var/lib/rpm`; the
+    /// tool's own default may be another, as on Debian).
     pub fn for_host(host: &Host) -> Self {
-        Rpm {
-            root: root_args(host),
-        }
+        let root = root_args(host);
+        let dbpath = root.as_ref().and_then(|_| {
+            ["/usr/lib/sysimage/rpm", "/var/lib/rpm"]
+                .into_iter()
+                .find(|d| host.path(d).is_dir())
+                .map(str::to_string)
+        });
+        Rpm { root, dbpath }
     }
 
     fn cmd<I: IntoIterator<Item = S>, S: Into<String>>(&self, args: I) -> Cmd {
@@ -83,6 +93,10 @@ impl Rpm {
         if let Some(r) = &self.root {
             all.push("--root".into());
             all.push(r.clone());
+        }
+        if let Some(d) = &self.dbpath {
+            all.push("--dbpath".into());
+            all.push(d.clone());
         }
         all.extend(args.into_iter().map(Into::into));
         Cmd::new("rpm", all)
@@ -154,7 +168,7 @@ impl PackageManager for Rpm {
         }))
     }
 
-    fn simulate_removal(&self, host: &Host, packages: &[String]) -> Result<Vec<String>> {
+    fn simulate_removal(&self, host: &Host, packages: &[String]) -> Result<Simulation> {
         // `rpm -e` removes exactly what it is given and fails when an installed package
         // needs one of them; grow the set by what it names until it passes.
         let mut set: Vec<String> = packages.to_vec();
@@ -164,7 +178,10 @@ impl PackageManager for Rpm {
             let cmd = self.cmd(args);
             let out = host.system().run(&cmd)?;
             if out.success() {
-                return Ok(set);
+                return Ok(Simulation {
+                    removes: set,
+                    installs: Vec::new(),
+                });
             }
             let more: Vec<String> = parse_rpm_needed_by(&out.stderr)
                 .into_iter()
@@ -257,7 +274,9 @@ mod tests {
         assert_eq!(i.source, "nginx");
         assert!(!i.required);
         assert_eq!(
-            r.simulate_removal(&host, &["nginx-core".into()]).unwrap(),
+            r.simulate_removal(&host, &["nginx-core".into()])
+                .unwrap()
+                .removes,
             vec!["nginx-core", "nginx"]
         );
         assert_eq!(

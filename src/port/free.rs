@@ -27,7 +27,7 @@ use super::{Holders, PortError, Proto, WhoSpec, find_holders};
 use crate::error::{Error, InputError, Refusal, Result};
 use crate::host::{Cmd, Host, InitSystem};
 use crate::lock::{StateLock, Wait};
-use crate::package::{self, PackageInfo, PackageManager};
+use crate::package::{self, PackageError, PackageInfo, PackageManager};
 use crate::plan::{Exec, Policy, Report, Risk, Runner};
 
 /// What [`free_port`] frees.
@@ -334,6 +334,97 @@ fn unit_package(host: &Host, pm: &dyn PackageManager, unit: &str) -> Option<Pack
     super::owner::lookup_package(host, pm, Path::new(path))
 }
 
+/// Simulates the removal of `packages` and checks what it would take: nothing essential
+/// or required, nothing built from another source than `sources`, nothing installed or
+/// upgraded on the way. Returns every package it would remove; refuses (exit 3)
+/// otherwise, and when the manager itself will not do the removal.
+fn simulate_and_check(
+    run: &mut Runner<'_>,
+    pm: &dyn PackageManager,
+    packages: &[String],
+    sources: &[String],
+) -> Result<Vec<String>> {
+    let host = run.host();
+    let action = format!("remove {}", packages.join(" "));
+    let target = format!("package {}", packages.join(" "));
+    let sim = match pm.simulate_removal(host, packages) {
+        Ok(s) => s,
+        Err(Error::Package(PackageError::Simulation { detail, .. })) => {
+            return Err(run.refuse(
+                action,
+                Risk::Destructive,
+                Refusal::Unsafe {
+                    target,
+                    why: format!(
+                        "{} will not remove it without breaking other packages: {detail}",
+                        pm.name()
+                    ),
+                },
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    run.observe(
+        format!("simulate the removal of {}", packages.join(" ")),
+        format!(
+            "would remove: {}{}",
+            if sim.removes.is_empty() {
+                "nothing".to_string()
+            } else {
+                sim.removes.join(", ")
+            },
+            if sim.installs.is_empty() {
+                String::new()
+            } else {
+                format!("; would install or upgrade: {}", sim.installs.join(", "))
+            }
+        ),
+    );
+    if !sim.installs.is_empty() {
+        return Err(run.refuse(
+            action,
+            Risk::Destructive,
+            Refusal::Unsafe {
+                target,
+                why: format!(
+                    "removing it would also install or upgrade {}",
+                    sim.installs.join(", ")
+                ),
+            },
+        ));
+    }
+    for name in &sim.removes {
+        let why = match pm.info(host, name)? {
+            Some(i) => match i.protected_reason() {
+                Some(why) => {
+                    return Err(run.refuse(
+                        action,
+                        Risk::Destructive,
+                        Refusal::Protected {
+                            target: format!("package {}", i.name),
+                            why,
+                        },
+                    ));
+                }
+                None if !sources.contains(&i.source) => format!(
+                    "removing it would also remove {} (built from {}), not only packages built \
+                     from {}",
+                    i.name,
+                    i.source,
+                    sources.join(", ")
+                ),
+                None => continue,
+            },
+            None => format!(
+                "the simulation would remove {name}, which {} cannot describe",
+                pm.name()
+            ),
+        };
+        return Err(run.refuse(action, Risk::Destructive, Refusal::Unsafe { target, why }));
+    }
+    Ok(sim.removes)
+}
+
 /// Plans the removal: the holders' packages, their unit files' packages of the same
 /// source, the simulation, and the checks. Refuses (exit 3) when the removal would take
 /// an essential or required package or one built from another source.
@@ -372,65 +463,8 @@ fn plan_removal(
             }
         }
     }
-    let removes = pm.simulate_removal(host, &packages)?;
-    let cmd = pm.removal_command(host, &packages);
-    run.observe(
-        format!("simulate the removal of {}", packages.join(" ")),
-        format!(
-            "would remove: {}",
-            if removes.is_empty() {
-                "nothing".into()
-            } else {
-                removes.join(", ")
-            }
-        ),
-    );
-    for name in &removes {
-        let info = pm.info(host, name)?;
-        let action = format!("remove {}", packages.join(" "));
-        match info {
-            Some(i) => {
-                if let Some(why) = i.protected_reason() {
-                    return Err(run.refuse(
-                        action,
-                        Risk::Destructive,
-                        Refusal::Protected {
-                            target: format!("package {}", i.name),
-                            why,
-                        },
-                    ));
-                }
-                if !sources.contains(&i.source) {
-                    return Err(run.refuse(
-                        action,
-                        Risk::Destructive,
-                        Refusal::Unsafe {
-                            target: format!("package {}", packages.join(" ")),
-                            why: format!(
-                                "removing it would also remove {} (built from {}), not only packages built from {}",
-                                i.name,
-                                i.source,
-                                sources.join(", ")
-                            ),
-                        },
-                    ));
-                }
-            }
-            None => {
-                return Err(run.refuse(
-                    action,
-                    Risk::Destructive,
-                    Refusal::Unsafe {
-                        target: format!("package {}", packages.join(" ")),
-                        why: format!(
-                            "the simulation would remove {name}, which {} cannot describe",
-                            pm.name()
-                        ),
-                    },
-                ));
-            }
-        }
-    }
+    let removes = simulate_and_check(run, pm, &packages, &sources)?;
+    let cmd = pm.removal_command(run.host(), &packages);
     Ok(Some(RemovalPlan {
         manager: pm.name().to_string(),
         sources,
@@ -500,20 +534,7 @@ fn resume_removal(run: &mut Runner<'_>, spec: &FreeSpec) -> Result<()> {
         format!("stopped before removing {}: finishing it", left.join(" ")),
     );
     // Check again: the host may have changed since.
-    let removes = pm.simulate_removal(host, &left)?;
-    for name in &removes {
-        let ok = matches!(pm.info(host, name)?, Some(i) if i.protected_reason().is_none() && plan.sources.contains(&i.source));
-        if !ok {
-            return Err(run.refuse(
-                format!("remove {}", left.join(" ")),
-                Risk::Destructive,
-                Refusal::Unsafe {
-                    target: format!("package {}", left.join(" ")),
-                    why: format!("the removal would now also remove {name}"),
-                },
-            ));
-        }
-    }
+    let removes = simulate_and_check(run, pm.as_ref(), &left, &plan.sources)?;
     let plan = RemovalPlan {
         command: pm.removal_command(host, &left).display(),
         packages: left,
@@ -750,7 +771,10 @@ fn ladder(run: &mut Runner<'_>, spec: &FreeSpec, res: &mut FreeResult) -> Result
                 let mut d = if ok {
                     "port free".to_string()
                 } else {
-                    format!("port still held after {:?}", s2.timeout)
+                    format!(
+                        "port still held after {}",
+                        crate::size::format_duration(s2.timeout)
+                    )
                 };
                 for s in &stuck {
                     d.push_str("; ");

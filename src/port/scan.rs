@@ -160,9 +160,12 @@ fn probe(proc_dir: &[u8], pid: i32, wanted: &[u64], path: &mut Vec<u8>) -> Probe
     }
 }
 
-/// Every pid in `/proc`, in the order the kernel lists them (ascending).
+/// Every pid in `/proc`, ascending (the order the kernel lists them; a fake root's
+/// directory may list them in another).
 fn list_pids(host: &Host) -> Vec<i32> {
-    process::pids(host)
+    let mut v = process::pids(host);
+    v.sort_unstable();
+    v
 }
 
 #[derive(Default)]
@@ -230,6 +233,9 @@ pub fn scan_fds(host: &Host, wanted: &[u64], exhaustive: bool) -> FdScan {
                 break;
             }
             for &pid in &pids[start..(start + CHUNK).min(pids.len())] {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
                 let Some(inodes) = local.count(pid, probe(&proc_dir, pid, wanted, &mut path))
                 else {
                     continue;
