@@ -187,6 +187,11 @@ impl PackageManager for Dpkg {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(Error::io("reading", host.host_path(&p), e)),
             };
+            // Most files do not mention the name at all: a substring search rules them
+            // out before any line is looked at.
+            if !base.is_empty() && !text.contains(&suffix) {
+                continue;
+            }
             let found = list_owns(&text, &twins)
                 || (!base.is_empty()
                     && real_dir.as_ref().is_some_and(|want| {
@@ -208,11 +213,15 @@ impl PackageManager for Dpkg {
 
     fn info(&self, host: &Host, package: &str) -> Result<Option<PackageInfo>> {
         let name = strip_arch(package);
-        Ok(self
-            .status(host)?
-            .iter()
+        let text = host.read("/var/lib/dpkg/status")?;
+        // Only the paragraphs of this package are parsed.
+        let head = format!("Package: {name}");
+        Ok(text
+            .split("\n\n")
+            .filter(|p| p.lines().any(|l| l == head))
+            .flat_map(parse_dpkg_status)
             .find(|e| e.package == name && e.is_installed())
-            .map(DpkgEntry::to_info))
+            .map(|e| e.to_info()))
     }
 
     fn simulate_removal(&self, host: &Host, packages: &[String]) -> Result<Simulation> {

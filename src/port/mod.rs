@@ -165,7 +165,15 @@ pub fn find_holders(host: &Host, spec: &WhoSpec) -> Result<Holders> {
         )
         .into());
     }
+    let t0 = std::time::Instant::now();
     let (listeners, source) = table::read_listeners(host, spec.proto, spec.port)?;
+    log::debug!(
+        "port: {} socket(s) on {}/{} from {source:?} in {:?}",
+        listeners.len(),
+        spec.port,
+        spec.proto,
+        t0.elapsed()
+    );
     let mut h = Holders {
         port: spec.port,
         proto: spec.proto,
@@ -179,7 +187,10 @@ pub fn find_holders(host: &Host, spec: &WhoSpec) -> Result<Holders> {
     let mut wanted: Vec<u64> = listeners.iter().map(|l| l.inode).collect();
     wanted.sort_unstable();
     wanted.dedup();
+    let t1 = std::time::Instant::now();
     let scan = scan::scan_fds(host, &wanted, spec.exhaustive);
+    log::debug!("port: fd walk in {:?}", t1.elapsed());
+    let t2 = std::time::Instant::now();
     h.owners = owner::build_owners(
         host,
         &listeners,
@@ -188,6 +199,7 @@ pub fn find_holders(host: &Host, spec: &WhoSpec) -> Result<Holders> {
         spec.proto,
         spec.packages,
     );
+    log::debug!("port: owners read and classified in {:?}", t2.elapsed());
     h.groups = owner::group_owners(&h.owners);
     h.unowned = listeners
         .iter()

@@ -325,19 +325,19 @@ pub fn classify(
     (kind, unit, socket_units, container, protected)
 }
 
-/// Paths no distro package installs into (FHS): skip the package lookup for them.
-fn never_packaged(exe: &Path) -> bool {
-    [
-        "/usr/local/",
-        "/home/",
-        "/root/",
-        "/tmp/",
-        "/var/tmp/",
-        "/run/",
-        "/dev/shm/",
-    ]
-    .iter()
-    .any(|p| exe.starts_with(p))
+/// Whether a distro package may have installed `exe`: the FHS places packaged programs
+/// under `/usr` (never `/usr/local`), `/bin`, `/sbin`, `/lib*`, `/opt`, `/etc`, `/srv` or
+/// `/var/lib`; a program anywhere else (a home, a build tree, `/tmp`) is not looked up,
+/// which spares a full read of the package database.
+pub fn may_be_packaged(exe: &Path) -> bool {
+    let under = |p: &str| exe.starts_with(p);
+    !under("/usr/local")
+        && [
+            "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/etc", "/srv",
+            "/var/lib",
+        ]
+        .iter()
+        .any(|p| under(p))
 }
 
 /// Builds the owners of the sockets a walk found, classified.
@@ -419,7 +419,7 @@ pub fn build_owners(
     for (p, inodes) in procs {
         let (kind, unit, socket_units, container, protected) = classify(&p, &ctx);
         let package = match (&pm, &p.exe) {
-            (Some(pm), Some(exe)) if !never_packaged(exe) && kind != OwnerKind::Container => {
+            (Some(pm), Some(exe)) if may_be_packaged(exe) && kind != OwnerKind::Container => {
                 packages
                     .entry(exe.clone())
                     .or_insert_with(|| lookup_package(host, pm.as_ref(), exe))
@@ -797,7 +797,11 @@ mod tests {
             parse_btime("cpu 1 2\nbtime 1700000000\n"),
             Some(1_700_000_000)
         );
-        assert!(never_packaged(Path::new("/usr/local/bin/x")));
-        assert!(!never_packaged(Path::new("/usr/sbin/nginx")));
+        assert!(!may_be_packaged(Path::new("/usr/local/bin/x")));
+        assert!(!may_be_packaged(Path::new("/home/u/bin/x")));
+        assert!(!may_be_packaged(Path::new("/work/target/release/x")));
+        assert!(may_be_packaged(Path::new("/usr/sbin/nginx")));
+        assert!(may_be_packaged(Path::new("/opt/vendor/bin/tool")));
+        assert!(!may_be_packaged(Path::new("/library/x")));
     }
 }

@@ -18,8 +18,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::CStr;
-use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -117,14 +116,34 @@ fn dirent_names(buf: &[u8]) -> impl Iterator<Item = &CStr> {
     })
 }
 
-/// Reads the open files of one process and returns the wanted inodes among them.
-fn probe(proc_dir: &[u8], pid: i32, wanted: &[u64], path: &mut Vec<u8>) -> Probe {
+/// `PID/fd` into `path` (no allocation).
+fn fd_dir_path(pid: i32, path: &mut Vec<u8>) {
     path.clear();
-    path.extend_from_slice(proc_dir);
-    path.push(b'/');
-    path.extend_from_slice(pid.to_string().as_bytes());
+    let mut digits = [0u8; 12];
+    let mut n = pid.unsigned_abs();
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    path.extend_from_slice(&digits[i..]);
     path.extend_from_slice(b"/fd");
-    let dir = match nix::fcntl::open(
+}
+
+/// The longest `linux_dirent64` record of an fd directory: 19 bytes of header, a name of
+/// at most 10 digits and its NUL, aligned to 8.
+const FD_DIRENT_MAX: usize = 32;
+
+/// Reads the open files of one process (relative to an open `/proc`) and returns the
+/// wanted inodes among them.
+fn probe(proc_fd: &OwnedFd, pid: i32, wanted: &[u64], path: &mut Vec<u8>) -> Probe {
+    fd_dir_path(pid, path);
+    let dir = match nix::fcntl::openat(
+        proc_fd,
         &path[..],
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
@@ -151,6 +170,11 @@ fn probe(proc_dir: &[u8], pid: i32, wanted: &[u64], path: &mut Vec<u8>) -> Probe
                     names.push(ino);
                 }
             }
+        }
+        // procfs fills the buffer while entries fit: room for one more record means
+        // there was none, and the call that would return 0 can be saved.
+        if n + FD_DIRENT_MAX <= ents.len() {
+            break;
         }
     }
     if names.is_empty() {
@@ -210,7 +234,18 @@ pub fn scan_fds(host: &Host, wanted: &[u64], exhaustive: bool) -> FdScan {
     if wanted.is_empty() {
         return out;
     }
-    let proc_dir = host.path("/proc").as_os_str().as_bytes().to_vec();
+    let proc_path = host.path("/proc");
+    let proc_fd = match nix::fcntl::open(
+        &proc_path,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(e) => {
+            log::warn!("port: cannot open {}: {e}", proc_path.display());
+            return out;
+        }
+    };
     let pids = list_pids(host);
     let threads = if pids.len() < 256 {
         1
@@ -226,7 +261,7 @@ pub fn scan_fds(host: &Host, wanted: &[u64], exhaustive: bool) -> FdScan {
     let found: Mutex<Vec<u64>> = Mutex::new(Vec::new());
     let walk = || {
         let mut local = Local::default();
-        let mut path = Vec::with_capacity(proc_dir.len() + 24);
+        let mut path = Vec::with_capacity(24);
         while !stop.load(Ordering::Relaxed) {
             let start = next.fetch_add(CHUNK, Ordering::Relaxed);
             if start >= pids.len() {
@@ -236,8 +271,7 @@ pub fn scan_fds(host: &Host, wanted: &[u64], exhaustive: bool) -> FdScan {
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let Some(inodes) = local.count(pid, probe(&proc_dir, pid, wanted, &mut path))
-                else {
+                let Some(inodes) = local.count(pid, probe(&proc_fd, pid, wanted, &mut path)) else {
                     continue;
                 };
                 if exhaustive {
@@ -262,8 +296,11 @@ pub fn scan_fds(host: &Host, wanted: &[u64], exhaustive: bool) -> FdScan {
         vec![walk()]
     } else {
         std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads).map(|_| s.spawn(walk)).collect();
-            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+            // This thread walks too.
+            let handles: Vec<_> = (1..threads).map(|_| s.spawn(walk)).collect();
+            let mut v = vec![walk()];
+            v.extend(handles.into_iter().filter_map(|h| h.join().ok()));
+            v
         })
     };
     let mut checked: HashSet<i32> = HashSet::new();
@@ -279,7 +316,7 @@ pub fn scan_fds(host: &Host, wanted: &[u64], exhaustive: bool) -> FdScan {
     out.stats.threads = threads;
     out.stats.stopped_early = checked.len() < pids.len();
     if out.stats.stopped_early {
-        complete_relatives(host, &proc_dir, wanted, &mut out, &mut checked);
+        complete_relatives(host, &proc_fd, wanted, &mut out, &mut checked);
     }
     log::debug!(
         "port: fd walk: {} holders, {:?}",
@@ -335,7 +372,7 @@ fn cgroup_peers(host: &Host, pid: i32) -> Vec<i32> {
 /// holders of an inherited socket live.
 fn complete_relatives(
     host: &Host,
-    proc_dir: &[u8],
+    proc_fd: &OwnedFd,
     wanted: &[u64],
     out: &mut FdScan,
     checked: &mut HashSet<i32>,
@@ -346,7 +383,7 @@ fn complete_relatives(
             return out.holders.contains_key(&pid);
         }
         out.stats.relatives_checked += 1;
-        match probe(proc_dir, pid, wanted, &mut path) {
+        match probe(proc_fd, pid, wanted, &mut path) {
             Probe::Holds(v) => {
                 out.holders.insert(pid, v);
                 true
@@ -422,6 +459,16 @@ fn ppid_children(host: &Host) -> BTreeMap<i32, Vec<i32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::ffi::OsStrExt;
+
+    #[test]
+    fn fd_dir_paths() {
+        let mut p = Vec::new();
+        fd_dir_path(0, &mut p);
+        assert_eq!(p, b"0/fd");
+        fd_dir_path(4_194_304, &mut p);
+        assert_eq!(p, b"4194304/fd");
+    }
 
     #[test]
     fn socket_links() {
