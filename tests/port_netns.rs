@@ -494,3 +494,36 @@ fn a_free_port_and_the_dry_run() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+#[serial_test::serial]
+fn doctor_shows_the_holder_and_the_command_that_frees_it() {
+    if !netns() {
+        return;
+    }
+    let h = Holder::spawn("s = tcp(socket.AF_INET, '0.0.0.0', 8092); ready(); signal.pause()");
+    let (code, v) = json(&["doctor", "--port", "8092", "--port", "8093"]);
+    assert_eq!(code, 0, "{v:#}");
+    let findings: Vec<&serde_json::Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["area"] == "ports")
+        .collect();
+    assert_eq!(findings.len(), 2, "{v:#}");
+    let held = findings[0];
+    assert!(
+        held["title"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("port 8092/tcp: pid {} python3", h.pid)),
+        "{held:#}"
+    );
+    assert_eq!(held["fix"]["command"], "hostfix port free 8092");
+    assert_eq!(held["fix"]["risk"], "disruptive");
+    assert_eq!(findings[1]["title"], "port 8093/tcp: free");
+    assert_eq!(findings[1]["severity"], "ok");
+    assert_eq!(v["facts"]["ports"][0]["owners"][0]["pid"], h.pid);
+    // Findings come first, along the request's path.
+    assert_eq!(v["findings"][0]["area"], "ports");
+}

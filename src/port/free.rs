@@ -82,7 +82,7 @@ impl FreeSpec {
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(" and ")
     }
 }
 
@@ -570,7 +570,7 @@ fn ladder(run: &mut Runner<'_>, spec: &FreeSpec, res: &mut FreeResult) -> Result
     let shown = spec.shown();
     let held = blocked(host, spec)?;
     if held.is_empty() {
-        run.observe(format!("bind {shown}/{}", spec.proto), "free");
+        run.observe(format!("bind {shown} ({})", spec.proto), "free");
         res.free = true;
         if spec.remove_package {
             resume_removal(run, spec)?;
@@ -578,7 +578,7 @@ fn ladder(run: &mut Runner<'_>, spec: &FreeSpec, res: &mut FreeResult) -> Result
         return Ok(());
     }
     run.observe(
-        format!("bind {shown}/{}", spec.proto),
+        format!("bind {shown} ({})", spec.proto),
         format!(
             "in use: {}",
             held.iter()
