@@ -527,3 +527,42 @@ fn doctor_shows_the_holder_and_the_command_that_frees_it() {
     // Findings come first, along the request's path.
     assert_eq!(v["findings"][0]["area"], "ports");
 }
+
+#[test]
+#[serial_test::serial]
+fn not_root_says_what_it_could_not_see() {
+    if !netns() {
+        return;
+    }
+    let h = Holder::spawn("s = tcp(socket.AF_INET, '0.0.0.0', 8094); ready(); signal.pause()");
+    // The same lookup as nobody: the socket table is readable, root's open files are not.
+    let out = Command::new(HOSTFIX)
+        .args(["port", "who", "8094", "--json"])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["listeners"].as_array().unwrap().len(), 1);
+    assert!(v["owners"].as_array().unwrap().is_empty(), "{v:#}");
+    assert!(v["scan"]["denied"].as_u64().unwrap() > 0);
+    assert!(
+        v["notes"][0].as_str().unwrap().starts_with("not root"),
+        "{v:#}"
+    );
+    assert!(
+        v["unowned"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("0.0.0.0:8094/tcp")
+    );
+    // As root, the owner is there.
+    let (_, v) = json(&["port", "who", "8094"]);
+    assert_eq!(owner_pids(&v), vec![h.pid as i64]);
+}

@@ -286,3 +286,20 @@ fn doctor_findings_and_who_report() {
     let text = port::describe_holders(&rep.result);
     assert!(text.contains("nginx: worker process"), "{text}");
 }
+
+#[test]
+fn a_replaced_executable_still_finds_its_package() {
+    // After an upgrade, /proc/PID/exe reads "/usr/sbin/nginx (deleted)".
+    let r = FakeRoot::new();
+    r.init().dpkg();
+    r.add(&FakeProc::new(812, "nginx", "/usr/sbin/nginx (deleted)").sockets(&[ino::TCP4_ANY_80]));
+    let host = Host::fake(r.path());
+    let h = port::find_holders(&host, &WhoSpec::tcp(80)).unwrap();
+    let o = &h.owners[0];
+    assert!(o.exe_deleted);
+    assert_eq!(
+        o.exe.as_deref(),
+        Some(std::path::Path::new("/usr/sbin/nginx"))
+    );
+    assert_eq!(o.package.as_ref().unwrap().name, "nginx-light");
+}

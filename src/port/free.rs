@@ -201,8 +201,13 @@ fn holders(host: &Host, spec: &FreeSpec) -> Result<Holders> {
 
 /// The owners whose sockets keep one of the `blocked` addresses from binding (all owners
 /// when the rules find none: the bind is the judge).
-fn targets(h: &Holders, blocked: &[SocketAddr]) -> Vec<PortOwner> {
-    let v6only_default = false;
+fn targets(host: &Host, h: &Holders, blocked: &[SocketAddr]) -> Vec<PortOwner> {
+    // A `::` probe is dual-stack unless net.ipv6.bindv6only says otherwise.
+    let v6only_default = host
+        .read_opt("/proc/sys/net/ipv6/bindv6only")
+        .ok()
+        .flatten()
+        .is_some_and(|v| v.trim() == "1");
     let inodes: Vec<u64> = h
         .listeners
         .iter()
@@ -624,7 +629,7 @@ fn ladder(run: &mut Runner<'_>, spec: &FreeSpec, res: &mut FreeResult) -> Result
         }
         .into());
     }
-    let t = targets(&h, &held);
+    let t = targets(host, &h, &held);
     refuse_protected(run, spec, &t, false)?;
     let units = units_of(&t);
     let systemd = host.init_system() == InitSystem::Systemd;
@@ -730,7 +735,7 @@ fn ladder(run: &mut Runner<'_>, spec: &FreeSpec, res: &mut FreeResult) -> Result
             return Ok(());
         }
         let h = holders(host, spec)?;
-        let now = targets(&h, &held);
+        let now = targets(host, &h, &held);
         refuse_protected(run, spec, &now, true)?;
         if now.is_empty() {
             break;
