@@ -176,3 +176,31 @@ fn recorded_apt_simulations() {
             .all(|c| c.starts_with("apt-get -s -q remove"))
     );
 }
+
+#[test]
+fn the_live_database_and_a_real_simulation() {
+    // Read-only: the machine's own dpkg database and `apt-get -s`, which changes nothing.
+    let host = Host::live();
+    if !host.path("/var/lib/dpkg/status").is_file() || which::which("apt-get").is_err() {
+        eprintln!("skipped: not a dpkg/apt system");
+        return;
+    }
+    let d = Dpkg::new();
+    let Some(pkg) = owner(&host, "/usr/bin/dpkg") else {
+        panic!("/usr/bin/dpkg has no owner in the live database");
+    };
+    assert_eq!(pkg, "dpkg");
+    let info = d.info(&host, "dpkg").unwrap().unwrap();
+    assert!(info.essential, "dpkg is essential on Debian");
+    // apt will not remove dpkg without breaking half the system: the simulation fails
+    // with the reasons, and nothing is removed.
+    let e = d.simulate_removal(&host, &["dpkg".into()]).unwrap_err();
+    assert!(e.to_string().contains("Depends: dpkg"), "{e}");
+    // lsof (which CI installs) goes alone.
+    if d.info(&host, "lsof").unwrap().is_some() {
+        let s = d.simulate_removal(&host, &["lsof".into()]).unwrap();
+        assert_eq!(s.removes, vec!["lsof"]);
+        assert!(d.info(&host, "lsof").unwrap().is_some());
+    }
+    assert!(d.info(&host, "dpkg").unwrap().is_some());
+}
