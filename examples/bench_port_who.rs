@@ -3,20 +3,24 @@
 //! Run as root after a release build:
 //!
 //! ```text
-//! cargo build --release --examples
+//! cargo build --release --bins --examples
 //! sudo target/release/examples/bench_port_who [--procs 5000] [--fds 20] [--runs 7]
 //! ```
 //!
-//! In a private network namespace it creates, it forks `--procs` idle processes holding
-//! `--fds` open files each, with the holder of TCP port 18080 started when half of them
-//! exist; then it times `hostfix port who 18080 --json`, `ss -ltnp` and
-//! `lsof -nP -iTCP:18080 -sTCP:LISTEN` (median of `--runs`, interleaved), checks they
-//! name the same owner, and reads hostfix's peak RSS from `wait4`. It then restarts the
-//! holder so it is the last process (the worst case for a walk that stops early) and
-//! measures again. It kills only the processes it forked (they also die with it, through
-//! `PR_SET_PDEATHSIG`). Exit status 0 when hostfix is ≥4× faster than ss and ≥8× faster
-//! than lsof with the holder in the middle, no slower than ss with it last, and under
-//! 10 MB of peak RSS.
+//! It enters a private network namespace (for the port), PID namespace (pids given in
+//! creation order, no wrap-around) and mount namespace (its own `/proc`, which hostfix,
+//! ss and lsof all walk), forks `--procs` idle processes holding `--fds` open files each,
+//! with the holder of TCP port 18080 started when half of them exist; then it times
+//! `hostfix port who 18080 --json`, `ss -ltnp` and `lsof -nP -iTCP:18080 -sTCP:LISTEN`
+//! (median of `--runs`, interleaved), checks they name the same owner, and reads wall
+//! time, CPU time and peak RSS of each from `wait4`. It then restarts the holder so it is
+//! the last process (the worst case for a walk that stops early) and measures again.
+//! Every process it forks lives in its PID namespace and dies with it (and with
+//! `PR_SET_PDEATHSIG`); it signals nothing else. `--hold SECONDS` pauses after the setup
+//! and prints the `nsenter` line to look inside. `HOSTFIX_BIN` overrides the binary.
+//!
+//! Exit status 0 when hostfix is ≥4× faster than ss and ≥8× faster than lsof with the
+//! holder in the middle, no slower than ss with it last, and under 10 MB of peak RSS.
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -245,6 +249,15 @@ fn measure(name: &str, hostfix: &str, runs: usize, holder: Pid, lsof: bool) -> S
     }
 }
 
+fn proc_pids() -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn arg(name: &str, default: usize) -> usize {
     let a: Vec<String> = std::env::args().collect();
     a.iter()
@@ -279,12 +292,59 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let hostfix = hostfix.display().to_string();
+    let hostfix = hostfix.as_str();
     let have_lsof = which::which("lsof").is_ok();
     if which::which("ss").is_err() {
         eprintln!("bench_port_who: ss (iproute2) is needed");
         return ExitCode::from(2);
     }
-    unshare(CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+    // A private network namespace (the port), PID namespace (pids in creation order,
+    // no wrap-around; everything in it dies with its first process) and mount namespace
+    // (its own /proc, which hostfix, ss and lsof all walk).
+    unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS)
+        .expect("unshare(CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWNS)");
+    // SAFETY: still single-threaded; the child runs the benchmark as PID 1 of the new
+    // namespace and exits, the parent only waits for it.
+    match unsafe { fork() }.expect("fork") {
+        ForkResult::Parent { child } => match announce_and_wait(child, hostfix) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => ExitCode::from(code as u8),
+            other => {
+                eprintln!("bench_port_who: benchmark process ended: {other:?}");
+                ExitCode::FAILURE
+            }
+        },
+        ForkResult::Child => {
+            let code = bench(hostfix, procs, nfds, runs, have_lsof);
+            std::process::exit(code)
+        }
+    }
+}
+
+fn announce_and_wait(child: Pid, hostfix: &str) -> nix::Result<nix::sys::wait::WaitStatus> {
+    if arg("--hold", 0) > 0 {
+        println!("to look inside: nsenter -t {child} -n -m -p {hostfix} port who {PORT}");
+    }
+    waitpid(child, None)
+}
+
+fn bench(hostfix: &str, procs: usize, nfds: usize, runs: usize, have_lsof: bool) -> i32 {
+    use nix::mount::{MsFlags, mount};
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .expect("make / private in the new mount namespace");
+    mount(
+        Some("proc"),
+        "/proc",
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
+    .expect("mount /proc for the new PID namespace");
 
     // Open files the idle processes inherit (and keep after we close ours).
     let fds: Vec<OwnedFd> = (0..nfds)
@@ -323,13 +383,19 @@ fn main() -> ExitCode {
 
     let hold = arg("--hold", 0);
     if hold > 0 {
-        println!(
-            "holding for {hold} s: nsenter --net=/proc/{}/ns/net target/release/hostfix port who {PORT}",
-            std::process::id()
-        );
+        println!("holding for {hold} s (see the line above for nsenter)");
         std::thread::sleep(Duration::from_secs(hold as u64));
     }
-    let mid = measure("holder in the middle", &hostfix, runs, holder, have_lsof);
+    let rank = |pid: Pid| {
+        let pids = proc_pids();
+        (
+            pids.iter().filter(|p| **p < pid.as_raw()).count() + 1,
+            pids.len(),
+        )
+    };
+    let (r, n) = rank(holder);
+    println!("holder is process {r} of {n} in /proc order");
+    let mid = measure("holder in the middle", hostfix, runs, holder, have_lsof);
 
     // Worst case: the holder is the newest process.
     let _ = kill(holder, Signal::SIGKILL);
@@ -337,7 +403,9 @@ fn main() -> ExitCode {
     kids.0.retain(|p| *p != holder);
     let last_holder = spawn_holder();
     kids.0.push(last_holder);
-    let last = measure("holder last", &hostfix, runs, last_holder, false);
+    let (r, n) = rank(last_holder);
+    println!("new holder is process {r} of {n} in /proc order");
+    let last = measure("holder last", hostfix, runs, last_holder, false);
     drop(kids);
 
     let r_ss = mid.ss.as_secs_f64() / mid.hostfix.as_secs_f64();
@@ -393,9 +461,5 @@ fn main() -> ExitCode {
     ok &= rss < 10 * 1024;
     println!("peak RSS {:.1} MB (need < 10 MB)", rss as f64 / 1024.0);
     println!("{}", if ok { "PASS" } else { "FAIL" });
-    if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    if ok { 0 } else { 1 }
 }
