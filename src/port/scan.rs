@@ -408,7 +408,7 @@ fn complete_relatives(
         }
         // Up: the parent chain, while it holds the socket too (stop below PID 1).
         let mut top = pid;
-        while let Some(parent) = process::ancestry(host, top).get(1).copied() {
+        while let Some(parent) = parent_of(host, top) {
             if parent <= 1 || !check(parent, out, checked) {
                 break;
             }
@@ -440,6 +440,14 @@ fn complete_relatives(
             }
         }
     }
+}
+
+/// The parent pid from `/proc/PID/stat`.
+fn parent_of(host: &Host, pid: i32) -> Option<i32> {
+    std::fs::read_to_string(host.path(format!("/proc/{pid}/stat")))
+        .ok()
+        .and_then(|t| process::parse_stat(&t))
+        .map(|s| s.ppid)
 }
 
 /// parent → children, from every process's `stat` (when `children` files are missing).
