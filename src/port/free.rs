@@ -15,19 +15,20 @@
 //! operation before anything is done.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::owner::{OwnerGroup, OwnerKind, PortOwner};
+pub use super::removal::RemovalPlan;
+use super::removal::{drop_ledger, plan_removal, remove_packages, resume_removal, write_ledger};
 use super::{Holders, PortError, Proto, WhoSpec, find_holders};
 use crate::error::{Error, InputError, Refusal, Result};
 use crate::host::{Cmd, Host, InitSystem};
 use crate::lock::{StateLock, Wait};
-use crate::package::{self, PackageError, PackageInfo, PackageManager};
+use crate::package::{self, PackageManager};
 use crate::plan::{Exec, Policy, Report, Risk, Runner};
 
 /// What [`free_port`] frees.
@@ -84,22 +85,6 @@ impl FreeSpec {
             .collect::<Vec<_>>()
             .join(" and ")
     }
-}
-
-/// The package removal `--remove-package` plans.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RemovalPlan {
-    /// The package manager.
-    pub manager: String,
-    /// The packages asked to be removed: those whose programs hold the port, and the
-    /// package of their unit file when it comes from the same source.
-    pub packages: Vec<String>,
-    /// Their source packages: everything removed must come from one of these.
-    pub sources: Vec<String>,
-    /// Everything the simulated removal would remove.
-    pub removes: Vec<String>,
-    /// The removal command.
-    pub command: String,
 }
 
 /// What `port free` did and found.
@@ -283,273 +268,6 @@ fn units_of(t: &[PortOwner]) -> Vec<String> {
     }
     sockets.extend(services);
     sockets
-}
-
-fn ledger_path(host: &Host, policy: &Policy, spec: &FreeSpec) -> PathBuf {
-    host.path(
-        policy
-            .state_dir
-            .join(format!("port-free-{}-{}.json", spec.proto, spec.port)),
-    )
-}
-
-fn write_ledger(host: &Host, policy: &Policy, spec: &FreeSpec, plan: &RemovalPlan) -> Result<()> {
-    let p = ledger_path(host, policy, spec);
-    let json =
-        serde_json::to_vec_pretty(plan).map_err(|e| Error::parse("removal plan", e.to_string()))?;
-    crate::fsutil::write_atomic(&p, &json, Some(0o600))
-}
-
-fn read_ledger(host: &Host, policy: &Policy, spec: &FreeSpec) -> Option<RemovalPlan> {
-    let p = ledger_path(host, policy, spec);
-    let text = std::fs::read_to_string(&p).ok()?;
-    match serde_json::from_str(&text) {
-        Ok(plan) => Some(plan),
-        Err(e) => {
-            log::warn!("port free: ignoring unreadable {}: {e}", p.display());
-            None
-        }
-    }
-}
-
-fn drop_ledger(host: &Host, policy: &Policy, spec: &FreeSpec) {
-    let p = ledger_path(host, policy, spec);
-    if let Err(e) = std::fs::remove_file(&p) {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            log::warn!("port free: removing {}: {e}", p.display());
-        }
-    }
-}
-
-/// The package of a unit's file (`systemctl show -p FragmentPath`), when it comes from
-/// one of `sources`.
-fn unit_package(host: &Host, pm: &dyn PackageManager, unit: &str) -> Option<PackageInfo> {
-    let out = host
-        .system()
-        .run(&Cmd::new(
-            "systemctl",
-            ["show", "-p", "FragmentPath", "--value", unit],
-        ))
-        .ok()
-        .filter(|o| o.success())?;
-    let path = out.stdout.trim();
-    if path.is_empty() {
-        return None;
-    }
-    super::owner::lookup_package(host, pm, Path::new(path))
-}
-
-/// Simulates the removal of `packages` and checks what it would take: nothing essential
-/// or required, nothing built from another source than `sources`, nothing installed or
-/// upgraded on the way. Returns every package it would remove; refuses (exit 3)
-/// otherwise, and when the manager itself will not do the removal.
-fn simulate_and_check(
-    run: &mut Runner<'_>,
-    pm: &dyn PackageManager,
-    packages: &[String],
-    sources: &[String],
-) -> Result<Vec<String>> {
-    let host = run.host();
-    let action = format!("remove {}", packages.join(" "));
-    let target = format!("package {}", packages.join(" "));
-    let sim = match pm.simulate_removal(host, packages) {
-        Ok(s) => s,
-        Err(Error::Package(PackageError::Simulation { detail, .. })) => {
-            return Err(run.refuse(
-                action,
-                Risk::Destructive,
-                Refusal::Unsafe {
-                    target,
-                    why: format!(
-                        "{} will not remove it without breaking other packages: {detail}",
-                        pm.name()
-                    ),
-                },
-            ));
-        }
-        Err(e) => return Err(e),
-    };
-    run.observe(
-        format!("simulate the removal of {}", packages.join(" ")),
-        format!(
-            "would remove: {}{}",
-            if sim.removes.is_empty() {
-                "nothing".to_string()
-            } else {
-                sim.removes.join(", ")
-            },
-            if sim.installs.is_empty() {
-                String::new()
-            } else {
-                format!("; would install or upgrade: {}", sim.installs.join(", "))
-            }
-        ),
-    );
-    if !sim.installs.is_empty() {
-        return Err(run.refuse(
-            action,
-            Risk::Destructive,
-            Refusal::Unsafe {
-                target,
-                why: format!(
-                    "removing it would also install or upgrade {}",
-                    sim.installs.join(", ")
-                ),
-            },
-        ));
-    }
-    for name in &sim.removes {
-        let why = match pm.info(host, name)? {
-            Some(i) => match i.protected_reason() {
-                Some(why) => {
-                    return Err(run.refuse(
-                        action,
-                        Risk::Destructive,
-                        Refusal::Protected {
-                            target: format!("package {}", i.name),
-                            why,
-                        },
-                    ));
-                }
-                None if !sources.contains(&i.source) => format!(
-                    "removing it would also remove {} (built from {}), not only packages built \
-                     from {}",
-                    i.name,
-                    i.source,
-                    sources.join(", ")
-                ),
-                None => continue,
-            },
-            None => format!(
-                "the simulation would remove {name}, which {} cannot describe",
-                pm.name()
-            ),
-        };
-        return Err(run.refuse(action, Risk::Destructive, Refusal::Unsafe { target, why }));
-    }
-    Ok(sim.removes)
-}
-
-/// Plans the removal: the holders' packages, their unit files' packages of the same
-/// source, the simulation, and the checks. Refuses (exit 3) when the removal would take
-/// an essential or required package or one built from another source.
-fn plan_removal(
-    run: &mut Runner<'_>,
-    pm: &dyn PackageManager,
-    t: &[PortOwner],
-    units: &[String],
-) -> Result<Option<RemovalPlan>> {
-    let host = run.host();
-    let mut packages: Vec<String> = Vec::new();
-    let mut sources: Vec<String> = Vec::new();
-    for o in t {
-        if let Some(p) = &o.package {
-            if !packages.contains(&p.name) {
-                packages.push(p.name.clone());
-            }
-            if !sources.contains(&p.source) {
-                sources.push(p.source.clone());
-            }
-        }
-    }
-    if packages.is_empty() {
-        run.observe(
-            "find the package holding the port",
-            "no distro package holds it (the owners' programs belong to none)",
-        );
-        return Ok(None);
-    }
-    if host.init_system() == InitSystem::Systemd {
-        for u in units.iter().filter(|u| u.ends_with(".service")) {
-            if let Some(p) = unit_package(host, pm, u) {
-                if sources.contains(&p.source) && !packages.contains(&p.name) {
-                    packages.push(p.name);
-                }
-            }
-        }
-    }
-    let removes = simulate_and_check(run, pm, &packages, &sources)?;
-    let cmd = pm.removal_command(run.host(), &packages);
-    Ok(Some(RemovalPlan {
-        manager: pm.name().to_string(),
-        sources,
-        removes,
-        command: cmd.display(),
-        packages,
-    }))
-}
-
-/// Removes the planned packages and verifies they are gone.
-fn remove_packages(
-    run: &mut Runner<'_>,
-    pm: &dyn PackageManager,
-    plan: &RemovalPlan,
-    port: u16,
-) -> Result<Exec> {
-    let pkgs = plan.packages.clone();
-    let removes = plan.removes.clone();
-    run.step(
-        format!("remove {} ({})", pkgs.join(" "), plan.command),
-        Risk::Destructive,
-        format!(
-            "--remove-package: no distro package may hold port {port}; the simulation removes only {}",
-            removes.join(", ")
-        ),
-        |host| {
-            pm.remove(host, &pkgs)?;
-            let left: Vec<String> = removes
-                .iter()
-                .filter(|p| matches!(pm.info(host, p), Ok(Some(_))))
-                .cloned()
-                .collect();
-            if !left.is_empty() {
-                return Err(Error::Unmet(format!("still installed after the removal: {}", left.join(", "))));
-            }
-            Ok(format!("removed {}", removes.join(", ")))
-        },
-    )
-}
-
-/// Picks up an earlier run's removal that stopped after the unit was stopped.
-fn resume_removal(run: &mut Runner<'_>, spec: &FreeSpec) -> Result<()> {
-    let host = run.host();
-    let policy = run.policy().clone();
-    let Some(plan) = read_ledger(host, &policy, spec) else {
-        return Ok(());
-    };
-    let pm = package::detect(host)?;
-    let left: Vec<String> = plan
-        .packages
-        .iter()
-        .filter(|p| matches!(pm.info(host, p), Ok(Some(_))))
-        .cloned()
-        .collect();
-    if left.is_empty() {
-        run.observe(
-            "an earlier run's removal",
-            format!("{} already gone", plan.packages.join(" ")),
-        );
-        if !run.dry_run() {
-            drop_ledger(host, &policy, spec);
-        }
-        return Ok(());
-    }
-    run.observe(
-        "an earlier run's removal",
-        format!("stopped before removing {}: finishing it", left.join(" ")),
-    );
-    // Check again: the host may have changed since.
-    let removes = simulate_and_check(run, pm.as_ref(), &left, &plan.sources)?;
-    let plan = RemovalPlan {
-        command: pm.removal_command(host, &left).display(),
-        packages: left,
-        removes,
-        ..plan
-    };
-    if remove_packages(run, pm.as_ref(), &plan, spec.port)? == Exec::Done {
-        drop_ledger(host, &policy, spec);
-    }
-    Ok(())
 }
 
 fn ladder(run: &mut Runner<'_>, spec: &FreeSpec, res: &mut FreeResult) -> Result<()> {
@@ -759,8 +477,9 @@ fn ladder(run: &mut Runner<'_>, spec: &FreeSpec, res: &mut FreeResult) -> Result
                 format!("they hold port {}: ask them to exit", spec.port)
             } else {
                 format!(
-                    "they still hold port {} after SIGTERM and {:?}",
-                    spec.port, spec.timeout
+                    "they still hold port {} {} after SIGTERM",
+                    spec.port,
+                    crate::size::format_duration(spec.timeout)
                 )
             },
             |host| {

@@ -21,6 +21,7 @@ pub mod diag;
 pub mod docker;
 mod free;
 pub mod owner;
+mod removal;
 pub mod scan;
 pub mod table;
 
