@@ -367,15 +367,27 @@ fn bench(hostfix: &str, procs: usize, nfds: usize, runs: usize, have_lsof: bool)
         kids.0[0],
         kids.0[kids.0.len() - 1]
     );
-    let total_procs = std::fs::read_dir("/proc")
-        .map(|d| {
-            d.filter(|e| {
-                e.as_ref()
-                    .is_ok_and(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+    // Let the new processes reach pause() before anything is timed.
+    let settle = Instant::now();
+    while settle.elapsed() < Duration::from_secs(10) {
+        let running = std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|l| {
+                l.split_whitespace()
+                    .nth(3)?
+                    .split('/')
+                    .next()?
+                    .parse::<u32>()
+                    .ok()
             })
-            .count()
-        })
-        .unwrap_or(0);
+            .unwrap_or(0);
+        if running <= 8 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let total_procs = proc_pids().len();
     println!("processes on the host: {total_procs}; runs per tool: {runs} (median)");
     if let Ok(l) = std::fs::read_to_string("/proc/loadavg") {
         println!("load average: {}", l.trim());
