@@ -16,6 +16,23 @@
 //! Never touched: PID 1, the caller and its ancestors, kernel threads, sshd, the
 //! container engine and containers (reported with the command that would stop them),
 //! essential or required packages.
+//!
+//! ```no_run
+//! use hostfix::port::{self, FreeSpec, WhoSpec};
+//! use hostfix::{Host, Policy, Risk};
+//!
+//! let host = Host::live();
+//! // "pid 812 nginx (master) and 3 workers, unit nginx.service, package nginx-light"
+//! for g in port::find_holders(&host, &WhoSpec::tcp(80))?.groups {
+//!     println!("{}", g.summary);
+//! }
+//! let spec = FreeSpec { remove_package: true, ..FreeSpec::tcp(80) };
+//! let report = port::free_port(&host, &spec, &Policy::new(Risk::Destructive));
+//! if let Some(e) = &report.error {
+//!     eprintln!("port 80 not freed (exit {}): {e}", report.exit_code());
+//! }
+//! # Ok::<(), hostfix::Error>(())
+//! ```
 
 pub mod diag;
 pub mod docker;
