@@ -263,24 +263,29 @@ pub fn frozen(host: &Host, procs: &[ContainerProcess]) -> Option<Futility> {
     for p in procs {
         if !seen.contains(&p.cgroup.as_str()) {
             seen.push(&p.cgroup);
-            let base = format!("/sys/fs/cgroup{}", p.cgroup);
-            // cgroup.events reports the effective state, including a frozen ancestor.
-            let events = host
-                .read_opt(format!("{base}/cgroup.events"))
-                .ok()
-                .flatten();
-            let freeze = host
-                .read_opt(format!("{base}/cgroup.freeze"))
-                .ok()
-                .flatten();
-            let evidence = if events.as_deref().is_some_and(parse_events_frozen) {
-                Some("cgroup.events: frozen 1")
-            } else if freeze.as_deref().is_some_and(parse_freeze) {
-                Some("cgroup.freeze = 1")
-            } else {
-                None
-            };
-            if let Some(evidence) = evidence {
+            // The v2 hierarchy is at /sys/fs/cgroup, or at /sys/fs/cgroup/unified on a
+            // hybrid host.
+            for mount in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
+                let base = format!("{mount}{}", p.cgroup.trim_end_matches('/'));
+                // cgroup.events reports the effective state, including a frozen ancestor.
+                let events = host
+                    .read_opt(format!("{base}/cgroup.events"))
+                    .ok()
+                    .flatten();
+                let freeze = host
+                    .read_opt(format!("{base}/cgroup.freeze"))
+                    .ok()
+                    .flatten();
+                let evidence = if events.as_deref().is_some_and(parse_events_frozen) {
+                    "cgroup.events: frozen 1"
+                } else if freeze.as_deref().is_some_and(parse_freeze) {
+                    "cgroup.freeze = 1"
+                } else if events.is_some() || freeze.is_some() {
+                    // This hierarchy has the cgroup and it is not frozen.
+                    break;
+                } else {
+                    continue;
+                };
                 return Some(Futility::Frozen {
                     cgroup: p.cgroup.clone(),
                     evidence: evidence.into(),
