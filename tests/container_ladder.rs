@@ -59,6 +59,10 @@ enum Fault {
     RemovingUntilRestart,
     /// The daemon goes away at the first `docker stop`.
     DaemonDiesOnStop,
+    /// As `StoppedShim`, and the engine keeps the `docker rm -f` it hung on: once the shim
+    /// dies it finishes that removal by itself, a few polls later, and refuses another
+    /// one meanwhile ("already in progress").
+    StoppedShimPendingRemoval,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +80,8 @@ struct State {
     fault: Fault,
     daemon_up: bool,
     live_restore: bool,
+    /// Polls of `docker ps` left before a pending removal completes.
+    removal_in: Option<u32>,
 }
 
 /// docker + containerd + kernel, over a fixture root copied to a tempdir.
@@ -103,6 +109,7 @@ impl Fake {
                 fault,
                 daemon_up: true,
                 live_restore: false,
+                removal_in: None,
             }),
             calls: Mutex::new(Vec::new()),
         })
@@ -185,16 +192,27 @@ impl Fake {
                 .position(|c| c.name == t || c.id.starts_with(t))
         };
         match a.as_slice() {
-            ["ps", ..] => ok(st
-                .containers
-                .iter()
-                .map(|c| {
-                    json!({"ID": c.id, "Names": c.name, "Image": "busybox", "State": c.status,
+            ["ps", ..] if st.removal_in == Some(0) => {
+                st.removal_in = None;
+                st.containers.retain(|c| c.status != "removing");
+                drop(st);
+                self.docker(args)
+            }
+            ["ps", ..] => {
+                if let Some(n) = st.removal_in.as_mut() {
+                    *n -= 1;
+                }
+                ok(st
+                    .containers
+                    .iter()
+                    .map(|c| {
+                        json!({"ID": c.id, "Names": c.name, "Image": "busybox", "State": c.status,
                            "Status": "Up 1 minute", "Ports": ""})
-                    .to_string()
-                        + "\n"
-                })
-                .collect::<String>()),
+                        .to_string()
+                            + "\n"
+                    })
+                    .collect::<String>())
+            }
             ["info", ..] => ok(format!("{}\n", st.live_restore)),
             ["container", "inspect", "--format", _, targets @ ..] => {
                 let mut out = String::new();
@@ -240,7 +258,7 @@ impl Fake {
                         )
                     }
                     // `timeout` killed the CLI.
-                    Fault::StoppedShim => fail(124, ""),
+                    Fault::StoppedShim | Fault::StoppedShimPendingRemoval => fail(124, ""),
                     Fault::DState => fail(
                         1,
                         format!(
@@ -266,8 +284,20 @@ impl Fake {
                         format!("Error response from daemon: No such container: {t}"),
                     );
                 };
+                if st.containers[i].status == "removing" {
+                    return fail(
+                        1,
+                        format!(
+                            "Error response from daemon: removal of container {t} is already in progress"
+                        ),
+                    );
+                }
                 match st.fault {
                     Fault::StoppedShim => fail(124, ""),
+                    Fault::StoppedShimPendingRemoval => {
+                        st.containers[i].status = "removing".into();
+                        fail(124, "")
+                    }
                     Fault::DState => fail(
                         1,
                         format!(
@@ -326,7 +356,7 @@ impl Fake {
                 st.fault = Fault::None;
             }
             for i in 0..st.containers.len() {
-                if st.containers[i].status == "running" && !st.live_restore {
+                if matches!(st.containers[i].status.as_str(), "running" | "removing") && !st.live_restore {
                     self.exit(&mut st, i);
                 }
             }
@@ -380,6 +410,16 @@ impl System for Fake {
             self.kill_pid(pid);
             if st.fault == Fault::StoppedShim {
                 st.fault = Fault::None;
+            }
+            if st.fault == Fault::StoppedShimPendingRemoval {
+                st.fault = Fault::None;
+                st.removal_in = Some(3);
+                let pids = st.containers[i].pids.clone();
+                for p in pids {
+                    self.kill_pid(p);
+                }
+                st.containers[i].shim = None;
+                return Ok(());
             }
             self.exit(&mut st, i);
         } else {
@@ -866,4 +906,27 @@ fn hostfix_never_removes_the_container_it_runs_in() {
             .contains("hostfix runs inside it")
     );
     assert!(s.fake.mutating().is_empty());
+}
+
+#[test]
+fn after_the_shim_kill_the_engine_finishes_the_removal_it_hung_on() {
+    let s = setup(
+        "stopped-shim",
+        Fault::StoppedShimPendingRemoval,
+        "running",
+        true,
+    );
+    let r = rm(&s, Risk::Destructive, &NoRebootGate);
+    assert_eq!(r.exit_code(), 0, "{:?}\n{:#?}", r.error, r.steps);
+    assert_eq!(r.result.removed_by, Some(Rung::KillShim));
+    let shim = step(&r, "SIGKILL containerd shim");
+    // Its own `docker rm -f` was refused (the engine was already removing it); the rung
+    // still counts because the container went.
+    assert!(
+        shim.detail.contains("already in progress"),
+        "{}",
+        shim.detail
+    );
+    assert!(shim.detail.contains("verified"), "{}", shim.detail);
+    assert!(!s.fake.listed(&id()));
 }

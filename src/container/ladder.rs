@@ -592,7 +592,8 @@ pub struct RemoveOptions {
     pub command_timeout: Duration,
     /// How long `systemctl restart` of containerd or docker may run.
     pub restart_timeout: Duration,
-    /// How long to wait for the container to be gone after a rung.
+    /// How long to wait for the container to be gone after a rung that acts
+    /// asynchronously (the shim kill, the engine restart), or for its processes to exit.
     pub settle: Duration,
     /// How processes in `D` are sampled before they count as stuck.
     pub sampling: Sampling,
@@ -602,7 +603,7 @@ pub struct RemoveOptions {
 
 impl RemoveOptions {
     /// The defaults for a target: 10 s stop grace, 30 s per command, 120 s per restart,
-    /// 5 s to settle, three `D` samples 300 ms apart, 10 s for the state lock.
+    /// 10 s to settle, three `D` samples 300 ms apart, 10 s for the state lock.
     pub fn new(target: impl Into<String>) -> Self {
         let l = Limits::default();
         RemoveOptions {
@@ -610,7 +611,7 @@ impl RemoveOptions {
             stop_grace: l.stop_grace,
             command_timeout: l.command,
             restart_timeout: l.restart,
-            settle: Duration::from_secs(5),
+            settle: Duration::from_secs(10),
             sampling: Sampling::default(),
             lock_wait: Duration::from_secs(10),
         }
@@ -689,6 +690,20 @@ pub struct Removal {
     pub remains: Option<String>,
 }
 
+/// How long to watch for the container to go after a rung.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settle {
+    /// After synchronous engine commands: a container the engine still lists (and is not
+    /// removing) stays; only its processes and shim exiting are waited for.
+    Quick,
+    /// After killing the shim or restarting the engine: the engine finishes removals it
+    /// had hung on by itself, shortly after; wait the whole settle time, through an
+    /// engine that does not answer yet.
+    Patient,
+    /// Until the engine answers again after its restart.
+    EngineBack,
+}
+
 struct Ctx<'a> {
     host: &'a Host,
     engine: Engine,
@@ -729,25 +744,31 @@ impl Ctx<'_> {
         })
     }
 
-    /// Observes until the container is gone or `settle` has passed. Engine commands are
-    /// synchronous, so a container the engine still lists is not waited for; what is
-    /// waited for is its processes and shim exiting once the engine let go of it. With
-    /// `tolerate_unreachable`, an engine that does not answer yet (it is restarting) is
-    /// waited for within the same time.
-    fn settle(&self, tolerate_unreachable: bool) -> Result<Observation> {
+    /// Observes until the container is gone or `settle` has passed, as `how` says.
+    fn settle(&self, how: Settle) -> Result<Observation> {
         let interval = Duration::from_millis(500);
         let tries = (self.opts.settle.as_millis() / interval.as_millis()).max(1) as u32;
+        let tolerate = matches!(how, Settle::EngineBack | Settle::Patient);
         let mut last_err = None;
         for i in 0..tries {
             if i > 0 {
                 self.host.system().sleep(interval);
             }
             match self.observe() {
-                Ok(o) if o.gone() || o.listed || i + 1 == tries => return Ok(o),
-                Ok(_) => last_err = None,
+                Ok(o) => {
+                    let removing = o.status() == Some(&Status::Removing);
+                    let done = o.gone()
+                        || i + 1 == tries
+                        || how == Settle::EngineBack
+                        || (how == Settle::Quick && o.listed && !removing);
+                    if done {
+                        return Ok(o);
+                    }
+                    last_err = None;
+                }
                 Err(Error::Container(
                     e @ (ContainerError::EngineUnreachable { .. } | ContainerError::Hung { .. }),
-                )) if tolerate_unreachable => last_err = Some(Error::Container(e)),
+                )) if tolerate => last_err = Some(Error::Container(e)),
                 Err(e) => return Err(e),
             }
         }
@@ -846,7 +867,7 @@ impl Ctx<'_> {
                         .into());
                     }
                 }
-                let after = self.settle(true)?;
+                let after = self.settle(Settle::EngineBack)?;
                 if after.listed {
                     notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
                 }
@@ -915,7 +936,11 @@ impl Ctx<'_> {
                 Ok(format!("{}; verified: no longer paused", notes.join("; ")))
             };
         }
-        let after = self.settle(rung == Rung::RestartEngine)?;
+        let how = match rung {
+            Rung::KillShim | Rung::RestartEngine => Settle::Patient,
+            _ => Settle::Quick,
+        };
+        let after = self.settle(how)?;
         let gone = after.gone();
         let remains = after.remains();
         *latest = Some(after);
