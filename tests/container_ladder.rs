@@ -82,6 +82,8 @@ struct State {
     live_restore: bool,
     /// Polls of `docker ps` left before a pending removal completes.
     removal_in: Option<u32>,
+    /// Whether `docker container inspect` hangs while the shim is stopped.
+    inspect_hangs: bool,
 }
 
 /// docker + containerd + kernel, over a fixture root copied to a tempdir.
@@ -110,6 +112,7 @@ impl Fake {
                 daemon_up: true,
                 live_restore: false,
                 removal_in: None,
+                inspect_hangs: false,
             }),
             calls: Mutex::new(Vec::new()),
         })
@@ -214,6 +217,16 @@ impl Fake {
                     .collect::<String>())
             }
             ["info", ..] => ok(format!("{}\n", st.live_restore)),
+            ["container", "inspect", "--format", _, targets @ ..]
+                if st.inspect_hangs && st.fault == Fault::StoppedShim =>
+            {
+                // Names resolve at the start (before the hang); the id inspects hang.
+                if targets.iter().any(|t| t.len() < 64) {
+                    let c = &st.containers[0];
+                    return ok(Self::inspect_json(c) + "\n");
+                }
+                fail(124, "")
+            }
             ["container", "inspect", "--format", _, targets @ ..] => {
                 let mut out = String::new();
                 let mut err = String::new();
@@ -356,7 +369,9 @@ impl Fake {
                 st.fault = Fault::None;
             }
             for i in 0..st.containers.len() {
-                if matches!(st.containers[i].status.as_str(), "running" | "removing") && !st.live_restore {
+                if matches!(st.containers[i].status.as_str(), "running" | "removing")
+                    && !st.live_restore
+                {
                     self.exit(&mut st, i);
                 }
             }
@@ -929,4 +944,19 @@ fn after_the_shim_kill_the_engine_finishes_the_removal_it_hung_on() {
     );
     assert!(shim.detail.contains("verified"), "{}", shim.detail);
     assert!(!s.fake.listed(&id()));
+}
+
+#[test]
+fn an_inspect_that_hangs_falls_back_to_the_list() {
+    let s = setup("stopped-shim", Fault::StoppedShim, "running", true);
+    s.fake.state.lock().unwrap().inspect_hangs = true;
+    let r = rm(&s, Risk::Destructive, &NoRebootGate);
+    assert_eq!(r.exit_code(), 0, "{:?}\n{:#?}", r.error, r.steps);
+    assert_eq!(r.result.removed_by, Some(Rung::KillShim));
+    assert!(
+        s.fake
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("docker container inspect --format {{json .}} 7c3a"))
+    );
 }

@@ -150,6 +150,25 @@ pub struct ContainerInfo {
 }
 
 impl ContainerInfo {
+    /// What `docker ps` alone tells of a container (when an inspect of it hangs).
+    pub fn from_ps(e: &PsEntry) -> ContainerInfo {
+        ContainerInfo {
+            id: e.id.clone(),
+            name: e.name().to_string(),
+            running: e.state.is_live(),
+            paused: e.state == Status::Paused,
+            restarting: e.state == Status::Restarting,
+            dead: e.state == Status::Dead,
+            status: e.state.clone(),
+            pid: 0,
+            exit_code: 0,
+            error: String::new(),
+            restart_count: 0,
+            restart_policy: String::new(),
+            published: Vec::new(),
+        }
+    }
+
     /// The first 12 hex digits of the id, as `docker ps` shows it.
     pub fn short_id(&self) -> &str {
         short_id(&self.id)

@@ -721,10 +721,18 @@ impl Ctx<'_> {
             .filter(|e| e.id != self.id && e.state.is_live())
             .map(|e| e.name().to_string())
             .collect();
-        let info = if listed {
-            self.engine.inspect(self.host, &self.id)?
-        } else {
-            None
+        let info = match list.iter().find(|e| e.id == self.id) {
+            None => None,
+            Some(entry) => match self.engine.inspect(self.host, &self.id) {
+                Ok(i) => i,
+                // An engine stuck on this container may answer its list but not an
+                // inspect of it: go on with what the list says.
+                Err(Error::Container(ContainerError::Hung { command })) => {
+                    log::warn!("container: {command} hung; using docker ps's view");
+                    Some(ContainerInfo::from_ps(entry))
+                }
+                Err(e) => return Err(e),
+            },
         };
         let table = procs::scan(self.host);
         let processes = table.processes_of(&self.id);
