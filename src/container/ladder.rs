@@ -989,6 +989,26 @@ fn resolve(
             return Ok(Some((info.id.clone(), info.name)));
         }
         Some(EngineFailure::NotFound) => {}
+        // An engine stuck on this container may not answer an inspect of it; its list
+        // still tells the id.
+        Some(EngineFailure::Hung) => {
+            let list = engine.list(host)?;
+            let t = target.to_ascii_lowercase();
+            let by_name: Vec<&super::engine::PsEntry> = list
+                .iter()
+                .filter(|e| e.names.iter().any(|n| n == target))
+                .collect();
+            let found = if by_name.is_empty() {
+                list.iter().filter(|e| e.id.starts_with(&t)).collect()
+            } else {
+                by_name
+            };
+            match found.as_slice() {
+                [one] => return Ok(Some((one.id.clone(), one.name().to_string()))),
+                [] => {}
+                _ => return Err(out.to_error().into()),
+            }
+        }
         Some(EngineFailure::Other) if out.message().to_ascii_lowercase().contains("multiple") => {
             return Err(InputError::new(
                 "container",
