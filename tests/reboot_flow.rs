@@ -588,3 +588,63 @@ fn bad_input_changes_nothing() {
     assert!(rec.calls().is_empty());
     assert!(!d.path().join("var/lib/hostfix").exists());
 }
+
+#[test]
+fn a_run_killed_between_recording_and_requesting_converges() {
+    // kill -9 after the entry was written, before the request: the entry is `started`
+    // with no `requested_at`, in the same boot.
+    let d = copy_root("none");
+    systemd(d.path());
+    let (h, rec) = host(d.path());
+    let mut l = Ledger::default();
+    l.entries.push(LedgerEntry {
+        id: 1,
+        key: Some("first-boot".into()),
+        reason: "requested by the caller".into(),
+        boot_id: BOOT_ID.into(),
+        machine_id: Some(MACHINE_ID.into()),
+        started_at: NOW,
+        delay_secs: 0,
+        method: "sync, systemctl reboot".into(),
+        state: EntryState::Started,
+        requested_at: None,
+        confirmed_at: None,
+        confirmed_boot_id: None,
+        error: None,
+    });
+    reboot_common::write_ledger(d.path(), &l);
+    let spec = RebootSpec {
+        rules: Rules {
+            once: Some("first-boot".into()),
+            ..Rules::default()
+        },
+        ..RebootSpec::default()
+    };
+    // Right away it may still be underway: refused (the key is in use, it is pending).
+    rec.set_now(at(NOW + 60));
+    let rep = reboot::reboot(&h, &spec, &policy());
+    assert_eq!(rep.exit_code(), 3);
+    let refusing: Vec<&str> = rep
+        .result
+        .guard
+        .iter()
+        .filter(|v| v.verdict == hostfix::reboot::Verdict::Refuse)
+        .map(|v| v.rule.as_str())
+        .collect();
+    assert_eq!(refusing, ["once", "pending"]);
+    // Past the grace period it never happened and was never asked for: the next run
+    // reboots, and the key counts as used from then on.
+    rec.set_now(at(NOW + 20 * 60));
+    let rep = reboot::reboot(&h, &spec, &policy());
+    assert_eq!(rep.exit_code(), 0, "{:?}", rep.error);
+    assert_eq!(
+        rep.result.history[0].status,
+        EntryStatus::NeverHappened,
+        "the interrupted run is reported"
+    );
+    assert!(rep.result.history[0].summary.contains("interrupted"));
+    assert_eq!(read_ledger(d.path()).entries.len(), 2);
+    rec.set_now(at(NOW + 40 * 60));
+    let rep = reboot::reboot(&h, &spec, &policy());
+    assert_eq!(refused_rule(&rep.error), "once");
+}

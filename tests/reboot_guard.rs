@@ -39,6 +39,11 @@ fn with_delay(mut x: LedgerEntry, secs: u64) -> LedgerEntry {
     x
 }
 
+fn requested(mut x: LedgerEntry) -> LedgerEntry {
+    x.requested_at = Some(x.started_at);
+    x
+}
+
 fn foreign(mut x: LedgerEntry) -> LedgerEntry {
     x.machine_id = Some("image-builder".into());
     x
@@ -103,10 +108,16 @@ fn guard_table() {
             &["once"],
         ),
         case(
-            "once: key used by a reboot that never happened (same boot, long ago)",
-            vec![e(1, Some("k"), BOOT, 5 * HOUR as i64, Started)],
+            "once: key used by a requested reboot that never happened (same boot, long ago)",
+            vec![requested(e(1, Some("k"), BOOT, 5 * HOUR as i64, Started))],
             rules(Some("k"), 3, HOUR, None),
             &["once"],
+        ),
+        case(
+            "once: key used by a run killed before it asked (same boot, never requested)",
+            vec![e(1, Some("k"), BOOT, 5 * HOUR as i64, Started)],
+            rules(Some("k"), 3, HOUR, None),
+            &[],
         ),
         case(
             "once: key used only by a failed request",

@@ -2,7 +2,9 @@
 //!
 //! Rules, in the order they are reported (the first that refuses names the refusal):
 //! `ledger` (the ledger must be readable: fail closed), `lock` (no other hostfix run holds
-//! the state lock), `once` (at most one reboot per `--once` key, ever), `pending` (no
+//! the state lock), `once` (at most one reboot per `--once` key, ever: a completed,
+//! pending or requested-but-never-happened reboot uses the key; a failed request or a run
+//! killed before it asked does not), `pending` (no
 //! reboot already underway in this boot), `max-attempts` (at most N reboots started in the
 //! window) and `min-uptime` (the host has been up at least that long). Evaluation is a
 //! pure function of the ledger, the lock, the clock and the uptime, so every combination
@@ -12,7 +14,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::ledger::{EntryState, EntryStatus, Ledger, Now, format_utc};
+use super::ledger::{EntryState, EntryStatus, Ledger, LedgerEntry, Now, format_utc};
 use crate::error::Refusal;
 use crate::size::format_duration;
 
@@ -120,7 +122,10 @@ pub fn evaluate(input: &GuardInput<'_>, rules: &Rules) -> Vec<RuleVerdict> {
         Ok(l) => RuleVerdict::new(
             "ledger",
             Allow,
-            format!("readable, {} entries", l.entries.len()),
+            match l.entries.len() {
+                1 => "readable, 1 entry".to_string(),
+                n => format!("readable, {n} entries"),
+            },
         ),
         Err(why) => RuleVerdict::new("ledger", Refuse, why),
     });
@@ -142,10 +147,15 @@ pub fn evaluate(input: &GuardInput<'_>, rules: &Rules) -> Vec<RuleVerdict> {
         (None, _) => RuleVerdict::new("once", Off, "no --once key"),
         (Some(_), Err(_)) => RuleVerdict::new("once", Refuse, unreadable),
         (Some(key), Ok(_)) => {
-            match entries
-                .iter()
-                .find(|e| e.key.as_deref() == Some(key.as_str()) && e.state != EntryState::Failed)
-            {
+            // A failed request used nothing; nor did a run killed between recording and
+            // requesting (same boot, long past due, never requested): the key is free
+            // again, so an interrupted run converges on the next one.
+            let used = |e: &&&LedgerEntry| {
+                e.key.as_deref() == Some(key.as_str())
+                    && e.state != EntryState::Failed
+                    && !(e.status(now) == EntryStatus::NeverHappened && e.requested_at.is_none())
+            };
+            match entries.iter().find(used) {
                 Some(e) => RuleVerdict::new(
                     "once",
                     Refuse,
@@ -170,7 +180,7 @@ pub fn evaluate(input: &GuardInput<'_>, rules: &Rules) -> Vec<RuleVerdict> {
                 Refuse,
                 format!(
                     "a reboot is already underway in this boot: {}",
-                    e.describe(now)
+                    e.brief(now)
                 ),
             ),
             None => RuleVerdict::new("pending", Allow, "no reboot underway in this boot"),

@@ -160,11 +160,11 @@ impl LedgerEntry {
         s
     }
 
-    /// A short reference for rule verdicts: `#3 (started 2024-05-01T10:00:00Z, pending
-    /// in this boot ...)`.
+    /// A short reference for rule verdicts: `#3 (started 2024-05-01T10:00:00Z; pending
+    /// in this boot, due ...)`.
     pub fn brief(&self, now: &Now<'_>) -> String {
         format!(
-            "#{} (started {}, {})",
+            "#{} (started {}; {})",
             self.id,
             format_utc(self.started_at),
             self.what_became(now)
@@ -179,7 +179,7 @@ impl LedgerEntry {
                 None => "completed (the boot id changed)".to_string(),
             },
             EntryStatus::Pending => format!(
-                "pending in this boot (due {})",
+                "pending in this boot, due {}",
                 format_utc(self.started_at.saturating_add(self.delay_secs))
             ),
             EntryStatus::NeverHappened => {

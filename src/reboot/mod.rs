@@ -251,7 +251,8 @@ pub struct RebootResult {
     pub confirmed: Vec<u64>,
     /// The ledger file (host path).
     pub ledger: String,
-    /// The last reboots in the ledger, newest first, with their status now.
+    /// The last reboots in the ledger before this run's entry, newest first, with their
+    /// status now.
     pub history: Vec<EntryView>,
     /// The current boot id.
     pub boot_id: String,
