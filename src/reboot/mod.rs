@@ -854,6 +854,15 @@ pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) {
     diagnose_in(host, Path::new(Policy::DEFAULT_STATE_DIR), d);
 }
 
+fn need_evidence(c: &NeedCheck) -> String {
+    let unknown = if c.verdict == NeedVerdict::Unknown {
+        "unknown: "
+    } else {
+        ""
+    };
+    format!("{}: {unknown}{}", c.source.as_str(), c.detail)
+}
+
 /// What `doctor` records under the fact `reboot`.
 #[derive(Debug, Clone, Serialize)]
 pub struct RebootFacts {
@@ -881,22 +890,13 @@ pub fn diagnose_in(host: &Host, state_dir: &Path, d: &mut Diagnosis) {
         )
         .fix("hostfix reboot --if-needed", Risk::Reboot);
         for c in &need.checks {
-            f = f.evidence(format!("{}: {}", c.source.as_str(), c.detail));
+            f = f.evidence(need_evidence(c));
         }
         d.add(f);
     } else {
         let mut f = Finding::new(Area::Reboot, Severity::Ok, "no reboot needed");
         for c in &need.checks {
-            f = f.evidence(format!(
-                "{}: {}{}",
-                c.source.as_str(),
-                if c.verdict == NeedVerdict::Unknown {
-                    "unknown: "
-                } else {
-                    ""
-                },
-                c.detail
-            ));
+            f = f.evidence(need_evidence(c));
         }
         d.add(f);
     }

@@ -280,11 +280,15 @@ const SEARCH_DIRS: [&str; 6] = [
     "/bin",
 ];
 
-/// Finds a program in the usual directories under the host's root; returns its host path.
+/// Finds an executable program in the usual directories under the host's root; returns
+/// its host path (`/usr/bin/needs-restarting`).
 pub fn find_program(host: &Host, name: &str) -> Option<String> {
-    let paths = std::env::join_paths(SEARCH_DIRS.iter().map(|d| host.path(d))).ok()?;
-    let found = which::which_in(name, Some(paths), host.root()).ok()?;
-    Some(crate::host::arg(&host.host_path(&found)))
+    use std::os::unix::fs::PermissionsExt;
+    SEARCH_DIRS.iter().find_map(|dir| {
+        let host_path = format!("{dir}/{name}");
+        let meta = std::fs::metadata(host.path(&host_path)).ok()?;
+        (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then_some(host_path)
+    })
 }
 
 /// `needs-restarting -r`, when installed: exit 1 needed, 0 not needed, anything else
