@@ -14,28 +14,31 @@
 //! entry stays `started` until a run in the next boot confirms it. A run in the same boot
 //! long after the due time reports it as "never happened" (so does `doctor`).
 
+mod diagnose;
 pub mod guard;
 pub mod kernel;
 pub mod ledger;
 pub mod need;
+pub mod request;
 
 use std::fs::OpenOptions;
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use serde::Serialize;
 
+pub use diagnose::{RebootFacts, diagnose_in};
 pub use guard::{GuardInput, LockState, RuleVerdict, Rules, Verdict};
 pub use kernel::{InstalledKernel, KernelStatus};
 pub use ledger::{EntryState, EntryStatus, EntryView, Ledger, LedgerEntry, Now};
 pub use need::{NeedCheck, NeedReason, NeedSource, NeedVerdict, RebootNeed, detect_need};
+pub use request::RebootMethod;
 
-use crate::doctor::{Area, Diagnosis, DoctorOptions, Finding, Severity};
+use crate::doctor::{Diagnosis, DoctorOptions};
 use crate::error::{Classify, Error, ErrorKind, InputError, Refusal, Result};
-use crate::host::{Cmd, Host, InitSystem};
+use crate::host::{Host, InitSystem};
 use crate::lock::{StateLock, Wait};
 use crate::plan::{Exec, Policy, Report, Risk, Runner};
 use crate::size::format_duration;
@@ -87,48 +90,6 @@ impl Classify for RebootError {
             | RebootError::Syscall { .. }
             | RebootError::Condition { .. }
             | RebootError::BootId(_) => ErrorKind::Failed,
-        }
-    }
-}
-
-/// How the reboot is requested.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RebootMethod {
-    /// The init system's orderly reboot only (systemd/logind, or `shutdown`).
-    #[default]
-    Orderly,
-    /// The orderly reboot, and `reboot(2)` after `sync` when it fails.
-    Auto,
-    /// `sync`, then `reboot(2)` directly: no service is stopped cleanly.
-    Syscall,
-}
-
-impl RebootMethod {
-    /// The name on the command line.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RebootMethod::Orderly => "orderly",
-            RebootMethod::Auto => "auto",
-            RebootMethod::Syscall => "syscall",
-        }
-    }
-}
-
-impl FromStr for RebootMethod {
-    type Err = InputError;
-    fn from_str(s: &str) -> std::result::Result<Self, InputError> {
-        match s.trim() {
-            "orderly" => Ok(RebootMethod::Orderly),
-            "auto" => Ok(RebootMethod::Auto),
-            "syscall" => Ok(RebootMethod::Syscall),
-            _ => Err(InputError::new(
-                "reboot method",
-                s,
-                "unknown method",
-                "orderly (the init system's reboot), auto (orderly, then reboot(2) if that \
-                 fails) or syscall (sync, then reboot(2))",
-            )),
         }
     }
 }
@@ -471,7 +432,7 @@ fn reboot_inner(
     };
 
     let id = ledger.next_id();
-    let plan = plan_request(init, spec, id);
+    let plan = request::plan_request(init, spec, id);
     out.method = Some(plan.label.clone());
     let reason = match (&spec.reason, spec.gated()) {
         (Some(r), _) => r.clone(),
@@ -520,7 +481,7 @@ fn reboot_inner(
         },
     )?;
     let exec = run.step(plan.label.clone(), Risk::Reboot, reason, |h| {
-        request(h, &plan, &ledger_file, ledger, id)
+        request::send_request(h, &plan, &ledger_file, ledger, id)
     });
     match exec {
         Ok(Exec::Done) => {
@@ -542,196 +503,6 @@ fn reboot_inner(
         Err(e) => {
             out.why = e.to_string();
             Err(e)
-        }
-    }
-}
-
-/// How a reboot will be requested.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct RequestPlan {
-    method: RebootMethod,
-    /// The orderly commands, tried in order while they cannot be started.
-    orderly: Vec<Cmd>,
-    delay: Duration,
-    /// Sleep before the orderly request (no systemd timer to wait for us).
-    sleep_first: bool,
-    message: Option<String>,
-    label: String,
-}
-
-fn plan_request(init: InitSystem, spec: &RebootSpec, id: u64) -> RequestPlan {
-    let secs = spec.delay.as_secs();
-    let mut systemctl = vec!["reboot".to_string()];
-    if let Some(m) = &spec.message {
-        systemctl.push(format!("--message={m}"));
-    }
-    let (orderly, sleep_first) = match init {
-        InitSystem::Systemd if secs == 0 => (vec![Cmd::new("systemctl", systemctl)], false),
-        InitSystem::Systemd => {
-            // A transient timer in PID 1: the delay is kept to the second (AccuracySec
-            // defaults to a minute), and it survives this process exiting.
-            let mut args = vec![
-                format!("--unit=hostfix-reboot-{id}"),
-                format!("--description=hostfix reboot #{id}"),
-                format!("--on-active={secs}s"),
-                "--timer-property=AccuracySec=1s".to_string(),
-                "systemctl".to_string(),
-            ];
-            args.extend(systemctl);
-            (vec![Cmd::new("systemd-run", args)], false)
-        }
-        InitSystem::Other => (
-            vec![
-                Cmd::new("shutdown", ["-r", "now"]),
-                Cmd::new("reboot", Vec::<String>::new()),
-            ],
-            secs > 0,
-        ),
-    };
-    let orderly_label = {
-        let mut l = orderly[0].display();
-        if sleep_first {
-            l = format!("sleep {secs}s, then {l}");
-        }
-        l
-    };
-    let syscall_label = if secs > 0 {
-        format!("sleep {secs}s, sync, reboot(2)")
-    } else {
-        "sync, reboot(2)".to_string()
-    };
-    let label = match spec.method {
-        RebootMethod::Orderly => format!("sync, {orderly_label}"),
-        RebootMethod::Auto => format!("sync, {orderly_label} (reboot(2) if that fails)"),
-        RebootMethod::Syscall => syscall_label,
-    };
-    RequestPlan {
-        method: spec.method,
-        orderly,
-        delay: spec.delay,
-        sleep_first,
-        message: spec.message.clone(),
-        label,
-    }
-}
-
-/// Updates the entry and writes the ledger; a failure is logged, not returned (the reboot
-/// is already underway, or already failed for a better-known reason).
-fn mark(file: &Path, ledger: &mut Ledger, id: u64, f: impl FnOnce(&mut LedgerEntry)) {
-    if let Some(e) = ledger.entry_mut(id) {
-        f(e);
-    }
-    if let Err(e) = ledger::write_ledger(file, ledger) {
-        log::warn!("reboot: updating ledger entry #{id}: {e}");
-    }
-}
-
-fn request(
-    host: &Host,
-    plan: &RequestPlan,
-    file: &Path,
-    mut ledger: Ledger,
-    id: u64,
-) -> Result<String> {
-    let sys = host.system();
-    let now = |h: &Host| ledger::unix_secs(h.system().now());
-    let mut notes: Vec<String> = Vec::new();
-    if let Some(m) = &plan.message {
-        let wall = Cmd::new("wall", [m.as_str()]);
-        match sys.run(&wall) {
-            Ok(o) if o.success() => notes.push("wall message sent".into()),
-            Ok(o) => notes.push(format!("wall message not sent: {}", o.to_error(&wall))),
-            Err(e) => notes.push(format!("wall message not sent: {e}")),
-        }
-    }
-    let mut slept = false;
-    let mut orderly_failure: Option<String> = None;
-    if plan.method != RebootMethod::Syscall {
-        if plan.sleep_first && !plan.delay.is_zero() {
-            log::info!(
-                "reboot: waiting {} before the request",
-                format_duration(plan.delay)
-            );
-            sys.sleep(plan.delay);
-            slept = true;
-        }
-        sys.sync();
-        let mut failure: Option<(String, Error)> = None;
-        for cmd in &plan.orderly {
-            match sys.run(cmd) {
-                Ok(o) if o.success() => {
-                    let t = now(host);
-                    mark(file, &mut ledger, id, |e| e.requested_at = Some(t));
-                    notes.insert(
-                        0,
-                        format!("sync done; `{}` accepted the request", cmd.display()),
-                    );
-                    notes.push(format!(
-                        "the reboot is underway, not done: entry #{id} stays started until a \
-                         run in the next boot confirms it"
-                    ));
-                    return Ok(notes.join("; "));
-                }
-                Ok(o) => {
-                    failure = Some((cmd.display(), o.to_error(cmd)));
-                    break;
-                }
-                Err(e) => {
-                    // Could not be started (not installed): try the next way.
-                    log::info!("reboot: {}: {e}", cmd.display());
-                    failure = Some((cmd.display(), e));
-                }
-            }
-        }
-        let (command, cause) = failure.unwrap_or_else(|| {
-            (
-                "orderly reboot".to_string(),
-                Error::Unmet("no orderly reboot command".into()),
-            )
-        });
-        if plan.method == RebootMethod::Orderly {
-            let msg = cause.to_string();
-            mark(file, &mut ledger, id, |e| {
-                e.state = EntryState::Failed;
-                e.error = Some(msg);
-            });
-            return Err(RebootError::Request {
-                command,
-                cause: Box::new(cause),
-            }
-            .into());
-        }
-        log::warn!("reboot: `{command}` failed ({cause}); falling back to reboot(2)");
-        orderly_failure = Some(format!("`{command}`: {cause}"));
-    }
-    if !slept && !plan.delay.is_zero() {
-        log::info!(
-            "reboot: waiting {} before reboot(2)",
-            format_duration(plan.delay)
-        );
-        sys.sleep(plan.delay);
-    }
-    // reboot(2) does not return when it works: record the request first.
-    let t = now(host);
-    mark(file, &mut ledger, id, |e| e.requested_at = Some(t));
-    sys.sync();
-    log::warn!("reboot: calling reboot(2)");
-    match sys.reboot_syscall() {
-        Ok(()) => {
-            notes.insert(0, "sync done; reboot(2) called".into());
-            Ok(notes.join("; "))
-        }
-        Err(errno) => {
-            let err = RebootError::Syscall {
-                errno,
-                orderly: orderly_failure,
-            };
-            let msg = err.to_string();
-            mark(file, &mut ledger, id, |e| {
-                e.state = EntryState::Failed;
-                e.error = Some(msg);
-            });
-            Err(err.into())
         }
     }
 }
@@ -854,117 +625,6 @@ pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) {
     diagnose_in(host, Path::new(Policy::DEFAULT_STATE_DIR), d);
 }
 
-fn need_evidence(c: &NeedCheck) -> String {
-    let unknown = if c.verdict == NeedVerdict::Unknown {
-        "unknown: "
-    } else {
-        ""
-    };
-    format!("{}: {unknown}{}", c.source.as_str(), c.detail)
-}
-
-/// What `doctor` records under the fact `reboot`.
-#[derive(Debug, Clone, Serialize)]
-pub struct RebootFacts {
-    /// The reboot need.
-    pub need: RebootNeed,
-    /// The ledger file (host path).
-    pub ledger: String,
-    /// The last reboots hostfix started, newest first.
-    pub history: Vec<EntryView>,
-    /// The current boot id.
-    pub boot_id: Option<String>,
-    /// How long the host has been up, in seconds.
-    pub uptime_secs: Option<u64>,
-}
-
-/// [`diagnose`] with the ledger in `state_dir` (a host path). Read-only: the ledger is
-/// not written, reboots are only shown as completed.
-pub fn diagnose_in(host: &Host, state_dir: &Path, d: &mut Diagnosis) {
-    let need = detect_need(host, None);
-    if need.needed {
-        let mut f = Finding::new(
-            Area::Reboot,
-            Severity::Warning,
-            format!("a reboot is needed: {}", need.summary()),
-        )
-        .fix("hostfix reboot --if-needed", Risk::Reboot);
-        for c in &need.checks {
-            f = f.evidence(need_evidence(c));
-        }
-        d.add(f);
-    } else {
-        let mut f = Finding::new(Area::Reboot, Severity::Ok, "no reboot needed");
-        for c in &need.checks {
-            f = f.evidence(need_evidence(c));
-        }
-        d.add(f);
-    }
-    let file = ledger::ledger_path(host, state_dir);
-    let shown = host.host_path(&file).display().to_string();
-    let boot_id = match host.boot_id() {
-        Ok(b) => Some(b),
-        Err(e) => {
-            d.unseen(format!("boot id: {e}"));
-            None
-        }
-    };
-    let machine_id = read_machine_id(host);
-    let mut history = Vec::new();
-    match ledger::read_ledger(host, state_dir) {
-        Err(why) => d.add(
-            Finding::new(
-                Area::Reboot,
-                Severity::Problem,
-                "the reboot ledger cannot be read: hostfix reboot refuses until it is reset",
-            )
-            .evidence(why),
-        ),
-        Ok(l) if l.entries.is_empty() => {}
-        Ok(l) => {
-            let now = Now {
-                boot_id: boot_id.as_deref().unwrap_or(""),
-                machine_id: machine_id.as_deref(),
-                time: ledger::unix_secs(host.system().now()),
-            };
-            history = l.recent(HISTORY_SHOWN, &now);
-            for v in history
-                .iter()
-                .filter(|v| v.status == EntryStatus::NeverHappened)
-            {
-                d.add(
-                    Finding::new(
-                        Area::Reboot,
-                        Severity::Warning,
-                        format!("reboot #{} was started but never happened", v.entry.id),
-                    )
-                    .evidence(v.summary.clone())
-                    .evidence(format!("method: {}", v.entry.method)),
-                );
-            }
-            let mut f = Finding::new(
-                Area::Reboot,
-                Severity::Info,
-                format!("last reboots started by hostfix ({shown})"),
-            );
-            for v in &history {
-                f = f.evidence(v.summary.clone());
-            }
-            d.add(f);
-        }
-    }
-    d.fact(
-        "reboot",
-        &RebootFacts {
-            need,
-            ledger: shown,
-            history,
-            boot_id,
-            uptime_secs: read_uptime(host).ok().map(|u| u.as_secs()),
-        },
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -978,32 +638,6 @@ mod tests {
         assert!(parse_uptime("").is_err());
         assert!(parse_uptime("abc 1").is_err());
         assert!(parse_uptime("-5 1").is_err());
-    }
-
-    #[test]
-    fn methods_parse() {
-        assert_eq!("auto".parse::<RebootMethod>(), Ok(RebootMethod::Auto));
-        let e = "kexec".parse::<RebootMethod>().unwrap_err();
-        assert!(e.to_string().contains("orderly"));
-    }
-
-    #[test]
-    fn delays_keep_their_seconds() {
-        let spec = RebootSpec {
-            delay: Duration::from_secs(90),
-            message: Some("kernel update".into()),
-            ..RebootSpec::default()
-        };
-        let p = plan_request(InitSystem::Systemd, &spec, 7);
-        assert_eq!(
-            p.orderly[0].display(),
-            "systemd-run --unit=hostfix-reboot-7 '--description=hostfix reboot #7' \
-             --on-active=90s --timer-property=AccuracySec=1s systemctl reboot \
-             '--message=kernel update'"
-        );
-        let p = plan_request(InitSystem::Other, &spec, 7);
-        assert!(p.sleep_first);
-        assert_eq!(p.label, "sync, sleep 90s, then shutdown -r now");
     }
 
     #[test]
