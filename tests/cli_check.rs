@@ -200,3 +200,32 @@ fn doctor_is_read_only_and_reports_memory_and_disk() {
     assert_eq!(code, 0);
     assert!(out.contains("memory:"), "{out}");
 }
+
+#[test]
+fn doctor_without_root_works_and_says_what_it_could_not_see() {
+    use std::os::unix::process::CommandExt;
+    if !nix::unistd::geteuid().is_root() {
+        // Already unprivileged: the plain run is the test.
+        let (code, v) = json(&["doctor", "--json"]);
+        assert_eq!(code, 0);
+        assert!(!v["unseen"].as_array().unwrap().is_empty());
+        return;
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_hostfix"))
+        .args(["doctor", "--json"])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(0));
+    let unseen = v["unseen"].as_array().unwrap();
+    assert!(
+        unseen
+            .iter()
+            .any(|u| u.as_str().unwrap().contains("not root")),
+        "{unseen:?}"
+    );
+    assert!(v["facts"]["memory"]["mem_total"].as_u64().unwrap() > 0);
+}
