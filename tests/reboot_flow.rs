@@ -65,7 +65,8 @@ fn systemd_reboot_is_recorded_before_it_is_requested() {
     assert_eq!(
         reboot_calls(&rec),
         vec![
-            Call::Run("wall 'rebooting for the kernel'".into()),
+            // The message goes on stdin: wall would read a file named by its argument.
+            Call::Run("wall".into()),
             Call::Sync,
             Call::Run("systemctl reboot '--message=rebooting for the kernel'".into()),
         ]

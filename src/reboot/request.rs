@@ -154,7 +154,9 @@ pub(super) fn send_request(
     let now = |h: &Host| ledger::unix_secs(h.system().now());
     let mut notes: Vec<String> = Vec::new();
     if let Some(m) = &plan.message {
-        let wall = Cmd::new("wall", [m.as_str()]);
+        // On stdin, not as an argument: wall reads a file when its argument names one.
+        let mut wall = Cmd::new("wall", Vec::<String>::new());
+        wall.stdin = Some(format!("{m}\n").into_bytes());
         match sys.run(&wall) {
             Ok(o) if o.success() => notes.push("wall message sent".into()),
             Ok(o) => notes.push(format!("wall message not sent: {}", o.to_error(&wall))),
