@@ -391,9 +391,9 @@ fn reboot_inner(
     );
     for v in &verdicts {
         log::info!(
-            "reboot: guard rule {}: {:?}: {}",
+            "reboot: guard rule {}: {}: {}",
             v.rule,
-            v.verdict,
+            v.verdict.as_str(),
             v.detail
         );
     }
@@ -441,15 +441,15 @@ fn reboot_inner(
         (None, false) => "requested by the caller".to_string(),
     };
     if !run.allows(Risk::Reboot) {
+        // Refused before anything is recorded: the ledger holds only reboots started.
+        let refusal = Refusal::RiskAboveCap {
+            action: plan.label.clone(),
+            needed: Risk::Reboot,
+            cap: run.policy().max_risk,
+        };
         out.decision = Decision::Refused;
-        let e = run
-            .step(plan.label.clone(), Risk::Reboot, reason, |_| {
-                Err(Error::Unmet("not reached".into()))
-            })
-            .err()
-            .unwrap_or_else(|| Error::Unmet("the risk cap refused the reboot".into()));
-        out.why = e.to_string();
-        return Err(e);
+        out.why = refusal.to_string();
+        return Err(run.refuse(plan.label.clone(), Risk::Reboot, refusal));
     }
     let entry = LedgerEntry {
         id,
