@@ -621,8 +621,8 @@ fn read_machine_id(host: &Host) -> Option<String> {
 
 /// Adds the reboot need and the reboots hostfix started to a diagnosis, reading the
 /// ledger in the default state directory.
-pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) {
-    diagnose_in(host, Path::new(Policy::DEFAULT_STATE_DIR), d);
+pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) {
+    diagnose_in(host, &opts.state_dir, d);
 }
 
 #[cfg(test)]
