@@ -4,7 +4,8 @@
 //! receive an exit event"), that survived `pkill` and restarts of docker and containerd,
 //! and went away only with a reboot. [`remove`] is that escalation done safely: each rung
 //! least risky first, each verified before the next, futile rungs skipped with the
-//! reason, the reboot only through the reboot guard ([`RebootGate`]).
+//! reason, the reboot only through the reboot guard ([`GuardedReboot`], or any
+//! [`RebootGate`]).
 //!
 //! [`diagnose`] adds `doctor`'s findings: containers that are dead, stuck in removal,
 //! restarting in a loop, not started because their host port is taken, processes of a
@@ -14,14 +15,14 @@
 //! coreutils `timeout`; errors keep the engine's own message.
 //!
 //! ```no_run
-//! use hostfix::container::{self, NoRebootGate, RemoveOptions};
+//! use hostfix::container::{self, GuardedReboot, RemoveOptions};
 //! use hostfix::{Host, Policy, Risk};
 //!
 //! let report = container::remove(
 //!     &Host::live(),
 //!     &RemoveOptions::new("web"),
 //!     &Policy::new(Risk::Disruptive),
-//!     &NoRebootGate,
+//!     &GuardedReboot::default(),
 //! );
 //! match (&report.result.removed_by, &report.result.next) {
 //!     (Some(rung), _) => println!("removed by {rung}"),
@@ -32,18 +33,26 @@
 
 mod diag;
 pub mod engine;
+mod gate;
 pub mod ladder;
+mod parse;
 pub mod procs;
+mod record;
+mod remove;
+mod rungs;
 
 use crate::error::{Classify, ErrorKind};
 
 pub use diag::{ContainerFacts, ContainerSummary, diagnose, findings};
 pub use engine::{ContainerInfo, Engine, PsEntry, PublishedPort, Status};
+pub use gate::GuardedReboot;
 pub use ladder::{
-    Decision, LadderEnv, NextRung, NoRebootGate, Observation, RebootEvidence, RebootGate,
-    RebootRequest, Removal, RemoveOptions, Rung, RungPlan, decide, plan_ladder, remove,
+    Decision, LadderEnv, NoRebootGate, Observation, RebootGate, RebootRequest, Rung, RungPlan,
+    decide, plan_ladder,
 };
 pub use procs::{ContainerProcess, Futility, Shim};
+pub use record::{RebootEvidence, RebootRecord};
+pub use remove::{NextRung, Removal, RemoveOptions, remove, validate_target};
 
 /// Errors of this module.
 #[derive(Debug, thiserror::Error)]
