@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --example remove_stuck_container -- web            # cap: disruptive
 //! cargo run --example remove_stuck_container -- web destructive # allow the shim kill
+//! cargo run --example remove_stuck_container -- web reboot      # and a guarded reboot
 //! ```
 //!
 //! The ladder stops at the cap and says which rung it would need; the caller decides
@@ -10,7 +11,7 @@
 
 use std::process::ExitCode;
 
-use hostfix::container::{self, NoRebootGate, RemoveOptions};
+use hostfix::container::{self, GuardedReboot, RemoveOptions};
 use hostfix::{Host, Policy, Risk};
 
 fn main() -> ExitCode {
@@ -34,9 +35,10 @@ fn main() -> ExitCode {
         &Host::live(),
         &RemoveOptions::new(&target),
         &Policy::new(cap),
-        // A caller with the reboot guard passes it here; without one the reboot rung is
-        // refused, never faked.
-        &NoRebootGate,
+        // The reboot rung goes through hostfix's reboot guard (one reboot per container,
+        // ever). A caller with its own guard passes any `RebootGate`; `NoRebootGate`
+        // refuses every reboot.
+        &GuardedReboot::default(),
     );
 
     for step in &report.steps {

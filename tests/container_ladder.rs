@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use hostfix::container::ladder::{RebootRequest, Rung};
-use hostfix::container::{self, NoRebootGate, RebootGate, Removal, RemoveOptions};
+use hostfix::container::{self, GuardedReboot, NoRebootGate, RebootGate, Removal, RemoveOptions};
 use hostfix::host::{Cmd, CmdOutput, System};
 use hostfix::{Host, Policy, Report, Risk, StepStatus};
 use nix::errno::Errno;
@@ -393,6 +393,8 @@ impl System for Fake {
         Ok(match prog.as_str() {
             "docker" => self.docker(&args),
             "systemctl" => self.systemctl(&args),
+            // The reboot guard's message to logged-in users.
+            "wall" => ok(""),
             other => panic!("unexpected program {other}"),
         })
     }
@@ -957,4 +959,68 @@ fn an_inspect_that_hangs_falls_back_to_the_list() {
             .any(|c| c == "docker container inspect --format {{json .}} web")
     );
     assert_eq!(r.result.id.as_deref(), Some(id().as_str()));
+}
+
+#[test]
+fn the_reboot_guard_reboots_once_per_container_and_the_next_boot_confirms_it() {
+    let s = setup("stuck-d", Fault::DState, "running", true);
+    let gate = GuardedReboot::default();
+    // Below the reboot cap the guard is not even asked.
+    let r = rm(&s, Risk::Destructive, &gate);
+    assert_eq!(r.exit_code(), 3);
+    assert!(!s.root.join("var/lib/hostfix/reboot-ledger.json").exists());
+
+    let r = rm(&s, Risk::Reboot, &gate);
+    assert_eq!(r.exit_code(), 1, "{:?}\n{:#?}", r.error, r.steps);
+    let last = r.steps.last().unwrap();
+    assert_eq!((last.risk, last.status), (Risk::Reboot, StepStatus::Done));
+    assert!(last.detail.contains("systemctl reboot"), "{}", last.detail);
+    assert!(last.detail.contains("once allow"), "{}", last.detail);
+    let reboots: Vec<String> = s
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with("systemctl reboot"))
+        .collect();
+    assert_eq!(reboots.len(), 1, "{reboots:?}");
+    let ledger =
+        std::fs::read_to_string(s.root.join("var/lib/hostfix/reboot-ledger.json")).unwrap();
+    assert!(
+        ledger.contains(&format!("container-rm-{}", id())),
+        "{ledger}"
+    );
+
+    // Run again in the same boot (the reboot has not happened): the guard says no.
+    let r = rm(&s, Risk::Reboot, &gate);
+    assert_eq!(r.exit_code(), 3, "{:?}", r.error);
+    let last = r.steps.last().unwrap();
+    assert_eq!(last.status, StepStatus::Refused);
+    assert!(last.detail.contains("once"), "{}", last.detail);
+    assert!(!r.result.reboot.as_ref().unwrap().confirmed);
+    let reboots = s
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with("systemctl reboot"))
+        .count();
+    assert_eq!(reboots, 1, "no second reboot");
+
+    // The boot: the container is found exited and goes at the first rung.
+    std::fs::write(
+        s.root.join("proc/sys/kernel/random/boot_id"),
+        "5d2c8e1a-7b3f-4a9d-8c6e-1f0b2a4d6e8c\n",
+    )
+    .unwrap();
+    for p in [4290, 4300, 4321] {
+        s.fake.kill_pid(p);
+    }
+    {
+        let mut st = s.fake.state.lock().unwrap();
+        st.fault = Fault::None;
+        st.containers[0].status = "exited".into();
+    }
+    let r = rm(&s, Risk::Reboot, &gate);
+    assert_eq!(r.exit_code(), 0, "{:?}", r.error);
+    assert_eq!(r.result.removed_by, Some(Rung::Stop));
+    assert!(r.result.reboot.as_ref().unwrap().confirmed);
 }

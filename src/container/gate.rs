@@ -46,7 +46,7 @@ impl GuardedReboot {
             },
             delay: self.delay,
             when: None,
-            message: Some(format!("hostfix: rebooting: {}", req.reason)),
+            message: Some(req.message.clone()),
             method: self.method,
         }
     }
@@ -81,9 +81,7 @@ impl RebootGate for GuardedReboot {
             .map(|s| s.detail.clone())
             .unwrap_or_default();
         match report.error {
-            None if report.result.requested => {
-                Ok(format!("{}; {detail}; guard: {guard}", report.result.why))
-            }
+            None if report.result.requested => Ok(format!("{detail}; guard: {guard}")),
             None => Err(Error::Unmet(format!(
                 "the reboot guard did not request a reboot: {}",
                 report.result.why

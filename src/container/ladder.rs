@@ -432,6 +432,8 @@ pub struct RebootRequest {
     pub key: String,
     /// Why, for the guard's ledger and the journal.
     pub reason: String,
+    /// One short line for logged-in users.
+    pub message: String,
 }
 
 /// The one function the reboot rung calls: a reboot through the reboot guard.

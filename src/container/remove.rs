@@ -467,6 +467,10 @@ fn reboot_rung(
     }
     let req = RebootRequest {
         key: format!("container-rm-{}", ctx.id),
+        message: format!(
+            "hostfix: rebooting to clear stuck container {name} ({})",
+            short_id(&ctx.id)
+        ),
         reason: format!(
             "container {name} ({}) cannot be removed: {}",
             short_id(&ctx.id),

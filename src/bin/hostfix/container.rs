@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use hostfix::Risk;
-use hostfix::container::{self, Decision, NoRebootGate, Removal, RemoveOptions};
+use hostfix::container::{self, Decision, GuardedReboot, Removal, RemoveOptions};
 use hostfix::size::parse_duration;
 
 use crate::Global;
@@ -20,9 +20,12 @@ pub enum ContainerCmd {
     /// (processes in uninterruptible sleep, a frozen cgroup) are skipped with the reason.
     ///
     /// Default --max-risk disruptive (stop, kill, rm -f). The shim kill and the engine
-    /// restart are destructive; the reboot is `reboot`. Exit 0 when it is gone, 3 when
-    /// the next rung is above --max-risk (the report names it), 1 when a rung failed in a
-    /// way that stops the ladder.
+    /// restart are destructive; the reboot is `reboot`, through the reboot guard (one
+    /// reboot per container, ever; recorded in STATE_DIR/reboot-ledger.json): run the same
+    /// command after the boot to remove the container and confirm the reboot. Exit 0 when
+    /// it is gone, 3 when the next rung is above --max-risk or the guard refuses (the
+    /// report names it), 1 when a rung failed in a way that stops the ladder, or the host
+    /// is rebooting.
     ///
     /// Example: hostfix container rm web --timeout 20s --max-risk destructive
     Rm(RmArgs),
@@ -54,8 +57,12 @@ pub fn run(g: &Global, c: ContainerCmd) -> i32 {
             let mut opts = RemoveOptions::new(a.target);
             opts.stop_grace = a.timeout;
             opts.command_timeout = a.command_timeout;
-            let report =
-                container::remove(&g.host(), &opts, &g.policy(Risk::Disruptive), &NoRebootGate);
+            let report = container::remove(
+                &g.host(),
+                &opts,
+                &g.policy(Risk::Disruptive),
+                &GuardedReboot::default(),
+            );
             crate::output::emit(g, &report, |r| summary(r, g.dry_run))
         }
     }

@@ -65,16 +65,18 @@
 #                      for stop, kill, rm -f, shim, engine restart "skipped" with
 #                      "uninterruptible" in their detail, next.rung "reboot"
 #     d-rm-destructive exit 3, the same, next.rung "reboot"
-#     d-rm-reboot      with the reboot guard wired: exit 1 (error "rebooting"), its last
-#                      step (reboot, risk reboot) "done"; RESULT d.reboot=requested; the
-#                      boot ends with SHUTDOWN-IN-PROGRESS and exactly one kernel restart.
-#                      Without a guard (this build): exit 3, the reboot step "refused" with
-#                      "reboot-guard"; RESULT d.reboot=refused; the script cleans up and
-#                      the guest powers off after one boot.
+#     d-rm-reboot      exit 1 (error "rebooting": the reboot is requested, the container
+#                      not gone yet), its last step (risk reboot) "done" with "systemctl
+#                      reboot" and "once allow" in its detail; RESULT d.reboot=requested;
+#                      the boot ends with SHUTDOWN-IN-PROGRESS and exactly one kernel
+#                      restart. (A build whose gate refuses, NoRebootGate: exit 3, the
+#                      step "refused"; RESULT d.reboot=refused; the script cleans up and
+#                      the guest powers off after one boot.)
 #   boot 2 (only after d.reboot=requested):
 #     RESULT d.boot-changed=yes
-#     d-after-boot     exit 0, changed true, removed_by "stop", reboot.confirmed true,
-#                      the reboot step not taken again
+#     d-after-boot     exit 0, changed true, removed_by "stop" (its action "docker rm
+#                      stuck-d"), reboot.confirmed true, no step of risk reboot;
+#                      d-ledger shows the guard's entry with key container-rm-<d.id>
 #     d-again          exit 0, changed false, already_gone true
 set -u
 
@@ -308,7 +310,7 @@ first_boot() {
     cleanup_frozen
     return 1
   fi
-  if grep -q 'reboot-guard' "$work/d-rm-reboot.json"; then
+  if [ "$rc" -eq 3 ]; then
     result d.reboot refused
   else
     result d.reboot "other (exit $rc)"
