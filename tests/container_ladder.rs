@@ -1024,3 +1024,14 @@ fn the_reboot_guard_reboots_once_per_container_and_the_next_boot_confirms_it() {
     assert_eq!(r.result.removed_by, Some(Rung::Stop));
     assert!(r.result.reboot.as_ref().unwrap().confirmed);
 }
+
+#[test]
+fn a_read_only_cap_refuses_the_first_rung_and_creates_nothing() {
+    let s = setup("running", Fault::None, "running", true);
+    let r = rm(&s, Risk::ReadOnly, &NoRebootGate);
+    assert_eq!(r.exit_code(), 3, "{:?}", r.error);
+    assert!(!r.changed);
+    assert_eq!(r.result.next.as_ref().unwrap().rung, Rung::Stop);
+    assert!(s.fake.mutating().is_empty());
+    assert!(!s.root.join("var/lib/hostfix").exists());
+}

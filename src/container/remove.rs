@@ -357,15 +357,13 @@ fn walk(
     };
     out.ladder = plan_ladder(&obs, &env, &names, policy.max_risk);
 
-    let mut lock = if policy.dry_run {
-        None
+    // Taken before the first change, so a run that only plans or is refused at once
+    // creates nothing.
+    let mut lock: Option<StateLock> = None;
+    let wait = if opts.lock_wait.is_zero() {
+        Wait::No
     } else {
-        let wait = if opts.lock_wait.is_zero() {
-            Wait::No
-        } else {
-            Wait::Up(opts.lock_wait)
-        };
-        Some(StateLock::acquire(host, &policy.state_dir, wait)?)
+        Wait::Up(opts.lock_wait)
     };
 
     for rung in Rung::LADDER {
@@ -388,6 +386,9 @@ fn walk(
             return reboot_rung(
                 run, &ctx, &obs, gate, &mut lock, out, &act, &why, &name, boot_id,
             );
+        }
+        if lock.is_none() && !policy.dry_run && run.allows(rung.risk()) {
+            lock = Some(StateLock::acquire(host, &policy.state_dir, wait)?);
         }
         let mut latest = None;
         match run.step(act, rung.risk(), why, |_| {
