@@ -371,8 +371,8 @@ fn walk(
         let why = reason(rung, &obs, &env);
         match decide(rung, &obs, &env) {
             Decision::NotApplicable => continue,
-            Decision::Skip(reason) => {
-                run.skip(act, rung.risk(), why, reason);
+            Decision::Skip(why_not) => {
+                run.skip(act, rung.risk(), why, why_not);
                 continue;
             }
             Decision::Try => {}

@@ -30,6 +30,7 @@ pub(super) enum Settle {
     EngineBack,
 }
 
+/// One container being removed: the host, the engine, the options, its full id.
 pub(super) struct Ctx<'a> {
     pub(super) host: &'a Host,
     pub(super) engine: Engine,
