@@ -303,7 +303,18 @@ pub fn file_finding(o: &Observation) -> (Finding, SwapFileHealth) {
         && matches!(o.target, Target::Missing | Target::File(_));
     if fixable {
         let size = size.filter(|_| f.is_some_and(|f| f.content.is_swap()));
-        finding = finding.fix(ensure_cmd(&o.path, size), Risk::Additive);
+        // An active area whose header does not match its file needs a resize (swapoff).
+        let risk = match (f.and_then(|f| f.content.header()), &o.active) {
+            (Some(h), Some(_)) if f.is_some_and(|f| !h.fits(o.page_size, f.size)) => {
+                Risk::Disruptive
+            }
+            _ => Risk::Additive,
+        };
+        let mut cmd = ensure_cmd(&o.path, size);
+        if risk == Risk::Disruptive {
+            cmd.push_str(" --max-risk disruptive");
+        }
+        finding = finding.fix(cmd, risk);
     }
     let health = SwapFileHealth {
         path: o.path.clone(),

@@ -359,11 +359,14 @@ pub fn temp_size(used: u64, page: u64) -> u64 {
 }
 
 /// Whether the kernel's view of an active area (`/proc/swaps`: KiB, without the header
-/// page, a few pages less where extents do not line up) matches a file of `file_size`.
+/// page) fits a file of `file_size`. The kernel counts only pages whose blocks line up,
+/// so it may report less than the file holds (a 1 KiB-block ext2 loses about 5%); more
+/// than the file, or less than half of it, means the area is not this file as it is now.
+/// The file cannot change while active (the kernel refuses writes and truncation), so
+/// this is a sanity check, not the size comparison: that is done on the file itself.
 pub fn kernel_size_matches(entry_bytes: u64, file_size: u64, page: u64) -> bool {
     let usable = file_size.saturating_sub(page);
-    let slack = (usable / 100).max(64 * page);
-    entry_bytes <= usable && entry_bytes + slack >= usable
+    entry_bytes <= usable && entry_bytes >= usable / 2
 }
 
 struct Planner<'a> {
@@ -1070,6 +1073,16 @@ pub fn plan_remove(r: &RemoveSpec, o: &Observation) -> Result<Vec<PlannedStep>, 
                 _ => "it is not a swap area: hostfix deletes only files it verified are swap areas".into(),
             }));
         }
+    }
+    if o.unit.content.is_some() && !o.unit.ours {
+        return Err(PlanRefusal {
+            action: format!("disable and delete the .swap unit {}", o.unit.name),
+            risk: Risk::Disruptive,
+            refusal: Refusal::Protected {
+                target: format!("{}/{}", super::unit::UNIT_DIR, o.unit.name),
+                why: "the unit was not written by hostfix; disable it yourself".into(),
+            },
+        });
     }
     if let Some(entry) = &o.active {
         let others = other_swap_free(&o.swaps, &[entry]);
