@@ -336,6 +336,17 @@ fn active_not_persisted_and_persisted_not_active() {
 }
 
 #[test]
+fn missing_fstab_is_created() {
+    let e = env();
+    std::fs::remove_file(e.root.join("/etc/fstab")).unwrap();
+    let r = e.ensure(&spec(16 * MIB), Risk::Additive);
+    assert!(r.is_ok(), "{:?}", r.error);
+    assert_eq!(e.root.fstab(), "/swapfile none swap sw,nofail 0 0\n");
+    let m = std::fs::metadata(e.root.join("/etc/fstab")).unwrap();
+    assert_eq!(m.mode() & 0o777, 0o644);
+}
+
+#[test]
 fn duplicate_fstab_lines_collapse_to_one() {
     let e = env();
     e.root.write_fstab(

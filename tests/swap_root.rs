@@ -443,7 +443,7 @@ fn kill_dash_nine_at_any_moment_converges() {
     };
     for delay_ms in [0u64, 5, 20, 60, 150] {
         let mut child = Command::new(bin)
-            .args(args(&["--size", "96M"]))
+            .args(args(&["--size", "64M"]))
             .spawn()
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
@@ -462,7 +462,7 @@ fn kill_dash_nine_at_any_moment_converges() {
             !real_swaps_under(&fs.mount).is_empty()
         );
         let out = Command::new(bin)
-            .args(args(&["--size", "96M"]))
+            .args(args(&["--size", "64M"]))
             .output()
             .unwrap();
         assert!(
@@ -471,7 +471,7 @@ fn kill_dash_nine_at_any_moment_converges() {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert_active(&root, &fs, 96 * MIB);
+        assert_active(&root, &fs, 64 * MIB);
         reset(&root, &fs);
     }
 }
