@@ -642,6 +642,7 @@ fn doctor_reports_swap_file_health_and_fixes() {
         &hostfix::doctor::DoctorOptions {
             ports: vec![],
             disk_paths: vec![],
+            state_dir: "/state".into(),
         },
         &Policy::new(Risk::ReadOnly).state_dir("/state"),
     )
