@@ -336,6 +336,26 @@ fn active_not_persisted_and_persisted_not_active() {
 }
 
 #[test]
+fn auto_size_is_capped_and_stable() {
+    let e = env();
+    let mut s = SwapSpec::new(SwapSize::Auto);
+    s.keep_free = vec![];
+    s.auto_max = 24 * MIB;
+    let r = e.ensure(&s, Risk::Additive);
+    assert!(r.is_ok(), "{:?}", r.error);
+    let auto = r.result.auto.clone().unwrap();
+    assert_eq!(
+        auto.ram_based,
+        24 * MIB,
+        "4 GiB of RAM suggests 4 GiB, capped"
+    );
+    assert!(auto.reason.contains("the maximum"), "{}", auto.reason);
+    e.assert_converged(24 * MIB);
+    let r = e.ensure(&s, Risk::Additive);
+    assert!(r.is_ok() && !r.changed, "{:#?}", r.steps);
+}
+
+#[test]
 fn missing_fstab_is_created() {
     let e = env();
     std::fs::remove_file(e.root.join("/etc/fstab")).unwrap();

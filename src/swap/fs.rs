@@ -211,8 +211,10 @@ pub fn read_fs_info(path: &Path) -> Result<FsInfo, Errno> {
     })
 }
 
-/// `struct btrfs_ioctl_fs_info_args` (1024 bytes; only the first fields are read).
+/// `struct btrfs_ioctl_fs_info_args` (1024 bytes; only the device count and the fsid
+/// are read, the rest is there for the size the ioctl number encodes).
 #[repr(C)]
+#[allow(dead_code)]
 struct BtrfsFsInfoArgs {
     max_id: u64,
     num_devices: u64,
@@ -258,7 +260,6 @@ fn btrfs_fs_info(path: &Path) -> Result<(u64, String), Errno> {
     // exact size and layout the ioctl number encodes (1024 bytes); the kernel writes into
     // it and keeps no reference.
     unsafe { btrfs_ioc_fs_info(f.as_raw_fd(), &mut args) }?;
-    let _ = args.max_id;
     Ok((args.num_devices, super::header::format_uuid(&args.fsid)))
 }
 

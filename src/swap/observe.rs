@@ -273,6 +273,7 @@ pub fn observe(host: &Host, path: &Path) -> Result<Observation> {
     let memory = resources::read_memory(host)
         .map_err(|e| log::warn!("swap: memory: {e}"))
         .ok();
+    // Optional facts: a root without them (an image being prepared) still gets a plan.
     let kernel_release = host.kernel_release().ok();
     let kernel = kernel_release.as_deref().and_then(KernelVersion::parse);
     let identity = target.file().map(|f| (f.dev, f.ino));

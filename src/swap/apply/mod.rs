@@ -290,7 +290,7 @@ impl<'h> Applier<'h> {
                     }
                 },
                 Err(e @ (Errno::EOPNOTSUPP | Errno::ENOSYS | Errno::EINVAL)) => {
-                    Some(format!("fallocate is not supported here ({e})"))
+                    Some(format!("fallocate is not supported here ({e:?})"))
                 }
                 Err(Errno::ENOSPC) => {
                     return Err(Error::Sys {

@@ -90,7 +90,12 @@ impl Applier<'_> {
         let target = PathBuf::from("..").join(&name);
         if std::fs::read_link(&link).ok().as_deref() != Some(target.as_path()) {
             let tmp = wants.join(format!(".{name}.hostfix-{}.tmp", std::process::id()));
-            let _ = std::fs::remove_file(&tmp);
+            // A temp link left by a killed run; absent is the usual case.
+            if let Err(e) = std::fs::remove_file(&tmp) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    return Err(Error::io("removing", tmp, e));
+                }
+            }
             std::os::unix::fs::symlink(&target, &tmp)
                 .and_then(|()| std::fs::rename(&tmp, &link))
                 .map_err(|e| Error::io("enabling", link.clone(), e))?;
