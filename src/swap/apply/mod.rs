@@ -492,7 +492,7 @@ impl<'h> Applier<'h> {
         let swaps = super::active_swaps(self.host)?;
         let others = other_swap_free(&swaps, &[&entry]);
         if let Err(why) = memory_guard(
-            mem.available,
+            mem.mem_available,
             others,
             entry.used_bytes,
             self.ctx.memory_margin,

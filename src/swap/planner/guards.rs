@@ -39,6 +39,8 @@ pub fn disk_guard(disk: &Disk, keep: &[Threshold], extra: u64) -> Result<(), Str
 
 /// The memory guard before a `swapoff`: the pages in use on the area must fit in
 /// `MemAvailable` plus the free space of the other swap areas, with `margin` to spare.
+/// The host's `MemAvailable`, not a cgroup's headroom: swapped-in pages are charged to
+/// the cgroups that own them, not to hostfix's.
 ///
 /// # Errors
 /// Why not, in words.

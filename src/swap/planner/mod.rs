@@ -423,7 +423,7 @@ impl Planner<'_> {
                         let used = entry.used_bytes;
                         let action = format!("swapoff {}", d.path.display());
                         let others = other_swap_free(&o.swaps, &[entry]);
-                        let avail = o.memory.as_ref().map_or(0, |m| m.available);
+                        let avail = o.memory.as_ref().map_or(0, |m| m.mem_available);
                         memory_guard(avail, others, used, d.memory_margin)
                             .map_err(|why| self.guard(&action, Risk::Disruptive, "memory", why))?;
                         self.add(
@@ -587,7 +587,7 @@ impl Planner<'_> {
             return Ok(());
         }
         if let Some(entry) = &t.active {
-            let avail = self.o.memory.as_ref().map_or(0, |m| m.available);
+            let avail = self.o.memory.as_ref().map_or(0, |m| m.mem_available);
             let others = other_swap_free(&self.o.swaps, &[entry]);
             if memory_guard(avail, others, entry.used_bytes, self.d.memory_margin).is_err() {
                 log::warn!(

@@ -40,7 +40,7 @@ pub fn plan_remove(r: &RemoveSpec, o: &Observation) -> Result<Vec<PlannedStep>, 
             optional: false,
         })
     };
-    let avail = o.memory.as_ref().map_or(0, |m| m.available);
+    let avail = o.memory.as_ref().map_or(0, |m| m.mem_available);
     let file = match &o.target {
         Target::Missing => None,
         Target::File(f) => Some(f),

@@ -23,7 +23,7 @@ impl Planner<'_> {
         let o = self.o;
         let page = o.page_size;
         let used = entry.used_bytes;
-        let avail = o.memory.as_ref().map_or(0, |m| m.available);
+        let avail = o.memory.as_ref().map_or(0, |m| m.mem_available);
         let growth = d.size.saturating_sub(f.allocated);
         let why = format!(
             "resize the active swap file from {} to {}",
