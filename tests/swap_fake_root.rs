@@ -411,7 +411,10 @@ fn refusals_touch_nothing() {
         ),
         (
             "container",
-            |e| std::fs::write(e.root.join("/.dockerenv"), b"").unwrap(),
+            |e| {
+                std::fs::create_dir_all(e.root.path().join("run/systemd")).unwrap();
+                std::fs::write(e.root.path().join("run/systemd/container"), b"docker\n").unwrap();
+            },
             "running in a container: docker",
         ),
         (
