@@ -105,6 +105,8 @@ pub struct DoctorOptions {
     /// The paths whose disk space matters (default `/`, and `/var`, `/var/lib/docker`
     /// and `/tmp` when they are other filesystems).
     pub disk_paths: Vec<std::path::PathBuf>,
+    /// hostfix's state directory (where the reboot ledger is read from).
+    pub state_dir: std::path::PathBuf,
 }
 
 impl Default for DoctorOptions {
@@ -115,6 +117,7 @@ impl Default for DoctorOptions {
                 .iter()
                 .map(Into::into)
                 .collect(),
+            state_dir: Policy::DEFAULT_STATE_DIR.into(),
         }
     }
 }

@@ -66,6 +66,7 @@ pub mod lock;
 pub mod package;
 pub mod plan;
 pub mod port;
+pub mod process;
 pub mod reboot;
 pub mod resources;
 pub mod size;

@@ -661,7 +661,11 @@ mod tests {
         };
         let m = combine(&info, None, Some(c));
         assert_eq!(m.total, 256 << 20);
-        assert_eq!(m.available, 94_112 * 1024u64, "host MemAvailable is the tighter bound here");
+        assert_eq!(
+            m.available,
+            94_112 * 1024u64,
+            "host MemAvailable is the tighter bound here"
+        );
         // A limit above RAM does not apply.
         let big = CgroupMemory {
             cgroup: "/".into(),

@@ -4,9 +4,9 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
+use hostfix::Risk;
 use hostfix::resources::{self, CheckResult, CheckSpec};
 use hostfix::size::Threshold;
-use hostfix::Risk;
 
 use crate::Global;
 
@@ -17,7 +17,7 @@ use crate::Global;
 pub struct CheckArgs {
     /// Memory available (MemAvailable, or the cgroup's headroom) must be at least this:
     /// a size (512M) or a share of RAM (10%). May repeat.
-    #[arg(long, value_name = "SIZE|PCT", value_parser = parse_size_threshold)]
+    #[arg(long, value_name = "SIZE|PCT", value_parser = parse_size_threshold, allow_hyphen_values = true)]
     mem_available: Vec<Threshold>,
     /// Free bytes on the filesystem holding PATH must be at least this (f_bavail, as df).
     /// May repeat.

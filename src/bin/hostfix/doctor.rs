@@ -17,7 +17,10 @@ pub struct DoctorArgs {
 
 /// Runs `doctor`.
 pub fn run(g: &Global, a: DoctorArgs) -> i32 {
-    let mut opts = DoctorOptions::default();
+    let mut opts = DoctorOptions {
+        state_dir: g.state_dir.clone(),
+        ..DoctorOptions::default()
+    };
     if !a.ports.is_empty() {
         opts.ports = a.ports;
     }

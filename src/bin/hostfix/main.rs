@@ -3,6 +3,7 @@
 //! `main` parses arguments and hands each subcommand to one library function; everything
 //! else (plans, risk, verification) lives in the library.
 
+mod ansible;
 mod check;
 mod container;
 mod doctor;
@@ -62,7 +63,13 @@ pub struct Global {
     pub verbose: u8,
     /// Read and write the host's files under DIR instead of / (system calls and commands
     /// still act on the running kernel). For tests and image preparation.
-    #[arg(long, global = true, value_name = "DIR", default_value = "/", hide = true)]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "/",
+        hide = true
+    )]
     pub root: PathBuf,
 }
 
@@ -105,6 +112,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    if let Some(module_args) = ansible::module_args(&argv) {
+        return ExitCode::from(u8::try_from(ansible::run(&module_args)).unwrap_or(1));
+    }
     let cli = Cli::parse();
     logger::init(cli.global.verbose);
     let code = match cli.command {

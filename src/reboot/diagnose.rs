@@ -1,0 +1,126 @@
+//! What `doctor` shows about reboots: the need with every source's verdict, the last
+//! reboots hostfix started, and those that were started but never happened. Read-only:
+//! the ledger is read, never written (a completed reboot is shown as completed, and
+//! confirmed by the next `hostfix reboot`).
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::ledger::{self, EntryStatus, EntryView, Now};
+use super::need::{NeedCheck, NeedVerdict, RebootNeed, detect_need};
+use super::{HISTORY_SHOWN, read_machine_id, read_uptime};
+use crate::doctor::{Area, Diagnosis, Finding, Severity};
+use crate::host::Host;
+use crate::plan::Risk;
+
+fn need_evidence(c: &NeedCheck) -> String {
+    let unknown = if c.verdict == NeedVerdict::Unknown {
+        "unknown: "
+    } else {
+        ""
+    };
+    format!("{}: {unknown}{}", c.source.as_str(), c.detail)
+}
+
+/// What `doctor` records under the fact `reboot`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RebootFacts {
+    /// The reboot need.
+    pub need: RebootNeed,
+    /// The ledger file (host path).
+    pub ledger: String,
+    /// The last reboots hostfix started, newest first.
+    pub history: Vec<EntryView>,
+    /// The current boot id.
+    pub boot_id: Option<String>,
+    /// How long the host has been up, in seconds.
+    pub uptime_secs: Option<u64>,
+}
+
+/// [`super::diagnose()`] with the ledger in `state_dir` (a host path). Read-only: the ledger is
+/// not written, reboots are only shown as completed.
+pub fn diagnose_in(host: &Host, state_dir: &Path, d: &mut Diagnosis) {
+    let need = detect_need(host, None);
+    if need.needed {
+        let mut f = Finding::new(
+            Area::Reboot,
+            Severity::Warning,
+            format!("a reboot is needed: {}", need.summary()),
+        )
+        .fix("hostfix reboot --if-needed", Risk::Reboot);
+        for c in &need.checks {
+            f = f.evidence(need_evidence(c));
+        }
+        d.add(f);
+    } else {
+        let mut f = Finding::new(Area::Reboot, Severity::Ok, "no reboot needed");
+        for c in &need.checks {
+            f = f.evidence(need_evidence(c));
+        }
+        d.add(f);
+    }
+    let file = ledger::ledger_path(host, state_dir);
+    let shown = host.host_path(&file).display().to_string();
+    let boot_id = match host.boot_id() {
+        Ok(b) => Some(b),
+        Err(e) => {
+            d.unseen(format!("boot id: {e}"));
+            None
+        }
+    };
+    let machine_id = read_machine_id(host);
+    let mut history = Vec::new();
+    match ledger::read_ledger(host, state_dir) {
+        Err(why) => d.add(
+            Finding::new(
+                Area::Reboot,
+                Severity::Problem,
+                "the reboot ledger cannot be read: hostfix reboot refuses until it is reset",
+            )
+            .evidence(why),
+        ),
+        Ok(l) if l.entries.is_empty() => {}
+        Ok(l) => {
+            let now = Now {
+                boot_id: boot_id.as_deref().unwrap_or(""),
+                machine_id: machine_id.as_deref(),
+                time: ledger::unix_secs(host.system().now()),
+            };
+            history = l.recent(HISTORY_SHOWN, &now);
+            for v in history
+                .iter()
+                .filter(|v| v.status == EntryStatus::NeverHappened)
+            {
+                d.add(
+                    Finding::new(
+                        Area::Reboot,
+                        Severity::Warning,
+                        format!("reboot #{} was started but never happened", v.entry.id),
+                    )
+                    .evidence(v.summary.clone())
+                    .evidence(format!("method: {}", v.entry.method)),
+                );
+            }
+            let mut f = Finding::new(
+                Area::Reboot,
+                Severity::Info,
+                format!("last reboots started by hostfix ({shown})"),
+            );
+            for v in &history {
+                f = f.evidence(v.summary.clone());
+            }
+            d.add(f);
+        }
+    }
+    d.fact(
+        "reboot",
+        &RebootFacts {
+            need,
+            ledger: shown,
+            history,
+            boot_id,
+            uptime_secs: read_uptime(host).ok().map(|u| u.as_secs()),
+        },
+    );
+}

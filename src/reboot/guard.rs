@@ -1,0 +1,273 @@
+//! The guard: the rules that decide whether a reboot may start, each with its verdict.
+//!
+//! Rules, in the order they are reported (the first that refuses names the refusal):
+//! `ledger` (the ledger must be readable: fail closed), `lock` (no other hostfix run holds
+//! the state lock), `once` (at most one reboot per `--once` key, ever: a completed,
+//! pending or requested-but-never-happened reboot uses the key; a failed request or a run
+//! killed before it asked does not), `pending` (no
+//! reboot already underway in this boot), `max-attempts` (at most N reboots started in the
+//! window) and `min-uptime` (the host has been up at least that long). Evaluation is a
+//! pure function of the ledger, the lock, the clock and the uptime, so every combination
+//! is tested as a table.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::ledger::{EntryState, EntryStatus, Ledger, LedgerEntry, Now, format_utc};
+use crate::error::Refusal;
+use crate::size::format_duration;
+
+/// A rule's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The rule allows the reboot.
+    Allow,
+    /// The rule refuses it.
+    Refuse,
+    /// The rule was not asked for (no `--once`, no `--min-uptime`).
+    Off,
+}
+
+impl Verdict {
+    /// The verdict as JSON spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allow => "allow",
+            Verdict::Refuse => "refuse",
+            Verdict::Off => "off",
+        }
+    }
+}
+
+/// One rule's verdict and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleVerdict {
+    /// The rule's name, as its flag is spelled (`once`, `max-attempts`, ...).
+    pub rule: String,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// Why.
+    pub detail: String,
+}
+
+impl RuleVerdict {
+    fn new(rule: &str, verdict: Verdict, detail: impl Into<String>) -> Self {
+        RuleVerdict {
+            rule: rule.into(),
+            verdict,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The rules asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    /// At most one reboot ever for this key.
+    pub once: Option<String>,
+    /// At most this many reboots started in `window`.
+    pub max_attempts: u32,
+    /// The window `max_attempts` counts in.
+    pub window: Duration,
+    /// Refuse while the host has been up less than this.
+    pub min_uptime: Option<Duration>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            once: None,
+            max_attempts: 3,
+            window: Duration::from_secs(3600),
+            min_uptime: None,
+        }
+    }
+}
+
+/// The state lock, as the guard sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockState {
+    /// This run holds it.
+    Held,
+    /// Nobody holds it (a dry run probes it without taking it).
+    Free,
+    /// Another run holds it.
+    Busy(String),
+    /// It could not be taken or probed for another reason.
+    Error(String),
+}
+
+/// Everything the rules look at.
+#[derive(Debug, Clone, Copy)]
+pub struct GuardInput<'a> {
+    /// The ledger, or why it cannot be read.
+    pub ledger: Result<&'a Ledger, &'a str>,
+    /// The state lock.
+    pub lock: &'a LockState,
+    /// The current boot, machine and time.
+    pub now: Now<'a>,
+    /// How long the host has been up, or why that is unknown.
+    pub uptime: Result<Duration, &'a str>,
+}
+
+/// Evaluates every rule (pure). The result always has one verdict per rule, in order.
+pub fn evaluate(input: &GuardInput<'_>, rules: &Rules) -> Vec<RuleVerdict> {
+    use Verdict::*;
+    let mut out = Vec::new();
+    let now = &input.now;
+    let unreadable = "cannot be checked: the ledger cannot be read";
+    out.push(match input.ledger {
+        Ok(l) => RuleVerdict::new(
+            "ledger",
+            Allow,
+            match l.entries.len() {
+                1 => "readable, 1 entry".to_string(),
+                n => format!("readable, {n} entries"),
+            },
+        ),
+        Err(why) => RuleVerdict::new("ledger", Refuse, why),
+    });
+    out.push(match input.lock {
+        LockState::Held => RuleVerdict::new("lock", Allow, "taken by this run"),
+        LockState::Free => RuleVerdict::new("lock", Allow, "free (a dry run does not take it)"),
+        LockState::Busy(why) | LockState::Error(why) => RuleVerdict::new("lock", Refuse, why),
+    });
+    // Entries recorded on another machine (a ledger baked into an image) do not count.
+    let entries: Vec<_> = match input.ledger {
+        Ok(l) => l
+            .entries
+            .iter()
+            .filter(|e| e.status(now) != EntryStatus::Foreign)
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    out.push(match (&rules.once, input.ledger) {
+        (None, _) => RuleVerdict::new("once", Off, "no --once key"),
+        (Some(_), Err(_)) => RuleVerdict::new("once", Refuse, unreadable),
+        (Some(key), Ok(_)) => {
+            // A failed request used nothing; nor did a run killed between recording and
+            // requesting (same boot, long past due, never requested): the key is free
+            // again, so an interrupted run converges on the next one.
+            let used = |e: &&&LedgerEntry| {
+                e.key.as_deref() == Some(key.as_str())
+                    && e.state != EntryState::Failed
+                    && !(e.status(now) == EntryStatus::NeverHappened && e.requested_at.is_none())
+            };
+            match entries.iter().find(used) {
+                Some(e) => RuleVerdict::new(
+                    "once",
+                    Refuse,
+                    format!(
+                        "key {key:?} was already used by reboot {}; a key allows one \
+                         reboot, ever (use a new key for a new reboot)",
+                        e.brief(now)
+                    ),
+                ),
+                None => RuleVerdict::new("once", Allow, format!("key {key:?} not used yet")),
+            }
+        }
+    });
+    out.push(match input.ledger {
+        Err(_) => RuleVerdict::new("pending", Refuse, unreadable),
+        Ok(_) => match entries
+            .iter()
+            .find(|e| e.status(now) == EntryStatus::Pending)
+        {
+            Some(e) => RuleVerdict::new(
+                "pending",
+                Refuse,
+                format!(
+                    "a reboot is already underway in this boot: {}",
+                    e.brief(now)
+                ),
+            ),
+            None => RuleVerdict::new("pending", Allow, "no reboot underway in this boot"),
+        },
+    });
+    out.push(match input.ledger {
+        Err(_) => RuleVerdict::new("max-attempts", Refuse, unreadable),
+        Ok(_) => {
+            let since = now.time.saturating_sub(rules.window.as_secs());
+            // Entries from the future (the clock went back) count too: the guard would
+            // rather wait than loop.
+            let recent: Vec<_> = entries.iter().filter(|e| e.started_at > since).collect();
+            let window = format_duration(rules.window);
+            let ids = recent
+                .iter()
+                .map(|e| format!("#{} at {}", e.id, format_utc(e.started_at)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            if recent.len() as u64 >= u64::from(rules.max_attempts) {
+                RuleVerdict::new(
+                    "max-attempts",
+                    Refuse,
+                    format!(
+                        "{} reboots started in the last {window} ({ids}); at most {} allowed",
+                        recent.len(),
+                        rules.max_attempts
+                    ),
+                )
+            } else {
+                RuleVerdict::new(
+                    "max-attempts",
+                    Allow,
+                    format!(
+                        "{} of at most {} reboots started in the last {window}{}",
+                        recent.len(),
+                        rules.max_attempts,
+                        if ids.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({ids})")
+                        }
+                    ),
+                )
+            }
+        }
+    });
+    out.push(match (rules.min_uptime, input.uptime) {
+        (None, _) => RuleVerdict::new("min-uptime", Off, "no --min-uptime"),
+        (Some(_), Err(why)) => RuleVerdict::new(
+            "min-uptime",
+            Refuse,
+            format!("the uptime cannot be read: {why}"),
+        ),
+        (Some(min), Ok(up)) if up < min => RuleVerdict::new(
+            "min-uptime",
+            Refuse,
+            format!(
+                "up {}, less than the {} required",
+                format_duration(up),
+                format_duration(min)
+            ),
+        ),
+        (Some(min), Ok(up)) => RuleVerdict::new(
+            "min-uptime",
+            Allow,
+            format!(
+                "up {}, at least the {} required",
+                format_duration(up),
+                format_duration(min)
+            ),
+        ),
+    });
+    out
+}
+
+/// The refusal of the first rule that refuses, naming the others that refuse too.
+pub fn refusal(verdicts: &[RuleVerdict]) -> Option<Refusal> {
+    let mut refusing = verdicts.iter().filter(|v| v.verdict == Verdict::Refuse);
+    let first = refusing.next()?;
+    let others: Vec<&str> = refusing.map(|v| v.rule.as_str()).collect();
+    let detail = if others.is_empty() {
+        first.detail.clone()
+    } else {
+        format!("{} (also refusing: {})", first.detail, others.join(", "))
+    };
+    Some(Refusal::Guard {
+        rule: first.rule.clone(),
+        detail,
+    })
+}

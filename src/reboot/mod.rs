@@ -1,0 +1,652 @@
+//! Reboot with a guard: only when needed, never in a loop.
+//!
+//! [`reboot`] observes the host (boot id, uptime, init system), detects the reboot need
+//! from every source ([`need`]), takes the state lock, reads the guard ledger
+//! ([`ledger`]), confirms the reboots earlier runs started (their boot id is not the
+//! current one any more), and evaluates every guard rule ([`guard`]). Only when it is
+//! needed (or not gated by `--if-needed`) and every rule allows it, it records the reboot
+//! in the ledger (atomically, fsynced) and only then requests it: `sync`, then the orderly
+//! way (`systemctl reboot`, or `systemd-run --on-active=Ns systemctl reboot` for a delay
+//! in seconds, `shutdown -r now` without systemd), and `reboot(2)` only when asked to
+//! (`--method syscall`) or when the orderly way fails and `--method auto` allows it.
+//!
+//! A requested reboot is not a done reboot: the report says "requested", and the ledger
+//! entry stays `started` until a run in the next boot confirms it. A run in the same boot
+//! long after the due time reports it as "never happened" (so does `doctor`).
+
+mod diagnose;
+pub mod guard;
+pub mod kernel;
+pub mod ledger;
+pub mod need;
+pub mod request;
+
+use std::fs::OpenOptions;
+use std::path::Path;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+use serde::Serialize;
+
+pub use diagnose::{RebootFacts, diagnose_in};
+pub use guard::{GuardInput, LockState, RuleVerdict, Rules, Verdict};
+pub use kernel::{InstalledKernel, KernelStatus};
+pub use ledger::{EntryState, EntryStatus, EntryView, Ledger, LedgerEntry, Now};
+pub use need::{NeedCheck, NeedReason, NeedSource, NeedVerdict, RebootNeed, detect_need};
+pub use request::RebootMethod;
+
+use crate::doctor::{Diagnosis, DoctorOptions};
+use crate::error::{Classify, Error, ErrorKind, InputError, Refusal, Result};
+use crate::host::{Host, InitSystem};
+use crate::lock::{StateLock, Wait};
+use crate::plan::{Exec, Policy, Report, Risk, Runner};
+use crate::size::format_duration;
+
+/// Errors of this module.
+#[derive(Debug, thiserror::Error)]
+pub enum RebootError {
+    /// The orderly request (`systemctl reboot`, ...) failed, and no fallback was allowed.
+    #[error(
+        "requesting the reboot with `{command}` failed: {cause} (the host is still up; \
+         --method auto would fall back to reboot(2))"
+    )]
+    Request {
+        /// The command.
+        command: String,
+        /// Its failure (exit status and stderr, or why it could not start).
+        cause: Box<Error>,
+    },
+    /// `reboot(2)` returned.
+    #[error("reboot(2) failed: {errno}{}", orderly_note(.orderly))]
+    Syscall {
+        /// The errno (`EPERM` without `CAP_SYS_BOOT`).
+        errno: Errno,
+        /// Why the orderly way failed first, when it was tried.
+        orderly: Option<String>,
+    },
+    /// The caller's condition could not be run, so the need cannot be judged.
+    #[error("the condition given with --when could not be judged: {detail}")]
+    Condition {
+        /// What happened.
+        detail: String,
+    },
+    /// The boot id could not be read: without it no reboot can be confirmed.
+    #[error("reading the boot id: {0}")]
+    BootId(Box<Error>),
+}
+
+fn orderly_note(o: &Option<String>) -> String {
+    match o {
+        Some(s) => format!(" (after the orderly way failed: {s})"),
+        None => String::new(),
+    }
+}
+
+impl Classify for RebootError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            RebootError::Request { .. }
+            | RebootError::Syscall { .. }
+            | RebootError::Condition { .. }
+            | RebootError::BootId(_) => ErrorKind::Failed,
+        }
+    }
+}
+
+/// What `hostfix reboot` is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RebootSpec {
+    /// Reboot only when a need source gives a reason.
+    pub if_needed: bool,
+    /// Why, recorded in the ledger (default: the reasons found, or "requested").
+    pub reason: Option<String>,
+    /// The guard rules.
+    pub rules: Rules,
+    /// Wait this long before rebooting (seconds are kept, never rounded to minutes).
+    pub delay: Duration,
+    /// The caller's condition: a shell command whose exit 0 means "reboot needed".
+    /// Giving one implies `if_needed`.
+    pub when: Option<String>,
+    /// A message for logged-in users (`wall`) and the journal.
+    pub message: Option<String>,
+    /// How the reboot is requested.
+    pub method: RebootMethod,
+}
+
+impl RebootSpec {
+    /// Checks the spec.
+    ///
+    /// # Errors
+    /// [`InputError`] for an empty or odd `--once` key, `--max-attempts 0`, an empty
+    /// window, an empty condition or message.
+    pub fn validate(&self) -> std::result::Result<(), InputError> {
+        if let Some(k) = &self.rules.once {
+            if k.is_empty()
+                || k.len() > 200
+                || k.chars().any(|c| c.is_control() || c.is_whitespace())
+            {
+                return Err(InputError::new(
+                    "--once key",
+                    k,
+                    "empty, too long, or holds spaces or control characters",
+                    "a short name without spaces, such as kernel-2024-05 or first-boot",
+                ));
+            }
+        }
+        if self.rules.max_attempts == 0 {
+            return Err(InputError::new(
+                "--max-attempts",
+                "0",
+                "zero would never allow a reboot",
+                "a number of reboots of at least 1 (default 3)",
+            ));
+        }
+        if self.rules.window.is_zero() {
+            return Err(InputError::new(
+                "--window",
+                "0s",
+                "an empty window counts nothing",
+                "a duration such as 1h (the default) or 1d",
+            ));
+        }
+        if self.when.as_deref().is_some_and(|w| w.trim().is_empty()) {
+            return Err(InputError::new(
+                "--when",
+                "",
+                "empty command",
+                "a shell command whose exit 0 means a reboot is needed",
+            ));
+        }
+        if self.message.as_deref().is_some_and(|m| m.trim().is_empty()) {
+            return Err(InputError::new(
+                "--message",
+                "",
+                "empty message",
+                "a short text for logged-in users",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the reboot is gated on the need (`--if-needed`, or a `--when` condition).
+    pub fn gated(&self) -> bool {
+        self.if_needed || self.when.is_some()
+    }
+}
+
+/// What was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    /// Nothing was decided (the run stopped earlier: bad input, unreadable host).
+    #[default]
+    Undecided,
+    /// Reboot (requested; or planned, in a dry run).
+    Reboot,
+    /// No reboot: `--if-needed` and no reason found.
+    NotNeeded,
+    /// No reboot: a guard rule or the risk cap said no.
+    Refused,
+}
+
+/// The result of `hostfix reboot`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RebootResult {
+    /// What was decided.
+    pub decision: Decision,
+    /// Why, in one sentence.
+    pub why: String,
+    /// Whether the reboot was requested (it is underway, not done: a run in the next boot
+    /// confirms it).
+    pub requested: bool,
+    /// The reboot need, with every reason and every source's verdict.
+    pub need: RebootNeed,
+    /// Every guard rule's verdict.
+    pub guard: Vec<RuleVerdict>,
+    /// How the reboot is (or would be) requested.
+    pub method: Option<String>,
+    /// The ledger entry recorded for this reboot (or planned, in a dry run).
+    pub entry: Option<LedgerEntry>,
+    /// The ledger entries confirmed by this run (their boot id is not the current one).
+    pub confirmed: Vec<u64>,
+    /// The ledger file (host path).
+    pub ledger: String,
+    /// The last reboots in the ledger before this run's entry, newest first, with their
+    /// status now.
+    pub history: Vec<EntryView>,
+    /// The current boot id.
+    pub boot_id: String,
+    /// How long the host has been up, in seconds, when known.
+    pub uptime_secs: Option<u64>,
+}
+
+/// How many ledger entries reports and `doctor` show.
+pub const HISTORY_SHOWN: usize = 5;
+
+/// Reboots the host when needed and when the guard allows.
+///
+/// The report's error is an [`InputError`] for a bad spec or a state directory that does
+/// not survive a reboot (exit 2), a [`Refusal::Guard`] naming the first rule that refused
+/// (exit 3), [`Refusal::RiskAboveCap`] when the policy caps below `reboot` (exit 3), or a
+/// [`RebootError`] when the request failed (exit 1). On success the reboot was
+/// *requested*; it has not happened yet.
+pub fn reboot(host: &Host, spec: &RebootSpec, policy: &Policy) -> Report<RebootResult> {
+    let mut run = Runner::new("reboot", host, policy);
+    let mut out = RebootResult::default();
+    let res = reboot_inner(host, spec, &mut run, &mut out);
+    if let Err(e) = &res {
+        if out.why.is_empty() {
+            out.why = e.to_string();
+        }
+    }
+    run.finish_with(out, res.err())
+}
+
+fn reboot_inner(
+    host: &Host,
+    spec: &RebootSpec,
+    run: &mut Runner<'_>,
+    out: &mut RebootResult,
+) -> Result<()> {
+    spec.validate()?;
+    let state_dir = run.policy().state_dir.clone();
+    check_state_dir(host, &state_dir)?;
+    let ledger_file = ledger::ledger_path(host, &state_dir);
+    out.ledger = host.host_path(&ledger_file).display().to_string();
+
+    let boot_id = host
+        .boot_id()
+        .map_err(|e| RebootError::BootId(Box::new(e)))?;
+    run.observe("read /proc/sys/kernel/random/boot_id", boot_id.clone());
+    out.boot_id = boot_id.clone();
+    let machine_id = read_machine_id(host);
+    let now = Now {
+        boot_id: &boot_id,
+        machine_id: machine_id.as_deref(),
+        time: ledger::unix_secs(host.system().now()),
+    };
+    let uptime = read_uptime(host);
+    match &uptime {
+        Ok(d) => {
+            out.uptime_secs = Some(d.as_secs());
+            run.observe("read /proc/uptime", format!("up {}", format_duration(*d)));
+        }
+        Err(e) => run.observe("read /proc/uptime", format!("unknown: {e}")),
+    }
+    let init = host.init_system();
+    run.observe(
+        "detect the init system",
+        match init {
+            InitSystem::Systemd => "systemd (/run/systemd/system exists)".to_string(),
+            InitSystem::Other => "not systemd (/run/systemd/system absent)".to_string(),
+        },
+    );
+    if let Some(c) = host.container() {
+        run.observe(
+            "detect a container",
+            format!("running in a {c} container: a reboot restarts the container, not the machine"),
+        );
+    }
+
+    let need = detect_need(host, spec.when.as_deref());
+    for c in &need.checks {
+        run.observe(
+            format!("reboot need: {}", c.source.as_str()),
+            format!("{}: {}", c.verdict.as_str(), c.detail),
+        );
+    }
+    out.need = need.clone();
+    if let Some(c) = need.check(NeedSource::Caller) {
+        if c.verdict == NeedVerdict::Unknown {
+            return Err(RebootError::Condition {
+                detail: c.detail.clone(),
+            }
+            .into());
+        }
+    }
+    let wanted = !spec.gated() || need.needed;
+
+    // The lock: an apply takes it when it will write the ledger; a dry run only probes.
+    let peek = ledger::read_ledger(host, &state_dir);
+    let must_write = wanted || peek.as_ref().is_ok_and(|l| !l.confirmable(&now).is_empty());
+    let mut _lock = None;
+    let lock_state = if run.dry_run() {
+        probe_lock(host, &state_dir)
+    } else if must_write {
+        match StateLock::acquire(host, &state_dir, Wait::No) {
+            Ok(l) => {
+                _lock = Some(l);
+                LockState::Held
+            }
+            Err(Error::Refused(Refusal::Locked { path })) => LockState::Busy(format!(
+                "another hostfix run holds the lock {}",
+                host.host_path(&path).display()
+            )),
+            Err(e) => LockState::Error(format!("the state lock cannot be taken: {e}")),
+        }
+    } else {
+        LockState::Free
+    };
+    let mut ledger_res = if lock_state == LockState::Held {
+        // Read again under the lock: another run may have written since the peek.
+        ledger::read_ledger(host, &state_dir)
+    } else {
+        peek
+    };
+
+    if let Ok(l) = &mut ledger_res {
+        let ids = l.confirmable(&now);
+        if !ids.is_empty() {
+            let action = format!(
+                "confirm reboot {} in the ledger",
+                ids.iter()
+                    .map(|i| format!("#{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let why = "the boot id changed since they were started: they happened";
+            let can_write = run.dry_run() || lock_state == LockState::Held;
+            if !run.allows(Risk::Additive) {
+                run.skip(
+                    action,
+                    Risk::Additive,
+                    why,
+                    "not written: --max-risk read-only",
+                );
+            } else if !can_write {
+                run.skip(
+                    action,
+                    Risk::Additive,
+                    why,
+                    "not written: the lock is not held",
+                );
+            } else {
+                let mut updated = l.clone();
+                updated.confirm(&now);
+                let file = ledger_file.clone();
+                run.step(action, Risk::Additive, why, |_| {
+                    ledger::write_ledger(&file, &updated)?;
+                    Ok(format!("{} confirmed", ids.len()))
+                })?;
+            }
+            l.confirm(&now);
+            out.confirmed = ids;
+        }
+        out.history = l.recent(HISTORY_SHOWN, &now);
+    }
+
+    let uptime_arg = match &uptime {
+        Ok(d) => Ok(*d),
+        Err(e) => Err(e.as_str()),
+    };
+    let verdicts = guard::evaluate(
+        &GuardInput {
+            ledger: ledger_res.as_ref().map_err(String::as_str),
+            lock: &lock_state,
+            now,
+            uptime: uptime_arg,
+        },
+        &spec.rules,
+    );
+    for v in &verdicts {
+        log::info!(
+            "reboot: guard rule {}: {}: {}",
+            v.rule,
+            v.verdict.as_str(),
+            v.detail
+        );
+    }
+    out.guard = verdicts.clone();
+
+    if !wanted {
+        out.decision = Decision::NotNeeded;
+        out.why = "no need source gives a reason to reboot".into();
+        run.skip(
+            "reboot",
+            Risk::Reboot,
+            if spec.when.is_some() {
+                "--when given: reboot only when needed"
+            } else {
+                "--if-needed: reboot only when needed"
+            },
+            format!("not needed: {}", need.summary()),
+        );
+        return Ok(());
+    }
+    if let Some(refusal) = guard::refusal(&verdicts) {
+        out.decision = Decision::Refused;
+        out.why = refusal.to_string();
+        return Err(run.refuse("reboot", Risk::Reboot, refusal));
+    }
+    // The ledger rule allowed, so the ledger is readable here.
+    let mut ledger = match ledger_res {
+        Ok(l) => l,
+        Err(e) => {
+            return Err(Refusal::Guard {
+                rule: "ledger".into(),
+                detail: e,
+            }
+            .into());
+        }
+    };
+
+    let id = ledger.next_id();
+    let plan = request::plan_request(init, spec, id);
+    out.method = Some(plan.label.clone());
+    let reason = match (&spec.reason, spec.gated()) {
+        (Some(r), _) => r.clone(),
+        (None, true) => need.summary(),
+        (None, false) if need.needed => format!("requested; also needed: {}", need.summary()),
+        (None, false) => "requested by the caller".to_string(),
+    };
+    if !run.allows(Risk::Reboot) {
+        // Refused before anything is recorded: the ledger holds only reboots started.
+        let refusal = Refusal::RiskAboveCap {
+            action: plan.label.clone(),
+            needed: Risk::Reboot,
+            cap: run.policy().max_risk,
+        };
+        out.decision = Decision::Refused;
+        out.why = refusal.to_string();
+        return Err(run.refuse(plan.label.clone(), Risk::Reboot, refusal));
+    }
+    let entry = LedgerEntry {
+        id,
+        key: spec.rules.once.clone(),
+        reason: reason.clone(),
+        boot_id: boot_id.clone(),
+        machine_id: machine_id.clone(),
+        started_at: now.time,
+        delay_secs: spec.delay.as_secs(),
+        method: plan.label.clone(),
+        state: EntryState::Started,
+        requested_at: None,
+        confirmed_at: None,
+        confirmed_boot_id: None,
+        error: None,
+    };
+    out.entry = Some(entry.clone());
+    ledger.entries.push(entry);
+    ledger.prune();
+    out.decision = Decision::Reboot;
+    let shown_ledger = out.ledger.clone();
+    run.step(
+        format!("record reboot #{id} in {shown_ledger}"),
+        Risk::Additive,
+        "the guard records every reboot before it starts",
+        |_| {
+            ledger::write_ledger(&ledger_file, &ledger)?;
+            Ok(format!("entry #{id} written and fsynced (state started)"))
+        },
+    )?;
+    let exec = run.step(plan.label.clone(), Risk::Reboot, reason, |h| {
+        request::send_request(h, &plan, &ledger_file, ledger, id)
+    });
+    match exec {
+        Ok(Exec::Done) => {
+            out.requested = true;
+            out.why = format!(
+                "reboot requested ({}); it has not happened yet: ledger entry #{id} stays \
+                 `started` until a run in the next boot confirms it",
+                plan.label
+            );
+            Ok(())
+        }
+        Ok(Exec::Planned) => {
+            out.why = format!(
+                "dry run: would record entry #{id} and reboot ({})",
+                plan.label
+            );
+            Ok(())
+        }
+        Err(e) => {
+            out.why = e.to_string();
+            Err(e)
+        }
+    }
+}
+
+/// Host paths whose contents do not survive a reboot: a ledger there forgets every
+/// reboot, and the guard with it.
+const VOLATILE_DIRS: [&str; 5] = ["/tmp", "/var/tmp", "/run", "/var/run", "/dev"];
+
+const RAMFS_MAGIC: i64 = 0x8584_58f6;
+
+/// Checks that a state directory survives a reboot: absolute, not under `/tmp`, `/run`
+/// and the like, and (on the live root) not on a tmpfs or ramfs.
+///
+/// # Errors
+/// [`InputError`] naming the directory and what is accepted.
+pub fn check_state_dir(host: &Host, dir: &Path) -> std::result::Result<(), InputError> {
+    let bad = |why: String| {
+        InputError::new(
+            "--state-dir",
+            dir.display().to_string(),
+            why,
+            "an absolute directory that survives a reboot, such as /var/lib/hostfix",
+        )
+    };
+    if !dir.is_absolute() {
+        return Err(bad("not an absolute path".into()));
+    }
+    if let Some(v) = VOLATILE_DIRS.iter().find(|v| dir.starts_with(v)) {
+        return Err(bad(format!(
+            "{v} is emptied at boot, so the reboot guard would forget every reboot"
+        )));
+    }
+    if host.is_live_root() {
+        let mut p = dir;
+        while !p.exists() {
+            match p.parent() {
+                Some(parent) => p = parent,
+                None => break,
+            }
+        }
+        if let Ok(st) = nix::sys::statfs::statfs(p) {
+            let t = st.filesystem_type();
+            // fs_type_t is i64 on x86_64 but narrower on some architectures.
+            #[allow(clippy::unnecessary_cast)]
+            let raw = t.0 as i64;
+            if t == nix::sys::statfs::TMPFS_MAGIC || raw == RAMFS_MAGIC {
+                return Err(bad(format!(
+                    "{} is on a tmpfs/ramfs, which is emptied at boot, so the reboot guard \
+                     would forget every reboot",
+                    p.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Probes the state lock without taking it or creating anything.
+pub fn probe_lock(host: &Host, state_dir: &Path) -> LockState {
+    let path = host.path(state_dir).join("lock");
+    let shown = host.host_path(&path);
+    let file = match OpenOptions::new().read(true).open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return LockState::Free,
+        Err(e) => {
+            return LockState::Error(format!(
+                "the lock {} cannot be opened: {e}",
+                shown.display()
+            ));
+        }
+    };
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(_released_on_drop) => LockState::Free,
+        Err((_, Errno::EWOULDBLOCK)) => LockState::Busy(format!(
+            "another hostfix run holds the lock {}",
+            shown.display()
+        )),
+        Err((_, e)) => LockState::Error(format!("flock {}: {e}", shown.display())),
+    }
+}
+
+/// The first field of `/proc/uptime` (pure).
+///
+/// # Errors
+/// What is wrong with the text.
+pub fn parse_uptime(text: &str) -> std::result::Result<Duration, String> {
+    let first = text.split_whitespace().next().ok_or("empty")?;
+    let secs: f64 = first
+        .parse()
+        .map_err(|_| format!("not a number: {first:?}"))?;
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("not a duration: {first:?}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// How long the host has been up (`/proc/uptime`).
+///
+/// # Errors
+/// Why it cannot be read, in words.
+pub fn read_uptime(host: &Host) -> std::result::Result<Duration, String> {
+    let text = host.read("/proc/uptime").map_err(|e| e.to_string())?;
+    parse_uptime(&text).map_err(|e| format!("/proc/uptime: {e}"))
+}
+
+fn read_machine_id(host: &Host) -> Option<String> {
+    match host.read_opt("/etc/machine-id") {
+        Ok(Some(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Ok(_) => None,
+        Err(e) => {
+            log::debug!("reboot: /etc/machine-id: {e}");
+            None
+        }
+    }
+}
+
+/// Adds the reboot need and the reboots hostfix started to a diagnosis, reading the
+/// ledger in the default state directory.
+pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) {
+    diagnose_in(host, &opts.state_dir, d);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uptime_parses() {
+        assert_eq!(
+            parse_uptime("1039.03 1853.79\n"),
+            Ok(Duration::from_secs_f64(1039.03))
+        );
+        assert!(parse_uptime("").is_err());
+        assert!(parse_uptime("abc 1").is_err());
+        assert!(parse_uptime("-5 1").is_err());
+    }
+
+    #[test]
+    fn state_dirs_that_forget_are_refused() {
+        let h = Host::fake("/nonexistent-root");
+        for bad in ["/tmp/hostfix", "/run/hostfix", "/var/tmp/x", "relative/dir"] {
+            assert!(check_state_dir(&h, Path::new(bad)).is_err(), "{bad}");
+        }
+        assert!(check_state_dir(&h, Path::new("/var/lib/hostfix")).is_ok());
+        assert!(check_state_dir(&h, Path::new("/tmpfoo")).is_ok());
+    }
+}

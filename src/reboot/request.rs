@@ -1,0 +1,290 @@
+//! The reboot itself: `sync`, then the orderly way, and `reboot(2)` only when forced or
+//! when the orderly way failed and the method allows it.
+//!
+//! With systemd, `systemctl reboot` (and `--message`); a delay becomes a transient timer in
+//! PID 1 (`systemd-run --on-active=Ns`, accuracy one second), so seconds stay seconds and
+//! the caller is not kept waiting. Without systemd, `shutdown -r now` (or `reboot`), after
+//! hostfix itself waited out the delay. The ledger entry is updated around the request:
+//! `requested_at` once it was accepted (before `reboot(2)`, which does not return), or
+//! `failed` with the cause.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::RebootError;
+use super::RebootSpec;
+use super::ledger::{self, EntryState, Ledger, LedgerEntry};
+use crate::error::{Error, InputError, Result};
+use crate::host::{Cmd, Host, InitSystem};
+use crate::size::format_duration;
+
+/// How the reboot is requested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RebootMethod {
+    /// The init system's orderly reboot only (systemd/logind, or `shutdown`).
+    #[default]
+    Orderly,
+    /// The orderly reboot, and `reboot(2)` after `sync` when it fails.
+    Auto,
+    /// `sync`, then `reboot(2)` directly: no service is stopped cleanly.
+    Syscall,
+}
+
+impl RebootMethod {
+    /// The name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RebootMethod::Orderly => "orderly",
+            RebootMethod::Auto => "auto",
+            RebootMethod::Syscall => "syscall",
+        }
+    }
+}
+
+impl FromStr for RebootMethod {
+    type Err = InputError;
+    fn from_str(s: &str) -> std::result::Result<Self, InputError> {
+        match s.trim() {
+            "orderly" => Ok(RebootMethod::Orderly),
+            "auto" => Ok(RebootMethod::Auto),
+            "syscall" => Ok(RebootMethod::Syscall),
+            _ => Err(InputError::new(
+                "reboot method",
+                s,
+                "unknown method",
+                "orderly (the init system's reboot), auto (orderly, then reboot(2) if that \
+                 fails) or syscall (sync, then reboot(2))",
+            )),
+        }
+    }
+}
+
+/// How a reboot will be requested.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct RequestPlan {
+    pub(super) method: RebootMethod,
+    /// The orderly commands, tried in order while they cannot be started.
+    pub(super) orderly: Vec<Cmd>,
+    pub(super) delay: Duration,
+    /// Sleep before the orderly request (no systemd timer to wait for us).
+    pub(super) sleep_first: bool,
+    pub(super) message: Option<String>,
+    pub(super) label: String,
+}
+
+pub(super) fn plan_request(init: InitSystem, spec: &RebootSpec, id: u64) -> RequestPlan {
+    let secs = spec.delay.as_secs();
+    let mut systemctl = vec!["reboot".to_string()];
+    if let Some(m) = &spec.message {
+        systemctl.push(format!("--message={m}"));
+    }
+    let (orderly, sleep_first) = match init {
+        InitSystem::Systemd if secs == 0 => (vec![Cmd::new("systemctl", systemctl)], false),
+        InitSystem::Systemd => {
+            // A transient timer in PID 1: the delay is kept to the second (AccuracySec
+            // defaults to a minute), and it survives this process exiting.
+            let mut args = vec![
+                format!("--unit=hostfix-reboot-{id}"),
+                format!("--description=hostfix reboot #{id}"),
+                format!("--on-active={secs}s"),
+                "--timer-property=AccuracySec=1s".to_string(),
+                "systemctl".to_string(),
+            ];
+            args.extend(systemctl);
+            (vec![Cmd::new("systemd-run", args)], false)
+        }
+        InitSystem::Other => (
+            vec![
+                Cmd::new("shutdown", ["-r", "now"]),
+                Cmd::new("reboot", Vec::<String>::new()),
+            ],
+            secs > 0,
+        ),
+    };
+    let orderly_label = {
+        let mut l = orderly[0].display();
+        if sleep_first {
+            l = format!("sleep {secs}s, then {l}");
+        }
+        l
+    };
+    let syscall_label = if secs > 0 {
+        format!("sleep {secs}s, sync, reboot(2)")
+    } else {
+        "sync, reboot(2)".to_string()
+    };
+    let label = match spec.method {
+        RebootMethod::Orderly => format!("sync, {orderly_label}"),
+        RebootMethod::Auto => format!("sync, {orderly_label} (reboot(2) if that fails)"),
+        RebootMethod::Syscall => syscall_label,
+    };
+    RequestPlan {
+        method: spec.method,
+        orderly,
+        delay: spec.delay,
+        sleep_first,
+        message: spec.message.clone(),
+        label,
+    }
+}
+
+/// Updates the entry and writes the ledger; a failure is logged, not returned (the reboot
+/// is already underway, or already failed for a better-known reason).
+fn mark(file: &Path, ledger: &mut Ledger, id: u64, f: impl FnOnce(&mut LedgerEntry)) {
+    if let Some(e) = ledger.entry_mut(id) {
+        f(e);
+    }
+    if let Err(e) = ledger::write_ledger(file, ledger) {
+        log::warn!("reboot: updating ledger entry #{id}: {e}");
+    }
+}
+
+pub(super) fn send_request(
+    host: &Host,
+    plan: &RequestPlan,
+    file: &Path,
+    mut ledger: Ledger,
+    id: u64,
+) -> Result<String> {
+    let sys = host.system();
+    let now = |h: &Host| ledger::unix_secs(h.system().now());
+    let mut notes: Vec<String> = Vec::new();
+    if let Some(m) = &plan.message {
+        // On stdin, not as an argument: wall reads a file when its argument names one.
+        let mut wall = Cmd::new("wall", Vec::<String>::new());
+        wall.stdin = Some(format!("{m}\n").into_bytes());
+        match sys.run(&wall) {
+            Ok(o) if o.success() => notes.push("wall message sent".into()),
+            Ok(o) => notes.push(format!("wall message not sent: {}", o.to_error(&wall))),
+            Err(e) => notes.push(format!("wall message not sent: {e}")),
+        }
+    }
+    let mut slept = false;
+    let mut orderly_failure: Option<String> = None;
+    if plan.method != RebootMethod::Syscall {
+        if plan.sleep_first && !plan.delay.is_zero() {
+            log::info!(
+                "reboot: waiting {} before the request",
+                format_duration(plan.delay)
+            );
+            sys.sleep(plan.delay);
+            slept = true;
+        }
+        sys.sync();
+        let mut failure: Option<(String, Error)> = None;
+        for cmd in &plan.orderly {
+            match sys.run(cmd) {
+                Ok(o) if o.success() => {
+                    let t = now(host);
+                    mark(file, &mut ledger, id, |e| e.requested_at = Some(t));
+                    notes.insert(
+                        0,
+                        format!("sync done; `{}` accepted the request", cmd.display()),
+                    );
+                    notes.push(format!(
+                        "the reboot is underway, not done: entry #{id} stays started until a \
+                         run in the next boot confirms it"
+                    ));
+                    return Ok(notes.join("; "));
+                }
+                Ok(o) => {
+                    failure = Some((cmd.display(), o.to_error(cmd)));
+                    break;
+                }
+                Err(e) => {
+                    // Could not be started (not installed): try the next way.
+                    log::info!("reboot: {}: {e}", cmd.display());
+                    failure = Some((cmd.display(), e));
+                }
+            }
+        }
+        let (command, cause) = failure.unwrap_or_else(|| {
+            (
+                "orderly reboot".to_string(),
+                Error::Unmet("no orderly reboot command".into()),
+            )
+        });
+        if plan.method == RebootMethod::Orderly {
+            let msg = cause.to_string();
+            mark(file, &mut ledger, id, |e| {
+                e.state = EntryState::Failed;
+                e.error = Some(msg);
+            });
+            return Err(RebootError::Request {
+                command,
+                cause: Box::new(cause),
+            }
+            .into());
+        }
+        log::warn!("reboot: `{command}` failed ({cause}); falling back to reboot(2)");
+        orderly_failure = Some(format!("`{command}`: {cause}"));
+    }
+    if !slept && !plan.delay.is_zero() {
+        log::info!(
+            "reboot: waiting {} before reboot(2)",
+            format_duration(plan.delay)
+        );
+        sys.sleep(plan.delay);
+    }
+    // reboot(2) does not return when it works: record the request first.
+    let t = now(host);
+    mark(file, &mut ledger, id, |e| e.requested_at = Some(t));
+    sys.sync();
+    log::warn!("reboot: calling reboot(2)");
+    match sys.reboot_syscall() {
+        Ok(()) => {
+            notes.insert(0, "sync done; reboot(2) called".into());
+            Ok(notes.join("; "))
+        }
+        Err(errno) => {
+            let err = RebootError::Syscall {
+                errno,
+                orderly: orderly_failure,
+            };
+            let msg = err.to_string();
+            mark(file, &mut ledger, id, |e| {
+                e.state = EntryState::Failed;
+                e.error = Some(msg);
+            });
+            Err(err.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_parse() {
+        assert_eq!("auto".parse::<RebootMethod>(), Ok(RebootMethod::Auto));
+        let e = "kexec".parse::<RebootMethod>().unwrap_err();
+        assert!(e.to_string().contains("orderly"));
+    }
+
+    #[test]
+    fn delays_keep_their_seconds() {
+        let spec = RebootSpec {
+            delay: Duration::from_secs(90),
+            message: Some("kernel update".into()),
+            ..RebootSpec::default()
+        };
+        let p = plan_request(InitSystem::Systemd, &spec, 7);
+        assert_eq!(
+            p.orderly[0].display(),
+            "systemd-run --unit=hostfix-reboot-7 '--description=hostfix reboot #7' \
+             --on-active=90s --timer-property=AccuracySec=1s systemctl reboot \
+             '--message=kernel update'"
+        );
+        let p = plan_request(InitSystem::Other, &spec, 7);
+        assert!(p.sleep_first);
+        assert_eq!(p.label, "sync, sleep 90s, then shutdown -r now");
+        let p = plan_request(InitSystem::Systemd, &RebootSpec::default(), 1);
+        assert_eq!(p.orderly[0].display(), "systemctl reboot");
+        assert_eq!(p.label, "sync, systemctl reboot");
+    }
+}

@@ -1,0 +1,71 @@
+//! Real statvfs numbers on a tmpfs of a known size (root only).
+
+use std::path::Path;
+use std::process::Command;
+
+use hostfix::resources::{CheckSpec, check, read_disk};
+use hostfix::size::Threshold;
+use hostfix::{Host, Policy, Risk};
+
+struct Mount(std::path::PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+#[serial_test::serial]
+fn tmpfs_of_known_size_reads_exactly() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIP tmpfs_of_known_size_reads_exactly: needs root to mount a tmpfs");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let st = Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=64m,nr_inodes=1000",
+            "hostfix-test",
+        ])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let _m = Mount(dir.path().to_path_buf());
+    let host = Host::live();
+    let d = read_disk(&host, dir.path()).unwrap();
+    assert_eq!(d.total_bytes, 64 << 20);
+    assert_eq!(d.free_bytes, 64 << 20);
+    assert_eq!(d.inodes_total, 1000);
+    // Writing 16 MiB and 10 files shows up exactly.
+    std::fs::write(dir.path().join("big"), vec![1u8; 16 << 20]).unwrap();
+    for i in 0..9 {
+        std::fs::write(dir.path().join(format!("f{i}")), b"x").unwrap();
+    }
+    let d2 = read_disk(&host, dir.path()).unwrap();
+    assert_eq!(d2.free_bytes, (64 << 20) - (16 << 20) - 9 * 4096);
+    assert_eq!(d.inodes_free - d2.inodes_free, 10);
+
+    let spec = |t: &str| CheckSpec {
+        disk_free: vec![(dir.path().to_path_buf(), Threshold::parse_size(t).unwrap())],
+        ..CheckSpec::default()
+    };
+    let policy = Policy::new(Risk::ReadOnly);
+    assert!(check(&host, &spec("40M"), &policy).is_ok());
+    let r = check(&host, &spec("50M"), &policy);
+    assert_eq!(r.exit_code(), 1);
+    assert!(check(&host, &spec("70%"), &policy).is_ok());
+    assert_eq!(check(&host, &spec("80%"), &policy).exit_code(), 1);
+    let inodes = CheckSpec {
+        inodes_free: vec![(
+            Path::new(dir.path()).to_path_buf(),
+            Threshold::parse_count("990").unwrap(),
+        )],
+        ..CheckSpec::default()
+    };
+    assert_eq!(check(&host, &inodes, &policy).exit_code(), 1);
+}
