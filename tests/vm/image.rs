@@ -48,10 +48,18 @@ pub fn cache_root() -> PathBuf {
 
 /// Returns the cached image for the recipe in `recipe`, building it first when missing.
 pub fn ensure(recipe: &Path) -> Result<Image, String> {
+    ensure_in(&cache_root(), recipe, &mirror)
+}
+
+/// [`ensure`] with the cache in `root` and the mirror from `mirror` (called only to build).
+fn ensure_in(
+    root: &Path,
+    recipe: &Path,
+    mirror: &dyn Fn() -> Result<String, String>,
+) -> Result<Image, String> {
     let start = Instant::now();
     let hash = recipe_hash(recipe).map_err(|e| format!("hashing {}: {e}", recipe.display()))?;
-    let root = cache_root();
-    fs::create_dir_all(&root).map_err(|e| format!("creating {}: {e}", root.display()))?;
+    fs::create_dir_all(root).map_err(|e| format!("creating {}: {e}", root.display()))?;
     let done = root.join(&hash);
     if let Some(img) = finished(&done, &hash, start, false) {
         return Ok(img);
@@ -59,17 +67,23 @@ pub fn ensure(recipe: &Path) -> Result<Image, String> {
     let lock_path = root.join(format!("{hash}.lock"));
     let lock_file =
         File::create(&lock_path).map_err(|e| format!("creating {}: {e}", lock_path.display()))?;
-    crate::loud(&format!(
-        "hostfix VM tests: waiting for the image lock {} (another test process may be \
-         building the image)",
-        lock_path.display()
-    ));
-    let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
-        .map_err(|(_, e)| format!("locking {}: {e}", lock_path.display()))?;
+    let _lock = match Flock::lock(lock_file, FlockArg::LockExclusiveNonblock) {
+        Ok(l) => l,
+        Err((f, nix::errno::Errno::EWOULDBLOCK)) => {
+            crate::loud(&format!(
+                "hostfix VM tests: another test process is building the image; waiting for \
+                 {}",
+                lock_path.display()
+            ));
+            Flock::lock(f, FlockArg::LockExclusive)
+                .map_err(|(_, e)| format!("locking {}: {e}", lock_path.display()))?
+        }
+        Err((_, e)) => return Err(format!("locking {}: {e}", lock_path.display())),
+    };
     if let Some(img) = finished(&done, &hash, start, false) {
         return Ok(img);
     }
-    remove_stale_builds(&root, &hash)?;
+    remove_stale_builds(root, &hash)?;
     let mirror = mirror()?;
     let work = root.join(format!("{hash}.build-{}", std::process::id()));
     fs::create_dir_all(&work).map_err(|e| format!("creating {}: {e}", work.display()))?;
@@ -86,7 +100,7 @@ pub fn ensure(recipe: &Path) -> Result<Image, String> {
         .map_err(|e| format!("running {}: {e}", script.display()))?;
     if out != Outcome::Exited(0) {
         let tail = proc::tail(&fs::read_to_string(&log).unwrap_or_default(), 60);
-        // Keep nothing of a failed build but its log; the next build removes the rest.
+        // Its log tail goes into the error; nothing of a failed build stays.
         let _ = remove_build_dir(&work);
         return Err(format!(
             "building the guest image failed ({out:?}); the build log ends:\n{tail}"
@@ -422,6 +436,57 @@ mod tests {
             parse_mount_points(info),
             vec![PathBuf::from("/"), PathBuf::from("/var/cache/x y/proc")]
         );
+    }
+
+    /// A recipe whose build writes dummy outputs, slowly, and counts its runs.
+    fn fake_recipe(dir: &Path, count: &Path) {
+        fs::write(
+            dir.join("build-rootfs.sh"),
+            format!(
+                "set -e\necho build >>'{}'\nsleep 1\ntest \"$2\" = http://mirror.example/debian\n\
+                 for f in base.img vmlinuz initrd.img; do echo x >\"$1/$f\"; done\n",
+                count.display()
+            ),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn two_builders_build_once_and_stale_builds_go() {
+        let d = tempfile::tempdir().unwrap();
+        let (recipe, cache, count) = (d.path().join("r"), d.path().join("c"), d.path().join("n"));
+        fs::create_dir_all(&recipe).unwrap();
+        fake_recipe(&recipe, &count);
+        let hash = recipe_hash(&recipe).unwrap();
+        // What a killed build leaves.
+        let stale = cache.join(format!("{hash}.build-999999"));
+        fs::create_dir_all(stale.join("rootfs/etc")).unwrap();
+        let mirror = || Ok("http://mirror.example/debian".to_string());
+        let imgs: Vec<Image> = std::thread::scope(|s| {
+            let a = s.spawn(|| ensure_in(&cache, &recipe, &mirror));
+            let b = s.spawn(|| ensure_in(&cache, &recipe, &mirror));
+            vec![a.join().unwrap().unwrap(), b.join().unwrap().unwrap()]
+        });
+        assert_eq!(fs::read_to_string(&count).unwrap(), "build\n");
+        assert_eq!(imgs.iter().filter(|i| i.built).count(), 1);
+        assert_eq!(imgs[0].base, cache.join(&hash).join("base.img"));
+        assert!(!stale.exists());
+        let names: Vec<String> = fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names
+                .iter()
+                .all(|n| *n == hash || *n == format!("{hash}.lock")),
+            "{names:?}"
+        );
+        // A failed build leaves no image behind.
+        fs::write(recipe.join("build-rootfs.sh"), "echo broken; exit 3\n").unwrap();
+        let err = ensure_in(&cache, &recipe, &mirror).unwrap_err();
+        assert!(err.contains("broken"), "{err}");
+        let hash2 = recipe_hash(&recipe).unwrap();
+        assert!(!cache.join(&hash2).exists());
     }
 
     #[test]
