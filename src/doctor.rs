@@ -195,14 +195,21 @@ fn diagnose_memory(host: &Host, d: &mut Diagnosis) {
             return;
         }
     };
-    for f in memory_findings(&m) {
+    for f in memory_findings(&m, host.container().as_deref()) {
         d.add(f);
     }
     d.fact("memory", &m);
 }
 
-/// The findings for a memory reading (pure).
-pub fn memory_findings(m: &Memory) -> Vec<Finding> {
+/// The findings for a memory reading (pure). Inside a container (`container` names it) swap
+/// is the host's to give, so no swap fix is offered there.
+pub fn memory_findings(m: &Memory, container: Option<&str>) -> Vec<Finding> {
+    let swap_fix = |f: Finding| match container {
+        None => f.fix("hostfix swap ensure --size auto", Risk::Additive),
+        Some(c) => f.evidence(format!(
+            "inside a {c} container: swap can only be added on the host that runs it"
+        )),
+    };
     let mut out = Vec::new();
     let pct = m.available_percent();
     let avail = format!(
@@ -232,12 +239,11 @@ pub fn memory_findings(m: &Memory) -> Vec<Finding> {
         Severity::Ok
     };
     let mut f = if m.swap_total == 0 && severity > Severity::Ok {
-        Finding::new(
+        swap_fix(Finding::new(
             Area::Memory,
             severity,
             format!("no swap and MemAvailable is {pct:.0}% of RAM"),
-        )
-        .fix("hostfix swap ensure --size auto", Risk::Additive)
+        ))
     } else if severity > Severity::Ok {
         Finding::new(
             Area::Memory,
@@ -293,11 +299,10 @@ pub fn memory_findings(m: &Memory) -> Vec<Finding> {
         };
         out.push(Finding::new(Area::Swap, sev, format!("swap {used_pct:.0}% used")).evidence(swap));
     } else if severity == Severity::Ok {
-        out.push(
+        out.push(swap_fix(
             Finding::new(Area::Swap, Severity::Info, "no swap")
-                .evidence("a memory spike will reach the OOM killer with nothing to fall back on")
-                .fix("hostfix swap ensure --size auto", Risk::Additive),
-        );
+                .evidence("a memory spike will reach the OOM killer with nothing to fall back on"),
+        ));
     }
     out
 }
@@ -390,12 +395,15 @@ mod tests {
     fn incident_memory_reads_as_a_problem_with_its_fix() {
         let info = MemInfo::parse(include_str!("../tests/fixtures/meminfo/modern")).unwrap();
         let m = combine(&info, None, None);
-        let f = memory_findings(&m);
+        let f = memory_findings(&m, None);
         assert_eq!(f[0].severity, Severity::Problem);
         assert_eq!(f[0].title, "no swap and MemAvailable is 9% of RAM");
         let fix = f[0].fix.as_ref().unwrap();
         assert_eq!(fix.command, "hostfix swap ensure --size auto");
         assert_eq!(fix.risk, Risk::Additive);
+        let f = memory_findings(&m, Some("lxc"));
+        assert!(f[0].fix.is_none());
+        assert!(f[0].evidence.iter().any(|e| e.contains("lxc container")));
     }
 
     #[test]
@@ -403,7 +411,7 @@ mod tests {
         let info =
             MemInfo::parse(include_str!("../tests/fixtures/meminfo/no-memavailable")).unwrap();
         let m = combine(&info, None, None);
-        let f = memory_findings(&m);
+        let f = memory_findings(&m, None);
         assert_eq!(f[0].severity, Severity::Ok);
         assert!(f[0].evidence[0].contains("estimated"));
         assert_eq!(f[1].area, Area::Swap);

@@ -640,8 +640,10 @@ impl Host {
 
     /// The container technology hostfix runs in, if any (`docker`, `lxc`, `podman`, ...).
     ///
-    /// Reads `/run/systemd/container`, `/.dockerenv`, `/run/.containerenv` and the
-    /// `container=` variable of PID 1's environment.
+    /// Reads `/run/systemd/container`, the `container=` variable of PID 1's environment,
+    /// `/run/.containerenv`, and `/.dockerenv`. `/.dockerenv` alone is weak evidence (VM
+    /// images built with Docker keep it), so it counts only when the root filesystem is an
+    /// overlay as Docker mounts it, or PID 1's cgroup names Docker.
     pub fn container(&self) -> Option<String> {
         if let Ok(Some(s)) = self.read_opt("/run/systemd/container") {
             let s = s.trim();
@@ -649,17 +651,45 @@ impl Host {
                 return Some(s.to_string());
             }
         }
-        if self.path("/.dockerenv").exists() {
-            return Some("docker".into());
+        if let Ok(env) = std::fs::read(self.path("/proc/1/environ")) {
+            if let Some(c) = container_from_environ(&env) {
+                return Some(c);
+            }
         }
         if self.path("/run/.containerenv").exists() {
             return Some("podman".into());
         }
-        if let Ok(env) = std::fs::read(self.path("/proc/1/environ")) {
-            return container_from_environ(&env);
+        if self.path("/.dockerenv").exists() {
+            let overlay_root = self
+                .read_opt("/proc/self/mounts")
+                .ok()
+                .flatten()
+                .and_then(|m| root_fs_type(&m))
+                .is_some_and(|t| matches!(t.as_str(), "overlay" | "aufs" | "fuse-overlayfs"));
+            let docker_cgroup = self
+                .read_opt("/proc/1/cgroup")
+                .ok()
+                .flatten()
+                .is_some_and(|c| c.contains("/docker"));
+            if overlay_root || docker_cgroup {
+                return Some("docker".into());
+            }
         }
         None
     }
+}
+
+/// The type of the filesystem mounted on `/`, from the text of `/proc/self/mounts` (the
+/// last mount on `/` wins, as the kernel stacks them).
+pub fn root_fs_type(mounts: &str) -> Option<String> {
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_dev, mnt, ty) = (f.next()?, f.next()?, f.next()?);
+            (mnt == "/").then(|| ty.to_string())
+        })
+        .next_back()
 }
 
 /// The value of `container=` in a NUL-separated environment block.
@@ -697,6 +727,30 @@ mod tests {
             "812 (ngi) nx (x)) S 1 812 812 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 4242 1000 10";
         assert_eq!(stat_start_time(stat), Some(4242));
         assert_eq!(stat_start_time("garbage"), None);
+    }
+
+    #[test]
+    fn a_stale_dockerenv_is_not_a_container() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(".dockerenv"), "").unwrap();
+        std::fs::create_dir_all(d.path().join("proc/self")).unwrap();
+        std::fs::write(
+            d.path().join("proc/self/mounts"),
+            "/dev/vda / ext4 rw,relatime 0 0\nproc /proc proc rw 0 0\n",
+        )
+        .unwrap();
+        let h = Host::fake(d.path());
+        assert_eq!(h.container(), None);
+        std::fs::write(
+            d.path().join("proc/self/mounts"),
+            "overlay / overlay rw,lowerdir=/x 0 0\n",
+        )
+        .unwrap();
+        assert_eq!(h.container(), Some("docker".into()));
+        std::fs::remove_file(d.path().join(".dockerenv")).unwrap();
+        std::fs::create_dir_all(d.path().join("run/systemd")).unwrap();
+        std::fs::write(d.path().join("run/systemd/container"), "lxc\n").unwrap();
+        assert_eq!(h.container(), Some("lxc".into()));
     }
 
     #[test]

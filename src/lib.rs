@@ -27,7 +27,8 @@
 //! ## What hostfix never touches
 //!
 //! PID 1, the calling process and its ancestors, kernel threads, sshd, the container
-//! engine itself, essential or required packages, and files it did not create or cannot
+//! engine (except `container rm`'s restart rung, at `destructive`, which names the
+//! containers it would interrupt), essential or required packages, and files it did not create or cannot
 //! verify (a swap file is deleted only when it carries a swap signature). Edits to system
 //! files (fstab) are atomic and keep every other byte; concurrent runs are serialised by a
 //! lock in the state directory ([`lock::StateLock`]).

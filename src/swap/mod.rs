@@ -1,21 +1,117 @@
-//! Swap files: create, enable, persist, resize and remove.
+//! Swap files: create, enable, persist, resize and remove, without ever losing data.
+//!
+//! [`ensure_swap_file`] observes the host ([`observe()`]), plans the steps least risky
+//! first ([`plan_ensure`]) and takes them through the [`Runner`], so a dry run walks the
+//! same path. The plan for a missing file: create it (`O_CREAT|O_EXCL|O_NOFOLLOW`, mode
+//! 0600) → on btrfs set NOCOW on the empty file → allocate (`fallocate`, verified to leave
+//! no holes; zeros in 4 MiB blocks otherwise) → fsync → write the swap header in Rust
+//! (`blkid` and `swaplabel` read it) → `swapon` (verified in `/proc/swaps`) → persist
+//! (an atomic fstab edit with `nofail`, or a systemd `.swap` unit) → swappiness.
+//!
+//! Every state converges: a missing file, an interrupted create (zeros), a wrong size, a
+//! missing header, a world-readable file, an active but unpersisted file, a persisted but
+//! inactive one, duplicate fstab lines. A converged host gives `changed: false`.
+//!
+//! Refusals (exit 3, nothing touched): a symlink, directory or device at the path; a file
+//! holding data that is neither a swap area nor zeros (or a hibernation image); a
+//! filesystem that cannot hold swap (tmpfs, overlay, NFS, ZFS, multi-device btrfs); the
+//! disk guard (keep 10% and at least 1 GiB free by default); a container.
+//!
+//! Resizing an active file needs `--max-risk disruptive` and never leaves the host
+//! without swap: a temporary area beside the file takes over (swapon), the file is
+//! swapped off (only when `MemAvailable` covers its pages plus a margin), resized, swapped
+//! on, and the temporary area retired. (The kernel refuses to rename an active swap file,
+//! so the swap-over goes through the temporary area rather than a rename.)
 
+mod apply;
+mod diagnose;
+pub mod fs;
+pub mod fstab;
+pub mod header;
+pub mod observe;
+pub mod planner;
 mod proc_swaps;
+pub mod spec;
+pub mod unit;
 
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use serde::Serialize;
+
+pub use diagnose::diagnose;
+pub use observe::{Observation, observe};
+pub use planner::{Desired, PlannedStep, RemoveSpec, plan_ensure, plan_remove, resolve};
 pub use proc_swaps::{SwapEntry, parse_proc_swaps, unescape_octal};
+pub use spec::{AutoSize, Persist, SwapSize, SwapSpec};
 
-use crate::doctor::{Diagnosis, DoctorOptions};
-use crate::error::{Classify, ErrorKind, Result};
+use crate::error::{Classify, Error, ErrorKind, Result};
 use crate::host::Host;
+use crate::lock::{StateLock, Wait};
+use crate::plan::{Policy, Report, Runner};
+use apply::{Applier, Ctx};
+use planner::PlanRefusal;
 
-/// Errors of the swap operations.
+/// Errors of the swap operations (failures of the host, not of the input: exit 1).
 #[derive(Debug, thiserror::Error)]
-pub enum SwapError {}
+pub enum SwapError {
+    /// `swapon` returned success but `/proc/swaps` does not list the file.
+    #[error("swapon {path}: returned success but /proc/swaps does not list it")]
+    NotListed {
+        /// The swap file.
+        path: PathBuf,
+    },
+    /// `swapoff` returned success but `/proc/swaps` still lists the file.
+    #[error("swapoff {path}: returned success but /proc/swaps still lists it")]
+    StillListed {
+        /// The swap file.
+        path: PathBuf,
+    },
+    /// A postcondition did not hold (the header did not read back, holes remain).
+    #[error("{path}: {detail}")]
+    Verify {
+        /// The file.
+        path: PathBuf,
+        /// What did not hold.
+        detail: String,
+    },
+    /// The file changed between observation and action.
+    #[error("{path} changed while hostfix worked on it: {detail}")]
+    Changed {
+        /// The file.
+        path: PathBuf,
+        /// What changed.
+        detail: String,
+    },
+}
 
 impl Classify for SwapError {
     fn kind(&self) -> ErrorKind {
-        match *self {}
+        ErrorKind::Failed
     }
+}
+
+/// The likely cause of a `swapon` errno, in words.
+pub fn swapon_cause(e: Errno) -> Option<&'static str> {
+    Some(match e {
+        Errno::EPERM => "not permitted (running in a container?)",
+        Errno::EINVAL => "file has holes / filesystem cannot hold swap",
+        Errno::EBUSY => "already active",
+        Errno::ENOENT => "no such file",
+        Errno::ENOMEM => "not enough memory for the swap map",
+        Errno::EACCES => "permission denied (the filesystem is mounted noexec or read-only?)",
+        _ => return None,
+    })
+}
+
+/// The likely cause of a `swapoff` errno, in words.
+pub fn swapoff_cause(e: Errno) -> Option<&'static str> {
+    Some(match e {
+        Errno::EPERM => "not permitted (running in a container?)",
+        Errno::EINVAL => "not an active swap area",
+        Errno::ENOMEM => "not enough memory to take the swapped-out pages back",
+        _ => return None,
+    })
 }
 
 /// The active swap areas (`/proc/swaps`).
@@ -26,11 +122,398 @@ pub fn active_swaps(host: &Host) -> Result<Vec<SwapEntry>> {
     parse_proc_swaps(&host.read("/proc/swaps")?)
 }
 
-/// Adds the swap files' health to a diagnosis (the memory and swap totals come from
-/// [`crate::resources`]).
-pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) {
-    match active_swaps(host) {
-        Ok(v) => d.fact("swaps", &v),
-        Err(e) => d.unseen(format!("active swap areas: {e}")),
+/// A swap file's state, as `swap ensure` leaves it (or found it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SwapStatus {
+    /// The host path.
+    pub path: PathBuf,
+    /// The wanted size in bytes.
+    pub size_bytes: u64,
+    /// How `auto` decided, when asked.
+    pub auto: Option<AutoSize>,
+    /// The file's size, when it exists.
+    pub file_bytes: Option<u64>,
+    /// Whether `/proc/swaps` lists it.
+    pub active: bool,
+    /// The size the kernel reports for it (KiB in `/proc/swaps`, without the header page).
+    pub kernel_size_bytes: Option<u64>,
+    /// Swap in use on it.
+    pub used_bytes: Option<u64>,
+    /// Its priority, when active.
+    pub priority: Option<i32>,
+    /// The wanted persistence.
+    pub persist: Persist,
+    /// Where it is persisted (`fstab line 12`, `swapfile.swap`).
+    pub persisted_in: Vec<String>,
+    /// The header's UUID.
+    pub uuid: Option<String>,
+    /// The header's label.
+    pub label: Option<String>,
+    /// The filesystem holding it.
+    pub filesystem: Option<String>,
+    /// Owner and mode (`0600 0:0`).
+    pub mode: Option<String>,
+    /// `vm.swappiness`.
+    pub swappiness: Option<u32>,
+}
+
+impl SwapStatus {
+    fn from_observation(o: &Observation, d: Option<&Desired>, persist: Persist) -> Self {
+        let f = o.target.file();
+        let h = f.and_then(|f| f.content.header());
+        let mut persisted_in: Vec<String> = o
+            .fstab
+            .lines
+            .iter()
+            .map(|l| format!("/etc/fstab line {}", l.number))
+            .collect();
+        if o.unit.content.is_some() {
+            persisted_in.push(format!(
+                "{}/{}{}",
+                unit::UNIT_DIR,
+                o.unit.name,
+                if o.unit.enabled { "" } else { " (not enabled)" }
+            ));
+        }
+        SwapStatus {
+            path: o.path.clone(),
+            size_bytes: d.map_or(0, |d| d.size),
+            auto: d.and_then(|d| d.auto.clone()),
+            file_bytes: f.map(|f| f.size),
+            active: o.active.is_some(),
+            kernel_size_bytes: o.active.as_ref().map(|e| e.size_bytes),
+            used_bytes: o.active.as_ref().map(|e| e.used_bytes),
+            priority: o.active.as_ref().map(|e| e.priority),
+            persist,
+            persisted_in,
+            uuid: h.map(|h| h.uuid.clone()),
+            label: h.map(|h| h.label.clone()).filter(|l| !l.is_empty()),
+            filesystem: o.fs.as_ref().map(|f| f.kind.name().to_string()),
+            mode: f.map(|f| format!("{:04o} {}:{}", f.mode, f.uid, f.gid)),
+            swappiness: o.swappiness,
+        }
     }
+}
+
+/// Makes the swap file exist with the wanted size, active and persisted (`hostfix swap
+/// ensure`). The report's `changed` is false on a converged host.
+///
+/// Takes the state lock (waiting up to [`SwapSpec::lock_wait`]) unless this is a dry run.
+pub fn ensure_swap_file(host: &Host, spec: &SwapSpec, policy: &Policy) -> Report<SwapStatus> {
+    let mut run = Runner::new("swap ensure", host, policy);
+    let mut status = SwapStatus {
+        path: spec.path.clone(),
+        persist: spec.persist,
+        ..SwapStatus::default()
+    };
+    let err = ensure_inner(&mut run, spec, &mut status).err();
+    run.finish_with(status, err)
+}
+
+fn ensure_inner(run: &mut Runner<'_>, spec: &SwapSpec, status: &mut SwapStatus) -> Result<()> {
+    spec.validate()?;
+    let host = run.host();
+    let _lock = take_lock(run, spec.lock_wait)?;
+    let o = observe(host, &spec.path)?;
+    *status = SwapStatus::from_observation(&o, None, spec.persist);
+    run.observe(format!("swap file {}", o.path.display()), summarize(&o));
+    let d = resolve(spec, &o)?;
+    if let Some(a) = &d.auto {
+        run.observe(
+            "size auto",
+            format!("{} ({})", crate::size::ByteSize(a.bytes), a.reason),
+        );
+    }
+    *status = SwapStatus::from_observation(&o, Some(&d), spec.persist);
+    let steps = plan_ensure(&d, &o).map_err(|r| refuse(run, r))?;
+    let ctx = Ctx {
+        path: o.path.clone(),
+        priority: d.priority,
+        memory_margin: d.memory_margin,
+        page_size: o.page_size,
+    };
+    let mut app = Applier::new(host, ctx, &o);
+    execute(run, &mut app, &steps, &o)?;
+    if run.dry_run() {
+        return Ok(());
+    }
+    let after = observe(host, &spec.path)?;
+    *status = SwapStatus::from_observation(&after, Some(&d), spec.persist);
+    verify_ensured(&d, &after)
+}
+
+fn take_lock(run: &Runner<'_>, wait: std::time::Duration) -> Result<Option<StateLock>> {
+    if run.dry_run() {
+        return Ok(None);
+    }
+    StateLock::acquire(run.host(), &run.policy().state_dir, Wait::Up(wait)).map(Some)
+}
+
+fn refuse(run: &mut Runner<'_>, r: PlanRefusal) -> Error {
+    run.refuse(r.action, r.risk, r.refusal)
+}
+
+/// One line about what was found.
+fn summarize(o: &Observation) -> String {
+    use observe::Target;
+    let what = match &o.target {
+        Target::Missing => "missing".to_string(),
+        Target::File(f) => format!(
+            "{} file, {:04o} {}:{}, {}",
+            crate::size::ByteSize(f.size),
+            f.mode,
+            f.uid,
+            f.gid,
+            match &f.content {
+                observe::Content::Swap(h) => format!("swap area UUID={}", h.uuid),
+                observe::Content::OldSwap => "old (v0) swap area".into(),
+                observe::Content::Hibernation { magic } => format!("hibernation image {magic}"),
+                observe::Content::Zeros => "zeros".into(),
+                observe::Content::Data => "data".into(),
+            }
+        ),
+        other => format!("{other:?}").to_lowercase(),
+    };
+    format!(
+        "{what}; {}; fstab lines {:?}; unit {}; filesystem {}; free {}",
+        if o.active.is_some() {
+            "active"
+        } else {
+            "inactive"
+        },
+        o.fstab.lines.iter().map(|l| l.number).collect::<Vec<_>>(),
+        if o.unit.content.is_some() {
+            o.unit.name.as_str()
+        } else {
+            "none"
+        },
+        o.fs.as_ref().map_or("unknown", |f| f.kind.name()),
+        o.disk
+            .as_ref()
+            .map_or("unknown".to_string(), |d| crate::size::ByteSize(
+                d.free_bytes
+            )
+            .to_string())
+    )
+}
+
+/// Walks the planned steps through the runner. When a needed step is above the cap,
+/// nothing is taken: the steps before it are recorded as skipped and the step as refused.
+fn execute(
+    run: &mut Runner<'_>,
+    app: &mut Applier<'_>,
+    steps: &[PlannedStep],
+    o: &Observation,
+) -> Result<()> {
+    let temp = o.temp_path();
+    if let Some(over) = steps.iter().find(|s| !s.optional && !run.allows(s.risk)) {
+        let name = format!("{} ({})", over.action.describe(&o.path, &temp), over.reason);
+        let cap = run.policy().max_risk;
+        for s in steps.iter().filter(|s| !s.optional && s.risk <= cap) {
+            run.skip(
+                s.action.describe(&o.path, &temp),
+                s.risk,
+                s.reason.clone(),
+                format!("not taken: a later step needs --max-risk {}", over.risk),
+            );
+        }
+        run.step(name, over.risk, over.reason.clone(), |_| Ok(String::new()))?;
+        return Ok(());
+    }
+    for s in steps {
+        let desc = s.action.describe(&o.path, &temp);
+        if s.optional && !run.allows(s.risk) {
+            run.skip(
+                desc,
+                s.risk,
+                s.reason.clone(),
+                format!("needs --max-risk {}; left for a later run", s.risk),
+            );
+            continue;
+        }
+        run.step(desc, s.risk, s.reason.clone(), |_| app.apply(&s.action))?;
+    }
+    Ok(())
+}
+
+/// Checks the desired state holds after the steps.
+fn verify_ensured(d: &Desired, o: &Observation) -> Result<()> {
+    let mut unmet = Vec::new();
+    match o.target.file() {
+        Some(f) => {
+            let ok = f.size == d.size
+                && f.content
+                    .header()
+                    .is_some_and(|h| h.fits(o.page_size, d.size));
+            if !ok {
+                unmet.push(format!(
+                    "{} is not a {} swap area",
+                    o.path.display(),
+                    crate::size::ByteSize(d.size)
+                ));
+            }
+            if !f.owner_mode_ok() {
+                unmet.push(format!(
+                    "{} is mode {:04o} {}:{}",
+                    o.path.display(),
+                    f.mode,
+                    f.uid,
+                    f.gid
+                ));
+            }
+        }
+        None => unmet.push(format!("{} does not exist", o.path.display())),
+    }
+    if o.active.is_none() {
+        unmet.push(format!("/proc/swaps does not list {}", o.path.display()));
+    }
+    match d.persist {
+        Persist::Fstab => {
+            if !(o.fstab.lines.len() == 1
+                && fstab::line_is_correct(&o.fstab.lines[0].entry, d.priority))
+            {
+                unmet.push(format!(
+                    "/etc/fstab has {} line(s) for the file, not one correct line",
+                    o.fstab.lines.len()
+                ));
+            }
+        }
+        Persist::Systemd => {
+            if !(o.unit.ours && o.unit.enabled) {
+                unmet.push(format!("{} is not written and enabled", o.unit.name));
+            }
+        }
+        Persist::None => {}
+    }
+    if let Some(v) = d.swappiness {
+        if o.swappiness != Some(v) {
+            unmet.push(format!("vm.swappiness is {:?}, not {v}", o.swappiness));
+        }
+    }
+    if unmet.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Unmet(format!(
+            "after the steps: {}",
+            unmet.join("; ")
+        )))
+    }
+}
+
+/// What `swap remove` leaves.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RemoveStatus {
+    /// The host path.
+    pub path: PathBuf,
+    /// Whether a file was there when hostfix looked.
+    pub existed: bool,
+    /// Whether it was active when hostfix looked.
+    pub was_active: bool,
+    /// Whether the file is gone now.
+    pub gone: bool,
+    /// Where it is still persisted (should be empty).
+    pub persisted_in: Vec<String>,
+}
+
+/// Options of [`remove_swap_file`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoveOptions {
+    /// The swap file (a host path). Default `/swapfile`.
+    pub path: PathBuf,
+    /// Memory that must remain available on top of the pages moved back into RAM.
+    pub memory_margin: u64,
+    /// How long to wait for another hostfix run's lock.
+    pub lock_wait: std::time::Duration,
+}
+
+impl Default for RemoveOptions {
+    fn default() -> Self {
+        RemoveOptions {
+            path: PathBuf::from(spec::DEFAULT_PATH),
+            memory_margin: 256 * crate::size::ByteSize::MIB,
+            lock_wait: std::time::Duration::from_secs(300),
+        }
+    }
+}
+
+/// Removes a swap file (`hostfix swap remove`): swapoff when memory can take its pages,
+/// remove its fstab lines and hostfix's `.swap` unit, and delete the file only after
+/// verifying it is a swap area.
+pub fn remove_swap_file(
+    host: &Host,
+    opts: &RemoveOptions,
+    policy: &Policy,
+) -> Report<RemoveStatus> {
+    let mut run = Runner::new("swap remove", host, policy);
+    let mut status = RemoveStatus {
+        path: opts.path.clone(),
+        ..RemoveStatus::default()
+    };
+    let err = remove_inner(&mut run, opts, &mut status).err();
+    run.finish_with(status, err)
+}
+
+fn remove_inner(
+    run: &mut Runner<'_>,
+    opts: &RemoveOptions,
+    status: &mut RemoveStatus,
+) -> Result<()> {
+    spec::check_path(&opts.path)?;
+    let host = run.host();
+    let _lock = take_lock(run, opts.lock_wait)?;
+    let o = observe(host, &opts.path)?;
+    run.observe(format!("swap file {}", o.path.display()), summarize(&o));
+    status.path = o.path.clone();
+    status.existed = o.target != observe::Target::Missing;
+    status.was_active = o.active.is_some();
+    status.gone = !status.existed;
+    status.persisted_in = SwapStatus::from_observation(&o, None, Persist::None).persisted_in;
+    let r = RemoveSpec {
+        path: o.path.clone(),
+        memory_margin: opts.memory_margin,
+    };
+    let steps = plan_remove(&r, &o).map_err(|r| refuse(run, r))?;
+    let ctx = Ctx {
+        path: o.path.clone(),
+        priority: None,
+        memory_margin: opts.memory_margin,
+        page_size: o.page_size,
+    };
+    let mut app = Applier::new(host, ctx, &o);
+    execute(run, &mut app, &steps, &o)?;
+    if run.dry_run() {
+        return Ok(());
+    }
+    let after = observe(host, &opts.path)?;
+    status.gone = after.target == observe::Target::Missing;
+    status.persisted_in = SwapStatus::from_observation(&after, None, Persist::None).persisted_in;
+    let mut unmet = Vec::new();
+    if after.active.is_some() {
+        unmet.push("it is still active".to_string());
+    }
+    if !status.persisted_in.is_empty() {
+        unmet.push(format!(
+            "still persisted in {}",
+            status.persisted_in.join(", ")
+        ));
+    }
+    if !status.gone {
+        unmet.push("the file still exists".to_string());
+    }
+    if unmet.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Unmet(format!(
+            "{}: {}",
+            o.path.display(),
+            unmet.join("; ")
+        )))
+    }
+}
+
+/// Whether a host path names hostfix's temporary swap-over area.
+pub fn is_swapover_path(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.') && n.ends_with(observe::SWAPOVER_SUFFIX))
 }

@@ -1,14 +1,137 @@
 //! `hostfix container`.
 
-use clap::Subcommand;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use hostfix::Risk;
+use hostfix::container::{self, Decision, GuardedReboot, Removal, RemoveOptions};
+use hostfix::size::parse_duration;
 
 use crate::Global;
 
 /// `hostfix container ...`
 #[derive(Debug, Subcommand)]
-pub enum ContainerCmd {}
+pub enum ContainerCmd {
+    /// Remove a stuck container by the least risky ladder: docker stop → docker kill →
+    /// docker rm -f → kill its containerd shim → restart containerd and docker → reboot
+    /// through the reboot guard. Each rung is verified (the engine no longer lists it and
+    /// none of its processes remain) before the next is tried; rungs that cannot work
+    /// (processes in uninterruptible sleep, a frozen cgroup) are skipped with the reason.
+    ///
+    /// Default --max-risk disruptive (stop, kill, rm -f). The shim kill and the engine
+    /// restart are destructive; the reboot is `reboot`, through the reboot guard (one
+    /// reboot per container, ever; recorded in STATE_DIR/reboot-ledger.json): run the same
+    /// command after the boot to remove the container and confirm the reboot. Exit 0 when
+    /// it is gone, 3 when the next rung is above --max-risk or the guard refuses (the
+    /// report names it), 1 when a rung failed in a way that stops the ladder, or the host
+    /// is rebooting.
+    ///
+    /// Example: hostfix container rm web --timeout 20s --max-risk destructive
+    Rm(RmArgs),
+}
+
+/// `hostfix container rm`.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// The container: its name, or its id (full, or a unique prefix).
+    #[arg(value_name = "NAME|ID")]
+    target: String,
+    /// How long `docker stop` lets it shut down before SIGKILL.
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = duration)]
+    timeout: Duration,
+    /// How long any other engine command (kill, rm -f, inspect) may take before it
+    /// counts as hung: `docker rm -f` hangs on a container whose shim is stuck.
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = duration)]
+    command_timeout: Duration,
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
 
 /// Runs a container subcommand.
-pub fn run(_g: &Global, c: ContainerCmd) -> i32 {
-    match c {}
+pub fn run(g: &Global, c: ContainerCmd) -> i32 {
+    match c {
+        ContainerCmd::Rm(a) => {
+            let mut opts = RemoveOptions::new(a.target);
+            opts.stop_grace = a.timeout;
+            opts.command_timeout = a.command_timeout;
+            let report = container::remove(
+                &g.host(),
+                &opts,
+                &g.policy(Risk::Disruptive),
+                &GuardedReboot::default(),
+            );
+            crate::output::emit(g, &report, |r| summary(r, g.dry_run))
+        }
+    }
+}
+
+fn summary(r: &Removal, dry_run: bool) -> String {
+    let mut s = String::new();
+    let who = match (&r.name, &r.id) {
+        (Some(n), Some(id)) => format!("{n} ({})", id.get(..12).unwrap_or(id)),
+        _ => r.target.clone(),
+    };
+    if r.already_gone {
+        let _ = writeln!(s, "{who}: already gone (not listed, no process, no shim)");
+    } else if let Some(rung) = r.removed_by {
+        let _ = writeln!(s, "{who}: removed by rung {rung}");
+    } else if let Some(st) = &r.status {
+        let _ = writeln!(
+            s,
+            "{who}: {st}, {} process(es), {} shim(s)",
+            r.processes.len(),
+            r.shims.len()
+        );
+    }
+    if let Some(f) = &r.futility {
+        let _ = writeln!(s, "signals cannot work: {}", f.why());
+    }
+    if let Some(rb) = &r.reboot {
+        let _ = writeln!(
+            s,
+            "reboot: asked in boot {}{}",
+            rb.requested_in_boot,
+            if rb.confirmed {
+                ", confirmed: the host booted since"
+            } else {
+                ", not happened yet"
+            }
+        );
+    }
+    if let Some(rem) = &r.remains {
+        if !r.gone {
+            let _ = writeln!(s, "remains: {rem}");
+        }
+    }
+    if let Some(n) = &r.next {
+        let _ = writeln!(s, "next rung: {} (risk {}): {}", n.rung, n.risk, n.action);
+    }
+    if dry_run && !r.ladder.is_empty() {
+        let _ = writeln!(s, "ladder:");
+        for p in &r.ladder {
+            let what = match &p.decision {
+                Decision::Try if p.allowed => "try".to_string(),
+                Decision::Try => "above --max-risk".to_string(),
+                Decision::Skip(why) => format!("skip: {why}"),
+                Decision::NotApplicable => continue,
+            };
+            let _ = writeln!(
+                s,
+                "  {:<14} {:<11} {what}",
+                p.rung.as_str(),
+                p.risk.as_str()
+            );
+        }
+    }
+    if !r.engine_restart_hits.is_empty() && r.removed_by.is_none() {
+        let _ = writeln!(
+            s,
+            "an engine restart would interrupt: {}",
+            r.engine_restart_hits.join(", ")
+        );
+    }
+    s
 }

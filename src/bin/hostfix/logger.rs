@@ -26,10 +26,11 @@ impl log::Log for Stderr {
 
 static LOGGER: Stderr = Stderr;
 
-/// Installs the logger: warnings by default, the trail with `-v`, commands with `-vv`.
+/// Installs the logger: errors by default (the report already shows refusals and
+/// failures), the trail with `-v`, commands with `-vv`.
 pub fn init(verbose: u8) {
     let level = match verbose {
-        0 => log::LevelFilter::Warn,
+        0 => log::LevelFilter::Error,
         1 => log::LevelFilter::Info,
         2 => log::LevelFilter::Debug,
         _ => log::LevelFilter::Trace,

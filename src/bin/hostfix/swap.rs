@@ -1,14 +1,204 @@
 //! `hostfix swap`.
 
-use clap::Subcommand;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use hostfix::Risk;
+use hostfix::size::{ByteSize, Threshold, parse_duration};
+use hostfix::swap::{self, Persist, RemoveOptions, RemoveStatus, SwapSize, SwapSpec, SwapStatus};
 
 use crate::Global;
 
 /// `hostfix swap ...`
 #[derive(Debug, Subcommand)]
-pub enum SwapCmd {}
+pub enum SwapCmd {
+    /// Make the swap file exist with this size, active and persisted (default risk:
+    /// additive; resizing an active file needs --max-risk disruptive).
+    ///
+    /// Example: `hostfix swap ensure --size 2G`, `hostfix swap ensure --size auto
+    /// --swappiness 10 --persist systemd`
+    Ensure(EnsureArgs),
+    /// Swap off (when memory can take the pages), unpersist, and delete the swap file,
+    /// only when it is verifiably a swap area (default risk: destructive).
+    Remove(RemoveArgs),
+}
+
+/// `hostfix swap ensure`.
+#[derive(Debug, Args)]
+pub struct EnsureArgs {
+    /// The size: 512M, 2G, 1.5GiB, bytes, or `auto` (from RAM as cloud-init's size: auto,
+    /// capped by --auto-max and a quarter of the free disk).
+    #[arg(long, value_name = "SIZE|auto", value_parser = parse_swap_size)]
+    size: SwapSize,
+    /// The swap file.
+    #[arg(long, value_name = "P", default_value = swap::spec::DEFAULT_PATH)]
+    path: PathBuf,
+    /// How it comes back after a reboot: fstab (a line with nofail), systemd (a .swap unit)
+    /// or none.
+    #[arg(long, value_name = "fstab|systemd|none", default_value = "fstab", value_parser = parse_persist)]
+    persist: Persist,
+    /// Swap priority, 0 to 32767 (default: the kernel's).
+    #[arg(long, value_name = "N")]
+    priority: Option<i32>,
+    /// Also set vm.swappiness (0-200) now and in /etc/sysctl.d.
+    #[arg(long, value_name = "N")]
+    swappiness: Option<u32>,
+    /// A label for a new swap header (at most 16 bytes).
+    #[arg(long, value_name = "LABEL")]
+    label: Option<String>,
+    /// Disk that must stay free after the file is made: a size or a share of the
+    /// filesystem; may repeat, the largest wins (default 10% and 1G); `none` disables it.
+    #[arg(long, value_name = "SIZE|PCT|none", value_parser = parse_keep_free)]
+    keep_free: Vec<Option<Threshold>>,
+    /// The largest size `--size auto` picks.
+    #[arg(long, value_name = "SIZE", default_value = "8G", value_parser = parse_bytes)]
+    auto_max: u64,
+    /// Memory that must stay available, on top of the pages moved back, before a swapoff.
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_bytes)]
+    memory_margin: u64,
+    /// How long to wait for another hostfix run's lock.
+    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = parse_dur)]
+    lock_wait: std::time::Duration,
+}
+
+/// `hostfix swap remove`.
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The swap file.
+    #[arg(long, value_name = "P", default_value = swap::spec::DEFAULT_PATH)]
+    path: PathBuf,
+    /// Memory that must stay available, on top of the pages moved back, before swapoff.
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_bytes)]
+    memory_margin: u64,
+    /// How long to wait for another hostfix run's lock.
+    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = parse_dur)]
+    lock_wait: std::time::Duration,
+}
+
+fn parse_swap_size(s: &str) -> Result<SwapSize, String> {
+    s.parse()
+        .map_err(|e: hostfix::error::InputError| e.to_string())
+}
+
+fn parse_persist(s: &str) -> Result<Persist, String> {
+    s.parse()
+        .map_err(|e: hostfix::error::InputError| e.to_string())
+}
+
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    ByteSize::parse(s).map(|b| b.0).map_err(|e| e.to_string())
+}
+
+fn parse_dur(s: &str) -> Result<std::time::Duration, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn parse_keep_free(s: &str) -> Result<Option<Threshold>, String> {
+    if matches!(s.trim(), "none" | "0" | "0%") {
+        return Ok(None);
+    }
+    Threshold::parse_size(s)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
 
 /// Runs a swap subcommand.
-pub fn run(_g: &Global, c: SwapCmd) -> i32 {
-    match c {}
+pub fn run(g: &Global, c: SwapCmd) -> i32 {
+    match c {
+        SwapCmd::Ensure(a) => {
+            let mut spec = SwapSpec::new(a.size);
+            spec.path = a.path;
+            spec.persist = a.persist;
+            spec.priority = a.priority;
+            spec.swappiness = a.swappiness;
+            spec.label = a.label;
+            if !a.keep_free.is_empty() {
+                spec.keep_free = a.keep_free.into_iter().flatten().collect();
+            }
+            spec.auto_max = a.auto_max;
+            spec.memory_margin = a.memory_margin;
+            spec.lock_wait = a.lock_wait;
+            let report = swap::ensure_swap_file(&g.host(), &spec, &g.policy(Risk::Additive));
+            crate::output::emit(g, &report, ensure_summary)
+        }
+        SwapCmd::Remove(a) => {
+            let opts = RemoveOptions {
+                path: a.path,
+                memory_margin: a.memory_margin,
+                lock_wait: a.lock_wait,
+            };
+            let report = swap::remove_swap_file(&g.host(), &opts, &g.policy(Risk::Destructive));
+            crate::output::emit(g, &report, remove_summary)
+        }
+    }
+}
+
+fn ensure_summary(s: &SwapStatus) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: {}{}",
+        s.path.display(),
+        s.file_bytes
+            .map_or("no file".to_string(), |b| ByteSize(b).to_string()),
+        if s.size_bytes > 0 && s.file_bytes != Some(s.size_bytes) {
+            format!(" (wanted {})", ByteSize(s.size_bytes))
+        } else {
+            String::new()
+        }
+    );
+    if let Some(a) = &s.auto {
+        let _ = writeln!(out, "size auto: {}", a.reason);
+    }
+    let _ = writeln!(
+        out,
+        "active: {}",
+        match (s.active, s.used_bytes, s.priority) {
+            (true, Some(u), Some(p)) => format!("yes, {} used, priority {p}", ByteSize(u)),
+            (true, ..) => "yes".to_string(),
+            _ => "no".to_string(),
+        }
+    );
+    let _ = writeln!(
+        out,
+        "persisted: {}",
+        if s.persisted_in.is_empty() {
+            "no".to_string()
+        } else {
+            s.persisted_in.join(", ")
+        }
+    );
+    if let Some(u) = &s.uuid {
+        let _ = writeln!(
+            out,
+            "UUID={u}{}",
+            s.label
+                .as_ref()
+                .map(|l| format!(" LABEL={l}"))
+                .unwrap_or_default()
+        );
+    }
+    if let (Some(fs), Some(m)) = (&s.filesystem, &s.mode) {
+        let _ = writeln!(out, "on {fs}, mode {m}");
+    }
+    out
+}
+
+fn remove_summary(s: &RemoveStatus) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}: {}",
+        s.path.display(),
+        match (s.existed, s.gone) {
+            (false, _) => "there was no file",
+            (true, true) => "deleted",
+            (true, false) => "still there",
+        }
+    );
+    if !s.persisted_in.is_empty() {
+        let _ = writeln!(out, "still persisted in {}", s.persisted_in.join(", "));
+    }
+    out
 }

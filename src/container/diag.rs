@@ -1,0 +1,388 @@
+//! `doctor`'s container findings: containers in bad states, and the link from a container
+//! that could not start to the port holder in its way.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::doctor::{Area, Diagnosis, DoctorOptions, Finding, Severity};
+use crate::error::Error;
+use crate::host::Host;
+use crate::plan::Risk;
+
+use super::ContainerError;
+use super::engine::{
+    ContainerInfo, Engine, PsEntry, PublishedPort, Status, ports_in_use_from_error, short_id,
+};
+use super::procs::{self, Futility, ProcTable, Sampling};
+
+/// One container, as `doctor` reports it in its facts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContainerSummary {
+    /// Full id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// The engine's state.
+    pub state: Status,
+    /// The engine's status text.
+    pub status: String,
+    /// The image.
+    pub image: String,
+    /// Host ports it publishes (from inspect, for the containers inspected).
+    pub published: Vec<PublishedPort>,
+    /// Host ports the engine said were taken when it tried to start it: the link to
+    /// `hostfix port who PORT`.
+    pub blocked_ports: Vec<u16>,
+    /// `State.Error`, in the engine's words.
+    pub error: String,
+    /// `RestartCount`.
+    pub restart_count: u64,
+    /// Its processes on the host.
+    pub processes: usize,
+    /// Why signals cannot end them, when they cannot.
+    pub stuck: Option<Futility>,
+}
+
+/// What `doctor` records about containers under the fact `containers`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ContainerFacts {
+    /// The engine CLI, when there is one.
+    pub engine: Option<String>,
+    /// Whether the engine answered.
+    pub reachable: bool,
+    /// Every container the engine lists.
+    pub containers: Vec<ContainerSummary>,
+    /// Ids whose processes or shims run although the engine does not list them.
+    pub leftovers: Vec<String>,
+}
+
+/// The host ports a container could not get: the ones its error names, else the ones it
+/// publishes when the error is about a taken port (pure).
+pub fn blocked_ports(info: &ContainerInfo) -> Vec<u16> {
+    let named = ports_in_use_from_error(&info.error);
+    if !named.is_empty() {
+        return named;
+    }
+    let e = info.error.to_ascii_lowercase();
+    if e.contains("address already in use") || e.contains("port is already allocated") {
+        let mut ports: Vec<u16> = info.published.iter().map(|p| p.host_port).collect();
+        ports.dedup();
+        return ports;
+    }
+    Vec::new()
+}
+
+/// The findings for what the engine and `/proc` show (pure).
+///
+/// `inspected` holds the containers worth a closer look (not running, or restarting);
+/// `stuck` the containers whose processes no signal can end.
+pub fn findings(
+    list: &[PsEntry],
+    inspected: &[ContainerInfo],
+    table: &ProcTable,
+    stuck: &BTreeMap<String, Futility>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let by_id: BTreeMap<&str, &ContainerInfo> =
+        inspected.iter().map(|i| (i.id.as_str(), i)).collect();
+    for e in list {
+        let name = e.name();
+        let info = by_id.get(e.id.as_str()).copied();
+        let procs = table.processes_of(&e.id);
+        let shims = table.shims_of(&e.id);
+        let rm = format!("hostfix container rm {name}");
+        if let Some(i) = info {
+            let ports = blocked_ports(i);
+            if !ports.is_empty() && !matches!(e.state, Status::Running) {
+                let list_ports = ports
+                    .iter()
+                    .map(u16::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let mut f = Finding::new(
+                    Area::Containers,
+                    Severity::Problem,
+                    format!(
+                        "container {name} is {}: host port {list_ports} was taken when it started",
+                        e.state
+                    ),
+                )
+                .evidence(format!("the engine: {}", i.error.trim()));
+                if !i.published.is_empty() {
+                    f = f.evidence(format!(
+                        "it publishes {}",
+                        i.published
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                for p in &ports {
+                    f = f.evidence(format!("who holds port {p}: hostfix port who {p}"));
+                }
+                f = f
+                    .evidence(format!("once the port is free: docker start {name}"))
+                    .fix(format!("hostfix port free {}", ports[0]), Risk::Disruptive);
+                out.push(f);
+                continue;
+            }
+        }
+        match &e.state {
+            Status::Dead => out.push(
+                Finding::new(
+                    Area::Containers,
+                    Severity::Problem,
+                    format!("container {name} is dead: the engine failed to stop or remove it"),
+                )
+                .evidence(engine_words(e, info))
+                .fix(rm.clone(), Risk::Disruptive),
+            ),
+            Status::Removing => out.push(
+                Finding::new(
+                    Area::Containers,
+                    Severity::Problem,
+                    format!("container {name} is stuck in removal"),
+                )
+                .evidence(engine_words(e, info))
+                .evidence(remains(procs.len(), shims.len()))
+                .evidence(
+                    "the ladder stops at its cap and names the next rung; \
+                     raise --max-risk to allow it",
+                )
+                .fix(rm.clone(), Risk::Disruptive),
+            ),
+            Status::Restarting => {
+                let mut f = Finding::new(
+                    Area::Containers,
+                    Severity::Problem,
+                    format!(
+                        "container {name} is restarting in a loop ({} restarts)",
+                        info.map_or(0, |i| i.restart_count)
+                    ),
+                )
+                .evidence(engine_words(e, info));
+                if let Some(i) = info {
+                    f = f.evidence(format!(
+                        "last exit code {}, restart policy {}",
+                        i.exit_code,
+                        if i.restart_policy.is_empty() {
+                            "?"
+                        } else {
+                            &i.restart_policy
+                        }
+                    ));
+                }
+                out.push(f.evidence(format!("its log: docker logs --tail 50 {name}")));
+            }
+            Status::Running => {
+                if let Some(i) = info.filter(|i| i.restart_count >= 3) {
+                    out.push(
+                        Finding::new(
+                            Area::Containers,
+                            Severity::Warning,
+                            format!("container {name} has restarted {} times", i.restart_count),
+                        )
+                        .evidence(format!("its log: docker logs --tail 50 {name}")),
+                    );
+                }
+            }
+            Status::Paused => out.push(
+                Finding::new(
+                    Area::Containers,
+                    Severity::Info,
+                    format!("container {name} is paused"),
+                )
+                .evidence("resume it: docker unpause ".to_string() + name),
+            ),
+            _ => {}
+        }
+        if let Some(f) = stuck.get(&e.id) {
+            out.push(
+                Finding::new(
+                    Area::Containers,
+                    Severity::Problem,
+                    format!("container {name}: no signal can end its processes"),
+                )
+                .evidence(f.why())
+                .evidence("stop, kill, rm -f and an engine restart cannot remove it; a reboot can")
+                .fix(format!("{rm} --max-risk reboot"), Risk::Reboot),
+            );
+        }
+    }
+    for id in table.ids() {
+        if list.iter().any(|e| e.id == id) {
+            continue;
+        }
+        let procs = table.processes_of(&id);
+        let shims = table.shims_of(&id);
+        let mut f = Finding::new(
+            Area::Containers,
+            Severity::Problem,
+            format!(
+                "processes of container {} run, but the engine no longer lists it",
+                short_id(&id)
+            ),
+        )
+        .evidence(remains(procs.len(), shims.len()));
+        for p in procs.iter().take(5) {
+            f = f.evidence(format!("pid {} ({}) state {}", p.pid, p.comm, p.state));
+        }
+        for s in &shims {
+            f = f.evidence(format!("shim pid {} state {}", s.pid, s.state));
+        }
+        let fix = match stuck.get(&id) {
+            Some(why) => {
+                f = f.evidence(why.why());
+                (
+                    format!("hostfix container rm {id} --max-risk reboot"),
+                    Risk::Reboot,
+                )
+            }
+            None => (
+                format!("hostfix container rm {id} --max-risk destructive"),
+                Risk::Destructive,
+            ),
+        };
+        out.push(f.fix(fix.0, fix.1));
+    }
+    if out.is_empty() {
+        let running = list.iter().filter(|e| e.state == Status::Running).count();
+        out.push(Finding::new(
+            Area::Containers,
+            Severity::Ok,
+            format!(
+                "{} container{}, {running} running, none stuck",
+                list.len(),
+                if list.len() == 1 { "" } else { "s" }
+            ),
+        ));
+    }
+    out
+}
+
+fn engine_words(e: &PsEntry, info: Option<&ContainerInfo>) -> String {
+    match info.map(|i| i.error.trim()).filter(|s| !s.is_empty()) {
+        Some(err) => format!("the engine: {} ({err})", e.status),
+        None => format!("the engine: {}", e.status),
+    }
+}
+
+fn remains(procs: usize, shims: usize) -> String {
+    format!(
+        "{procs} process{} and {shims} shim{} on the host",
+        if procs == 1 { "" } else { "es" },
+        if shims == 1 { "" } else { "s" }
+    )
+}
+
+/// The most containers inspected one by one in a diagnosis.
+const INSPECT_MAX: usize = 200;
+
+/// Adds this module's findings to a diagnosis.
+///
+/// Without a `docker` program there is nothing to say; an engine that does not answer
+/// is a finding (a warning when its socket exists), a refused socket is "unseen".
+pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) {
+    let Ok(mut engine) = Engine::locate(host) else {
+        d.fact("containers", &ContainerFacts::default());
+        return;
+    };
+    engine.limits.command = Duration::from_secs(20);
+    let mut facts = ContainerFacts {
+        engine: Some(engine.program.clone()),
+        ..ContainerFacts::default()
+    };
+    let list = match engine.list(host) {
+        Ok(l) => l,
+        Err(Error::Container(ContainerError::EnginePermission { message })) => {
+            d.unseen(format!("containers: {message}"));
+            d.fact("containers", &facts);
+            return;
+        }
+        Err(e) => {
+            let socket = ["/var/run/docker.sock", "/run/docker.sock"]
+                .iter()
+                .any(|s| host.path(s).exists());
+            let f = if socket {
+                Finding::new(
+                    Area::Containers,
+                    Severity::Warning,
+                    "the docker engine does not answer",
+                )
+                .evidence(e.to_string())
+                .evidence("its state: systemctl status docker containerd")
+            } else {
+                Finding::new(
+                    Area::Containers,
+                    Severity::Info,
+                    "the docker CLI is installed but no engine runs here",
+                )
+                .evidence(e.to_string())
+            };
+            d.add(f);
+            d.fact("containers", &facts);
+            return;
+        }
+    };
+    facts.reachable = true;
+    let worth: Vec<&str> = list
+        .iter()
+        .filter(|e| e.state != Status::Running || e.status.contains("Restarting"))
+        .map(|e| e.id.as_str())
+        .take(INSPECT_MAX)
+        .collect();
+    // Running containers are inspected too when few: a restart count shows a flapping one.
+    let mut ids: Vec<&str> = worth;
+    if list.len() <= INSPECT_MAX {
+        ids = list.iter().map(|e| e.id.as_str()).collect();
+    }
+    let inspected = match engine.inspect_many(host, &ids) {
+        Ok(i) => i,
+        Err(e) => {
+            d.unseen(format!("container details (docker container inspect): {e}"));
+            Vec::new()
+        }
+    };
+    let table = procs::scan(host);
+    let mut stuck = BTreeMap::new();
+    for id in table.ids() {
+        let procs = table.processes_of(&id);
+        let paused = list.iter().any(|e| e.id == id && e.state == Status::Paused);
+        if let Some(f) = procs::futility(host, &procs, paused, Sampling::default()) {
+            stuck.insert(id, f);
+        }
+    }
+    for f in findings(&list, &inspected, &table, &stuck) {
+        d.add(f);
+    }
+    let by_id: BTreeMap<&str, &ContainerInfo> =
+        inspected.iter().map(|i| (i.id.as_str(), i)).collect();
+    facts.containers = list
+        .iter()
+        .map(|e| {
+            let info = by_id.get(e.id.as_str()).copied();
+            ContainerSummary {
+                id: e.id.clone(),
+                name: e.name().to_string(),
+                state: e.state.clone(),
+                status: e.status.clone(),
+                image: e.image.clone(),
+                published: info.map(|i| i.published.clone()).unwrap_or_default(),
+                blocked_ports: info.map(blocked_ports).unwrap_or_default(),
+                error: info.map(|i| i.error.clone()).unwrap_or_default(),
+                restart_count: info.map_or(0, |i| i.restart_count),
+                processes: table.processes_of(&e.id).len(),
+                stuck: stuck.get(&e.id).cloned(),
+            }
+        })
+        .collect();
+    facts.leftovers = table
+        .ids()
+        .into_iter()
+        .filter(|id| !list.iter().any(|e| &e.id == id))
+        .collect();
+    d.fact("containers", &facts);
+}

@@ -1,0 +1,367 @@
+//! The container engine, through its CLI: a thin client that runs `docker` through the
+//! host's [`System`](crate::host::System) seam; the parsers of what it prints live in
+//! `parse.rs` and are re-exported here.
+//!
+//! Every engine command runs under coreutils `timeout`, so an engine that never answers
+//! (the incident's `docker rm -f` on a container whose shim is stopped) ends as a failed
+//! command with [`EngineFailure::Hung`], never as a hung hostfix. Errors keep the engine's
+//! own message ("Error response from daemon: ...").
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::error::Result;
+use crate::host::{Cmd, CmdOutput, Host};
+
+use super::ContainerError;
+pub use super::parse::{
+    ContainerInfo, PsEntry, PublishedPort, Status, is_full_id, parse_inspect, parse_live_restore,
+    parse_ps, ports_in_use_from_error, short_id, state_from_status_text,
+};
+
+/// Why an engine command did not succeed, read from its exit status and stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineFailure {
+    /// The container does not exist (`No such container`).
+    NotFound,
+    /// The daemon does not answer (`Cannot connect to the Docker daemon`).
+    Unreachable,
+    /// The socket refused us (`permission denied while trying to connect`).
+    PermissionDenied,
+    /// The command ran past its time limit and was killed by `timeout`.
+    Hung,
+    /// Any other failure; the engine's message says what.
+    Other,
+}
+
+/// Classifies a failed engine command. `guarded` says whether it ran under `timeout`
+/// (whose exit status 124, or 137 after `-k`, means it ran out of time).
+pub fn classify_failure(out: &CmdOutput, guarded: bool) -> EngineFailure {
+    let e = out.stderr.to_ascii_lowercase();
+    if guarded && matches!(out.status, Some(124) | Some(137)) {
+        EngineFailure::Hung
+    } else if e.contains("no such container") || e.contains("no such object") {
+        EngineFailure::NotFound
+    } else if e.contains("permission denied") && e.contains("docker daemon socket") {
+        EngineFailure::PermissionDenied
+    } else if e.contains("cannot connect to the docker daemon")
+        || e.contains("is the docker daemon running")
+    {
+        EngineFailure::Unreachable
+    } else {
+        EngineFailure::Other
+    }
+}
+
+/// Where to look for programs on a host that is not the live root (a fixture root).
+const FAKE_ROOT_PATH: [&str; 6] = [
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+/// Finds a program: with `which` on the live root; under another root (a fixture, an
+/// image), in the usual directories below that root. Returns the path to run it by.
+pub fn locate_program(host: &Host, name: &str) -> Option<String> {
+    if host.is_live_root() {
+        return which::which(name)
+            .ok()
+            .map(|p| p.to_string_lossy().into_owned());
+    }
+    FAKE_ROOT_PATH
+        .iter()
+        .map(|d| host.path(Path::new(d).join(name)))
+        .find(|p| p.is_file())
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// How long engine commands may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Reads (`ps`, `inspect`, `info`) and `kill`, `rm`, `unpause`.
+    pub command: Duration,
+    /// `docker stop`: the grace period the container gets before SIGKILL.
+    pub stop_grace: Duration,
+    /// `systemctl restart` of containerd or docker.
+    pub restart: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            command: Duration::from_secs(30),
+            stop_grace: Duration::from_secs(10),
+            restart: Duration::from_secs(120),
+        }
+    }
+}
+
+/// The engine's CLI, found on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Engine {
+    /// The `docker` program (a host path).
+    pub program: String,
+    /// coreutils `timeout`, when found; without it commands run unguarded.
+    pub timeout: Option<String>,
+    /// Time limits.
+    pub limits: Limits,
+}
+
+/// What an engine command printed, and why it failed when it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineOutput {
+    /// The command line that ran (without the `timeout` wrapper).
+    pub command: String,
+    /// Its output.
+    pub output: CmdOutput,
+    /// `None` when it exited 0.
+    pub failure: Option<EngineFailure>,
+}
+
+impl EngineOutput {
+    /// Whether it exited 0.
+    pub fn ok(&self) -> bool {
+        self.failure.is_none()
+    }
+
+    /// The engine's message: its stderr, trimmed (stdout when stderr is empty).
+    pub fn message(&self) -> String {
+        let e = self.output.stderr.trim();
+        if e.is_empty() {
+            self.output.stdout.trim().to_string()
+        } else {
+            e.to_string()
+        }
+    }
+
+    /// One line for a step's detail: `docker rm -f web: ok` or the failure.
+    pub fn summary(&self) -> String {
+        match &self.failure {
+            None => format!("{}: ok", self.command),
+            Some(EngineFailure::Hung) => format!(
+                "{}: no answer in time, stopped waiting{}",
+                self.command,
+                match self.message() {
+                    m if m.is_empty() => String::new(),
+                    m => format!(" ({m})"),
+                }
+            ),
+            Some(_) => format!(
+                "{}: {}",
+                self.command,
+                match self.message() {
+                    m if m.is_empty() => format!("exited with status {:?}", self.output.status),
+                    m => m,
+                }
+            ),
+        }
+    }
+
+    /// This failure as an error that keeps the engine's message.
+    pub fn to_error(&self) -> ContainerError {
+        match self.failure {
+            Some(EngineFailure::Unreachable) => ContainerError::EngineUnreachable {
+                message: self.message(),
+            },
+            Some(EngineFailure::PermissionDenied) => ContainerError::EnginePermission {
+                message: self.message(),
+            },
+            Some(EngineFailure::Hung) => ContainerError::Hung {
+                command: self.command.clone(),
+            },
+            _ => ContainerError::Engine {
+                command: self.command.clone(),
+                status: self.output.status,
+                message: self.message(),
+            },
+        }
+    }
+}
+
+impl Engine {
+    /// Finds the `docker` CLI (and coreutils `timeout`) on the host.
+    ///
+    /// # Errors
+    /// [`ContainerError::NoEngine`] when there is no `docker` program.
+    pub fn locate(host: &Host) -> std::result::Result<Engine, ContainerError> {
+        let program = locate_program(host, "docker").ok_or(ContainerError::NoEngine)?;
+        let timeout = locate_program(host, "timeout");
+        if timeout.is_none() {
+            log::warn!("container: no `timeout` program: engine commands run unguarded");
+        }
+        Ok(Engine {
+            program,
+            timeout,
+            limits: Limits::default(),
+        })
+    }
+
+    /// The command that runs `args` with the given time limit.
+    pub fn cmd(&self, args: &[&str], limit: Duration) -> Cmd {
+        wrap(&self.timeout, &self.program, args, limit)
+    }
+
+    /// Runs an engine command; a non-zero exit is classified, not an error.
+    ///
+    /// # Errors
+    /// [`Error::Command`](crate::Error::Command) when the program cannot be started.
+    pub fn run(&self, host: &Host, args: &[&str], limit: Duration) -> Result<EngineOutput> {
+        run_wrapped(host, &self.timeout, &self.program, args, limit)
+    }
+
+    /// Runs a read command and returns its stdout.
+    fn read(&self, host: &Host, args: &[&str]) -> Result<String> {
+        let out = self.run(host, args, self.limits.command)?;
+        match out.failure {
+            None => Ok(out.output.stdout),
+            Some(_) => Err(out.to_error().into()),
+        }
+    }
+
+    /// Every container the engine knows (`docker ps -a --no-trunc`).
+    ///
+    /// # Errors
+    /// [`ContainerError::EngineUnreachable`] and friends with the engine's message;
+    /// [`Error::Parse`](crate::Error::Parse) when its output is not what `--format '{{json .}}'` prints.
+    pub fn list(&self, host: &Host) -> Result<Vec<PsEntry>> {
+        let out = self.read(
+            host,
+            &["ps", "--all", "--no-trunc", "--format", "{{json .}}"],
+        )?;
+        parse_ps(&out)
+    }
+
+    /// Inspects one container; `None` when the engine knows no such container.
+    ///
+    /// # Errors
+    /// The engine's error for anything but "no such container"; [`Error::Parse`](crate::Error::Parse).
+    pub fn inspect(&self, host: &Host, target: &str) -> Result<Option<ContainerInfo>> {
+        Ok(self.inspect_many(host, &[target])?.into_iter().next())
+    }
+
+    /// Inspects several containers at once; the ones the engine no longer knows are left
+    /// out.
+    ///
+    /// # Errors
+    /// The engine's error for anything but "no such container"; [`Error::Parse`](crate::Error::Parse).
+    pub fn inspect_many(&self, host: &Host, targets: &[&str]) -> Result<Vec<ContainerInfo>> {
+        if targets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args = vec!["container", "inspect", "--format", "{{json .}}"];
+        args.extend_from_slice(targets);
+        let out = self.run(host, &args, self.limits.command)?;
+        match out.failure {
+            // With several targets the engine prints the ones it found and fails for the
+            // rest.
+            None | Some(EngineFailure::NotFound) => parse_inspect(&out.output.stdout),
+            Some(_) => Err(out.to_error().into()),
+        }
+    }
+
+    /// Whether the engine restores running containers across its own restart
+    /// (`LiveRestoreEnabled`); `None` when it cannot tell.
+    pub fn live_restore(&self, host: &Host) -> Option<bool> {
+        match self.read(host, &["info", "--format", "{{json .LiveRestoreEnabled}}"]) {
+            Ok(s) => parse_live_restore(&s),
+            Err(e) => {
+                log::warn!("container: docker info: {e}");
+                None
+            }
+        }
+    }
+}
+
+/// `timeout -k 5 SECS PROGRAM ARGS...`, or the bare command when there is no `timeout`.
+pub fn wrap(timeout: &Option<String>, program: &str, args: &[&str], limit: Duration) -> Cmd {
+    match timeout {
+        Some(t) => {
+            let secs = limit.as_secs().max(1).to_string();
+            let mut a: Vec<String> = vec!["-k".into(), "5".into(), secs, program.into()];
+            a.extend(args.iter().map(|s| s.to_string()));
+            Cmd::new(t.clone(), a)
+        }
+        None => Cmd::new(program, args.iter().copied()),
+    }
+}
+
+/// Runs a command under `timeout` and classifies a failure.
+///
+/// # Errors
+/// [`Error::Command`](crate::Error::Command) when the program cannot be started.
+pub fn run_wrapped(
+    host: &Host,
+    timeout: &Option<String>,
+    program: &str,
+    args: &[&str],
+    limit: Duration,
+) -> Result<EngineOutput> {
+    let cmd = wrap(timeout, program, args, limit);
+    let bare = Cmd::new(
+        Path::new(program)
+            .file_name()
+            .map_or(program.to_string(), |n| n.to_string_lossy().into_owned()),
+        args.iter().copied(),
+    )
+    .display();
+    let output = host.system().run(&cmd)?;
+    let failure = (!output.success()).then(|| classify_failure(&output, timeout.is_some()));
+    log::debug!("container: {bare} -> {:?} {:?}", output.status, failure);
+    Ok(EngineOutput {
+        command: bare,
+        output,
+        failure,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_classified() {
+        let f = |status, e: &str| classify_failure(&CmdOutput::failed(status, e), true);
+        assert_eq!(
+            f(1, "Error response from daemon: No such container: web"),
+            EngineFailure::NotFound
+        );
+        assert_eq!(
+            f(
+                1,
+                "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
+            ),
+            EngineFailure::Unreachable
+        );
+        assert_eq!(
+            f(
+                1,
+                "permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock"
+            ),
+            EngineFailure::PermissionDenied
+        );
+        assert_eq!(f(124, ""), EngineFailure::Hung);
+        assert_eq!(
+            classify_failure(&CmdOutput::failed(124, ""), false),
+            EngineFailure::Other
+        );
+    }
+
+    #[test]
+    fn commands_are_guarded() {
+        let c = wrap(
+            &Some("/usr/bin/timeout".into()),
+            "/usr/bin/docker",
+            &["rm", "-f", "web"],
+            Duration::from_secs(30),
+        );
+        assert_eq!(
+            c.display(),
+            "/usr/bin/timeout -k 5 30 /usr/bin/docker rm -f web"
+        );
+        let c = wrap(&None, "docker", &["ps"], Duration::from_secs(30));
+        assert_eq!(c.display(), "docker ps");
+    }
+}

@@ -1,0 +1,507 @@
+//! The escalation ladder that removes a stuck container, least risky rung first.
+//!
+//! ```text
+//! unpause (only when the engine paused it)         disruptive
+//! stop: docker stop -t N, then docker rm           disruptive
+//! kill: docker kill, then docker rm                disruptive
+//! rm-force: docker rm -f                           disruptive
+//! kill-shim: SIGKILL its containerd shim           destructive
+//! restart-engine: systemctl restart containerd, docker   destructive
+//! reboot: through the reboot guard                 reboot
+//! ```
+//!
+//! Each rung counts as done only when the container is gone: the engine no longer lists
+//! its full id, no process's cgroup holds the id, and no shim runs with `-id <id>`. The
+//! ladder moves to the next rung only when that check failed. Rungs that cannot work
+//! are skipped with the reason: signals cannot end a process in uninterruptible sleep
+//! (`D`) or in a frozen cgroup ([`Futility`]); an engine restart needs systemd.
+//!
+//! The decisions are pure functions of an [`Observation`] ([`decide`], [`plan_ladder`]),
+//! tested from every state; [`remove`](super::remove()) walks them through a
+//! [`Runner`](crate::plan::Runner).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::error::{Refusal, Result};
+use crate::host::Host;
+use crate::plan::{Policy, Risk};
+
+use super::engine::{ContainerInfo, Status, short_id};
+use super::procs::{ContainerProcess, Futility, Shim};
+
+/// One rung of the ladder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rung {
+    /// `docker unpause`: only for a container the engine paused (its cgroup is frozen).
+    Unpause,
+    /// `docker stop` with a grace period, then `docker rm` (just `docker rm` when the
+    /// container is not running).
+    Stop,
+    /// `docker kill` (SIGKILL), then `docker rm`.
+    Kill,
+    /// `docker rm -f`.
+    RmForce,
+    /// SIGKILL to the container's containerd shim (and, when the engine no longer lists
+    /// the container, to its leftover processes), then `docker rm -f`.
+    KillShim,
+    /// `systemctl restart containerd`, then `docker`, then `docker rm -f`.
+    RestartEngine,
+    /// A reboot through the reboot guard.
+    Reboot,
+}
+
+impl Rung {
+    /// Every rung, in the order the ladder tries them.
+    pub const LADDER: [Rung; 7] = [
+        Rung::Unpause,
+        Rung::Stop,
+        Rung::Kill,
+        Rung::RmForce,
+        Rung::KillShim,
+        Rung::RestartEngine,
+        Rung::Reboot,
+    ];
+
+    /// How risky the rung is.
+    pub fn risk(self) -> Risk {
+        match self {
+            Rung::Unpause | Rung::Stop | Rung::Kill | Rung::RmForce => Risk::Disruptive,
+            Rung::KillShim | Rung::RestartEngine => Risk::Destructive,
+            Rung::Reboot => Risk::Reboot,
+        }
+    }
+
+    /// Its name in JSON and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rung::Unpause => "unpause",
+            Rung::Stop => "stop",
+            Rung::Kill => "kill",
+            Rung::RmForce => "rm-force",
+            Rung::KillShim => "kill-shim",
+            Rung::RestartEngine => "restart-engine",
+            Rung::Reboot => "reboot",
+        }
+    }
+
+    /// Whether the rung works by signalling the container's processes (directly or
+    /// through the engine), so [`Futility`] can make it pointless.
+    pub fn signals(self) -> bool {
+        matches!(
+            self,
+            Rung::Stop | Rung::Kill | Rung::RmForce | Rung::KillShim | Rung::RestartEngine
+        )
+    }
+}
+
+impl std::fmt::Display for Rung {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Futility {
+    /// Whether this makes `rung` pointless.
+    ///
+    /// A process in `D` takes no signal at all, and an engine restart only signals it
+    /// again: every rung but the reboot is skipped. In a frozen cgroup SIGTERM is never
+    /// handled (the stop rung is skipped); on cgroup v1 SIGKILL waits for a thaw too, so
+    /// every signal rung is skipped, while on cgroup v2 a fatal signal still ends frozen
+    /// tasks (kernel cgroup-v2 documentation), so the SIGKILL rungs are tried.
+    pub fn blocks(&self, rung: Rung) -> bool {
+        match self {
+            Futility::Uninterruptible { .. } => rung.signals(),
+            Futility::Frozen { cgroup_version, .. } => match rung {
+                Rung::Stop => true,
+                Rung::Kill | Rung::RmForce | Rung::KillShim => *cgroup_version == 1,
+                _ => false,
+            },
+        }
+    }
+}
+
+/// What the host shows of one container at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Observation {
+    /// Its full id.
+    pub id: String,
+    /// Whether `docker ps -a` lists it.
+    pub listed: bool,
+    /// The engine's view, when it lists it.
+    pub info: Option<ContainerInfo>,
+    /// Processes whose cgroup holds its id.
+    pub processes: Vec<ContainerProcess>,
+    /// Shims running with `-id <id>`.
+    pub shims: Vec<Shim>,
+    /// Why signals cannot end its processes, when they cannot.
+    pub futility: Option<Futility>,
+    /// Other running containers (by name): the ones an engine restart interrupts.
+    pub others_running: Vec<String>,
+}
+
+impl Observation {
+    /// Gone: not listed, no process, no shim.
+    pub fn gone(&self) -> bool {
+        !self.listed && self.processes.is_empty() && self.shims.is_empty()
+    }
+
+    /// The engine's status, when it lists the container.
+    pub fn status(&self) -> Option<&Status> {
+        self.info.as_ref().map(|i| &i.status)
+    }
+
+    pub(super) fn live(&self) -> bool {
+        self.info
+            .as_ref()
+            .is_some_and(|i| i.status.is_live() || i.running)
+    }
+
+    pub(super) fn engine_paused(&self) -> bool {
+        self.info
+            .as_ref()
+            .is_some_and(|i| i.paused || i.status == Status::Paused)
+    }
+
+    /// What remains of the container, in words.
+    pub fn remains(&self) -> String {
+        let mut parts = Vec::new();
+        match (&self.info, self.listed) {
+            (Some(i), _) => parts.push(format!("the engine lists it as {}", i.status)),
+            (None, true) => parts.push("the engine lists it".to_string()),
+            (None, false) => {}
+        }
+        if !self.processes.is_empty() {
+            parts.push(format!(
+                "{} process{} remain{} ({})",
+                self.processes.len(),
+                if self.processes.len() == 1 { "" } else { "es" },
+                if self.processes.len() == 1 { "s" } else { "" },
+                self.processes
+                    .iter()
+                    .take(5)
+                    .map(|p| format!("pid {} {} {}", p.pid, p.comm, p.state))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        for s in &self.shims {
+            parts.push(format!("shim pid {} ({}) runs", s.pid, s.state));
+        }
+        if parts.is_empty() {
+            "nothing".into()
+        } else {
+            parts.join("; ")
+        }
+    }
+}
+
+/// Facts about the host the decisions need besides the container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LadderEnv {
+    /// Whether systemd runs the host (the engine restart uses `systemctl`).
+    pub systemd: bool,
+    /// Whether the engine keeps containers running across its restart; `None` unknown.
+    pub live_restore: Option<bool>,
+}
+
+/// What the ladder does with a rung, given what it sees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "decision", content = "why", rename_all = "kebab-case")]
+pub enum Decision {
+    /// Take it.
+    Try,
+    /// Skip it: it cannot work here (the reason says why).
+    Skip(String),
+    /// It does not apply (unpause of a container that is not paused).
+    NotApplicable,
+}
+
+/// Decides what to do with `rung` given an observation (pure).
+pub fn decide(rung: Rung, o: &Observation, env: &LadderEnv) -> Decision {
+    let blocked = o.futility.as_ref().filter(|f| f.blocks(rung));
+    let not_listed = || {
+        Decision::Skip("the engine no longer lists the container: only its processes remain".into())
+    };
+    match rung {
+        Rung::Unpause => {
+            if o.listed && o.engine_paused() {
+                Decision::Try
+            } else {
+                Decision::NotApplicable
+            }
+        }
+        Rung::Stop => match (o.listed, blocked) {
+            (false, _) => not_listed(),
+            // Not running: this rung is a plain `docker rm`, no signal involved.
+            (true, Some(f)) if o.live() => Decision::Skip(f.why()),
+            _ => Decision::Try,
+        },
+        Rung::Kill => match (o.listed, blocked) {
+            (false, _) => not_listed(),
+            (true, _) if !o.live() => Decision::Skip(format!(
+                "the engine says it is {}: docker kill has nothing to signal",
+                o.status().map_or("not running".into(), ToString::to_string)
+            )),
+            (true, Some(f)) => Decision::Skip(f.why()),
+            _ => Decision::Try,
+        },
+        Rung::RmForce => match (o.listed, blocked) {
+            (false, _) => not_listed(),
+            (true, Some(f)) => Decision::Skip(f.why()),
+            _ => Decision::Try,
+        },
+        Rung::KillShim => {
+            if let Some(f) = blocked {
+                Decision::Skip(format!(
+                    "{}; killing the shim would only orphan them",
+                    f.why()
+                ))
+            } else if o.shims.is_empty() && (o.listed || o.processes.is_empty()) {
+                Decision::Skip(format!(
+                    "no containerd shim runs with -id {}",
+                    short_id(&o.id)
+                ))
+            } else {
+                Decision::Try
+            }
+        }
+        Rung::RestartEngine => {
+            if !env.systemd {
+                Decision::Skip(
+                    "not a systemd host: hostfix restarts the engine only through systemctl; \
+                     restart containerd and docker with the host's own init"
+                        .into(),
+                )
+            } else if let Some(f) = blocked {
+                Decision::Skip(f.why())
+            } else {
+                Decision::Try
+            }
+        }
+        Rung::Reboot => Decision::Try,
+    }
+}
+
+/// One rung as planned from an observation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RungPlan {
+    /// The rung.
+    pub rung: Rung,
+    /// Its risk.
+    pub risk: Risk,
+    /// What it would do.
+    pub action: String,
+    /// What the ladder does with it.
+    #[serde(flatten)]
+    pub decision: Decision,
+    /// Whether the cap allows it.
+    pub allowed: bool,
+}
+
+/// The whole ladder as planned from one observation (pure): every applicable rung with
+/// its risk, action and decision.
+pub fn plan_ladder(o: &Observation, env: &LadderEnv, names: &Names, cap: Risk) -> Vec<RungPlan> {
+    Rung::LADDER
+        .iter()
+        .map(|&rung| RungPlan {
+            rung,
+            risk: rung.risk(),
+            action: action(rung, o, names),
+            decision: decide(rung, o, env),
+            allowed: rung.risk() <= cap,
+        })
+        .filter(|p| p.decision != Decision::NotApplicable)
+        .collect()
+}
+
+/// The rung that would be tried after `after` (pure), if `after` did not remove it.
+pub fn next_rung(after: Rung, o: &Observation, env: &LadderEnv) -> Option<Rung> {
+    Rung::LADDER
+        .iter()
+        .copied()
+        .filter(|r| *r > after)
+        .find(|r| decide(*r, o, env) == Decision::Try)
+}
+
+/// How the container is named in actions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Names {
+    /// The name (or the short id when it has none).
+    pub name: String,
+    /// The stop grace period.
+    pub stop_grace: Duration,
+}
+
+/// The step action for a rung (pure).
+pub fn action(rung: Rung, o: &Observation, n: &Names) -> String {
+    let name = &n.name;
+    match rung {
+        Rung::Unpause => format!("docker unpause {name}"),
+        Rung::Stop if o.live() => format!(
+            "docker stop -t {} {name}, then docker rm {name}",
+            n.stop_grace.as_secs()
+        ),
+        Rung::Stop => format!("docker rm {name}"),
+        Rung::Kill => format!("docker kill {name}, then docker rm {name}"),
+        Rung::RmForce => format!("docker rm -f {name}"),
+        Rung::KillShim => {
+            let mut what = if o.shims.is_empty() {
+                "kill the containerd shim".to_string()
+            } else {
+                format!(
+                    "SIGKILL containerd shim {}",
+                    o.shims
+                        .iter()
+                        .map(|s| format!("pid {}", s.pid))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            what.push_str(&format!(" of {name} (-id {})", short_id(&o.id)));
+            if !o.listed && !o.processes.is_empty() {
+                what.push_str(" and its leftover processes");
+            } else {
+                what.push_str(&format!(", then docker rm -f {name}"));
+            }
+            what
+        }
+        Rung::RestartEngine => format!(
+            "systemctl restart containerd, then systemctl restart docker, then docker rm -f {name}"
+        ),
+        Rung::Reboot => format!("reboot the host through the reboot guard to clear {name}"),
+    }
+}
+
+/// Why a rung is taken, with what it costs (pure).
+pub fn reason(rung: Rung, o: &Observation, env: &LadderEnv) -> String {
+    match rung {
+        Rung::Unpause => "the engine paused it: a frozen container handles no signal".into(),
+        Rung::Stop => "the gentlest removal: let it shut down, then remove it".into(),
+        Rung::Kill => "it did not stop: SIGKILL through the engine".into(),
+        Rung::RmForce => "the engine could not remove it: force the removal".into(),
+        Rung::KillShim => "the engine gets no exit event: kill the shim that should send it; \
+                           containerd then cleans up the task"
+            .into(),
+        Rung::RestartEngine => format!(
+            "the engine itself is stuck on it; {}",
+            restart_impact(o, env)
+        ),
+        Rung::Reboot => "nothing short of a reboot clears it".into(),
+    }
+}
+
+/// Which containers an engine restart interrupts, in words (pure).
+pub fn restart_impact(o: &Observation, env: &LadderEnv) -> String {
+    match env.live_restore {
+        Some(true) => "live-restore is on: running containers keep running".into(),
+        lr => {
+            let why = if lr.is_none() {
+                "live-restore unknown"
+            } else {
+                "live-restore is off"
+            };
+            if o.others_running.is_empty() {
+                format!("interrupts every running container ({why}); no other is running")
+            } else {
+                format!(
+                    "interrupts every running container ({why}): {}",
+                    o.others_running.join(", ")
+                )
+            }
+        }
+    }
+}
+
+/// The containers an engine restart would interrupt (pure).
+pub fn restart_hits(o: &Observation, env: &LadderEnv) -> Vec<String> {
+    if env.live_restore == Some(true) {
+        Vec::new()
+    } else {
+        o.others_running.clone()
+    }
+}
+
+/// What the ladder asks of the reboot guard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RebootRequest {
+    /// A key for the guard's once-only rule: one reboot per container
+    /// (`container-rm-<full id>`).
+    pub key: String,
+    /// Why, for the guard's ledger and the journal.
+    pub reason: String,
+    /// One short line for logged-in users.
+    pub message: String,
+}
+
+/// The one function the reboot rung calls: a reboot through the reboot guard.
+///
+/// The guard decides (loops, attempts per window, minimum uptime); the ladder only asks.
+/// A closure `Fn(&Host, &Policy, &RebootRequest) -> Result<String>` is a gate whose check
+/// always passes.
+pub trait RebootGate {
+    /// Whether the guard would allow this reboot now; read-only.
+    ///
+    /// # Errors
+    /// [`Error::Refused`](crate::Error::Refused) with the guard's [`Refusal`] when it would not.
+    fn check(&self, _host: &Host, _policy: &Policy, _req: &RebootRequest) -> Result<()> {
+        Ok(())
+    }
+
+    /// Reboots through the guard; returns what was done (an orderly reboot returns once
+    /// it is queued; `reboot(2)` never returns).
+    ///
+    /// # Errors
+    /// The guard's refusal or the reboot's failure.
+    fn reboot(&self, host: &Host, policy: &Policy, req: &RebootRequest) -> Result<String>;
+}
+
+impl<F> RebootGate for F
+where
+    F: Fn(&Host, &Policy, &RebootRequest) -> Result<String>,
+{
+    fn reboot(&self, host: &Host, policy: &Policy, req: &RebootRequest) -> Result<String> {
+        self(host, policy, req)
+    }
+}
+
+/// A gate that refuses every reboot: for builds and callers without the reboot guard.
+/// The reboot rung is then planned and refused, never faked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoRebootGate;
+
+impl NoRebootGate {
+    fn refusal() -> Refusal {
+        Refusal::Guard {
+            rule: "reboot-guard".into(),
+            detail: "no reboot guard is wired to the container ladder in this build: \
+                     reboot the host yourself, then run the same command again"
+                .into(),
+        }
+    }
+}
+
+impl RebootGate for NoRebootGate {
+    fn check(&self, _host: &Host, _policy: &Policy, _req: &RebootRequest) -> Result<()> {
+        Err(Self::refusal().into())
+    }
+    fn reboot(&self, _host: &Host, _policy: &Policy, _req: &RebootRequest) -> Result<String> {
+        Err(Self::refusal().into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rung_risks_are_ordered() {
+        let risks: Vec<Risk> = Rung::LADDER.iter().map(|r| r.risk()).collect();
+        assert!(risks.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(Rung::KillShim.risk(), Risk::Destructive);
+        assert_eq!(Rung::RestartEngine.risk(), Risk::Destructive);
+        assert_eq!(Rung::Reboot.risk(), Risk::Reboot);
+    }
+}

@@ -1,0 +1,140 @@
+//! Containers: stuck containers, and the escalation ladder that removes them.
+//!
+//! The incident's last fault was a container `docker rm -f` could not remove ("did not
+//! receive an exit event"), that survived `pkill` and restarts of docker and containerd,
+//! and went away only with a reboot. [`remove`] is that escalation done safely: each rung
+//! least risky first, each verified before the next, futile rungs skipped with the
+//! reason, the reboot only through the reboot guard ([`GuardedReboot`], or any
+//! [`RebootGate`]).
+//!
+//! [`diagnose`] adds `doctor`'s findings: containers that are dead, stuck in removal,
+//! restarting in a loop, not started because their host port is taken, processes of a
+//! container the engine no longer lists, and processes that no signal can reach.
+//!
+//! The engine is reached through its CLI (`docker`, found with `which`), under
+//! coreutils `timeout`; errors keep the engine's own message.
+//!
+//! ```no_run
+//! use hostfix::container::{self, GuardedReboot, RemoveOptions};
+//! use hostfix::{Host, Policy, Risk};
+//!
+//! let report = container::remove(
+//!     &Host::live(),
+//!     &RemoveOptions::new("web"),
+//!     &Policy::new(Risk::Disruptive),
+//!     &GuardedReboot::default(),
+//! );
+//! match (&report.result.removed_by, &report.result.next) {
+//!     (Some(rung), _) => println!("removed by {rung}"),
+//!     (None, Some(next)) => println!("next rung: {} ({})", next.rung, next.risk),
+//!     _ => {}
+//! }
+//! ```
+
+mod diag;
+pub mod engine;
+mod gate;
+pub mod ladder;
+mod parse;
+pub mod procs;
+mod record;
+mod remove;
+mod rungs;
+
+use crate::error::{Classify, ErrorKind};
+
+pub use diag::{ContainerFacts, ContainerSummary, diagnose, findings};
+pub use engine::{ContainerInfo, Engine, PsEntry, PublishedPort, Status};
+pub use gate::GuardedReboot;
+pub use ladder::{
+    Decision, LadderEnv, NoRebootGate, Observation, RebootGate, RebootRequest, Rung, RungPlan,
+    decide, plan_ladder,
+};
+pub use procs::{ContainerProcess, Futility, Shim};
+pub use record::{RebootEvidence, RebootRecord};
+pub use remove::{NextRung, Removal, RemoveOptions, remove, validate_target};
+
+/// Errors of this module.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    /// There is no `docker` program on the host.
+    #[error("no container engine CLI found: `docker` is not in PATH")]
+    NoEngine,
+    /// The engine's daemon does not answer.
+    #[error("the container engine does not answer: {message}")]
+    EngineUnreachable {
+        /// The engine's message.
+        message: String,
+    },
+    /// The engine's socket refused the caller.
+    #[error("the container engine refused the connection: {message} (run as root)")]
+    EnginePermission {
+        /// The engine's message.
+        message: String,
+    },
+    /// An engine command failed.
+    #[error("{command}: {message}")]
+    Engine {
+        /// The command line.
+        command: String,
+        /// Its exit status.
+        status: Option<i32>,
+        /// The engine's message.
+        message: String,
+    },
+    /// An engine command ran past its time limit and was stopped.
+    #[error("{command}: no answer in time, stopped waiting")]
+    Hung {
+        /// The command line.
+        command: String,
+    },
+    /// `systemctl restart` of containerd or docker failed.
+    #[error("restarting {unit} failed: {message}")]
+    Restart {
+        /// The unit.
+        unit: String,
+        /// systemd's message.
+        message: String,
+    },
+    /// A rung ran and the container is still there: the ladder escalates.
+    #[error("rung {rung} did not remove it: {remains} (the rung said: {said})")]
+    NotGone {
+        /// The rung.
+        rung: ladder::Rung,
+        /// What remains.
+        remains: String,
+        /// What its commands said (the engine's messages).
+        said: String,
+    },
+    /// Every rung was tried or skipped and the container remains.
+    #[error("no rung removed container {name}")]
+    Exhausted {
+        /// The container.
+        name: String,
+    },
+    /// The reboot rung started a reboot; the container is gone only after it.
+    #[error(
+        "the host is rebooting to clear container {name}: run the same command after the \
+         boot to confirm it is gone"
+    )]
+    RebootPending {
+        /// The container.
+        name: String,
+    },
+}
+
+impl Classify for ContainerError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ContainerError::NoEngine
+            | ContainerError::EngineUnreachable { .. }
+            | ContainerError::EnginePermission { .. }
+            | ContainerError::Engine { .. }
+            | ContainerError::Hung { .. }
+            | ContainerError::Restart { .. }
+            | ContainerError::NotGone { .. }
+            | ContainerError::Exhausted { .. }
+            | ContainerError::RebootPending { .. } => ErrorKind::Failed,
+        }
+    }
+}

@@ -1,0 +1,537 @@
+//! `container rm`: resolving the target, observing it, and walking the ladder through a
+//! [`Runner`], verifying each rung; the reboot rung through a [`RebootGate`].
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::error::{Error, InputError, Refusal, Result};
+use crate::host::{Host, InitSystem};
+use crate::lock::{StateLock, Wait};
+use crate::plan::{Exec, Policy, Report, Risk, Runner};
+use crate::process;
+
+use super::ContainerError;
+use super::engine::{Engine, EngineFailure, Limits, Status, short_id};
+use super::ladder::{
+    Decision, LadderEnv, Names, Observation, RebootGate, RebootRequest, Rung, RungPlan, action,
+    decide, next_rung, plan_ladder, reason, restart_hits,
+};
+use super::procs::{self, ContainerProcess, Futility, Sampling, Shim};
+use super::record::{RebootEvidence, RebootRecord, read_record, remove_record, write_record};
+use super::rungs::Ctx;
+
+/// What `container rm` is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoveOptions {
+    /// The container: a name, or an id (full, or a unique prefix).
+    pub target: String,
+    /// How long `docker stop` lets it shut down before SIGKILL (`--timeout`).
+    pub stop_grace: Duration,
+    /// How long any other engine command may run before it counts as hung.
+    pub command_timeout: Duration,
+    /// How long `systemctl restart` of containerd or docker may run.
+    pub restart_timeout: Duration,
+    /// How long to wait for the container to be gone after a rung that acts
+    /// asynchronously (the shim kill, the engine restart), or for its processes to exit.
+    pub settle: Duration,
+    /// How processes in `D` are sampled before they count as stuck.
+    pub sampling: Sampling,
+    /// How long to wait for another hostfix run's state lock.
+    pub lock_wait: Duration,
+}
+
+impl RemoveOptions {
+    /// The defaults for a target: 10 s stop grace, 30 s per command, 120 s per restart,
+    /// 10 s to settle, three `D` samples 300 ms apart, 10 s for the state lock.
+    pub fn new(target: impl Into<String>) -> Self {
+        let l = Limits::default();
+        RemoveOptions {
+            target: target.into(),
+            stop_grace: l.stop_grace,
+            command_timeout: l.command,
+            restart_timeout: l.restart,
+            settle: Duration::from_secs(10),
+            sampling: Sampling::default(),
+            lock_wait: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Checks a container name or id as given on the command line.
+///
+/// # Errors
+/// [`InputError`] unless it is a name (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`, optionally with the
+/// engine's leading `/`) or a hex id.
+pub fn validate_target(s: &str) -> std::result::Result<String, InputError> {
+    let t = s.trim().trim_start_matches('/');
+    let ok = t.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        && t.len() <= 253;
+    if ok {
+        Ok(t.to_string())
+    } else {
+        Err(InputError::new(
+            "container",
+            s,
+            "not a container name or id",
+            "a name ([a-zA-Z0-9][a-zA-Z0-9_.-]*) or an id (hex digits, a unique prefix)",
+        ))
+    }
+}
+
+/// The next rung, as reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NextRung {
+    /// The rung.
+    pub rung: Rung,
+    /// Its risk.
+    pub risk: Risk,
+    /// What it would do.
+    pub action: String,
+}
+
+/// What `container rm` found and did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Removal {
+    /// The container as asked for.
+    pub target: String,
+    /// Its full id, when known.
+    pub id: Option<String>,
+    /// Its name, when known.
+    pub name: Option<String>,
+    /// The engine's status when the ladder started.
+    pub status: Option<Status>,
+    /// Its processes when the ladder started.
+    pub processes: Vec<ContainerProcess>,
+    /// Its shims when the ladder started.
+    pub shims: Vec<Shim>,
+    /// Whether it is gone now (under `--dry-run`: whether it was already).
+    pub gone: bool,
+    /// Whether it was gone before anything was done.
+    pub already_gone: bool,
+    /// The rung that removed it.
+    pub removed_by: Option<Rung>,
+    /// The rung that would come next: after the planned one (dry run), or the one the
+    /// cap or the guard refused.
+    pub next: Option<NextRung>,
+    /// Why signals cannot end its processes, when they cannot (the last observation).
+    pub futility: Option<Futility>,
+    /// The ladder as planned from the first observation.
+    pub ladder: Vec<RungPlan>,
+    /// Whether the engine keeps containers across its restart; `None` when unknown.
+    pub live_restore: Option<bool>,
+    /// The containers an engine restart would interrupt.
+    pub engine_restart_hits: Vec<String>,
+    /// An earlier reboot this ladder asked for, or the one it just asked for.
+    pub reboot: Option<RebootEvidence>,
+    /// What remains of it, when it is not gone.
+    pub remains: Option<String>,
+}
+
+/// Resolves the target to a full id and name; `None` when nothing of it exists.
+fn resolve(
+    host: &Host,
+    engine: &Engine,
+    target: &str,
+    record: Option<&RebootRecord>,
+) -> Result<Option<(String, String)>> {
+    let out = engine.run(
+        host,
+        &["container", "inspect", "--format", "{{json .}}", target],
+        engine.limits.command,
+    )?;
+    match out.failure {
+        None => {
+            let info = super::engine::parse_inspect(&out.output.stdout)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::parse("docker container inspect output", "empty"))?;
+            return Ok(Some((info.id.clone(), info.name)));
+        }
+        Some(EngineFailure::NotFound) => {}
+        // An engine stuck on this container may not answer an inspect of it; its list
+        // still tells the id.
+        Some(EngineFailure::Hung) => {
+            let list = engine.list(host)?;
+            let t = target.to_ascii_lowercase();
+            let by_name: Vec<&super::engine::PsEntry> = list
+                .iter()
+                .filter(|e| e.names.iter().any(|n| n == target))
+                .collect();
+            let found = if by_name.is_empty() {
+                list.iter().filter(|e| e.id.starts_with(&t)).collect()
+            } else {
+                by_name
+            };
+            match found.as_slice() {
+                [one] => return Ok(Some((one.id.clone(), one.name().to_string()))),
+                [] => {}
+                _ => return Err(out.to_error().into()),
+            }
+        }
+        Some(EngineFailure::Other) if out.message().to_ascii_lowercase().contains("multiple") => {
+            return Err(InputError::new(
+                "container",
+                target,
+                out.message(),
+                "a name or an id prefix that matches one container",
+            )
+            .into());
+        }
+        Some(_) => return Err(out.to_error().into()),
+    }
+    // The engine does not know it. Its processes or shim may still run: look for them by
+    // id (a 12+ digit prefix), or by the id an earlier run recorded for this name.
+    if let Some(r) = record {
+        return Ok(Some((r.id.clone(), r.name.clone())));
+    }
+    if target.len() >= 12 && target.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let t = target.to_ascii_lowercase();
+        let ids: Vec<String> = procs::scan(host)
+            .ids()
+            .into_iter()
+            .filter(|id| id.starts_with(&t))
+            .collect();
+        match ids.as_slice() {
+            [one] => return Ok(Some((one.clone(), short_id(one).to_string()))),
+            [] => {}
+            many => {
+                return Err(InputError::new(
+                    "container",
+                    target,
+                    format!("the prefix matches {} containers' processes", many.len()),
+                    "a longer id prefix",
+                )
+                .into());
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Removes a stuck container by the ladder, verifying after each rung.
+///
+/// The report's result says which rung removed it, or which rung would come next and
+/// its risk. Exit codes through [`Report::exit_code`]: 0 gone (already gone:
+/// `changed: false`), 3 the next rung is above the cap or the guard refused it, 1 a rung
+/// failed in a way that stops the ladder (the engine does not answer, a restart failed,
+/// not root), or the host is rebooting to clear it.
+pub fn remove(
+    host: &Host,
+    opts: &RemoveOptions,
+    policy: &Policy,
+    gate: &dyn RebootGate,
+) -> Report<Removal> {
+    let mut run = Runner::new("container rm", host, policy);
+    let mut out = Removal {
+        target: opts.target.clone(),
+        ..Removal::default()
+    };
+    let res = walk(&mut run, opts, gate, &mut out);
+    run.finish_with(out, res.err())
+}
+
+fn walk(
+    run: &mut Runner<'_>,
+    opts: &RemoveOptions,
+    gate: &dyn RebootGate,
+    out: &mut Removal,
+) -> Result<()> {
+    let host = run.host();
+    let policy = run.policy().clone();
+    let target = validate_target(&opts.target)?;
+    let mut engine = Engine::locate(host)?;
+    engine.limits = Limits {
+        command: opts.command_timeout,
+        stop_grace: opts.stop_grace,
+        restart: opts.restart_timeout,
+    };
+    run.observe(
+        "find the container engine",
+        format!(
+            "{} (commands guarded by {})",
+            engine.program,
+            engine
+                .timeout
+                .as_deref()
+                .unwrap_or("nothing: no timeout program, a hung command hangs hostfix")
+        ),
+    );
+
+    let boot_id = host.boot_id().ok();
+    let early_record = read_record(host, &policy.state_dir, None, &target);
+    let Some((id, name)) = resolve(host, &engine, &target, early_record.as_ref())? else {
+        out.gone = true;
+        out.already_gone = true;
+        run.observe(
+            format!("look up {target}"),
+            "the engine knows no such container and no process of it runs: nothing to do",
+        );
+        return Ok(());
+    };
+    out.id = Some(id.clone());
+    out.name = Some(name.clone());
+    let record = read_record(host, &policy.state_dir, Some(&id), &target).or(early_record);
+    if let Some(r) = &record {
+        let confirmed = boot_id.as_deref().is_some_and(|b| b != r.boot_id);
+        run.observe(
+            "earlier reboot for this container",
+            if confirmed {
+                format!(
+                    "confirmed: asked in boot {}, this is boot {}",
+                    r.boot_id,
+                    boot_id.as_deref().unwrap_or("?")
+                )
+            } else {
+                format!(
+                    "asked in boot {} and the host has not rebooted since",
+                    r.boot_id
+                )
+            },
+        );
+        out.reboot = Some(RebootEvidence {
+            requested_in_boot: r.boot_id.clone(),
+            requested_at: r.requested_at,
+            current_boot: boot_id.clone(),
+            confirmed,
+        });
+    }
+
+    let ctx = Ctx {
+        host,
+        engine,
+        opts,
+        id: id.clone(),
+    };
+    let mut obs = ctx.observe()?;
+    out.status = obs.status().cloned();
+    out.processes = obs.processes.clone();
+    out.shims = obs.shims.clone();
+    out.futility = obs.futility.clone();
+    run.observe(format!("observe {name} ({})", short_id(&id)), obs.remains());
+    if let Some(f) = &obs.futility {
+        run.observe("can signals end its processes", format!("no: {}", f.why()));
+    }
+    if obs.gone() {
+        out.gone = true;
+        out.already_gone = true;
+        if !policy.dry_run && record.is_some() {
+            remove_record(host, &policy.state_dir, &id);
+        }
+        return Ok(());
+    }
+
+    // Never remove the container hostfix itself runs in.
+    for pid in process::caller_ancestry(host) {
+        let cg = std::fs::read_to_string(host.path(format!("/proc/{pid}/cgroup")))
+            .ok()
+            .and_then(|t| process::parse_cgroup(&t));
+        if cg
+            .as_deref()
+            .and_then(process::container_id_from_cgroup)
+            .as_deref()
+            == Some(&id)
+        {
+            return Err(run.refuse(
+                format!("remove container {name}"),
+                Risk::Disruptive,
+                Refusal::Protected {
+                    target: format!("container {name}"),
+                    why: format!("hostfix runs inside it (pid {pid})"),
+                },
+            ));
+        }
+    }
+
+    let env = LadderEnv {
+        systemd: host.init_system() == InitSystem::Systemd,
+        live_restore: ctx.engine.live_restore(host),
+    };
+    out.live_restore = env.live_restore;
+    out.engine_restart_hits = restart_hits(&obs, &env);
+    let names = Names {
+        name: name.clone(),
+        stop_grace: opts.stop_grace,
+    };
+    out.ladder = plan_ladder(&obs, &env, &names, policy.max_risk);
+
+    // Taken before the first change, so a run that only plans or is refused at once
+    // creates nothing.
+    let mut lock: Option<StateLock> = None;
+    let wait = if opts.lock_wait.is_zero() {
+        Wait::No
+    } else {
+        Wait::Up(opts.lock_wait)
+    };
+
+    for rung in Rung::LADDER {
+        let act = action(rung, &obs, &names);
+        let why = reason(rung, &obs, &env);
+        match decide(rung, &obs, &env) {
+            Decision::NotApplicable => continue,
+            Decision::Skip(why_not) => {
+                run.skip(act, rung.risk(), why, why_not);
+                continue;
+            }
+            Decision::Try => {}
+        }
+        let next_of = |r: Rung, o: &Observation| NextRung {
+            rung: r,
+            risk: r.risk(),
+            action: action(r, o, &names),
+        };
+        if rung == Rung::Reboot {
+            return reboot_rung(
+                run, &ctx, &obs, gate, &mut lock, out, &act, &why, &name, boot_id,
+            );
+        }
+        if lock.is_none() && !policy.dry_run && run.allows(rung.risk()) {
+            lock = Some(StateLock::acquire(host, &policy.state_dir, wait)?);
+        }
+        let mut latest = None;
+        match run.step(act, rung.risk(), why, |_| {
+            ctx.run_rung(rung, &obs, &mut latest)
+        }) {
+            Ok(Exec::Planned) => {
+                out.next = next_rung(rung, &obs, &env).map(|r| next_of(r, &obs));
+                return Ok(());
+            }
+            Ok(Exec::Done) if rung == Rung::Unpause => {
+                if let Some(o) = latest {
+                    obs = o;
+                }
+            }
+            Ok(Exec::Done) => {
+                out.gone = true;
+                out.removed_by = Some(rung);
+                if let Some(o) = latest {
+                    out.futility = o.futility;
+                }
+                if record.is_some() {
+                    remove_record(host, &policy.state_dir, &id);
+                }
+                return Ok(());
+            }
+            Err(Error::Refused(r)) => {
+                out.next = Some(next_of(rung, &obs));
+                out.remains = Some(obs.remains());
+                return Err(Error::Refused(r));
+            }
+            Err(Error::Container(e @ ContainerError::NotGone { .. })) => {
+                if let Some(o) = latest {
+                    obs = o;
+                }
+                log::info!("container rm: {e}; escalating");
+                out.futility = obs.futility.clone();
+                out.engine_restart_hits = restart_hits(&obs, &env);
+                out.remains = Some(obs.remains());
+            }
+            Err(e) => {
+                if let Some(o) = latest {
+                    out.remains = Some(o.remains());
+                }
+                return Err(e);
+            }
+        }
+    }
+    Err(ContainerError::Exhausted { name }.into())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn reboot_rung(
+    run: &mut Runner<'_>,
+    ctx: &Ctx<'_>,
+    obs: &Observation,
+    gate: &dyn RebootGate,
+    lock: &mut Option<StateLock>,
+    out: &mut Removal,
+    act: &str,
+    why: &str,
+    name: &str,
+    boot_id: Option<String>,
+) -> Result<()> {
+    let host = ctx.host;
+    let policy = run.policy().clone();
+    out.next = Some(NextRung {
+        rung: Rung::Reboot,
+        risk: Risk::Reboot,
+        action: act.to_string(),
+    });
+    out.remains = Some(obs.remains());
+    if !run.allows(Risk::Reboot) {
+        // Records the refusal (RiskAboveCap) without running anything.
+        return run
+            .step(act, Risk::Reboot, why, |_| Ok(String::new()))
+            .map(|_| ());
+    }
+    let req = RebootRequest {
+        key: format!("container-rm-{}", ctx.id),
+        message: format!(
+            "hostfix: rebooting to clear stuck container {name} ({})",
+            short_id(&ctx.id)
+        ),
+        reason: format!(
+            "container {name} ({}) cannot be removed: {}",
+            short_id(&ctx.id),
+            obs.futility
+                .as_ref()
+                .map_or_else(|| obs.remains(), Futility::why)
+        ),
+    };
+    // The guard takes the state lock itself (its check probes it): let go of ours.
+    drop(lock.take());
+    if let Err(e) = gate.check(host, &policy, &req) {
+        return Err(match e {
+            Error::Refused(r) => run.refuse(act, Risk::Reboot, r),
+            other => other,
+        });
+    }
+    let record = RebootRecord {
+        id: ctx.id.clone(),
+        name: name.to_string(),
+        boot_id: boot_id.clone().unwrap_or_default(),
+        requested_at: host
+            .system()
+            .now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        reason: req.reason.clone(),
+    };
+    let state_dir = policy.state_dir.clone();
+    let exec = run.step(act, Risk::Reboot, why, |h| {
+        write_record(h, &state_dir, &record)?;
+        gate.reboot(h, &policy, &req).inspect_err(|_| {
+            remove_record(h, &state_dir, &record.id);
+        })
+    })?;
+    if exec == Exec::Planned {
+        return Ok(());
+    }
+    out.reboot = Some(RebootEvidence {
+        requested_in_boot: record.boot_id,
+        requested_at: record.requested_at,
+        current_boot: boot_id,
+        confirmed: false,
+    });
+    Err(ContainerError::RebootPending {
+        name: name.to_string(),
+    }
+    .into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        assert_eq!(validate_target("/web").unwrap(), "web");
+        assert_eq!(validate_target("web_1.a-b").unwrap(), "web_1.a-b");
+        assert!(validate_target("").is_err());
+        assert!(validate_target("-rf").is_err());
+        assert!(validate_target("a b").is_err());
+        assert!(validate_target("x;rm").is_err());
+    }
+}

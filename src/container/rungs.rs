@@ -1,0 +1,296 @@
+//! Taking one rung and verifying it: the engine commands, the shim kill through a
+//! pidfd, the engine restart, and the check that the container is gone.
+
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+
+use crate::error::{Error, Refusal, Result};
+use crate::host::Host;
+use crate::process;
+
+use super::ContainerError;
+use super::engine::{ContainerInfo, Engine, EngineFailure, Status, run_wrapped, short_id};
+use super::ladder::{Observation, Rung};
+use super::procs;
+use super::remove::RemoveOptions;
+
+/// How long to watch for the container to go after a rung.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Settle {
+    /// After synchronous engine commands: a container the engine still lists (and is not
+    /// removing) stays; only its processes and shim exiting are waited for.
+    Quick,
+    /// After killing the shim or restarting the engine: the engine finishes removals it
+    /// had hung on by itself, shortly after; wait the whole settle time, through an
+    /// engine that does not answer yet.
+    Patient,
+    /// Until the engine answers again after its restart.
+    EngineBack,
+}
+
+/// One container being removed: the host, the engine, the options, its full id.
+pub(super) struct Ctx<'a> {
+    pub(super) host: &'a Host,
+    pub(super) engine: Engine,
+    pub(super) opts: &'a RemoveOptions,
+    pub(super) id: String,
+}
+
+impl Ctx<'_> {
+    /// Observes the container once.
+    pub(super) fn observe(&self) -> Result<Observation> {
+        let list = self.engine.list(self.host)?;
+        let listed = list.iter().any(|e| e.id == self.id);
+        let others_running = list
+            .iter()
+            .filter(|e| e.id != self.id && e.state.is_live())
+            .map(|e| e.name().to_string())
+            .collect();
+        let info = match list.iter().find(|e| e.id == self.id) {
+            None => None,
+            Some(entry) => match self.engine.inspect(self.host, &self.id) {
+                Ok(i) => i,
+                // An engine stuck on this container may answer its list but not an
+                // inspect of it: go on with what the list says.
+                Err(Error::Container(ContainerError::Hung { command })) => {
+                    log::warn!("container: {command} hung; using docker ps's view");
+                    Some(ContainerInfo::from_ps(entry))
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        let table = procs::scan(self.host);
+        let processes = table.processes_of(&self.id);
+        let shims = table.shims_of(&self.id);
+        let paused = info
+            .as_ref()
+            .is_some_and(|i: &ContainerInfo| i.paused || i.status == Status::Paused);
+        let futility = procs::futility(self.host, &processes, paused, self.opts.sampling);
+        Ok(Observation {
+            id: self.id.clone(),
+            listed: listed || info.is_some(),
+            info,
+            processes,
+            shims,
+            futility,
+            others_running,
+        })
+    }
+
+    /// Observes until the container is gone or `settle` has passed, as `how` says.
+    pub(super) fn settle(&self, how: Settle) -> Result<Observation> {
+        let interval = Duration::from_millis(500);
+        let tries = (self.opts.settle.as_millis() / interval.as_millis()).max(1) as u32;
+        let tolerate = matches!(how, Settle::EngineBack | Settle::Patient);
+        let mut last_err = None;
+        for i in 0..tries {
+            if i > 0 {
+                self.host.system().sleep(interval);
+            }
+            match self.observe() {
+                Ok(o) => {
+                    let removing = o.status() == Some(&Status::Removing);
+                    let done = o.gone()
+                        || i + 1 == tries
+                        || how == Settle::EngineBack
+                        || (how == Settle::Quick && o.listed && !removing);
+                    if done {
+                        return Ok(o);
+                    }
+                    last_err = None;
+                }
+                Err(Error::Container(
+                    e @ (ContainerError::EngineUnreachable { .. } | ContainerError::Hung { .. }),
+                )) if tolerate => last_err = Some(Error::Container(e)),
+                Err(e) => return Err(e),
+            }
+        }
+        match last_err {
+            Some(e) => Err(e),
+            None => self.observe(),
+        }
+    }
+
+    fn docker(&self, args: &[&str], limit: Duration) -> Result<super::engine::EngineOutput> {
+        let mut out = self.engine.run(self.host, args, limit)?;
+        // The command runs on the full id; the report shows the short one.
+        out.command = out.command.replace(&self.id, short_id(&self.id));
+        match out.failure {
+            // The engine is gone or refuses us: no later rung can be verified.
+            Some(EngineFailure::Unreachable | EngineFailure::PermissionDenied) => {
+                Err(out.to_error().into())
+            }
+            _ => Ok(out),
+        }
+    }
+
+    /// Takes a rung's actions; returns what each did. The caller verifies.
+    fn act(&self, rung: Rung, o: &Observation) -> Result<Vec<String>> {
+        let id = self.id.as_str();
+        let cmd_limit = self.opts.command_timeout;
+        let mut notes = Vec::new();
+        match rung {
+            Rung::Unpause => {
+                notes.push(self.docker(&["unpause", id], cmd_limit)?.summary());
+            }
+            Rung::Stop => {
+                if o.live() {
+                    let secs = self.opts.stop_grace.as_secs().to_string();
+                    let limit = self.opts.stop_grace + cmd_limit;
+                    notes.push(self.docker(&["stop", "-t", &secs, id], limit)?.summary());
+                }
+                notes.push(self.docker(&["rm", id], cmd_limit)?.summary());
+            }
+            Rung::Kill => {
+                notes.push(self.docker(&["kill", id], cmd_limit)?.summary());
+                notes.push(self.docker(&["rm", id], cmd_limit)?.summary());
+            }
+            Rung::RmForce => {
+                notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
+            }
+            Rung::KillShim => {
+                let protected = process::caller_ancestry(self.host);
+                for s in &o.shims {
+                    notes.push(self.kill(s.pid, s.start_time, &s.comm, "shim", &protected)?);
+                }
+                if !o.listed {
+                    for p in &o.processes {
+                        notes.push(self.kill(
+                            p.pid,
+                            p.start_time,
+                            &p.comm,
+                            "process",
+                            &protected,
+                        )?);
+                    }
+                } else {
+                    // containerd notices the shim's death and cleans up the task.
+                    self.host.system().sleep(Duration::from_secs(1));
+                    notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
+                }
+            }
+            Rung::RestartEngine => {
+                let systemctl = super::engine::locate_program(self.host, "systemctl")
+                    .unwrap_or_else(|| "systemctl".into());
+                for unit in ["containerd.service", "docker.service"] {
+                    let out = run_wrapped(
+                        self.host,
+                        &self.engine.timeout,
+                        &systemctl,
+                        &["restart", unit],
+                        self.opts.restart_timeout,
+                    )?;
+                    let msg = out.message().to_ascii_lowercase();
+                    if out.ok() {
+                        notes.push(out.summary());
+                    } else if unit == "containerd.service"
+                        && (msg.contains("not found") || msg.contains("not loaded"))
+                    {
+                        notes.push(format!(
+                            "{}: no such unit (docker runs its own containerd)",
+                            out.command
+                        ));
+                    } else {
+                        // The engine may now be down: stop and say so, with systemd's
+                        // own words.
+                        return Err(ContainerError::Restart {
+                            unit: unit.into(),
+                            message: out.summary(),
+                        }
+                        .into());
+                    }
+                }
+                let after = self.settle(Settle::EngineBack)?;
+                if after.listed {
+                    notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
+                }
+            }
+            Rung::Reboot => {}
+        }
+        Ok(notes)
+    }
+
+    /// SIGKILL to one process through a pidfd, after the protection checks.
+    fn kill(
+        &self,
+        pid: i32,
+        start_time: u64,
+        comm: &str,
+        what: &str,
+        protected: &[i32],
+    ) -> Result<String> {
+        if pid <= 1 || protected.contains(&pid) {
+            return Err(Refusal::Protected {
+                target: format!("pid {pid} ({comm})"),
+                why: "PID 1 and hostfix's own ancestry are never signalled".into(),
+            }
+            .into());
+        }
+        match self
+            .host
+            .system()
+            .signal(pid, Some(start_time), Signal::SIGKILL)
+        {
+            Ok(()) => Ok(format!("SIGKILL {what} pid {pid} ({comm}): sent")),
+            Err(Errno::ESRCH) => Ok(format!("{what} pid {pid} ({comm}): already gone")),
+            Err(e) => Err(Error::Sys {
+                call: "pidfd_send_signal SIGKILL".into(),
+                target: format!("{what} pid {pid} ({comm})"),
+                errno: e,
+                hint: (e == Errno::EPERM).then(|| "hostfix must run as root".into()),
+            }),
+        }
+    }
+
+    /// Takes a rung and verifies it: `Ok(detail)` when the container is gone, else
+    /// [`ContainerError::NotGone`] (the ladder escalates) or another error (it stops).
+    pub(super) fn run_rung(
+        &self,
+        rung: Rung,
+        o: &Observation,
+        latest: &mut Option<Observation>,
+    ) -> Result<String> {
+        let notes = self.act(rung, o)?;
+        if rung == Rung::Unpause {
+            // Unpausing removes nothing: it thaws the cgroup so the next rungs' signals
+            // can work.
+            let after = self.observe()?;
+            let paused = after.engine_paused();
+            let remains = after.remains();
+            *latest = Some(after);
+            return if paused {
+                Err(ContainerError::NotGone {
+                    rung,
+                    remains,
+                    said: notes.join("; "),
+                }
+                .into())
+            } else {
+                Ok(format!("{}; verified: no longer paused", notes.join("; ")))
+            };
+        }
+        let how = match rung {
+            Rung::KillShim | Rung::RestartEngine => Settle::Patient,
+            _ => Settle::Quick,
+        };
+        let after = self.settle(how)?;
+        let gone = after.gone();
+        let remains = after.remains();
+        *latest = Some(after);
+        if gone {
+            Ok(format!(
+                "{}; verified: not listed, no process, no shim",
+                notes.join("; ")
+            ))
+        } else {
+            Err(ContainerError::NotGone {
+                rung,
+                remains,
+                said: notes.join("; "),
+            }
+            .into())
+        }
+    }
+}

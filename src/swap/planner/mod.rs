@@ -1,0 +1,625 @@
+//! The planner: from an [`Observation`] and the desired state, the steps to take, least
+//! risky first, or the refusal that protects the host. Pure: every decision here is a
+//! function of its arguments, and tested as such.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::fs::{FsKind, KernelVersion, SwapSupport, swap_support};
+use super::fstab::line_is_correct;
+use super::observe::{Content, FileFacts, Observation, Target, needs_nocow};
+use super::spec::{AutoSize, MIN_SIZE, Persist, SwapSize, SwapSpec, auto_size, auto_size_accepts};
+use super::unit::render_unit;
+use crate::error::{Error, Refusal};
+use crate::plan::Risk;
+use crate::size::{ByteSize, Threshold};
+
+mod action;
+mod guards;
+mod remove;
+mod resize;
+
+pub use action::{Action, PlanRefusal, PlannedStep, Role};
+pub use guards::{
+    TEMP_MIN, disk_guard, kernel_size_matches, memory_guard, other_swap_free, temp_size,
+};
+pub use remove::{RemoveSpec, plan_remove};
+
+/// The desired state with `auto` resolved and sizes in whole pages.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Desired {
+    /// The swap file's host path.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// How `auto` decided, when it did.
+    pub auto: Option<AutoSize>,
+    /// Persistence.
+    pub persist: Persist,
+    /// Priority.
+    pub priority: Option<i32>,
+    /// Swappiness.
+    pub swappiness: Option<u32>,
+    /// Label for a new header.
+    pub label: Option<String>,
+    /// The disk guard.
+    pub keep_free: Vec<Threshold>,
+    /// The memory margin for swapoff.
+    pub memory_margin: u64,
+}
+
+/// The sysctl.d file content for a swappiness.
+pub fn sysctl_content(value: u32) -> String {
+    format!("# Written by hostfix (hostfix swap ensure --swappiness).\nvm.swappiness = {value}\n")
+}
+
+/// Resolves the spec against the host: `auto` sized, sizes rounded down to whole pages.
+///
+/// # Errors
+/// [`Error::Unmet`] when `auto` cannot read memory or disk; [`Refusal::Guard`] when
+/// `auto` leaves less than the minimum size.
+pub fn resolve(spec: &SwapSpec, o: &Observation) -> Result<Desired, Error> {
+    let page = o.page_size.max(1);
+    let (size, auto) = match spec.size {
+        SwapSize::Bytes(b) => (b / page * page, None),
+        SwapSize::Auto => {
+            let mem = o
+                .memory
+                .as_ref()
+                .ok_or_else(|| Error::Unmet("size auto: /proc/meminfo could not be read".into()))?;
+            let disk = o.disk.as_ref().ok_or_else(|| {
+                Error::Unmet("size auto: the free disk space could not be read".into())
+            })?;
+            // Space the file (and a leftover temp) already hold counts as free for it, so
+            // the size does not shrink because the file exists.
+            let own = |t: &Target| {
+                t.file()
+                    .filter(|f| !matches!(f.content, Content::Data | Content::Hibernation { .. }))
+                    .map_or(0, |f| f.allocated)
+            };
+            let held = own(&o.target) + o.temp.as_ref().map_or(0, |t| own(&t.target));
+            let a = auto_size(
+                mem.mem_total,
+                spec.auto_max,
+                spec.auto_disk_share,
+                disk.free_bytes + held,
+            );
+            if a.bytes < MIN_SIZE {
+                return Err(Refusal::Guard {
+                    rule: "auto-size".into(),
+                    detail: format!(
+                        "size auto found room for only {} ({}); free disk space or give --size",
+                        ByteSize(a.bytes),
+                        a.reason
+                    ),
+                }
+                .into());
+            }
+            let keep = o.target.file().filter(|f| {
+                f.content.header().is_some_and(|h| h.fits(page, f.size))
+                    && auto_size_accepts(f.size, a.bytes)
+            });
+            let size = keep.map_or(a.bytes / page * page, |f| f.size);
+            (size, Some(a))
+        }
+    };
+    Ok(Desired {
+        path: o.path.clone(),
+        size,
+        auto,
+        persist: spec.persist,
+        priority: spec.priority,
+        swappiness: spec.swappiness,
+        label: spec.label.clone(),
+        keep_free: spec.keep_free.clone(),
+        memory_margin: spec.memory_margin,
+    })
+}
+
+struct Planner<'a> {
+    d: &'a Desired,
+    o: &'a Observation,
+    steps: Vec<PlannedStep>,
+}
+
+impl Planner<'_> {
+    fn add(&mut self, action: Action, risk: Risk, reason: impl Into<String>) {
+        self.steps.push(PlannedStep {
+            action,
+            risk,
+            reason: reason.into(),
+            optional: false,
+        });
+    }
+
+    fn optional(&mut self, action: Action, risk: Risk, reason: impl Into<String>) {
+        self.steps.push(PlannedStep {
+            action,
+            risk,
+            reason: reason.into(),
+            optional: true,
+        });
+    }
+
+    fn refuse(&self, action: &str, risk: Risk, why: String) -> PlanRefusal {
+        PlanRefusal {
+            action: action.to_string(),
+            risk,
+            refusal: Refusal::Unsafe {
+                target: self.d.path.display().to_string(),
+                why,
+            },
+        }
+    }
+
+    fn guard(&self, action: &str, risk: Risk, rule: &str, detail: String) -> PlanRefusal {
+        PlanRefusal {
+            action: action.to_string(),
+            risk,
+            refusal: Refusal::Guard {
+                rule: rule.to_string(),
+                detail,
+            },
+        }
+    }
+
+    fn check_disk(&self, action: &str, extra: u64) -> Result<(), PlanRefusal> {
+        match &self.o.disk {
+            Some(disk) => disk_guard(disk, &self.d.keep_free, extra)
+                .map_err(|why| self.guard(action, Risk::Additive, "keep-free", why)),
+            None if extra == 0 || self.d.keep_free.is_empty() => Ok(()),
+            None => Err(self.guard(
+                action,
+                Risk::Additive,
+                "keep-free",
+                "the free disk space could not be read".into(),
+            )),
+        }
+    }
+
+    fn btrfs(&self) -> bool {
+        needs_nocow(self.o.fs.as_ref())
+    }
+
+    fn zeros(&self) -> bool {
+        // XFS before 4.18 leaves unwritten extents that swapon rejects.
+        self.o.fs.as_ref().is_some_and(|f| f.kind == FsKind::Xfs)
+            && self.o.kernel.is_some_and(|k| k < KernelVersion(4, 18, 0))
+    }
+
+    fn alloc_reason(&self) -> &'static str {
+        if self.zeros() {
+            "swap needs every block allocated; fallocate on XFS before Linux 4.18 leaves extents swapon rejects"
+        } else {
+            "swap needs every block allocated (fallocate, verified to leave no holes; zeros otherwise)"
+        }
+    }
+
+    /// Steps that make a new, inactive, complete swap area of `size` for `role`.
+    fn build(&mut self, role: Role, size: u64, reason: &str) {
+        self.add(Action::Create { role }, Risk::Additive, reason.to_string());
+        if self.btrfs() {
+            self.add(
+                Action::SetNocow { role },
+                Risk::Additive,
+                "btrfs swaps only to NOCOW files, and the flag takes only on an empty file",
+            );
+        }
+        self.add(
+            Action::Allocate {
+                role,
+                size,
+                zeros: self.zeros(),
+            },
+            Risk::Additive,
+            self.alloc_reason(),
+        );
+        self.add(
+            Action::WriteHeader {
+                role,
+                size,
+                keep_uuid: None,
+                label: self.d.label.clone(),
+            },
+            Risk::Additive,
+            "a swap area needs its header (written in Rust, as mkswap would)",
+        );
+    }
+
+    /// Steps that make an existing inactive file a complete area of `size`, keeping its
+    /// UUID.
+    fn rebuild(&mut self, role: Role, f: &FileFacts, size: u64, risk: Risk, why: &str) {
+        let keep_uuid = f.content.header().map(|h| h.uuid.clone());
+        let label = self.d.label.clone().or_else(|| {
+            f.content
+                .header()
+                .map(|h| h.label.clone())
+                .filter(|l| !l.is_empty())
+        });
+        if self.btrfs() && f.nocow == Some(false) {
+            self.add(
+                Action::Empty { role },
+                risk,
+                "btrfs cannot swap to a copy-on-write file and NOCOW takes only on an empty file \
+                 (the file holds no data: zeros or an inactive swap area)",
+            );
+            self.add(
+                Action::SetNocow { role },
+                risk,
+                "btrfs swaps only to NOCOW files",
+            );
+        }
+        self.add(
+            Action::Allocate {
+                role,
+                size,
+                zeros: self.zeros(),
+            },
+            risk,
+            format!("{why}; {}", self.alloc_reason()),
+        );
+        self.add(
+            Action::WriteHeader {
+                role,
+                size,
+                keep_uuid,
+                label,
+            },
+            risk,
+            format!("{why}: the header must describe {}", ByteSize(size)),
+        );
+    }
+
+    fn plan(mut self) -> Result<Vec<PlannedStep>, PlanRefusal> {
+        let d = self.d;
+        let o = self.o;
+        let what = format!("swap file {}", d.path.display());
+        let file = match &o.target {
+            Target::Symlink { to } => {
+                return Err(self.refuse(
+                    &what,
+                    Risk::Additive,
+                    format!("it is a symbolic link (to {to}); hostfix never follows one"),
+                ));
+            }
+            Target::Directory => {
+                return Err(self.refuse(&what, Risk::Additive, "it is a directory".into()));
+            }
+            Target::Device => {
+                return Err(self.refuse(
+                    &what,
+                    Risk::Additive,
+                    "it is a device; hostfix manages swap files, not partitions".into(),
+                ));
+            }
+            Target::Special => {
+                return Err(self.refuse(&what, Risk::Additive, "it is a FIFO or socket".into()));
+            }
+            Target::Missing => None,
+            Target::File(f) => Some(f),
+        };
+        if let Some(why) = &o.parent_problem {
+            return Err(self.refuse(&what, Risk::Additive, why.clone()));
+        }
+        if let Some(f) = file {
+            match &f.content {
+                Content::Data => {
+                    return Err(self.refuse(
+                        &what,
+                        Risk::Additive,
+                        "it holds data that is neither a swap area nor zeros".into(),
+                    ));
+                }
+                Content::Hibernation { magic } => {
+                    return Err(self.refuse(
+                        &what,
+                        Risk::Additive,
+                        format!("it holds a hibernation image ({magic}): a suspended system"),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if o.active.is_none() {
+            match o.fs.as_ref().map(|fs| swap_support(fs, o.kernel)) {
+                Some(SwapSupport::No(why)) => {
+                    return Err(self.refuse(&what, Risk::Additive, why));
+                }
+                Some(SwapSupport::Unknown) => log::info!(
+                    "swap: unknown filesystem (magic {:#x}): trying, swapon decides",
+                    o.fs.as_ref().map_or(0, |f| f.magic)
+                ),
+                _ => {}
+            }
+        }
+
+        match file {
+            None => {
+                self.check_disk(&format!("create {}", d.path.display()), d.size)?;
+                if !o.parent_exists {
+                    self.add(
+                        Action::CreateDirs,
+                        Risk::Additive,
+                        "the swap file's directory does not exist",
+                    );
+                }
+                self.build(Role::Target, d.size, "no swap file yet");
+                self.add(
+                    Action::Swapon {
+                        role: Role::Target,
+                        priority: d.priority,
+                    },
+                    Risk::Additive,
+                    "the swap file is not active",
+                );
+            }
+            Some(f) => self.plan_existing(f)?,
+        }
+        self.plan_persistence();
+        self.plan_swappiness();
+        self.plan_leftover()?;
+
+        let changes = self.steps.iter().any(|s| !s.optional);
+        if changes {
+            let first = self
+                .steps
+                .iter()
+                .find(|s| !s.optional)
+                .map(|s| s.action.describe(&d.path, &o.temp_path()))
+                .unwrap_or_default();
+            if let Some(c) = &o.container {
+                return Err(self.refuse(
+                    &first,
+                    Risk::Additive,
+                    format!(
+                        "swapon is not permitted here (running in a container: {c}); swap \
+                         belongs to the host, create it there"
+                    ),
+                ));
+            }
+            if !o.is_root {
+                return Err(self.refuse(
+                    &first,
+                    Risk::Additive,
+                    "swap files need root (swapon needs CAP_SYS_ADMIN)".into(),
+                ));
+            }
+        }
+        Ok(self.steps)
+    }
+
+    fn plan_existing(&mut self, f: &FileFacts) -> Result<(), PlanRefusal> {
+        let d = self.d;
+        let o = self.o;
+        if !f.owner_mode_ok() {
+            let why = if f.readable_by_others() {
+                format!(
+                    "mode {:04o}, owner {}:{}: a swap file readable by others leaks memory contents",
+                    f.mode, f.uid, f.gid
+                )
+            } else {
+                format!(
+                    "mode {:04o}, owner {}:{}; swap needs root:root 0600",
+                    f.mode, f.uid, f.gid
+                )
+            };
+            self.add(
+                Action::FixOwnerMode { role: Role::Target },
+                Risk::Additive,
+                why,
+            );
+        }
+        let header_ok = f
+            .content
+            .header()
+            .is_some_and(|h| h.fits(o.page_size, d.size))
+            && f.size == d.size;
+        match &o.active {
+            Some(entry) => {
+                let kernel_ok = kernel_size_matches(entry.size_bytes, f.size, o.page_size);
+                if header_ok && kernel_ok {
+                    if d.priority.is_some_and(|p| p != entry.priority) {
+                        let used = entry.used_bytes;
+                        let action = format!("swapoff {}", d.path.display());
+                        let others = other_swap_free(&o.swaps, &[entry]);
+                        let avail = o.memory.as_ref().map_or(0, |m| m.mem_available);
+                        memory_guard(avail, others, used, d.memory_margin)
+                            .map_err(|why| self.guard(&action, Risk::Disruptive, "memory", why))?;
+                        self.add(
+                            Action::Swapoff { role: Role::Target },
+                            Risk::Disruptive,
+                            format!(
+                                "the priority is {}, wanted {}: only swapoff and swapon change it",
+                                entry.priority,
+                                d.priority.unwrap_or_default()
+                            ),
+                        );
+                        self.add(
+                            Action::Swapon {
+                                role: Role::Target,
+                                priority: d.priority,
+                            },
+                            Risk::Disruptive,
+                            "back on with the wanted priority",
+                        );
+                    }
+                } else {
+                    self.plan_resize_active(f, entry)?;
+                }
+            }
+            None => {
+                let complete = header_ok && !f.holes && f.allocated >= d.size;
+                let nocow_bad = self.btrfs() && f.nocow == Some(false);
+                if !complete || nocow_bad {
+                    let growth = d.size.saturating_sub(f.allocated);
+                    self.check_disk(&format!("allocate {}", d.path.display()), growth)?;
+                    let why = match (&f.content, header_ok) {
+                        (Content::Zeros, _) => {
+                            "the file holds only zeros (an interrupted create?)".to_string()
+                        }
+                        (_, false) => format!(
+                            "the inactive swap area is {} but should be {}",
+                            ByteSize(
+                                f.content
+                                    .header()
+                                    .map_or(f.size, |h| h.area_bytes().min(f.size))
+                            ),
+                            ByteSize(d.size)
+                        ),
+                        _ if nocow_bad => "the file is not NOCOW on btrfs".to_string(),
+                        _ => "the swap area has holes swapon rejects".to_string(),
+                    };
+                    self.rebuild(Role::Target, f, d.size, Risk::Additive, &why);
+                }
+                self.add(
+                    Action::Swapon {
+                        role: Role::Target,
+                        priority: d.priority,
+                    },
+                    Risk::Additive,
+                    "the swap file is not active",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn plan_persistence(&mut self) {
+        let d = self.d;
+        let o = self.o;
+        let fstab_ok =
+            o.fstab.lines.len() == 1 && line_is_correct(&o.fstab.lines[0].entry, d.priority);
+        let unit_ok = o.unit.content.as_deref()
+            == Some(render_unit(&d.path.to_string_lossy(), d.priority).as_str())
+            && o.unit.enabled;
+        match d.persist {
+            Persist::Fstab => {
+                if !fstab_ok {
+                    let why = match o.fstab.lines.len() {
+                        0 => "no fstab line: the swap would be gone after a reboot".to_string(),
+                        1 => "the fstab line lacks nofail or the priority".to_string(),
+                        n => format!("{n} fstab lines name the file: collapse them to one"),
+                    };
+                    self.add(Action::PersistFstab, Risk::Additive, why);
+                }
+                if o.unit.ours {
+                    self.add(
+                        Action::UnpersistUnit,
+                        Risk::Additive,
+                        "persistence moves to fstab: hostfix's .swap unit would duplicate it",
+                    );
+                }
+            }
+            Persist::Systemd => {
+                if !unit_ok {
+                    self.add(
+                        Action::PersistUnit,
+                        Risk::Additive,
+                        if o.unit.content.is_none() {
+                            "no .swap unit: the swap would be gone after a reboot"
+                        } else {
+                            "the .swap unit differs or is not enabled"
+                        },
+                    );
+                }
+                if !o.fstab.lines.is_empty() {
+                    self.add(
+                        Action::UnpersistFstab,
+                        Risk::Additive,
+                        "persistence moves to the .swap unit: the fstab line would duplicate it",
+                    );
+                }
+            }
+            Persist::None => {}
+        }
+    }
+
+    fn plan_swappiness(&mut self) {
+        if let Some(v) = self.d.swappiness {
+            if self.o.swappiness != Some(v) {
+                self.add(
+                    Action::SetSwappiness { value: v },
+                    Risk::Additive,
+                    format!(
+                        "vm.swappiness is {}",
+                        self.o
+                            .swappiness
+                            .map_or("unknown".to_string(), |s| s.to_string())
+                    ),
+                );
+            }
+            if self.o.sysctl_file.as_deref() != Some(sysctl_content(v).as_str()) {
+                self.add(
+                    Action::WriteSysctl { value: v },
+                    Risk::Additive,
+                    "so the value holds after a reboot",
+                );
+            }
+        }
+    }
+
+    /// A leftover swap-over area of an interrupted resize, when the plan has not already
+    /// dealt with it: retire it (optional; the desired state does not depend on it).
+    fn plan_leftover(&mut self) -> Result<(), PlanRefusal> {
+        let Some(t) = &self.o.temp else {
+            return Ok(());
+        };
+        if self
+            .steps
+            .iter()
+            .any(|s| matches!(s.action, Action::Delete { role: Role::Temp }))
+        {
+            return Ok(());
+        }
+        let Some(tf) = t.target.file() else {
+            log::warn!(
+                "swap: {} is not a regular file; left alone",
+                t.path.display()
+            );
+            return Ok(());
+        };
+        if !(tf.content.is_swap() || tf.content == Content::Zeros) {
+            log::warn!(
+                "swap: {} holds data; not a hostfix leftover, left alone",
+                t.path.display()
+            );
+            return Ok(());
+        }
+        if let Some(entry) = &t.active {
+            let avail = self.o.memory.as_ref().map_or(0, |m| m.mem_available);
+            let others = other_swap_free(&self.o.swaps, &[entry]);
+            if memory_guard(avail, others, entry.used_bytes, self.d.memory_margin).is_err() {
+                log::warn!(
+                    "swap: the leftover swap-over area {} stays on: memory cannot take its pages",
+                    t.path.display()
+                );
+                return Ok(());
+            }
+            self.optional(
+                Action::Swapoff { role: Role::Temp },
+                Risk::Disruptive,
+                "a leftover swap-over area of an interrupted resize",
+            );
+        }
+        self.optional(
+            Action::Delete { role: Role::Temp },
+            Risk::Disruptive,
+            "a leftover swap-over area of an interrupted resize",
+        );
+        Ok(())
+    }
+}
+
+/// Plans `swap ensure` (pure).
+///
+/// # Errors
+/// The refusal, when a needed step would lose data or break the host.
+pub fn plan_ensure(d: &Desired, o: &Observation) -> Result<Vec<PlannedStep>, PlanRefusal> {
+    Planner {
+        d,
+        o,
+        steps: Vec::new(),
+    }
+    .plan()
+}

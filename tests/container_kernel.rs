@@ -1,0 +1,630 @@
+//! Real-kernel tests (root): what the ladder reads from `/proc` and `/sys/fs/cgroup`, and
+//! what it does with pidfds, on processes these tests start and in cgroups they create.
+//!
+//! No container engine runs here, so the engine is played by a scripted `docker`; the
+//! processes, cgroups, frozen filesystem and signals are real. Each test skips with a
+//! reason when not root or when the kernel or a tool it needs is missing, and cleans up
+//! (thaw, kill, reap, umount, losetup -d, rmdir) through guards even when it fails.
+
+use std::io::Write as _;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use hostfix::container::ladder::Rung;
+use hostfix::container::procs::{self, Futility, Sampling};
+use hostfix::container::{self, NoRebootGate, RemoveOptions};
+use hostfix::host::{Cmd, CmdOutput, LiveSystem, System};
+use hostfix::{Host, Policy, Risk, StepStatus};
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+use serde_json::json;
+
+fn skip(why: &str) -> bool {
+    eprintln!("skipped: {why}");
+    true
+}
+
+fn not_root() -> bool {
+    !nix::unistd::geteuid().is_root() && skip("needs root")
+}
+
+/// A fresh random-looking container id, so nothing else on the host can match it.
+fn test_id() -> String {
+    let t = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{:032x}{:016x}{:016x}", t, std::process::id(), t >> 7)
+}
+
+/// A cgroup this test created, removed on drop (thawed first).
+struct Cgroup {
+    dir: PathBuf,
+    v1_freezer: bool,
+}
+
+impl Cgroup {
+    /// Creates a cgroup, only inside a real cgroup hierarchy that has the freezer knob
+    /// (a plain directory on the tmpfs at /sys/fs/cgroup is not one).
+    fn create(dir: PathBuf, v1_freezer: bool) -> Option<Cgroup> {
+        let parent = dir.parent()?;
+        let knob = if v1_freezer {
+            "freezer.state"
+        } else {
+            "cgroup.freeze"
+        };
+        if !parent.join("cgroup.procs").exists() {
+            return None;
+        }
+        std::fs::create_dir(&dir).ok()?;
+        let cg = Cgroup { dir, v1_freezer };
+        cg.dir.join(knob).exists().then_some(cg)
+    }
+    fn add(&self, pid: u32) {
+        std::fs::write(self.dir.join("cgroup.procs"), pid.to_string()).unwrap();
+    }
+    fn freeze(&self, on: bool) {
+        if self.v1_freezer {
+            std::fs::write(
+                self.dir.join("freezer.state"),
+                if on { "FROZEN" } else { "THAWED" },
+            )
+            .unwrap();
+        } else {
+            std::fs::write(self.dir.join("cgroup.freeze"), if on { "1" } else { "0" }).unwrap();
+        }
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        // Never create a file: write only to a knob the kernel made.
+        let (knob, thawed) = if self.v1_freezer {
+            ("freezer.state", "THAWED")
+        } else {
+            ("cgroup.freeze", "0")
+        };
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .write(true)
+            .open(self.dir.join(knob))
+        {
+            let _ = f.write_all(thawed.as_bytes());
+        }
+        // The tasks must be gone before the directory can go.
+        for _ in 0..50 {
+            if std::fs::remove_dir(&self.dir).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("could not remove cgroup {}", self.dir.display());
+    }
+}
+
+/// Children this test started: killed and reaped on drop. A reaper thread waits for
+/// each, so a killed child never lingers as a zombie in its cgroup.
+struct Kids {
+    pids: Vec<u32>,
+    status: Arc<Mutex<Vec<(u32, std::process::ExitStatus)>>>,
+}
+
+impl Kids {
+    fn new() -> Kids {
+        Kids {
+            pids: Vec::new(),
+            status: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+    fn adopt(&mut self, mut child: Child) -> u32 {
+        let pid = child.id();
+        self.pids.push(pid);
+        let st = self.status.clone();
+        std::thread::spawn(move || {
+            if let Ok(s) = child.wait() {
+                st.lock().unwrap().push((pid, s));
+            }
+        });
+        pid
+    }
+    fn exit_signal(&self, pid: u32, within: Duration) -> Option<i32> {
+        let end = Instant::now() + within;
+        while Instant::now() < end {
+            if let Some((_, s)) = self.status.lock().unwrap().iter().find(|(p, _)| *p == pid) {
+                return s.signal();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Kids {
+    fn drop(&mut self) {
+        for p in &self.pids {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*p as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+fn sleeper() -> Child {
+    Command::new("sleep")
+        .arg("600")
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn state_of(pid: u32) -> Option<char> {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| hostfix::process::parse_stat(&s))
+        .map(|s| s.state)
+}
+
+fn wait_state(pid: u32, want: char, within: Duration) -> bool {
+    let end = Instant::now() + within;
+    while Instant::now() < end {
+        if state_of(pid) == Some(want) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// The real kernel, with a scripted engine that lists one container (or none).
+#[derive(Debug)]
+struct KernelWithFakeEngine {
+    live: LiveSystem,
+    id: String,
+    listed_as: Option<&'static str>,
+    calls: Mutex<Vec<String>>,
+}
+
+impl System for KernelWithFakeEngine {
+    fn run(&self, cmd: &Cmd) -> hostfix::Result<CmdOutput> {
+        let mut args = cmd.args.clone();
+        if cmd.program.ends_with("timeout") {
+            args = args[4..].to_vec();
+        }
+        let line = args.join(" ");
+        self.calls.lock().unwrap().push(line.clone());
+        let Some(status) = self.listed_as else {
+            return Ok(match args[0].as_str() {
+                "ps" => CmdOutput::ok(""),
+                "info" => CmdOutput::ok("false\n"),
+                _ => CmdOutput::failed(
+                    1,
+                    format!(
+                        "Error response from daemon: No such container: {}",
+                        args.last().unwrap()
+                    ),
+                ),
+            });
+        };
+        Ok(match args[0].as_str() {
+            "ps" => CmdOutput::ok(
+                json!({"ID": self.id, "Names": "stuck", "State": status, "Status": "Up"})
+                    .to_string()
+                    + "\n",
+            ),
+            "container" => CmdOutput::ok(
+                json!({"Id": self.id, "Name": "/stuck",
+                       "State": {"Status": status, "Running": true, "Pid": 0}})
+                .to_string()
+                    + "\n",
+            ),
+            "info" => CmdOutput::ok("false\n"),
+            _ => CmdOutput::failed(
+                1,
+                "Error response from daemon: cannot remove - tried to kill container, but did not receive an exit event",
+            ),
+        })
+    }
+    fn swapon(&self, _: &Path, _: Option<i32>) -> Result<(), Errno> {
+        panic!("swapon")
+    }
+    fn swapoff(&self, _: &Path) -> Result<(), Errno> {
+        panic!("swapoff")
+    }
+    fn signal(&self, pid: i32, start: Option<u64>, sig: Signal) -> Result<(), Errno> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("signal {pid} {sig:?}"));
+        self.live.signal(pid, start, sig)
+    }
+    fn try_bind(&self, _: std::net::SocketAddr, _: bool) -> Result<(), Errno> {
+        panic!("bind")
+    }
+    fn sync(&self) {}
+    fn reboot_syscall(&self) -> Result<(), Errno> {
+        panic!("reboot")
+    }
+    fn sleep(&self, d: Duration) {
+        std::thread::sleep(d);
+    }
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+    fn euid(&self) -> u32 {
+        self.live.euid()
+    }
+}
+
+/// A root whose `usr/bin` holds the `docker` and `timeout` the ladder finds, while every
+/// other path (`/proc`, `/sys`) is the live one, through symlinks.
+struct LiveRoot {
+    _tmp: tempfile::TempDir,
+    path: PathBuf,
+}
+
+fn live_root() -> LiveRoot {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().to_path_buf();
+    for d in ["proc", "sys", "run"] {
+        std::os::unix::fs::symlink(format!("/{d}"), path.join(d)).unwrap();
+    }
+    std::fs::create_dir_all(path.join("usr/bin")).unwrap();
+    std::fs::write(path.join("usr/bin/docker"), "").unwrap();
+    std::fs::write(path.join("usr/bin/timeout"), "").unwrap();
+    LiveRoot { _tmp: tmp, path }
+}
+
+fn engine(id: &str, listed_as: Option<&'static str>) -> Arc<KernelWithFakeEngine> {
+    Arc::new(KernelWithFakeEngine {
+        live: LiveSystem,
+        id: id.to_string(),
+        listed_as,
+        calls: Mutex::new(Vec::new()),
+    })
+}
+
+#[test]
+#[serial_test::serial]
+fn frozen_cgroups_are_seen_on_the_real_kernel() {
+    if not_root() {
+        return;
+    }
+    let id = test_id();
+    let host = Host::live();
+    let mut kids = Kids::new();
+    let mut tried = 0;
+    for (mount, v1) in [
+        ("/sys/fs/cgroup/freezer", true),
+        ("/sys/fs/cgroup/unified", false),
+        ("/sys/fs/cgroup", false),
+    ] {
+        let Some(cg) = Cgroup::create(Path::new(mount).join(format!("hostfix-{id}")), v1) else {
+            continue;
+        };
+        tried += 1;
+        let pid = kids.adopt(sleeper());
+        cg.add(pid);
+        let found = procs::scan(&host).processes_of(&id);
+        assert_eq!(
+            found.len(),
+            1,
+            "{mount}: the scan finds the process by its cgroup"
+        );
+        assert_eq!(found[0].pid, pid as i32);
+        assert_eq!(
+            procs::futility(&host, &found, false, Sampling::default()),
+            None
+        );
+
+        cg.freeze(true);
+        let end = Instant::now() + Duration::from_secs(5);
+        let mut f = None;
+        while f.is_none() && Instant::now() < end {
+            f = procs::futility(&host, &found, false, Sampling::default());
+        }
+        match f {
+            Some(Futility::Frozen { cgroup_version, .. }) => {
+                assert_eq!(cgroup_version, if v1 { 1 } else { 2 }, "{mount}")
+            }
+            other => panic!("{mount}: {other:?}"),
+        }
+        cg.freeze(false);
+        assert!(
+            procs::futility(&host, &found, false, Sampling::default()).is_none(),
+            "{mount}: thawed"
+        );
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGKILL);
+        assert_eq!(kids.exit_signal(pid, Duration::from_secs(5)), Some(9));
+    }
+    if tried == 0 {
+        skip("no writable freezer (cgroup v1) or cgroup.freeze (v2) hierarchy");
+    }
+}
+
+/// A loop-mounted ext4, frozen with fsfreeze by [`FrozenFs::freeze`]; thawed, unmounted
+/// and detached on drop.
+struct FrozenFs {
+    dir: tempfile::TempDir,
+    mnt: PathBuf,
+    loopdev: String,
+    frozen: bool,
+}
+
+impl FrozenFs {
+    fn new() -> Option<FrozenFs> {
+        for tool in ["mkfs.ext4", "losetup", "mount", "umount", "fsfreeze"] {
+            if which::which(tool).is_err() {
+                skip(&format!("{tool} is missing"));
+                return None;
+            }
+        }
+        let dir = tempfile::tempdir().ok()?;
+        let img = dir.path().join("fs.img");
+        let f = std::fs::File::create(&img).ok()?;
+        f.set_len(16 << 20).ok()?;
+        let ok = |c: &mut Command| c.output().is_ok_and(|o| o.status.success());
+        if !ok(Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&img)) {
+            skip("mkfs.ext4 failed");
+            return None;
+        }
+        let out = Command::new("losetup")
+            .args(["-f", "--show"])
+            .arg(&img)
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            skip("no loop device");
+            return None;
+        }
+        let loopdev = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let mnt = dir.path().join("mnt");
+        std::fs::create_dir(&mnt).ok()?;
+        let me = FrozenFs {
+            dir,
+            mnt,
+            loopdev,
+            frozen: false,
+        };
+        if !ok(Command::new("mount").arg(&me.loopdev).arg(&me.mnt)) {
+            skip("mount of the loop device failed");
+            return None;
+        }
+        Some(me)
+    }
+    fn freeze(&mut self) {
+        let s = Command::new("fsfreeze")
+            .arg("-f")
+            .arg(&self.mnt)
+            .status()
+            .unwrap();
+        assert!(s.success());
+        self.frozen = true;
+    }
+    fn thaw(&mut self) {
+        if self.frozen {
+            let _ = Command::new("fsfreeze").arg("-u").arg(&self.mnt).status();
+            self.frozen = false;
+        }
+    }
+}
+
+impl Drop for FrozenFs {
+    fn drop(&mut self) {
+        self.thaw();
+        for _ in 0..50 {
+            if Command::new("umount")
+                .arg(&self.mnt)
+                .status()
+                .is_ok_and(|s| s.success())
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = Command::new("losetup")
+            .arg("-d")
+            .arg(&self.loopdev)
+            .status();
+        let _ = &self.dir;
+    }
+}
+
+#[test]
+#[serial_test::serial]
+fn a_writer_on_a_frozen_filesystem_makes_the_ladder_skip_to_the_reboot() {
+    if not_root() {
+        return;
+    }
+    let id = test_id();
+    let Some(cg) = Cgroup::create(
+        PathBuf::from(format!("/sys/fs/cgroup/freezer/hostfix-{id}")),
+        true,
+    )
+    .or_else(|| {
+        Cgroup::create(
+            PathBuf::from(format!("/sys/fs/cgroup/unified/hostfix-{id}")),
+            false,
+        )
+    }) else {
+        skip("cannot create a cgroup to stand for the container");
+        return;
+    };
+    let Some(mut fs) = FrozenFs::new() else {
+        return;
+    };
+    let mut kids = Kids::new();
+    // On a failure the guards drop in reverse order: the writer is killed (the kill
+    // waits in D), then the filesystem thawed (the writer dies), then the cgroup goes.
+    let file = fs.mnt.join("f");
+    let writer = Command::new("sh")
+        .arg("-c")
+        .arg(format!("while :; do echo x > '{}'; done", file.display()))
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = kids.adopt(writer);
+    cg.add(pid);
+    fs.freeze();
+    assert!(
+        wait_state(pid, 'D', Duration::from_secs(10)),
+        "the writer never reached D: {:?}",
+        state_of(pid)
+    );
+
+    let root = live_root();
+    let sys = engine(&id, Some("running"));
+    let host = Host::with_system(&root.path, sys.clone());
+    let mut o = RemoveOptions::new(&id);
+    o.sampling = Sampling {
+        samples: 3,
+        interval: Duration::from_millis(200),
+    };
+    let policy = Policy::new(Risk::Destructive).state_dir("/var/lib/hostfix");
+    let r = container::remove(&host, &o, &policy, &NoRebootGate);
+    assert_eq!(r.exit_code(), 3, "{:?}\n{:#?}", r.error, r.steps);
+    assert!(matches!(
+        r.result.futility,
+        Some(Futility::Uninterruptible { .. })
+    ));
+    let mutating: Vec<_> = r
+        .steps
+        .iter()
+        .filter(|s| s.risk > Risk::ReadOnly)
+        .map(|s| s.status)
+        .collect();
+    assert_eq!(
+        mutating,
+        vec![
+            StepStatus::Skipped,
+            StepStatus::Skipped,
+            StepStatus::Skipped,
+            StepStatus::Skipped,
+            StepStatus::Skipped,
+            StepStatus::Refused
+        ],
+        "{:#?}",
+        r.steps
+    );
+    assert_eq!(r.result.next.as_ref().unwrap().rung, Rung::Reboot);
+    let calls = sys.calls.lock().unwrap().clone();
+    assert!(
+        calls.iter().all(|c| c.starts_with("ps")
+            || c.starts_with("container inspect")
+            || c.starts_with("info")),
+        "nothing but reads: {calls:?}"
+    );
+    assert_eq!(
+        state_of(pid),
+        Some('D'),
+        "the writer is still stuck, untouched"
+    );
+
+    // Thawed, the writer leaves D and the same observation no longer calls it stuck.
+    fs.thaw();
+    let end = Instant::now() + Duration::from_secs(5);
+    let mut f = Some(());
+    while f.is_some() && Instant::now() < end {
+        let p = procs::scan(&Host::live()).processes_of(&id);
+        f = procs::persistently_uninterruptible(&Host::live(), &p, o.sampling).map(|_| ());
+    }
+    assert!(f.is_none(), "thawed writer still in D");
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGKILL);
+    assert_eq!(kids.exit_signal(pid, Duration::from_secs(5)), Some(9));
+    drop(kids);
+    drop(fs);
+    drop(cg);
+}
+
+#[test]
+#[serial_test::serial]
+fn a_stopped_shim_and_leftovers_the_engine_forgot_die_through_pidfds() {
+    if not_root() {
+        return;
+    }
+    let id = test_id();
+    let mut kids = Kids::new();
+    // A stand-in shim: a shell named containerd-shim-runc-v2 with the shim's arguments,
+    // waiting on a pipe (no children), then stopped as in the incident's reproduction.
+    let tmp = tempfile::tempdir().unwrap();
+    let shim_bin = tmp.path().join("containerd-shim-runc-v2");
+    std::fs::copy("/bin/sh", &shim_bin).unwrap();
+    let mut shim = Command::new(&shim_bin)
+        .args([
+            "-c",
+            "read x",
+            "-namespace",
+            "moby",
+            "-id",
+            &id,
+            "-address",
+            "/run/x.sock",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut shim_stdin = shim.stdin.take().unwrap();
+    let shim_pid = kids.adopt(shim);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(shim_pid as i32), Signal::SIGSTOP).unwrap();
+    assert!(wait_state(shim_pid, 'T', Duration::from_secs(5)));
+
+    // A leftover container process, when a cgroup can stand for the container.
+    let cg = Cgroup::create(
+        PathBuf::from(format!("/sys/fs/cgroup/freezer/hostfix-{id}")),
+        true,
+    )
+    .or_else(|| {
+        Cgroup::create(
+            PathBuf::from(format!("/sys/fs/cgroup/unified/hostfix-{id}")),
+            false,
+        )
+    });
+    let leftover = cg.as_ref().map(|cg| {
+        let pid = kids.adopt(sleeper());
+        cg.add(pid);
+        pid
+    });
+    if leftover.is_none() {
+        eprintln!("no cgroup for a leftover process: testing the shim alone");
+    }
+
+    let root = live_root();
+    let sys = engine(&id, None);
+    let host = Host::with_system(&root.path, sys.clone());
+    let state = tempfile::tempdir().unwrap();
+    let policy = Policy::new(Risk::Disruptive).state_dir(state.path());
+
+    // At the default cap the engine rungs are skipped (it lists nothing) and the shim
+    // rung is refused: nothing is signalled.
+    let r = container::remove(&host, &RemoveOptions::new(&id), &policy, &NoRebootGate);
+    assert_eq!(r.exit_code(), 3, "{:?}", r.error);
+    assert_eq!(r.result.next.as_ref().unwrap().rung, Rung::KillShim);
+    assert!(
+        sys.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|c| !c.starts_with("signal"))
+    );
+    assert_eq!(state_of(shim_pid), Some('T'));
+
+    let policy = Policy::new(Risk::Destructive).state_dir(state.path());
+    let r = container::remove(
+        &host,
+        &RemoveOptions::new(&id[..16]),
+        &policy,
+        &NoRebootGate,
+    );
+    assert_eq!(r.exit_code(), 0, "{:?}\n{:#?}", r.error, r.steps);
+    assert_eq!(r.result.removed_by, Some(Rung::KillShim));
+    assert_eq!(kids.exit_signal(shim_pid, Duration::from_secs(5)), Some(9));
+    if let Some(p) = leftover {
+        assert_eq!(kids.exit_signal(p, Duration::from_secs(5)), Some(9));
+    }
+    assert!(procs::scan(&Host::live()).ids().iter().all(|i| i != &id));
+    // The stopped shim never read its stdin.
+    let _ = shim_stdin.write_all(b"x\n");
+    drop(cg);
+}

@@ -1,0 +1,657 @@
+//! Root tests on the real kernel: loop-mounted ext4, xfs, btrfs and ext2 images made by
+//! the test get real swap files that `/proc/swaps` lists (and `blkid`/`swaplabel` read),
+//! then resized and removed; tmpfs and multi-device btrfs are refused; every convergence
+//! state is set up on disk and healed; eight real `hostfix` processes race.
+//!
+//! Files live under a fake root (`ROOT/mnt` is the loop mount, `ROOT/etc/fstab` the
+//! fstab, `ROOT/proc` links to the real `/proc` except a fake `vm/swappiness`), so the
+//! machine's own fstab and sysctls are never touched. Guards swap off, unmount and detach
+//! even when a test fails.
+
+mod swap_support;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use hostfix::host::LiveSystem;
+use hostfix::size::Threshold;
+use hostfix::swap::header::{Signature, read_signature};
+use hostfix::swap::planner::kernel_size_matches;
+use hostfix::swap::{RemoveOptions, SwapSize, SwapSpec, ensure_swap_file, remove_swap_file};
+use hostfix::{Host, Policy, Risk};
+use nix::errno::Errno;
+use serial_test::serial;
+use swap_support::{FakeRoot, Flaky, LoopFs, MIB, real_swaps_under, root_or_skip, sh, snapshot};
+
+const FILE: &str = "/mnt/swapfile";
+
+fn host(root: &FakeRoot) -> Host {
+    Host::with_system(root.path(), Arc::new(LiveSystem))
+}
+
+fn spec(size: u64) -> SwapSpec {
+    let mut s = SwapSpec::new(SwapSize::Bytes(size));
+    s.path = FILE.into();
+    s.keep_free = vec![Threshold::Absolute(8 * MIB)];
+    s.label = Some("hostfix-test".into());
+    s
+}
+
+fn policy(risk: Risk) -> Policy {
+    Policy::new(risk).state_dir("/state")
+}
+
+fn header_uuid(file: &Path) -> String {
+    let b = std::fs::read(file).unwrap();
+    match read_signature(&b[..b.len().min(65536)]) {
+        Signature::Swap(h) => h.uuid,
+        s => panic!("{}: no swap header: {s:?}", file.display()),
+    }
+}
+
+/// The file is a real, active swap area of `size` that blkid and swaplabel read, mode
+/// 0600 root, with exactly one fstab line naming the host path.
+fn assert_active(root: &FakeRoot, fs: &LoopFs, size: u64) {
+    let real = root.join(FILE);
+    let entries = real_swaps_under(&fs.mount);
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    assert_eq!(
+        std::fs::canonicalize(&entries[0].path).unwrap(),
+        std::fs::canonicalize(&real).unwrap()
+    );
+    assert!(
+        kernel_size_matches(entries[0].size_bytes, size, 4096),
+        "/proc/swaps says {} for a {size}-byte file",
+        entries[0].size_bytes
+    );
+    let m = std::fs::metadata(&real).unwrap();
+    assert_eq!(m.len(), size);
+    assert_eq!(m.mode() & 0o7777, 0o600);
+    assert_eq!((m.uid(), m.gid()), (0, 0));
+    let uuid = header_uuid(&real);
+    let blkid = sh("blkid", &["-p", "-o", "export", real.to_str().unwrap()]);
+    assert!(blkid.contains("TYPE=swap"), "{blkid}");
+    assert!(blkid.contains(&format!("UUID={uuid}")), "{blkid}");
+    let label = sh("swaplabel", &[real.to_str().unwrap()]);
+    assert!(label.contains(&uuid), "{label}");
+    let fstab = root.fstab();
+    assert_eq!(fstab.matches(FILE).count(), 1, "{fstab}");
+    assert!(
+        fstab.contains("/mnt/swapfile none swap sw,nofail 0 0\n"),
+        "{fstab}"
+    );
+}
+
+/// ensure → unchanged second run → grow and shrink (disruptive, swap-over) → remove.
+fn full_cycle(mkfs: &[&str], image_mib: u64) -> Option<(FakeRoot, LoopFs)> {
+    if !root_or_skip(&[mkfs[0], "losetup", "blkid", "swaplabel"]) {
+        return None;
+    }
+    let root = FakeRoot::live();
+    let fs = LoopFs::new(mkfs, image_mib, 1, &root.join("/mnt"));
+    let h = host(&root);
+    let r = ensure_swap_file(&h, &spec(32 * MIB), &policy(Risk::Additive));
+    assert!(r.is_ok(), "{:?}\n{:#?}", r.error, r.steps);
+    assert!(r.changed);
+    assert_active(&root, &fs, 32 * MIB);
+    let label = sh("swaplabel", &[root.join(FILE).to_str().unwrap()]);
+    assert!(label.contains("LABEL: hostfix-test"), "{label}");
+    let uuid = header_uuid(&root.join(FILE));
+
+    let before = snapshot(&fs.mount);
+    let r = ensure_swap_file(&h, &spec(32 * MIB), &policy(Risk::Additive));
+    assert!(r.is_ok() && !r.changed, "{:?} {:#?}", r.error, r.steps);
+    assert_eq!(snapshot(&fs.mount), before);
+
+    // Resizing an active file needs disruptive; refused without, nothing touched.
+    let r = ensure_swap_file(&h, &spec(48 * MIB), &policy(Risk::Additive));
+    assert_eq!(r.exit_code(), 3);
+    assert_eq!(snapshot(&fs.mount), before);
+    for size in [48 * MIB, 24 * MIB] {
+        let r = ensure_swap_file(&h, &spec(size), &policy(Risk::Disruptive));
+        assert!(r.is_ok(), "{:?}\n{:#?}", r.error, r.steps);
+        assert_active(&root, &fs, size);
+        assert_eq!(
+            header_uuid(&root.join(FILE)),
+            uuid,
+            "a resize keeps the UUID"
+        );
+        assert!(!root.join("/mnt/.swapfile.hostfix-swapover").exists());
+    }
+
+    let r = remove_swap_file(
+        &h,
+        &RemoveOptions {
+            path: FILE.into(),
+            ..RemoveOptions::default()
+        },
+        &policy(Risk::Destructive),
+    );
+    assert!(r.is_ok(), "{:?}\n{:#?}", r.error, r.steps);
+    assert!(real_swaps_under(&fs.mount).is_empty());
+    assert!(!root.join(FILE).exists());
+    assert!(!root.fstab().contains(FILE));
+    Some((root, fs))
+}
+
+#[test]
+#[serial]
+fn ext4_create_resize_remove() {
+    full_cycle(&["mkfs.ext4", "-q", "-F"], 256);
+}
+
+#[test]
+#[serial]
+fn xfs_create_resize_remove() {
+    full_cycle(&["mkfs.xfs", "-q", "-f"], 320);
+}
+
+#[test]
+#[serial]
+fn btrfs_create_resize_remove_with_nocow() {
+    if !root_or_skip(&["mkfs.btrfs", "lsattr"]) {
+        return;
+    }
+    let root = FakeRoot::live();
+    let fs = LoopFs::new(&["mkfs.btrfs", "-q", "-f"], 256, 1, &root.join("/mnt"));
+    let h = host(&root);
+    let r = ensure_swap_file(&h, &spec(32 * MIB), &policy(Risk::Additive));
+    assert!(r.is_ok(), "{:?}\n{:#?}", r.error, r.steps);
+    assert!(r.steps.iter().any(|s| s.action.starts_with("set NOCOW")));
+    assert_active(&root, &fs, 32 * MIB);
+    let attrs = sh("lsattr", &[root.join(FILE).to_str().unwrap()]);
+    assert!(
+        attrs.split_whitespace().next().unwrap().contains('C'),
+        "{attrs}"
+    );
+    drop(fs);
+    // The whole cycle, on a fresh filesystem.
+    full_cycle(&["mkfs.btrfs", "-q", "-f"], 256);
+}
+
+#[test]
+#[serial]
+fn ext2_without_fallocate_falls_back_to_zeros() {
+    if !root_or_skip(&["mkfs.ext2"]) {
+        return;
+    }
+    let root = FakeRoot::live();
+    let fs = LoopFs::new(&["mkfs.ext2", "-q", "-F"], 128, 1, &root.join("/mnt"));
+    let r = ensure_swap_file(&host(&root), &spec(32 * MIB), &policy(Risk::Additive));
+    assert!(r.is_ok(), "{:?}\n{:#?}", r.error, r.steps);
+    let alloc = r
+        .steps
+        .iter()
+        .find(|s| s.action.starts_with("allocate"))
+        .unwrap();
+    assert!(alloc.detail.contains("zeros"), "{}", alloc.detail);
+    assert!(alloc.detail.contains("not supported"), "{}", alloc.detail);
+    assert_active(&root, &fs, 32 * MIB);
+}
+
+#[test]
+#[serial]
+fn tmpfs_is_refused_clearly() {
+    if !root_or_skip(&[]) {
+        return;
+    }
+    let root = FakeRoot::live();
+    let mnt = root.join("/mnt");
+    sh(
+        "mount",
+        &[
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=64M,mode=0755",
+            "hostfix-test",
+            mnt.to_str().unwrap(),
+        ],
+    );
+    struct Umount(PathBuf);
+    impl Drop for Umount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Umount(mnt.clone());
+    let r = ensure_swap_file(&host(&root), &spec(16 * MIB), &policy(Risk::Destructive));
+    assert_eq!(r.exit_code(), 3);
+    let msg = r.error.unwrap().to_string();
+    assert!(msg.contains("tmpfs"), "{msg}");
+    assert!(!root.join(FILE).exists());
+    assert!(!root.fstab().contains(FILE));
+}
+
+#[test]
+#[serial]
+fn multi_device_btrfs_is_refused() {
+    if !root_or_skip(&["mkfs.btrfs"]) {
+        return;
+    }
+    let root = FakeRoot::live();
+    let fs = LoopFs::new(
+        &["mkfs.btrfs", "-q", "-f", "-d", "single", "-m", "single"],
+        256,
+        2,
+        &root.join("/mnt"),
+    );
+    let r = ensure_swap_file(&host(&root), &spec(16 * MIB), &policy(Risk::Destructive));
+    assert_eq!(r.exit_code(), 3, "{:#?}", r.steps);
+    let msg = r.error.unwrap().to_string();
+    assert!(msg.contains("2 devices"), "{msg}");
+    assert!(!root.join(FILE).exists());
+    assert!(real_swaps_under(&fs.mount).is_empty());
+}
+
+/// Resets the filesystem between convergence cases.
+fn reset(root: &FakeRoot, fs: &LoopFs) {
+    for e in real_swaps_under(&fs.mount) {
+        LiveSystem.swapoff_path(&e.path);
+    }
+    for entry in std::fs::read_dir(&fs.mount).unwrap() {
+        let p = entry.unwrap().path();
+        if p.file_name().is_some_and(|n| n != "lost+found") {
+            std::fs::remove_file(&p).unwrap();
+        }
+    }
+    root.write_fstab("# fstab of a test root\n");
+}
+
+trait SwapoffPath {
+    fn swapoff_path(&self, p: &Path);
+}
+
+impl SwapoffPath for LiveSystem {
+    fn swapoff_path(&self, p: &Path) {
+        use hostfix::host::System;
+        self.swapoff(p).unwrap();
+    }
+}
+
+fn mkswap(file: &Path, mode: u32) {
+    sh("mkswap", &["-q", file.to_str().unwrap()]);
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+#[serial]
+fn every_state_converges_on_disk() {
+    if !root_or_skip(&["mkfs.ext4", "mkswap", "fallocate", "truncate"]) {
+        return;
+    }
+    let root = FakeRoot::live();
+    let fs = LoopFs::ext4(&root.join("/mnt"));
+    let h = host(&root);
+    let file = root.join(FILE);
+    let f = file.to_str().unwrap().to_string();
+    type Setup<'a> = Box<dyn Fn() + 'a>;
+    let cases: Vec<(&str, Setup<'_>)> = vec![
+        ("missing", Box::new(|| {})),
+        (
+            "zeros, no header (interrupted create)",
+            Box::new(|| {
+                sh(
+                    "dd",
+                    &[
+                        "if=/dev/zero",
+                        &format!("of={f}"),
+                        "bs=1M",
+                        "count=16",
+                        "status=none",
+                    ],
+                );
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+            }),
+        ),
+        (
+            "empty file (crash after create)",
+            Box::new(|| {
+                std::fs::write(&file, b"").unwrap();
+            }),
+        ),
+        (
+            "holes (truncate + mkswap)",
+            Box::new(|| {
+                sh("truncate", &["-s", "16M", &f]);
+                mkswap(&file, 0o600);
+            }),
+        ),
+        (
+            "wrong size, inactive",
+            Box::new(|| {
+                sh("fallocate", &["-l", "8M", &f]);
+                mkswap(&file, 0o600);
+            }),
+        ),
+        (
+            "world-readable, active, not persisted",
+            Box::new(|| {
+                sh("fallocate", &["-l", "16M", &f]);
+                mkswap(&file, 0o644);
+                sh("swapon", &[&f]);
+            }),
+        ),
+        (
+            "persisted, not active",
+            Box::new(|| {
+                sh("fallocate", &["-l", "16M", &f]);
+                mkswap(&file, 0o600);
+                root.write_fstab("/mnt/swapfile none swap sw,nofail 0 0\n");
+            }),
+        ),
+        (
+            "duplicate fstab lines",
+            Box::new(|| {
+                sh("fallocate", &["-l", "16M", &f]);
+                mkswap(&file, 0o600);
+                sh("swapon", &[&f]);
+                root.write_fstab(
+                "/mnt/swapfile none swap sw 0 0\n# comment\n/mnt/swapfile\tnone\tswap\tdefaults\t0\t0\n/mnt//swapfile none swap sw,nofail 0 0\n",
+            );
+            }),
+        ),
+    ];
+    for (name, setup) in cases {
+        reset(&root, &fs);
+        setup();
+        let r = ensure_swap_file(&h, &spec(16 * MIB), &policy(Risk::Additive));
+        assert!(r.is_ok(), "{name}: {:?}\n{:#?}", r.error, r.steps);
+        assert!(r.changed, "{name}");
+        assert_active(&root, &fs, 16 * MIB);
+        let again = ensure_swap_file(&h, &spec(16 * MIB), &policy(Risk::Additive));
+        assert!(
+            again.is_ok() && !again.changed,
+            "{name}: second run {:#?}",
+            again.steps
+        );
+    }
+    drop(fs);
+}
+
+#[test]
+#[serial]
+fn crashes_between_steps_converge() {
+    if !root_or_skip(&["mkfs.ext4"]) {
+        return;
+    }
+    let root = FakeRoot::live();
+    let fs = LoopFs::ext4(&root.join("/mnt"));
+    let real = root.join(FILE);
+    // Crash at swapon (after create, allocate, header).
+    let flaky = Arc::new(Flaky::default());
+    flaky
+        .fail_swapon_of
+        .lock()
+        .unwrap()
+        .push((real.clone(), Errno::EIO));
+    let fh = Host::with_system(root.path(), flaky.clone());
+    let r = ensure_swap_file(&fh, &spec(16 * MIB), &policy(Risk::Additive));
+    assert_eq!(r.exit_code(), 1);
+    assert!(real_swaps_under(&fs.mount).is_empty());
+    let r = ensure_swap_file(&host(&root), &spec(16 * MIB), &policy(Risk::Additive));
+    assert!(r.is_ok(), "{:?}", r.error);
+    assert_active(&root, &fs, 16 * MIB);
+
+    // Crash in the middle of a swap-over: the temp area is on, the file off and resized.
+    flaky
+        .fail_swapon_of
+        .lock()
+        .unwrap()
+        .push((real.clone(), Errno::EIO));
+    let r = ensure_swap_file(&fh, &spec(32 * MIB), &policy(Risk::Disruptive));
+    assert_eq!(r.exit_code(), 1, "{:#?}", r.steps);
+    let on = real_swaps_under(&fs.mount);
+    assert_eq!(on.len(), 1);
+    assert!(
+        on[0].path.ends_with(".swapfile.hostfix-swapover"),
+        "swap never went away: {on:?}"
+    );
+    let r = ensure_swap_file(&host(&root), &spec(32 * MIB), &policy(Risk::Disruptive));
+    assert!(r.is_ok(), "{:?}\n{:#?}", r.error, r.steps);
+    assert_active(&root, &fs, 32 * MIB);
+    assert!(!root.join("/mnt/.swapfile.hostfix-swapover").exists());
+}
+
+#[test]
+#[serial]
+fn kill_dash_nine_at_any_moment_converges() {
+    if !root_or_skip(&["mkfs.ext2"]) {
+        return;
+    }
+    let root = FakeRoot::live();
+    // ext2: no fallocate, so the file is written with zeros and there is time to die in.
+    let fs = LoopFs::new(&["mkfs.ext2", "-q", "-F"], 256, 1, &root.join("/mnt"));
+    let bin = env!("CARGO_BIN_EXE_hostfix");
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "--root".to_string(),
+            root.path().display().to_string(),
+            "--state-dir".into(),
+            "/state".into(),
+            "swap".into(),
+            "ensure".into(),
+            "--path".into(),
+            FILE.into(),
+            "--keep-free".into(),
+            "8M".into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    for delay_ms in [0u64, 5, 20, 60, 150] {
+        let mut child = Command::new(bin)
+            .args(args(&["--size", "64M"]))
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        // Our own child, by its pid.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = child.wait();
+        let real = root.join(FILE);
+        eprintln!(
+            "killed at {delay_ms} ms: file {:?}, active {}",
+            std::fs::metadata(&real)
+                .ok()
+                .map(|m| (m.len(), m.blocks() * 512)),
+            !real_swaps_under(&fs.mount).is_empty()
+        );
+        let out = Command::new(bin)
+            .args(args(&["--size", "64M"]))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "after kill at {delay_ms} ms: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_active(&root, &fs, 64 * MIB);
+        reset(&root, &fs);
+    }
+}
+
+#[test]
+#[serial]
+fn data_and_symlinks_are_never_touched() {
+    if !root_or_skip(&["mkfs.ext4"]) {
+        return;
+    }
+    let root = FakeRoot::live();
+    let fs = LoopFs::ext4(&root.join("/mnt"));
+    let h = host(&root);
+    std::fs::write(root.join("/mnt/precious"), b"do not lose me").unwrap();
+    std::os::unix::fs::symlink("precious", root.join(FILE)).unwrap();
+    let before = snapshot(&fs.mount);
+    let r = ensure_swap_file(&h, &spec(16 * MIB), &policy(Risk::Destructive));
+    assert_eq!(r.exit_code(), 3);
+    assert!(r.error.unwrap().to_string().contains("symbolic link"));
+    assert_eq!(snapshot(&fs.mount), before);
+    std::fs::remove_file(root.join(FILE)).unwrap();
+    std::fs::write(root.join(FILE), vec![7u8; 1 << 20]).unwrap();
+    let before = snapshot(&fs.mount);
+    for risk in [Risk::Additive, Risk::Destructive] {
+        let r = ensure_swap_file(&h, &spec(16 * MIB), &policy(risk));
+        assert_eq!(r.exit_code(), 3);
+        let r = remove_swap_file(
+            &h,
+            &RemoveOptions {
+                path: FILE.into(),
+                ..RemoveOptions::default()
+            },
+            &policy(risk),
+        );
+        assert_eq!(r.exit_code(), 3);
+    }
+    assert_eq!(snapshot(&fs.mount), before);
+    assert!(real_swaps_under(&fs.mount).is_empty());
+}
+
+fn cli(root: &FakeRoot, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hostfix"))
+        .arg("--root")
+        .arg(root.path())
+        .args(["--state-dir", "/state"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+#[serial]
+fn cli_contract_json_and_exit_codes() {
+    if !root_or_skip(&["mkfs.ext4"]) {
+        return;
+    }
+    let root = FakeRoot::live();
+    let fs = LoopFs::ext4(&root.join("/mnt"));
+    let base = ["swap", "ensure", "--path", FILE, "--keep-free", "8M"];
+    let with = |extra: &[&'static str]| -> Vec<&str> {
+        let mut v = base.to_vec();
+        v.extend_from_slice(extra);
+        v
+    };
+    let (code, out, err) = cli(&root, &with(&["--size", "16M", "--json"]));
+    assert_eq!(code, 0, "{out}{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["operation"], "swap ensure");
+    assert_eq!(j["changed"], true);
+    assert_eq!(j["dry_run"], false);
+    assert_eq!(j["active"], true);
+    assert!(
+        j["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["action"].is_string()
+                && s["risk"].is_string()
+                && s["status"].is_string()
+                && s["detail"].is_string())
+    );
+    assert_active(&root, &fs, 16 * MIB);
+    // Global flags after the subcommand, second run unchanged.
+    let (code, out, _) = cli(&root, &with(&["--json", "--size", "16M"]));
+    assert_eq!(code, 0);
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["changed"], false);
+    // Bad input: 2.
+    assert_eq!(cli(&root, &with(&["--size", "10X"])).0, 2);
+    assert_eq!(
+        cli(&root, &with(&["--size", "16M", "--priority", "99999"])).0,
+        2
+    );
+    assert_eq!(
+        cli(&root, &with(&["--size", "16M", "--persist", "cron"])).0,
+        2
+    );
+    // A resize without the cap: 3, saying what it needs.
+    let (code, out, _) = cli(&root, &with(&["--size", "32M"]));
+    assert_eq!(code, 3);
+    assert!(out.contains("needs --max-risk disruptive"), "{out}");
+    // Dry run of the resize at the right cap: plans, changes nothing.
+    let before = snapshot(&fs.mount);
+    let (code, out, _) = cli(
+        &root,
+        &with(&["--size", "32M", "--max-risk", "disruptive", "--dry-run"]),
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("would change the host"), "{out}");
+    assert_eq!(snapshot(&fs.mount), before);
+    // Progress and trail with -v.
+    let (code, _, err) = cli(
+        &root,
+        &with(&["--size", "32M", "--max-risk", "disruptive", "-v"]),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("swap ensure: done swapoff"), "{err}");
+    assert_active(&root, &fs, 32 * MIB);
+    // Remove: default cap destructive.
+    let (code, out, err) = cli(&root, &["swap", "remove", "--path", FILE]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!root.join(FILE).exists());
+    assert!(real_swaps_under(&fs.mount).is_empty());
+}
+
+#[test]
+#[serial]
+fn eight_concurrent_runs_leave_one_swap_and_one_line() {
+    if !root_or_skip(&["mkfs.ext4"]) {
+        return;
+    }
+    let root = FakeRoot::live();
+    let fs = LoopFs::ext4(&root.join("/mnt"));
+    let bin = env!("CARGO_BIN_EXE_hostfix");
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            Command::new(bin)
+                .arg("--root")
+                .arg(root.path())
+                .args([
+                    "--state-dir",
+                    "/state",
+                    "--json",
+                    "swap",
+                    "ensure",
+                    "--size",
+                    "32M",
+                ])
+                .args(["--path", FILE, "--keep-free", "8M"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut changed = 0;
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let j: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        if j["changed"] == true {
+            changed += 1;
+        }
+    }
+    assert_eq!(changed, 1, "exactly one run changed the host");
+    assert_active(&root, &fs, 32 * MIB);
+    let files: Vec<_> = std::fs::read_dir(&fs.mount)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != "lost+found")
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+}

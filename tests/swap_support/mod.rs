@@ -1,0 +1,451 @@
+//! Shared helpers of the swap tests: fake roots, a fake kernel for swapon/swapoff, loop
+//! filesystems with guards that swapoff, unmount and detach even when a test fails.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use hostfix::Result;
+use hostfix::host::{Call, Cmd, CmdOutput, LiveSystem, RecordingSystem, System};
+use hostfix::swap::fstab::escape_field;
+use hostfix::swap::header::{Signature, read_signature};
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+
+pub const MIB: u64 = 1 << 20;
+
+/// Whether root tests can run here; prints why not.
+pub fn root_or_skip(tools: &[&str]) -> bool {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root (swapon, mount, losetup)");
+        return false;
+    }
+    for t in tools {
+        if which::which(t).is_err() {
+            eprintln!("skipped: {t} is not installed");
+            return false;
+        }
+    }
+    true
+}
+
+/// A fake host root in a tempdir.
+pub struct FakeRoot {
+    pub dir: tempfile::TempDir,
+}
+
+impl FakeRoot {
+    /// A root whose `/proc` is made of fixture files (for the fake kernel): 4 GiB of RAM,
+    /// 3 GiB available, no swap, swappiness 60.
+    pub fn fake() -> FakeRoot {
+        let dir = tempfile::Builder::new()
+            .prefix("hostfix-swap-")
+            .tempdir()
+            .unwrap();
+        let r = dir.path();
+        for d in ["proc/sys/kernel/random", "proc/sys/vm", "etc", "state"] {
+            std::fs::create_dir_all(r.join(d)).unwrap();
+        }
+        std::fs::write(
+            r.join("proc/swaps"),
+            "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n",
+        )
+        .unwrap();
+        std::fs::write(
+            r.join("proc/meminfo"),
+            "MemTotal:        4194304 kB\nMemFree:         3000000 kB\n\
+             MemAvailable:    3145728 kB\nBuffers:           10000 kB\nCached:           100000 kB\n\
+             SwapTotal:             0 kB\nSwapFree:              0 kB\n",
+        )
+        .unwrap();
+        std::fs::write(r.join("proc/sys/kernel/osrelease"), "6.1.0-test\n").unwrap();
+        std::fs::write(
+            r.join("proc/sys/kernel/random/uuid"),
+            "5a5a5a5a-1234-4abc-8def-0123456789ab\n",
+        )
+        .unwrap();
+        std::fs::write(r.join("proc/sys/vm/swappiness"), "60\n").unwrap();
+        std::fs::write(
+            r.join("etc/fstab"),
+            "# fstab\nUUID=0a1b2c3d-1111-2222-3333-444455556666 / ext4 errors=remount-ro 0 1\n",
+        )
+        .unwrap();
+        FakeRoot { dir }
+    }
+
+    /// A root for the real kernel: `proc -> /proc` except a fake
+    /// `proc/sys/vm/swappiness` (so a test never changes the machine's), `sys -> /sys`,
+    /// an `etc/fstab`, and a `mnt` directory for a loop filesystem.
+    pub fn live() -> FakeRoot {
+        let dir = tempfile::Builder::new()
+            .prefix("hostfix-swap-")
+            .tempdir()
+            .unwrap();
+        let r = dir.path();
+        for d in ["proc/sys/vm", "etc", "mnt", "state"] {
+            std::fs::create_dir_all(r.join(d)).unwrap();
+        }
+        for entry in std::fs::read_dir("/proc").unwrap() {
+            let name = entry.unwrap().file_name();
+            if name != "sys" {
+                std::os::unix::fs::symlink(
+                    Path::new("/proc").join(&name),
+                    r.join("proc").join(&name),
+                )
+                .unwrap();
+            }
+        }
+        for entry in std::fs::read_dir("/proc/sys").unwrap() {
+            let name = entry.unwrap().file_name();
+            if name != "vm" {
+                std::os::unix::fs::symlink(
+                    Path::new("/proc/sys").join(&name),
+                    r.join("proc/sys").join(&name),
+                )
+                .unwrap();
+            }
+        }
+        std::fs::write(r.join("proc/sys/vm/swappiness"), "60\n").unwrap();
+        std::os::unix::fs::symlink("/sys", r.join("sys")).unwrap();
+        std::fs::write(
+            r.join("etc/fstab"),
+            "# fstab of a test root\nUUID=0a1b2c3d-1111-2222-3333-444455556666 / ext4 errors=remount-ro 0 1\n",
+        )
+        .unwrap();
+        FakeRoot { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn join(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p.trim_start_matches('/'))
+    }
+
+    pub fn fstab(&self) -> String {
+        std::fs::read_to_string(self.join("/etc/fstab")).unwrap()
+    }
+
+    pub fn write_fstab(&self, text: &str) {
+        std::fs::write(self.join("/etc/fstab"), text).unwrap();
+    }
+}
+
+/// The kernel's swap table, faked in `ROOT/proc/swaps`.
+#[derive(Debug)]
+pub struct FakeKernel {
+    root: PathBuf,
+    pub rec: RecordingSystem,
+    lock: Mutex<()>,
+    fail_swapon_of: Mutex<Vec<(PathBuf, Errno)>>,
+}
+
+impl FakeKernel {
+    pub fn new(root: &Path) -> Arc<FakeKernel> {
+        Arc::new(FakeKernel {
+            root: root.to_path_buf(),
+            rec: RecordingSystem::new(),
+            lock: Mutex::new(()),
+            fail_swapon_of: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Makes the next swapon of `path` fail with `errno` (a crash stand-in).
+    pub fn fail_swapon_of(&self, path: &Path, errno: Errno) {
+        self.fail_swapon_of
+            .lock()
+            .unwrap()
+            .push((path.to_path_buf(), errno));
+    }
+
+    fn swaps_file(&self) -> PathBuf {
+        self.root.join("proc/swaps")
+    }
+
+    fn lines(&self) -> Vec<String> {
+        std::fs::read_to_string(self.swaps_file())
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn listed(&self, path: &Path) -> Option<usize> {
+        let esc = escape_field(&path.to_string_lossy());
+        self.lines()
+            .iter()
+            .position(|l| l.split_whitespace().next() == Some(esc.as_str()))
+    }
+
+    /// Lists a file as active (as if swapon had run), with `used` KiB in use.
+    pub fn activate(&self, path: &Path, used_kib: u64) {
+        let size = std::fs::metadata(path).unwrap().len();
+        let mut lines = self.lines();
+        lines.push(format!(
+            "{:<39} file\t\t{}\t\t{used_kib}\t\t-2",
+            escape_field(&path.to_string_lossy()),
+            size / 1024 - 4
+        ));
+        std::fs::write(self.swaps_file(), lines.join("\n") + "\n").unwrap();
+    }
+
+    pub fn swapons(&self) -> Vec<PathBuf> {
+        self.rec
+            .calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::Swapon(p, _) => Some(p),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.rec.calls()
+    }
+}
+
+impl System for FakeKernel {
+    fn run(&self, cmd: &Cmd) -> Result<CmdOutput> {
+        self.rec.run(cmd)
+    }
+    fn swapon(&self, path: &Path, priority: Option<i32>) -> std::result::Result<(), Errno> {
+        let _g = self.lock.lock().unwrap();
+        self.rec.swapon(path, priority)?;
+        {
+            let mut f = self.fail_swapon_of.lock().unwrap();
+            if let Some(i) = f.iter().position(|(p, _)| p == path) {
+                return Err(f.remove(i).1);
+            }
+        }
+        if self.listed(path).is_some() {
+            return Err(Errno::EBUSY);
+        }
+        let head = std::fs::read(path).map_err(|_| Errno::ENOENT)?;
+        let Signature::Swap(h) = read_signature(&head[..head.len().min(65536)]) else {
+            return Err(Errno::EINVAL);
+        };
+        let meta = std::fs::metadata(path).map_err(|_| Errno::ENOENT)?;
+        if meta.blocks() * 512 < meta.len() {
+            return Err(Errno::EINVAL);
+        }
+        let mut lines = self.lines();
+        lines.push(format!(
+            "{:<39} file\t\t{}\t\t0\t\t{}",
+            escape_field(&path.to_string_lossy()),
+            u64::from(h.last_page) * 4,
+            priority.unwrap_or(-2)
+        ));
+        std::fs::write(self.swaps_file(), lines.join("\n") + "\n").unwrap();
+        Ok(())
+    }
+    fn swapoff(&self, path: &Path) -> std::result::Result<(), Errno> {
+        let _g = self.lock.lock().unwrap();
+        self.rec.swapoff(path)?;
+        let Some(i) = self.listed(path) else {
+            return Err(Errno::EINVAL);
+        };
+        let mut lines = self.lines();
+        lines.remove(i);
+        std::fs::write(self.swaps_file(), lines.join("\n") + "\n").unwrap();
+        Ok(())
+    }
+    fn signal(&self, pid: i32, start: Option<u64>, sig: Signal) -> std::result::Result<(), Errno> {
+        self.rec.signal(pid, start, sig)
+    }
+    fn try_bind(&self, addr: std::net::SocketAddr, udp: bool) -> std::result::Result<(), Errno> {
+        self.rec.try_bind(addr, udp)
+    }
+    fn sync(&self) {
+        self.rec.sync();
+    }
+    fn reboot_syscall(&self) -> std::result::Result<(), Errno> {
+        self.rec.reboot_syscall()
+    }
+    fn sleep(&self, d: Duration) {
+        self.rec.sleep(d);
+    }
+    fn now(&self) -> SystemTime {
+        self.rec.now()
+    }
+    fn euid(&self) -> u32 {
+        0
+    }
+}
+
+/// The real kernel, with scripted failures of `swapon` for a path (a crash stand-in).
+#[derive(Debug, Default)]
+pub struct Flaky {
+    pub fail_swapon_of: Mutex<Vec<(PathBuf, Errno)>>,
+}
+
+impl System for Flaky {
+    fn run(&self, cmd: &Cmd) -> Result<CmdOutput> {
+        LiveSystem.run(cmd)
+    }
+    fn swapon(&self, path: &Path, priority: Option<i32>) -> std::result::Result<(), Errno> {
+        let mut f = self.fail_swapon_of.lock().unwrap();
+        if let Some(i) = f.iter().position(|(p, _)| p == path) {
+            let (_, e) = f.remove(i);
+            return Err(e);
+        }
+        LiveSystem.swapon(path, priority)
+    }
+    fn swapoff(&self, path: &Path) -> std::result::Result<(), Errno> {
+        LiveSystem.swapoff(path)
+    }
+    fn signal(&self, pid: i32, start: Option<u64>, sig: Signal) -> std::result::Result<(), Errno> {
+        LiveSystem.signal(pid, start, sig)
+    }
+    fn try_bind(&self, addr: std::net::SocketAddr, udp: bool) -> std::result::Result<(), Errno> {
+        LiveSystem.try_bind(addr, udp)
+    }
+    fn sync(&self) {}
+    fn reboot_syscall(&self) -> std::result::Result<(), Errno> {
+        Err(Errno::EPERM)
+    }
+    fn sleep(&self, d: Duration) {
+        std::thread::sleep(d);
+    }
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+    fn euid(&self) -> u32 {
+        nix::unistd::geteuid().as_raw()
+    }
+}
+
+/// Every file under a directory with its mode, owner and content hash: two snapshots are
+/// equal when nothing was touched.
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, String> {
+    fn walk(d: &Path, out: &mut BTreeMap<PathBuf, String>) {
+        let Ok(rd) = std::fs::read_dir(d) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            let Ok(m) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
+            if p.file_name()
+                .is_some_and(|n| n == "proc" || n == "sys" || n == "lost+found")
+            {
+                continue;
+            }
+            let desc = if m.file_type().is_symlink() {
+                format!("link {:?}", std::fs::read_link(&p).ok())
+            } else if m.is_dir() {
+                walk(&p, out);
+                format!("dir {:o}", m.mode())
+            } else {
+                let h = std::fs::read(&p)
+                    .map(|b| {
+                        b.iter().fold(0xcbf29ce484222325u64, |h, x| {
+                            (h ^ u64::from(*x)).wrapping_mul(0x100000001b3)
+                        })
+                    })
+                    .unwrap_or(0);
+                format!(
+                    "file {:o} {}:{} {} {h:x}",
+                    m.mode(),
+                    m.uid(),
+                    m.gid(),
+                    m.len()
+                )
+            };
+            out.insert(p, desc);
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, &mut out);
+    out
+}
+
+/// Runs a command, panicking with its output when it fails.
+pub fn sh(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {}: {}\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The real /proc/swaps entries under a directory.
+pub fn real_swaps_under(dir: &Path) -> Vec<hostfix::swap::SwapEntry> {
+    let text = std::fs::read_to_string("/proc/swaps").unwrap();
+    hostfix::swap::parse_proc_swaps(&text)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.path.starts_with(dir))
+        .collect()
+}
+
+/// A loop-mounted filesystem image, swapped off, unmounted and detached on drop.
+pub struct LoopFs {
+    pub mount: PathBuf,
+    pub devices: Vec<String>,
+    images: Vec<PathBuf>,
+    _images_dir: tempfile::TempDir,
+}
+
+impl LoopFs {
+    /// Makes `count` sparse images of `size_mib`, attaches them, runs `mkfs` over all the
+    /// devices and mounts the first at `mount`.
+    pub fn new(mkfs: &[&str], size_mib: u64, count: usize, mount: &Path) -> LoopFs {
+        let images_dir = tempfile::Builder::new()
+            .prefix("hostfix-img-")
+            .tempdir()
+            .unwrap();
+        let mut fs = LoopFs {
+            mount: mount.to_path_buf(),
+            devices: Vec::new(),
+            images: Vec::new(),
+            _images_dir: images_dir,
+        };
+        for i in 0..count {
+            let img = fs._images_dir.path().join(format!("disk{i}.img"));
+            let f = std::fs::File::create(&img).unwrap();
+            f.set_len(size_mib * MIB).unwrap();
+            let dev = sh("losetup", &["--find", "--show", img.to_str().unwrap()])
+                .trim()
+                .to_string();
+            fs.devices.push(dev);
+            fs.images.push(img);
+        }
+        let mut args: Vec<&str> = mkfs[1..].to_vec();
+        args.extend(fs.devices.iter().map(String::as_str));
+        sh(mkfs[0], &args);
+        std::fs::create_dir_all(mount).unwrap();
+        sh("mount", &[&fs.devices[0], mount.to_str().unwrap()]);
+        fs
+    }
+
+    pub fn ext4(mount: &Path) -> LoopFs {
+        LoopFs::new(&["mkfs.ext4", "-q", "-F"], 256, 1, mount)
+    }
+}
+
+impl Drop for LoopFs {
+    fn drop(&mut self) {
+        for e in real_swaps_under(&self.mount) {
+            if let Err(err) = LiveSystem.swapoff(&e.path) {
+                eprintln!("cleanup: swapoff {}: {err}", e.path.display());
+            }
+        }
+        let _ = Command::new("umount").arg(&self.mount).status();
+        for d in &self.devices {
+            let _ = Command::new("losetup").args(["-d", d]).status();
+        }
+    }
+}

@@ -1,0 +1,349 @@
+#!/bin/sh
+# VM scenario: `hostfix container rm`, the escalation ladder, against real Docker faults.
+#
+# Each fault of the incident's last step is made for real, and the ladder is run on it:
+#   term   a container whose PID 1 ignores SIGTERM            -> ends at a signal rung (stop)
+#   shim   a container whose containerd shim is SIGSTOPped,   -> refused at the default cap
+#          so the engine never gets the exit event                 (next: kill-shim), then
+#                                                                 ends at kill-shim
+#   port   a container that cannot start: the distro nginx    -> doctor names the taken host
+#          holds :80                                               port and `hostfix port ...`
+#   d      a container whose process is in D, writing to an   -> every signal rung and the
+#          ext4 frozen with fsfreeze (VM-NOTES.md)                 engine restart skipped; the
+#                                                                 reboot rung refused below
+#                                                                 the `reboot` cap; at the
+#                                                                 cap the guest reboots once,
+#                                                                 and the same command after
+#                                                                 the boot removes it at the
+#                                                                 first rung and reports the
+#                                                                 confirmed reboot
+#
+# WHAT IT EXPECTS (guest side)
+#   - A Debian (bookworm) guest booted by systemd with docker.io (dockerd, containerd, runc,
+#     containerd-shim-runc-v2), busybox-static, procps (pgrep), util-linux (fsfreeze,
+#     mount, losetup), e2fsprogs (mkfs.ext4), coreutils (timeout); the distro nginx
+#     listening on :80 (for the port chain; without it the `port` part reports that).
+#   - A local busybox image `local/busybox:1` (sh, sleep, echo, httpd). It is made here from
+#     /bin/busybox with lib.sh's make_busybox_image (or the fallback below) when missing:
+#     no registry, no network.
+#   - HOSTFIX: path of the hostfix binary under test (required).
+#   - RESULTS: a file or tty to write the results to (optional; default: stdout, which the
+#     harness's runner already sends to the second serial port, /dev/ttyS1).
+#   - SCENARIO_DIR: the folder holding the harness's lib.sh (optional; without it the same
+#     line formats are printed by the fallbacks below).
+#   - Reboots must really happen (qemu without -no-reboot), and this script must run again
+#     at the next boot (the runner's unit runs at every boot). It keeps its phase in
+#     $STATE/container_ladder.phase on the root disk: "" (first run) -> "rebooting"
+#     (hostfix asked the reboot guard) -> "done". On its first run it lowers systemd's stop
+#     timeouts for this boot only (/run/systemd/system.conf.d) and detaches the frozen
+#     filesystem lazily before the reboot, so the shutdown does not wait minutes on the
+#     process stuck in D; neither changes what hostfix sees.
+#   - Time (TCG, 2 vCPUs): first boot 5-8 min (the shim case waits on hung engine commands
+#     on purpose), the reboot 1-3 min, the second boot about 1 min.
+#
+# OUTPUT (lib.sh's format, parsed by tests/vm/results.rs)
+#   "RESULT key=value" lines, and "BEGIN name"/"END name" blocks with hostfix's JSON
+#   ("name.stderr" its -v trail, "RESULT name.exit=RC"). Facts only; the harness judges.
+#
+# WHAT THE HARNESS SHOULD ASSERT (the blocks are hostfix --json reports)
+#   boot 1:
+#     term-rm          exit 0, changed true, removed_by "stop"; RESULT term.listed-after= ""
+#     term-again       exit 0, changed false, already_gone true
+#     shim-state       "T" (the shim really is stopped)
+#     shim-rm-capped   exit 3, next.rung "kill-shim", next.risk "destructive"; the stop,
+#                      kill and rm-force steps "failed"; RESULT shim.alive-after-capped=yes
+#     shim-rm          exit 0, removed_by "kill-shim"; RESULT shim.listed-after= "",
+#                      shim.alive-after=no
+#     port-web-state   "created"; doctor-chain has a finding whose title names "web" and
+#                      "host port 80", evidence "hostfix port who 80", fix command
+#                      "hostfix port free 80" (risk disruptive)
+#     d-state          "D"; d-manual-rm.exit != 0 and its stderr says "did not receive an
+#                      exit event" (the incident's own message)
+#     doctor-chain     a finding "container stuck-d: no signal can end its processes",
+#                      fix "hostfix container rm stuck-d --max-risk reboot" (risk reboot)
+#     d-rm             (cap disruptive) exit 3, futility.kind "uninterruptible", the steps
+#                      for stop, kill, rm -f, shim, engine restart "skipped" with
+#                      "uninterruptible" in their detail, next.rung "reboot"
+#     d-rm-destructive exit 3, the same, next.rung "reboot"
+#     d-rm-reboot      exit 1 (error "rebooting": the reboot is requested, the container
+#                      not gone yet), its last step (risk reboot) "done" with "systemctl
+#                      reboot" and "once allow" in its detail; RESULT d.reboot=requested;
+#                      the boot ends with SHUTDOWN-IN-PROGRESS and exactly one kernel
+#                      restart. (A build whose gate refuses, NoRebootGate: exit 3, the
+#                      step "refused"; RESULT d.reboot=refused; the script cleans up and
+#                      the guest powers off after one boot.)
+#   boot 2 (only after d.reboot=requested):
+#     RESULT d.boot-changed=yes
+#     d-after-boot     exit 0, changed true, removed_by "stop" (its action "docker rm
+#                      stuck-d"), reboot.confirmed true, no step of risk reboot;
+#                      d-ledger shows the guard's entry with key container-rm-<d.id>
+#     d-again          exit 0, changed false, already_gone true
+set -u
+
+if [ -n "${RESULTS:-}" ]; then
+  exec >>"$RESULTS" 2>&1
+fi
+
+if [ -n "${SCENARIO_DIR:-}" ] && [ -r "$SCENARIO_DIR/lib.sh" ]; then
+  # shellcheck source=/dev/null
+  . "$SCENARIO_DIR/lib.sh"
+else
+  # Fallbacks with lib.sh's line formats.
+  result() {
+    _k=$1
+    shift
+    printf 'RESULT %s=%s\n' "$_k" "$(printf '%s' "$*" | tr '\n' ' ')"
+  }
+  block() {
+    _name=$1
+    shift
+    _err=$(mktemp)
+    _out=$("$@" 2>"$_err")
+    _rc=$?
+    printf 'BEGIN %s\n%s\nEND %s\n' "$_name" "$_out" "$_name"
+    if [ -s "$_err" ]; then
+      printf 'BEGIN %s.stderr\n' "$_name"
+      cat "$_err"
+      printf '\nEND %s.stderr\n' "$_name"
+    fi
+    rm -f "$_err"
+    printf 'RESULT %s.exit=%s\n' "$_name" "$_rc"
+    return "$_rc"
+  }
+  make_busybox_image() {
+    _root=$(mktemp -d)
+    mkdir -p "$_root/bin" "$_root/www"
+    cp /bin/busybox "$_root/bin/busybox"
+    for _a in sh httpd cat echo sleep ls; do ln -s busybox "$_root/bin/$_a"; done
+    block docker-import sh -c "tar -C '$_root' -c . | docker import - local/busybox:1"
+    _rc=$?
+    rm -rf "$_root"
+    return "$_rc"
+  }
+fi
+
+: "${HOSTFIX:?HOSTFIX must name the hostfix binary}"
+STATE=${STATE:-/var/lib/hostfix-scenario}
+mkdir -p "$STATE"
+phase_file=$STATE/container_ladder.phase
+work=$STATE/container_ladder
+mkdir -p "$work"
+IMAGE=local/busybox:1
+FROZEN_IMG=$STATE/container_ladder-frozen.img
+FROZEN=${FROZEN:-/mnt/hostfix-frozen}
+SYSTEM_CONF_D=${SYSTEM_CONF_D:-/run/systemd/system.conf.d}
+
+phase=$(cat "$phase_file" 2>/dev/null || true)
+result scenario-boot "${SCENARIO_BOOT:-?}"
+result phase "${phase:-start}"
+result boot-id "$(cat /proc/sys/kernel/random/boot_id)"
+
+# hfj NAME ARGS...: hostfix --json -v ARGS as the block NAME (stdout JSON, stderr trail,
+# NAME.exit), the JSON kept in $work/NAME.json, and NAME.seconds. Returns hostfix's code.
+save_json() {
+  _f=$1
+  shift
+  "$@" >"$_f"
+  _r=$?
+  cat "$_f"
+  return "$_r"
+}
+hfj() {
+  _n=$1
+  shift
+  _t0=$(date +%s)
+  block "$_n" save_json "$work/$_n.json" "$HOSTFIX" --json -v "$@"
+  _hrc=$?
+  result "$_n.seconds" $(($(date +%s) - _t0))
+  return "$_hrc"
+}
+
+# The full id of a container, or nothing.
+cid() {
+  docker container inspect -f '{{.Id}}' "$1" 2>/dev/null
+}
+
+# Whether the engine lists a container by full id: the id, or nothing.
+listed() {
+  [ -n "$1" ] && docker ps -a --no-trunc -q --filter "id=$1"
+}
+
+# The pid of the containerd shim serving a full id.
+shim_pid() {
+  pgrep -f "containerd-shim.* -id $1( |\$)" | head -n 1
+}
+
+# The state letter of a pid (field 3 of /proc/PID/stat), or "gone".
+pstate() {
+  if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then
+    sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1
+  else
+    echo gone
+  fi
+}
+
+alive() {
+  if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then echo yes; else echo no; fi
+}
+
+wait_docker() {
+  _i=0
+  while [ "$_i" -lt 60 ]; do
+    docker info >/dev/null 2>&1 && return 0
+    sleep 1
+    _i=$((_i + 1))
+  done
+  return 1
+}
+
+# Waits up to $2 seconds for pid $1 to be in state D.
+wait_d() {
+  _i=0
+  while [ "$_i" -lt "$2" ]; do
+    [ "$(pstate "$1")" = D ] && return 0
+    sleep 1
+    _i=$((_i + 1))
+  done
+  return 1
+}
+
+cleanup_frozen() {
+  fsfreeze -u "$FROZEN" 2>/dev/null
+  docker rm -f stuck-d >/dev/null 2>&1
+  umount "$FROZEN" 2>/dev/null || umount -l "$FROZEN" 2>/dev/null
+  rm -f "$FROZEN_IMG"
+}
+
+# ----------------------------------------------------------------------------------------
+first_boot() {
+  wait_docker || result docker-not-ready yes
+  block docker-version docker version --format '{{.Server.Version}}'
+  docker image inspect "$IMAGE" >/dev/null 2>&1 || make_busybox_image
+  # For this boot only: short stop timeouts, so the shutdown around the reboot does not
+  # wait on the process stuck in D for minutes (see the header).
+  mkdir -p "$SYSTEM_CONF_D"
+  printf '[Manager]\nDefaultTimeoutStopSec=15s\n' >"$SYSTEM_CONF_D/hostfix-scenario.conf"
+  systemctl daemon-reexec
+
+  # --- term: PID 1 ignores SIGTERM; docker stop ends it with SIGKILL after the grace.
+  docker run -d --name ignores-term "$IMAGE" sh -c 'trap "" TERM; while :; do sleep 1; done' >/dev/null
+  term_id=$(cid ignores-term)
+  result term.id "$term_id"
+  result term.state-before "$(docker inspect -f '{{.State.Status}}' ignores-term 2>&1)"
+  hfj term-rm container rm ignores-term --timeout 3s
+  result term.listed-after "$(listed "$term_id")"
+  hfj term-again container rm ignores-term
+
+  # --- shim: the shim is stopped, so no exit event ever reaches the engine.
+  docker run -d --name stuck-shim "$IMAGE" sleep 100000 >/dev/null
+  shim_id=$(cid stuck-shim)
+  result shim.id "$shim_id"
+  spid=$(shim_pid "$shim_id")
+  result shim.pid "$spid"
+  if [ -n "$spid" ]; then
+    kill -STOP "$spid"
+    sleep 1
+  fi
+  result shim-state "$(pstate "$spid")"
+  hfj shim-rm-capped container rm stuck-shim --timeout 2s --command-timeout 15s
+  result shim.alive-after-capped "$(alive "$spid")"
+  result shim.listed-after-capped "$(listed "$shim_id")"
+  hfj shim-rm container rm stuck-shim --timeout 2s --command-timeout 15s --max-risk destructive
+  result shim.alive-after "$(alive "$spid")"
+  result shim.listed-after "$(listed "$shim_id")"
+  # Whatever happened, nothing stays stopped.
+  [ "$(alive "$spid")" = yes ] && kill -KILL "$spid" 2>/dev/null
+
+  # --- port: the distro nginx holds :80, so this container is created but never starts.
+  block listeners ss -Hltnp
+  block port-web-run docker run -d -p 80:80 --name web "$IMAGE" httpd -f -p 80
+  result port-web-state "$(docker inspect -f '{{.State.Status}}' web 2>&1)"
+  result port-web-error "$(docker inspect -f '{{.State.Error}}' web 2>&1)"
+
+  # --- d: a writer stuck in D on a frozen ext4.
+  rm -f "$FROZEN_IMG"
+  truncate -s 64M "$FROZEN_IMG"
+  mkfs.ext4 -q -F "$FROZEN_IMG"
+  mkdir -p "$FROZEN"
+  block d-mount mount -o loop "$FROZEN_IMG" "$FROZEN"
+  docker run -d --name stuck-d -v "$FROZEN:/data" "$IMAGE" \
+    sh -c 'while :; do echo x > /data/f; done' >/dev/null
+  d_id=$(cid stuck-d)
+  result d.id "$d_id"
+  echo "$d_id" >"$work/d.id"
+  sleep 2
+  block d-fsfreeze fsfreeze -f "$FROZEN"
+  d_pid=$(docker inspect -f '{{.State.Pid}}' stuck-d)
+  result d.pid "$d_pid"
+  wait_d "$d_pid" 30
+  result d-state "$(pstate "$d_pid")"
+  # The fault by hand, as in the incident: docker rm -f fails with its message.
+  block d-manual-rm timeout 90 docker rm -f stuck-d
+  result d.listed-after-manual-rm "$(listed "$d_id")"
+
+  hfj doctor-chain doctor
+
+  hfj d-rm container rm stuck-d
+  hfj d-rm-destructive container rm stuck-d --max-risk destructive
+  result d-state-before-reboot "$(pstate "$d_pid")"
+
+  # The reboot rung, through the reboot guard. The phase is written first: if the guard
+  # reboots the guest, this script runs again at the next boot and finishes there.
+  echo rebooting >"$phase_file"
+  sync
+  # Let the shutdown get past the frozen filesystem (see the header).
+  umount -l "$FROZEN" 2>/dev/null
+  hfj d-rm-reboot container rm stuck-d --max-risk reboot
+  rc=$?
+  if [ "$rc" -eq 1 ] && grep -q '"error": ".*rebooting' "$work/d-rm-reboot.json"; then
+    result d.reboot requested
+    sync
+    # Stay until the shutdown stops this script, so the runner never powers off instead.
+    _i=0
+    while [ "$_i" -lt 600 ]; do
+      [ "$(systemctl is-system-running 2>/dev/null)" = stopping ] && sleep 600
+      sleep 1
+      _i=$((_i + 1))
+    done
+    result d.reboot-happened no
+    echo "done" >"$phase_file"
+    cleanup_frozen
+    return 1
+  fi
+  if [ "$rc" -eq 3 ]; then
+    result d.reboot refused
+  else
+    result d.reboot "other (exit $rc)"
+  fi
+  echo "done" >"$phase_file"
+  cleanup_frozen
+  result d.listed-after-cleanup "$(listed "$d_id")"
+  return 0
+}
+
+# ----------------------------------------------------------------------------------------
+after_reboot() {
+  wait_docker || result docker-not-ready yes
+  d_id=$(cat "$work/d.id" 2>/dev/null)
+  before=$(sed -n 's/.*"requested_in_boot": "\([^"]*\)".*/\1/p' "$work/d-rm-reboot.json" 2>/dev/null | head -n 1)
+  if [ -n "$before" ] && [ "$before" != "$(cat /proc/sys/kernel/random/boot_id)" ]; then
+    result d.boot-changed yes
+  else
+    result d.boot-changed "no (asked in '$before')"
+  fi
+  result d.state-after-boot "$(docker inspect -f '{{.State.Status}}' stuck-d 2>&1)"
+  # shellcheck disable=SC2016 # expanded by the inner shell
+  block d-ledger sh -c 'for f in $(find /var/lib/hostfix -type f 2>/dev/null); do echo "== $f"; cat "$f"; echo; done'
+  hfj d-after-boot container rm stuck-d --max-risk reboot
+  result d.listed-after "$(listed "$d_id")"
+  hfj d-again container rm stuck-d --max-risk reboot
+  echo "done" >"$phase_file"
+  rm -f "$FROZEN_IMG"
+  return 0
+}
+
+case "$phase" in
+"") first_boot ;;
+rebooting) after_reboot ;;
+*) result note "container_ladder already ran to the end (phase $phase)" ;;
+esac
