@@ -48,14 +48,16 @@ pub fn cache_root() -> PathBuf {
 
 /// Returns the cached image for the recipe in `recipe`, building it first when missing.
 pub fn ensure(recipe: &Path) -> Result<Image, String> {
-    ensure_in(&cache_root(), recipe, &mirror)
+    ensure_in(&cache_root(), recipe, &mirror, &crate::loud)
 }
 
-/// [`ensure`] with the cache in `root` and the mirror from `mirror` (called only to build).
+/// [`ensure`] with the cache in `root`, the mirror from `mirror` (called only to build), and
+/// progress notices to `notify`.
 fn ensure_in(
     root: &Path,
     recipe: &Path,
     mirror: &dyn Fn() -> Result<String, String>,
+    notify: &dyn Fn(&str),
 ) -> Result<Image, String> {
     let start = Instant::now();
     let hash = recipe_hash(recipe).map_err(|e| format!("hashing {}: {e}", recipe.display()))?;
@@ -70,7 +72,7 @@ fn ensure_in(
     let _lock = match Flock::lock(lock_file, FlockArg::LockExclusiveNonblock) {
         Ok(l) => l,
         Err((f, nix::errno::Errno::EWOULDBLOCK)) => {
-            crate::loud(&format!(
+            notify(&format!(
                 "hostfix VM tests: another test process is building the image; waiting for \
                  {}",
                 lock_path.display()
@@ -83,11 +85,11 @@ fn ensure_in(
     if let Some(img) = finished(&done, &hash, start, false) {
         return Ok(img);
     }
-    remove_stale_builds(root, &hash)?;
+    remove_stale_builds(root, &hash, notify)?;
     let mirror = mirror()?;
     let work = root.join(format!("{hash}.build-{}", std::process::id()));
     fs::create_dir_all(&work).map_err(|e| format!("creating {}: {e}", work.display()))?;
-    crate::loud(&format!(
+    notify(&format!(
         "hostfix VM tests: building the guest image {hash} (Debian bookworm from {mirror}; \
          a few minutes, once) in {}",
         work.display()
@@ -133,12 +135,12 @@ fn finished(dir: &Path, hash: &str, start: Instant, built: bool) -> Option<Image
 }
 
 /// Removes what killed builds of this recipe left (their folders `<hash>.build-*`).
-fn remove_stale_builds(root: &Path, hash: &str) -> Result<(), String> {
+fn remove_stale_builds(root: &Path, hash: &str, notify: &dyn Fn(&str)) -> Result<(), String> {
     let prefix = format!("{hash}.build-");
     let entries = fs::read_dir(root).map_err(|e| format!("reading {}: {e}", root.display()))?;
     for e in entries.flatten() {
         if e.file_name().to_string_lossy().starts_with(&prefix) {
-            crate::loud(&format!(
+            notify(&format!(
                 "hostfix VM tests: removing the remains of a killed build: {}",
                 e.path().display()
             ));
@@ -463,8 +465,8 @@ mod tests {
         fs::create_dir_all(stale.join("rootfs/etc")).unwrap();
         let mirror = || Ok("http://mirror.example/debian".to_string());
         let imgs: Vec<Image> = std::thread::scope(|s| {
-            let a = s.spawn(|| ensure_in(&cache, &recipe, &mirror));
-            let b = s.spawn(|| ensure_in(&cache, &recipe, &mirror));
+            let a = s.spawn(|| ensure_in(&cache, &recipe, &mirror, &|_| {}));
+            let b = s.spawn(|| ensure_in(&cache, &recipe, &mirror, &|_| {}));
             vec![a.join().unwrap().unwrap(), b.join().unwrap().unwrap()]
         });
         assert_eq!(fs::read_to_string(&count).unwrap(), "build\n");
@@ -483,7 +485,7 @@ mod tests {
         );
         // A failed build leaves no image behind.
         fs::write(recipe.join("build-rootfs.sh"), "echo broken; exit 3\n").unwrap();
-        let err = ensure_in(&cache, &recipe, &mirror).unwrap_err();
+        let err = ensure_in(&cache, &recipe, &mirror, &|_| {}).unwrap_err();
         assert!(err.contains("broken"), "{err}");
         let hash2 = recipe_hash(&recipe).unwrap();
         assert!(!cache.join(&hash2).exists());
