@@ -94,45 +94,51 @@ impl Guest {
         let started = Instant::now();
         let runs_dir = image::cache_root().join("runs");
         fs::create_dir_all(&runs_dir).unwrap();
+        remove_old_runs(&runs_dir);
         let dir = tempfile::Builder::new()
             .prefix(&format!("{name}-"))
             .tempdir_in(&runs_dir)
             .unwrap()
             .keep();
-        let overlay = dir.join("root.qcow2");
+        let mut g = Guest {
+            name: name.to_string(),
+            lab,
+            overlay: dir.join("root.qcow2"),
+            handoff: dir.join("handoff.img"),
+            dir,
+            runs: Vec::new(),
+            started,
+        };
+        // From here on, a failure removes the work folder (Drop).
+        g.prepare();
+        g
+    }
+
+    /// Makes the overlay and the handoff disk.
+    fn prepare(&mut self) {
         let status = Command::new("qemu-img")
             .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
-            .arg(&lab.image.base)
-            .arg(&overlay)
+            .arg(&self.lab.image.base)
+            .arg(&self.overlay)
             .stdin(Stdio::null())
             .status()
             .unwrap();
         assert!(status.success(), "qemu-img create of the overlay: {status}");
 
-        let handoff_dir = dir.join("handoff");
+        let handoff_dir = self.dir.join("handoff");
         fs::create_dir(&handoff_dir).unwrap();
-        fs::copy(&lab.hostfix, handoff_dir.join("hostfix")).unwrap();
-        let scenarios = lab.tests_dir.join("scenarios");
+        fs::copy(&self.lab.hostfix, handoff_dir.join("hostfix")).unwrap();
+        let scenarios = self.lab.tests_dir.join("scenarios");
         for (from, to) in [
             ("lib.sh".to_string(), "lib.sh"),
-            (format!("{name}.sh"), "scenario.sh"),
+            (format!("{}.sh", self.name), "scenario.sh"),
         ] {
             let text = fs::read(scenarios.join(&from))
                 .unwrap_or_else(|e| panic!("reading scenarios/{from}: {e}"));
             image::write_file(&handoff_dir.join(to), &text, 0o644).unwrap();
         }
-        let handoff = dir.join("handoff.img");
-        image::mkfs_from_dir(&handoff_dir, &handoff, "handoff").unwrap();
+        image::mkfs_from_dir(&handoff_dir, &self.handoff, "handoff").unwrap();
         fs::remove_dir_all(&handoff_dir).unwrap();
-        Guest {
-            name: name.to_string(),
-            lab,
-            dir,
-            overlay,
-            handoff,
-            runs: Vec::new(),
-            started,
-        }
     }
 
     /// Boots the guest (again, on the same overlay) and waits until it powers off. Fails
@@ -262,6 +268,28 @@ impl Drop for Guest {
             ));
         } else if let Err(e) = fs::remove_dir_all(&self.dir) {
             eprintln!("removing {}: {e}", self.dir.display());
+        }
+    }
+}
+
+/// Work folders older than this are what killed test runs (or HOSTFIX_VM_KEEP=1) left.
+const OLD_RUN: Duration = Duration::from_secs(6 * 3600);
+
+/// Removes scenario work folders older than [`OLD_RUN`]: a killed test process cannot.
+fn remove_old_runs(runs_dir: &std::path::Path) {
+    let Ok(entries) = fs::read_dir(runs_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > OLD_RUN);
+        if old && e.file_type().is_ok_and(|t| t.is_dir()) {
+            // Best effort: another process may be removing it too.
+            let _ = fs::remove_dir_all(e.path());
         }
     }
 }
