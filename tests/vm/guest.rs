@@ -1,0 +1,328 @@
+//! One scenario's guest: a copy-on-write overlay of the base image, a handoff disk with the
+//! hostfix binary and the scenario script, and one or more qemu runs on that overlay.
+//!
+//! A run ends when the guest powers off (qemu exits) or at its deadline (qemu is killed).
+//! When the test fails, the guest's console and the scenario log of every run are printed
+//! (their tails), so a failure in CI can be read without the guest.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::Lab;
+use crate::image;
+use crate::proc::{self, Outcome};
+use crate::results::Results;
+
+/// The guest's RAM: the incident's small host (a t3.micro has 1 GiB; half of that makes
+/// the memory finding real and keeps emulation quick).
+pub const MEMORY_MIB: u32 = 512;
+
+/// How one qemu run may go.
+#[derive(Debug, Clone, Copy)]
+pub struct BootOpts {
+    /// Let a guest reboot really happen (no `-no-reboot`). Otherwise a reboot ends qemu.
+    pub allow_reboot: bool,
+    /// Kill qemu after this long.
+    pub timeout: Duration,
+}
+
+impl BootOpts {
+    /// One boot, ended by the runner's poweroff; a guest reboot ends qemu too.
+    pub fn once(timeout: Duration) -> Self {
+        BootOpts {
+            allow_reboot: false,
+            timeout,
+        }
+    }
+
+    /// Boots until the guest powers off; its reboots really happen.
+    pub fn with_reboots(timeout: Duration) -> Self {
+        BootOpts {
+            allow_reboot: true,
+            timeout,
+        }
+    }
+}
+
+/// What one qemu run left.
+#[derive(Debug)]
+pub struct Run {
+    /// 1 for the first qemu run of the scenario.
+    pub n: usize,
+    /// How qemu ended.
+    pub outcome: Outcome,
+    /// How long it ran.
+    pub took: Duration,
+    /// The guest's console (first serial port), escape sequences removed.
+    pub console: String,
+    /// The scenario log (second serial port), raw.
+    pub log: String,
+    /// The parsed scenario log.
+    pub results: Results,
+}
+
+impl Run {
+    /// How many times the guest's kernel restarted the machine during this run (each
+    /// guest reboot prints "reboot: Restarting system" on the console).
+    pub fn kernel_restarts(&self) -> usize {
+        self.console.matches("reboot: Restarting system").count()
+    }
+
+    /// Whether the run ended with the guest kernel powering the machine off.
+    pub fn powered_off(&self) -> bool {
+        self.console.contains("reboot: Power down")
+    }
+}
+
+/// A scenario's guest.
+pub struct Guest {
+    name: String,
+    lab: &'static Lab,
+    dir: PathBuf,
+    overlay: PathBuf,
+    handoff: PathBuf,
+    /// Every qemu run so far.
+    pub runs: Vec<Run>,
+    started: Instant,
+}
+
+impl Guest {
+    /// Prepares the overlay and the handoff disk for `tests/vm/scenarios/<name>.sh`.
+    pub fn new(lab: &'static Lab, name: &str) -> Guest {
+        let started = Instant::now();
+        let runs_dir = image::cache_root().join("runs");
+        fs::create_dir_all(&runs_dir).unwrap();
+        remove_old_runs(&runs_dir);
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{name}-"))
+            .tempdir_in(&runs_dir)
+            .unwrap()
+            .keep();
+        let mut g = Guest {
+            name: name.to_string(),
+            lab,
+            overlay: dir.join("root.qcow2"),
+            handoff: dir.join("handoff.img"),
+            dir,
+            runs: Vec::new(),
+            started,
+        };
+        // From here on, a failure removes the work folder (Drop).
+        g.prepare();
+        g
+    }
+
+    /// Makes the overlay and the handoff disk.
+    fn prepare(&mut self) {
+        let status = Command::new("qemu-img")
+            .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
+            .arg(&self.lab.image.base)
+            .arg(&self.overlay)
+            .stdin(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "qemu-img create of the overlay: {status}");
+
+        let handoff_dir = self.dir.join("handoff");
+        fs::create_dir(&handoff_dir).unwrap();
+        fs::copy(&self.lab.hostfix, handoff_dir.join("hostfix")).unwrap();
+        let scenarios = self.lab.tests_dir.join("scenarios");
+        for (from, to) in [
+            ("lib.sh".to_string(), "lib.sh"),
+            (format!("{}.sh", self.name), "scenario.sh"),
+        ] {
+            let text = fs::read(scenarios.join(&from))
+                .unwrap_or_else(|e| panic!("reading scenarios/{from}: {e}"));
+            image::write_file(&handoff_dir.join(to), &text, 0o644).unwrap();
+        }
+        image::mkfs_from_dir(&handoff_dir, &self.handoff, "handoff").unwrap();
+        fs::remove_dir_all(&handoff_dir).unwrap();
+    }
+
+    /// Boots the guest (again, on the same overlay) and waits until it powers off. Fails
+    /// the test when qemu cannot run or the run passes its deadline.
+    pub fn boot(&mut self, opts: BootOpts) -> &Run {
+        let n = self.runs.len() + 1;
+        let console = self.dir.join(format!("console-{n}.log"));
+        let results = self.dir.join(format!("results-{n}.log"));
+        let img = &self.lab.image;
+        let mut cmd = Command::new("qemu-system-x86_64");
+        cmd.args(["-accel", "tcg,thread=multi", "-smp", "2", "-m"])
+            .arg(MEMORY_MIB.to_string())
+            .arg("-kernel")
+            .arg(&img.kernel)
+            .arg("-initrd")
+            .arg(&img.initrd)
+            .args([
+                "-append",
+                "root=/dev/vda rw console=ttyS0 panic=-1 loglevel=4 systemd.show_status=1",
+            ])
+            .arg("-drive")
+            .arg(format!(
+                "file={},format=qcow2,if=virtio",
+                self.overlay.display()
+            ))
+            .arg("-drive")
+            .arg(format!(
+                "file={},format=raw,if=virtio,readonly=on",
+                self.handoff.display()
+            ))
+            .args(["-nic", "none", "-nographic", "-monitor", "none"])
+            .args(["-display", "none", "-serial"])
+            .arg(format!("file:{}", console.display()))
+            .arg("-serial")
+            .arg(format!("file:{}", results.display()));
+        if !opts.allow_reboot {
+            cmd.arg("-no-reboot");
+        }
+        let t = Instant::now();
+        let outcome = proc::run_logged(cmd, &self.dir.join(format!("qemu-{n}.log")), opts.timeout)
+            .unwrap_or_else(|e| panic!("starting qemu-system-x86_64: {e}"));
+        let took = t.elapsed();
+        let log = String::from_utf8_lossy(&fs::read(&results).unwrap_or_default()).into_owned();
+        let run = Run {
+            n,
+            outcome,
+            took,
+            console: strip_escapes(&String::from_utf8_lossy(
+                &fs::read(&console).unwrap_or_default(),
+            )),
+            results: Results::parse(&log),
+            log,
+        };
+        crate::loud(&format!(
+            "hostfix VM tests: {} run {n}: {outcome:?} after {:.1} s, {} boot(s)",
+            self.name,
+            took.as_secs_f64(),
+            run.results.boots.len()
+        ));
+        self.runs.push(run);
+        let run = &self.runs[n - 1];
+        match outcome {
+            Outcome::Exited(0) => {}
+            Outcome::TimedOut => panic!(
+                "{} run {n}: the guest was still up after {:?}; qemu was killed",
+                self.name, opts.timeout
+            ),
+            other => panic!(
+                "{} run {n}: qemu ended with {other:?}: {}",
+                self.name,
+                fs::read_to_string(self.dir.join(format!("qemu-{n}.log"))).unwrap_or_default()
+            ),
+        }
+        run
+    }
+
+    /// The results of the last run.
+    pub fn last(&self) -> &Results {
+        &self.runs.last().expect("the guest has not run").results
+    }
+
+    fn diagnostics(&self) -> String {
+        let mut s = format!(
+            "\n===== hostfix VM scenario {:?} failed after {:.0} s (work dir {}) =====\n",
+            self.name,
+            self.started.elapsed().as_secs_f64(),
+            self.dir.display()
+        );
+        for r in &self.runs {
+            s += &format!(
+                "----- run {}: {:?} after {:.1} s; boots: {:?}\n",
+                r.n,
+                r.outcome,
+                r.took.as_secs_f64(),
+                r.results
+                    .boots
+                    .iter()
+                    .map(|b| (b.n, b.scenario_rc, b.end))
+                    .collect::<Vec<_>>()
+            );
+            s += &format!(
+                "----- run {}: guest console (last 50 lines) -----\n{}\n",
+                r.n,
+                proc::tail(&r.console, 50)
+            );
+            s += &format!(
+                "----- run {}: scenario log (last 150 lines) -----\n{}\n",
+                r.n,
+                proc::tail(&r.log, 150)
+            );
+        }
+        s += "===== end of the VM scenario's diagnostics =====\n";
+        s
+    }
+}
+
+impl Drop for Guest {
+    fn drop(&mut self) {
+        let keep = std::env::var_os("HOSTFIX_VM_KEEP").is_some_and(|v| v == "1");
+        if std::thread::panicking() {
+            eprintln!("{}", self.diagnostics());
+        }
+        if keep {
+            crate::loud(&format!(
+                "hostfix VM tests: HOSTFIX_VM_KEEP=1: kept {}",
+                self.dir.display()
+            ));
+        } else if let Err(e) = fs::remove_dir_all(&self.dir) {
+            eprintln!("removing {}: {e}", self.dir.display());
+        }
+    }
+}
+
+/// Work folders older than this are what killed test runs (or HOSTFIX_VM_KEEP=1) left.
+const OLD_RUN: Duration = Duration::from_secs(6 * 3600);
+
+/// Removes scenario work folders older than [`OLD_RUN`]: a killed test process cannot.
+fn remove_old_runs(runs_dir: &std::path::Path) {
+    let Ok(entries) = fs::read_dir(runs_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > OLD_RUN);
+        if old && e.file_type().is_ok_and(|t| t.is_dir()) {
+            // Best effort: another process may be removing it too.
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// Removes ANSI escape sequences (systemd's colours) from console text.
+pub fn strip_escapes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                // Parameters, then one final byte in @..~.
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+        } else if c != '\r' {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escapes_are_stripped() {
+        assert_eq!(
+            super::strip_escapes("[\u{1b}[0;32m  OK  \u{1b}[0m] Started x\r\n"),
+            "[  OK  ] Started x\n"
+        );
+    }
+}

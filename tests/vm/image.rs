@@ -1,0 +1,508 @@
+//! The guest's base image: built once from `tests/vm/image/` (debootstrap of Debian
+//! bookworm), cached outside the checkout under a hash of that recipe, shared read-only by
+//! every scenario (each boots on its own copy-on-write overlay).
+//!
+//! Cache layout (`$HOSTFIX_VM_CACHE`, default `/var/cache/hostfix-vm`):
+//! - `<hash>/base.img`, `<hash>/vmlinuz`, `<hash>/initrd.img`: a finished image. The
+//!   directory appears by one `rename` of a finished build, so it is never half there;
+//! - `<hash>.lock`: held (flock) while building, so two test processes never build at once;
+//! - `<hash>.build-<pid>`: a build in progress, or the remains of a killed one (removed by
+//!   the next build, after unmounting anything debootstrap left mounted in it).
+
+use std::fs::{self, File};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::proc::{self, Outcome};
+
+/// The longest a cold build may take (debootstrap and apt download about 500 MB).
+const BUILD_TIMEOUT: Duration = Duration::from_secs(25 * 60);
+
+/// A finished base image.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// The recipe hash it was built from.
+    pub hash: String,
+    /// The raw ext4 root disk (the guest's `/dev/vda`), never written to.
+    pub base: PathBuf,
+    /// The guest kernel.
+    pub kernel: PathBuf,
+    /// The guest initrd.
+    pub initrd: PathBuf,
+    /// How long getting it took (building, or waiting for another process's build).
+    pub took: Duration,
+    /// Whether this process built it.
+    pub built: bool,
+}
+
+/// The cache folder: `$HOSTFIX_VM_CACHE`, or `/var/cache/hostfix-vm`.
+pub fn cache_root() -> PathBuf {
+    std::env::var_os("HOSTFIX_VM_CACHE")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from("/var/cache/hostfix-vm"), PathBuf::from)
+}
+
+/// Returns the cached image for the recipe in `recipe`, building it first when missing.
+pub fn ensure(recipe: &Path) -> Result<Image, String> {
+    ensure_in(&cache_root(), recipe, &mirror, &crate::loud)
+}
+
+/// [`ensure`] with the cache in `root`, the mirror from `mirror` (called only to build), and
+/// progress notices to `notify`.
+fn ensure_in(
+    root: &Path,
+    recipe: &Path,
+    mirror: &dyn Fn() -> Result<String, String>,
+    notify: &dyn Fn(&str),
+) -> Result<Image, String> {
+    let start = Instant::now();
+    let hash = recipe_hash(recipe).map_err(|e| format!("hashing {}: {e}", recipe.display()))?;
+    fs::create_dir_all(root).map_err(|e| format!("creating {}: {e}", root.display()))?;
+    let done = root.join(&hash);
+    if let Some(img) = finished(&done, &hash, start, false) {
+        return Ok(img);
+    }
+    let lock_path = root.join(format!("{hash}.lock"));
+    let lock_file =
+        File::create(&lock_path).map_err(|e| format!("creating {}: {e}", lock_path.display()))?;
+    let _lock = match Flock::lock(lock_file, FlockArg::LockExclusiveNonblock) {
+        Ok(l) => l,
+        Err((f, nix::errno::Errno::EWOULDBLOCK)) => {
+            notify(&format!(
+                "hostfix VM tests: another test process is building the image; waiting for \
+                 {}",
+                lock_path.display()
+            ));
+            Flock::lock(f, FlockArg::LockExclusive)
+                .map_err(|(_, e)| format!("locking {}: {e}", lock_path.display()))?
+        }
+        Err((_, e)) => return Err(format!("locking {}: {e}", lock_path.display())),
+    };
+    if let Some(img) = finished(&done, &hash, start, false) {
+        return Ok(img);
+    }
+    remove_stale_builds(root, &hash, notify)?;
+    let mirror = mirror()?;
+    let work = root.join(format!("{hash}.build-{}", std::process::id()));
+    fs::create_dir_all(&work).map_err(|e| format!("creating {}: {e}", work.display()))?;
+    notify(&format!(
+        "hostfix VM tests: building the guest image {hash} (Debian bookworm from {mirror}; \
+         a few minutes, once) in {}",
+        work.display()
+    ));
+    let script = recipe.join("build-rootfs.sh");
+    let log = work.join("build.log");
+    let mut cmd = Command::new("bash");
+    cmd.arg(&script).arg(&work).arg(&mirror);
+    let out = proc::run_logged(cmd, &log, BUILD_TIMEOUT)
+        .map_err(|e| format!("running {}: {e}", script.display()))?;
+    if out != Outcome::Exited(0) {
+        let tail = proc::tail(&fs::read_to_string(&log).unwrap_or_default(), 60);
+        // Its log tail goes into the error; nothing of a failed build stays.
+        let _ = remove_build_dir(&work);
+        return Err(format!(
+            "building the guest image failed ({out:?}); the build log ends:\n{tail}"
+        ));
+    }
+    for f in ["base.img", "vmlinuz", "initrd.img"] {
+        if !work.join(f).is_file() {
+            return Err(format!("the image build left no {f} in {}", work.display()));
+        }
+    }
+    File::open(&work)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| format!("syncing {}: {e}", work.display()))?;
+    fs::rename(&work, &done)
+        .map_err(|e| format!("renaming {} to {}: {e}", work.display(), done.display()))?;
+    finished(&done, &hash, start, true)
+        .ok_or_else(|| format!("{} vanished after the build", done.display()))
+}
+
+fn finished(dir: &Path, hash: &str, start: Instant, built: bool) -> Option<Image> {
+    let img = Image {
+        hash: hash.to_string(),
+        base: dir.join("base.img"),
+        kernel: dir.join("vmlinuz"),
+        initrd: dir.join("initrd.img"),
+        took: start.elapsed(),
+        built,
+    };
+    (img.base.is_file() && img.kernel.is_file() && img.initrd.is_file()).then_some(img)
+}
+
+/// Removes what killed builds of this recipe left (their folders `<hash>.build-*`).
+fn remove_stale_builds(root: &Path, hash: &str, notify: &dyn Fn(&str)) -> Result<(), String> {
+    let prefix = format!("{hash}.build-");
+    let entries = fs::read_dir(root).map_err(|e| format!("reading {}: {e}", root.display()))?;
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            notify(&format!(
+                "hostfix VM tests: removing the remains of a killed build: {}",
+                e.path().display()
+            ));
+            remove_build_dir(&e.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes a build folder, after unmounting whatever debootstrap left mounted inside it
+/// (a killed debootstrap leaves the chroot's /proc and /sys mounted). Refuses to remove
+/// anything while a mount remains under it.
+fn remove_build_dir(dir: &Path) -> Result<(), String> {
+    let canon = fs::canonicalize(dir).map_err(|e| format!("resolving {}: {e}", dir.display()))?;
+    let mut mounts = mounts_under(&canon)?;
+    // Deepest first.
+    mounts.sort_by_key(|m| std::cmp::Reverse(m.components().count()));
+    for m in &mounts {
+        if let Err(e) = nix::mount::umount2(m, nix::mount::MntFlags::MNT_DETACH) {
+            return Err(format!(
+                "unmounting {} (left by a killed build): {e}",
+                m.display()
+            ));
+        }
+    }
+    if !mounts_under(&canon)?.is_empty() {
+        return Err(format!(
+            "{} still has mounts under it; not removing it",
+            canon.display()
+        ));
+    }
+    fs::remove_dir_all(&canon).map_err(|e| format!("removing {}: {e}", canon.display()))
+}
+
+/// Mount points at or under `dir` (from /proc/self/mountinfo).
+fn mounts_under(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let text = fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| format!("reading /proc/self/mountinfo: {e}"))?;
+    Ok(parse_mount_points(&text)
+        .into_iter()
+        .filter(|m| m.starts_with(dir))
+        .collect())
+}
+
+/// The mount points (field 5) of a mountinfo text, octal escapes undone.
+pub fn parse_mount_points(mountinfo: &str) -> Vec<PathBuf> {
+    mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| PathBuf::from(unescape_octal(p)))
+        .collect()
+}
+
+fn unescape_octal(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A stable hash of the recipe folder: every file's relative path, executable bit and
+/// bytes, in path order (FNV-1a, 64 bits; it only has to notice edits).
+pub fn recipe_hash(dir: &Path) -> std::io::Result<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut files = Vec::new();
+    collect_files(dir, dir, &mut files)?;
+    files.sort();
+    let mut h = Fnv::default();
+    for rel in files {
+        let path = dir.join(&rel);
+        let meta = fs::symlink_metadata(&path)?;
+        h.write(rel.to_string_lossy().as_bytes());
+        h.write(&[0, u8::from(meta.permissions().mode() & 0o111 != 0)]);
+        if meta.file_type().is_symlink() {
+            h.write(fs::read_link(&path)?.to_string_lossy().as_bytes());
+        } else {
+            h.write(&fs::read(&path)?);
+        }
+        h.write(&[0xff]);
+    }
+    Ok(format!("{:016x}", h.0))
+}
+
+fn collect_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for e in fs::read_dir(dir)? {
+        let e = e?;
+        let path = e.path();
+        if e.file_type()?.is_dir() {
+            collect_files(root, &path, out)?;
+        } else if let Ok(rel) = path.strip_prefix(root) {
+            out.push(rel.to_path_buf());
+        }
+    }
+    Ok(())
+}
+
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+/// The Debian mirror to debootstrap from: `$HOSTFIX_VM_MIRROR`, else the machine's own apt
+/// configuration (the first bookworm `URIs:` stanza under /etc/apt/sources.list.d/*.sources,
+/// else the first `URIs:` line there, else the first `deb` line of /etc/apt/sources.list).
+pub fn mirror() -> Result<String, String> {
+    if let Some(m) = std::env::var_os("HOSTFIX_VM_MIRROR").filter(|v| !v.is_empty()) {
+        return Ok(m.to_string_lossy().into_owned());
+    }
+    let mut sources: Vec<PathBuf> = fs::read_dir("/etc/apt/sources.list.d")
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "sources"))
+                .collect()
+        })
+        .unwrap_or_default();
+    sources.sort();
+    let texts: Vec<String> = sources
+        .iter()
+        .filter_map(|p| fs::read_to_string(p).ok())
+        .collect();
+    let found = texts
+        .iter()
+        .find_map(|t| mirror_from_sources(t, "bookworm"))
+        .or_else(|| texts.iter().find_map(|t| first_uri_in_sources(t)))
+        .or_else(|| {
+            fs::read_to_string("/etc/apt/sources.list")
+                .ok()
+                .and_then(|t| mirror_from_list(&t))
+        });
+    found.ok_or_else(|| {
+        "no Debian mirror found in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list \
+         (set HOSTFIX_VM_MIRROR)"
+            .to_string()
+    })
+}
+
+/// The first URI of a deb822 `.sources` stanza of type `deb` whose suites include `suite`.
+pub fn mirror_from_sources(text: &str, suite: &str) -> Option<String> {
+    for stanza in text.split("\n\n") {
+        let field = |name: &str| {
+            stanza.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                (k.trim().eq_ignore_ascii_case(name)).then(|| v.trim().to_string())
+            })
+        };
+        let enabled = field("Enabled").is_none_or(|v| v != "no");
+        let deb = field("Types").is_some_and(|t| t.split_whitespace().any(|w| w == "deb"));
+        let has_suite = field("Suites").is_some_and(|s| s.split_whitespace().any(|w| w == suite));
+        if enabled && deb && has_suite {
+            if let Some(uri) =
+                field("URIs").and_then(|u| u.split_whitespace().next().map(String::from))
+            {
+                return Some(uri);
+            }
+        }
+    }
+    None
+}
+
+/// The first `URIs:` value of a deb822 text.
+pub fn first_uri_in_sources(text: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        if k.trim() != "URIs" {
+            return None;
+        }
+        v.split_whitespace().next().map(String::from)
+    })
+}
+
+/// The URI of the first `deb` line of a one-line-style sources.list.
+pub fn mirror_from_list(text: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let mut words = l.split_whitespace();
+        if words.next()? != "deb" {
+            return None;
+        }
+        let mut w = words.next()?;
+        if w.starts_with('[') {
+            // Options: "[arch=amd64 signed-by=...]" may span several words.
+            while !w.ends_with(']') {
+                w = words.next()?;
+            }
+            w = words.next()?;
+        }
+        Some(w.to_string())
+    })
+}
+
+/// Writes a small file, for the scenario's handoff folder.
+pub fn write_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)?;
+    f.write_all(bytes)
+}
+
+/// Runs `mkfs.ext4 -d` to make a small ext4 image holding `dir` (the handoff disk).
+pub fn mkfs_from_dir(dir: &Path, img: &Path, label: &str) -> Result<(), String> {
+    let bytes: u64 = fs::read_dir(dir)
+        .map_err(|e| format!("reading {}: {e}", dir.display()))?
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    let mib = (bytes / (1 << 20)) * 5 / 4 + 16;
+    let out = Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-L", label, "-d"])
+        .arg(dir)
+        .arg(img)
+        .arg(format!("{mib}M"))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("running mkfs.ext4: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "mkfs.ext4 -d {} {}: {}: {}",
+            dir.display(),
+            img.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirror_from_deb822_prefers_the_suites_stanza() {
+        let text = "Types: deb\nURIs: http://mirror.example/debian-security\n\
+                    Suites: bookworm-security\nComponents: main\n\n\
+                    Types: deb deb-src\n# a comment\nURIs: http://mirror.example/debian\n\
+                    Suites: bookworm bookworm-updates\nComponents: main\n";
+        assert_eq!(
+            mirror_from_sources(text, "bookworm").as_deref(),
+            Some("http://mirror.example/debian")
+        );
+        assert_eq!(
+            first_uri_in_sources(text).as_deref(),
+            Some("http://mirror.example/debian-security")
+        );
+        let disabled = "Enabled: no\nTypes: deb\nURIs: http://a.example/\nSuites: bookworm\n";
+        assert_eq!(mirror_from_sources(disabled, "bookworm"), None);
+    }
+
+    #[test]
+    fn mirror_from_one_line_list() {
+        let text = "# deb http://old.example/debian buster main\n\
+                    deb-src http://src.example/debian bookworm main\n\
+                    deb [arch=amd64 signed-by=/usr/share/keyrings/k.gpg] http://mirror.example/debian bookworm main\n";
+        assert_eq!(
+            mirror_from_list(text).as_deref(),
+            Some("http://mirror.example/debian")
+        );
+        assert_eq!(mirror_from_list("deb [trusted=yes]\n"), None);
+    }
+
+    #[test]
+    fn mount_points_are_unescaped() {
+        let info = "22 1 8:1 / / rw - ext4 /dev/vda rw\n\
+                    30 22 0:5 / /var/cache/x\\040y/proc rw - proc proc rw\n";
+        assert_eq!(
+            parse_mount_points(info),
+            vec![PathBuf::from("/"), PathBuf::from("/var/cache/x y/proc")]
+        );
+    }
+
+    /// A recipe whose build writes dummy outputs, slowly, and counts its runs.
+    fn fake_recipe(dir: &Path, count: &Path) {
+        fs::write(
+            dir.join("build-rootfs.sh"),
+            format!(
+                "set -e\necho build >>'{}'\nsleep 1\ntest \"$2\" = http://mirror.example/debian\n\
+                 for f in base.img vmlinuz initrd.img; do echo x >\"$1/$f\"; done\n",
+                count.display()
+            ),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn two_builders_build_once_and_stale_builds_go() {
+        let d = tempfile::tempdir().unwrap();
+        let (recipe, cache, count) = (d.path().join("r"), d.path().join("c"), d.path().join("n"));
+        fs::create_dir_all(&recipe).unwrap();
+        fake_recipe(&recipe, &count);
+        let hash = recipe_hash(&recipe).unwrap();
+        // What a killed build leaves.
+        let stale = cache.join(format!("{hash}.build-999999"));
+        fs::create_dir_all(stale.join("rootfs/etc")).unwrap();
+        let mirror = || Ok("http://mirror.example/debian".to_string());
+        let imgs: Vec<Image> = std::thread::scope(|s| {
+            let a = s.spawn(|| ensure_in(&cache, &recipe, &mirror, &|_| {}));
+            let b = s.spawn(|| ensure_in(&cache, &recipe, &mirror, &|_| {}));
+            vec![a.join().unwrap().unwrap(), b.join().unwrap().unwrap()]
+        });
+        assert_eq!(fs::read_to_string(&count).unwrap(), "build\n");
+        assert_eq!(imgs.iter().filter(|i| i.built).count(), 1);
+        assert_eq!(imgs[0].base, cache.join(&hash).join("base.img"));
+        assert!(!stale.exists());
+        let names: Vec<String> = fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names
+                .iter()
+                .all(|n| *n == hash || *n == format!("{hash}.lock")),
+            "{names:?}"
+        );
+        // A failed build leaves no image behind.
+        fs::write(recipe.join("build-rootfs.sh"), "echo broken; exit 3\n").unwrap();
+        let err = ensure_in(&cache, &recipe, &mirror, &|_| {}).unwrap_err();
+        assert!(err.contains("broken"), "{err}");
+        let hash2 = recipe_hash(&recipe).unwrap();
+        assert!(!cache.join(&hash2).exists());
+    }
+
+    #[test]
+    fn recipe_hash_notices_edits_and_exec_bits() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir(d.path().join("sub")).unwrap();
+        fs::write(d.path().join("sub/a"), "one").unwrap();
+        let h1 = recipe_hash(d.path()).unwrap();
+        assert_eq!(h1, recipe_hash(d.path()).unwrap());
+        fs::set_permissions(d.path().join("sub/a"), fs::Permissions::from_mode(0o755)).unwrap();
+        let h2 = recipe_hash(d.path()).unwrap();
+        assert_ne!(h1, h2);
+        fs::write(d.path().join("sub/a"), "two").unwrap();
+        assert_ne!(h2, recipe_hash(d.path()).unwrap());
+    }
+}

@@ -1,0 +1,750 @@
+//! VM scenarios: hostfix against a real Debian host, with systemd, the distro nginx, Docker,
+//! dpkg/apt and real reboots, one throwaway guest per scenario.
+//!
+//! The guest image is built once (debootstrap, see `image/build-rootfs.sh`) and cached
+//! outside the checkout under a hash of its recipe; each scenario boots a copy-on-write
+//! overlay of it under software-emulated qemu, with the freshly built `hostfix` and the
+//! scenario script (`scenarios/*.sh`) on a second disk. The script gathers facts into the
+//! second serial port; the assertions are here.
+//!
+//! Skipped, with a loud notice, when not root, when qemu-system-x86_64, qemu-img,
+//! debootstrap or mkfs.ext4 is missing, or with `HOSTFIX_VM=0`; with `HOSTFIX_REQUIRE_VM=1`
+//! (CI) each of those is a failure instead. `HOSTFIX_VM_CACHE` moves the image cache
+//! (default `/var/cache/hostfix-vm`), `HOSTFIX_VM_MIRROR` overrides the mirror read from
+//! the machine's apt sources, and `HOSTFIX_VM_KEEP=1` keeps each scenario's work folder.
+
+mod guest;
+mod image;
+mod proc;
+mod results;
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use guest::{BootOpts, Guest};
+use results::{End, Results};
+
+/// What every scenario shares: the image, the binary under test, this folder.
+pub struct Lab {
+    /// The cached base image.
+    pub image: image::Image,
+    /// The `hostfix` binary cargo built for this test run.
+    pub hostfix: PathBuf,
+    /// `tests/vm` in the checkout.
+    pub tests_dir: PathBuf,
+}
+
+static LAB: OnceLock<Result<Lab, String>> = OnceLock::new();
+/// Guests run one at a time: each takes both cores.
+static ONE_GUEST_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Writes to the real stderr, past the test harness's capture: notices that must be seen
+/// even when the test passes (a skip, an image build).
+pub fn loud(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}
+
+fn banner(test: &str, reason: &str) {
+    let bar = "#".repeat(78);
+    loud(&format!(
+        "\n{bar}\n## SKIPPED VM SCENARIO {test}\n## {reason}\n## The VM scenarios prove hostfix \
+         on a real Debian host; they did NOT run.\n## (Set HOSTFIX_REQUIRE_VM=1 to make this a \
+         failure.)\n{bar}\n"
+    ));
+}
+
+/// Why the VM scenarios cannot run here, if they cannot.
+fn skip_reason() -> Option<String> {
+    if std::env::var_os("HOSTFIX_VM").is_some_and(|v| v == "0") {
+        return Some("HOSTFIX_VM=0 is set".into());
+    }
+    if !nix::unistd::geteuid().is_root() {
+        return Some("not root (debootstrap and the image cache need root)".into());
+    }
+    let missing: Vec<&str> = ["qemu-system-x86_64", "qemu-img", "debootstrap", "mkfs.ext4"]
+        .into_iter()
+        .filter(|t| which::which(t).is_err())
+        .collect();
+    if !missing.is_empty() {
+        return Some(format!(
+            "missing: {} (apt-get install qemu-system-x86 qemu-utils debootstrap e2fsprogs)",
+            missing.join(", ")
+        ));
+    }
+    None
+}
+
+/// The lab and the guest slot, or `None` after a loud notice when VM scenarios cannot run
+/// here (a failure instead under `HOSTFIX_REQUIRE_VM=1`).
+fn lab(test: &str) -> Option<(&'static Lab, MutexGuard<'static, ()>)> {
+    if let Some(reason) = skip_reason() {
+        if std::env::var_os("HOSTFIX_REQUIRE_VM").is_some_and(|v| v == "1") {
+            panic!("HOSTFIX_REQUIRE_VM=1 but the VM scenario {test} cannot run: {reason}");
+        }
+        banner(test, &reason);
+        return None;
+    }
+    let slot = ONE_GUEST_AT_A_TIME
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let lab = LAB.get_or_init(|| {
+        let tests_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vm");
+        let image = image::ensure(&tests_dir.join("image"))?;
+        loud(&format!(
+            "hostfix VM tests: image {} {} in {:.0} s",
+            image.hash,
+            if image.built {
+                "built"
+            } else {
+                "found in the cache"
+            },
+            image.took.as_secs_f64()
+        ));
+        Ok(Lab {
+            image,
+            hostfix: PathBuf::from(env!("CARGO_BIN_EXE_hostfix")),
+            tests_dir,
+        })
+    });
+    match lab {
+        Ok(l) => Some((l, slot)),
+        Err(e) => panic!("the VM scenarios' guest image is not available: {e}"),
+    }
+}
+
+/// Times a scenario, printed past the capture.
+struct Timer(&'static str, Instant);
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        loud(&format!(
+            "hostfix VM tests: scenario {} took {:.1} s{}",
+            self.0,
+            self.1.elapsed().as_secs_f64(),
+            if std::thread::panicking() {
+                " (FAILED)"
+            } else {
+                ""
+            }
+        ));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading hostfix's JSON reports.
+
+/// Asserts a report's exit code, outcome and `changed`.
+#[track_caller]
+fn assert_report(r: &Results, name: &str, exit: i32, changed: bool) -> Value {
+    let doc = r.json(name);
+    let ctx = || {
+        format!(
+            "{name}: {}\n--- trail ---\n{}",
+            serde_json::to_string_pretty(&doc).unwrap_or_default(),
+            r.stderr(name)
+        )
+    };
+    assert_eq!(r.exit(name), exit, "exit code of {}", ctx());
+    assert_eq!(doc["exit_code"], exit, "exit_code in {}", ctx());
+    let outcome = match exit {
+        0 => "ok",
+        1 => "failed",
+        2 => "bad-input",
+        _ => "refused",
+    };
+    assert_eq!(doc["outcome"], outcome, "outcome in {}", ctx());
+    assert_eq!(doc["changed"], changed, "changed in {}", ctx());
+    assert_eq!(doc["dry_run"], false, "{}", ctx());
+    doc
+}
+
+/// The findings of a doctor report.
+fn findings(doc: &Value) -> Vec<Value> {
+    doc["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a doctor report without findings: {doc}"))
+        .clone()
+}
+
+/// A finding's title, evidence and fix, as one text to search.
+fn finding_text(f: &Value) -> String {
+    let mut s = f["title"].as_str().unwrap_or_default().to_string();
+    for e in f["evidence"].as_array().into_iter().flatten() {
+        s.push_str(" | ");
+        s.push_str(e.as_str().unwrap_or_default());
+    }
+    s
+}
+
+fn fix_command(f: &Value) -> &str {
+    f["fix"]["command"].as_str().unwrap_or_default()
+}
+
+/// The words of a text: split on whitespace and punctuation other than `.`, `-` and `+`
+/// (so `nginx.service`, `nginx-light` and `nginx` are three different words).
+fn words(text: &str) -> Vec<&str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+')))
+        .map(|w| w.trim_end_matches('.'))
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// The packages `apt-get -s remove` says it would remove ("Remv PKG [VERSION]" lines).
+fn apt_removals(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("Remv "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect()
+}
+
+/// The active swap areas of a /proc/swaps text: (path, type, size in KiB).
+fn swaps(text: &str) -> Vec<(String, String, u64)> {
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            Some((
+                f.first()?.to_string(),
+                f.get(1)?.to_string(),
+                f.get(2)?.parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// fstab lines (not comments or blank) whose first field is `path`.
+fn fstab_lines_for<'a>(fstab: &'a str, path: &str) -> Vec<&'a str> {
+    fstab
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter(|l| l.split_whitespace().next() == Some(path))
+        .collect()
+}
+
+/// Asserts the guest ran its scenario to the end on every boot of `r` and powered off.
+#[track_caller]
+fn assert_clean_single_boot(g: &Guest) {
+    let run = g.runs.last().unwrap();
+    let r = &run.results;
+    assert_eq!(r.boots.len(), 1, "boots: {:?}", r.boots);
+    assert_eq!(
+        r.boots[0].scenario_rc,
+        Some(0),
+        "the scenario script failed"
+    );
+    assert_eq!(r.boots[0].end, Some(End::Poweroff));
+    assert!(run.powered_off(), "the guest kernel did not power off");
+    assert_eq!(run.kernel_restarts(), 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// The scenarios.
+
+/// The harness itself: the guest is the host the scenarios need, and the handed-over
+/// hostfix runs there and reports on it.
+#[test]
+fn smoke_doctor_in_a_guest() {
+    let Some((lab, _slot)) = lab("smoke_doctor_in_a_guest") else {
+        return;
+    };
+    let _t = Timer("smoke", Instant::now());
+    let mut g = Guest::new(lab, "smoke");
+    g.boot(BootOpts::once(Duration::from_secs(240)));
+    assert_clean_single_boot(&g);
+    let r = g.last();
+    assert!(
+        r.value("kernel").ends_with("-cloud-amd64"),
+        "{}",
+        r.value("kernel")
+    );
+    assert_eq!(r.value("os"), "bookworm");
+    assert_eq!(r.value("pid1"), "systemd");
+    for u in ["nginx", "docker", "ssh"] {
+        assert_eq!(r.value(&format!("active.{u}")), "active", "{u}.service");
+    }
+    let listeners = r.block("listeners");
+    assert!(
+        listeners
+            .lines()
+            .any(|l| l.starts_with("0.0.0.0:80 ") && l.contains("\"nginx\"")),
+        "nginx is not listening on :80:\n{listeners}"
+    );
+    assert!(
+        r.block("nginx-owner").ends_with(": /usr/sbin/nginx"),
+        "{}",
+        r.block("nginx-owner")
+    );
+    assert_eq!(r.value("nginx-light"), "ii ");
+    assert!(swaps(r.block("swaps")).is_empty(), "the guest has swap");
+
+    let doc = assert_report(r, "doctor", 0, false);
+    assert_eq!(doc["operation"], "doctor");
+    let mem = &doc["facts"]["memory"];
+    let total = mem["mem_total"].as_u64().unwrap();
+    assert!(
+        (400 << 20..=512 << 20).contains(&total),
+        "MemTotal {total} is not the 512 MiB guest's"
+    );
+    assert_eq!(mem["swap_total"], 0);
+    let f = findings(&doc);
+    assert!(
+        f.iter().any(|f| f["area"] == "memory"),
+        "no memory finding: {f:?}"
+    );
+    assert!(
+        f.iter()
+            .any(|f| finding_text(f).contains("no swap") && fix_command(f).contains("swap ensure")),
+        "no 'no swap' finding with its fix: {f:?}"
+    );
+}
+
+/// Scenario 1: the incident, fixed by running hostfix; a second run changes nothing.
+#[test]
+fn incident_is_fixed_and_a_second_run_changes_nothing() {
+    let Some((lab, _slot)) = lab("incident_is_fixed_and_a_second_run_changes_nothing") else {
+        return;
+    };
+    let _t = Timer("incident", Instant::now());
+    let mut g = Guest::new(lab, "incident");
+    g.boot(BootOpts::once(Duration::from_secs(420)));
+    assert_clean_single_boot(&g);
+    let r = g.last();
+
+    // Before: the container cannot get :80.
+    assert_ne!(
+        r.exit("web-run"),
+        0,
+        "docker run succeeded while nginx held :80"
+    );
+    assert!(
+        r.stderr("web-run").contains("address already in use"),
+        "docker run failed for another reason: {}",
+        r.stderr("web-run")
+    );
+    assert_eq!(r.value("web-state-before"), "created");
+    assert!(swaps(r.block("swaps-before")).is_empty());
+
+    // doctor: in request order, the port and who holds it, then memory, each with its fix.
+    let doc = assert_report(r, "doctor-before", 0, false);
+    let f = findings(&doc);
+    // The package: dpkg's owner of /usr/sbin/nginx ("nginx" in bookworm, where nginx-light
+    // is a metapackage), or nginx-light, the package that was installed by name.
+    let owner = r.value("nginx-owner");
+    let port = f
+        .iter()
+        .position(|f| {
+            let text = f.to_string();
+            let w = words(&text);
+            let names_package = w
+                .windows(2)
+                .any(|p| p[0] == "package" && (p[1] == owner || p[1] == "nginx-light"));
+            f["area"] == "ports"
+                && w.contains(&"80")
+                && w.contains(&"nginx.service")
+                && names_package
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "doctor did not report :80 held by nginx.service from the package {owner} \
+                 (or nginx-light): {f:#?}"
+            )
+        });
+    assert!(
+        fix_command(&f[port]).contains("port free 80"),
+        "the port finding has no fix: {:#?}",
+        f[port]
+    );
+    let mem = f
+        .iter()
+        .position(|f| {
+            f["area"] == "memory"
+                && finding_text(f).contains("no swap")
+                && (f["severity"] == "warning" || f["severity"] == "problem")
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "doctor did not report memory short with no swap (MemAvailable {}%): {f:#?}",
+                r.value("mem_available_pct")
+            )
+        });
+    assert!(
+        fix_command(&f[mem]).contains("swap ensure"),
+        "the memory finding has no fix: {:#?}",
+        f[mem]
+    );
+    assert!(port < mem, "findings are not in request order: {f:#?}");
+
+    // The fix.
+    assert_report(r, "port-free", 0, true);
+    assert_report(r, "swap-ensure", 0, true);
+    let active = swaps(r.block("swaps-after"));
+    assert_eq!(active.len(), 1, "{active:?}");
+    assert_eq!(active[0].1, "file");
+    // /proc/swaps shows the size in KiB, less the header page.
+    assert!(
+        (1_048_572..=1_048_576).contains(&active[0].2),
+        "the swap file is not 1 GiB: {active:?}"
+    );
+    assert_ne!(r.value("nginx-active"), "active");
+    assert!(
+        !r.block("dpkg-nginx-light")
+            .contains("Status: install ok installed"),
+        "nginx-light is still installed:\n{}",
+        r.block("dpkg-nginx-light")
+    );
+    // Removed: the package that held the port and nginx-light, and nothing but nginx's own
+    // packages (apt's view of removing the owner is in the block apt-simulate).
+    let removed: Vec<&str> = r.block("packages-removed").lines().collect();
+    assert!(
+        removed.contains(&owner),
+        "{owner} was not removed: {removed:?}"
+    );
+    assert!(
+        removed.contains(&"nginx-light"),
+        "nginx-light was not removed: {removed:?}"
+    );
+    assert!(
+        removed.iter().all(|p| p.contains("nginx")),
+        "removed beyond nginx: {removed:?}; apt said removing {owner} takes {:?}",
+        apt_removals(r.block("apt-simulate"))
+    );
+    assert_eq!(r.block("packages-added"), "");
+
+    // A second run changes nothing.
+    assert_report(r, "port-free-again", 0, false);
+    assert_report(r, "swap-ensure-again", 0, false);
+
+    // The container starts and serves on :80.
+    assert_eq!(r.exit("web-start"), 0, "{}", r.stderr("web-start"));
+    assert_eq!(r.value("web-state"), "running");
+    let listeners = r.block("listeners-after");
+    assert!(
+        listeners
+            .lines()
+            .any(|l| l.starts_with("0.0.0.0:80 ") && l.contains("docker-proxy")),
+        "the container does not hold :80:\n{listeners}"
+    );
+    assert_eq!(r.block("web-http"), r.value("token"));
+
+    // With the container on :80, freeing it is refused and the container keeps serving.
+    assert_report(r, "port-free-container", 3, false);
+    assert_eq!(r.value("web-pid"), r.value("web-pid-after"));
+    assert_eq!(r.block("web-http-still"), r.value("token"));
+
+    let after = assert_report(r, "doctor-after", 0, false);
+    let f = findings(&after);
+    assert!(
+        !f.iter().any(|f| finding_text(f).contains("nginx-light")),
+        "doctor still sees nginx-light: {f:#?}"
+    );
+    assert!(
+        !f.iter().any(|f| finding_text(f).contains("no swap")),
+        "doctor still sees no swap: {f:#?}"
+    );
+    assert!(after["facts"]["memory"]["swap_total"].as_u64().unwrap() > 1000 << 20);
+}
+
+/// Scenario 2: the swap file is active again after a real reboot, from fstab alone.
+#[test]
+fn swap_survives_a_reboot_from_fstab() {
+    let Some((lab, _slot)) = lab("swap_survives_a_reboot_from_fstab") else {
+        return;
+    };
+    let _t = Timer("persistence", Instant::now());
+    let mut g = Guest::new(lab, "persistence");
+    let run = g.boot(BootOpts::with_reboots(Duration::from_secs(420)));
+    let r = &run.results;
+    let ends: Vec<_> = r
+        .boots
+        .iter()
+        .map(|b| (b.n, b.scenario_rc, b.end))
+        .collect();
+    assert_eq!(
+        ends,
+        vec![
+            (1, Some(0), Some(End::Reboot)),
+            (2, Some(0), Some(End::Poweroff))
+        ]
+    );
+    assert_ne!(r.boots[0].id, r.boots[1].id, "the boot id did not change");
+    assert_eq!(run.kernel_restarts(), 1);
+
+    assert_report(r, "swap-ensure", 0, true);
+    let before = swaps(r.block("swaps-1"));
+    assert!(before.iter().any(|s| s.0 == "/swapfile"), "{before:?}");
+    let fstab1 = r.block("fstab-1");
+    assert_eq!(fstab_lines_for(fstab1, "/swapfile").len(), 1, "{fstab1}");
+    let swap_line = fstab_lines_for(fstab1, "/swapfile")[0];
+    assert_eq!(
+        swap_line.split_whitespace().nth(2),
+        Some("swap"),
+        "{swap_line}"
+    );
+    // Every other line of fstab kept, in order.
+    let mut kept = fstab1.lines();
+    for l in r.block("fstab-before").lines() {
+        assert!(kept.any(|k| k == l), "fstab lost {l:?}:\n{fstab1}");
+    }
+
+    // After the reboot, before hostfix ran again.
+    let after = swaps(r.block("swaps-2"));
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0].0, "/swapfile");
+    assert!(
+        (524_284..=524_288).contains(&after[0].2),
+        "not the 512 MiB file: {after:?}"
+    );
+    assert_eq!(
+        r.value("swap-unit"),
+        "active",
+        "swapfile.swap is not active"
+    );
+    assert_eq!(r.value("swap-unit-source"), "/etc/fstab");
+    assert_eq!(r.value("hostfix-on-root-disk"), "");
+    assert_eq!(r.block("fstab-2"), fstab1);
+
+    // And running it again changes nothing.
+    assert_report(r, "swap-ensure-again", 0, false);
+    assert_eq!(r.block("fstab-3"), fstab1);
+    assert_eq!(swaps(r.block("swaps-3")), after);
+}
+
+/// One line of the at-boot log: (boot id, unit name, "start" or "rc=N").
+fn at_boot_log(text: &str) -> Vec<(String, String, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            Some((w.next()?.into(), w.next()?.into(), w.next()?.into()))
+        })
+        .collect()
+}
+
+/// The boot ids at which the at-boot unit `unit` started, in order.
+fn at_boot_starts(log: &[(String, String, String)], unit: &str) -> Vec<String> {
+    log.iter()
+        .filter(|(_, n, w)| n == unit && w == "start")
+        .map(|(id, ..)| id.clone())
+        .collect()
+}
+
+/// Asserts that the at-boot run of `unit` in boot `id` was refused by the guard, with a
+/// reason that contains `because`, and requested no reboot.
+#[track_caller]
+fn assert_guard_refused(r: &Results, id: &str, unit: &str, because: &str) {
+    let name = format!("at-boot.{id}.{unit}");
+    let doc = r.json(&name);
+    let ctx = format!(
+        "{doc:#}\n--- trail ---\n{}",
+        r.get_block(&format!("{name}.trail")).unwrap_or("")
+    );
+    assert_eq!(doc["exit_code"], 3, "{unit} at boot {id}: {ctx}");
+    assert_eq!(doc["outcome"], "refused", "{unit} at boot {id}: {ctx}");
+    assert_eq!(doc["requested"], false, "{unit} at boot {id}: {ctx}");
+    let why = doc["error"].as_str().unwrap_or_default();
+    assert!(
+        why.contains(because),
+        "{unit} at boot {id}: the refusal does not say {because:?}: {ctx}"
+    );
+}
+
+/// Scenario 3: the reboot guard. With a need at every boot, `--once` reboots exactly once
+/// over three boots; `--min-uptime` stops a unit that would otherwise reboot forever.
+#[test]
+fn reboot_guard_reboots_once_and_stops_a_loop() {
+    let Some((lab, _slot)) = lab("reboot_guard_reboots_once_and_stops_a_loop") else {
+        return;
+    };
+    let _t = Timer("reboot-guard", Instant::now());
+    let mut g = Guest::new(lab, "reboot-guard");
+
+    // Run 1, reboots allowed: the setup boot (the runner installs the units and reboots),
+    // the units' first boot (the provisioning unit reboots, the runner never runs), their
+    // second boot (refused; the runner installs the loop unit and powers off).
+    let run1 = g.boot(BootOpts::with_reboots(Duration::from_secs(480)));
+    let restarts1 = run1.kernel_restarts();
+    let r1 = run1.results.clone();
+    if r1.get("provision-runs") != Some("2") {
+        let log = r1.get_block("at-boot-log").unwrap_or("(none)");
+        let trails: Vec<&str> = r1
+            .blocks
+            .iter()
+            .filter(|b| b.name.starts_with("at-boot.") && b.name.ends_with(".provision.trail"))
+            .map(|b| b.text.as_str())
+            .collect();
+        panic!(
+            "the provisioning unit did not reboot the guest once and then refuse (runs seen \
+             by the last boot: {:?}); at-boot log:\n{log}\ntrails:\n{}",
+            r1.get("provision-runs"),
+            trails.join("\n---\n")
+        );
+    }
+    let ends: Vec<_> = r1
+        .boots
+        .iter()
+        .map(|b| (b.n, b.scenario_rc, b.end))
+        .collect();
+    assert_eq!(
+        ends,
+        vec![
+            (1, Some(0), Some(End::Reboot)),
+            (2, Some(0), Some(End::Poweroff))
+        ]
+    );
+    // Two restarts: the runner's (setup) and exactly one more, the provisioning unit's.
+    assert_eq!(restarts1, 2, "guest restarts in run 1");
+
+    // Run 2, a cold start with -no-reboot: both units refuse at boot; then the command of
+    // the loop unit without its guard reboots the guest, which ends qemu.
+    let run2 = g.boot(BootOpts::once(Duration::from_secs(300)));
+    let restarts2 = run2.kernel_restarts();
+    let r2 = run2.results.clone();
+    assert_eq!(r2.get("provision-runs"), Some("3"));
+    assert_eq!(r2.boots.len(), 1);
+    assert_eq!(r2.boots[0].n, 3);
+    assert_ne!(
+        r2.boots[0].end,
+        Some(End::Poweroff),
+        "the runner powered off: the unguarded reboot did not happen"
+    );
+    assert_eq!(r2.value("unguarded"), "starting");
+    assert_eq!(restarts2, 1, "the unguarded reboot did not happen");
+    assert_eq!(r2.value("reboot-required"), "/run/reboot-required");
+
+    // The provisioning unit ran at three boots, three boot ids: the first is the boot it
+    // rebooted (the runner never ran there), then the two the runner saw.
+    let log = at_boot_log(r2.block("at-boot-log"));
+    let provision = at_boot_starts(&log, "provision");
+    assert_eq!(provision.len(), 3, "provision runs: {log:?}");
+    assert!(!r1.boots.iter().any(|b| b.id == provision[0]));
+    assert_eq!(provision[1], r1.boots[1].id);
+    assert_eq!(provision[2], r2.boots[0].id);
+    assert_ne!(provision[0], provision[1]);
+    assert_ne!(r1.boots[0].id, provision[0]);
+    // The journal saw four boots in all: setup and the three.
+    let journal = r2.block("journal-boots");
+    assert_eq!(
+        journal.lines().count(),
+        4,
+        "journalctl --list-boots:\n{journal}"
+    );
+    for id in provision.iter().chain([&r1.boots[0].id]) {
+        assert!(
+            journal.contains(&id.replace('-', "")),
+            "boot {id} is not in the journal:\n{journal}"
+        );
+    }
+
+    // Its first run requested the reboot (its report, when it was written before the
+    // shutdown stopped the unit, says so).
+    let first = format!("at-boot.{}.provision", provision[0]);
+    if let Some(text) = r2.get_block(&first).filter(|t| !t.is_empty()) {
+        let doc: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(doc["requested"], true, "{doc:#}");
+        assert_eq!(doc["outcome"], "ok", "{doc:#}");
+    }
+    // The later runs: refused by the --once guard, saying so.
+    for id in &provision[1..] {
+        assert_guard_refused(&r2, id, "provision", "provision-v1");
+    }
+
+    // The loop unit ran at the last boot only, and --min-uptime stopped it.
+    assert_eq!(at_boot_starts(&log, "loop"), vec![provision[2].clone()]);
+    assert_guard_refused(&r2, &provision[2], "loop", "min-uptime");
+    // Without that guard, the same command reboots (what it would do at every boot).
+    if let Some(text) = r2.get_block("unguarded").filter(|t| !t.is_empty()) {
+        let doc: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(doc["requested"], true, "{doc:#}");
+    }
+}
+
+/// Scenario 4: refusals that must hold on a real host.
+#[test]
+fn refusals_hold_and_change_nothing() {
+    let Some((lab, _slot)) = lab("refusals_hold_and_change_nothing") else {
+        return;
+    };
+    let _t = Timer("refusals", Instant::now());
+    let mut g = Guest::new(lab, "refusals");
+    g.boot(BootOpts::once(Duration::from_secs(360)));
+    assert_clean_single_boot(&g);
+    let r = g.last();
+    // The symlinked swap path: refused, and the file it points to is untouched.
+    assert_report(r, "swap-symlink", 3, false);
+    assert_eq!(r.block("precious-after"), r.block("precious-before"));
+    assert_eq!(
+        r.block("swap-link-after"),
+        "symbolic link '/swap-link' -> '/srv/precious.img'"
+    );
+    assert!(swaps(r.block("swaps-after")).is_empty());
+    assert_eq!(
+        r.exit("fstab-diff"),
+        0,
+        "fstab changed:\n{}",
+        r.block("fstab-diff")
+    );
+
+    assert_eq!(r.exit("held-run"), 0, "{}", r.stderr("held-run"));
+    assert!(
+        r.block("before.listeners")
+            .lines()
+            .any(|l| l.starts_with("0.0.0.0:8080 ") && l.contains("docker-proxy")),
+        "the container does not publish :8080:\n{}",
+        r.block("before.listeners")
+    );
+    assert!(r.block("before.listeners").contains("\"sshd\""));
+
+    for name in [
+        "free-22",
+        "free-22-destructive",
+        "free-8080",
+        "free-8080-destructive",
+    ] {
+        assert_report(r, name, 3, false);
+    }
+    for what in ["listeners", "packages", "services", "container", "sshd"] {
+        assert_eq!(
+            r.block(&format!("after.{what}")),
+            r.block(&format!("before.{what}")),
+            "{what} changed"
+        );
+    }
+    assert_eq!(r.block("held-http"), "held by a container");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_keep_unit_and_package_names_apart() {
+        let w = words(r#"{"title":"port 80: unit nginx.service, package nginx."}"#);
+        assert!(w.contains(&"nginx.service"));
+        assert!(w.contains(&"nginx"));
+        assert!(w.contains(&"80"));
+        assert!(!w.contains(&"nginx-light"));
+    }
+
+    #[test]
+    fn apt_simulation_and_proc_swaps_and_fstab() {
+        let sim = "The following packages will be REMOVED:\n  nginx nginx-light\n\
+                   Remv nginx-light [1.22.1-9]\nRemv nginx [1.22.1-9]\n";
+        assert_eq!(apt_removals(sim), vec!["nginx-light", "nginx"]);
+        let s = "Filename\tType\tSize\tUsed\tPriority\n/swapfile file 1048572 0 -2\n";
+        assert_eq!(
+            swaps(s),
+            vec![("/swapfile".to_string(), "file".to_string(), 1_048_572)]
+        );
+        let fstab = "# /swapfile none swap sw 0 0\n/dev/vda / ext4 defaults 0 1\n\
+                     /swapfile none swap sw,nofail 0 0\n";
+        assert_eq!(
+            fstab_lines_for(fstab, "/swapfile"),
+            vec!["/swapfile none swap sw,nofail 0 0"]
+        );
+        let log = "id-1 provision start uptime=20.1\nid-1 provision rc=0\n";
+        assert_eq!(at_boot_log(log)[1].2, "rc=0");
+    }
+}

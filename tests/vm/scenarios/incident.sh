@@ -1,0 +1,61 @@
+# Scenario 1, the incident (INCIDENT.md): a small host without swap whose memory is nearly
+# gone, the distro nginx holding :80, and a container that must publish :80 and cannot
+# start. hostfix diagnoses it, fixes it, and a second run changes nothing.
+. "$SCENARIO_DIR/lib.sh"
+
+mkdir -p /srv/www
+token="hostfix-incident-$(cat /proc/sys/kernel/random/uuid)"
+echo "$token" >/srv/www/index.html
+result token "$token"
+make_busybox_image
+installed_packages >/run/packages.before
+# In bookworm nginx-light is a metapackage: the binary holding :80 is the package nginx's.
+# What removing that package takes with it, as apt says before anything is changed.
+owner=$(dpkg -S /usr/sbin/nginx | cut -d: -f1)
+result nginx-owner "$owner"
+block apt-simulate apt-get -s remove "$owner"
+
+# The incident's memory: an application has eaten the RAM, and there is no swap.
+eat_memory 14
+block swaps-before cat /proc/swaps
+block listeners-before listeners
+
+# The container that must publish :80 cannot start.
+block web-run docker run -d -p 80:80 -v /srv/www:/www:ro --name web local/busybox:1 \
+  httpd -f -p 80 -h /www
+result web-state-before "$(docker inspect -f '{{.State.Status}}' web)"
+
+hf doctor-before doctor
+
+# The fix, least risky first.
+hf port-free port free 80 --remove-package
+hf swap-ensure swap ensure --size 1G
+block swaps-after cat /proc/swaps
+result nginx-active "$(systemctl is-active nginx.service)"
+block dpkg-nginx-light dpkg -s nginx-light
+installed_packages >/run/packages.after
+block packages-removed comm -23 /run/packages.before /run/packages.after
+block packages-added comm -13 /run/packages.before /run/packages.after
+
+# A second run: nothing left to do.
+hf port-free-again port free 80 --remove-package
+hf swap-ensure-again swap ensure --size 1G
+
+# The container starts now and serves.
+block web-start docker start web
+wait_listening 80 30
+result web-state "$(docker inspect -f '{{.State.Status}}' web)"
+block listeners-after listeners
+http_get web-http http://127.0.0.1/
+
+# A third run with the container up: :80 is held by a container now, which hostfix must
+# not touch: refused, and the container keeps serving.
+result web-pid "$(docker inspect -f '{{.State.Pid}}' web)"
+hf port-free-container port free 80 --remove-package
+result web-pid-after "$(docker inspect -f '{{.State.Pid}}' web)"
+http_get web-http-still http://127.0.0.1/
+hf doctor-after doctor
+
+# Not part of the scenario: a busybox httpd ignores SIGTERM, so the poweroff would wait
+# for Docker to time out stopping it.
+docker rm -f web >/dev/null

@@ -1,0 +1,109 @@
+# Helpers for the scenario scripts (sourced). Everything a scenario prints goes to the
+# harness's results.log; the harness parses these lines (tests/vm/results.rs) and asserts
+# in Rust. Scripts gather facts; they do not judge them.
+#
+#   result KEY VALUE...        -> "RESULT KEY=VALUE..." (one line)
+#   block NAME CMD...          -> "BEGIN NAME" CMD's stdout "END NAME", its stderr as the
+#                                 block NAME.stderr, and "RESULT NAME.exit=RC"; returns RC
+#   hf NAME ARGS...            -> block NAME hostfix --json -v ARGS...
+#
+# Environment from the runner: HOSTFIX (the binary), SCENARIO_DIR (the handoff disk),
+# SCENARIO_BOOT (1 on the guest's first boot, counted on its root disk).
+
+set -u
+
+result() {
+  _k=$1
+  shift
+  printf 'RESULT %s=%s\n' "$_k" "$(printf '%s' "$*" | tr '\n' ' ')"
+}
+
+block() {
+  _name=$1
+  shift
+  _err=$(mktemp)
+  _out=$("$@" 2>"$_err")
+  _rc=$?
+  printf 'BEGIN %s\n%s\nEND %s\n' "$_name" "$_out" "$_name"
+  if [ -s "$_err" ]; then
+    printf 'BEGIN %s.stderr\n' "$_name"
+    cat "$_err"
+    printf '\nEND %s.stderr\n' "$_name"
+  fi
+  rm -f "$_err"
+  printf 'RESULT %s.exit=%s\n' "$_name" "$_rc"
+  return "$_rc"
+}
+
+hf() {
+  _n=$1
+  shift
+  block "$_n" "$HOSTFIX" --json -v "$@"
+}
+
+# The runner reboots the guest (instead of powering it off) when the scenario returns.
+request_reboot() {
+  : >/run/hostfix-scenario/reboot
+}
+
+# Installed packages, one per line, sorted.
+installed_packages() {
+  dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' | awk '$1 == "ii" { print $2 }' | sort
+}
+
+# TCP listeners as "address:port process" lines, sorted (the pids included: a restarted
+# service shows up as a change).
+listeners() {
+  ss -Hltnp | awk '{ print $4, $6 }' | sort
+}
+
+# A local container image from the guest's busybox: no registry, no network.
+make_busybox_image() {
+  _root=$(mktemp -d)
+  mkdir -p "$_root/bin" "$_root/www"
+  cp /bin/busybox "$_root/bin/busybox"
+  for _a in sh httpd cat echo sleep ls; do ln -s busybox "$_root/bin/$_a"; done
+  block docker-import sh -c "tar -C '$_root' -c . | docker import - local/busybox:1"
+  _rc=$?
+  rm -rf "$_root"
+  return "$_rc"
+}
+
+# Waits up to $2 seconds (default 30) for a TCP listener on port $1.
+wait_listening() {
+  _i=0
+  while [ "$_i" -lt "${2:-30}" ]; do
+    ss -Hltn "sport = :$1" | grep -q . && return 0
+    sleep 1
+    _i=$((_i + 1))
+  done
+  return 1
+}
+
+# http_get NAME URL: the body of URL as the block NAME (a few tries while it comes up).
+http_get() {
+  _i=0
+  while [ "$_i" -lt 10 ]; do
+    curl -fsS --max-time 5 -o /dev/null "$2" 2>/dev/null && break
+    sleep 1
+    _i=$((_i + 1))
+  done
+  block "$1" curl -fsS --max-time 5 "$2"
+}
+
+# A memory hog standing in for the incident's application: fills RAM with tmpfs pages
+# (which cannot be reclaimed while there is no swap) until MemAvailable is at most $1
+# percent of MemTotal.
+eat_memory() {
+  mkdir -p /run/hog
+  mount -t tmpfs -o size=90% hog /run/hog
+  _mib=0
+  while :; do
+    _pct=$(awk '/^MemTotal:/ { t = $2 } /^MemAvailable:/ { a = $2 } END { printf "%d", a * 100 / t }' /proc/meminfo)
+    [ "$_pct" -le "$1" ] && break
+    dd if=/dev/zero of="/run/hog/fill$_mib" bs=1M count=4 status=none || break
+    _mib=$((_mib + 4))
+  done
+  result memory_hog_mib "$_mib"
+  result mem_available_pct "$_pct"
+}
