@@ -718,6 +718,160 @@ fn remove_package_refuses_foreign_essential_and_impossible_removals() {
     assert_refused_untouched(&rep, &sim, "install or upgrade perl-base");
 }
 
+/// Debian 12's nginx: the binary is in `nginx`, which `nginx-light` (a metapackage of
+/// the same source) depends on together with `libnginx-mod-http-echo`, a module built
+/// from its own source that needs nginx's ABI. As recorded in a bookworm guest.
+fn bookworm_nginx_root(extra_status: &str) -> FakeRoot {
+    let r = FakeRoot::new();
+    r.init().systemd();
+    r.write(
+        "var/lib/dpkg/status",
+        &format!(
+            "Package: libnginx-mod-http-echo
+Status: install ok installed
+Priority: optional
+Version: 1:0.63-4
+Depends: nginx-abi-1.22.1-7, libc6 (>= 2.14)
+
+Package: nginx
+Status: install ok installed
+Priority: optional
+Version: 1.22.1-9+deb12u9
+Provides: httpd, httpd-cgi, nginx-abi-1.22.1-7
+Depends: libc6 (>= 2.34), iproute2, nginx-common (<< 1.22.1-9+deb12u9.1~), nginx-common (>= 1.22.1-9+deb12u9)
+
+Package: nginx-common
+Status: install ok installed
+Priority: optional
+Source: nginx
+Version: 1.22.1-9+deb12u9
+Depends: debconf (>= 0.5) | debconf-2.0
+
+Package: nginx-light
+Status: install ok installed
+Priority: optional
+Source: nginx
+Version: 1.22.1-9+deb12u9
+Depends: libnginx-mod-http-echo (>= 1:0.63-4~), nginx (>= 1.22.1-9+deb12u9), nginx (<< 1.22.1-9+deb12u9.1~)
+
+Package: libc6
+Status: install ok installed
+Priority: optional
+Source: glibc
+Version: 2.36-9+deb12u13
+{extra_status}"
+        ),
+    );
+    r.write(
+        "var/lib/dpkg/info/nginx.list",
+        "/.\n/usr\n/usr/sbin\n/usr/sbin/nginx\n",
+    );
+    r.write(
+        "var/lib/dpkg/info/nginx-common.list",
+        "/.\n/lib/systemd/system/nginx.service\n",
+    );
+    r.write(
+        "var/lib/dpkg/info/nginx-light.list",
+        "/.\n/usr/share/doc/nginx-light\n",
+    );
+    r.write(
+        "var/lib/dpkg/info/libnginx-mod-http-echo.list",
+        "/.\n/usr/lib/nginx/modules/ngx_http_echo_module.so\n",
+    );
+    r.add(
+        &FakeProc::new(812, "nginx", "/usr/sbin/nginx")
+            .cgroup("/system.slice/nginx.service")
+            .sockets(&[ino::TCP4_ANY_80, ino::TCP6_ANY_80]),
+    );
+    r
+}
+
+fn bookworm_sim(r: &FakeRoot, simulation: &str) -> Arc<Sim> {
+    let sim = Sim::new(r.path(), true, FreedBy::Command("systemctl stop"));
+    sim.rec.respond(
+        "systemctl show -p FragmentPath --value nginx.service",
+        CmdOutput::ok("/lib/systemd/system/nginx.service\n"),
+    );
+    sim.rec.respond(
+        "apt-get -s -q remove nginx nginx-common",
+        CmdOutput::ok(simulation),
+    );
+    sim
+}
+
+#[test]
+fn a_metapackage_and_the_add_on_it_pulled_in_go_with_the_holder() {
+    let r = bookworm_nginx_root("");
+    let sim = bookworm_sim(
+        &r,
+        "Remv nginx-light [1.22.1-9+deb12u9]\nRemv libnginx-mod-http-echo [1:0.63-4]\n\
+         Remv nginx [1.22.1-9+deb12u9]\nRemv nginx-common [1.22.1-9+deb12u9]\n",
+    );
+    let host = Host::with_system(r.path(), sim.clone());
+    // `port who` names the package the user installed.
+    let who = hostfix::port::find_holders(&host, &hostfix::port::WhoSpec::tcp(80)).unwrap();
+    assert!(
+        who.groups[0]
+            .summary
+            .ends_with("package nginx (installed for nginx-light)"),
+        "{}",
+        who.groups[0].summary
+    );
+    let s = FreeSpec {
+        remove_package: true,
+        ..spec(80)
+    };
+    let rep = free_port(&host, &s, &Policy::new(Risk::Destructive));
+    assert!(rep.is_ok(), "{:?} {:#?}", rep.error, rep.steps);
+    let plan = rep.result.removal.as_ref().unwrap();
+    assert_eq!(plan.packages, vec!["nginx", "nginx-common"]);
+    assert_eq!(
+        plan.removes,
+        vec![
+            "nginx-light",
+            "libnginx-mod-http-echo",
+            "nginx",
+            "nginx-common"
+        ]
+    );
+    assert!(
+        rep.steps.iter().any(|st| {
+            st.action == "why the removal takes libnginx-mod-http-echo"
+                && st
+                    .detail
+                    .contains("depends on nginx and is installed for nginx-light")
+        }),
+        "{:#?}",
+        rep.steps
+    );
+    assert!(
+        sim.commands()
+            .iter()
+            .any(|c| c.ends_with("remove nginx nginx-common") && c.starts_with("apt-get -y"))
+    );
+
+    // A module installed by hand (nothing of nginx's wants it) is not nginx's to take.
+    let r = bookworm_nginx_root(
+        "\nPackage: libnginx-mod-http-geoip2\nStatus: install ok installed\n\
+         Priority: optional\nVersion: 1:3.4-5\nDepends: nginx-abi-1.22.1-7\n",
+    );
+    let sim = bookworm_sim(
+        &r,
+        "Remv nginx-light [1]\nRemv libnginx-mod-http-echo [1]\n\
+         Remv libnginx-mod-http-geoip2 [1]\nRemv nginx [1]\nRemv nginx-common [1]\n",
+    );
+    let rep = free_port(
+        &Host::with_system(r.path(), sim.clone()),
+        &s,
+        &Policy::new(Risk::Destructive),
+    );
+    assert_refused_untouched(
+        &rep,
+        &sim,
+        "libnginx-mod-http-geoip2 (built from libnginx-mod-http-geoip2)",
+    );
+}
+
 #[test]
 fn one_source_many_packages_is_fine() {
     // apache2 and apache2-bin come from one source: removing both is allowed.

@@ -154,7 +154,7 @@ impl PackageManager for Apk {
                 source: origin.unwrap_or_else(|| name.clone()),
                 name,
                 version,
-                essential: false,
+                ..Default::default()
             }))
     }
 

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{PackageError, PackageInfo, PackageManager, Simulation, usr_merge_twins};
+use super::{PackageError, PackageInfo, PackageManager, Relations, Simulation, usr_merge_twins};
 use crate::error::{Error, Result};
 use crate::host::{Cmd, Host};
 
@@ -27,6 +27,10 @@ pub struct DpkgEntry {
     pub protected: bool,
     /// `Priority:`.
     pub priority: Option<String>,
+    /// The names in `Depends:` and `Pre-Depends:`.
+    pub depends: Vec<String>,
+    /// The names in `Provides:`.
+    pub provides: Vec<String>,
 }
 
 impl DpkgEntry {
@@ -44,8 +48,38 @@ impl DpkgEntry {
             source: self.source.clone().unwrap_or_else(|| self.package.clone()),
             essential: self.essential || self.protected,
             required: self.priority.as_deref() == Some("required"),
+            required_by: Vec::new(),
         }
     }
+
+    /// Its `Depends`/`Pre-Depends` and `Provides` names.
+    pub fn relations(&self) -> Relations {
+        Relations {
+            depends: self.depends.clone(),
+            provides: self.provides.clone(),
+        }
+    }
+}
+
+/// The package names of a dpkg relation field, in order and without duplicates:
+/// `libc6 (>= 2.34), nginx-common (<< 1.23) | httpd, perl:any` gives `libc6`,
+/// `nginx-common`, `httpd`, `perl` (versions, architecture qualifiers and build
+/// profiles dropped).
+pub fn parse_dpkg_relation_names(value: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for alt in value.split([',', '|']) {
+        let Some(name) = alt
+            .split(|c: char| c.is_whitespace() || c == '(' || c == '[' || c == '<')
+            .find(|w| !w.is_empty())
+        else {
+            continue;
+        };
+        let name = strip_arch(name).to_string();
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
 }
 
 /// Parses `/var/lib/dpkg/status`: paragraphs separated by blank lines, `Field: value`
@@ -84,6 +118,14 @@ pub fn parse_dpkg_status(text: &str) -> Vec<DpkgEntry> {
             "Essential" => cur.essential = value == "yes",
             "Protected" => cur.protected = value == "yes",
             "Priority" => cur.priority = Some(value.to_string()),
+            "Depends" | "Pre-Depends" => {
+                for n in parse_dpkg_relation_names(value) {
+                    if !cur.depends.contains(&n) {
+                        cur.depends.push(n);
+                    }
+                }
+            }
+            "Provides" => cur.provides = parse_dpkg_relation_names(value),
             _ => {}
         }
     }
@@ -140,6 +182,16 @@ impl Dpkg {
     pub fn status(&self, host: &Host) -> Result<Vec<DpkgEntry>> {
         Ok(parse_dpkg_status(&host.read("/var/lib/dpkg/status")?))
     }
+}
+
+/// The installed paragraph of `name` in a dpkg status text (only its paragraphs are
+/// parsed).
+fn find_entry(text: &str, name: &str) -> Option<DpkgEntry> {
+    let head = format!("Package: {name}");
+    text.split("\n\n")
+        .filter(|p| p.lines().any(|l| l == head))
+        .flat_map(parse_dpkg_status)
+        .find(|e| e.package == name && e.is_installed())
 }
 
 /// Files whose name starts like the executable's name are searched first: `nginx` is in
@@ -214,14 +266,32 @@ impl PackageManager for Dpkg {
     fn info(&self, host: &Host, package: &str) -> Result<Option<PackageInfo>> {
         let name = strip_arch(package);
         let text = host.read("/var/lib/dpkg/status")?;
-        // Only the paragraphs of this package are parsed.
-        let head = format!("Package: {name}");
-        Ok(text
+        let Some(entry) = find_entry(&text, name) else {
+            return Ok(None);
+        };
+        let mut info = entry.to_info();
+        // The same source's installed packages that depend on it: only paragraphs that
+        // mention the name at all are parsed.
+        info.required_by = text
             .split("\n\n")
-            .filter(|p| p.lines().any(|l| l == head))
+            .filter(|p| p.contains(name))
             .flat_map(parse_dpkg_status)
-            .find(|e| e.package == name && e.is_installed())
-            .map(|e| e.to_info()))
+            .filter(|e| {
+                e.is_installed()
+                    && e.package != name
+                    && e.depends.iter().any(|d| d == name)
+                    && e.source.as_deref().unwrap_or(&e.package) == info.source
+            })
+            .map(|e| e.package)
+            .collect();
+        Ok(Some(info))
+    }
+
+    fn relations(&self, host: &Host, package: &str) -> Result<Relations> {
+        let text = host.read("/var/lib/dpkg/status")?;
+        Ok(find_entry(&text, strip_arch(package))
+            .map(|e| e.relations())
+            .unwrap_or_default())
     }
 
     fn simulate_removal(&self, host: &Host, packages: &[String]) -> Result<Simulation> {
@@ -317,6 +387,32 @@ Version: 2.4.57-2
         assert_eq!(b.source, "bash");
         assert!(b.essential && b.required);
         assert!(!s[2].is_installed());
+    }
+
+    #[test]
+    fn relation_names() {
+        assert_eq!(
+            parse_dpkg_relation_names(
+                "libc6 (>= 2.34), nginx-common (<< 1.22.1-9+deb12u9.1~), nginx-common (>= 1), \
+                 debconf (>= 0.5) | debconf-2.0, perl:any, foo [amd64], bar <!nocheck>"
+            ),
+            vec![
+                "libc6",
+                "nginx-common",
+                "debconf",
+                "debconf-2.0",
+                "perl",
+                "foo",
+                "bar"
+            ]
+        );
+        assert!(parse_dpkg_relation_names("").is_empty());
+        let s = parse_dpkg_status(
+            "Package: nginx\nStatus: install ok installed\nPre-Depends: iproute2\n\
+             Depends: libc6 (>= 2.34), iproute2\nProvides: httpd, nginx-abi-1.22.1-7\n",
+        );
+        assert_eq!(s[0].depends, vec!["iproute2", "libc6"]);
+        assert_eq!(s[0].provides, vec!["httpd", "nginx-abi-1.22.1-7"]);
     }
 
     #[test]

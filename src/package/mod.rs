@@ -22,8 +22,13 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use apk::{Apk, parse_apk_del_simulation, parse_apk_installed, parse_apk_who_owns};
-pub use dpkg::{Dpkg, DpkgEntry, list_owns, parse_apt_simulation, parse_dpkg_status, strip_arch};
-pub use pacman::{Pacman, parse_pacman_breaks, parse_pacman_desc, parse_pacman_hold_pkgs};
+pub use dpkg::{
+    Dpkg, DpkgEntry, list_owns, parse_apt_simulation, parse_dpkg_relation_names, parse_dpkg_status,
+    strip_arch,
+};
+pub use pacman::{
+    Pacman, parse_pacman_breaks, parse_pacman_desc, parse_pacman_hold_pkgs, parse_pacman_relations,
+};
 pub use rpm::{Rpm, parse_rpm_needed_by, rpm_source_name, split_name_version};
 
 use crate::error::{Classify, ErrorKind, Result};
@@ -72,7 +77,7 @@ impl Classify for PackageError {
 }
 
 /// An installed package, as its manager describes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PackageInfo {
     /// The package's name (without an architecture qualifier).
     pub name: String,
@@ -85,6 +90,12 @@ pub struct PackageInfo {
     /// The distro requires it (dpkg `Priority: required`, pacman `HoldPkg`, dnf protected
     /// packages, the base packages of apk and rpm systems).
     pub required: bool,
+    /// Installed packages of the same source that depend on it: the package the user
+    /// asked for when this one came in as its dependency (Debian 12's `nginx-light` is a
+    /// metapackage over `nginx`, which holds the binary). Filled by the dpkg backend;
+    /// empty elsewhere.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub required_by: Vec<String>,
 }
 
 impl PackageInfo {
@@ -98,6 +109,16 @@ impl PackageInfo {
             None
         }
     }
+}
+
+/// How an installed package is tied to others, by name (versions, architecture
+/// qualifiers and alternatives' structure dropped: `a (>= 1) | b` gives `a` and `b`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Relations {
+    /// What it depends on (dpkg `Depends` and `Pre-Depends`, pacman `%DEPENDS%`).
+    pub depends: Vec<String>,
+    /// The virtual names it provides (dpkg `Provides`, pacman `%PROVIDES%`).
+    pub provides: Vec<String>,
 }
 
 /// What a simulated removal would do.
@@ -139,6 +160,15 @@ pub trait PackageManager: fmt::Debug + Send + Sync {
     /// the packages the removal would drag along, [`crate::Error::Command`] when the tool
     /// cannot be run.
     fn simulate_removal(&self, host: &Host, packages: &[String]) -> Result<Simulation>;
+
+    /// What an installed package depends on and provides. The default knows nothing
+    /// (an empty answer), which makes every rule built on it refuse rather than allow.
+    ///
+    /// # Errors
+    /// [`crate::Error::Io`] when the database cannot be read.
+    fn relations(&self, _host: &Host, _package: &str) -> Result<Relations> {
+        Ok(Relations::default())
+    }
 
     /// The non-interactive command that removes `packages` (no prompts, no dialogs).
     fn removal_command(&self, host: &Host, packages: &[String]) -> Cmd;
@@ -254,6 +284,7 @@ mod tests {
             source: "bash".into(),
             essential: true,
             required: true,
+            ..Default::default()
         };
         assert_eq!(
             p.protected_reason().unwrap(),

@@ -7,7 +7,8 @@
 use std::path::Path;
 
 use super::{
-    PackageError, PackageInfo, PackageManager, Simulation, query, root_args, usr_merge_twins,
+    PackageError, PackageInfo, PackageManager, Relations, Simulation, query, root_args,
+    usr_merge_twins,
 };
 use crate::error::{Error, Result};
 use crate::host::{Cmd, Host};
@@ -45,6 +46,36 @@ pub fn parse_pacman_desc(text: &str) -> Option<(String, Option<String>, Option<S
             .map(str::to_string);
     }
     Some((name?, version, base))
+}
+
+/// The `%DEPENDS%` and `%PROVIDES%` names of a local database `desc` file, without
+/// version constraints (`nginx=1.24.0`, `glibc>=2.38`) or descriptions.
+pub fn parse_pacman_relations(text: &str) -> Relations {
+    let mut out = Relations::default();
+    let mut slot: Option<&mut Vec<String>> = None;
+    for l in text.lines() {
+        let l = l.trim();
+        match l {
+            "%DEPENDS%" => slot = Some(&mut out.depends),
+            "%PROVIDES%" => slot = Some(&mut out.provides),
+            "" => slot = None,
+            _ if l.starts_with('%') && l.ends_with('%') => slot = None,
+            _ => {
+                if let Some(list) = slot.as_deref_mut() {
+                    let name = l
+                        .split(['<', '>', '=', ':'])
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_string();
+                    if !name.is_empty() && !list.contains(&name) {
+                        list.push(name);
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The `HoldPkg` packages of a `pacman.conf`.
@@ -163,10 +194,32 @@ impl PackageManager for Pacman {
                 source: base.unwrap_or_else(|| name.clone()),
                 name,
                 version,
-                essential: false,
+                ..Default::default()
             }));
         }
         Ok(None)
+    }
+
+    fn relations(&self, host: &Host, package: &str) -> Result<Relations> {
+        let local = host.path("/var/lib/pacman/local");
+        let rd = match std::fs::read_dir(&local) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Relations::default()),
+            Err(e) => return Err(Error::io("listing", "/var/lib/pacman/local", e)),
+        };
+        let prefix = format!("{package}-");
+        for e in rd.flatten() {
+            if !e.file_name().to_string_lossy().starts_with(&prefix) {
+                continue;
+            }
+            let Ok(desc) = std::fs::read_to_string(e.path().join("desc")) else {
+                continue;
+            };
+            if parse_pacman_desc(&desc).is_some_and(|(n, _, _)| n == package) {
+                return Ok(parse_pacman_relations(&desc));
+            }
+        }
+        Ok(Relations::default())
     }
 
     fn simulate_removal(&self, host: &Host, packages: &[String]) -> Result<Simulation> {
@@ -242,6 +295,15 @@ mod tests {
         assert_eq!(parse_pacman_desc("%VERSION%\n1\n"), None);
         let conf = "[options]\n# HoldPkg = no\nHoldPkg     = pacman glibc\nArchitecture = auto\n";
         assert_eq!(parse_pacman_hold_pkgs(conf), vec!["pacman", "glibc"]);
+    }
+
+    #[test]
+    fn relations_of_a_desc() {
+        let desc = "%NAME%\nnginx-mod-echo\n\n%DEPENDS%\nnginx=1.24.0\nglibc>=2.38\n\
+                    libfoo.so=1-64\n\n%PROVIDES%\nnginx-echo\n\n%OPTDEPENDS%\nperl: for x\n";
+        let r = parse_pacman_relations(desc);
+        assert_eq!(r.depends, vec!["nginx", "glibc", "libfoo.so"]);
+        assert_eq!(r.provides, vec!["nginx-echo"]);
     }
 
     #[test]

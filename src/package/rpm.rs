@@ -163,8 +163,8 @@ impl PackageManager for Rpm {
             name,
             version,
             source,
-            essential: false,
             required,
+            ..Default::default()
         }))
     }
 

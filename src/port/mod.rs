@@ -48,6 +48,7 @@ use serde::Serialize;
 
 pub use free::{FreeResult, FreeSpec, RemovalPlan, free_port};
 pub use owner::{OwnerGroup, OwnerKind, PortOwner};
+pub use removal::tied_to_family;
 pub use scan::ScanStats;
 pub use table::{Listener, Proto, TableSource};
 

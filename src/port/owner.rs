@@ -518,7 +518,9 @@ pub fn group_owners(owners: &[PortOwner]) -> Vec<OwnerGroup> {
         .collect()
 }
 
-/// `pid 812 nginx (master) and 3 workers, unit nginx.service, package nginx-light`.
+/// `pid 812 nginx (master) and 3 workers, unit nginx.service, package nginx-light`; on
+/// Debian 12, where `nginx-light` is a metapackage, `..., package nginx (installed for
+/// nginx-light)`.
 pub fn describe_group(leader: &PortOwner, workers: usize) -> String {
     let mut s = format!("pid {} {}", leader.pid, leader.name);
     match workers {
@@ -556,6 +558,9 @@ pub fn describe_group(leader: &PortOwner, workers: usize) -> String {
     }
     if let Some(p) = &leader.package {
         s.push_str(&format!(", package {}", p.name));
+        if !p.required_by.is_empty() {
+            s.push_str(&format!(" (installed for {})", p.required_by.join(", ")));
+        }
     }
     s
 }
@@ -756,8 +761,7 @@ mod tests {
                 name: "nginx-light".into(),
                 version: None,
                 source: "nginx".into(),
-                essential: false,
-                required: false,
+                ..Default::default()
             }),
             protected: None,
         }

@@ -11,7 +11,7 @@ use super::free::FreeSpec;
 use super::owner::PortOwner;
 use crate::error::{Error, Refusal, Result};
 use crate::host::{Cmd, Host, InitSystem};
-use crate::package::{self, PackageError, PackageInfo, PackageManager};
+use crate::package::{self, PackageError, PackageInfo, PackageManager, Relations};
 use crate::plan::{Exec, Policy, Risk, Runner};
 
 /// The package removal `--remove-package` plans.
@@ -148,10 +148,12 @@ fn simulate_and_check(
             },
         ));
     }
+    // Everything the removal takes, described; the protected ones refuse at once.
+    let mut infos: Vec<PackageInfo> = Vec::new();
     for name in &sim.removes {
-        let why = match pm.info(host, name)? {
-            Some(i) => match i.protected_reason() {
-                Some(why) => {
+        match pm.info(host, name)? {
+            Some(i) => {
+                if let Some(why) = i.protected_reason() {
                     return Err(run.refuse(
                         action,
                         Risk::Destructive,
@@ -161,23 +163,76 @@ fn simulate_and_check(
                         },
                     ));
                 }
-                None if !sources.contains(&i.source) => format!(
-                    "removing it would also remove {} (built from {}), not only packages built \
-                     from {}",
-                    i.name,
-                    i.source,
-                    sources.join(", ")
+                infos.push(i);
+            }
+            None => {
+                let why = format!(
+                    "the simulation would remove {name}, which {} cannot describe",
+                    pm.name()
+                );
+                return Err(run.refuse(action, Risk::Destructive, Refusal::Unsafe { target, why }));
+            }
+        }
+    }
+    let (family, foreign): (Vec<&PackageInfo>, Vec<&PackageInfo>) =
+        infos.iter().partition(|i| sources.contains(&i.source));
+    if !foreign.is_empty() {
+        let mut family_rel = Vec::new();
+        for f in &family {
+            family_rel.push((f.name.as_str(), pm.relations(host, &f.name)?));
+        }
+        for p in foreign {
+            let rel = pm.relations(host, &p.name)?;
+            match tied_to_family(&p.name, &rel, &family_rel) {
+                Some((needs, wanted_by)) => run.observe(
+                    format!("why the removal takes {}", p.name),
+                    format!(
+                        "{} (built from {}) depends on {needs} and is installed for {wanted_by}: \
+                         it goes with them",
+                        p.name, p.source
+                    ),
                 ),
-                None => continue,
-            },
-            None => format!(
-                "the simulation would remove {name}, which {} cannot describe",
-                pm.name()
-            ),
-        };
-        return Err(run.refuse(action, Risk::Destructive, Refusal::Unsafe { target, why }));
+                None => {
+                    let why = format!(
+                        "removing it would also remove {} (built from {}), not only packages \
+                         built from {} and the add-ons they pulled in",
+                        p.name,
+                        p.source,
+                        sources.join(", ")
+                    );
+                    return Err(run.refuse(
+                        action,
+                        Risk::Destructive,
+                        Refusal::Unsafe { target, why },
+                    ));
+                }
+            }
+        }
     }
     Ok(sim.removes)
+}
+
+/// Whether a package of another source goes with the family being removed: it depends
+/// on one of the family's packages (or on a name one of them provides, such as nginx's
+/// `nginx-abi-1.22.1-7`), and one of the family's packages depends on it, so the family
+/// pulled it in as its own add-on (Debian 12's `nginx-light` depends on
+/// `libnginx-mod-http-echo`, which depends on `nginx-abi-*`). Returns the family package
+/// it needs and the one it was installed for. Anything else (a program that merely uses
+/// the holder, as python3's many dependents use python3) is not tied.
+pub fn tied_to_family<'a>(
+    name: &str,
+    rel: &Relations,
+    family_rel: &[(&'a str, Relations)],
+) -> Option<(&'a str, &'a str)> {
+    let needs = family_rel.iter().find_map(|(f, r)| {
+        (rel.depends.iter().any(|d| d == f) || r.provides.iter().any(|v| rel.depends.contains(v)))
+            .then_some(*f)
+    })?;
+    let wanted_by = family_rel.iter().find_map(|(f, r)| {
+        (r.depends.iter().any(|d| d == name) || rel.provides.iter().any(|v| r.depends.contains(v)))
+            .then_some(*f)
+    })?;
+    Some((needs, wanted_by))
 }
 
 /// Plans the removal: the holders' packages, their unit files' packages of the same
@@ -300,4 +355,53 @@ pub(super) fn resume_removal(run: &mut Runner<'_>, spec: &FreeSpec) -> Result<()
         drop_ledger(host, &policy, spec);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rel(depends: &[&str], provides: &[&str]) -> Relations {
+        Relations {
+            depends: depends.iter().map(|s| s.to_string()).collect(),
+            provides: provides.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn an_add_on_pulled_in_by_the_family_is_tied() {
+        // Debian 12: nginx holds the binary, nginx-light (same source) pulled in the echo
+        // module, which needs nginx's ABI.
+        let family = vec![
+            (
+                "nginx",
+                rel(&["libc6", "nginx-common"], &["httpd", "nginx-abi-1.22.1-7"]),
+            ),
+            ("nginx-common", rel(&["debconf"], &[])),
+            (
+                "nginx-light",
+                rel(&["libnginx-mod-http-echo", "nginx"], &[]),
+            ),
+        ];
+        let echo = rel(&["nginx-abi-1.22.1-7", "libc6"], &[]);
+        assert_eq!(
+            tied_to_family("libnginx-mod-http-echo", &echo, &family),
+            Some(("nginx", "nginx-light"))
+        );
+        // Installed by hand, nothing of the family wants it: not tied.
+        let geoip = rel(&["nginx-abi-1.22.1-7"], &[]);
+        assert_eq!(tied_to_family("libnginx-mod-geoip", &geoip, &family), None);
+        // Wanted by the family but not needing it (a shared library): apt would not
+        // remove it, and if it did, it is not tied.
+        assert_eq!(tied_to_family("libc6", &rel(&[], &[]), &family), None);
+        // A dependent of python3 that python3 does not pull in.
+        let py = vec![("python3", rel(&["python3.11", "python3-minimal"], &[]))];
+        let apt = rel(&["python3", "libapt-pkg6.0"], &[]);
+        assert_eq!(tied_to_family("python3-apt", &apt, &py), None);
+        // A manager that records no relations ties nothing.
+        assert_eq!(
+            tied_to_family("libnginx-mod-http-echo", &Relations::default(), &family),
+            None
+        );
+    }
 }

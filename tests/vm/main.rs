@@ -332,7 +332,8 @@ fn incident_is_fixed_and_a_second_run_changes_nothing() {
     let doc = assert_report(r, "doctor-before", 0, false);
     let f = findings(&doc);
     // The package: dpkg's owner of /usr/sbin/nginx ("nginx" in bookworm, where nginx-light
-    // is a metapackage), or nginx-light, the package that was installed by name.
+    // is a metapackage), and nginx-light, the package that was installed by name
+    // ("package nginx (installed for nginx-light)").
     let owner = r.value("nginx-owner");
     let port = f
         .iter()
@@ -341,7 +342,8 @@ fn incident_is_fixed_and_a_second_run_changes_nothing() {
             let w = words(&text);
             let names_package = w
                 .windows(2)
-                .any(|p| p[0] == "package" && (p[1] == owner || p[1] == "nginx-light"));
+                .any(|p| p[0] == "package" && (p[1] == owner || p[1] == "nginx-light"))
+                && w.contains(&"nginx-light");
             f["area"] == "ports"
                 && w.contains(&"80")
                 && w.contains(&"nginx.service")
