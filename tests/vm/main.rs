@@ -18,11 +18,13 @@ mod image;
 mod proc;
 mod results;
 
+use std::fs::File;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
+use nix::fcntl::{Flock, FlockArg};
 use serde_json::Value;
 
 use guest::{BootOpts, Guest};
@@ -41,6 +43,33 @@ pub struct Lab {
 static LAB: OnceLock<Result<Lab, String>> = OnceLock::new();
 /// Guests run one at a time: each takes both cores.
 static ONE_GUEST_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The right to run a guest: this process's slot and the machine's (`guests.lock` in the
+/// image cache, held with flock, so test runs from two checkouts take turns too).
+pub struct Slot {
+    _process: MutexGuard<'static, ()>,
+    _machine: Flock<File>,
+}
+
+/// Waits for the machine's guest slot, saying so when another test process holds it.
+fn machine_slot() -> Result<Flock<File>, String> {
+    let root = image::cache_root();
+    std::fs::create_dir_all(&root).map_err(|e| format!("creating {}: {e}", root.display()))?;
+    let path = root.join("guests.lock");
+    let f = File::create(&path).map_err(|e| format!("creating {}: {e}", path.display()))?;
+    match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+        Ok(l) => Ok(l),
+        Err((f, nix::errno::Errno::EWOULDBLOCK)) => {
+            loud(&format!(
+                "hostfix VM tests: another test process is running a guest; waiting for {}",
+                path.display()
+            ));
+            Flock::lock(f, FlockArg::LockExclusive)
+                .map_err(|(_, e)| format!("locking {}: {e}", path.display()))
+        }
+        Err((_, e)) => Err(format!("locking {}: {e}", path.display())),
+    }
+}
 
 /// Writes to the real stderr, past the test harness's capture: notices that must be seen
 /// even when the test passes (a skip, an image build).
@@ -80,7 +109,7 @@ fn skip_reason() -> Option<String> {
 
 /// The lab and the guest slot, or `None` after a loud notice when VM scenarios cannot run
 /// here (a failure instead under `HOSTFIX_REQUIRE_VM=1`).
-fn lab(test: &str) -> Option<(&'static Lab, MutexGuard<'static, ()>)> {
+fn lab(test: &str) -> Option<(&'static Lab, Slot)> {
     if let Some(reason) = skip_reason() {
         if std::env::var_os("HOSTFIX_REQUIRE_VM").is_some_and(|v| v == "1") {
             panic!("HOSTFIX_REQUIRE_VM=1 but the VM scenario {test} cannot run: {reason}");
@@ -88,9 +117,14 @@ fn lab(test: &str) -> Option<(&'static Lab, MutexGuard<'static, ()>)> {
         banner(test, &reason);
         return None;
     }
-    let slot = ONE_GUEST_AT_A_TIME
+    let process = ONE_GUEST_AT_A_TIME
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
+    let machine = machine_slot().unwrap_or_else(|e| panic!("the VM guest slot: {e}"));
+    let slot = Slot {
+        _process: process,
+        _machine: machine,
+    };
     let lab = LAB.get_or_init(|| {
         let tests_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vm");
         let image = image::ensure(&tests_dir.join("image"))?;
