@@ -94,7 +94,9 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("fstab");
         let dead = d.path().join(".fstab.hostfix-2000000000.tmp");
-        let live = d.path().join(format!(".fstab.hostfix-{}.tmp", std::process::id()));
+        let live = d
+            .path()
+            .join(format!(".fstab.hostfix-{}.tmp", std::process::id()));
         let other = d.path().join(".hosts.hostfix-2000000000.tmp");
         fs::write(&dead, "half").unwrap();
         fs::write(&other, "half").unwrap();
