@@ -182,6 +182,16 @@ pstate() {
   fi
 }
 
+# The pids left of a container by full id: processes whose cgroup names it, and shims run
+# with "-id ID". Empty when none.
+pids_of() {
+  [ -n "$1" ] || return 0
+  for _c in /proc/[0-9]*/cgroup; do
+    grep -q "$1" "$_c" 2>/dev/null && { _p=${_c#/proc/}; echo "${_p%/cgroup}"; }
+  done
+  pgrep -f "containerd-shim.* -id $1( |\$)"
+}
+
 alive() {
   if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then echo yes; else echo no; fi
 }
@@ -230,8 +240,10 @@ first_boot() {
   term_id=$(cid ignores-term)
   result term.id "$term_id"
   result term.state-before "$(docker inspect -f '{{.State.Status}}' ignores-term 2>&1)"
+  result term.pids-before "$(pids_of "$term_id")"
   hfj term-rm container rm ignores-term --timeout 3s
   result term.listed-after "$(listed "$term_id")"
+  result term.pids-after "$(pids_of "$term_id")"
   hfj term-again container rm ignores-term
 
   # --- shim: the shim is stopped, so no exit event ever reaches the engine.
@@ -245,12 +257,14 @@ first_boot() {
     sleep 1
   fi
   result shim-state "$(pstate "$spid")"
-  hfj shim-rm-capped container rm stuck-shim --timeout 2s --command-timeout 15s
+  result shim.pids-before "$(pids_of "$shim_id")"
+  hfj shim-rm-capped container rm stuck-shim --timeout 2s --command-timeout 6s
   result shim.alive-after-capped "$(alive "$spid")"
   result shim.listed-after-capped "$(listed "$shim_id")"
-  hfj shim-rm container rm stuck-shim --timeout 2s --command-timeout 15s --max-risk destructive
+  hfj shim-rm container rm stuck-shim --timeout 2s --command-timeout 6s --max-risk destructive
   result shim.alive-after "$(alive "$spid")"
   result shim.listed-after "$(listed "$shim_id")"
+  result shim.pids-after "$(pids_of "$shim_id")"
   # Whatever happened, nothing stays stopped.
   [ "$(alive "$spid")" = yes ] && kill -KILL "$spid" 2>/dev/null
 
@@ -277,6 +291,7 @@ first_boot() {
   result d.pid "$d_pid"
   wait_d "$d_pid" 30
   result d-state "$(pstate "$d_pid")"
+  result d.pids-before "$(pids_of "$d_id")"
   # The fault by hand, as in the incident: docker rm -f fails with its message.
   block d-manual-rm timeout 90 docker rm -f stuck-d
   result d.listed-after-manual-rm "$(listed "$d_id")"
@@ -300,7 +315,7 @@ first_boot() {
     sync
     # Stay until the shutdown stops this script, so the runner never powers off instead.
     _i=0
-    while [ "$_i" -lt 600 ]; do
+    while [ "$_i" -lt 120 ]; do
       [ "$(systemctl is-system-running 2>/dev/null)" = stopping ] && sleep 600
       sleep 1
       _i=$((_i + 1))
@@ -334,8 +349,12 @@ after_reboot() {
   result d.state-after-boot "$(docker inspect -f '{{.State.Status}}' stuck-d 2>&1)"
   # shellcheck disable=SC2016 # expanded by the inner shell
   block d-ledger sh -c 'for f in $(find /var/lib/hostfix -type f 2>/dev/null); do echo "== $f"; cat "$f"; echo; done'
+  block d-rm-reboot-saved cat "$work/d-rm-reboot.json"
+  block journal-boots journalctl --list-boots --no-pager -q
+  result d.pids-before-rm "$(pids_of "$d_id")"
   hfj d-after-boot container rm stuck-d --max-risk reboot
   result d.listed-after "$(listed "$d_id")"
+  result d.pids-after "$(pids_of "$d_id")"
   hfj d-again container rm stuck-d --max-risk reboot
   echo "done" >"$phase_file"
   rm -f "$FROZEN_IMG"
