@@ -326,6 +326,24 @@ fn check(r: &Results, restarts: usize, powered_off: bool) {
         fix_command(web).starts_with("hostfix port free 80"),
         "{web:#}"
     );
+    // One chain: the holder the container names is the one the ports finding before it
+    // reports (the same pid, unit and package).
+    let held = text
+        .split("port 80 is held by ")
+        .nth(1)
+        .and_then(|t| t.split(" | ").next())
+        .unwrap_or_else(|| panic!("the web finding does not say who holds :80: {web:#}"));
+    let port = f
+        .iter()
+        .position(|f| {
+            f["area"] == "ports" && f["title"].as_str() == Some(&format!("port 80/tcp: {held}"))
+        })
+        .unwrap_or_else(|| panic!("no ports finding for the holder {held:?}: {f:#?}"));
+    let web_at = f.iter().position(|x| x == web).unwrap();
+    assert!(
+        port < web_at,
+        "the holder is not reported before the container: {f:#?}"
+    );
     let stuck = f
         .iter()
         .find(|f| finding_text(f).contains("container stuck-d: no signal can end"))
