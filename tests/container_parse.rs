@@ -441,6 +441,8 @@ fn doctor_reads_the_incident_as_one_chain() {
     );
     let f = findings(&list, &inspected, &table, &stuck);
     assert!(f.iter().all(|x| x.area == Area::Containers));
+    // The container kept from its port comes first: it continues the ports findings.
+    assert!(f[0].title.contains("host port 80"), "{f:#?}");
     let port = f.iter().find(|x| x.title.contains("nginx")).unwrap();
     assert_eq!(port.severity, Severity::Problem);
     assert!(

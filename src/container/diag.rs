@@ -146,6 +146,9 @@ pub fn findings_with_holders(
     holders: &PortHolders,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
+    // Containers kept from their port come first: they continue the ports findings
+    // before them (the holder in their way), so the request's path reads as one chain.
+    let mut blocked = Vec::new();
     let by_id: BTreeMap<&str, &ContainerInfo> =
         inspected.iter().map(|i| (i.id.as_str(), i)).collect();
     for e in list {
@@ -157,7 +160,7 @@ pub fn findings_with_holders(
         if let Some(i) = info {
             let ports = blocked_ports(i);
             if !ports.is_empty() && !matches!(e.state, Status::Running) {
-                out.push(blocked_finding(name, e, i, &ports, holders));
+                blocked.push(blocked_finding(name, e, i, &ports, holders));
                 continue;
             }
         }
@@ -279,6 +282,8 @@ pub fn findings_with_holders(
         };
         out.push(f.fix(fix.0, fix.1));
     }
+    blocked.append(&mut out);
+    let mut out = blocked;
     if out.is_empty() {
         let running = list.iter().filter(|e| e.state == Status::Running).count();
         out.push(Finding::new(

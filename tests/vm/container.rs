@@ -344,6 +344,11 @@ fn check(r: &Results, restarts: usize, powered_off: bool) {
         port < web_at,
         "the holder is not reported before the container: {f:#?}"
     );
+    assert_eq!(
+        f.iter().position(|x| x["area"] == "containers"),
+        Some(web_at),
+        "the container kept from its port is not the first container finding: {f:#?}"
+    );
     let stuck = f
         .iter()
         .find(|f| finding_text(f).contains("container stuck-d: no signal can end"))
