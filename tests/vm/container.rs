@@ -263,28 +263,51 @@ fn check(r: &Results, restarts: usize, powered_off: bool) {
             );
         }
     }
-    // The reboot: requested through the guard (its report was kept on the root disk).
-    let saved: Value = serde_json::from_str(r.block("d-rm-reboot-saved"))
-        .unwrap_or_else(|e| panic!("d-rm-reboot: {e}: {}", r.block("d-rm-reboot-saved")));
-    assert_eq!(saved["exit_code"], 1, "{saved:#}");
-    assert!(
-        saved["error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("rebooting"),
-        "{saved:#}"
-    );
-    let last = steps(&saved).pop().unwrap_or_default();
-    assert_eq!(
-        (last.1.as_str(), last.2.as_str()),
-        ("reboot", "done"),
-        "{saved:#}"
-    );
-    assert!(
-        last.3.contains("once allow"),
-        "the guard's verdict: {saved:#}"
-    );
-    assert_eq!(saved["reboot"]["requested_in_boot"], r.boots[0].id);
+    // The reboot: asked of the guard, which recorded it in its ledger before rebooting:
+    // one entry for this container, from the first boot. (The ladder's own record too.)
+    let key = format!("container-rm-{}", r.value("d.id"));
+    let ledger: Value = serde_json::from_str(r.block("d-guard-ledger"))
+        .unwrap_or_else(|e| panic!("the guard's ledger: {e}: {}", r.block("d-ledger")));
+    let entries: Vec<&Value> = ledger["entries"].as_array().into_iter().flatten().collect();
+    assert_eq!(entries.len(), 1, "one reboot in the ledger: {ledger:#}");
+    assert_eq!(entries[0]["key"], key.as_str(), "{ledger:#}");
+    assert_eq!(entries[0]["boot_id"], r.boots[0].id, "{ledger:#}");
+    let record: Value = serde_json::from_str(r.block("d-reboot-record"))
+        .unwrap_or_else(|e| panic!("the ladder's record: {e}: {}", r.block("d-ledger")));
+    assert_eq!(record["name"], "stuck-d", "{record:#}");
+    assert_eq!(record["boot_id"], r.boots[0].id, "{record:#}");
+    // Its report, kept on the root disk (hostfix ignores the shutdown's SIGTERM so that
+    // it is whole; when the shutdown still won the race, the ledger above is the proof).
+    let text = r.block("d-rm-reboot-saved");
+    if text.is_empty() {
+        crate::loud("hostfix VM tests: container: the reboot run's report was not kept");
+    } else {
+        let saved: Value = serde_json::from_str(text).unwrap_or_else(|e| {
+            panic!(
+                "d-rm-reboot: {e}: {text}\n--- trail ---\n{}",
+                r.block("d-rm-reboot-saved-trail")
+            )
+        });
+        assert_eq!(saved["exit_code"], 1, "{saved:#}");
+        assert!(
+            saved["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("rebooting"),
+            "{saved:#}"
+        );
+        let last = steps(&saved).pop().unwrap_or_default();
+        assert_eq!(
+            (last.1.as_str(), last.2.as_str()),
+            ("reboot", "done"),
+            "{saved:#}"
+        );
+        assert!(
+            last.3.contains("once allow"),
+            "the guard's verdict: {saved:#}"
+        );
+        assert_eq!(saved["reboot"]["requested_in_boot"], r.boots[0].id);
+    }
 
     // After the boot: the first rung removes it, and the reboot is confirmed.
     assert_eq!(r.value("d.boot-changed"), "yes");
@@ -299,14 +322,6 @@ fn check(r: &Results, restarts: usize, powered_off: bool) {
     );
     assert_really_gone(&r, "d", "d.listed-after", "d.pids-after");
     assert_already_gone(&r, "d-again");
-    let ledger = r.block("d-ledger");
-    let key = format!("container-rm-{}", r.value("d.id"));
-    assert_eq!(
-        ledger.matches(key.as_str()).count(),
-        1,
-        "the guard's ledger does not hold one entry for {key}:\n{ledger}"
-    );
-
     // --- doctor, with the D writer and the container nginx keeps off :80.
     assert_eq!(r.value("port-web-state"), "created");
     let doc = report(&r, "doctor-chain", 0);

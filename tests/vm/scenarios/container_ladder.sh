@@ -313,8 +313,17 @@ first_boot() {
   sync
   # Let the shutdown get past the frozen filesystem (see the header).
   umount -l "$FROZEN" 2>/dev/null
-  hfj d-rm-reboot container rm stuck-d --max-risk reboot
+  # The reboot it asks for stops this unit (SIGTERM to all of it), maybe before hostfix
+  # has printed its report: hostfix ignores that SIGTERM (SIG_IGN is inherited across
+  # exec), so the report and trail kept on the root disk are whole; boot 2 prints them.
+  (
+    trap '' TERM
+    exec "$HOSTFIX" --json -v container rm stuck-d --max-risk reboot
+  ) >"$work/d-rm-reboot.json" 2>"$work/d-rm-reboot.err"
   rc=$?
+  sync
+  result d-rm-reboot.exit "$rc"
+  block d-rm-reboot cat "$work/d-rm-reboot.json"
   if [ "$rc" -eq 1 ] && grep -q '"error": ".*rebooting' "$work/d-rm-reboot.json"; then
     result d.reboot requested
     sync
@@ -345,7 +354,10 @@ first_boot() {
 after_reboot() {
   wait_docker || result docker-not-ready yes
   d_id=$(cat "$work/d.id" 2>/dev/null)
-  before=$(sed -n 's/.*"requested_in_boot": "\([^"]*\)".*/\1/p' "$work/d-rm-reboot.json" 2>/dev/null | head -n 1)
+  # The boot the ladder asked for the reboot in, from its own record (written before the
+  # reboot was requested).
+  record=/var/lib/hostfix/container/$d_id.reboot.json
+  before=$(sed -n 's/.*"boot_id": "\([^"]*\)".*/\1/p' "$record" 2>/dev/null | head -n 1)
   if [ -n "$before" ] && [ "$before" != "$(cat /proc/sys/kernel/random/boot_id)" ]; then
     result d.boot-changed yes
   else
@@ -354,7 +366,10 @@ after_reboot() {
   result d.state-after-boot "$(docker inspect -f '{{.State.Status}}' stuck-d 2>&1)"
   # shellcheck disable=SC2016 # expanded by the inner shell
   block d-ledger sh -c 'for f in $(find /var/lib/hostfix -type f 2>/dev/null); do echo "== $f"; cat "$f"; echo; done'
+  block d-reboot-record cat "$record"
+  block d-guard-ledger cat /var/lib/hostfix/reboot-ledger.json
   block d-rm-reboot-saved cat "$work/d-rm-reboot.json"
+  block d-rm-reboot-saved-trail cat "$work/d-rm-reboot.err"
   block journal-boots journalctl --list-boots --no-pager -q
   result d.pids-before-rm "$(pids_of "$d_id")"
   hfj d-after-boot container rm stuck-d --max-risk reboot
