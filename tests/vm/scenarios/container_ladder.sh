@@ -237,7 +237,7 @@ first_boot() {
   # For this boot only: short stop timeouts, so the shutdown around the reboot does not
   # wait on the process stuck in D for minutes (see the header).
   mkdir -p "$SYSTEM_CONF_D"
-  printf '[Manager]\nDefaultTimeoutStopSec=15s\n' >"$SYSTEM_CONF_D/hostfix-scenario.conf"
+  printf '[Manager]\nDefaultTimeoutStopSec=5s\n' >"$SYSTEM_CONF_D/hostfix-scenario.conf"
   systemctl daemon-reexec
 
   # --- term: PID 1 ignores SIGTERM; docker stop ends it with SIGKILL after the grace.
