@@ -38,9 +38,9 @@
 #     timeouts for this boot only (/run/systemd/system.conf.d) and detaches the frozen
 #     filesystem lazily before the reboot, so the shutdown does not wait minutes on the
 #     process stuck in D; neither changes what hostfix sees.
-#   - Time (TCG, 2 vCPUs, measured): about 4 min in all: the first boot about 2.5 min (the
+#   - Time (TCG, 2 vCPUs, measured): about 3.3 min in all: the first boot about 2.3 min (the
 #     shim case waits out hung engine commands on purpose, 6 s each), the shutdown past
-#     the process in D about 1 min, the second boot under 1 min.
+#     the process in D about 30 s, the second boot under 1 min.
 #
 # OUTPUT (lib.sh's format, parsed by tests/vm/results.rs)
 #   "RESULT key=value" lines, and "BEGIN name"/"END name" blocks with hostfix's JSON
