@@ -597,6 +597,22 @@ fn a_stopped_shim_stops_at_the_cap_then_ends_at_the_shim_rung() {
     );
     assert!(s.fake.calls().iter().all(|c| !c.starts_with("signal")));
     assert!(s.fake.listed(&id()));
+    // After a hung docker stop or kill, the rung does not wait out a plain docker rm too.
+    for rung in ["docker stop", "docker kill"] {
+        assert!(
+            step(&r, rung).detail.contains("docker rm not tried"),
+            "{:#?}",
+            step(&r, rung)
+        );
+    }
+    assert!(
+        !s.fake
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("docker rm ") && !c.starts_with("docker rm -f")),
+        "{:#?}",
+        s.fake.calls()
+    );
 
     let r = rm(&s, Risk::Destructive, &NoRebootGate);
     assert_eq!(r.exit_code(), 0, "{:?}", r.error);
@@ -959,6 +975,14 @@ fn an_inspect_that_hangs_falls_back_to_the_list() {
             .any(|c| c == "docker container inspect --format {{json .}} web")
     );
     assert_eq!(r.result.id.as_deref(), Some(id().as_str()));
+    // Once an inspect hung, the run does not wait on another: docker ps tells the state.
+    let inspects = s
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("docker container inspect"))
+        .count();
+    assert_eq!(inspects, 1, "{:#?}", s.fake.calls());
 }
 
 #[test]

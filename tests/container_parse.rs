@@ -15,7 +15,7 @@ use hostfix::container::ladder::{
     restart_hits, restart_impact,
 };
 use hostfix::container::procs::{self, Futility, Sampling};
-use hostfix::container::{ContainerInfo, findings};
+use hostfix::container::{ContainerInfo, PortHolder, PortHolders, findings, findings_with_holders};
 use hostfix::doctor::{Area, Severity};
 use hostfix::host::{Call, CmdOutput, Host, RecordingSystem};
 
@@ -441,6 +441,8 @@ fn doctor_reads_the_incident_as_one_chain() {
     );
     let f = findings(&list, &inspected, &table, &stuck);
     assert!(f.iter().all(|x| x.area == Area::Containers));
+    // The container kept from its port comes first: it continues the ports findings.
+    assert!(f[0].title.contains("host port 80"), "{f:#?}");
     let port = f.iter().find(|x| x.title.contains("nginx")).unwrap();
     assert_eq!(port.severity, Severity::Problem);
     assert!(
@@ -488,6 +490,93 @@ fn doctor_reads_the_incident_as_one_chain() {
     assert_eq!(
         d.fix.as_ref().unwrap().command,
         "hostfix container rm web --max-risk reboot"
+    );
+}
+
+#[test]
+fn doctor_names_the_port_holder_in_the_containers_way() {
+    let list = parse_ps(&read("engine/ps-incident.txt")).unwrap();
+    let inspected = vec![info("nginx-port-taken")];
+    let table = procs::ProcTable::default();
+    let nginx = PortHolder {
+        summary: "pid 812 nginx (master) and 1 worker, unit nginx.service, package nginx \
+                  (installed for nginx-light)"
+            .into(),
+        package: Some("nginx".into()),
+        container: false,
+    };
+    let blocked = |holders: &PortHolders| {
+        findings_with_holders(&list, &inspected, &table, &BTreeMap::new(), holders)
+            .into_iter()
+            .find(|f| f.title.contains("host port 80"))
+            .unwrap()
+    };
+
+    // The distro nginx holds :80: the finding names it and frees the port.
+    let f = blocked(&PortHolders::from([(80, vec![nginx.clone()])]));
+    assert_eq!(f.severity, Severity::Problem);
+    assert!(
+        f.title
+            .ends_with(&format!("; port 80 is held by {}", nginx.summary)),
+        "{}",
+        f.title
+    );
+    assert!(f.evidence.iter().any(|e| e
+        == "if nginx is not wanted on this host: hostfix port free 80 --remove-package \
+            (risk destructive)"));
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e == "once the port is free: docker start nginx")
+    );
+    let fix = f.fix.as_ref().unwrap();
+    assert_eq!(
+        (fix.command.as_str(), fix.risk),
+        ("hostfix port free 80", Risk::Disruptive)
+    );
+
+    // Another container publishes it: hostfix does not stop containers for a port.
+    let other = PortHolder {
+        summary: "pid 700 docker-proxy, container web (3f4e5a) (docker-proxy)".into(),
+        package: None,
+        container: true,
+    };
+    let f = blocked(&PortHolders::from([(80, vec![other])]));
+    assert!(
+        f.title.contains("held by pid 700 docker-proxy"),
+        "{}",
+        f.title
+    );
+    assert!(f.fix.is_none(), "{f:#?}");
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.contains("another container publishes port 80"))
+    );
+
+    // The port is free now (the holder went away): only a start is left.
+    let f = blocked(&PortHolders::from([(80, Vec::new())]));
+    assert!(f.fix.is_none(), "{f:#?}");
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e == "port 80 is free now: docker start nginx")
+    );
+
+    // Without a lookup (it failed): the finding still says how to find the holder.
+    let f = blocked(&PortHolders::new());
+    assert!(
+        f.title.ends_with("was taken when it started"),
+        "{}",
+        f.title
+    );
+    assert_eq!(f.fix.as_ref().unwrap().command, "hostfix port free 80");
+    assert_eq!(
+        f,
+        findings(&list, &inspected, &table, &BTreeMap::new())
+            .into_iter()
+            .find(|f| f.title.contains("host port 80"))
+            .unwrap()
     );
 }
 

@@ -433,9 +433,14 @@ fn protected_owners_are_refused_before_anything() {
             .cmdline(&["docker-proxy", "-proto", "tcp", "-host-port", "80"])
             .sockets(&[ino::TCP4_ANY_80]),
     );
+    r.write("usr/bin/docker", "");
     let sim = Sim::new(r.path(), true, FreedBy::Signal(Signal::SIGTERM));
-    sim.rec
-        .respond("docker ps", CmdOutput::ok("abc\tweb\t0.0.0.0:80->80/tcp\n"));
+    sim.rec.respond(
+        format!("{} ps --all", r.path().join("usr/bin/docker").display()),
+        CmdOutput::ok(
+            "{\"ID\":\"abc\",\"Names\":\"web\",\"State\":\"running\",\"Ports\":\"0.0.0.0:80->80/tcp\"}\n",
+        ),
+    );
     let rep = free_port(
         &Host::with_system(r.path(), sim.clone()),
         &spec(80),

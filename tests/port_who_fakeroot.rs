@@ -221,10 +221,17 @@ fn docker_proxy_names_the_container() {
             ])
             .sockets(&[ino::TCP4_ANY_80]),
     );
+    // The engine's CLI in the fake root; its list through the container module's client
+    // (`docker ps -a --no-trunc --format '{{json .}}'`).
+    r.write("usr/bin/docker", "");
     let rec = Arc::new(RecordingSystem::new());
     rec.respond(
-        "docker ps",
-        CmdOutput::ok("3f4e5a\tweb\t0.0.0.0:80->80/tcp, [::]:80->80/tcp\n"),
+        format!("{} ps --all", r.path().join("usr/bin/docker").display()),
+        CmdOutput::ok(
+            "{\"ID\":\"5c5c5c\",\"Names\":\"old\",\"State\":\"exited\",\"Ports\":\"\"}\n\
+             {\"ID\":\"3f4e5a\",\"Names\":\"web\",\"State\":\"running\",\
+             \"Ports\":\"0.0.0.0:80->80/tcp, [::]:80->80/tcp\"}\n",
+        ),
     );
     let host = Host::with_system(r.path(), rec.clone());
     let h = port::find_holders(&host, &WhoSpec::tcp(80)).unwrap();

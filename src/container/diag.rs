@@ -56,6 +56,8 @@ pub struct ContainerFacts {
     pub containers: Vec<ContainerSummary>,
     /// Ids whose processes or shims run although the engine does not list them.
     pub leftovers: Vec<String>,
+    /// Who holds the host ports containers could not get, by port.
+    pub port_holders: PortHolders,
 }
 
 /// The host ports a container could not get: the ones its error names, else the ones it
@@ -74,7 +76,54 @@ pub fn blocked_ports(info: &ContainerInfo) -> Vec<u16> {
     Vec::new()
 }
 
-/// The findings for what the engine and `/proc` show (pure).
+/// Who holds a host port a container could not get, as the port module found it
+/// ([`crate::port::find_holders`]): the link from the container to the process in its way.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PortHolder {
+    /// One line, as `hostfix port who` says it: `pid 812 nginx (master) and 1 worker,
+    /// unit nginx.service, package nginx (installed for nginx-light)`.
+    pub summary: String,
+    /// The distro package of its program, when it has one.
+    pub package: Option<String>,
+    /// Whether it is a container's (another container publishes the port).
+    pub container: bool,
+}
+
+/// The holders of each host port, by port; a port with an empty list is free now.
+pub type PortHolders = BTreeMap<u16, Vec<PortHolder>>;
+
+/// The holders of a TCP port, as `hostfix port who PORT` finds them; `None` when the
+/// lookup failed (logged).
+pub fn port_holders(host: &Host, port: u16) -> Option<Vec<PortHolder>> {
+    let h = match crate::port::find_holders(host, &crate::port::WhoSpec::tcp(port)) {
+        Ok(h) => h,
+        Err(e) => {
+            log::warn!("container: who holds port {port}: {e}");
+            return None;
+        }
+    };
+    let mut out: Vec<PortHolder> = h
+        .groups
+        .iter()
+        .map(|g| {
+            let leader = h.owners.iter().find(|o| o.pid == g.leader);
+            PortHolder {
+                summary: g.summary.clone(),
+                package: leader.and_then(|o| o.package.as_ref().map(|p| p.name.clone())),
+                container: leader.is_some_and(|o| o.container.is_some()),
+            }
+        })
+        .collect();
+    if out.is_empty() && !h.listeners.is_empty() {
+        out.push(PortHolder {
+            summary: "sockets of no visible process".into(),
+            ..PortHolder::default()
+        });
+    }
+    Some(out)
+}
+
+/// The findings for what the engine and `/proc` show (pure), without port holders.
 ///
 /// `inspected` holds the containers worth a closer look (not running, or restarting);
 /// `stuck` the containers whose processes no signal can end.
@@ -84,7 +133,22 @@ pub fn findings(
     table: &ProcTable,
     stuck: &BTreeMap<String, Futility>,
 ) -> Vec<Finding> {
+    findings_with_holders(list, inspected, table, stuck, &PortHolders::new())
+}
+
+/// The findings (pure), with the holders of the host ports containers could not get, so
+/// a container that could not start names the process in its way and the fix.
+pub fn findings_with_holders(
+    list: &[PsEntry],
+    inspected: &[ContainerInfo],
+    table: &ProcTable,
+    stuck: &BTreeMap<String, Futility>,
+    holders: &PortHolders,
+) -> Vec<Finding> {
     let mut out = Vec::new();
+    // Containers kept from their port come first: they continue the ports findings
+    // before them (the holder in their way), so the request's path reads as one chain.
+    let mut blocked = Vec::new();
     let by_id: BTreeMap<&str, &ContainerInfo> =
         inspected.iter().map(|i| (i.id.as_str(), i)).collect();
     for e in list {
@@ -96,37 +160,7 @@ pub fn findings(
         if let Some(i) = info {
             let ports = blocked_ports(i);
             if !ports.is_empty() && !matches!(e.state, Status::Running) {
-                let list_ports = ports
-                    .iter()
-                    .map(u16::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let mut f = Finding::new(
-                    Area::Containers,
-                    Severity::Problem,
-                    format!(
-                        "container {name} is {}: host port {list_ports} was taken when it started",
-                        e.state
-                    ),
-                )
-                .evidence(format!("the engine: {}", i.error.trim()));
-                if !i.published.is_empty() {
-                    f = f.evidence(format!(
-                        "it publishes {}",
-                        i.published
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                }
-                for p in &ports {
-                    f = f.evidence(format!("who holds port {p}: hostfix port who {p}"));
-                }
-                f = f
-                    .evidence(format!("once the port is free: docker start {name}"))
-                    .fix(format!("hostfix port free {}", ports[0]), Risk::Disruptive);
-                out.push(f);
+                blocked.push(blocked_finding(name, e, i, &ports, holders));
                 continue;
             }
         }
@@ -248,6 +282,8 @@ pub fn findings(
         };
         out.push(f.fix(fix.0, fix.1));
     }
+    blocked.append(&mut out);
+    let mut out = blocked;
     if out.is_empty() {
         let running = list.iter().filter(|e| e.state == Status::Running).count();
         out.push(Finding::new(
@@ -261,6 +297,89 @@ pub fn findings(
         ));
     }
     out
+}
+
+/// A container that could not start because a host port was taken: the engine's words,
+/// then who holds the port now (the port module's lookup) and the fix that frees it.
+fn blocked_finding(
+    name: &str,
+    e: &PsEntry,
+    i: &ContainerInfo,
+    ports: &[u16],
+    holders: &PortHolders,
+) -> Finding {
+    let list_ports = ports
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let held: Vec<String> = ports
+        .iter()
+        .filter_map(|p| Some((p, holders.get(p)?)))
+        .filter(|(_, h)| !h.is_empty())
+        .map(|(p, h)| {
+            format!(
+                "port {p} is held by {}",
+                h.iter()
+                    .map(|x| x.summary.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })
+        .collect();
+    let mut title = format!(
+        "container {name} is {}: host port {list_ports} was taken when it started",
+        e.state
+    );
+    if let Some(first) = held.first() {
+        title.push_str(&format!("; {first}"));
+    }
+    let mut f = Finding::new(Area::Containers, Severity::Problem, title)
+        .evidence(format!("the engine: {}", i.error.trim()));
+    if !i.published.is_empty() {
+        f = f.evidence(format!(
+            "it publishes {}",
+            i.published
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    for h in held.iter().skip(1) {
+        f = f.evidence(h.clone());
+    }
+    for p in ports {
+        f = f.evidence(format!("who holds port {p}: hostfix port who {p}"));
+    }
+    // The first port still taken is the one to free; when every port is free now, only
+    // a start is left.
+    let taken = ports
+        .iter()
+        .find(|p| holders.get(p).is_none_or(|h| !h.is_empty()));
+    match taken {
+        Some(p) => {
+            let hs = holders.get(p).map(Vec::as_slice).unwrap_or_default();
+            if hs.iter().any(|h| h.container) {
+                f = f.evidence(format!(
+                    "another container publishes port {p}: hostfix will not stop it; \
+                     stop that container or publish {name} elsewhere"
+                ));
+            } else {
+                for pkg in hs.iter().filter_map(|h| h.package.as_deref()) {
+                    f = f.evidence(format!(
+                        "if {pkg} is not wanted on this host: hostfix port free {p} \
+                         --remove-package (risk destructive)"
+                    ));
+                }
+                f = f.fix(format!("hostfix port free {p}"), Risk::Disruptive);
+            }
+            f.evidence(format!("once the port is free: docker start {name}"))
+        }
+        None => f.evidence(format!(
+            "port {list_ports} is free now: docker start {name}"
+        )),
+    }
 }
 
 fn engine_words(e: &PsEntry, info: Option<&ContainerInfo>) -> String {
@@ -355,7 +474,22 @@ pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) {
             stuck.insert(id, f);
         }
     }
-    for f in findings(&list, &inspected, &table, &stuck) {
+    // Who holds the ports containers could not get: the same lookup as `port who`.
+    let mut holders = PortHolders::new();
+    for i in &inspected {
+        let state = list.iter().find(|e| e.id == i.id).map(|e| &e.state);
+        if state == Some(&Status::Running) {
+            continue;
+        }
+        for p in blocked_ports(i) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = holders.entry(p) {
+                if let Some(h) = port_holders(host, p) {
+                    slot.insert(h);
+                }
+            }
+        }
+    }
+    for f in findings_with_holders(&list, &inspected, &table, &stuck, &holders) {
         d.add(f);
     }
     let by_id: BTreeMap<&str, &ContainerInfo> =
@@ -379,6 +513,7 @@ pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) {
             }
         })
         .collect();
+    facts.port_holders = holders;
     facts.leftovers = table
         .ids()
         .into_iter()

@@ -43,7 +43,10 @@ mod rungs;
 
 use crate::error::{Classify, ErrorKind};
 
-pub use diag::{ContainerFacts, ContainerSummary, diagnose, findings};
+pub use diag::{
+    ContainerFacts, ContainerSummary, PortHolder, PortHolders, diagnose, findings,
+    findings_with_holders, port_holders,
+};
 pub use engine::{ContainerInfo, Engine, PsEntry, PublishedPort, Status};
 pub use gate::GuardedReboot;
 pub use ladder::{

@@ -1,6 +1,7 @@
 //! `container rm`: resolving the target, observing it, and walking the ladder through a
 //! [`Runner`], verifying each rung; the reboot rung through a [`RebootGate`].
 
+use std::cell::Cell;
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
@@ -130,13 +131,31 @@ pub struct Removal {
     pub remains: Option<String>,
 }
 
+/// The target, resolved.
+struct Resolved {
+    id: String,
+    name: String,
+    /// The engine's inspect of it hung (it was found through `docker ps`).
+    inspect_hung: bool,
+}
+
+impl Resolved {
+    fn new(id: String, name: String) -> Self {
+        Resolved {
+            id,
+            name,
+            inspect_hung: false,
+        }
+    }
+}
+
 /// Resolves the target to a full id and name; `None` when nothing of it exists.
 fn resolve(
     host: &Host,
     engine: &Engine,
     target: &str,
     record: Option<&RebootRecord>,
-) -> Result<Option<(String, String)>> {
+) -> Result<Option<Resolved>> {
     let out = engine.run(
         host,
         &["container", "inspect", "--format", "{{json .}}", target],
@@ -148,7 +167,7 @@ fn resolve(
                 .into_iter()
                 .next()
                 .ok_or_else(|| Error::parse("docker container inspect output", "empty"))?;
-            return Ok(Some((info.id.clone(), info.name)));
+            return Ok(Some(Resolved::new(info.id.clone(), info.name)));
         }
         Some(EngineFailure::NotFound) => {}
         // An engine stuck on this container may not answer an inspect of it; its list
@@ -166,7 +185,14 @@ fn resolve(
                 by_name
             };
             match found.as_slice() {
-                [one] => return Ok(Some((one.id.clone(), one.name().to_string()))),
+                [one] => {
+                    log::warn!("container: {} hung; found it in docker ps", out.command);
+                    return Ok(Some(Resolved {
+                        id: one.id.clone(),
+                        name: one.name().to_string(),
+                        inspect_hung: true,
+                    }));
+                }
                 [] => {}
                 _ => return Err(out.to_error().into()),
             }
@@ -185,7 +211,7 @@ fn resolve(
     // The engine does not know it. Its processes or shim may still run: look for them by
     // id (a 12+ digit prefix), or by the id an earlier run recorded for this name.
     if let Some(r) = record {
-        return Ok(Some((r.id.clone(), r.name.clone())));
+        return Ok(Some(Resolved::new(r.id.clone(), r.name.clone())));
     }
     if target.len() >= 12 && target.bytes().all(|b| b.is_ascii_hexdigit()) {
         let t = target.to_ascii_lowercase();
@@ -195,7 +221,7 @@ fn resolve(
             .filter(|id| id.starts_with(&t))
             .collect();
         match ids.as_slice() {
-            [one] => return Ok(Some((one.clone(), short_id(one).to_string()))),
+            [one] => return Ok(Some(Resolved::new(one.clone(), short_id(one).to_string()))),
             [] => {}
             many => {
                 return Err(InputError::new(
@@ -262,7 +288,12 @@ fn walk(
 
     let boot_id = host.boot_id().ok();
     let early_record = read_record(host, &policy.state_dir, None, &target);
-    let Some((id, name)) = resolve(host, &engine, &target, early_record.as_ref())? else {
+    let Some(Resolved {
+        id,
+        name,
+        inspect_hung,
+    }) = resolve(host, &engine, &target, early_record.as_ref())?
+    else {
         out.gone = true;
         out.already_gone = true;
         run.observe(
@@ -304,6 +335,7 @@ fn walk(
         engine,
         opts,
         id: id.clone(),
+        inspect_hung: Cell::new(inspect_hung),
     };
     let mut obs = ctx.observe()?;
     out.status = obs.status().cloned();

@@ -1,6 +1,7 @@
 //! Taking one rung and verifying it: the engine commands, the shim kill through a
 //! pidfd, the engine restart, and the check that the container is gone.
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -36,6 +37,9 @@ pub(super) struct Ctx<'a> {
     pub(super) engine: Engine,
     pub(super) opts: &'a RemoveOptions,
     pub(super) id: String,
+    /// An inspect of this container hung in this run: the engine is stuck on it, and
+    /// asking again only waits out the time limit once more; `docker ps` tells the state.
+    pub(super) inspect_hung: Cell<bool>,
 }
 
 impl Ctx<'_> {
@@ -50,12 +54,14 @@ impl Ctx<'_> {
             .collect();
         let info = match list.iter().find(|e| e.id == self.id) {
             None => None,
+            Some(entry) if self.inspect_hung.get() => Some(ContainerInfo::from_ps(entry)),
             Some(entry) => match self.engine.inspect(self.host, &self.id) {
                 Ok(i) => i,
                 // An engine stuck on this container may answer its list but not an
                 // inspect of it: go on with what the list says.
                 Err(Error::Container(ContainerError::Hung { command })) => {
-                    log::warn!("container: {command} hung; using docker ps's view");
+                    log::warn!("container: {command} hung; using docker ps's view from now on");
+                    self.inspect_hung.set(true);
                     Some(ContainerInfo::from_ps(entry))
                 }
                 Err(e) => return Err(e),
@@ -139,12 +145,22 @@ impl Ctx<'_> {
                 if o.live() {
                     let secs = self.opts.stop_grace.as_secs().to_string();
                     let limit = self.opts.stop_grace + cmd_limit;
-                    notes.push(self.docker(&["stop", "-t", &secs, id], limit)?.summary());
+                    let stop = self.docker(&["stop", "-t", &secs, id], limit)?;
+                    notes.push(stop.summary());
+                    if stop.failure == Some(EngineFailure::Hung) {
+                        notes.push(hung_follow_up("stop"));
+                        return Ok(notes);
+                    }
                 }
                 notes.push(self.docker(&["rm", id], cmd_limit)?.summary());
             }
             Rung::Kill => {
-                notes.push(self.docker(&["kill", id], cmd_limit)?.summary());
+                let kill = self.docker(&["kill", id], cmd_limit)?;
+                notes.push(kill.summary());
+                if kill.failure == Some(EngineFailure::Hung) {
+                    notes.push(hung_follow_up("kill"));
+                    return Ok(notes);
+                }
                 notes.push(self.docker(&["rm", id], cmd_limit)?.summary());
             }
             Rung::RmForce => {
@@ -293,4 +309,10 @@ impl Ctx<'_> {
             .into())
         }
     }
+}
+
+/// Why a rung's `docker rm` is not run after its signal command hung: the engine is stuck
+/// on the container, so a plain removal (which needs it stopped) would only hang too.
+fn hung_follow_up(what: &str) -> String {
+    format!("docker rm not tried: the engine hung on docker {what}, the container is not stopped")
 }

@@ -1,15 +1,19 @@
-//! The container behind a port: `docker-proxy`'s arguments, `docker ps`, and container
-//! ids in cgroup paths.
+//! The container behind a port: `docker-proxy`'s arguments, container ids in cgroup
+//! paths, and the engine's list of containers.
 //!
-//! A small, self-contained lookup: the port module only needs to name the container that
-//! publishes a port and the command that would stop it.
+//! The engine is reached through the one client hostfix has for it,
+//! [`crate::container::Engine`] (`docker ps -a` under `timeout`, parsed by the container
+//! module); this file only matches what it lists to the port: which container publishes
+//! it, its name, and the command that would stop it.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use serde::Serialize;
 
 use super::table::Proto;
-use crate::host::{Cmd, Host};
+use crate::container::{Engine, PsEntry};
+use crate::host::Host;
 
 /// What `docker-proxy` was started with (`-proto tcp -host-ip 0.0.0.0 -host-port 8080
 /// -container-ip 172.17.0.2 -container-port 80`; Go flags: `-f v`, `-f=v`, `--f v`).
@@ -56,42 +60,6 @@ pub fn parse_proxy_args(cmdline: &[String]) -> ProxyArgs {
         }
     }
     out
-}
-
-/// One container of `docker ps --no-trunc --format '{{.ID}}\t{{.Names}}\t{{.Ports}}'`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PsRow {
-    /// The full id.
-    pub id: String,
-    /// The name(s).
-    pub name: String,
-    /// The ports column (`0.0.0.0:8080->80/tcp, [::]:8080->80/tcp`).
-    pub ports: String,
-}
-
-/// The arguments of the `docker ps` hostfix runs.
-pub const DOCKER_PS_ARGS: [&str; 4] = [
-    "ps",
-    "--no-trunc",
-    "--format",
-    "{{.ID}}\t{{.Names}}\t{{.Ports}}",
-];
-
-/// Parses that `docker ps` output (pure).
-pub fn parse_docker_ps(stdout: &str) -> Vec<PsRow> {
-    stdout
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.splitn(3, '\t');
-            let id = f.next()?.trim();
-            let name = f.next()?.trim();
-            (!id.is_empty()).then(|| PsRow {
-                id: id.to_string(),
-                name: name.to_string(),
-                ports: f.next().unwrap_or("").trim().to_string(),
-            })
-        })
-        .collect()
 }
 
 /// Whether a `docker ps` ports column publishes `port`/`proto` on the host
@@ -160,27 +128,31 @@ impl ContainerRef {
     }
 }
 
-/// Builds the reference for a `docker-proxy` process from its arguments and `docker ps`.
+/// Builds the reference for a `docker-proxy` process from its arguments and the engine's
+/// list (`docker ps -a`): the live container that publishes the port.
 pub fn from_proxy(
     cmdline: &[String],
     port: u16,
     proto: Proto,
-    ps: Option<&[PsRow]>,
+    ps: Option<&[PsEntry]>,
 ) -> ContainerRef {
     let args = parse_proxy_args(cmdline);
-    let hit = ps.and_then(|rows| rows.iter().find(|r| publishes(&r.ports, port, proto)));
+    let hit = ps.and_then(|rows| {
+        rows.iter()
+            .find(|r| r.state.is_live() && publishes(&r.ports, port, proto))
+    });
     let forwards_to = match (args.container_ip, args.container_port) {
         (Some(ip), Some(p)) => Some(std::net::SocketAddr::new(ip, p).to_string()),
         _ => None,
     };
     let stop_command = match hit {
-        Some(r) => format!("docker stop {}", r.name),
+        Some(r) => format!("docker stop {}", r.name()),
         None => format!("docker stop $(docker ps -q --filter publish={port}/{proto})"),
     };
     ContainerRef {
         engine: "docker".into(),
         id: hit.map(|r| r.id.clone()),
-        name: hit.map(|r| r.name.clone()),
+        name: hit.map(|r| r.name().to_string()),
         via: "docker-proxy".into(),
         forwards_to,
         stop_command,
@@ -188,11 +160,12 @@ pub fn from_proxy(
 }
 
 /// Builds the reference for a process in a container's cgroup.
-pub fn from_cgroup(id: &str, cgroup: &str, ps: Option<&[PsRow]>) -> ContainerRef {
+pub fn from_cgroup(id: &str, cgroup: &str, ps: Option<&[PsEntry]>) -> ContainerRef {
     let engine = engine_from_cgroup(cgroup);
     let name = ps
+        .filter(|_| engine == "docker")
         .and_then(|rows| rows.iter().find(|r| r.id == id))
-        .map(|r| r.name.clone());
+        .map(|r| r.name().to_string());
     let short = &id[..id.len().min(12)];
     ContainerRef {
         engine: engine.into(),
@@ -204,24 +177,29 @@ pub fn from_cgroup(id: &str, cgroup: &str, ps: Option<&[PsRow]>) -> ContainerRef
     }
 }
 
-/// `docker ps`, when the docker engine's socket exists on the host; `None` when it does
-/// not or the command fails (the reference then carries the id only).
-pub fn docker_ps(host: &Host) -> Option<Vec<PsRow>> {
+/// How long the engine's list may take before the lookup goes on without names.
+const LIST_LIMIT: Duration = Duration::from_secs(10);
+
+/// The engine's containers (`docker ps -a` through [`Engine::list`]), when the docker
+/// engine's socket exists on the host; `None` when it does not, there is no `docker`
+/// program, or the engine does not answer (the reference then carries the id only; why is
+/// logged, in the engine's words).
+pub fn docker_ps(host: &Host) -> Option<Vec<PsEntry>> {
     if !host.path("/run/docker.sock").exists() && !host.path("/var/run/docker.sock").exists() {
         return None;
     }
-    match host.system().run(&Cmd::new("docker", DOCKER_PS_ARGS)) {
-        Ok(out) if out.success() => Some(parse_docker_ps(&out.stdout)),
-        Ok(out) => {
-            log::info!(
-                "port: docker ps: exit {:?}: {}",
-                out.status,
-                out.stderr.trim()
-            );
-            None
-        }
+    let mut engine = match Engine::locate(host) {
+        Ok(e) => e,
         Err(e) => {
-            log::info!("port: docker ps: {e}");
+            log::info!("port: {e}");
+            return None;
+        }
+    };
+    engine.limits.command = LIST_LIMIT;
+    match engine.list(host) {
+        Ok(list) => Some(list),
+        Err(e) => {
+            log::info!("port: the container engine's list: {e}");
             None
         }
     }
@@ -233,6 +211,21 @@ mod tests {
 
     fn v(s: &str) -> Vec<String> {
         s.split_whitespace().map(str::to_string).collect()
+    }
+
+    /// `docker ps -a --no-trunc --format '{{json .}}'` lines: (id, name, state, ports).
+    fn ps(rows: &[(&str, &str, &str, &str)]) -> Vec<PsEntry> {
+        let text: String = rows
+            .iter()
+            .map(|(id, name, state, ports)| {
+                format!(
+                    "{}\n",
+                    serde_json::json!({"ID": id, "Names": name, "Image": "busybox",
+                        "State": state, "Status": "", "Ports": ports})
+                )
+            })
+            .collect();
+        crate::container::engine::parse_ps(&text).unwrap()
     }
 
     #[test]
@@ -251,10 +244,24 @@ mod tests {
 
     #[test]
     fn ps_rows_and_published_ports() {
-        let out = "3f4e\tweb\t0.0.0.0:8080->80/tcp, [::]:8080->80/tcp\n\
-                   9a9a\tdb\t5432/tcp\n\
-                   7b7b\trange\t0.0.0.0:8000-8010->8000-8010/udp\n";
-        let rows = parse_docker_ps(out);
+        let all = ps(&[
+            // Only a live container can be the one docker-proxy forwards to.
+            ("5c5c", "web-old", "exited", "0.0.0.0:8080->80/tcp"),
+            (
+                "3f4e",
+                "web",
+                "running",
+                "0.0.0.0:8080->80/tcp, [::]:8080->80/tcp",
+            ),
+            ("9a9a", "db", "running", "5432/tcp"),
+            (
+                "7b7b",
+                "range",
+                "running",
+                "0.0.0.0:8000-8010->8000-8010/udp",
+            ),
+        ]);
+        let rows = &all[1..];
         assert_eq!(rows.len(), 3);
         assert!(publishes(&rows[0].ports, 8080, Proto::Tcp));
         assert!(!publishes(&rows[0].ports, 8080, Proto::Udp));
@@ -267,7 +274,7 @@ mod tests {
             ),
             8080,
             Proto::Tcp,
-            Some(&rows),
+            Some(&all),
         );
         assert_eq!(c.name.as_deref(), Some("web"));
         assert_eq!(c.stop_command, "docker stop web");
@@ -283,11 +290,7 @@ mod tests {
     #[test]
     fn cgroup_containers() {
         let id = "3f4e5a6b7c8d9e0f3f4e5a6b7c8d9e0f3f4e5a6b7c8d9e0f3f4e5a6b7c8d9e0f";
-        let rows = vec![PsRow {
-            id: id.into(),
-            name: "web".into(),
-            ports: String::new(),
-        }];
+        let rows = ps(&[(id, "web", "running", "")]);
         let c = from_cgroup(id, &format!("/system.slice/docker-{id}.scope"), Some(&rows));
         assert_eq!(c.stop_command, "docker stop web");
         assert_eq!(c.label(), "web (3f4e5a6b7c8d)");

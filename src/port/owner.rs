@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::docker::{self, ContainerRef, PsRow};
+use super::docker::{self, ContainerRef};
 use super::scan::FdScan;
 use super::table::{Listener, Proto};
+use crate::container::PsEntry;
 use crate::host::{Cmd, Host, InitSystem};
 use crate::package::{self, PackageInfo, PackageManager};
 use crate::process::{self, Process};
@@ -238,8 +239,8 @@ pub struct Context {
     pub caller: Vec<i32>,
     /// `systemctl list-sockets`, when systemd runs the host.
     pub socket_units: Vec<SocketUnit>,
-    /// `docker ps`, when docker runs.
-    pub containers: Option<Vec<PsRow>>,
+    /// The engine's containers (`docker ps -a`), when docker runs.
+    pub containers: Option<Vec<PsEntry>>,
 }
 
 /// Classifies a process holding the port (pure): what runs it, its unit, its socket
@@ -712,7 +713,12 @@ mod tests {
             .map(String::from)
             .collect();
         let mut c2 = c.clone();
-        c2.containers = Some(docker::parse_docker_ps("abc\tweb\t0.0.0.0:80->80/tcp\n"));
+        c2.containers = Some(
+            crate::container::engine::parse_ps(
+                r#"{"ID":"abc","Names":"web","State":"running","Status":"Up","Ports":"0.0.0.0:80->80/tcp"}"#,
+            )
+            .unwrap(),
+        );
         let (k, _, _, cont, p) = classify(&dp, &c2);
         assert_eq!(k, OwnerKind::Container);
         assert_eq!(cont.unwrap().stop_command, "docker stop web");
