@@ -522,6 +522,26 @@ pub fn strip_escapes(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn cloud_init_is_off_and_there_is_no_nic_unless_asked() {
+        use super::BootOpts;
+        use std::time::Duration;
+        let o = BootOpts::once(Duration::from_secs(1));
+        assert!(o.cmdline().ends_with(" cloud-init=disabled"));
+        assert_eq!(o.nic(), "none");
+        let o = BootOpts::with_reboots(Duration::from_secs(1))
+            .with_cloud_init()
+            .with_ssh(2222);
+        assert!(o.allow_reboot);
+        assert!(!o.cmdline().contains("cloud-init"));
+        assert_eq!(
+            o.nic(),
+            "user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:2222-:22"
+        );
+        let p = super::free_local_port();
+        assert!(std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
+    }
+
+    #[test]
     fn escapes_are_stripped() {
         assert_eq!(
             super::strip_escapes("[\u{1b}[0;32m  OK  \u{1b}[0m] Started x\r\n"),
