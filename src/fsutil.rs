@@ -51,12 +51,63 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<(
         // The temp file may not exist (the open failed); nothing to report then.
         let _ = fs::remove_file(&tmp);
         Error::io("writing", path, e)
-    })
+    })?;
+    remove_stale_temps(dir, &name);
+    Ok(())
+}
+
+/// Removes the temp files of earlier writes of `name` in `dir` whose process is gone (a
+/// run killed between writing its temp file and renaming it). Best effort.
+fn remove_stale_temps(dir: &Path, name: &str) {
+    let Ok(rd) = fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.hostfix-");
+    for e in rd.flatten() {
+        let f = e.file_name();
+        let Some(pid) = f
+            .to_str()
+            .and_then(|f| f.strip_prefix(&prefix))
+            .and_then(|r| r.strip_suffix(".tmp"))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let gone = pid > 0
+            && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
+                == Err(nix::errno::Errno::ESRCH);
+        if gone {
+            match fs::remove_file(e.path()) {
+                Ok(()) => log::info!("removed {}, left by a run that died", e.path().display()),
+                Err(err) => log::warn!("removing {}: {err}", e.path().display()),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dead_runs_temp_file_goes_and_a_live_ones_stays() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("fstab");
+        let dead = d.path().join(".fstab.hostfix-2000000000.tmp");
+        let live = d
+            .path()
+            .join(format!(".fstab.hostfix-{}.tmp", std::process::id()));
+        let other = d.path().join(".hosts.hostfix-2000000000.tmp");
+        fs::write(&dead, "half").unwrap();
+        fs::write(&other, "half").unwrap();
+        write_atomic(&p, b"x\n", None).unwrap();
+        assert!(!dead.exists());
+        assert!(other.exists(), "another file's temp is not ours to judge");
+        // Our own pid is alive (and the name is reused by this very write, then renamed).
+        fs::write(&live, "racing").unwrap();
+        remove_stale_temps(d.path(), "fstab");
+        assert!(live.exists());
+    }
 
     #[test]
     fn replaces_and_keeps_mode() {

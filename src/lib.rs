@@ -1,7 +1,9 @@
 //! # hostfix
 //!
-//! Idempotent, risk-ranked fixes for Linux hosts: swap files, port holders, memory and
-//! disk thresholds, and reboots behind a guard, as a library with a thin CLI.
+//! Idempotent, risk-ranked fixes for Linux hosts: swap files, port holders (up to removing
+//! the distro package behind them), memory and disk thresholds, stuck containers, and
+//! reboots behind a guard, as a library with a thin CLI. [`doctor`] is the read-only
+//! diagnosis that names the fix for each finding.
 //!
 //! ## The risk model
 //!
@@ -28,8 +30,11 @@
 //!
 //! PID 1, the calling process and its ancestors, kernel threads, sshd, the container
 //! engine (except `container rm`'s restart rung, at `destructive`, which names the
-//! containers it would interrupt), essential or required packages, and files it did not create or cannot
-//! verify (a swap file is deleted only when it carries a swap signature). Edits to system
+//! containers it would interrupt), containers that hold a port (`port free` prints the
+//! command that would stop them), essential or required packages, packages of another
+//! source than the one holding a port (but for add-ons its own packages pulled in), and
+//! files it did not create or cannot verify (a swap file is deleted only when it carries
+//! a swap signature). Edits to system
 //! files (fstab) are atomic and keep every other byte; concurrent runs are serialised by a
 //! lock in the state directory ([`lock::StateLock`]).
 //!

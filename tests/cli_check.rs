@@ -145,6 +145,17 @@ fn bad_input_exits_2_and_says_why() {
             vec!["check", "--disk-free", "/no/such/dir=1G"],
             "does not exist",
         ),
+        (
+            vec!["swap", "ensure", "--size", "-1G", "--dry-run"],
+            "cannot be negative",
+        ),
+        (vec!["swap", "ensure", "--size", "10X", "--dry-run"], "10X"),
+        (vec!["doctor", "--port", "0"], "1..=65535"),
+        (vec!["port", "who", "70000"], "1..=65535"),
+        (
+            vec!["reboot", "--dry-run", "--delay", "5 parsecs"],
+            "5 parsecs",
+        ),
     ] {
         let (code, out, err) = hostfix(&args);
         assert_eq!(code, 2, "{args:?}: {out}{err}");

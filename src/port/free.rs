@@ -272,15 +272,7 @@ fn units_of(t: &[PortOwner]) -> Vec<String> {
 
 fn ladder(run: &mut Runner<'_>, spec: &FreeSpec, res: &mut FreeResult) -> Result<()> {
     let host = run.host();
-    if spec.port == 0 {
-        return Err(InputError::new(
-            "port",
-            "0",
-            "port 0 is never held",
-            "a port from 1 to 65535",
-        )
-        .into());
-    }
+    super::check_port(spec.port)?;
     let _lock = if run.dry_run() {
         None
     } else {

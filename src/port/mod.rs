@@ -169,13 +169,9 @@ impl Holders {
     }
 }
 
-/// Finds the sockets holding a port and the processes holding them, classified.
-///
-/// # Errors
-/// [`InputError`] for port 0; [`crate::Error::Io`] or [`crate::Error::Parse`] when
-/// neither netlink nor `/proc/net` can be read.
-pub fn find_holders(host: &Host, spec: &WhoSpec) -> Result<Holders> {
-    if spec.port == 0 {
+/// Port 0 is a bad input: nothing is ever held on it.
+pub(crate) fn check_port(port: u16) -> Result<()> {
+    if port == 0 {
         return Err(InputError::new(
             "port",
             "0",
@@ -184,6 +180,16 @@ pub fn find_holders(host: &Host, spec: &WhoSpec) -> Result<Holders> {
         )
         .into());
     }
+    Ok(())
+}
+
+/// Finds the sockets holding a port and the processes holding them, classified.
+///
+/// # Errors
+/// [`InputError`] for port 0; [`crate::Error::Io`] or [`crate::Error::Parse`] when
+/// neither netlink nor `/proc/net` can be read.
+pub fn find_holders(host: &Host, spec: &WhoSpec) -> Result<Holders> {
+    check_port(spec.port)?;
     let t0 = std::time::Instant::now();
     let (listeners, source) = table::read_listeners(host, spec.proto, spec.port)?;
     log::debug!(

@@ -90,8 +90,8 @@ fn unit_package(host: &Host, pm: &dyn PackageManager, unit: &str) -> Option<Pack
 }
 
 /// Simulates the removal of `packages` and checks what it would take: nothing essential
-/// or required, nothing built from another source than `sources`, nothing installed or
-/// upgraded on the way. Returns every package it would remove; refuses (exit 3)
+/// or required, nothing built from another source than `sources` but the add-ons tied
+/// to them ([`tied_to_family`]), nothing installed or upgraded on the way. Returns every package it would remove; refuses (exit 3)
 /// otherwise, and when the manager itself will not do the removal.
 fn simulate_and_check(
     run: &mut Runner<'_>,
@@ -237,7 +237,8 @@ pub fn tied_to_family<'a>(
 
 /// Plans the removal: the holders' packages, their unit files' packages of the same
 /// source, the simulation, and the checks. Refuses (exit 3) when the removal would take
-/// an essential or required package or one built from another source.
+/// an essential or required package or one built from another source that is not tied
+/// to the holder's ([`tied_to_family`]).
 pub(super) fn plan_removal(
     run: &mut Runner<'_>,
     pm: &dyn PackageManager,

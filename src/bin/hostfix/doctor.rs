@@ -11,7 +11,7 @@ use crate::Global;
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// A port a request arrives at; may repeat (default 80 and 443).
-    #[arg(long = "port", value_name = "PORT")]
+    #[arg(long = "port", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
     ports: Vec<u16>,
 }
 

@@ -53,8 +53,9 @@ pub struct FreeArgs {
     #[arg(long)]
     udp: bool,
     /// Also remove the distro package whose program holds the port, after a simulated
-    /// removal shows nothing built from another source would go (risk destructive; this
-    /// flag is the consent and raises the default --max-risk to destructive).
+    /// removal shows nothing essential and nothing built from another source would go,
+    /// but for add-ons its own packages pulled in (risk destructive; this flag is the
+    /// consent and raises the default --max-risk to destructive).
     #[arg(long)]
     remove_package: bool,
     /// An address that must bind afterwards; may repeat (default 0.0.0.0 and ::).

@@ -29,7 +29,7 @@ pub enum SwapCmd {
 pub struct EnsureArgs {
     /// The size: 512M, 2G, 1.5GiB, bytes, or `auto` (from RAM as cloud-init's size: auto,
     /// capped by --auto-max and a quarter of the free disk).
-    #[arg(long, value_name = "SIZE|auto", value_parser = parse_swap_size)]
+    #[arg(long, value_name = "SIZE|auto", value_parser = parse_swap_size, allow_hyphen_values = true)]
     size: SwapSize,
     /// The swap file.
     #[arg(long, value_name = "P", default_value = swap::spec::DEFAULT_PATH)]
