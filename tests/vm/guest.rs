@@ -26,6 +26,12 @@ pub struct BootOpts {
     pub allow_reboot: bool,
     /// Kill qemu after this long.
     pub timeout: Duration,
+    /// Let cloud-init run. Off, the kernel command line says `cloud-init=disabled`: the
+    /// image has Debian's cloud-init, and only the cloud-init scenario wants it.
+    pub cloud_init: bool,
+    /// A qemu user-network NIC (no way out: `restrict=on`) with 127.0.0.1:PORT on this
+    /// machine forwarded to the guest's sshd. Without it the guest has no NIC at all.
+    pub ssh_port: Option<u16>,
 }
 
 impl BootOpts {
@@ -34,6 +40,8 @@ impl BootOpts {
         BootOpts {
             allow_reboot: false,
             timeout,
+            cloud_init: false,
+            ssh_port: None,
         }
     }
 
@@ -41,9 +49,54 @@ impl BootOpts {
     pub fn with_reboots(timeout: Duration) -> Self {
         BootOpts {
             allow_reboot: true,
-            timeout,
+            ..BootOpts::once(timeout)
         }
     }
+
+    /// With cloud-init running at boot (reading the seed disk, see [`Guest::attach_seed`]).
+    pub fn with_cloud_init(self) -> Self {
+        BootOpts {
+            cloud_init: true,
+            ..self
+        }
+    }
+
+    /// With the guest's port 22 forwarded from 127.0.0.1:`port` (see [`free_local_port`]).
+    pub fn with_ssh(self, port: u16) -> Self {
+        BootOpts {
+            ssh_port: Some(port),
+            ..self
+        }
+    }
+
+    /// The kernel command line.
+    pub fn cmdline(&self) -> String {
+        let mut s =
+            "root=/dev/vda rw console=ttyS0 panic=-1 loglevel=4 systemd.show_status=1".to_string();
+        if !self.cloud_init {
+            s.push_str(" cloud-init=disabled");
+        }
+        s
+    }
+
+    /// qemu's `-nic` value.
+    pub fn nic(&self) -> String {
+        match self.ssh_port {
+            None => "none".to_string(),
+            Some(p) => {
+                format!("user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:{p}-:22")
+            }
+        }
+    }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (the kernel picked it), for a
+/// forward to the guest.
+pub fn free_local_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("finding a free port on 127.0.0.1: {e}"))
 }
 
 /// What one qemu run left.
@@ -83,14 +136,114 @@ pub struct Guest {
     dir: PathBuf,
     overlay: PathBuf,
     handoff: PathBuf,
+    seed: Option<PathBuf>,
     /// Every qemu run so far.
     pub runs: Vec<Run>,
     started: Instant,
 }
 
+/// A qemu run in progress (see [`Guest::start`]): the test can read what the guest reports
+/// while it runs, and talk to it. Dropped without [`Guest::wait`] (a failed test), qemu is
+/// killed and the guest's console and log tails are printed.
+pub struct Booting {
+    n: usize,
+    name: String,
+    child: Option<std::process::Child>,
+    t: Instant,
+    deadline: Instant,
+    timeout: Duration,
+    console: PathBuf,
+    results: PathBuf,
+    qemu_log: PathBuf,
+}
+
+impl Booting {
+    /// What the guest reported so far.
+    pub fn results(&self) -> Results {
+        Results::parse(&String::from_utf8_lossy(
+            &fs::read(&self.results).unwrap_or_default(),
+        ))
+    }
+
+    /// The guest console so far, escape sequences removed.
+    pub fn console(&self) -> String {
+        strip_escapes(&String::from_utf8_lossy(
+            &fs::read(&self.console).unwrap_or_default(),
+        ))
+    }
+
+    /// Waits until `ready` holds for what the guest reported, for at most `timeout` (and
+    /// never past the run's deadline). Fails the test when it does not come, or when qemu
+    /// ended first.
+    pub fn wait_until(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        ready: impl Fn(&Results) -> bool,
+    ) -> Results {
+        let until = (Instant::now() + timeout).min(self.deadline);
+        loop {
+            let r = self.results();
+            if ready(&r) {
+                return r;
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!(
+                    "{} run {}: qemu ended ({status}) before {what}: {}",
+                    self.name,
+                    self.n,
+                    fs::read_to_string(&self.qemu_log).unwrap_or_default()
+                );
+            }
+            if Instant::now() >= until {
+                panic!(
+                    "{} run {}: no {what} after {:.0} s",
+                    self.name,
+                    self.n,
+                    self.t.elapsed().as_secs_f64()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}
+
+impl Drop for Booting {
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Ok(pgid) = i32::try_from(child.id()).map(nix::unistd::Pid::from_raw) {
+            // The group qemu leads since its spawn, and it is not reaped yet.
+            let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "----- {} run {} (killed after {:.1} s): guest console (last 60 lines) -----\n{}\n\
+                 ----- scenario log (last 100 lines) -----\n{}\n-----",
+                self.name,
+                self.n,
+                self.t.elapsed().as_secs_f64(),
+                proc::tail(&self.console(), 60),
+                proc::tail(
+                    &String::from_utf8_lossy(&fs::read(&self.results).unwrap_or_default()),
+                    100
+                )
+            );
+        }
+    }
+}
+
 impl Guest {
     /// Prepares the overlay and the handoff disk for `tests/vm/scenarios/<name>.sh`.
     pub fn new(lab: &'static Lab, name: &str) -> Guest {
+        Guest::with_files(lab, name, &[])
+    }
+
+    /// [`Guest::new`], with more files on the handoff disk (name, bytes, mode).
+    pub fn with_files(lab: &'static Lab, name: &str, extra: &[(&str, &[u8], u32)]) -> Guest {
         let started = Instant::now();
         let runs_dir = image::cache_root().join("runs");
         fs::create_dir_all(&runs_dir).unwrap();
@@ -105,17 +258,18 @@ impl Guest {
             lab,
             overlay: dir.join("root.qcow2"),
             handoff: dir.join("handoff.img"),
+            seed: None,
             dir,
             runs: Vec::new(),
             started,
         };
         // From here on, a failure removes the work folder (Drop).
-        g.prepare();
+        g.prepare(extra);
         g
     }
 
     /// Makes the overlay and the handoff disk.
-    fn prepare(&mut self) {
+    fn prepare(&mut self, extra: &[(&str, &[u8], u32)]) {
         let status = Command::new("qemu-img")
             .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
             .arg(&self.lab.image.base)
@@ -137,16 +291,36 @@ impl Guest {
                 .unwrap_or_else(|e| panic!("reading scenarios/{from}: {e}"));
             image::write_file(&handoff_dir.join(to), &text, 0o644).unwrap();
         }
+        for (name, bytes, mode) in extra {
+            image::write_file(&handoff_dir.join(name), bytes, *mode).unwrap();
+        }
         image::mkfs_from_dir(&handoff_dir, &self.handoff, "handoff").unwrap();
         fs::remove_dir_all(&handoff_dir).unwrap();
+    }
+
+    /// Attaches a NoCloud seed disk (vfat, label `cidata`) holding `files` (name, bytes):
+    /// the guest's third virtio disk, read by cloud-init when it runs (see
+    /// [`BootOpts::with_cloud_init`]).
+    pub fn attach_seed(&mut self, files: &[(&str, &[u8])]) {
+        let img = self.dir.join("seed.img");
+        image::make_vfat(&img, "cidata", files)
+            .unwrap_or_else(|e| panic!("making the seed disk: {e}"));
+        self.seed = Some(img);
     }
 
     /// Boots the guest (again, on the same overlay) and waits until it powers off. Fails
     /// the test when qemu cannot run or the run passes its deadline.
     pub fn boot(&mut self, opts: BootOpts) -> &Run {
+        let b = self.start(opts);
+        self.wait(b)
+    }
+
+    /// Starts qemu on the overlay and returns while the guest runs.
+    pub fn start(&mut self, opts: BootOpts) -> Booting {
         let n = self.runs.len() + 1;
         let console = self.dir.join(format!("console-{n}.log"));
         let results = self.dir.join(format!("results-{n}.log"));
+        let qemu_log = self.dir.join(format!("qemu-{n}.log"));
         let img = &self.lab.image;
         let mut cmd = Command::new("qemu-system-x86_64");
         cmd.args(["-accel", "tcg,thread=multi", "-smp", "2", "-m"])
@@ -155,10 +329,8 @@ impl Guest {
             .arg(&img.kernel)
             .arg("-initrd")
             .arg(&img.initrd)
-            .args([
-                "-append",
-                "root=/dev/vda rw console=ttyS0 panic=-1 loglevel=4 systemd.show_status=1",
-            ])
+            .arg("-append")
+            .arg(opts.cmdline())
             .arg("-drive")
             .arg(format!(
                 "file={},format=qcow2,if=virtio",
@@ -168,8 +340,16 @@ impl Guest {
             .arg(format!(
                 "file={},format=raw,if=virtio,readonly=on",
                 self.handoff.display()
-            ))
-            .args(["-nic", "none", "-nographic", "-monitor", "none"])
+            ));
+        if let Some(seed) = &self.seed {
+            cmd.arg("-drive").arg(format!(
+                "file={},format=raw,if=virtio,readonly=on",
+                seed.display()
+            ));
+        }
+        cmd.arg("-nic")
+            .arg(opts.nic())
+            .args(["-nographic", "-monitor", "none"])
             .args(["-display", "none", "-serial"])
             .arg(format!("file:{}", console.display()))
             .arg("-serial")
@@ -177,18 +357,41 @@ impl Guest {
         if !opts.allow_reboot {
             cmd.arg("-no-reboot");
         }
+        let out = fs::File::create(&qemu_log).unwrap();
+        cmd.stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out);
         let t = Instant::now();
-        let outcome = proc::run_logged(cmd, &self.dir.join(format!("qemu-{n}.log")), opts.timeout)
+        let child = proc::spawn_in_own_group(cmd)
             .unwrap_or_else(|e| panic!("starting qemu-system-x86_64: {e}"));
-        let took = t.elapsed();
-        let log = String::from_utf8_lossy(&fs::read(&results).unwrap_or_default()).into_owned();
+        Booting {
+            n,
+            name: self.name.clone(),
+            child: Some(child),
+            t,
+            deadline: t + opts.timeout,
+            timeout: opts.timeout,
+            console,
+            results,
+            qemu_log,
+        }
+    }
+
+    /// Waits until the guest of `b` powers off (or its deadline passes: qemu is killed),
+    /// and keeps what it left. Fails the test unless qemu exited 0.
+    pub fn wait(&mut self, mut b: Booting) -> &Run {
+        let n = b.n;
+        let child = b.child.take().expect("a run is waited for once");
+        let outcome =
+            proc::wait_deadline(child, b.deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|e| panic!("waiting for qemu-system-x86_64: {e}"));
+        let took = b.t.elapsed();
+        let log = String::from_utf8_lossy(&fs::read(&b.results).unwrap_or_default()).into_owned();
         let run = Run {
             n,
             outcome,
             took,
-            console: strip_escapes(&String::from_utf8_lossy(
-                &fs::read(&console).unwrap_or_default(),
-            )),
+            console: b.console(),
             results: Results::parse(&log),
             log,
         };
@@ -204,12 +407,12 @@ impl Guest {
             Outcome::Exited(0) => {}
             Outcome::TimedOut => panic!(
                 "{} run {n}: the guest was still up after {:?}; qemu was killed",
-                self.name, opts.timeout
+                self.name, b.timeout
             ),
             other => panic!(
                 "{} run {n}: qemu ended with {other:?}: {}",
                 self.name,
-                fs::read_to_string(self.dir.join(format!("qemu-{n}.log"))).unwrap_or_default()
+                fs::read_to_string(&b.qemu_log).unwrap_or_default()
             ),
         }
         run
@@ -318,6 +521,26 @@ pub fn strip_escapes(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cloud_init_is_off_and_there_is_no_nic_unless_asked() {
+        use super::BootOpts;
+        use std::time::Duration;
+        let o = BootOpts::once(Duration::from_secs(1));
+        assert!(o.cmdline().ends_with(" cloud-init=disabled"));
+        assert_eq!(o.nic(), "none");
+        let o = BootOpts::with_reboots(Duration::from_secs(1))
+            .with_cloud_init()
+            .with_ssh(2222);
+        assert!(o.allow_reboot);
+        assert!(!o.cmdline().contains("cloud-init"));
+        assert_eq!(
+            o.nic(),
+            "user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:2222-:22"
+        );
+        let p = super::free_local_port();
+        assert!(std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
+    }
+
     #[test]
     fn escapes_are_stripped() {
         assert_eq!(

@@ -396,6 +396,46 @@ pub fn mkfs_from_dir(dir: &Path, img: &Path, label: &str) -> Result<(), String> 
     Ok(())
 }
 
+/// Makes a small vfat image `img` labelled `label` holding `files` (name, bytes) at its
+/// root, with `mkfs.vfat` (dosfstools) and `mcopy` (mtools): a NoCloud seed disk as
+/// cloud-init reads it, made without mounting anything.
+pub fn make_vfat(img: &Path, label: &str, files: &[(&str, &[u8])]) -> Result<(), String> {
+    let bytes: usize = files.iter().map(|(_, b)| b.len()).sum();
+    // FAT's own tables and slack: 10 % and 2 MiB more than the files.
+    let kib = (bytes / 1024) * 11 / 10 + 2048;
+    let _ = fs::remove_file(img);
+    let run = |cmd: &mut Command| -> Result<(), String> {
+        let out = cmd
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("running {cmd:?}: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{cmd:?}: {}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    };
+    run(Command::new("mkfs.vfat")
+        .args(["-n", label, "-C"])
+        .arg(img)
+        .arg(kib.to_string()))?;
+    let staging = tempfile::tempdir().map_err(|e| format!("a temporary folder: {e}"))?;
+    for (name, data) in files {
+        let path = staging.path().join(name);
+        write_file(&path, data, 0o644).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        run(Command::new("mcopy")
+            .arg("-i")
+            .arg(img)
+            .arg(&path)
+            .arg(format!("::{name}")))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -489,6 +529,48 @@ mod tests {
         assert!(err.contains("broken"), "{err}");
         let hash2 = recipe_hash(&recipe).unwrap();
         assert!(!cache.join(&hash2).exists());
+    }
+
+    #[test]
+    fn vfat_seed_holds_its_files() {
+        for tool in ["mkfs.vfat", "mcopy", "mdir", "blkid"] {
+            if which::which(tool).is_err() {
+                eprintln!("SKIP vfat_seed_holds_its_files: {tool} is missing");
+                return;
+            }
+        }
+        let d = tempfile::tempdir().unwrap();
+        let img = d.path().join("seed.img");
+        let big = vec![7u8; 3 << 20];
+        make_vfat(
+            &img,
+            "cidata",
+            &[("user-data", b"#cloud-config\n"), ("hostfix.deb", &big)],
+        )
+        .unwrap();
+        let out = Command::new("mdir")
+            .arg("-i")
+            .arg(&img)
+            .arg("-b")
+            .arg("::")
+            .output()
+            .unwrap();
+        let listing = String::from_utf8_lossy(&out.stdout);
+        assert!(listing.contains("user-data"), "{listing}");
+        assert!(listing.contains("hostfix.deb"), "{listing}");
+        let out = Command::new("mtype")
+            .arg("-i")
+            .arg(&img)
+            .arg("::user-data")
+            .output()
+            .unwrap();
+        assert_eq!(out.stdout, b"#cloud-config\n");
+        let label = Command::new("blkid")
+            .args(["-o", "value", "-s", "LABEL"])
+            .arg(&img)
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&label.stdout).trim(), "cidata");
     }
 
     #[test]

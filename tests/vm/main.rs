@@ -13,6 +13,7 @@
 //! (default `/var/cache/hostfix-vm`), `HOSTFIX_VM_MIRROR` overrides the mirror read from
 //! the machine's apt sources, and `HOSTFIX_VM_KEEP=1` keeps each scenario's work folder.
 
+mod clients;
 mod container;
 mod guest;
 mod image;

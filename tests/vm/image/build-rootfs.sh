@@ -1,8 +1,9 @@
 #!/bin/bash
 # Builds the scenario guest: Debian bookworm with systemd, the distro nginx on :80, Docker,
-# sshd and busybox, plus the scenario runner. Every input of this recipe lives in this
-# directory; the harness hashes the directory to key its image cache, so any edit here
-# builds a new image.
+# sshd, sudo, busybox and Debian's cloud-init (NoCloud only, and off unless the harness
+# boots the guest without cloud-init=disabled), plus the scenario runner. Every input of
+# this recipe lives in this directory; the harness hashes the directory to key its image
+# cache, so any edit here builds a new image.
 #
 # Usage: build-rootfs.sh OUTDIR MIRROR
 #   writes OUTDIR/base.img (raw ext4, the guest's /dev/vda), OUTDIR/vmlinuz and
@@ -32,9 +33,10 @@ debootstrap --variant=minbase \
 printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
 chmod 0755 "$rootfs/usr/sbin/policy-rc.d"
 
-step "apt-get install docker.io apparmor busybox-static curl"
+step "apt-get install docker.io apparmor busybox-static curl cloud-init sudo"
 chroot "$rootfs" env DEBIAN_FRONTEND=noninteractive LC_ALL=C \
   apt-get install -y -q --no-install-recommends docker.io apparmor busybox-static curl \
+  cloud-init sudo \
   >"$out/apt.log" 2>&1 || {
   tail -n 40 "$out/apt.log"
   exit 1
