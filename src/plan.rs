@@ -344,6 +344,26 @@ impl<'h> Runner<'h> {
         }
     }
 
+    /// Takes an `additive` step that only writes hostfix's own records in its state
+    /// directory (the reboot ledger's confirmation of a completed reboot). It is listed,
+    /// capped and planned like any other step, but does not count as a change of the
+    /// host: a converged host still reports `changed: false` (and a playbook's recap
+    /// `changed=0`).
+    ///
+    /// # Errors
+    /// As [`Runner::step`].
+    pub fn bookkeeping(
+        &mut self,
+        action: impl Into<String>,
+        reason: impl Into<String>,
+        apply: impl FnOnce(&Host) -> Result<String, Error>,
+    ) -> Result<Exec, Error> {
+        let before = self.changed;
+        let r = self.step(action, Risk::Additive, reason, apply);
+        self.changed = before;
+        r
+    }
+
     /// Marks the host as changed by something recorded outside [`Runner::step`].
     pub fn mark_changed(&mut self) {
         self.changed = true;
@@ -547,6 +567,41 @@ mod tests {
         assert_eq!(rep.steps[0].status, StepStatus::Failed);
         assert_eq!(rep.steps[0].detail, "disk full");
         assert_eq!(rep.exit_code(), 1);
+    }
+
+    #[test]
+    fn bookkeeping_is_a_step_but_not_a_change() {
+        let host = Host::fake(std::env::temp_dir());
+        let policy = Policy::new(Risk::Additive);
+        let mut r = Runner::new("test", &host, &policy);
+        let mut ran = false;
+        r.bookkeeping("confirm", "x", |_| {
+            ran = true;
+            Ok("1 confirmed".into())
+        })
+        .unwrap();
+        assert!(ran);
+        let rep: Report<Out> = r.finish(Ok(Out::default()));
+        assert!(!rep.changed);
+        assert_eq!(
+            (rep.steps[0].status, rep.steps[0].risk),
+            (StepStatus::Done, Risk::Additive)
+        );
+        // Still capped like any additive step.
+        let ro = Policy::new(Risk::ReadOnly);
+        let mut r = Runner::new("test", &host, &ro);
+        assert!(
+            r.bookkeeping("confirm", "x", |_| Ok(String::new()))
+                .is_err()
+        );
+        // And a real change before it still counts.
+        let mut r = Runner::new("test", &host, &policy);
+        r.step("make", Risk::Additive, "x", |_| Ok(String::new()))
+            .unwrap();
+        r.bookkeeping("confirm", "x", |_| Ok(String::new()))
+            .unwrap();
+        let rep: Report<Out> = r.finish(Ok(Out::default()));
+        assert!(rep.changed);
     }
 
     #[test]

@@ -392,6 +392,14 @@ fn the_next_boot_confirms_the_reboot() {
     assert_eq!(rep.exit_code(), 0, "{:?}", rep.error);
     assert_eq!(rep.result.confirmed, vec![1]);
     assert_eq!(rep.result.history[0].status, EntryStatus::Completed);
+    // The confirmation is hostfix's own record, not a change of the host: an Ansible
+    // recap after the reboot shows changed=0.
+    assert!(!rep.changed, "{:#?}", rep.steps);
+    assert!(
+        rep.steps
+            .iter()
+            .any(|s| s.action == "confirm reboot #1 in the ledger" && s.status == StepStatus::Done)
+    );
     let e = &read_ledger(d.path()).entries[0];
     assert_eq!(e.state, EntryState::Confirmed);
     assert_eq!(e.confirmed_boot_id.as_deref(), Some(BOOT_ID));

@@ -365,7 +365,8 @@ fn reboot_inner(
                 let mut updated = l.clone();
                 updated.confirm(&now);
                 let file = ledger_file.clone();
-                run.step(action, Risk::Additive, why, |_| {
+                // hostfix's own record, not a change of the host.
+                run.bookkeeping(action, why, |_| {
                     ledger::write_ledger(&file, &updated)?;
                     Ok(format!("{} confirmed", ids.len()))
                 })?;
