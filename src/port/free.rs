@@ -305,15 +305,7 @@ fn ladder(run: &mut Runner<'_>, spec: &FreeSpec, res: &mut FreeResult) -> Result
     let h = holders(host, spec)?;
     run.observe(
         format!("find who holds port {}/{}", spec.port, spec.proto),
-        if h.groups.is_empty() {
-            "no process".to_string()
-        } else {
-            h.groups
-                .iter()
-                .map(|g| g.summary.clone())
-                .collect::<Vec<_>>()
-                .join("; ")
-        },
+        group_summaries(&h).unwrap_or_else(|| "no process".to_string()),
     );
     res.holders = h.owners.clone();
     res.groups = h.groups.clone();
@@ -512,18 +504,24 @@ fn ladder(run: &mut Runner<'_>, spec: &FreeSpec, res: &mut FreeResult) -> Result
     Err(PortError::StillHeld {
         port: spec.port,
         proto: spec.proto,
-        holders: if h.groups.is_empty() {
+        holders: group_summaries(&h).unwrap_or_else(|| {
             held.iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(", ")
-        } else {
-            h.groups
-                .iter()
-                .map(|g| g.summary.clone())
-                .collect::<Vec<_>>()
-                .join("; ")
-        },
+        }),
     }
     .into())
+}
+
+/// The owner groups' one-line summaries, `; `-separated, or `None` when no process holds
+/// the port.
+fn group_summaries(h: &Holders) -> Option<String> {
+    (!h.groups.is_empty()).then(|| {
+        h.groups
+            .iter()
+            .map(|g| g.summary.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
 }

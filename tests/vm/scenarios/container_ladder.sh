@@ -24,13 +24,13 @@
 #     mount, losetup), e2fsprogs (mkfs.ext4), coreutils (timeout); the distro nginx
 #     listening on :80 (for the port chain; without it the `port` part reports that).
 #   - A local busybox image `local/busybox:1` (sh, sleep, echo, httpd). It is made here from
-#     /bin/busybox with lib.sh's make_busybox_image (or the fallback below) when missing:
+#     /bin/busybox with lib.sh's make_busybox_image when missing:
 #     no registry, no network.
 #   - HOSTFIX: path of the hostfix binary under test (required).
 #   - RESULTS: a file or tty to write the results to (optional; default: stdout, which the
 #     harness's runner already sends to the second serial port, /dev/ttyS1).
-#   - SCENARIO_DIR: the folder holding the harness's lib.sh (optional; without it the same
-#     line formats are printed by the fallbacks below).
+#   - SCENARIO_DIR: the folder holding the harness's lib.sh (optional; without it, the
+#     lib.sh beside this script).
 #   - Reboots must really happen (qemu without -no-reboot), and this script must run again
 #     at the next boot (the runner's unit runs at every boot). It keeps its phase in
 #     $STATE/container_ladder.phase on the root disk: "" (first run) -> "rebooting"
@@ -89,43 +89,10 @@ if [ -n "${RESULTS:-}" ]; then
   exec >>"$RESULTS" 2>&1
 fi
 
-if [ -n "${SCENARIO_DIR:-}" ] && [ -r "$SCENARIO_DIR/lib.sh" ]; then
-  # shellcheck source=/dev/null
-  . "$SCENARIO_DIR/lib.sh"
-else
-  # Fallbacks with lib.sh's line formats.
-  result() {
-    _k=$1
-    shift
-    printf 'RESULT %s=%s\n' "$_k" "$(printf '%s' "$*" | tr '\n' ' ')"
-  }
-  block() {
-    _name=$1
-    shift
-    _err=$(mktemp)
-    _out=$("$@" 2>"$_err")
-    _rc=$?
-    printf 'BEGIN %s\n%s\nEND %s\n' "$_name" "$_out" "$_name"
-    if [ -s "$_err" ]; then
-      printf 'BEGIN %s.stderr\n' "$_name"
-      cat "$_err"
-      printf '\nEND %s.stderr\n' "$_name"
-    fi
-    rm -f "$_err"
-    printf 'RESULT %s.exit=%s\n' "$_name" "$_rc"
-    return "$_rc"
-  }
-  make_busybox_image() {
-    _root=$(mktemp -d)
-    mkdir -p "$_root/bin" "$_root/www"
-    cp /bin/busybox "$_root/bin/busybox"
-    for _a in sh httpd cat echo sleep ls; do ln -s busybox "$_root/bin/$_a"; done
-    block docker-import sh -c "tar -C '$_root' -c . | docker import - local/busybox:1"
-    _rc=$?
-    rm -rf "$_root"
-    return "$_rc"
-  }
-fi
+# lib.sh (result, block, make_busybox_image) comes with the scenario, or beside this script
+# when it is run by hand.
+# shellcheck source=/dev/null
+. "${SCENARIO_DIR:-$(dirname "$0")}/lib.sh"
 
 : "${HOSTFIX:?HOSTFIX must name the hostfix binary}"
 STATE=${STATE:-/var/lib/hostfix-scenario}
