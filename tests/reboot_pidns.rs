@@ -135,16 +135,35 @@ fn hostfix_in_pidns(args: &[&str]) -> Run {
     run
 }
 
-/// A state directory that survives a reboot (not /tmp: hostfix refuses that).
+/// A state directory that survives a reboot: hostfix refuses one under /tmp, /var/tmp,
+/// /run or /dev, or on a tmpfs. Cargo's target folder first, then (when the checkout is
+/// under /tmp) a temporary folder in /var/lib, removed with the test (it runs as root).
 fn state_dir() -> Option<tempfile::TempDir> {
-    let d = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    if let Ok(st) = nix::sys::statfs::statfs(d.path()) {
-        if st.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC {
-            eprintln!("skipped: the target directory is on a tmpfs, which hostfix refuses");
-            return None;
+    for base in [env!("CARGO_TARGET_TMPDIR"), "/var/lib"] {
+        let base = Path::new(base);
+        let volatile = ["/tmp", "/var/tmp", "/run", "/var/run", "/dev"]
+            .iter()
+            .any(|v| base.starts_with(v));
+        if !base.is_dir() || volatile {
+            continue;
+        }
+        if nix::sys::statfs::statfs(base)
+            .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC)
+        {
+            continue;
+        }
+        if let Ok(d) = tempfile::Builder::new()
+            .prefix("hostfix-pidns-")
+            .tempdir_in(base)
+        {
+            return Some(d);
         }
     }
-    Some(d)
+    eprintln!(
+        "skipped: no directory that survives a reboot to hold the ledger (the target folder \
+         and /var/lib are volatile or on a tmpfs)"
+    );
+    None
 }
 
 fn ledger(dir: &Path) -> Option<Ledger> {
