@@ -15,13 +15,13 @@
 //!   once through the guard, and after the boot the same command removes it at the first
 //!   rung and reports the confirmed reboot.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::guest::{BootOpts, Guest};
+use crate::guest::BootOpts;
 use crate::results::{End, Results};
-use crate::{Timer, finding_text, findings, fix_command, lab};
+use crate::{finding_text, findings, fix_command, scenario};
 
 /// A hostfix report: its exit code (as the shell saw it and as the report says), its
 /// outcome, and its JSON; with the trail in every failure message.
@@ -136,11 +136,12 @@ fn assert_really_gone(r: &Results, case: &str, listed: &str, pids: &str) {
 
 #[test]
 fn ladder_removes_real_stuck_containers() {
-    let Some((lab, _slot)) = lab("container::ladder_removes_real_stuck_containers") else {
+    let Some((mut g, _slot, _t)) = scenario(
+        "container::ladder_removes_real_stuck_containers",
+        "container_ladder",
+    ) else {
         return;
     };
-    let _t = Timer("container-ladder", Instant::now());
-    let mut g = Guest::new(lab, "container_ladder");
     let run = g.boot(BootOpts::with_reboots(Duration::from_secs(720)));
     check(&run.results, run.kernel_restarts(), run.powered_off());
 }

@@ -169,6 +169,14 @@ fn lab(test: &str) -> Option<(&'static Lab, Slot)> {
     }
 }
 
+/// A guest for one scenario (`scenarios/NAME.sh`), its slot, and its timer; `None` after
+/// the loud notice when VM scenarios cannot run here.
+fn scenario(test: &str, name: &'static str) -> Option<(Guest, Slot, Timer)> {
+    let (lab, slot) = lab(test)?;
+    let t = Timer(name, Instant::now());
+    Some((Guest::new(lab, name), slot, t))
+}
+
 /// Times a scenario, printed past the capture.
 struct Timer(&'static str, Instant);
 
@@ -301,11 +309,9 @@ fn assert_clean_single_boot(g: &Guest) {
 /// hostfix runs there and reports on it.
 #[test]
 fn smoke_doctor_in_a_guest() {
-    let Some((lab, _slot)) = lab("smoke_doctor_in_a_guest") else {
+    let Some((mut g, _slot, _t)) = scenario("smoke_doctor_in_a_guest", "smoke") else {
         return;
     };
-    let _t = Timer("smoke", Instant::now());
-    let mut g = Guest::new(lab, "smoke");
     g.boot(BootOpts::once(Duration::from_secs(240)));
     assert_clean_single_boot(&g);
     let r = g.last();
@@ -358,11 +364,12 @@ fn smoke_doctor_in_a_guest() {
 /// Scenario 1: the incident, fixed by running hostfix; a second run changes nothing.
 #[test]
 fn incident_is_fixed_and_a_second_run_changes_nothing() {
-    let Some((lab, _slot)) = lab("incident_is_fixed_and_a_second_run_changes_nothing") else {
+    let Some((mut g, _slot, _t)) = scenario(
+        "incident_is_fixed_and_a_second_run_changes_nothing",
+        "incident",
+    ) else {
         return;
     };
-    let _t = Timer("incident", Instant::now());
-    let mut g = Guest::new(lab, "incident");
     g.boot(BootOpts::once(Duration::from_secs(420)));
     assert_clean_single_boot(&g);
     let r = g.last();
@@ -506,11 +513,10 @@ fn incident_is_fixed_and_a_second_run_changes_nothing() {
 /// Scenario 2: the swap file is active again after a real reboot, from fstab alone.
 #[test]
 fn swap_survives_a_reboot_from_fstab() {
-    let Some((lab, _slot)) = lab("swap_survives_a_reboot_from_fstab") else {
+    let Some((mut g, _slot, _t)) = scenario("swap_survives_a_reboot_from_fstab", "persistence")
+    else {
         return;
     };
-    let _t = Timer("persistence", Instant::now());
-    let mut g = Guest::new(lab, "persistence");
     let run = g.boot(BootOpts::with_reboots(Duration::from_secs(420)));
     let r = &run.results;
     let ends: Vec<_> = r
@@ -610,11 +616,11 @@ fn assert_guard_refused(r: &Results, id: &str, unit: &str, because: &str) {
 /// over three boots; `--min-uptime` stops a unit that would otherwise reboot forever.
 #[test]
 fn reboot_guard_reboots_once_and_stops_a_loop() {
-    let Some((lab, _slot)) = lab("reboot_guard_reboots_once_and_stops_a_loop") else {
+    let Some((mut g, _slot, _t)) =
+        scenario("reboot_guard_reboots_once_and_stops_a_loop", "reboot-guard")
+    else {
         return;
     };
-    let _t = Timer("reboot-guard", Instant::now());
-    let mut g = Guest::new(lab, "reboot-guard");
 
     // Run 1, reboots allowed: the setup boot (the runner installs the units and reboots),
     // the units' first boot (the provisioning unit reboots, the runner never runs), their
@@ -719,11 +725,9 @@ fn reboot_guard_reboots_once_and_stops_a_loop() {
 /// Scenario 4: refusals that must hold on a real host.
 #[test]
 fn refusals_hold_and_change_nothing() {
-    let Some((lab, _slot)) = lab("refusals_hold_and_change_nothing") else {
+    let Some((mut g, _slot, _t)) = scenario("refusals_hold_and_change_nothing", "refusals") else {
         return;
     };
-    let _t = Timer("refusals", Instant::now());
-    let mut g = Guest::new(lab, "refusals");
     g.boot(BootOpts::once(Duration::from_secs(360)));
     assert_clean_single_boot(&g);
     let r = g.last();
