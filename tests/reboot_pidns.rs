@@ -18,6 +18,7 @@ use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use hostfix::Host;
 use hostfix::reboot::{EntryState, Ledger};
 
 const HOSTFIX: &str = env!("CARGO_BIN_EXE_hostfix");
@@ -135,21 +136,14 @@ fn hostfix_in_pidns(args: &[&str]) -> Run {
     run
 }
 
-/// A state directory that survives a reboot: hostfix refuses one under /tmp, /var/tmp,
-/// /run or /dev, or on a tmpfs. Cargo's target folder first, then (when the checkout is
-/// under /tmp) a temporary folder in /var/lib, removed with the test (it runs as root).
+/// A state directory that survives a reboot, as hostfix's own rule
+/// (`reboot::check_state_dir`) judges it: cargo's target folder first, then (when the
+/// checkout is under /tmp) a temporary folder in /var/lib, removed with the test (it runs
+/// as root).
 fn state_dir() -> Option<tempfile::TempDir> {
     for base in [env!("CARGO_TARGET_TMPDIR"), "/var/lib"] {
         let base = Path::new(base);
-        let volatile = ["/tmp", "/var/tmp", "/run", "/var/run", "/dev"]
-            .iter()
-            .any(|v| base.starts_with(v));
-        if !base.is_dir() || volatile {
-            continue;
-        }
-        if nix::sys::statfs::statfs(base)
-            .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC)
-        {
+        if !base.is_dir() || hostfix::reboot::check_state_dir(&Host::live(), base).is_err() {
             continue;
         }
         if let Ok(d) = tempfile::Builder::new()
