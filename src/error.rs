@@ -100,6 +100,21 @@ pub enum Refusal {
         /// What the rule found.
         detail: String,
     },
+    /// The step needs privileges this process does not have (root, or a capability).
+    #[error("{action}: needs root")]
+    NeedsRoot {
+        /// What would have been done.
+        action: String,
+    },
+    /// Something other than a regular file sits where hostfix keeps a state file (a
+    /// symlink, FIFO, device, directory): it is neither followed nor read.
+    #[error("refusing to use {path}: it is {found}, not a file hostfix wrote; move it aside")]
+    NotRegularFile {
+        /// The path.
+        path: PathBuf,
+        /// What is there.
+        found: String,
+    },
     /// Another hostfix run holds the state lock.
     #[error("another hostfix run holds the lock {path}")]
     Locked {

@@ -34,10 +34,16 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<(
     };
     let tmp = dir.join(format!(".{name}.hostfix-{}.tmp", std::process::id()));
     let result = (|| -> std::io::Result<()> {
+        // A leftover of this very pid (a recycled pid of a killed run) goes first; the
+        // temp file is then created exclusively, so nothing planted at its name (a link,
+        // a hard link to another file) is ever opened or truncated.
+        match fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
         let mut f = OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(mode)
             .custom_flags(libc::O_NOFOLLOW)
             .open(&tmp)?;

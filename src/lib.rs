@@ -76,6 +76,7 @@ pub mod process;
 pub mod reboot;
 pub mod resources;
 pub mod size;
+pub mod state;
 pub mod swap;
 
 pub use error::{Error, ErrorKind, Result};
