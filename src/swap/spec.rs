@@ -241,6 +241,12 @@ pub fn check_path(path: &Path) -> Result<(), InputError> {
     if text.chars().any(|c| c.is_control()) {
         return Err(bad("has control characters (newline, tab, ...)"));
     }
+    if super::is_swapover_path(path) {
+        return Err(bad(
+            "is named like hostfix's temporary swap-over area (.NAME.hostfix-swapover), which \
+             is never persisted",
+        ));
+    }
     Ok(())
 }
 
