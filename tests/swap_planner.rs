@@ -101,6 +101,7 @@ fn made(ino: u64, size: u64) -> MadeFile {
         intent_at: 1_000,
         dev: Some(1),
         ino: Some(ino),
+        born: Some(500),
         size,
         how: "created".into(),
     }
@@ -111,6 +112,7 @@ fn intent(size: u64) -> MadeFile {
     MadeFile {
         dev: None,
         ino: None,
+        born: None,
         ..made(0, size)
     }
 }
@@ -147,6 +149,7 @@ fn swap_file(size: u64) -> FileFacts {
         dev: 1,
         ino: 2,
         nlink: 1,
+        born: Some(500),
         ctime: 2_000,
         mount_point: false,
         nocow: None,
@@ -409,6 +412,12 @@ fn a_file_hostfix_did_not_create_is_refused() {
     f.ino = 77;
     o.target = Target::File(f);
     assert!(protected(&o).contains("another file was put in its place"));
+    // The same inode number, but born later: the file was deleted and the number reused.
+    let mut o = converged();
+    let mut f = swap_file(GIB);
+    f.born = Some(501);
+    o.target = Target::File(f);
+    assert!(protected(&o).contains("took its number"));
     // The same inode, re-made by someone else (another UUID).
     let mut o = converged();
     let mut f = swap_file(GIB);

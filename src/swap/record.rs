@@ -38,6 +38,11 @@ pub struct MadeFile {
     pub dev: Option<u64>,
     /// Its inode, once created.
     pub ino: Option<u64>,
+    /// Its birth time (nanoseconds since the epoch, `statx` btime), once created, where
+    /// the filesystem keeps one: an inode number is reused after a delete, a birth time
+    /// tells the new file from the old.
+    #[serde(default)]
+    pub born: Option<u64>,
     /// The size hostfix is making it, in bytes (for the swap-over area: the size the
     /// resize it serves makes the swap file).
     pub size: u64,
@@ -221,6 +226,7 @@ mod tests {
             intent_at: 1,
             dev: Some(2),
             ino: Some(3),
+            born: Some(4),
             size: 4096 * 16,
             how: "created".into(),
         });

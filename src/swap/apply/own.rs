@@ -10,6 +10,7 @@ use super::{Applier, Role};
 use crate::error::{Error, Refusal, Result};
 use crate::swap::fs as swapfs;
 use crate::swap::header::{Signature, format_uuid, read_signature};
+use crate::swap::observe::born_nanos;
 use crate::swap::record::{MadeFile, write_record};
 
 /// Seconds since the epoch, by the real clock (compared with file times, which the real
@@ -41,11 +42,12 @@ impl Applier<'_> {
         write_record(self.host, &self.ctx.state_dir, &self.record)
     }
 
-    /// Records the size hostfix is making a file, before it makes it.
+    /// Records the size hostfix is making the swap file, before it makes it. (The
+    /// swap-over area's entry keeps the size its resize makes the swap file.)
     pub(super) fn record_size(&mut self, role: Role, size: u64) -> Result<()> {
         let changed = match role {
             Role::Target => self.record.file.as_mut(),
-            Role::Temp => self.record.temp.as_mut(),
+            Role::Temp => None,
         }
         .filter(|m| m.size != size)
         .map(|m| m.size = size)
@@ -68,6 +70,7 @@ impl Applier<'_> {
                 intent_at: now_secs(),
                 dev: None,
                 ino: None,
+                born: None,
                 size: self.ctx.size,
                 how: "created".into(),
             }),
@@ -109,6 +112,7 @@ impl Applier<'_> {
         } {
             made.dev = Some(m.dev());
             made.ino = Some(m.ino());
+            made.born = born_nanos(&m);
         }
         self.save_record()?;
         Ok(format!(
@@ -155,6 +159,7 @@ impl Applier<'_> {
                 intent_at: before.as_ref().map_or_else(now_secs, |b| b.intent_at),
                 dev: Some(m.dev()),
                 ino: Some(m.ino()),
+                born: born_nanos(&m),
                 size: before.as_ref().map_or(m.len(), |b| b.size),
                 how: how.into(),
             }),

@@ -84,6 +84,8 @@ pub struct FileFacts {
     pub ino: u64,
     /// Its number of names (hard links); hostfix's own file has one.
     pub nlink: u64,
+    /// Its birth time in nanoseconds since the epoch, where the filesystem keeps one.
+    pub born: Option<u64>,
     /// When its inode last changed (seconds since the epoch).
     pub ctime: i64,
     /// Whether something is mounted over it (a bind mount).
@@ -447,11 +449,20 @@ pub fn file_facts(f: &mut File, host_path: &Path) -> Result<FileFacts> {
         dev: meta.dev(),
         ino: meta.ino(),
         nlink: meta.nlink(),
+        born: born_nanos(&meta),
         ctime: meta.ctime(),
         mount_point: false,
         nocow,
         content,
     })
+}
+
+/// A file's birth time in nanoseconds since the epoch (`statx` btime), where the
+/// filesystem keeps one.
+pub fn born_nanos(meta: &std::fs::Metadata) -> Option<u64> {
+    let t = meta.created().ok()?;
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    u64::try_from(d.as_nanos()).ok()
 }
 
 /// The `/proc/swaps` entry of a file: same canonical path, or same device and inode.

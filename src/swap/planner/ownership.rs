@@ -111,7 +111,16 @@ pub fn classify_file(made: Option<&MadeFile>, f: &FileFacts, owner: (u32, u32)) 
         .content
         .header()
         .map_or("no swap header".to_string(), |h| format!("UUID {}", h.uuid));
+    let same_birth = match (m.born, f.born) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    };
     match m.identity() {
+        Some(id) if id == (f.dev, f.ino) && !same_birth => foreign(
+            "it has the inode number of the file hostfix made, but was created later: that \
+             file was deleted and this one took its number"
+                .into(),
+        ),
         Some(id) if id == (f.dev, f.ino) => {
             if signed {
                 Own::Ours
