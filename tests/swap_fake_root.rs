@@ -449,7 +449,10 @@ fn own_duplicate_lines_collapse_and_other_lines_are_refused() {
         assert_eq!(r.exit_code(), 3, "{theirs:?}: {:?}", r.error);
         let msg = r.error.unwrap().to_string();
         assert!(msg.contains("/etc/fstab line 3"), "{msg}");
-        assert!(msg.contains("hostfix did not write it"), "{msg}");
+        assert!(
+            msg.contains("hostfix never changes or removes a line it did not write"),
+            "{msg}"
+        );
         assert_eq!(e.tree(), before, "{theirs:?}");
     }
 }

@@ -851,6 +851,39 @@ fn containers_and_non_root_are_refused_before_anything() {
     let mut o = empty_host();
     o.is_root = false;
     assert!(matches!(refusal(&spec(GIB), &o), Refusal::NeedsRoot { .. }));
+    // Without root, hostfix's record cannot be read: whose the file is stays unknown,
+    // and that needs root, not a verdict on the file. doctor says so and offers no fix.
+    let mut o = converged();
+    o.is_root = false;
+    o.record = RecordFacts::Unseen {
+        why: "/var/lib/hostfix/swap: permission denied".into(),
+    };
+    let Refusal::NeedsRoot { action } = refusal(&spec(GIB), &o) else {
+        panic!()
+    };
+    assert!(action.contains("read hostfix's record"), "{action}");
+    assert!(matches!(
+        plan_remove(&remove_spec(), &o).unwrap_err().refusal,
+        Refusal::NeedsRoot { .. }
+    ));
+    let mut f = swap_file(GIB);
+    f.mode = 0o644;
+    o.target = Target::File(f);
+    let (finding, _) = hostfix::swap::diagnose::file_finding(&o);
+    assert!(finding.fix.is_none());
+    assert!(
+        finding
+            .evidence
+            .iter()
+            .any(|e| e.contains("run doctor as root")),
+        "{finding:#?}"
+    );
+    assert!(
+        !finding
+            .evidence
+            .iter()
+            .any(|e| e.contains("not created by hostfix"))
+    );
 }
 
 #[test]

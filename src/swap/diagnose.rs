@@ -252,6 +252,7 @@ pub fn file_finding(o: &Observation) -> (Finding, SwapFileHealth) {
 fn fix_command(o: &Observation, own: &Ownership) -> Option<(String, Risk)> {
     let f = o.target.file();
     let not_ours = own.unreadable.is_some()
+        || own.unseen.is_some()
         || own.file.as_ref().is_some_and(|x| !x.is_ours())
         || !own.foreign_lines.is_empty()
         || own.unit.as_ref().is_some_and(|x| !x.is_ours())
@@ -407,6 +408,16 @@ fn ownership_problems(o: &Observation, own: &Ownership) -> Vec<(Severity, String
             Severity::Problem,
             format!("hostfix's record cannot be used: {why}"),
         ));
+    }
+    if let Some(why) = &own.unseen {
+        out.push((
+            Severity::Info,
+            format!(
+                "whether hostfix made it is unknown: its record could not be read ({why}); \
+                 run doctor as root to see the fix"
+            ),
+        ));
+        return out;
     }
     if let Some(Own::Foreign { why }) = &own.file {
         out.push((

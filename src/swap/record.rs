@@ -14,6 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, InputError, Result};
@@ -114,6 +115,12 @@ pub enum RecordFacts {
         /// Why, with what to do.
         why: String,
     },
+    /// The record could not be looked at for lack of permission (hostfix not run as
+    /// root): whose the files are is unknown.
+    Unseen {
+        /// What could not be read.
+        why: String,
+    },
 }
 
 impl RecordFacts {
@@ -161,6 +168,7 @@ pub fn parse_record(bytes: &[u8], swap_path: &Path) -> std::result::Result<SwapR
 /// [`RecordFacts::Unreadable`], with why.
 pub fn read_record(host: &Host, state_dir: &Path, swap_path: &Path) -> RecordFacts {
     let unreadable = |why: String| RecordFacts::Unreadable { why };
+    let denied = |e: &Error| matches!(e.errno(), Some(Errno::EACCES | Errno::EPERM));
     let path = match record_path(state_dir, swap_path) {
         Ok(p) => p,
         Err(e) => return unreadable(e.to_string()),
@@ -171,6 +179,11 @@ pub fn read_record(host: &Host, state_dir: &Path, swap_path: &Path) -> RecordFac
         let real = host.path(&dir);
         match std::fs::symlink_metadata(&real) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return RecordFacts::Absent,
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return RecordFacts::Unseen {
+                    why: format!("{}: {e}", dir.display()),
+                };
+            }
             Err(e) => return unreadable(format!("{}: {e}", dir.display())),
             Ok(_) => {}
         }
@@ -187,6 +200,9 @@ pub fn read_record(host: &Host, state_dir: &Path, swap_path: &Path) -> RecordFac
                 path.display(),
                 swap_path.display()
             )),
+        },
+        Err(e) if denied(&e) => RecordFacts::Unseen {
+            why: format!("{}: {e}", path.display()),
         },
         Err(e) => unreadable(e.to_string()),
     }

@@ -54,15 +54,26 @@ pub(super) fn foreign_persistence(o: &Observation, own: &super::Ownership) -> Op
         .iter()
         .find(|m| own.foreign_lines.contains(&m.number))
     {
+        let hostfix_line = super::wanted_line(&o.path, m.entry.priority());
+        let whose = if m.raw == hostfix_line.trim_end() {
+            format!(
+                "it reads like the line hostfix writes, but hostfix has no record of writing \
+                 it (its record: {}) and no swap file an earlier hostfix made is beside it",
+                o.record_path.display()
+            )
+        } else {
+            format!(
+                "hostfix did not write it (it writes `{}`)",
+                hostfix_line.trim_end()
+            )
+        };
         return Some(Refusal::Protected {
             target: format!("/etc/fstab line {}", m.number),
             why: format!(
-                "`{}` names {} and hostfix did not write it (it writes `{}`). hostfix never \
-                 changes or removes a line it did not write: remove or change that line \
-                 yourself, or pick another --path",
+                "`{}` names {}; {whose}. hostfix never changes or removes a line it did not \
+                 write: remove or change that line yourself, or pick another --path",
                 m.raw,
                 o.path.display(),
-                super::wanted_line(&o.path, m.entry.priority()).trim_end()
             ),
         });
     }
@@ -136,6 +147,18 @@ impl<'a> Planner<'a> {
             return Err(protect(Refusal::Protected {
                 target: o.record_path.display().to_string(),
                 why: format!("hostfix's record cannot be used: {why}"),
+            }));
+        }
+        let something_there = o.target != Target::Missing
+            || !o.fstab.lines.is_empty()
+            || o.unit.content.is_some()
+            || o.temp.is_some();
+        if let (Some(why), true) = (&self.own.unseen, something_there) {
+            return Err(protect(Refusal::NeedsRoot {
+                action: format!(
+                    "read hostfix's record {} to tell its own files from others' ({why})",
+                    o.record_path.display()
+                ),
             }));
         }
         if let (Some(f), Some(Own::Foreign { why })) = (o.target.file(), &self.own.file) {

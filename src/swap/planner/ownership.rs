@@ -72,6 +72,9 @@ pub struct Ownership {
     pub foreign_unit_parts: Vec<String>,
     /// Why the record cannot be used, when it cannot.
     pub unreadable: Option<String>,
+    /// Why the record could not be looked at (no permission), when it could not: then
+    /// nothing here is known to be hostfix's.
+    pub unseen: Option<String>,
     /// Whether this is an earlier hostfix's setup to adopt (no record yet).
     pub legacy: bool,
 }
@@ -186,6 +189,10 @@ pub fn ownership(o: &Observation) -> Ownership {
         RecordFacts::Unreadable { why } => Some(why.clone()),
         _ => None,
     };
+    let unseen = match &o.record {
+        RecordFacts::Unseen { why } => Some(why.clone()),
+        _ => None,
+    };
     let link_ok = |l: &str| l == format!("../{}", o.unit.name);
     let legacy = matches!(o.record, RecordFacts::Absent)
         && o.target
@@ -244,6 +251,7 @@ pub fn ownership(o: &Observation) -> Ownership {
         unit,
         foreign_unit_parts,
         unreadable,
+        unseen,
         legacy,
     }
 }

@@ -73,6 +73,14 @@ pub fn plan_remove(r: &RemoveSpec, o: &Observation) -> Result<Vec<PlannedStep>, 
     if let Some(why) = &o.parent_problem {
         return Err(unsafe_(why.clone()));
     }
+    if let Some(why) = &own.unseen {
+        return Err(refuse(Refusal::NeedsRoot {
+            action: format!(
+                "read hostfix's record {} to tell its own files from others' ({why})",
+                o.record_path.display()
+            ),
+        }));
+    }
     let mut steps = Vec::new();
     if let Some(f) = file {
         if let Some(Own::Foreign { why }) = &own.file {
