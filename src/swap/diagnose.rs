@@ -457,31 +457,36 @@ fn ownership_problems(o: &Observation, own: &Ownership) -> Vec<(Severity, String
             format!("{p} is not hostfix's: hostfix will not work on this path"),
         ));
     }
-    if let Some(t) = &o.temp {
-        let state = if t.active.is_some() {
-            "active"
-        } else {
-            "inactive"
-        };
-        match &own.temp {
-            Some(x) if x.is_ours() => out.push((
-                Severity::Warning,
-                format!(
-                    "hostfix's swap-over area {} ({state}) is left from an interrupted resize",
-                    t.path.display()
-                ),
-            )),
-            _ => out.push((
-                Severity::Info,
-                format!(
-                    "{} ({state}) is named like hostfix's swap-over area but hostfix did not \
-                     make it: remove it yourself if nothing uses it",
-                    t.path.display()
-                ),
-            )),
-        }
-    }
+    out.extend(leftover_problem(o, own));
     out
+}
+
+/// A swap-over area beside the file: hostfix's leftover of an interrupted resize, or a
+/// file named like one that hostfix did not make.
+fn leftover_problem(o: &Observation, own: &Ownership) -> Option<(Severity, String)> {
+    let t = o.temp.as_ref()?;
+    let state = if t.active.is_some() {
+        "active"
+    } else {
+        "inactive"
+    };
+    Some(match &own.temp {
+        Some(x) if x.is_ours() => (
+            Severity::Warning,
+            format!(
+                "hostfix's swap-over area {} ({state}) is left from an interrupted resize",
+                t.path.display()
+            ),
+        ),
+        _ => (
+            Severity::Info,
+            format!(
+                "{} ({state}) is named like hostfix's swap-over area but hostfix did not \
+                 make it: remove it yourself if nothing uses it",
+                t.path.display()
+            ),
+        ),
+    })
 }
 
 #[cfg(test)]

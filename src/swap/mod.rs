@@ -385,6 +385,29 @@ fn verify_ensured(d: &Desired, o: &Observation) -> Result<()> {
         unmet.push(format!("/proc/swaps does not list {}", o.path.display()));
     }
     let own = planner::ownership(o);
+    unmet.extend(unmet_persistence(d, o, &own));
+    if !own.file.as_ref().is_some_and(planner::Own::is_ours) {
+        unmet.push(format!("{} is not recorded as hostfix's", o.path.display()));
+    }
+    if let Some(v) = d.swappiness {
+        if o.swappiness != Some(v) {
+            unmet.push(format!("vm.swappiness is {:?}, not {v}", o.swappiness));
+        }
+    }
+    if unmet.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Unmet(format!(
+            "after the steps: {}",
+            unmet.join("; ")
+        )))
+    }
+}
+
+/// What does not hold of the wanted persistence: exactly hostfix's one line, or its unit
+/// written and enabled.
+fn unmet_persistence(d: &Desired, o: &Observation, own: &planner::Ownership) -> Vec<String> {
+    let mut unmet = Vec::new();
     match d.persist {
         Persist::Fstab => {
             let own_lines: Vec<_> = o
@@ -419,22 +442,7 @@ fn verify_ensured(d: &Desired, o: &Observation) -> Result<()> {
         }
         Persist::None => {}
     }
-    if !own.file.as_ref().is_some_and(planner::Own::is_ours) {
-        unmet.push(format!("{} is not recorded as hostfix's", o.path.display()));
-    }
-    if let Some(v) = d.swappiness {
-        if o.swappiness != Some(v) {
-            unmet.push(format!("vm.swappiness is {:?}, not {v}", o.swappiness));
-        }
-    }
-    if unmet.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Unmet(format!(
-            "after the steps: {}",
-            unmet.join("; ")
-        )))
-    }
+    unmet
 }
 
 /// What `swap remove` leaves.

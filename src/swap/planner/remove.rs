@@ -95,24 +95,7 @@ pub fn plan_remove(r: &RemoveSpec, o: &Observation) -> Result<Vec<PlannedStep>, 
                     .into(),
             ));
         }
-        if matches!(own.file, Some(Own::Legacy | Own::HalfMade)) {
-            let lines = o
-                .fstab
-                .lines
-                .iter()
-                .filter(|m| own.own_lines.contains(&m.number))
-                .map(|m| m.raw.clone())
-                .collect();
-            steps.push(step(
-                Action::Record {
-                    role: Role::Target,
-                    lines,
-                    unit: o.unit.content.clone().filter(|_| own.legacy),
-                },
-                Risk::Additive,
-                "recognised as hostfix's (an earlier version's setup, or a killed run's file)",
-            ));
-        }
+        record_recognised(o, &own, &mut steps);
     } else {
         leave_foreign_alone(o, &own, &mut steps);
     }
@@ -133,6 +116,30 @@ pub fn plan_remove(r: &RemoveSpec, o: &Observation) -> Result<Vec<PlannedStep>, 
         }
     }
     Ok(steps)
+}
+
+/// Records a file recognised as hostfix's (an earlier version's setup, a killed run's
+/// file) before removing it, so a run killed during the removal converges.
+fn record_recognised(o: &Observation, own: &super::Ownership, steps: &mut Vec<PlannedStep>) {
+    if !matches!(own.file, Some(Own::Legacy | Own::HalfMade)) {
+        return;
+    }
+    let lines = o
+        .fstab
+        .lines
+        .iter()
+        .filter(|m| own.own_lines.contains(&m.number))
+        .map(|m| m.raw.clone())
+        .collect();
+    steps.push(step(
+        Action::Record {
+            role: Role::Target,
+            lines,
+            unit: o.unit.content.clone().filter(|_| own.legacy),
+        },
+        Risk::Additive,
+        "recognised as hostfix's (an earlier version's setup, or a killed run's file)",
+    ));
 }
 
 /// With no file at the path: lines and unit parts that are not hostfix's stay, and the
