@@ -554,6 +554,66 @@ fn kill_dash_nine_at_any_moment_converges() {
     }
 }
 
+#[test]
+#[serial]
+fn a_file_bind_mounted_over_the_path_is_refused() {
+    if !root_or_skip(&["mkfs.ext4", "mount", "umount"]) {
+        return;
+    }
+    let root = FakeRoot::live();
+    let fs = LoopFs::ext4(&root.join("/mnt"));
+    let h = host(&root);
+    // hostfix's own file, then another file bind-mounted over its path.
+    ensure_swap_file(&h, &spec(16 * MIB), &policy(Risk::Additive))
+        .into_result()
+        .unwrap();
+    LiveSystem.swapoff_path(&root.join(FILE));
+    let other = root.join("/mnt/other");
+    std::fs::write(&other, vec![0u8; 16 << 20]).unwrap();
+    std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let target = root.join(FILE);
+    sh(
+        "mount",
+        &["--bind", other.to_str().unwrap(), target.to_str().unwrap()],
+    );
+    struct Umount(PathBuf);
+    impl Drop for Umount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let guard = Umount(target.clone());
+    let before = std::fs::read(&other).unwrap();
+    for risk in [Risk::Additive, Risk::Destructive] {
+        let r = ensure_swap_file(&h, &spec(16 * MIB), &policy(risk));
+        assert_eq!(r.exit_code(), 3, "{risk}: {:?}", r.error);
+        assert!(
+            r.error.unwrap().to_string().contains("bind mount"),
+            "{risk}"
+        );
+        let r = remove_swap_file(
+            &h,
+            &RemoveOptions {
+                path: FILE.into(),
+                ..RemoveOptions::default()
+            },
+            &policy(risk),
+        );
+        assert_eq!(r.exit_code(), 3, "{risk}: {:?}", r.error);
+    }
+    assert_eq!(
+        std::fs::read(&other).unwrap(),
+        before,
+        "the bound file untouched"
+    );
+    assert!(real_swaps_under(&fs.mount).is_empty());
+    drop(guard);
+    // Unmounted, hostfix's own file is its own again.
+    let r = ensure_swap_file(&h, &spec(16 * MIB), &policy(Risk::Additive));
+    assert!(r.is_ok(), "{:?}", r.error);
+    assert_active(&root, &fs, 16 * MIB);
+}
+
 /// Runs hostfix on the test root; (exit code, stdout, stderr).
 fn run_hostfix(root: &FakeRoot, args: &[String]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_hostfix"))

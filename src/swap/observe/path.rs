@@ -129,5 +129,18 @@ mod tests {
         let p = path_problem(&host, Path::new("/link/swap/file")).unwrap();
         assert!(p.contains("/link is a symbolic link"), "{p}");
         assert_eq!(path_problem(&host, Path::new("/missing/dir/file")), None);
+        // A directory another group can write to; another user's directory.
+        if nix::unistd::geteuid().is_root() {
+            let var = d.path().join("var");
+            std::fs::set_permissions(&var, std::fs::Permissions::from_mode(0o775)).unwrap();
+            nix::unistd::chown(&var, None, Some(12345.into())).unwrap();
+            let p = path_problem(&host, Path::new("/var/swap/file")).unwrap();
+            assert!(p.contains("writable by group 12345"), "{p}");
+            nix::unistd::chown(&var, Some(12345.into()), Some(0.into())).unwrap();
+            let p = path_problem(&host, Path::new("/var/swap/file")).unwrap();
+            assert!(p.contains("belongs to uid 12345"), "{p}");
+        } else {
+            eprintln!("part skipped: another group's or user's directory needs root (chown)");
+        }
     }
 }
