@@ -418,6 +418,17 @@ fn a_file_hostfix_did_not_create_is_refused() {
     f.born = Some(501);
     o.target = Target::File(f);
     assert!(protected(&o).contains("took its number"));
+    // The same file under another device number (LVM and btrfs number devices as they
+    // come at boot): still hostfix's, by its inode and birth time.
+    let mut o = converged();
+    let mut f = swap_file(GIB);
+    f.dev = 9;
+    o.target = Target::File(f.clone());
+    assert!(plan(&spec(GIB), &o).is_empty());
+    // Without birth times, the device decides.
+    f.born = None;
+    o.target = Target::File(f);
+    assert!(protected(&o).contains("another file was put in its place"));
     // The same inode, re-made by someone else (another UUID).
     let mut o = converged();
     let mut f = swap_file(GIB);

@@ -3,9 +3,10 @@
 //! ([`crate::swap::record`]). What hostfix did not make is never adopted, changed or
 //! deleted.
 //!
-//! - A file is hostfix's when the record names its device and inode and its header
-//!   carries the UUID hostfix wrote (or no header yet: an allocation under way), it has
-//!   one name, and nothing is mounted over it.
+//! - A file is hostfix's when the record names its inode and birth time (its device and
+//!   inode where the filesystem keeps no birth time) and its header carries the UUID
+//!   hostfix wrote (or no header yet: an allocation under way), it has one name, and
+//!   nothing is mounted over it.
 //! - A file the record says hostfix was *about* to create (no device and inode yet: the
 //!   run was killed between creating it and confirming it) is hostfix's half-made file
 //!   when it is owned by the host's owner, mode 0600, has one name, holds zeros or
@@ -114,17 +115,18 @@ pub fn classify_file(made: Option<&MadeFile>, f: &FileFacts, owner: (u32, u32)) 
         .content
         .header()
         .map_or("no swap header".to_string(), |h| format!("UUID {}", h.uuid));
-    let same_birth = match (m.born, f.born) {
-        (Some(a), Some(b)) => a == b,
-        _ => true,
+    // The same file: the same inode born at the same moment. A device number is not
+    // kept across boots (LVM and btrfs hand them out as they come), so it decides only
+    // where the filesystem keeps no birth time.
+    let same_file = |dev: u64, ino: u64| {
+        ino == f.ino
+            && match (m.born, f.born) {
+                (Some(a), Some(b)) => a == b,
+                _ => dev == f.dev,
+            }
     };
     match m.identity() {
-        Some(id) if id == (f.dev, f.ino) && !same_birth => foreign(
-            "it has the inode number of the file hostfix made, but was created later: that \
-             file was deleted and this one took its number"
-                .into(),
-        ),
-        Some(id) if id == (f.dev, f.ino) => {
+        Some((dev, ino)) if same_file(dev, ino) => {
             if signed {
                 Own::Ours
             } else {
@@ -135,6 +137,11 @@ pub fn classify_file(made: Option<&MadeFile>, f: &FileFacts, owner: (u32, u32)) 
                 ))
             }
         }
+        Some((dev, ino)) if ino == f.ino && dev == f.dev => foreign(
+            "it has the inode number of the file hostfix made, but was created later: that \
+             file was deleted and this one took its number"
+                .into(),
+        ),
         Some((dev, ino)) => foreign(format!(
             "hostfix's record names device {dev} inode {ino}, this is device {} inode {}: \
              another file was put in its place",
