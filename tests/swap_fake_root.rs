@@ -1088,3 +1088,39 @@ fn a_resize_killed_at_each_call_converges_and_doctor_says_how() {
         assert!(rec.contains("\"temp\": null"), "{kill:?}: {rec}");
     }
 }
+
+#[test]
+fn doctor_flags_a_persisted_swap_over_area_and_never_offers_to_persist_one() {
+    // What following an earlier doctor's advice left: the swap-over area of a killed
+    // resize active, and persisted in fstab as if it were a swap file.
+    let e = env();
+    e.ensure(&spec(16 * MIB), Risk::Additive)
+        .into_result()
+        .unwrap();
+    e.kernel.fail_swapon_of(&e.file(), Errno::EIO);
+    assert_eq!(e.ensure(&spec(32 * MIB), Risk::Disruptive).exit_code(), 1);
+    let mut fstab = e.root.fstab();
+    fstab.push_str("/.swapfile.hostfix-swapover none swap sw,nofail 0 0\n");
+    e.root.write_fstab(&fstab);
+    let findings = e.swap_findings();
+    let persisted = findings
+        .iter()
+        .find(|f| f.title.contains("persists /.swapfile.hostfix-swapover"))
+        .unwrap_or_else(|| panic!("{findings:#?}"));
+    assert!(persisted.fix.is_none());
+    assert!(
+        persisted
+            .evidence
+            .iter()
+            .any(|e| e.contains("remove this line from /etc/fstab yourself"))
+    );
+    for f in &findings {
+        if let Some(fix) = &f.fix {
+            assert!(!fix.command.contains("swapover"), "{}", fix.command);
+        }
+    }
+    // ensure refuses the swap-over name as a path: it is never persisted by hostfix.
+    let mut s = spec(32 * MIB);
+    s.path = "/.swapfile.hostfix-swapover".into();
+    assert_eq!(e.ensure(&s, Risk::Destructive).exit_code(), 2);
+}

@@ -352,6 +352,16 @@ mod tests {
     const MIB: u64 = ByteSize::MIB;
 
     #[test]
+    fn swap_over_names_are_never_a_swap_path() {
+        // Persisting hostfix's temporary area is what an earlier doctor advised by mistake.
+        let e = check_path(Path::new("/.swapfile.hostfix-swapover")).unwrap_err();
+        assert!(e.to_string().contains("swap-over"), "{e}");
+        assert!(check_path(Path::new("/var/.swap.hostfix-swapover")).is_err());
+        assert!(check_path(Path::new("/swapfile")).is_ok());
+        assert!(check_path(Path::new("/var/hostfix-swapover")).is_ok());
+    }
+
+    #[test]
     fn sizes_parse() {
         assert_eq!("auto".parse::<SwapSize>().unwrap(), SwapSize::Auto);
         assert_eq!("AUTO".parse::<SwapSize>().unwrap(), SwapSize::Auto);
