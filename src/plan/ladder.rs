@@ -169,7 +169,7 @@ impl Runner<'_> {
         }
         for (i, rung) in rungs.iter().enumerate() {
             match self.rung(mode, *rung, &c.last) {
-                Ok(Some(Exec::Done)) => {
+                Outcome::Taken(Exec::Done) => {
                     c.taken.push(i);
                     if mode == Mode::Sequence {
                         continue;
@@ -188,9 +188,9 @@ impl Runner<'_> {
                     }
                     log::info!("{}: goal not reached after {i}: escalating", self.operation);
                 }
-                Ok(Some(Exec::Planned)) => c.taken.push(i),
-                Ok(None) => {}
-                Err(stop) => {
+                Outcome::Taken(Exec::Planned) => c.taken.push(i),
+                Outcome::Passed => {}
+                Outcome::Stopped(stop) => {
                     c.error = stop.error;
                     c.next = stop.next;
                     return c;
@@ -240,7 +240,12 @@ impl Runner<'_> {
             let later = format!("not taken: {}", refusal);
             for before in rungs[..i].iter().filter(|b| b.decide(o) == Verdict::Take) {
                 if self.allows(before.risk()) {
-                    self.skip(before.action(o), before.risk(), before.reason(o), later.clone());
+                    self.skip(
+                        before.action(o),
+                        before.risk(),
+                        before.reason(o),
+                        later.clone(),
+                    );
                 }
             }
             return Err(self.refuse_step(r.action(o), r.risk(), r.reason(o), refusal));
@@ -249,30 +254,39 @@ impl Runner<'_> {
     }
 
     /// Decides and takes (or plans, skips, refuses) one rung.
-    fn rung<O>(&mut self, mode: Mode, r: &dyn Rung<O>, o: &O) -> std::result::Result<Option<Exec>, Stop> {
+    fn rung<O>(&mut self, mode: Mode, r: &dyn Rung<O>, o: &O) -> Outcome {
         let (action, reason) = (r.action(o), r.reason(o));
         match r.decide(o) {
-            Verdict::Inapplicable => return Ok(None),
+            Verdict::Inapplicable => return Outcome::Passed,
             Verdict::Skip(why) | Verdict::Futile(why) => {
                 self.skip(action, r.risk(), reason, why);
-                return Ok(None);
+                return Outcome::Passed;
             }
             Verdict::Refuse(refusal) => {
                 let e = self.refuse_step(action, r.risk(), reason, refusal);
-                return Err(Stop { error: Some(e), next: None });
+                return Outcome::Stopped(Box::new(Stop {
+                    error: Some(e),
+                    next: None,
+                }));
             }
             Verdict::Take => {}
         }
-        let next = NextRung { action: action.clone(), risk: r.risk() };
+        let next = NextRung {
+            action: action.clone(),
+            risk: r.risk(),
+        };
         if !self.allows(r.risk()) {
             if r.need() == Need::Optional {
                 let why = format!("needs --max-risk {}; left for a later run", r.risk());
                 self.skip(action, r.risk(), reason, why);
-                return Ok(None);
+                return Outcome::Passed;
             }
             if self.dry_run() && mode == Mode::Escalate {
                 // Not known to be needed: the rungs before it may be enough.
-                return Err(Stop { error: None, next: Some(next) });
+                return Outcome::Stopped(Box::new(Stop {
+                    error: None,
+                    next: Some(next),
+                }));
             }
         }
         let taken = if r.bookkeeping() {
@@ -281,13 +295,29 @@ impl Runner<'_> {
             self.step(action, r.risk(), reason, |h| r.act(h, o))
         };
         match taken {
-            Ok(exec) => Ok(Some(exec)),
+            Ok(exec) => Outcome::Taken(exec),
             Err(e @ Error::Refused(Refusal::RiskAboveCap { .. })) => {
-                Err(Stop { error: Some(e), next: Some(next) })
+                Outcome::Stopped(Box::new(Stop {
+                    error: Some(e),
+                    next: Some(next),
+                }))
             }
-            Err(e) => Err(Stop { error: Some(e), next: None }),
+            Err(e) => Outcome::Stopped(Box::new(Stop {
+                error: Some(e),
+                next: None,
+            })),
         }
     }
+}
+
+/// What became of one rung.
+enum Outcome {
+    /// Taken or planned.
+    Taken(Exec),
+    /// Not applicable, skipped or futile: the climb goes on.
+    Passed,
+    /// The climb stops here.
+    Stopped(Box<Stop>),
 }
 
 /// Why a rung stopped the climb: an error (a refusal, a failure), the rung above the cap
@@ -390,7 +420,10 @@ mod tests {
         assert_eq!(climb.reached_by, Some(2));
         assert_eq!(*acted.borrow(), ["soft", "hard"]);
         let st: Vec<StepStatus> = run.steps().iter().map(|s| s.status).collect();
-        assert_eq!(st, [StepStatus::Done, StepStatus::Skipped, StepStatus::Done]);
+        assert_eq!(
+            st,
+            [StepStatus::Done, StepStatus::Skipped, StepStatus::Done]
+        );
         assert!(run.steps()[1].detail.contains("process in D"));
     }
 
@@ -472,7 +505,11 @@ mod tests {
         let mut g = &c;
         let climb = run.climb(Mode::Escalate, &[&soft, &pid1], &mut g, 5);
         assert_eq!(*acted.borrow(), ["soft"]);
-        assert!(climb.error.is_some_and(|e| e.to_string().contains("pid 1 is protected")));
+        assert!(
+            climb
+                .error
+                .is_some_and(|e| e.to_string().contains("pid 1 is protected"))
+        );
     }
 
     #[test]
