@@ -18,7 +18,7 @@
 
 use crate::error::{Error, Refusal, Result};
 use crate::host::Host;
-use crate::plan::{Exec, Risk, Runner};
+use crate::plan::{Exec, Risk, Runner, StepStatus};
 
 /// What a rung's pure decision says about one observation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +94,11 @@ pub trait Goal<O> {
     fn observe(&mut self, host: &Host) -> Result<O>;
     /// Whether the desired state holds in `o`.
     fn reached(&self, o: &O) -> bool;
+    /// What is still short of the goal in `o`, in words (for the step a rung was not
+    /// enough for).
+    fn remains(&self, _o: &O) -> String {
+        "the desired state does not hold yet".into()
+    }
 }
 
 /// The next rung a climb would need, when it stopped below it.
@@ -186,7 +191,7 @@ impl Runner<'_> {
                         c.reached_by = Some(i);
                         return c;
                     }
-                    log::info!("{}: goal not reached after {i}: escalating", self.operation);
+                    self.not_enough(goal.remains(&c.last));
                 }
                 Outcome::Taken(Exec::Planned) => c.taken.push(i),
                 Outcome::Passed => {}
@@ -198,6 +203,19 @@ impl Runner<'_> {
             }
         }
         self.finish_climb(mode, goal, c)
+    }
+
+    /// Marks the last step as taken but verified not to be enough: the ladder escalates.
+    fn not_enough(&mut self, remains: String) {
+        let op = self.operation.clone();
+        if let Some(step) = self.steps.last_mut() {
+            log::info!(
+                "{op}: {} was not enough ({remains}): escalating",
+                step.action
+            );
+            step.status = StepStatus::Failed;
+            step.detail = format!("{}; not enough: {remains}", step.detail);
+        }
     }
 
     /// The end of a climb that walked every rung.
@@ -332,7 +350,7 @@ mod tests {
     use std::cell::{Cell, RefCell};
 
     use super::*;
-    use crate::plan::{Policy, StepStatus};
+    use crate::plan::Policy;
 
     /// The host as the tests see it: a counter that each rung lowers by its strength.
     struct Counter {
@@ -422,7 +440,7 @@ mod tests {
         let st: Vec<StepStatus> = run.steps().iter().map(|s| s.status).collect();
         assert_eq!(
             st,
-            [StepStatus::Done, StepStatus::Skipped, StepStatus::Done]
+            [StepStatus::Failed, StepStatus::Skipped, StepStatus::Done]
         );
         assert!(run.steps()[1].detail.contains("process in D"));
     }

@@ -193,4 +193,26 @@ impl Goal<FreeObservation> for FreeGoal<'_> {
     fn reached(&self, o: &FreeObservation) -> bool {
         o.done()
     }
+
+    fn remains(&self, o: &FreeObservation) -> String {
+        let mut parts = Vec::new();
+        if let Some(h) = &o.holders {
+            let held = h
+                .groups
+                .iter()
+                .map(|g| g.summary.as_str())
+                .collect::<Vec<_>>();
+            parts.push(format!(
+                "port {} held by {}",
+                self.spec.port,
+                held.join("; ")
+            ));
+        } else if !o.blocked.is_empty() {
+            parts.push(format!("port {} still held", self.spec.port));
+        }
+        if !o.packages_left.is_empty() {
+            parts.push(format!("still installed: {}", o.packages_left.join(", ")));
+        }
+        parts.join("; ")
+    }
 }
