@@ -347,10 +347,16 @@ impl<'h> Runner<'h> {
             }
             Err(e) => {
                 log::error!("{}: failed {action}: {e}", self.operation);
+                // A step that found it must not go on (a guard, a protected target) was
+                // refused, not failed.
+                let status = match e.kind() {
+                    ErrorKind::Refused => StepStatus::Refused,
+                    _ => StepStatus::Failed,
+                };
                 self.steps.push(Step {
                     action,
                     risk,
-                    status: StepStatus::Failed,
+                    status,
                     reason,
                     detail: e.to_string(),
                 });

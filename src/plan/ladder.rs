@@ -77,6 +77,20 @@ pub trait Rung<O> {
     fn reason(&self, o: &O) -> String;
     /// Whether to take it, given what the host shows (pure).
     fn decide(&self, o: &O) -> Verdict;
+    /// A read-only check right before the rung is taken or planned, for what a pure
+    /// decision cannot see (the reboot guard's ledger). A [`Refusal`] refuses the rung.
+    ///
+    /// # Errors
+    /// The refusal, or the failure to check.
+    fn check(&self, _host: &Host, _o: &O) -> Result<()> {
+        Ok(())
+    }
+    /// Its own postcondition, when it has one other than the goal: `Some(true)` when it
+    /// held in the observation after it (an unpause: no longer paused; a reboot: asked
+    /// for), `None` when only the goal tells.
+    fn verify(&self, _after: &O) -> Option<bool> {
+        None
+    }
     /// Takes it; the string is the step's detail. Only called when the policy allows the
     /// rung and this is not a dry run.
     ///
@@ -125,6 +139,8 @@ pub struct Climb<O> {
     pub taken: Vec<usize>,
     /// The rung the climb would need next, when it stopped below the goal.
     pub next: Option<NextRung>,
+    /// Its index.
+    pub next_index: Option<usize>,
     /// Why the climb stopped short, when it did.
     pub error: Option<Error>,
 }
@@ -137,6 +153,7 @@ impl<O> Climb<O> {
             reached_by: None,
             taken: Vec::new(),
             next: None,
+            next_index: None,
             error: None,
         }
     }
@@ -191,12 +208,15 @@ impl Runner<'_> {
                         c.reached_by = Some(i);
                         return c;
                     }
-                    self.not_enough(goal.remains(&c.last));
+                    if rung.verify(&c.last) != Some(true) {
+                        self.not_enough(goal.remains(&c.last));
+                    }
                 }
                 Outcome::Taken(Exec::Planned) => c.taken.push(i),
                 Outcome::Passed => {}
                 Outcome::Stopped(stop) => {
                     c.error = stop.error;
+                    c.next_index = stop.next.as_ref().map(|_| i);
                     c.next = stop.next;
                     return c;
                 }
@@ -303,6 +323,18 @@ impl Runner<'_> {
                 // Not known to be needed: the rungs before it may be enough.
                 return Outcome::Stopped(Box::new(Stop {
                     error: None,
+                    next: Some(next),
+                }));
+            }
+        }
+        if self.allows(r.risk()) {
+            if let Err(e) = r.check(self.host(), o) {
+                let e = match e {
+                    Error::Refused(refusal) => self.refuse_step(action, r.risk(), reason, refusal),
+                    other => other,
+                };
+                return Outcome::Stopped(Box::new(Stop {
+                    error: Some(e),
                     next: Some(next),
                 }));
             }
