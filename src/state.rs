@@ -257,7 +257,7 @@ impl HostLock {
         let dir = path
             .parent()
             .map_or_else(|| host.path("/run"), Path::to_path_buf);
-        let uid = host.system().euid();
+        let uid = host.owner().0;
         if let Err(e) = ensure_private_dir(&dir, uid) {
             if e.errno() == Some(Errno::EACCES) || e.errno() == Some(Errno::EPERM) {
                 return Err(Refusal::NeedsRoot {
