@@ -47,7 +47,7 @@ pub(super) fn record_path(state_dir: &Path, id: &str) -> PathBuf {
 
 /// Reads the reboot record for a container id, or (when `id` is unknown) the one whose
 /// name or id matches `target`.
-pub(super) fn read_record(
+pub(crate) fn read_record(
     host: &Host,
     state_dir: &Path,
     id: Option<&str>,
