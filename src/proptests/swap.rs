@@ -22,11 +22,14 @@ use crate::swap::{parse_proc_swaps, unescape_octal};
 
 // ---- fstab -------------------------------------------------------------------------
 
-/// A swap file path, with the characters fstab has to escape.
+/// A swap file path, with the characters fstab has to escape, and the whitespace that
+/// is no separator of fstab's or the kernel's (`\r`, form feed, no-break space, line and
+/// ideographic spaces).
 fn swap_path() -> impl Strategy<Value = String> {
     prop_oneof![
         "/[a-z]{1,8}(/[a-z.]{1,8}){0,2}",
         "/[a-z \\\\\t\n#]{1,12}",
+        "/[a-z\r\x0b\x0c\u{85}\u{a0}\u{2028}\u{3000}]{1,8}",
         "/\\PC{1,12}",
     ]
 }
@@ -536,4 +539,12 @@ fn systemd_unescape_reads_a_known_name() {
         "var/swap file-1.img"
     );
     assert_eq!(Path::new("/").components().count(), 1);
+}
+
+/// The first path `/proc/swaps` gave back wrong: a no-break space (not a separator the
+/// kernel escapes or writes) split the path in two, read back as `/a b`.
+#[test]
+fn proc_swaps_path_with_a_no_break_space() {
+    let v = parse_proc_swaps("/a\u{a0}b\tfile\t\t1024\t\t0\t\t-2\n").unwrap();
+    assert_eq!(v[0].path, PathBuf::from("/a\u{a0}b"));
 }

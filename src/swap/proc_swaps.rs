@@ -66,9 +66,10 @@ pub fn parse_proc_swaps(text: &str) -> Result<Vec<SwapEntry>> {
                 format!("{d}: {line:?}"),
             )
         };
-        // Fields are whitespace-separated from the right; the path itself has its spaces
-        // escaped, but " (deleted)" is appended unescaped.
-        let fields: Vec<&str> = line.split_whitespace().collect();
+        // Fields are separated by spaces and tabs, from the right; the path itself has
+        // its spaces, tabs, newlines and backslashes escaped, but " (deleted)" is appended
+        // unescaped. Other whitespace (a no-break space, `\r`) is part of the path.
+        let fields: Vec<&str> = line.split([' ', '\t']).filter(|f| !f.is_empty()).collect();
         if fields.len() < 5 {
             return Err(bad("expected 5 fields"));
         }
