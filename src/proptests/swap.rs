@@ -548,3 +548,13 @@ fn proc_swaps_path_with_a_no_break_space() {
     let v = parse_proc_swaps("/a\u{a0}b\tfile\t\t1024\t\t0\t\t-2\n").unwrap();
     assert_eq!(v[0].path, PathBuf::from("/a\u{a0}b"));
 }
+
+/// The first swap path a `.swap` unit could not carry: `/ ` (the trailing space is
+/// trimmed from `What=`, by systemd as by hostfix's reader).
+#[test]
+fn swap_path_ending_in_a_space_is_refused() {
+    assert!(check_path(Path::new("/ ")).is_err());
+    assert!(check_path(Path::new("/swap\u{a0}")).is_err());
+    assert!(check_path(Path::new("/swap\\")).is_err());
+    assert!(check_path(Path::new("/swap file")).is_ok());
+}

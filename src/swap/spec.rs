@@ -212,7 +212,7 @@ pub fn default_keep_free() -> Vec<Threshold> {
 }
 
 /// Checks a swap file path: absolute, no `..`, not a directory path, not `/`, UTF-8
-/// without control characters other than space and tab.
+/// without control characters, not ending in whitespace or a backslash.
 ///
 /// # Errors
 /// [`InputError`] naming the path.
@@ -240,6 +240,17 @@ pub fn check_path(path: &Path) -> Result<(), InputError> {
     }
     if text.chars().any(|c| c.is_control()) {
         return Err(bad("has control characters (newline, tab, ...)"));
+    }
+    // A unit file's `What=` loses trailing whitespace and joins the next line after a
+    // trailing backslash: such a path (or its normal form, `/x /.` is `/x `) cannot be
+    // written down for systemd.
+    let bad_end = |s: &str| s.ends_with(|c: char| c.is_whitespace() || c == '\\');
+    if bad_end(&text)
+        || path
+            .file_name()
+            .is_some_and(|n| bad_end(&n.to_string_lossy()))
+    {
+        return Err(bad("ends with whitespace or a backslash"));
     }
     Ok(())
 }
