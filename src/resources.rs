@@ -97,7 +97,9 @@ impl MemInfo {
         match self.mem_available {
             Some(a) => (a, false),
             None => {
-                let est = (self.mem_free + self.buffers + self.cached + self.sreclaimable)
+                let est = [self.buffers, self.cached, self.sreclaimable]
+                    .iter()
+                    .fold(self.mem_free, |sum, v| sum.saturating_add(*v))
                     .saturating_sub(self.shmem)
                     .min(self.mem_total);
                 (est, true)

@@ -240,7 +240,11 @@ fn meminfo_estimate_does_not_overflow() {
     let text = "MemTotal: 1 kB\nMemFree: 18014398509481983 kB\nBuffers: 18014398509481983 kB\n";
     let m = MemInfo::parse(text).unwrap();
     assert_eq!(m.available(), (1024, true));
-    // A value whose bytes do not fit 64 bits used to saturate silently.
+}
+
+/// A value in kB whose bytes do not fit 64 bits used to saturate silently to 16 EiB.
+#[test]
+fn meminfo_kb_beyond_64_bits_is_bad_input() {
     assert!(MemInfo::parse("MemTotal: 18014398509481984 kB\nMemFree: 0 kB\n").is_err());
 }
 
