@@ -52,15 +52,18 @@ impl MemInfo {
             };
             let mut parts = rest.split_whitespace();
             let Some(value) = parts.next() else { continue };
-            let value: u64 = value.parse().map_err(|_| {
+            let bad = |why: &str| {
                 Error::parse(
                     format!("/proc/meminfo line {}", n + 1),
-                    format!("{key}: {value:?} is not a number"),
+                    format!("{key}: {value:?} {why}"),
                 )
-            })?;
+            };
+            let number: u64 = value.parse().map_err(|_| bad("is not a number"))?;
             let bytes = match parts.next() {
-                Some("kB") => value.saturating_mul(1024),
-                _ => value,
+                Some("kB") => number
+                    .checked_mul(1024)
+                    .ok_or_else(|| bad("kB is more than 2^64 bytes"))?,
+                _ => number,
             };
             match key.trim() {
                 "MemTotal" => {
