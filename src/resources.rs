@@ -139,10 +139,14 @@ impl Pressure {
                 let Some((k, v)) = w.split_once('=') else {
                     continue;
                 };
+                // A share of time: a finite number, not negative (NaN would compare false
+                // against every threshold and hide the pressure).
                 let v: f64 = match k {
                     "avg10" | "avg60" | "avg300" => v
                         .parse()
-                        .map_err(|_| Error::parse("pressure", format!("{w:?}")))?,
+                        .ok()
+                        .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+                        .ok_or_else(|| Error::parse("pressure", format!("{w:?}")))?,
                     _ => continue,
                 };
                 match (kind, k) {

@@ -337,3 +337,12 @@ proptest! {
         let _ = host.container();
     }
 }
+
+/// The first pressure value read as a share of time that is none: `avg10=NaN` (and
+/// negative numbers).
+#[test]
+fn pressure_nan_is_bad_input() {
+    assert!(Pressure::parse("some avg10=NaN avg60=0 avg300=0 total=0\n").is_err());
+    assert!(Pressure::parse("some avg10=-9223372036854775808\n").is_err());
+    assert!(Pressure::parse("some avg10=1.50 avg60=0.00 avg300=0.00 total=9\n").is_ok());
+}
