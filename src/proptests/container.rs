@@ -355,3 +355,27 @@ proptest! {
         }
     }
 }
+
+/// The first record read back with an id that is no container id: `{"id": ""}` (and a
+/// path, which would name the file `remove_record` deletes).
+#[test]
+fn reboot_record_with_a_path_as_id_is_ignored() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("state/container");
+    std::fs::create_dir_all(&dir).unwrap();
+    for id in ["", "../../../etc/x"] {
+        let rec = serde_json::json!({"id": id, "name": "web", "boot_id": "b",
+                                     "requested_at": 1, "reason": "r"});
+        std::fs::write(dir.join("x.reboot.json"), rec.to_string()).unwrap();
+        let host = Host::fake(d.path());
+        let state = Path::new("/state");
+        assert_eq!(
+            crate::container::record::read_record(&host, state, None, "web"),
+            None
+        );
+        assert_eq!(
+            crate::container::record::read_record(&host, state, Some("x"), "web"),
+            None
+        );
+    }
+}
