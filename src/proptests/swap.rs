@@ -558,3 +558,69 @@ fn swap_path_ending_in_a_space_is_refused() {
     assert!(check_path(Path::new("/swap\\")).is_err());
     assert!(check_path(Path::new("/swap file")).is_ok());
 }
+
+// ---- the sizes the swap planner computes from host numbers ----------------------------
+
+fn swap_entry() -> impl Strategy<Value = crate::swap::SwapEntry> {
+    (
+        swap_path(),
+        any::<u64>(),
+        any::<u64>(),
+        any::<i32>(),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(p, size_bytes, used_bytes, priority, deleted)| crate::swap::SwapEntry {
+                path: PathBuf::from(p),
+                deleted,
+                kind: "file".into(),
+                size_bytes,
+                used_bytes,
+                priority,
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(cfg(512))]
+
+    /// Sizes from `/proc/swaps`, `/proc/meminfo` and `statvfs` can be anything up to
+    /// `u64::MAX`: the planner's arithmetic on them never overflows.
+    #[test]
+    fn swap_planner_sizes_never_overflow(
+        used in any::<u64>(),
+        page in prop_oneof![proptest::sample::select(PAGE_SIZES.to_vec()), any::<u64>()],
+        entries in proptest::collection::vec(swap_entry(), 0..4),
+        (mem, max, free) in (any::<u64>(), any::<u64>(), any::<u64>()),
+        share in 0.0f64..=100.0,
+        margin in any::<u64>(),
+    ) {
+        use crate::swap::planner::{kernel_size_matches, memory_guard, other_swap_free, temp_size};
+        let t = temp_size(used, page);
+        prop_assert_eq!(t % page.max(1), 0);
+        let except: Vec<&crate::swap::SwapEntry> = entries.iter().take(1).collect();
+        let _ = other_swap_free(&entries, &except);
+        let _ = memory_guard(mem, free, used, margin);
+        let _ = kernel_size_matches(used, free, page);
+        let a = crate::swap::spec::auto_size(mem, max, share, free);
+        prop_assert!(a.bytes <= max.max(a.disk_cap));
+    }
+}
+
+/// The first sizes the swap planner overflowed on: a temporary area for an area with
+/// 2^64 - 1 bytes in use (`used + used / 4`), and two areas whose free space sums past
+/// 2^64 (`sum()`).
+#[test]
+fn swap_planner_huge_sizes() {
+    use crate::swap::planner::{other_swap_free, temp_size};
+    assert_eq!(temp_size(u64::MAX, 4096) % 4096, 0);
+    let e = |p: &str| crate::swap::SwapEntry {
+        path: PathBuf::from(p),
+        deleted: false,
+        kind: "file".into(),
+        size_bytes: u64::MAX,
+        used_bytes: 0,
+        priority: -2,
+    };
+    assert_eq!(other_swap_free(&[e("/a"), e("/b")], &[]), u64::MAX);
+}
