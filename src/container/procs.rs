@@ -353,13 +353,16 @@ pub fn persistently_uninterruptible(
             return None;
         }
     }
+    let over = sampling
+        .interval
+        .saturating_mul(sampling.samples.saturating_sub(1));
     Some(Futility::Uninterruptible {
         processes: stuck
             .iter()
             .map(|p| format!("pid {} ({})", p.pid, p.comm))
             .collect(),
         samples: sampling.samples.max(1),
-        over_ms: (sampling.interval * sampling.samples.saturating_sub(1)).as_millis() as u64,
+        over_ms: u64::try_from(over.as_millis()).unwrap_or(u64::MAX),
     })
 }
 

@@ -379,3 +379,29 @@ fn reboot_record_with_a_path_as_id_is_ignored() {
         );
     }
 }
+
+/// The first sampling that panicked the `D`-state check: an interval of `u64::MAX`
+/// seconds (the report multiplied it by the samples with `*`).
+#[test]
+fn huge_sampling_interval_does_not_overflow() {
+    use crate::container::procs::{ContainerProcess, Sampling, persistently_uninterruptible};
+    use std::time::Duration;
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("proc/42")).unwrap();
+    let stat = "42 (app) D 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 777 0 0\n";
+    std::fs::write(d.path().join("proc/42/stat"), stat).unwrap();
+    let p = ContainerProcess {
+        pid: 42,
+        comm: "app".into(),
+        state: 'D',
+        start_time: 777,
+        cgroup: "/docker/x".into(),
+        freezer_v1: None,
+    };
+    let sampling = Sampling {
+        samples: 3,
+        interval: Duration::from_secs(u64::MAX),
+    };
+    let f = persistently_uninterruptible(&Host::fake(d.path()), &[p], sampling);
+    assert!(f.is_some_and(|f| f.why().contains("in all 3 samples")));
+}
