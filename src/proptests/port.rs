@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use proptest::prelude::*;
 
-use super::{cfg, lines_of, maybe_mangled, text, weird_token};
+use super::{cfg, json, lines_of, mangle_json, maybe_mangled, text, weird_token};
 use crate::container::{PsEntry, Status};
 use crate::port::diag::{build_request, parse_batch};
 use crate::port::docker::{ContainerRef, from_cgroup, from_proxy, parse_proxy_args, publishes};
@@ -489,4 +489,49 @@ fn container_label_of_a_non_ascii_id() {
     assert_eq!(r.label(), "aaaaaaaaaaaé");
     let c = from_cgroup("aaaaaaaaaaaé", "/docker", None);
     assert_eq!(c.stop_command, "docker stop aaaaaaaaaaaé");
+}
+
+// ---- the removal record of `port free --remove-package` --------------------------------
+
+proptest! {
+    #![proptest_config(cfg(256))]
+
+    /// The record an interrupted removal leaves reads back as written, and any other
+    /// bytes (arbitrary JSON, a record with one field of the wrong type) are refused,
+    /// never half-read.
+    #[test]
+    fn removal_records(
+        plan in (
+            "[a-z]{1,6}",
+            proptest::collection::vec("\\PC{0,10}", 0..4),
+            proptest::collection::vec("\\PC{0,10}", 0..3),
+            proptest::collection::vec("\\PC{0,10}", 0..5),
+            "\\PC{0,30}",
+        ),
+        other in prop_oneof![
+            json(),
+            mangle_json(serde_json::json!({
+                "manager": "dpkg", "packages": ["nginx"], "sources": ["nginx"],
+                "removes": ["nginx"], "command": "apt-get remove nginx",
+            })),
+        ],
+        b in proptest::collection::vec(any::<u8>(), 0..100),
+    ) {
+        use crate::port::RemovalPlan;
+        let (manager, packages, sources, removes, command) = plan;
+        let p = RemovalPlan { manager, packages, sources, removes, command };
+        let text = serde_json::to_string_pretty(&p).unwrap();
+        prop_assert_eq!(serde_json::from_str::<RemovalPlan>(&text).ok(), Some(p));
+        if let Ok(r) = serde_json::from_value::<RemovalPlan>(other.clone()) {
+            for k in ["manager", "packages", "sources", "removes", "command"] {
+                prop_assert!(other.get(k).is_some(), "{k} missing but read: {r:?}");
+            }
+        }
+        let _ = serde_json::from_slice::<RemovalPlan>(&b);
+    }
+
+    #[test]
+    fn port_numbers(p in any::<u16>()) {
+        prop_assert_eq!(crate::port::check_port(p).is_ok(), p != 0);
+    }
 }
