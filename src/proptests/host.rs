@@ -65,6 +65,7 @@ fn stat_fields(s: &Stat) -> Vec<String> {
 }
 
 proptest! {
+    // 512 cases of pure parsing: each test under ~0.6 s of CPU in a debug build.
     #![proptest_config(cfg(512))]
 
     #[test]
@@ -174,6 +175,7 @@ fn meminfo_line() -> impl Strategy<Value = String> {
 }
 
 proptest! {
+    // 512 cases of pure parsing: each test under ~0.6 s of CPU in a debug build.
     #![proptest_config(cfg(512))]
 
     /// Any text parses or not; what parses has an availability that never overflows and
@@ -251,6 +253,7 @@ fn meminfo_kb_beyond_64_bits_is_bad_input() {
 // ---- mounts, environ, state paths -----------------------------------------------------
 
 proptest! {
+    // 512 cases of pure parsing: each test under ~0.6 s of CPU in a debug build.
     #![proptest_config(cfg(512))]
 
     #[test]

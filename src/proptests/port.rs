@@ -86,6 +86,7 @@ const PROC_NET_HEAD: &str = "  sl  local_address rem_address   st tx_queue rx_qu
                              retrnsmt   uid  timeout inode";
 
 proptest! {
+    // 512 cases of pure parsing: each test under ~0.6 s of CPU in a debug build.
     #![proptest_config(cfg(512))]
 
     #[test]
@@ -120,7 +121,7 @@ proptest! {
     fn proc_net_overflow_is_an_error(r in row(), which in 0..3usize, extra in 1..u64::MAX) {
         let mut f = row_fields(0, &r);
         match which {
-            0 => f[7] = (u64::from(u32::MAX) + extra % 1000).to_string(),
+            0 => f[7] = (u64::from(u32::MAX) + 1 + extra % 1000).to_string(),
             1 => f[9] = format!("{}0", u64::MAX - extra % 1000),
             _ => f[3] = format!("{:X}", 256 + extra % 1000),
         }
@@ -237,6 +238,7 @@ fn netlink_buffer() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
+    // 512 cases of pure parsing: each test under ~0.6 s of CPU in a debug build.
     #![proptest_config(cfg(512))]
 
     #[test]
@@ -326,6 +328,7 @@ fn dirents() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
+    // 512 cases of pure parsing: each test under ~0.6 s of CPU in a debug build.
     #![proptest_config(cfg(512))]
 
     #[test]
@@ -348,6 +351,7 @@ proptest! {
 // ---- systemctl, passwd, /proc/stat ----------------------------------------------------
 
 proptest! {
+    // 512 cases of pure parsing: each test under ~0.6 s of CPU in a debug build.
     #![proptest_config(cfg(512))]
 
     #[test]
@@ -419,6 +423,7 @@ fn ps_entry() -> impl Strategy<Value = PsEntry> {
 }
 
 proptest! {
+    // 512 cases of pure parsing: each test under ~0.6 s of CPU in a debug build.
     #![proptest_config(cfg(512))]
 
     #[test]
@@ -494,6 +499,7 @@ fn container_label_of_a_non_ascii_id() {
 // ---- the removal record of `port free --remove-package` --------------------------------
 
 proptest! {
+    // 256 cases of pure parsing: each test under ~0.6 s of CPU in a debug build.
     #![proptest_config(cfg(256))]
 
     /// The record an interrupted removal leaves reads back as written, and any other

@@ -33,6 +33,7 @@ fn release() -> impl Strategy<Value = String> {
 }
 
 proptest! {
+    // 512 cases of pure parsing: each test under ~0.6 s of CPU in a debug build.
     #![proptest_config(cfg(512))]
 
     /// The comparison is an order: reflexive, antisymmetric and transitive.
@@ -275,6 +276,7 @@ proptest! {
 // ---- uptime, reboot-required.pkgs, needs-restarting -----------------------------------
 
 proptest! {
+    // 512 cases of pure parsing: each test under ~0.6 s of CPU in a debug build.
     #![proptest_config(cfg(512))]
 
     #[test]
