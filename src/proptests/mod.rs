@@ -18,6 +18,7 @@ mod port;
 mod reboot;
 mod size;
 mod swap;
+mod swap_file;
 
 use proptest::prelude::*;
 use proptest::test_runner::Config;
