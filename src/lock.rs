@@ -43,9 +43,12 @@ impl StateLock {
             .create(&dir)
             .map_err(|e| Error::io("creating state directory", &dir, e))?;
         let path = dir.join("lock");
-        let deadline = match wait {
-            Wait::No => None,
-            Wait::Up(d) => Some(Instant::now() + d),
+        // Time waited is compared with the limit, never added to an instant: any
+        // Duration is a limit, none overflows.
+        let started = Instant::now();
+        let limit = match wait {
+            Wait::No => Duration::ZERO,
+            Wait::Up(d) => d,
         };
         let mut file = OpenOptions::new()
             .read(true)
@@ -62,7 +65,7 @@ impl StateLock {
                     return Ok(StateLock { _lock: lock, path });
                 }
                 Err((f, Errno::EWOULDBLOCK)) => {
-                    if deadline.is_none_or(|d| Instant::now() >= d) {
+                    if started.elapsed() >= limit {
                         return Err(Refusal::Locked { path }.into());
                     }
                     file = f;

@@ -52,15 +52,18 @@ impl MemInfo {
             };
             let mut parts = rest.split_whitespace();
             let Some(value) = parts.next() else { continue };
-            let value: u64 = value.parse().map_err(|_| {
+            let bad = |why: &str| {
                 Error::parse(
                     format!("/proc/meminfo line {}", n + 1),
-                    format!("{key}: {value:?} is not a number"),
+                    format!("{key}: {value:?} {why}"),
                 )
-            })?;
+            };
+            let number: u64 = value.parse().map_err(|_| bad("is not a number"))?;
             let bytes = match parts.next() {
-                Some("kB") => value.saturating_mul(1024),
-                _ => value,
+                Some("kB") => number
+                    .checked_mul(1024)
+                    .ok_or_else(|| bad("kB is more than 2^64 bytes"))?,
+                _ => number,
             };
             match key.trim() {
                 "MemTotal" => {
@@ -97,7 +100,9 @@ impl MemInfo {
         match self.mem_available {
             Some(a) => (a, false),
             None => {
-                let est = (self.mem_free + self.buffers + self.cached + self.sreclaimable)
+                let est = [self.buffers, self.cached, self.sreclaimable]
+                    .iter()
+                    .fold(self.mem_free, |sum, v| sum.saturating_add(*v))
                     .saturating_sub(self.shmem)
                     .min(self.mem_total);
                 (est, true)
@@ -134,10 +139,14 @@ impl Pressure {
                 let Some((k, v)) = w.split_once('=') else {
                     continue;
                 };
+                // A share of time: a finite number, not negative (NaN would compare false
+                // against every threshold and hide the pressure).
                 let v: f64 = match k {
                     "avg10" | "avg60" | "avg300" => v
                         .parse()
-                        .map_err(|_| Error::parse("pressure", format!("{w:?}")))?,
+                        .ok()
+                        .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+                        .ok_or_else(|| Error::parse("pressure", format!("{w:?}")))?,
                     _ => continue,
                 };
                 match (kind, k) {

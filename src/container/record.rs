@@ -46,23 +46,33 @@ pub(super) fn record_path(state_dir: &Path, id: &str) -> PathBuf {
 }
 
 /// Reads the reboot record for a container id, or (when `id` is unknown) the one whose
-/// name or id matches `target`.
-pub(super) fn read_record(
+/// name or id matches `target`. A record whose id is not a full container id is
+/// ignored: the id names files and goes to the engine's commands.
+pub(crate) fn read_record(
     host: &Host,
     state_dir: &Path,
     id: Option<&str>,
     target: &str,
 ) -> Option<RebootRecord> {
+    let full = |r: &RebootRecord| {
+        let ok = super::engine::is_full_id(&r.id);
+        if !ok {
+            log::warn!("container: ignoring a reboot record for id {:?}", r.id);
+        }
+        ok
+    };
     if let Some(id) = id {
         let text = host.read_opt(record_path(state_dir, id)).ok().flatten()?;
         return serde_json::from_str(&text)
             .map_err(|e| log::warn!("container: unreadable reboot record for {id}: {e}"))
-            .ok();
+            .ok()
+            .filter(full);
     }
     let rd = std::fs::read_dir(host.path(record_dir(state_dir))).ok()?;
     rd.filter_map(|e| e.ok())
         .filter_map(|e| std::fs::read_to_string(e.path()).ok())
         .filter_map(|t| serde_json::from_str::<RebootRecord>(&t).ok())
+        .filter(full)
         .find(|r| r.name == target || r.id.starts_with(target))
 }
 

@@ -45,7 +45,7 @@ pub enum EntryState {
 /// One reboot hostfix started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
-    /// A number unique in this ledger, increasing.
+    /// A number unique in this ledger, increasing (until `u64::MAX`; see [`Ledger::next_id`]).
     pub id: u64,
     /// The `--once` key, when one was given.
     #[serde(default)]
@@ -266,9 +266,17 @@ impl Ledger {
         v
     }
 
-    /// The id for a new entry.
+    /// The id for a new entry: one past the highest, or (when that is `u64::MAX`) the
+    /// lowest id not in use, so an id never wraps onto an existing one.
     pub fn next_id(&self) -> u64 {
-        self.entries.iter().map(|e| e.id).max().map_or(1, |m| m + 1)
+        let taken = |id: u64| self.entries.iter().any(|e| e.id == id);
+        match self.entries.iter().map(|e| e.id).max() {
+            None => 1,
+            Some(m) => m
+                .checked_add(1)
+                .or_else(|| (1..=u64::MAX).find(|i| !taken(*i)))
+                .unwrap_or(0),
+        }
     }
 
     /// The entries a run in this boot would confirm (started in another boot, on this

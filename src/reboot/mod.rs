@@ -594,10 +594,8 @@ pub fn parse_uptime(text: &str) -> std::result::Result<Duration, String> {
     let secs: f64 = first
         .parse()
         .map_err(|_| format!("not a number: {first:?}"))?;
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("not a duration: {first:?}"));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    // try_from: more seconds than a Duration holds (1e20) is an error, not a panic.
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("not a duration: {first:?}"))
 }
 
 /// How long the host has been up (`/proc/uptime`).
