@@ -119,7 +119,8 @@ impl RebootSpec {
     ///
     /// # Errors
     /// [`InputError`] for an empty or odd `--once` key, `--max-attempts 0`, an empty
-    /// window, an empty condition or message.
+    /// window, a window or minimum uptime above [`crate::size::MAX_SPAN`], a delay above
+    /// [`crate::size::MAX_WAIT`], an empty condition or message.
     pub fn validate(&self) -> std::result::Result<(), InputError> {
         if let Some(k) = &self.rules.once {
             if k.is_empty()
@@ -150,6 +151,12 @@ impl RebootSpec {
                 "a duration such as 1h (the default) or 1d",
             ));
         }
+        use crate::size::{MAX_SPAN, MAX_WAIT, check_duration};
+        check_duration("--window", self.rules.window, MAX_SPAN)?;
+        if let Some(u) = self.rules.min_uptime {
+            check_duration("--min-uptime", u, MAX_SPAN)?;
+        }
+        check_duration("--delay", self.delay, MAX_WAIT)?;
         if self.when.as_deref().is_some_and(|w| w.trim().is_empty()) {
             return Err(InputError::new(
                 "--when",

@@ -189,6 +189,7 @@ impl SwapSpec {
                 "a percentage above 0 and at most 100",
             ));
         }
+        crate::size::check_duration("--lock-wait", self.lock_wait, crate::size::MAX_WAIT)?;
         if self.auto_max < MIN_SIZE {
             return Err(InputError::new(
                 "auto maximum",
