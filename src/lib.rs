@@ -65,6 +65,7 @@
 
 pub mod container;
 pub mod doctor;
+pub mod engine;
 pub mod error;
 pub mod fsutil;
 pub mod host;
@@ -73,6 +74,7 @@ pub mod package;
 pub mod plan;
 pub mod port;
 pub mod process;
+pub mod program;
 pub mod reboot;
 pub mod resources;
 pub mod size;

@@ -109,7 +109,7 @@ pub fn shim_container_id(cmdline: &[String]) -> Option<String> {
                 .next()
                 .map(str::to_string)
         })
-        .filter(|id| super::engine::is_full_id(id))
+        .filter(|id| crate::engine::is_full_id(id))
 }
 
 /// The cgroup v1 `freezer` path from `/proc/PID/cgroup` (`4:freezer:/docker/<id>`).

@@ -6,13 +6,13 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use crate::engine::{Engine, EngineFailure, Limits, Status, short_id};
 use crate::error::{Error, InputError, Refusal, Result};
 use crate::host::{Host, InitSystem};
 use crate::plan::{Mode, Policy, Report, Risk, Rung as PlanRung, Runner};
 use crate::process;
 
 use super::ContainerError;
-use super::engine::{Engine, EngineFailure, Limits, Status, short_id};
 use super::ladder::{
     LadderEnv, Names, Observation, RebootGate, RebootRequest, Rung, RungPlan, plan_ladder,
     restart_hits,
@@ -162,7 +162,7 @@ fn resolve(
     )?;
     match out.failure {
         None => {
-            let info = super::engine::parse_inspect(&out.output.stdout)?
+            let info = crate::engine::parse_inspect(&out.output.stdout)?
                 .into_iter()
                 .next()
                 .ok_or_else(|| Error::parse("docker container inspect output", "empty"))?;
@@ -174,7 +174,7 @@ fn resolve(
         Some(EngineFailure::Hung) => {
             let list = engine.list(host)?;
             let t = target.to_ascii_lowercase();
-            let by_name: Vec<&super::engine::PsEntry> = list
+            let by_name: Vec<&crate::engine::PsEntry> = list
                 .iter()
                 .filter(|e| e.names.iter().any(|n| n == target))
                 .collect();

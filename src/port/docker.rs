@@ -1,10 +1,9 @@
 //! The container behind a port: `docker-proxy`'s arguments, container ids in cgroup
 //! paths, and the engine's list of containers.
 //!
-//! The engine is reached through the one client hostfix has for it,
-//! [`crate::container::Engine`] (`docker ps -a` under `timeout`, parsed by the container
-//! module); this file only matches what it lists to the port: which container publishes
-//! it, its name, and the command that would stop it.
+//! The engine is reached through the one client hostfix has for it, [`crate::engine`]
+//! (`docker ps -a` under `timeout`, parsed there); this file only matches what it lists to
+//! the port: which container publishes it, its name, and the command that would stop it.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -12,7 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::table::Proto;
-use crate::container::{Engine, PsEntry};
+use crate::engine::{Engine, PsEntry};
 use crate::host::Host;
 
 /// What `docker-proxy` was started with (`-proto tcp -host-ip 0.0.0.0 -host-port 8080
@@ -225,7 +224,7 @@ mod tests {
                 )
             })
             .collect();
-        crate::container::engine::parse_ps(&text).unwrap()
+        crate::engine::parse_ps(&text).unwrap()
     }
 
     #[test]

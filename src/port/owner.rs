@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::docker::{self, ContainerRef};
 use super::scan::FdScan;
 use super::table::{Listener, Proto};
-use crate::container::PsEntry;
+use crate::engine::PsEntry;
 use crate::host::{Cmd, Host, InitSystem};
 use crate::package::{self, PackageInfo, PackageManager};
 use crate::process::{self, Process};
@@ -714,7 +714,7 @@ mod tests {
             .collect();
         let mut c2 = c.clone();
         c2.containers = Some(
-            crate::container::engine::parse_ps(
+            crate::engine::parse_ps(
                 r#"{"ID":"abc","Names":"web","State":"running","Status":"Up","Ports":"0.0.0.0:80->80/tcp"}"#,
             )
             .unwrap(),
