@@ -28,6 +28,7 @@
 //!
 //! ## What hostfix never touches
 //!
+//! Every rule lives in [`protect`]:
 //! PID 1, the calling process and its ancestors, kernel threads, sshd, the container
 //! engine (except `container rm`'s restart rung, at `destructive`, which names the
 //! containers it would interrupt), containers that hold a port (`port free` prints the
@@ -75,6 +76,7 @@ pub mod plan;
 pub mod port;
 pub mod process;
 pub mod program;
+pub mod protect;
 pub mod reboot;
 pub mod resources;
 pub mod size;

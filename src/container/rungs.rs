@@ -14,7 +14,7 @@ use crate::error::{Error, Refusal, Result};
 use crate::host::Host;
 use crate::lock::{StateLock, Wait};
 use crate::plan::{Goal, Risk, Rung as PlanRung, Verdict};
-use crate::{process, program};
+use crate::{program, protect};
 
 use super::ContainerError;
 use super::ladder::{Decision, LadderEnv, Names, Observation, Rung, action, decide, reason};
@@ -192,7 +192,7 @@ impl Ctx<'_> {
                 notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
             }
             Rung::KillShim => {
-                let protected = process::caller_ancestry(self.host);
+                let protected = protect::caller(self.host);
                 for s in &o.shims {
                     notes.push(self.kill(s.pid, s.start_time, &s.comm, "shim", &protected)?);
                 }
@@ -262,10 +262,10 @@ impl Ctx<'_> {
         what: &str,
         protected: &[i32],
     ) -> Result<String> {
-        if pid <= 1 || protected.contains(&pid) {
+        if let Some(why) = protect::signal_target(pid, protected) {
             return Err(Refusal::Protected {
                 target: format!("pid {pid} ({comm})"),
-                why: "PID 1 and hostfix's own ancestry are never signalled".into(),
+                why: why.into(),
             }
             .into());
         }

@@ -100,14 +100,9 @@ pub struct PackageInfo {
 
 impl PackageInfo {
     /// Why hostfix never removes this package, when it never does.
+    /// The rule and its wording are [`crate::protect::package`]'s.
     pub fn protected_reason(&self) -> Option<String> {
-        if self.essential {
-            Some(format!("{} is an essential package", self.name))
-        } else if self.required {
-            Some(format!("{} is a required package", self.name))
-        } else {
-            None
-        }
+        crate::protect::package(&self.name, self.essential, self.required)
     }
 }
 

@@ -193,11 +193,6 @@ pub fn ancestry(host: &Host, pid: i32) -> Vec<i32> {
     out
 }
 
-/// The calling process and its ancestors: processes hostfix never signals.
-pub fn caller_ancestry(host: &Host) -> Vec<i32> {
-    ancestry(host, std::process::id() as i32)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
