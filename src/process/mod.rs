@@ -1,8 +1,9 @@
 //! Processes as `/proc` shows them: pure parsers of `stat`, `status`, `cmdline` and
-//! `cgroup`, and thin readers joined to the host's root. Every `/proc/PID` file hostfix
-//! reads is read here, through [`proc_text`] and the readers on it ([`stat`],
-//! [`cgroup`], [`cmdline`], [`Process::read`]); `stat` is parsed in [`stat`](mod@stat)
-//! only, a leaf the live system's signal check uses too.
+//! `cgroup`, and thin readers joined to the host's root: [`proc_text`] and the readers
+//! on it ([`stat()`], [`cgroup`], [`cmdline`], [`children`], [`Process::read`]). Besides
+//! these, only the port fd walk (`openat` on `fd/`, for speed) and the host's container
+//! detection (PID 1's environment) read `/proc/PID`. `stat` is parsed in
+//! [`stat`](mod@stat) only, a leaf the live system's signal check uses too.
 //!
 //! Processes come and go while they are read: every reader returns `None` for a process
 //! that vanished or cannot be read, and callers skip it.

@@ -1,6 +1,6 @@
 //! `/proc/PID/stat`: the one parser of it, and the one reader, under a root. A leaf: the
 //! live system's signal check (`host`) reads a pid's start time through it, and
-//! [`crate::process::stat`] reads it under a host's root.
+//! [`crate::process::stat()`] reads it under a host's root.
 //!
 //! The `procfs` crate's parser (procfs-core 0.18 `Stat::from_read`) is not used: it
 //! slices the line at `(` - 1 and `)` + 2 unchecked, which panics on hostile text (a
