@@ -9,11 +9,11 @@
 //! (`.`, `bin`, empty) are never searched: hostfix runs as root, and a program picked up
 //! from the working directory would be a hijack. What: an executable regular file (a link
 //! to one counts) named exactly as asked; a name with a `/` is not a program name.
+//!
+//! A leaf: it takes the host's root (`host.root()`), not the host.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-
-use crate::host::Host;
 
 /// The standard program directories, searched in this order.
 pub const STANDARD_DIRS: [&str; 6] = [
@@ -73,19 +73,22 @@ pub fn is_program_name(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
 }
 
-/// Finds a program on the host (see the module's rule); `None` when there is none.
-pub fn find(host: &Host, name: &str) -> Option<Program> {
+/// Finds a program on the host whose root is `root` (see the module's rule); `None`
+/// when there is none.
+pub fn find(root: &Path, name: &str) -> Option<Program> {
     if !is_program_name(name) {
         return None;
     }
-    let live = host.is_live_root();
+    let live = root == Path::new("/");
     let env = if live { std::env::var_os("PATH") } else { None };
+    // As `Host::path` joins: every search directory is absolute.
+    let under_root = |host_path: &Path| root.join(host_path.strip_prefix("/").unwrap_or(host_path));
     let found = search_dirs(live, env.as_deref())
         .into_iter()
         .map(|dir| dir.join(name))
-        .find(|host_path| is_executable(&host.path(host_path)))
+        .find(|host_path| is_executable(&under_root(host_path)))
         .map(|host_path| Program {
-            path: host.path(&host_path),
+            path: under_root(&host_path),
             host_path,
         });
     log::debug!("program: {name} -> {found:?}");
@@ -139,8 +142,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         put(d.path(), "/usr/bin/tool", 0o755);
         put(d.path(), "/bin/tool", 0o755);
-        let host = Host::fake(d.path());
-        let p = find(&host, "tool").unwrap();
+        let p = find(d.path(), "tool").unwrap();
         assert_eq!(p.host_path, PathBuf::from("/usr/bin/tool"));
         assert_eq!(p.path, d.path().join("usr/bin/tool"));
         assert_eq!(p.host_name(), "/usr/bin/tool");
@@ -151,7 +153,7 @@ mod tests {
         // /usr/local/sbin comes first.
         put(d.path(), "/usr/local/sbin/tool", 0o700);
         assert_eq!(
-            find(&host, "tool").unwrap().host_path,
+            find(d.path(), "tool").unwrap().host_path,
             PathBuf::from("/usr/local/sbin/tool")
         );
     }
@@ -159,21 +161,21 @@ mod tests {
     #[test]
     fn only_executable_regular_files_count() {
         let d = tempfile::tempdir().unwrap();
-        let host = Host::fake(d.path());
-        put(d.path(), "/usr/bin/plain", 0o644);
-        assert_eq!(find(&host, "plain"), None, "not executable");
+        let root = d.path();
+        put(root, "/usr/bin/plain", 0o644);
+        assert_eq!(find(root, "plain"), None, "not executable");
         std::fs::create_dir_all(d.path().join("usr/sbin/adir")).unwrap();
-        assert_eq!(find(&host, "adir"), None, "a directory");
+        assert_eq!(find(root, "adir"), None, "a directory");
         put(d.path(), "/usr/bin/real", 0o755);
         std::os::unix::fs::symlink("real", d.path().join("usr/bin/linked")).unwrap();
         assert_eq!(
-            find(&host, "linked").unwrap().host_path,
+            find(root, "linked").unwrap().host_path,
             PathBuf::from("/usr/bin/linked"),
             "a link to an executable counts"
         );
         std::os::unix::fs::symlink("nowhere", d.path().join("usr/bin/dangling")).unwrap();
-        assert_eq!(find(&host, "dangling"), None);
-        assert_eq!(find(&host, "missing"), None);
+        assert_eq!(find(root, "dangling"), None);
+        assert_eq!(find(root, "missing"), None);
     }
 
     #[test]
@@ -181,18 +183,18 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         put(d.path(), "/usr/bin/x/y", 0o755);
         put(d.path(), "/usr/bin/ok", 0o755);
-        let host = Host::fake(d.path());
+        let root = d.path();
         for bad in ["x/y", "../bin/ok", "/usr/bin/ok", "", ".", "..", "a\0b"] {
             assert!(!is_program_name(bad), "{bad:?}");
-            assert_eq!(find(&host, bad), None, "{bad:?}");
+            assert_eq!(find(root, bad), None, "{bad:?}");
         }
-        assert!(find(&host, "ok").is_some());
+        assert!(find(root, "ok").is_some());
     }
 
     #[test]
     fn the_live_root_finds_sh() {
         // Every Linux host has an executable `sh` in a standard directory.
-        let p = find(&Host::live(), "sh").unwrap();
+        let p = find(Path::new("/"), "sh").unwrap();
         assert_eq!(p.path, p.host_path);
         assert!(p.host_path.ends_with("sh"));
         assert!(p.host_path.is_absolute());

@@ -18,6 +18,7 @@
 use std::path::Path;
 
 use crate::host::Host;
+use crate::package::PackageInfo;
 use crate::process;
 
 /// Why PID 1 is never signalled.
@@ -156,11 +157,11 @@ pub fn is_engine(name: &str, exe: Option<&Path>, unit: Option<&str>) -> bool {
 
 /// Why a package is never removed, when it never is: the distro marks it essential or
 /// required.
-pub fn package(name: &str, essential: bool, required: bool) -> Option<String> {
-    if essential {
-        Some(format!("{name} is an essential package"))
-    } else if required {
-        Some(format!("{name} is a required package"))
+pub fn package(p: &PackageInfo) -> Option<String> {
+    if p.essential {
+        Some(format!("{} is an essential package", p.name))
+    } else if p.required {
+        Some(format!("{} is a required package", p.name))
     } else {
         None
     }
@@ -301,15 +302,18 @@ mod tests {
 
     #[test]
     fn essential_and_required_packages_are_never_removed() {
-        assert_eq!(
-            package("bash", true, true).as_deref(),
-            Some("bash is an essential package")
-        );
-        assert_eq!(
-            package("libc6", false, true).as_deref(),
-            Some("libc6 is a required package")
-        );
-        assert_eq!(package("nginx-light", false, false), None);
+        let mut p = PackageInfo {
+            name: "bash".into(),
+            source: "bash".into(),
+            essential: true,
+            required: true,
+            ..Default::default()
+        };
+        assert_eq!(package(&p).as_deref(), Some("bash is an essential package"));
+        p.essential = false;
+        assert_eq!(package(&p).as_deref(), Some("bash is a required package"));
+        p.required = false;
+        assert_eq!(package(&p), None);
     }
 
     fn fake_proc(root: &Path, pid: u32, ppid: u32, cgroup: &str) {

@@ -213,7 +213,7 @@ impl Ctx<'_> {
                 }
             }
             Rung::RestartEngine => {
-                let systemctl = program::find(self.host, "systemctl")
+                let systemctl = program::find(self.host.root(), "systemctl")
                     .map_or_else(|| "systemctl".into(), |p| p.run_path());
                 for unit in ["containerd.service", "docker.service"] {
                     let out = run_wrapped(

@@ -215,10 +215,10 @@ impl Engine {
     /// # Errors
     /// [`EngineError::NoEngine`] when there is no `docker` program.
     pub fn locate(host: &Host) -> std::result::Result<Engine, EngineError> {
-        let program = program::find(host, "docker")
+        let program = program::find(host.root(), "docker")
             .ok_or(EngineError::NoEngine)?
             .run_path();
-        let timeout = program::find(host, "timeout").map(|p| p.run_path());
+        let timeout = program::find(host.root(), "timeout").map(|p| p.run_path());
         if timeout.is_none() {
             log::warn!("engine: no `timeout` program: engine commands run unguarded");
         }

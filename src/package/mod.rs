@@ -98,14 +98,6 @@ pub struct PackageInfo {
     pub required_by: Vec<String>,
 }
 
-impl PackageInfo {
-    /// Why hostfix never removes this package, when it never does.
-    /// The rule and its wording are [`crate::protect::package`]'s.
-    pub fn protected_reason(&self) -> Option<String> {
-        crate::protect::package(&self.name, self.essential, self.required)
-    }
-}
-
 /// How an installed package is tied to others, by name (versions, architecture
 /// qualifiers and alternatives' structure dropped: `a (>= 1) | b` gives `a` and `b`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -269,25 +261,5 @@ mod tests {
             usr_merge_twins(Path::new("/usr/lib64/x"))[1],
             PathBuf::from("/lib64/x")
         );
-    }
-
-    #[test]
-    fn protection_reasons() {
-        let mut p = PackageInfo {
-            name: "bash".into(),
-            version: None,
-            source: "bash".into(),
-            essential: true,
-            required: true,
-            ..Default::default()
-        };
-        assert_eq!(
-            p.protected_reason().unwrap(),
-            "bash is an essential package"
-        );
-        p.essential = false;
-        assert!(p.protected_reason().unwrap().contains("required"));
-        p.required = false;
-        assert!(p.protected_reason().is_none());
     }
 }

@@ -276,7 +276,8 @@ pub fn check_reboot_required(host: &Host) -> (NeedCheck, Option<NeedReason>) {
 pub fn check_needs_restarting(host: &Host) -> (NeedCheck, Option<NeedReason>) {
     let src = NeedSource::NeedsRestarting;
     // Run and reported by its host path (`/usr/bin/needs-restarting -r`).
-    let Some(program) = program::find(host, "needs-restarting").map(|p| p.host_name()) else {
+    let Some(program) = program::find(host.root(), "needs-restarting").map(|p| p.host_name())
+    else {
         return (
             check(
                 src,
