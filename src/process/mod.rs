@@ -60,10 +60,18 @@ pub fn parse_status_uid(text: &str) -> Option<u32> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The cgroup v2 path from the text of `/proc/PID/cgroup` or `/proc/self/cgroup` (the
+/// `0::` line).
+pub fn parse_cgroup_v2_path(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(|p| p.trim().to_string())
+}
+
 /// The cgroup v2 path of a process from `/proc/PID/cgroup` (the `0::` line); on a
 /// cgroup v1 host, the `name=systemd` line's path.
 pub fn parse_cgroup(text: &str) -> Option<String> {
-    crate::resources::parse_cgroup_v2_path(text).or_else(|| {
+    parse_cgroup_v2_path(text).or_else(|| {
         text.lines().find_map(|l| {
             l.split_once(":name=systemd:")
                 .map(|(_, p)| p.trim().to_string())
