@@ -28,14 +28,14 @@
 //!
 //! ## What hostfix never touches
 //!
-//! Every rule lives in [`protect`]:
 //! PID 1, the calling process and its ancestors, kernel threads, sshd, the container
 //! engine (except `container rm`'s restart rung, at `destructive`, which names the
 //! containers it would interrupt), containers that hold a port (`port free` prints the
 //! command that would stop them), essential or required packages, packages of another
 //! source than the one holding a port (but for add-ons its own packages pulled in), and
 //! files it did not create or cannot verify (a swap file is deleted only when it carries
-//! a swap signature). Edits to system
+//! a swap signature). The rules for processes, packages and containers, and their
+//! wording, live in [`protect`]. Edits to system
 //! files (fstab) are atomic and keep every other byte; concurrent runs are serialised by a
 //! lock in the state directory ([`lock::StateLock`]).
 //!
