@@ -264,7 +264,7 @@ fn refused_reboot_leaves_the_namespace_running() {
         "--method",
         "syscall",
         "--min-uptime",
-        "100000d",
+        "300d",
         "--state-dir",
         sd,
         "--json",

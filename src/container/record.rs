@@ -55,7 +55,7 @@ pub(crate) fn read_record(
     target: &str,
 ) -> Option<RebootRecord> {
     let full = |r: &RebootRecord| {
-        let ok = super::engine::is_full_id(&r.id);
+        let ok = crate::engine::is_full_id(&r.id);
         if !ok {
             log::warn!("container: ignoring a reboot record for id {:?}", r.id);
         }

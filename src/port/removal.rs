@@ -13,6 +13,7 @@ use crate::error::{Error, Refusal, Result};
 use crate::host::{Cmd, Host, InitSystem};
 use crate::package::{PackageError, PackageInfo, PackageManager, Relations};
 use crate::plan::Policy;
+use crate::protect;
 
 /// The package removal `--remove-package` plans.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,7 +190,7 @@ fn describe_all(
     for name in names {
         match pm.info(host, name)? {
             Some(i) => {
-                if let Some(why) = i.protected_reason() {
+                if let Some(why) = protect::package(&i) {
                     return Ok(Err(Refusal::Protected {
                         target: format!("package {}", i.name),
                         why,
