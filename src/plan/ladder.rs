@@ -47,6 +47,11 @@ pub enum Need {
     IfUnmet,
     /// Nice to have: above the cap it is skipped and left for a later run.
     Optional,
+    /// Cleans up hostfix's own leftovers (a temporary swap-over area): taken whenever the
+    /// cap allows, even when a needed rung is above the cap; above the cap itself it is
+    /// refused without stopping the climb, later clean-ups are left, and its refusal is
+    /// reported at the end ([`Climb::deferred`]).
+    Cleanup,
 }
 
 /// How a climb moves between rungs.
@@ -143,6 +148,9 @@ pub struct Climb<O> {
     pub next_index: Option<usize>,
     /// Why the climb stopped short, when it did.
     pub error: Option<Error>,
+    /// A clean-up refused at the cap that did not stop the climb: the caller reports it
+    /// once it has checked the goal.
+    pub deferred: Option<Error>,
 }
 
 impl<O> Climb<O> {
@@ -155,6 +163,7 @@ impl<O> Climb<O> {
             next: None,
             next_index: None,
             error: None,
+            deferred: None,
         }
     }
 
@@ -185,35 +194,37 @@ impl Runner<'_> {
         if reached && mode == Mode::Escalate {
             return c;
         }
-        if let Err(e) = self.preflight(mode, rungs, &c.last) {
-            c.error = Some(e);
+        if let Some((blocker, refusal)) = self.blocker(mode, rungs, &c.last) {
+            c.error = Some(self.blocked(mode, rungs, blocker, refusal, &c.last));
             return c;
         }
+        let mut cleanup_refused: Option<Risk> = None;
         for (i, rung) in rungs.iter().enumerate() {
+            if let (Some(risk), Need::Cleanup) = (cleanup_refused, rung.need()) {
+                let (o, why) = (
+                    &c.last,
+                    format!("not taken: an earlier clean-up step needs --max-risk {risk}"),
+                );
+                self.skip(rung.action(o), rung.risk(), rung.reason(o), why);
+                continue;
+            }
             match self.rung(mode, *rung, &c.last) {
-                Outcome::Taken(Exec::Done) => {
+                Outcome::Taken(Exec::Done) if mode == Mode::Escalate => {
                     c.taken.push(i);
-                    if mode == Mode::Sequence {
-                        continue;
-                    }
-                    match goal.observe(self.host()) {
-                        Ok(o) => c.last = o,
-                        Err(e) => {
-                            c.error = Some(e);
-                            return c;
-                        }
-                    }
-                    if goal.reached(&c.last) {
-                        c.reached = true;
-                        c.reached_by = Some(i);
+                    if let Err(e) = self.after_rung(*rung, i, goal, &mut c) {
+                        c.error = Some(e);
                         return c;
                     }
-                    if rung.verify(&c.last) != Some(true) {
-                        self.not_enough(goal.remains(&c.last));
+                    if c.reached {
+                        return c;
                     }
                 }
-                Outcome::Taken(Exec::Planned) => c.taken.push(i),
+                Outcome::Taken(_) => c.taken.push(i),
                 Outcome::Passed => {}
+                Outcome::Stopped(stop) if rung.need() == Need::Cleanup && stop.next.is_some() => {
+                    cleanup_refused = Some(rung.risk());
+                    c.deferred = stop.error;
+                }
                 Outcome::Stopped(stop) => {
                     c.error = stop.error;
                     c.next_index = stop.next.as_ref().map(|_| i);
@@ -223,6 +234,25 @@ impl Runner<'_> {
             }
         }
         self.finish_climb(mode, goal, c)
+    }
+
+    /// Observes the host after an escalation's rung: the goal reached, or the rung
+    /// marked not enough unless its own postcondition held.
+    fn after_rung<O>(
+        &mut self,
+        rung: &dyn Rung<O>,
+        i: usize,
+        goal: &mut dyn Goal<O>,
+        c: &mut Climb<O>,
+    ) -> Result<()> {
+        c.last = goal.observe(self.host())?;
+        if goal.reached(&c.last) {
+            c.reached = true;
+            c.reached_by = Some(i);
+        } else if rung.verify(&c.last) != Some(true) {
+            self.not_enough(goal.remains(&c.last));
+        }
+        Ok(())
     }
 
     /// Marks the last step as taken but verified not to be enough: the ladder escalates.
@@ -258,37 +288,72 @@ impl Runner<'_> {
         c
     }
 
-    /// Checks the rungs that must be taken before taking any: a refusal or a required
-    /// rung above the cap refuses the climb, and the rungs before it are recorded as not
-    /// taken.
-    fn preflight<O>(&mut self, mode: Mode, rungs: &[&dyn Rung<O>], o: &O) -> Result<()> {
-        let required = |r: &&dyn Rung<O>| {
-            r.need() == Need::Required || (mode == Mode::Sequence && r.need() != Need::Optional)
-        };
-        for (i, r) in rungs.iter().enumerate().filter(|(_, r)| required(r)) {
-            let refusal = match r.decide(o) {
-                Verdict::Refuse(refusal) => refusal,
-                Verdict::Take if !self.allows(r.risk()) => Refusal::RiskAboveCap {
-                    action: r.action(o),
-                    needed: r.risk(),
-                    cap: self.policy().max_risk,
-                },
-                _ => continue,
-            };
-            let later = format!("not taken: {}", refusal);
-            for before in rungs[..i].iter().filter(|b| b.decide(o) == Verdict::Take) {
-                if self.allows(before.risk()) {
-                    self.skip(
-                        before.action(o),
-                        before.risk(),
-                        before.reason(o),
-                        later.clone(),
-                    );
-                }
-            }
-            return Err(self.refuse_step(r.action(o), r.risk(), r.reason(o), refusal));
+    /// Whether `r` must be taken for the goal to hold (so it is checked before any rung
+    /// is taken).
+    fn needed<O>(mode: Mode, r: &dyn Rung<O>) -> bool {
+        match r.need() {
+            Need::Required => true,
+            Need::IfUnmet => mode == Mode::Sequence,
+            Need::Optional | Need::Cleanup => false,
         }
-        Ok(())
+    }
+
+    /// The first needed rung the climb cannot take (refused, or above the cap), with the
+    /// refusal.
+    fn blocker<O>(&self, mode: Mode, rungs: &[&dyn Rung<O>], o: &O) -> Option<(usize, Refusal)> {
+        rungs.iter().enumerate().find_map(|(i, r)| {
+            if !Self::needed(mode, *r) {
+                return None;
+            }
+            match r.decide(o) {
+                Verdict::Refuse(refusal) => Some((i, refusal)),
+                Verdict::Take if !self.allows(r.risk()) => Some((
+                    i,
+                    Refusal::RiskAboveCap {
+                        // A sequence's step says why the desired state needs it.
+                        action: match mode {
+                            Mode::Sequence => format!("{} ({})", r.action(o), r.reason(o)),
+                            Mode::Escalate => r.action(o),
+                        },
+                        needed: r.risk(),
+                        cap: self.policy().max_risk,
+                    },
+                )),
+                _ => None,
+            }
+        })
+    }
+
+    /// A climb a needed rung blocks: nothing needed is taken (the needed rungs the cap
+    /// allows are recorded as not taken), clean-ups of hostfix's own leftovers the cap
+    /// allows still are, and the blocking rung is recorded as refused.
+    fn blocked<O>(
+        &mut self,
+        mode: Mode,
+        rungs: &[&dyn Rung<O>],
+        blocker: usize,
+        refusal: Refusal,
+        o: &O,
+    ) -> Error {
+        let later = format!("not taken: {refusal}");
+        for (i, r) in rungs.iter().enumerate() {
+            let shown = i < blocker || mode == Mode::Sequence;
+            if i == blocker || r.decide(o) != Verdict::Take || !self.allows(r.risk()) || !shown {
+                continue;
+            }
+            if r.need() == Need::Cleanup {
+                // A clean-up that fails is the error to report, before the refusal.
+                if let Outcome::Stopped(stop) = self.rung(mode, *r, o) {
+                    if let Some(e) = stop.error {
+                        return e;
+                    }
+                }
+            } else {
+                self.skip(r.action(o), r.risk(), r.reason(o), later.clone());
+            }
+        }
+        let r = rungs[blocker];
+        self.refuse_step(r.action(o), r.risk(), r.reason(o), refusal)
     }
 
     /// Decides and takes (or plans, skips, refuses) one rung.
@@ -592,5 +657,53 @@ mod tests {
         assert!(climb.error.is_some_and(|e| e.exit_code() == 3));
         let st: Vec<StepStatus> = run.steps().iter().map(|s| s.status).collect();
         assert_eq!(st, [StepStatus::Skipped, StepStatus::Refused]);
+    }
+
+    #[test]
+    fn a_blocked_sequence_still_cleans_up_its_own_leftovers() {
+        let (c, acted) = (Counter { left: Cell::new(3) }, RefCell::new(Vec::new()));
+        let mut clean = rung("delete leftover", Risk::Additive, 0, &c, &acted);
+        clean.need = Need::Cleanup;
+        let a = rung("create", Risk::Additive, 1, &c, &acted);
+        let b = rung("swapoff", Risk::Disruptive, 1, &c, &acted);
+        let h = host();
+        let mut run = Runner::new("t", &h, &Policy::new(Risk::Additive));
+        let mut g = &c;
+        let climb = run.climb(Mode::Sequence, &[&clean, &a, &b], &mut g, 3);
+        assert_eq!(*acted.borrow(), ["delete leftover"]);
+        let e = climb.error.expect("refused");
+        assert!(
+            e.to_string()
+                .contains("swapoff (3 left): needs --max-risk disruptive"),
+            "{e}"
+        );
+        let st: Vec<StepStatus> = run.steps().iter().map(|s| s.status).collect();
+        assert_eq!(
+            st,
+            [StepStatus::Done, StepStatus::Skipped, StepStatus::Refused]
+        );
+    }
+
+    #[test]
+    fn a_clean_up_above_the_cap_is_deferred_and_the_rest_goes_on() {
+        let (c, acted) = (Counter { left: Cell::new(1) }, RefCell::new(Vec::new()));
+        let mut off = rung("swapoff leftover", Risk::Disruptive, 0, &c, &acted);
+        off.need = Need::Cleanup;
+        let mut rm = rung("delete leftover", Risk::Additive, 0, &c, &acted);
+        rm.need = Need::Cleanup;
+        let a = rung("create", Risk::Additive, 1, &c, &acted);
+        let h = host();
+        let mut run = Runner::new("t", &h, &Policy::new(Risk::Additive));
+        let mut g = &c;
+        let climb = run.climb(Mode::Sequence, &[&off, &rm, &a], &mut g, 1);
+        assert_eq!(*acted.borrow(), ["create"]);
+        assert!(climb.error.is_none() && climb.reached);
+        assert!(climb.deferred.is_some_and(|e| e.exit_code() == 3));
+        let st: Vec<StepStatus> = run.steps().iter().map(|s| s.status).collect();
+        assert_eq!(
+            st,
+            [StepStatus::Refused, StepStatus::Skipped, StepStatus::Done]
+        );
+        assert!(run.steps()[1].detail.contains("earlier clean-up step"));
     }
 }

@@ -24,6 +24,7 @@
 //! so the swap-over goes through the temporary area rather than a rename.)
 
 mod apply;
+mod climb;
 pub mod diagnose;
 pub mod fs;
 pub mod fstab;
@@ -46,12 +47,12 @@ pub use planner::{Desired, PlannedStep, RemoveSpec, plan_ensure, plan_remove, re
 pub use proc_swaps::{SwapEntry, parse_proc_swaps, unescape_octal};
 pub use spec::{AutoSize, Persist, SwapSize, SwapSpec};
 
-use crate::error::{Classify, Error, ErrorKind, Refusal, Result};
+use crate::error::{Classify, Error, ErrorKind, Result};
 use crate::host::Host;
 use crate::lock::{StateLock, Wait};
-use crate::plan::{Policy, Report, Risk, Runner};
+use crate::plan::{Policy, Report, Runner};
 use apply::{Applier, Ctx};
-use planner::{Action, PlanRefusal};
+use planner::PlanRefusal;
 
 /// Errors of the swap operations (failures of the host, not of the input: exit 1).
 #[derive(Debug, thiserror::Error)]
@@ -235,15 +236,16 @@ fn ensure_inner(run: &mut Runner<'_>, spec: &SwapSpec, status: &mut SwapStatus) 
         size: d.size,
         state_dir: state_dir.clone(),
     };
-    let mut app = Applier::new(host, ctx, &o);
-    let refused_cleanup = execute(run, &mut app, &steps, &o)?;
-    if run.dry_run() {
-        return refused_cleanup.map_or(Ok(()), Err);
+    let app = Applier::new(host, ctx, &o);
+    let climb = climb::walk(run, app, &steps, o, &state_dir);
+    if let Some(e) = climb.error {
+        return Err(e);
     }
-    let after = observe(host, &spec.path, &state_dir)?;
-    *status = SwapStatus::from_observation(&after, Some(&d), spec.persist);
-    verify_ensured(&d, &after)?;
-    refused_cleanup.map_or(Ok(()), Err)
+    if !run.dry_run() {
+        *status = SwapStatus::from_observation(&climb.last, Some(&d), spec.persist);
+        verify_ensured(&d, &climb.last)?;
+    }
+    climb.deferred.map_or(Ok(()), Err)
 }
 
 fn take_lock(run: &Runner<'_>, wait: std::time::Duration) -> Result<Option<StateLock>> {
@@ -286,71 +288,6 @@ fn summarize(o: &Observation) -> String {
             )
             .to_string())
     )
-}
-
-/// Walks the planned steps through the runner.
-///
-/// When a needed step is above the cap, none of the needed steps is taken: the ones
-/// before it are recorded as skipped and it as refused; clean-up steps of hostfix's own
-/// leftovers that the cap allows are still taken. When a clean-up step is itself above
-/// the cap, the needed steps are taken, the clean-up (and the clean-up after it) is not,
-/// and its refusal is returned as `Ok(Some(..))` for the caller to report once the
-/// desired state is verified.
-fn execute(
-    run: &mut Runner<'_>,
-    app: &mut Applier<'_>,
-    steps: &[PlannedStep],
-    o: &Observation,
-) -> Result<Option<Error>> {
-    let temp = o.temp_path();
-    let over = steps.iter().find(|s| !s.cleanup && !run.allows(s.risk));
-    let mut blocked: Option<(Risk, Error)> = None;
-    for s in steps {
-        let desc = s.action.describe(&o.path, &temp);
-        if let Action::LeaveAlone { why, .. } = &s.action {
-            run.skip(desc, s.risk, s.reason.clone(), why.clone());
-            continue;
-        }
-        if let Some(over) = over.filter(|_| !s.cleanup) {
-            if s.risk <= run.policy().max_risk {
-                run.skip(
-                    desc,
-                    s.risk,
-                    s.reason.clone(),
-                    format!("not taken: a later step needs --max-risk {}", over.risk),
-                );
-            }
-            continue;
-        }
-        if let Some((risk, _)) = &blocked {
-            if s.cleanup {
-                run.skip(
-                    desc,
-                    s.risk,
-                    s.reason.clone(),
-                    format!("not taken: an earlier clean-up step needs --max-risk {risk}"),
-                );
-                continue;
-            }
-        }
-        let r = if s.action.is_bookkeeping() {
-            run.bookkeeping(desc, s.reason.clone(), |_| app.apply(&s.action))
-        } else {
-            run.step(desc, s.risk, s.reason.clone(), |_| app.apply(&s.action))
-        };
-        match r {
-            Ok(_) => {}
-            Err(e @ Error::Refused(Refusal::RiskAboveCap { .. })) if s.cleanup => {
-                blocked = Some((s.risk, e));
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    if let Some(over) = over {
-        let name = format!("{} ({})", over.action.describe(&o.path, &temp), over.reason);
-        run.step(name, over.risk, over.reason.clone(), |_| Ok(String::new()))?;
-    }
-    Ok(blocked.map(|(_, e)| e))
 }
 
 /// Checks the desired state holds after the steps.
@@ -526,14 +463,16 @@ fn remove_inner(
         size: 0,
         state_dir: state_dir.clone(),
     };
-    let mut app = Applier::new(host, ctx, &o);
-    if let Some(e) = execute(run, &mut app, &steps, &o)? {
+    let app = Applier::new(host, ctx, &o);
+    let path = o.path.clone();
+    let climb = climb::walk(run, app, &steps, o, &state_dir);
+    if let Some(e) = climb.error.or(climb.deferred) {
         return Err(e);
     }
     if run.dry_run() {
         return Ok(());
     }
-    let after = observe(host, &opts.path, &state_dir)?;
+    let after = climb.last;
     status.gone = after.target == observe::Target::Missing;
     status.persisted_in = SwapStatus::from_observation(&after, None, Persist::None).persisted_in;
     let own = planner::ownership(&after);
@@ -561,7 +500,7 @@ fn remove_inner(
     } else {
         Err(Error::Unmet(format!(
             "{}: {}",
-            o.path.display(),
+            path.display(),
             unmet.join("; ")
         )))
     }
