@@ -13,7 +13,14 @@
 //!   followed, never blocked on, never read.
 //! - **One lock for the whole machine.** Host edits (fstab, swap areas, units, packages,
 //!   the reboot ledger) take [`HostLock`], a `flock` on [`HOST_LOCK`] in a root-only
-//!   directory, whatever `--state-dir` says, and hold it only while editing.
+//!   directory, whatever `--state-dir` says, and hold it only while editing: not across
+//!   a reboot's `--delay`, not during a dry run (which only [probes](HostLock::probe)
+//!   it). There is no second, per-state-directory lock: every state file is written by
+//!   a run that holds the host lock, so the host lock serialises those writes too.
+//!
+//! State files are written with [`crate::fsutil::write_atomic`] (temp file, fsync,
+//! rename) into a directory made by [`ensure_state_dir`]; the temp files of a run killed
+//! mid-write are swept by the next run that writes there ([`sweep_temps`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Read;
@@ -27,9 +34,32 @@ use nix::fcntl::{Flock, FlockArg};
 use crate::error::{Error, InputError, Refusal, Result};
 use crate::host::Host;
 
+/// The effective uid of this process: the owner of every file and directory it creates
+/// (the host seam's uid may pretend otherwise; the filesystem does not).
+fn process_euid() -> u32 {
+    nix::unistd::geteuid().as_raw()
+}
+
+/// Whether an error is the kernel saying "permission denied".
+fn denied(e: &Error) -> bool {
+    matches!(e.errno(), Some(Errno::EACCES | Errno::EPERM))
+}
+
+/// Whether `path` is a directory owned by someone other than `uid`.
+fn owned_by_other(path: &Path, uid: u32) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.is_dir() && m.uid() != uid)
+}
+
 /// The machine-wide lock file (a host path). `/run/hostfix` is created `0700` by root, so
 /// no other user can plant the lock or hold it.
 pub const HOST_LOCK: &str = "/run/hostfix/lock";
+
+/// How often a run waiting for the host lock tries again.
+const LOCK_TICK: Duration = Duration::from_millis(50);
+
+/// The shortest wait for the host lock, whatever the caller asked: a probe
+/// ([`HostLock::probe`]) holds it for an instant.
+const MIN_LOCK_WAIT: Duration = Duration::from_millis(250);
 
 /// The largest state file hostfix reads (a ledger keeps a bounded number of entries; a
 /// bigger file was not written by hostfix).
@@ -156,15 +186,209 @@ pub fn read_regular(path: &Path) -> Result<Option<Vec<u8>>> {
         .read_to_end(&mut buf)
         .map_err(|e| Error::io("reading", path, e))?;
     if buf.len() as u64 > MAX_STATE_FILE {
-        return Err(Error::io(
-            "reading",
-            path,
-            std::io::Error::other(format!(
-                "larger than {MAX_STATE_FILE} bytes: not a file hostfix wrote"
-            )),
-        ));
+        return Err(Refusal::StateFile {
+            path: path.to_path_buf(),
+            why: format!("it is larger than {MAX_STATE_FILE} bytes: not a file hostfix wrote"),
+            reset: move_aside_hint(path),
+        }
+        .into());
     }
     Ok(Some(buf))
+}
+
+/// How to reset a state file hostfix cannot use, for messages: inspect it, then move it
+/// aside (never deleted for the user: it may be evidence).
+pub fn move_aside_hint(path: &Path) -> String {
+    format!(
+        "inspect it, then move it aside: mv {p} {p}.broken",
+        p = path.display()
+    )
+}
+
+/// Reads a state file as text: a regular file (no link followed, no FIFO blocked on), at
+/// most [`MAX_STATE_FILE`] bytes, UTF-8. `Ok(None)` when it does not exist. Every error
+/// names the file as a host path; `reset` is the step that resets it (see
+/// [`move_aside_hint`]).
+///
+/// # Errors
+/// [`Refusal::NeedsRoot`] when this process is not root and the file or its directory
+/// is not readable to it; [`Refusal::NotRegularFile`] for a link, FIFO, device, socket or
+/// directory; [`Refusal::StateFile`] for a file too large or not UTF-8;
+/// [`Error::Io`] otherwise.
+pub fn read_state_file(host: &Host, path: &Path, reset: &str) -> Result<Option<String>> {
+    let shown = host.host_path(path);
+    let bytes = match read_regular(path) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Ok(None),
+        Err(e) if denied(&e) && process_euid() != 0 => {
+            return Err(Refusal::NeedsRoot {
+                action: format!("read {}", shown.display()),
+            }
+            .into());
+        }
+        Err(Error::Refused(Refusal::NotRegularFile { found, .. })) => {
+            return Err(Refusal::NotRegularFile { path: shown, found }.into());
+        }
+        Err(Error::Refused(Refusal::StateFile { why, .. })) => {
+            return Err(Refusal::StateFile {
+                path: shown,
+                why,
+                reset: reset.to_string(),
+            }
+            .into());
+        }
+        Err(Error::Io {
+            context, source, ..
+        }) => {
+            return Err(Error::Io {
+                context,
+                path: shown,
+                source,
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    String::from_utf8(bytes).map(Some).map_err(|_| {
+        Refusal::StateFile {
+            path: shown,
+            why: "it is not UTF-8 text: not a file hostfix wrote".into(),
+            reset: reset.to_string(),
+        }
+        .into()
+    })
+}
+
+/// A message from a hostile file, cut to a readable length (at most 200 characters).
+pub fn clip(text: &str) -> String {
+    const MAX: usize = 200;
+    let mut out: String = text.chars().take(MAX).collect();
+    if text.chars().nth(MAX).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// The state directory as every check and every path uses it: absolute, with `.` and
+/// `..` resolved ([`normalize`]), so `/var/lib/../../run/x` is judged as `/run/x`.
+///
+/// # Errors
+/// [`InputError`] for `--state-dir` when it is not absolute or holds a NUL.
+pub fn state_dir(dir: &Path) -> std::result::Result<PathBuf, InputError> {
+    normalize("--state-dir", dir)
+}
+
+/// Creates (when missing) and checks the directory `sub` of the state directory
+/// (`sub` empty: the state directory itself), private to this process's user, sweeps
+/// the temp files of writers that died there, and returns its path joined to the
+/// host's root. Called by a run that is about to write a state file.
+///
+/// # Errors
+/// [`InputError`] for a bad `--state-dir`; [`Refusal::NeedsRoot`] when this process is
+/// not root and may not create it or it belongs to another user (root);
+/// [`Refusal::Unsafe`] / [`Refusal::NotRegularFile`] when root finds it owned by another
+/// user, writable by others, or not a directory; [`Error::Io`] otherwise.
+pub fn ensure_state_dir(host: &Host, dir: &Path, sub: &str) -> Result<PathBuf> {
+    let dir = state_dir(dir)?;
+    let host_dir = if sub.is_empty() { dir } else { dir.join(sub) };
+    let real = host.path(&host_dir);
+    let me = process_euid();
+    match ensure_private_dir(&real, me) {
+        Ok(()) => {}
+        Err(e) if me != 0 && (denied(&e) || owned_by_other(&real, me)) => {
+            return Err(Refusal::NeedsRoot {
+                action: format!("write hostfix's state in {}", host_dir.display()),
+            }
+            .into());
+        }
+        Err(e) => return Err(e),
+    }
+    sweep_temps(&real);
+    Ok(real)
+}
+
+/// Checks the directory `sub` of the state directory before reading from it, and
+/// returns its path joined to the host's root, or `None` when it does not exist (nothing
+/// was recorded). A directory owned by this process's user or by root, writable by no
+/// one else, is trusted; anything else was not made by hostfix and is refused, so no
+/// planted ledger is believed.
+///
+/// # Errors
+/// As [`ensure_state_dir`], without creating anything.
+pub fn readable_state_dir(host: &Host, dir: &Path, sub: &str) -> Result<Option<PathBuf>> {
+    let dir = state_dir(dir)?;
+    let host_dir = if sub.is_empty() { dir } else { dir.join(sub) };
+    let real = host.path(&host_dir);
+    let m = match fs::symlink_metadata(&real) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => {
+            if process_euid() != 0 {
+                return Err(Refusal::NeedsRoot {
+                    action: format!("read hostfix's state in {}", host_dir.display()),
+                }
+                .into());
+            }
+            return Err(Error::io("inspecting", &host_dir, e));
+        }
+        Err(e) => return Err(Error::io("inspecting", &host_dir, e)),
+    };
+    // Root's directory is as trusted as this process's own.
+    let owner = if m.is_dir() && m.uid() == 0 {
+        0
+    } else {
+        process_euid()
+    };
+    check_private_dir(&real, owner).map_err(|e| match e {
+        Error::Refused(Refusal::NotRegularFile { found, .. }) => Refusal::NotRegularFile {
+            path: host_dir.clone(),
+            found,
+        }
+        .into(),
+        other => other,
+    })?;
+    Ok(Some(real))
+}
+
+/// Removes, from one of hostfix's private state directories, the temp files of atomic
+/// writes whose writer is gone (`.NAME.hostfix-PID.tmp`, left by a run killed between
+/// writing its temp file and renaming it). Only regular files with hostfix's temp
+/// names are touched. Best effort: returns what was removed.
+pub fn sweep_temps(dir: &Path) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    let Ok(rd) = fs::read_dir(dir) else {
+        return removed;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(temp_writer_pid) else {
+            continue;
+        };
+        let regular = e.file_type().is_ok_and(|t| t.is_file());
+        let gone =
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) == Err(Errno::ESRCH);
+        if !regular || !gone {
+            continue;
+        }
+        match fs::remove_file(e.path()) {
+            Ok(()) => {
+                log::info!(
+                    "state: removed {}, left by a run that died",
+                    e.path().display()
+                );
+                removed.push(e.path());
+            }
+            Err(err) => log::warn!("state: removing {}: {err}", e.path().display()),
+        }
+    }
+    removed
+}
+
+/// The writer's pid in a temp file name of [`crate::fsutil::write_atomic`]
+/// (`.NAME.hostfix-PID.tmp`).
+fn temp_writer_pid(name: &str) -> Option<i32> {
+    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (_, pid) = rest.rsplit_once(".hostfix-")?;
+    pid.parse::<i32>().ok().filter(|p| *p > 0)
 }
 
 /// Removes a state file if it is there. Unlinking never follows a link; a directory in
@@ -244,8 +468,9 @@ pub struct HostLock {
 }
 
 impl HostLock {
-    /// Takes the lock, waiting up to `wait` for another run to release it (the wait is
-    /// measured and slept through the host's seam, so a recording host does not wait).
+    /// Takes the lock, waiting up to `wait` (at least a quarter second) for another run
+    /// to release it (the wait is slept through the host's seam, so a recording host
+    /// does not wait).
     ///
     /// # Errors
     /// [`Refusal::Locked`] when another run holds it past `wait`;
@@ -257,9 +482,10 @@ impl HostLock {
         let dir = path
             .parent()
             .map_or_else(|| host.path("/run"), Path::to_path_buf);
-        let uid = host.system().euid();
-        if let Err(e) = ensure_private_dir(&dir, uid) {
-            if e.errno() == Some(Errno::EACCES) || e.errno() == Some(Errno::EPERM) {
+        let me = process_euid();
+        if let Err(e) = ensure_private_dir(&dir, me) {
+            // Not root: /run/hostfix cannot be made, or it is root's.
+            if me != 0 && (denied(&e) || owned_by_other(&dir, me)) {
                 return Err(Refusal::NeedsRoot {
                     action: format!("take the host lock {HOST_LOCK}"),
                 }
@@ -288,7 +514,12 @@ impl HostLock {
         if !m.file_type().is_file() {
             return Err(not_regular(&path, file_kind(m.file_type())));
         }
-        let start = host.system().now();
+        // The wait is counted in tries of LOCK_TICK slept through the seam, not read off
+        // a clock: a seam whose clock stands still (a recording host) still ends, and a
+        // huge wait cannot overflow an instant. A probe holds the lock for an instant, so
+        // there are always a few tries.
+        let tries = wait.max(MIN_LOCK_WAIT).as_millis() / LOCK_TICK.as_millis();
+        let mut tried: u128 = 0;
         loop {
             match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
                 Ok(lock) => {
@@ -296,19 +527,18 @@ impl HostLock {
                     return Ok(HostLock { _lock: lock, path });
                 }
                 Err((f, Errno::EWOULDBLOCK)) => {
-                    let waited = host
-                        .system()
-                        .now()
-                        .duration_since(start)
-                        .unwrap_or(Duration::ZERO);
-                    if waited >= wait {
+                    if tried >= tries {
                         return Err(Refusal::Locked {
                             path: host.host_path(&path),
                         }
                         .into());
                     }
+                    if tried == 0 {
+                        log::info!("lock: another hostfix run holds {HOST_LOCK}; waiting");
+                    }
+                    tried += 1;
                     file = f;
-                    host.system().sleep(Duration::from_millis(50));
+                    host.system().sleep(LOCK_TICK);
                 }
                 Err((_, e)) => return Err(Error::sys("flock", path.display().to_string(), e)),
             }
@@ -319,6 +549,59 @@ impl HostLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Whether another run holds the lock, without taking it for longer than a probe
+    /// and without creating anything (a dry run and `doctor` use this).
+    pub fn probe(host: &Host) -> LockProbe {
+        let path = host.path(HOST_LOCK);
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
+            .open(&path);
+        let file = match file {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return LockProbe::Free,
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return LockProbe::Error(format!("{HOST_LOCK} is a symbolic link"));
+            }
+            Err(e)
+                if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM))
+                    && process_euid() != 0 =>
+            {
+                return LockProbe::NeedsRoot;
+            }
+            Err(e) => return LockProbe::Error(format!("opening {HOST_LOCK}: {e}")),
+        };
+        match file.metadata() {
+            Ok(m) if m.file_type().is_file() => {}
+            Ok(m) => {
+                return LockProbe::Error(format!(
+                    "{HOST_LOCK} is {}, not a lock file",
+                    file_kind(m.file_type())
+                ));
+            }
+            Err(e) => return LockProbe::Error(format!("inspecting {HOST_LOCK}: {e}")),
+        }
+        // A shared lock for an instant: it fails only while a run holds the lock.
+        match Flock::lock(file, FlockArg::LockSharedNonblock) {
+            Ok(_released_on_drop) => LockProbe::Free,
+            Err((_, Errno::EWOULDBLOCK)) => LockProbe::Busy,
+            Err((_, e)) => LockProbe::Error(format!("flock {HOST_LOCK}: {e}")),
+        }
+    }
+}
+
+/// What [`HostLock::probe`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockProbe {
+    /// No run holds the lock (or it was never made).
+    Free,
+    /// Another run holds it.
+    Busy,
+    /// This process may not open it (not root).
+    NeedsRoot,
+    /// Something else is wrong, in words.
+    Error(String),
 }
 
 #[cfg(test)]

@@ -435,10 +435,13 @@ fn refusals_touch_nothing() {
         let msg = r.error.as_ref().unwrap().to_string();
         assert!(msg.contains(why), "{name}: {msg}");
         let mut after = snapshot(e.root.path());
-        // The lock file is hostfix's own, in the state dir.
-        after.retain(|p, _| !p.starts_with(e.root.join("/state")));
+        // The host lock (/run/hostfix) and the state dir are hostfix's own.
+        let own = |p: &std::path::PathBuf| {
+            p.starts_with(e.root.join("/state")) || p.starts_with(e.root.join("/run"))
+        };
+        after.retain(|p, _| !own(p));
         let mut before = before;
-        before.retain(|p, _| !p.starts_with(e.root.join("/state")));
+        before.retain(|p, _| !own(p));
         assert_eq!(after, before, "{name}: nothing touched");
         assert!(e.kernel.swapons().is_empty(), "{name}");
     }
@@ -691,12 +694,7 @@ fn doctor_reports_swap_file_health_and_fixes() {
 #[test]
 fn lock_serialises_runs() {
     let e = env();
-    let _held = hostfix::lock::StateLock::acquire(
-        &e.host,
-        std::path::Path::new("/state"),
-        hostfix::lock::Wait::No,
-    )
-    .unwrap();
+    let _held = hostfix::state::HostLock::acquire(&e.host, std::time::Duration::ZERO).unwrap();
     let mut s = spec(16 * MIB);
     s.lock_wait = std::time::Duration::from_millis(100);
     let r = e.ensure(&s, Risk::Additive);

@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use crate::error::{Error, InputError, Refusal, Result};
 use crate::host::{Host, InitSystem};
-use crate::lock::{StateLock, Wait};
 use crate::plan::{Exec, Policy, Report, Risk, Runner};
 use crate::process;
+use crate::state::HostLock;
 
 use super::ContainerError;
 use super::engine::{Engine, EngineFailure, Limits, Status, short_id};
@@ -287,7 +287,9 @@ fn walk(
     );
 
     let boot_id = host.boot_id().ok();
-    let early_record = read_record(host, &policy.state_dir, None, &target);
+    let early = read_record(host, &policy.state_dir, None, &target);
+    report_unusable(run, &early.unusable);
+    let early_record = early.record;
     let Some(Resolved {
         id,
         name,
@@ -304,7 +306,9 @@ fn walk(
     };
     out.id = Some(id.clone());
     out.name = Some(name.clone());
-    let record = read_record(host, &policy.state_dir, Some(&id), &target).or(early_record);
+    let by_id = read_record(host, &policy.state_dir, Some(&id), &target);
+    report_unusable(run, &by_id.unusable);
+    let record = by_id.record.or(early_record);
     if let Some(r) = &record {
         let confirmed = boot_id.as_deref().is_some_and(|b| b != r.boot_id);
         run.observe(
@@ -389,14 +393,10 @@ fn walk(
     };
     out.ladder = plan_ladder(&obs, &env, &names, policy.max_risk);
 
-    // Taken before the first change, so a run that only plans or is refused at once
-    // creates nothing.
-    let mut lock: Option<StateLock> = None;
-    let wait = if opts.lock_wait.is_zero() {
-        Wait::No
-    } else {
-        Wait::Up(opts.lock_wait)
-    };
+    // The host lock, taken before the first change (so a run that only plans or is
+    // refused at once creates nothing) and held while the ladder changes the host; let
+    // go before the reboot rung, whose guard takes it itself.
+    let mut lock: Option<HostLock> = None;
 
     for rung in Rung::LADDER {
         let act = action(rung, &obs, &names);
@@ -420,7 +420,7 @@ fn walk(
             );
         }
         if lock.is_none() && !policy.dry_run && run.allows(rung.risk()) {
-            lock = Some(StateLock::acquire(host, &policy.state_dir, wait)?);
+            lock = Some(HostLock::acquire(host, opts.lock_wait)?);
         }
         let mut latest = None;
         match run.step(act, rung.risk(), why, |_| {
@@ -477,7 +477,7 @@ fn reboot_rung(
     ctx: &Ctx<'_>,
     obs: &Observation,
     gate: &dyn RebootGate,
-    lock: &mut Option<StateLock>,
+    lock: &mut Option<HostLock>,
     out: &mut Removal,
     act: &str,
     why: &str,
@@ -512,7 +512,7 @@ fn reboot_rung(
                 .map_or_else(|| obs.remains(), Futility::why)
         ),
     };
-    // The guard takes the state lock itself (its check probes it): let go of ours.
+    // The guard takes the host lock itself (its check probes it): let go of ours.
     drop(lock.take());
     if let Err(e) = gate.check(host, &policy, &req) {
         return Err(match e {
@@ -521,6 +521,7 @@ fn reboot_rung(
         });
     }
     let record = RebootRecord {
+        version: super::record::RECORD_VERSION,
         id: ctx.id.clone(),
         name: name.to_string(),
         boot_id: boot_id.clone().unwrap_or_default(),
@@ -532,8 +533,13 @@ fn reboot_rung(
         reason: req.reason.clone(),
     };
     let state_dir = policy.state_dir.clone();
+    let lock_wait = ctx.opts.lock_wait;
     let exec = run.step(act, Risk::Reboot, why, |h| {
-        write_record(h, &state_dir, &record)?;
+        {
+            // hostfix's state is written under the host lock; the guard takes it again.
+            let _lock = HostLock::acquire(h, lock_wait)?;
+            write_record(h, &state_dir, &record)?;
+        }
         gate.reboot(h, &policy, &req).inspect_err(|_| {
             remove_record(h, &state_dir, &record.id);
         })
@@ -551,6 +557,15 @@ fn reboot_rung(
         name: name.to_string(),
     }
     .into())
+}
+
+/// Reports the reboot records that could not be used, each naming its file and how to
+/// reset it: the run goes on without them (they only serve its report).
+fn report_unusable(run: &mut Runner<'_>, unusable: &[Error]) {
+    for e in unusable {
+        log::warn!("container rm: {e}");
+        run.observe("read hostfix's reboot record", format!("ignored: {e}"));
+    }
 }
 
 #[cfg(test)]

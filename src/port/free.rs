@@ -27,9 +27,9 @@ use super::removal::{drop_ledger, plan_removal, remove_packages, resume_removal,
 use super::{Holders, PortError, Proto, WhoSpec, find_holders};
 use crate::error::{Error, InputError, Refusal, Result};
 use crate::host::{Cmd, Host, InitSystem};
-use crate::lock::{StateLock, Wait};
 use crate::package::{self, PackageManager};
 use crate::plan::{Exec, Policy, Report, Risk, Runner};
+use crate::state::HostLock;
 
 /// What [`free_port`] frees.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -273,14 +273,12 @@ fn units_of(t: &[PortOwner]) -> Vec<String> {
 fn ladder(run: &mut Runner<'_>, spec: &FreeSpec, res: &mut FreeResult) -> Result<()> {
     let host = run.host();
     super::check_port(spec.port)?;
+    // The machine-wide host lock (units and packages are the host's); a dry run edits
+    // nothing and takes none.
     let _lock = if run.dry_run() {
         None
     } else {
-        Some(StateLock::acquire(
-            host,
-            &run.policy().state_dir,
-            Wait::Up(Duration::from_secs(30)),
-        )?)
+        Some(HostLock::acquire(host, Duration::from_secs(30))?)
     };
     let shown = spec.shown();
     let held = blocked(host, spec)?;

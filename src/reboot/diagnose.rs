@@ -11,6 +11,7 @@ use super::ledger::{self, EntryStatus, EntryView, Now};
 use super::need::{NeedCheck, NeedVerdict, RebootNeed, detect_need};
 use super::{HISTORY_SHOWN, read_machine_id, read_uptime};
 use crate::doctor::{Area, Diagnosis, Finding, Severity};
+use crate::error::{Error, Refusal};
 use crate::host::Host;
 use crate::plan::Risk;
 
@@ -72,13 +73,17 @@ pub fn diagnose_in(host: &Host, state_dir: &Path, d: &mut Diagnosis) {
     let machine_id = read_machine_id(host);
     let mut history = Vec::new();
     match ledger::read_ledger(host, state_dir) {
-        Err(why) => d.add(
+        // Not the ledger's fault: this run may not read it.
+        Err(Error::Refused(Refusal::NeedsRoot { .. })) => d.unseen(format!(
+            "the reboot ledger {shown}: readable only by root (run hostfix doctor as root)"
+        )),
+        Err(e) => d.add(
             Finding::new(
                 Area::Reboot,
                 Severity::Problem,
-                "the reboot ledger cannot be read: hostfix reboot refuses until it is reset",
+                "the reboot ledger cannot be used: hostfix reboot refuses until it is reset",
             )
-            .evidence(why),
+            .evidence(e.to_string()),
         ),
         Ok(l) if l.entries.is_empty() => {}
         Ok(l) => {

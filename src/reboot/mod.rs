@@ -1,7 +1,7 @@
 //! Reboot with a guard: only when needed, never in a loop.
 //!
 //! [`reboot`] observes the host (boot id, uptime, init system), detects the reboot need
-//! from every source ([`need`]), takes the state lock, reads the guard ledger
+//! from every source ([`need`]), takes the host lock, reads the guard ledger
 //! ([`ledger`]), confirms the reboots earlier runs started (their boot id is not the
 //! current one any more), and evaluates every guard rule ([`guard`]). Only when it is
 //! needed (or not gated by `--if-needed`) and every rule allows it, it records the reboot
@@ -13,6 +13,11 @@
 //! A requested reboot is not a done reboot: the report says "requested", and the ledger
 //! entry stays `started` until a run in the next boot confirms it. A run in the same boot
 //! long after the due time reports it as "never happened" (so does `doctor`).
+//!
+//! The host lock ([`HostLock`]) is held only while the ledger is written and the reboot
+//! requested, never while hostfix itself waits out a `--delay` (without systemd, or
+//! before `reboot(2)`): it is let go before the wait and taken again for the ledger's
+//! next update. A dry run only probes it.
 
 mod diagnose;
 pub mod guard;
@@ -21,16 +26,14 @@ pub mod ledger;
 pub mod need;
 pub mod request;
 
-use std::fs::OpenOptions;
 use std::path::Path;
 use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::fcntl::{Flock, FlockArg};
 use serde::Serialize;
 
 pub use diagnose::{RebootFacts, diagnose_in};
-pub use guard::{GuardInput, LockState, RuleVerdict, Rules, Verdict};
+pub use guard::{GuardInput, LedgerInput, LockState, RuleVerdict, Rules, Verdict};
 pub use kernel::{InstalledKernel, KernelStatus};
 pub use ledger::{EntryState, EntryStatus, EntryView, Ledger, LedgerEntry, Now};
 pub use need::{NeedCheck, NeedReason, NeedSource, NeedVerdict, RebootNeed, detect_need};
@@ -39,9 +42,12 @@ pub use request::RebootMethod;
 use crate::doctor::{Diagnosis, DoctorOptions};
 use crate::error::{Classify, Error, ErrorKind, InputError, Refusal, Result};
 use crate::host::{Host, InitSystem};
-use crate::lock::{StateLock, Wait};
 use crate::plan::{Exec, Policy, Report, Risk, Runner};
 use crate::size::format_duration;
+use crate::state::{self, HostLock, LockProbe};
+
+/// How long a reboot waits for another run's host lock before its guard refuses.
+pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// Errors of this module.
 #[derive(Debug, thiserror::Error)]
@@ -250,7 +256,7 @@ fn reboot_inner(
     out: &mut RebootResult,
 ) -> Result<()> {
     spec.validate()?;
-    let state_dir = run.policy().state_dir.clone();
+    let state_dir = state::state_dir(&run.policy().state_dir)?;
     check_state_dir(host, &state_dir)?;
     let ledger_file = ledger::ledger_path(host, &state_dir);
     out.ledger = host.host_path(&ledger_file).display().to_string();
@@ -307,73 +313,9 @@ fn reboot_inner(
     }
     let wanted = !spec.gated() || need.needed;
 
-    // The lock: an apply takes it when it will write the ledger; a dry run only probes.
-    let peek = ledger::read_ledger(host, &state_dir);
-    let must_write = wanted || peek.as_ref().is_ok_and(|l| !l.confirmable(&now).is_empty());
-    let mut _lock = None;
-    let lock_state = if run.dry_run() {
-        probe_lock(host, &state_dir)
-    } else if must_write {
-        match StateLock::acquire(host, &state_dir, Wait::No) {
-            Ok(l) => {
-                _lock = Some(l);
-                LockState::Held
-            }
-            Err(Error::Refused(Refusal::Locked { path })) => LockState::Busy(format!(
-                "another hostfix run holds the lock {}",
-                host.host_path(&path).display()
-            )),
-            Err(e) => LockState::Error(format!("the state lock cannot be taken: {e}")),
-        }
-    } else {
-        LockState::Free
-    };
-    let mut ledger_res = if lock_state == LockState::Held {
-        // Read again under the lock: another run may have written since the peek.
-        ledger::read_ledger(host, &state_dir)
-    } else {
-        peek
-    };
-
+    let (mut lock, lock_state, mut ledger_res) = lock_and_read(run, &state_dir, wanted, &now)?;
     if let Ok(l) = &mut ledger_res {
-        let ids = l.confirmable(&now);
-        if !ids.is_empty() {
-            let action = format!(
-                "confirm reboot {} in the ledger",
-                ids.iter()
-                    .map(|i| format!("#{i}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            let why = "the boot id changed since they were started: they happened";
-            let can_write = run.dry_run() || lock_state == LockState::Held;
-            if !run.allows(Risk::Additive) {
-                run.skip(
-                    action,
-                    Risk::Additive,
-                    why,
-                    "not written: --max-risk read-only",
-                );
-            } else if !can_write {
-                run.skip(
-                    action,
-                    Risk::Additive,
-                    why,
-                    "not written: the lock is not held",
-                );
-            } else {
-                let mut updated = l.clone();
-                updated.confirm(&now);
-                let file = ledger_file.clone();
-                // hostfix's own record, not a change of the host.
-                run.bookkeeping(action, why, |_| {
-                    ledger::write_ledger(&file, &updated)?;
-                    Ok(format!("{} confirmed", ids.len()))
-                })?;
-            }
-            l.confirm(&now);
-            out.confirmed = ids;
-        }
+        confirm_started(run, &ledger_file, l, &now, &lock_state, out)?;
         out.history = l.recent(HISTORY_SHOWN, &now);
     }
 
@@ -381,9 +323,15 @@ fn reboot_inner(
         Ok(d) => Ok(*d),
         Err(e) => Err(e.as_str()),
     };
+    let ledger_why = ledger_res.as_ref().err().map(ToString::to_string);
+    let ledger_input = match (&ledger_res, ledger_why.as_deref()) {
+        (Ok(l), _) => LedgerInput::Read(l),
+        (Err(Error::Refused(Refusal::NeedsRoot { .. })), Some(why)) => LedgerInput::NeedsRoot(why),
+        (Err(_), why) => LedgerInput::Unusable(why.unwrap_or("the ledger cannot be read")),
+    };
     let verdicts = guard::evaluate(
         &GuardInput {
-            ledger: ledger_res.as_ref().map_err(String::as_str),
+            ledger: ledger_input,
             lock: &lock_state,
             now,
             uptime: uptime_arg,
@@ -420,19 +368,36 @@ fn reboot_inner(
         out.why = refusal.to_string();
         return Err(run.refuse("reboot", Risk::Reboot, refusal));
     }
-    // The ledger rule allowed, so the ledger is readable here.
-    let mut ledger = match ledger_res {
-        Ok(l) => l,
-        Err(e) => {
-            return Err(Refusal::Guard {
-                rule: "ledger".into(),
-                detail: e,
-            }
-            .into());
+    if !run.dry_run() {
+        // A real run decides on every rule; one it cannot check needs root.
+        if let Some(v) = verdicts.iter().find(|v| v.verdict == Verdict::Unknown) {
+            let refusal = Refusal::NeedsRoot {
+                action: format!("check the guard rule {} ({})", v.rule, v.detail),
+            };
+            out.decision = Decision::Refused;
+            out.why = refusal.to_string();
+            return Err(run.refuse("reboot", Risk::Reboot, refusal));
         }
+    }
+    // The ledger rule allowed (or, in a dry run without root, could not look), so the
+    // ledger is readable here, or unknown.
+    let (mut ledger, known) = match ledger_res {
+        Ok(l) => (l, true),
+        Err(Error::Refused(Refusal::NeedsRoot { .. })) if run.dry_run() => {
+            (Ledger::default(), false)
+        }
+        Err(e) => return Err(e),
     };
-
-    let id = ledger.next_id();
+    let shown_ledger = out.ledger.clone();
+    let Some(id) = ledger.next_id() else {
+        let refusal = ledger::corrupt(
+            Path::new(&shown_ledger),
+            "its largest id is 18446744073709551615: no id is left for a new entry",
+        );
+        out.decision = Decision::Refused;
+        out.why = refusal.to_string();
+        return Err(run.refuse("record the reboot", Risk::Additive, refusal));
+    };
     let plan = request::plan_request(init, spec, id);
     out.method = Some(plan.label.clone());
     let reason = match (&spec.reason, spec.gated()) {
@@ -467,22 +432,30 @@ fn reboot_inner(
         confirmed_boot_id: None,
         error: None,
     };
-    out.entry = Some(entry.clone());
+    if known {
+        out.entry = Some(entry.clone());
+    }
     ledger.entries.push(entry);
     ledger.prune();
     out.decision = Decision::Reboot;
-    let shown_ledger = out.ledger.clone();
+    let record = if known {
+        format!("record reboot #{id} in {shown_ledger}")
+    } else {
+        format!("record the reboot in {shown_ledger}")
+    };
     run.step(
-        format!("record reboot #{id} in {shown_ledger}"),
+        record,
         Risk::Additive,
         "the guard records every reboot before it starts",
-        |_| {
+        |h| {
+            state::ensure_state_dir(h, &state_dir, "")?;
             ledger::write_ledger(&ledger_file, &ledger)?;
             Ok(format!("entry #{id} written and fsynced (state started)"))
         },
     )?;
+    let writer = request::LedgerWriter::new(host, &state_dir, ledger, lock.take());
     let exec = run.step(plan.label.clone(), Risk::Reboot, reason, |h| {
-        request::send_request(h, &plan, &ledger_file, ledger, id)
+        request::send_request(h, &plan, writer, id)
     });
     match exec {
         Ok(Exec::Done) => {
@@ -495,10 +468,17 @@ fn reboot_inner(
             Ok(())
         }
         Ok(Exec::Planned) => {
-            out.why = format!(
-                "dry run: would record entry #{id} and reboot ({})",
-                plan.label
-            );
+            out.why = if known {
+                format!(
+                    "dry run: would record entry #{id} and reboot ({})",
+                    plan.label
+                )
+            } else {
+                format!(
+                    "dry run: would record the reboot and reboot ({})",
+                    plan.label
+                )
+            };
             Ok(())
         }
         Err(e) => {
@@ -508,6 +488,104 @@ fn reboot_inner(
     }
 }
 
+/// The host lock and the ledger. An apply that will write the ledger (a reboot is
+/// wanted, or earlier reboots wait to be confirmed) takes the lock and reads the ledger
+/// again under it; a dry run only probes the lock.
+///
+/// # Errors
+/// [`Refusal::NeedsRoot`] when an apply cannot take the lock for lack of privilege.
+fn lock_and_read(
+    run: &mut Runner<'_>,
+    state_dir: &Path,
+    wanted: bool,
+    now: &Now<'_>,
+) -> Result<(Option<HostLock>, LockState, Result<Ledger>)> {
+    let host = run.host();
+    let peek = ledger::read_ledger(host, state_dir);
+    let must_write = wanted || peek.as_ref().is_ok_and(|l| !l.confirmable(now).is_empty());
+    if run.dry_run() {
+        return Ok((None, probe_lock(host), peek));
+    }
+    if !must_write {
+        return Ok((None, LockState::Free, peek));
+    }
+    match HostLock::acquire(host, LOCK_WAIT) {
+        // Read again under the lock: another run may have written since the peek.
+        Ok(l) => Ok((
+            Some(l),
+            LockState::Held,
+            ledger::read_ledger(host, state_dir),
+        )),
+        Err(Error::Refused(Refusal::Locked { path })) => Ok((
+            None,
+            LockState::Busy(format!(
+                "another hostfix run holds the host lock {}",
+                path.display()
+            )),
+            peek,
+        )),
+        Err(Error::Refused(r @ Refusal::NeedsRoot { .. })) => {
+            Err(run.refuse("take the host lock", Risk::Additive, r))
+        }
+        Err(e) => Ok((
+            None,
+            LockState::Error(format!("the host lock cannot be taken: {e}")),
+            peek,
+        )),
+    }
+}
+
+/// Confirms, in the ledger, the reboots started in another boot (they happened): a
+/// bookkeeping step, taken only under the lock (planned in a dry run).
+fn confirm_started(
+    run: &mut Runner<'_>,
+    ledger_file: &Path,
+    l: &mut Ledger,
+    now: &Now<'_>,
+    lock_state: &LockState,
+    out: &mut RebootResult,
+) -> Result<()> {
+    let ids = l.confirmable(now);
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let action = format!(
+        "confirm reboot {} in the ledger",
+        ids.iter()
+            .map(|i| format!("#{i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let why = "the boot id changed since they were started: they happened";
+    let can_write = run.dry_run() || *lock_state == LockState::Held;
+    if !run.allows(Risk::Additive) {
+        run.skip(
+            action,
+            Risk::Additive,
+            why,
+            "not written: --max-risk read-only",
+        );
+    } else if !can_write {
+        run.skip(
+            action,
+            Risk::Additive,
+            why,
+            "not written: the lock is not held",
+        );
+    } else {
+        let mut updated = l.clone();
+        updated.confirm(now);
+        // hostfix's own record, not a change of the host.
+        run.bookkeeping(action, why, |_| {
+            ledger::write_ledger(ledger_file, &updated)?;
+            Ok(format!("{} confirmed", ids.len()))
+        })?;
+    }
+    l.confirm(now);
+    out.confirmed = ids;
+    Ok(())
+}
+
 /// Host paths whose contents do not survive a reboot: a ledger there forgets every
 /// reboot, and the guard with it.
 const VOLATILE_DIRS: [&str; 5] = ["/tmp", "/var/tmp", "/run", "/var/run", "/dev"];
@@ -515,15 +593,17 @@ const VOLATILE_DIRS: [&str; 5] = ["/tmp", "/var/tmp", "/run", "/var/run", "/dev"
 const RAMFS_MAGIC: i64 = 0x8584_58f6;
 
 /// Checks that a state directory survives a reboot: absolute, not under `/tmp`, `/run`
-/// and the like, and (on the live root) not on a tmpfs or ramfs.
+/// and the like, and (on the live root) not on a tmpfs or ramfs. The path is normalised
+/// first ([`state::normalize`]), so `/var/lib/../../run/x` is judged as `/run/x`.
 ///
 /// # Errors
 /// [`InputError`] naming the directory and what is accepted.
 pub fn check_state_dir(host: &Host, dir: &Path) -> std::result::Result<(), InputError> {
+    let given = dir;
     let bad = |why: String| {
         InputError::new(
             "--state-dir",
-            dir.display().to_string(),
+            given.display().to_string(),
             why,
             "an absolute directory that survives a reboot, such as /var/lib/hostfix",
         )
@@ -531,13 +611,19 @@ pub fn check_state_dir(host: &Host, dir: &Path) -> std::result::Result<(), Input
     if !dir.is_absolute() {
         return Err(bad("not an absolute path".into()));
     }
+    let dir = state::state_dir(dir)?;
     if let Some(v) = VOLATILE_DIRS.iter().find(|v| dir.starts_with(v)) {
+        let shown = if dir.as_path() == given {
+            String::new()
+        } else {
+            format!(" (it is {})", dir.display())
+        };
         return Err(bad(format!(
-            "{v} is emptied at boot, so the reboot guard would forget every reboot"
+            "{v} is emptied at boot, so the reboot guard would forget every reboot{shown}"
         )));
     }
     if host.is_live_root() {
-        let mut p = dir;
+        let mut p = dir.as_path();
         while !p.exists() {
             match p.parent() {
                 Some(parent) => p = parent,
@@ -561,27 +647,19 @@ pub fn check_state_dir(host: &Host, dir: &Path) -> std::result::Result<(), Input
     Ok(())
 }
 
-/// Probes the state lock without taking it or creating anything.
-pub fn probe_lock(host: &Host, state_dir: &Path) -> LockState {
-    let path = host.path(state_dir).join("lock");
-    let shown = host.host_path(&path);
-    let file = match OpenOptions::new().read(true).open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return LockState::Free,
-        Err(e) => {
-            return LockState::Error(format!(
-                "the lock {} cannot be opened: {e}",
-                shown.display()
-            ));
+/// Probes the host lock ([`HOST_LOCK`](state::HOST_LOCK)) without taking it or creating
+/// anything.
+pub fn probe_lock(host: &Host) -> LockState {
+    let shown = state::HOST_LOCK;
+    match HostLock::probe(host) {
+        LockProbe::Free => LockState::Free,
+        LockProbe::Busy => {
+            LockState::Busy(format!("another hostfix run holds the host lock {shown}"))
         }
-    };
-    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-        Ok(_released_on_drop) => LockState::Free,
-        Err((_, Errno::EWOULDBLOCK)) => LockState::Busy(format!(
-            "another hostfix run holds the lock {}",
-            shown.display()
+        LockProbe::NeedsRoot => LockState::NeedsRoot(format!(
+            "cannot be checked without root: the host lock {shown} is root's"
         )),
-        Err((_, e)) => LockState::Error(format!("flock {}: {e}", shown.display())),
+        LockProbe::Error(why) => LockState::Error(why),
     }
 }
 
@@ -649,5 +727,14 @@ mod tests {
         }
         assert!(check_state_dir(&h, Path::new("/var/lib/hostfix")).is_ok());
         assert!(check_state_dir(&h, Path::new("/tmpfoo")).is_ok());
+        // `..` cannot walk out of the check.
+        for sneaky in [
+            "/var/lib/../../run/x",
+            "/var/lib/hostfix/../../../tmp",
+            "/x/./../dev/shm",
+        ] {
+            let e = check_state_dir(&h, Path::new(sneaky)).unwrap_err();
+            assert!(e.to_string().contains("emptied at boot"), "{sneaky}: {e}");
+        }
     }
 }
