@@ -1,0 +1,226 @@
+//! Root tests on the real kernel: one host lock serialises every edit of the host,
+//! whatever `--state-dir` says. Eight real `hostfix swap ensure` processes on eight paths
+//! with eight state directories all succeed and leave eight active swap files and eight
+//! fstab lines; an `ensure` racing a `remove` of the same path with different state
+//! directories ends in one consistent state, and their reports say which.
+//!
+//! Files live under a fake root (`--root`: `ROOT/mnt` is a loop-mounted ext4 image,
+//! `ROOT/etc/fstab` a temp copy, `ROOT/proc` links to the real `/proc`); system calls are
+//! real. The loop filesystem's guard swaps off everything under it, unmounts and detaches
+//! even when a test fails. As root only: skipped loudly otherwise, and a failure under
+//! `HOSTFIX_REQUIRE_ROOT=1`.
+
+mod swap_support;
+
+use std::process::{Child, Command, Stdio};
+
+use serial_test::serial;
+use swap_support::{FakeRoot, LoopFs, real_swaps_under};
+
+/// Whether the root tier can run here; prints why not, or fails under
+/// `HOSTFIX_REQUIRE_ROOT=1`.
+fn root_tier(test: &str) -> bool {
+    let why = if !nix::unistd::geteuid().is_root() {
+        Some("not root (swapon, mount and losetup need root)".to_string())
+    } else {
+        ["mkfs.ext4", "losetup", "mount"]
+            .iter()
+            .find(|t| which::which(t).is_err())
+            .map(|t| format!("{t} is not installed"))
+    };
+    let Some(why) = why else {
+        return true;
+    };
+    if std::env::var_os("HOSTFIX_REQUIRE_ROOT").is_some_and(|v| v == "1") {
+        panic!("HOSTFIX_REQUIRE_ROOT=1 but the root test {test} cannot run: {why}");
+    }
+    eprintln!("\n## SKIPPED root test {test}: {why}. It did NOT run.\n");
+    false
+}
+
+fn spawn(root: &FakeRoot, state_dir: &str, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_hostfix"))
+        .arg("--root")
+        .arg(root.path())
+        .args(["--state-dir", state_dir, "--json"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for a run; its exit code and JSON report.
+fn finish(c: Child) -> (i32, serde_json::Value, String) {
+    let out = c.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let j = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+    (
+        out.status.code().unwrap_or(-1),
+        j,
+        format!("{stdout}\n{stderr}"),
+    )
+}
+
+/// The fstab lines whose first field is `path`.
+fn fstab_lines_for(root: &FakeRoot, path: &str) -> usize {
+    root.fstab()
+        .lines()
+        .filter(|l| l.split_whitespace().next() == Some(path))
+        .count()
+}
+
+#[test]
+#[serial]
+fn eight_runs_with_eight_state_dirs_keep_every_swap_and_every_fstab_line() {
+    if !root_tier("eight_runs_with_eight_state_dirs_keep_every_swap_and_every_fstab_line") {
+        return;
+    }
+    let root = FakeRoot::live();
+    let fs = LoopFs::ext4(&root.join("/mnt"));
+    let before = root.fstab();
+    let children: Vec<(String, Child)> = (0..8)
+        .map(|n| {
+            let path = format!("/mnt/s{n}");
+            let state = format!("/state{n}");
+            let c = spawn(
+                &root,
+                &state,
+                &[
+                    "swap",
+                    "ensure",
+                    "--size",
+                    "16M",
+                    "--path",
+                    &path,
+                    "--persist",
+                    "fstab",
+                    "--keep-free",
+                    "8M",
+                ],
+            );
+            (path, c)
+        })
+        .collect();
+    for (path, c) in children {
+        let (code, j, all) = finish(c);
+        assert_eq!(code, 0, "{path}: {all}");
+        assert_eq!(j["active"], true, "{path}: {all}");
+    }
+    let active = real_swaps_under(&fs.mount);
+    assert_eq!(active.len(), 8, "{active:#?}");
+    let fstab = root.fstab();
+    for n in 0..8 {
+        let path = format!("/mnt/s{n}");
+        assert!(
+            active.iter().any(|e| e.path == root.join(&path)),
+            "{path} not active: {active:#?}"
+        );
+        assert_eq!(fstab_lines_for(&root, &path), 1, "{path}:\n{fstab}");
+    }
+    // Every line that was there is still there, in order, first.
+    assert!(fstab.starts_with(&before), "{fstab}");
+    assert_eq!(fstab.lines().count(), before.lines().count() + 8, "{fstab}");
+}
+
+/// What a race of `ensure` and `remove` of one path left, checked for consistency: the
+/// file, its `/proc/swaps` entry and its fstab line are all there or all gone, and no
+/// deleted file is still swapped on.
+fn settled(root: &FakeRoot, fs: &LoopFs, path: &str) -> bool {
+    let real = root.join(path);
+    let active = real_swaps_under(&fs.mount);
+    assert!(
+        active
+            .iter()
+            .all(|e| e.path.exists() && !e.path.to_string_lossy().contains("(deleted)")),
+        "a deleted file is still swapped on: {active:#?}"
+    );
+    let listed = active.iter().any(|e| e.path == real);
+    let lines = fstab_lines_for(root, path);
+    let exists = std::fs::symlink_metadata(&real).is_ok();
+    assert!(
+        (listed && exists && lines == 1) || (!listed && !exists && lines == 0),
+        "inconsistent: listed {listed}, exists {exists}, fstab lines {lines}\n{}",
+        root.fstab()
+    );
+    listed
+}
+
+#[test]
+#[serial]
+fn ensure_racing_remove_with_other_state_dirs_ends_consistently() {
+    if !root_tier("ensure_racing_remove_with_other_state_dirs_ends_consistently") {
+        return;
+    }
+    let root = FakeRoot::live();
+    let fs = LoopFs::ext4(&root.join("/mnt"));
+    let path = "/mnt/swapfile";
+    let ensure = [
+        "swap",
+        "ensure",
+        "--size",
+        "16M",
+        "--path",
+        path,
+        "--persist",
+        "fstab",
+        "--keep-free",
+        "8M",
+    ];
+    let remove = ["swap", "remove", "--path", path];
+    let mut outcomes = Vec::new();
+    for round in 0..8 {
+        // Even rounds start from an active, persisted file; odd rounds from nothing.
+        let start_active = round % 2 == 0;
+        if start_active {
+            let (code, _, all) = finish(spawn(&root, "/state-setup", &ensure));
+            assert_eq!(code, 0, "setup: {all}");
+        }
+        assert_eq!(
+            settled(&root, &fs, path),
+            start_active,
+            "round {round} setup"
+        );
+        let (e, r) = if round % 4 < 2 {
+            let e = spawn(&root, "/state-a", &ensure);
+            (e, spawn(&root, "/state-b", &remove))
+        } else {
+            let r = spawn(&root, "/state-b", &remove);
+            (spawn(&root, "/state-a", &ensure), r)
+        };
+        let (ecode, ej, eall) = finish(e);
+        let (rcode, rj, rall) = finish(r);
+        assert_eq!(ecode, 0, "round {round} ensure: {eall}");
+        assert_eq!(rcode, 0, "round {round} remove: {rall}");
+        assert_eq!(ej["active"], true, "round {round}: {eall}");
+        assert_eq!(rj["gone"], true, "round {round}: {rall}");
+        let active = settled(&root, &fs, path);
+        // The reports say which ran last. From an active file: the ensure changed
+        // something only when the remove went first. From nothing: the remove found a
+        // file only when the ensure went first.
+        if start_active {
+            assert_eq!(rj["existed"], true, "round {round}: {rall}");
+            assert_eq!(
+                ej["changed"] == true,
+                active,
+                "round {round}: ensure {eall}\nremove {rall}"
+            );
+        } else {
+            assert_eq!(ej["changed"], true, "round {round}: {eall}");
+            assert_eq!(
+                rj["existed"] == true,
+                !active,
+                "round {round}: ensure {eall}\nremove {rall}"
+            );
+        }
+        outcomes.push(active);
+        // Back to nothing for the next round.
+        if active {
+            let (code, _, all) = finish(spawn(&root, "/state-setup", &remove));
+            assert_eq!(code, 0, "cleanup: {all}");
+        }
+        assert!(!settled(&root, &fs, path));
+    }
+    eprintln!("final states (true = active): {outcomes:?}");
+}
