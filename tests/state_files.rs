@@ -456,3 +456,99 @@ fn a_dry_run_takes_no_lock_and_creates_nothing() {
             .contains("holds the host lock /run/hostfix/lock")
     );
 }
+
+#[test]
+fn doctor_names_a_run_holding_the_host_lock_without_taking_it() {
+    let d = copy_root("none");
+    let (h, _) = host(d.path());
+    let editing = |diag: &hostfix::doctor::Diagnosis| {
+        diag.findings
+            .iter()
+            .find(|f| f.title.contains("editing the host"))
+            .cloned()
+    };
+    let mut diag = hostfix::doctor::Diagnosis::default();
+    reboot::diagnose_in(&h, Path::new("/var/lib/hostfix"), &mut diag);
+    assert!(editing(&diag).is_none(), "{diag:#?}");
+    assert!(
+        !d.path().join("run/hostfix").exists(),
+        "the probe made something"
+    );
+    let held = HostLock::acquire(&h, Duration::ZERO).unwrap();
+    let mut diag = hostfix::doctor::Diagnosis::default();
+    reboot::diagnose_in(&h, Path::new("/var/lib/hostfix"), &mut diag);
+    let f = editing(&diag).unwrap_or_else(|| panic!("{diag:#?}"));
+    assert!(f.evidence[0].contains(HOST_LOCK), "{f:?}");
+    // The probe let go at once: the holder still holds, and after it, anyone may take it.
+    drop(held);
+    HostLock::acquire(&h, Duration::ZERO).unwrap();
+}
+
+#[test]
+fn unusable_removal_ledgers_are_reported_never_acted_on() {
+    let good_but = |packages: &str| {
+        format!(
+            r#"{{"manager":"dpkg","packages":{packages},"sources":["nginx"],"removes":["nginx"],"command":"apt-get remove"}}"#
+        )
+    };
+    let cases: Vec<(&str, Option<String>, &str)> = vec![
+        ("a FIFO", None, "a FIFO"),
+        ("torn", Some(r#"{"manager":"dpkg","packages":["ngi"#.into()), "corrupt"),
+        (
+            "an option for a name",
+            Some(good_but(r#"["-oAPT::Update::Pre-Invoke::=touch /tmp/pwned"]"#)),
+            "is not a package name",
+        ),
+        ("a path for a name", Some(good_but(r#"["../../bin/sh"]"#)), "is not a package name"),
+        ("no package", Some(good_but("[]")), "names no package"),
+        (
+            "another version",
+            Some(r#"{"version":3,"manager":"dpkg","packages":["nginx"],"sources":[],"removes":[],"command":""}"#.into()),
+            "format version 3",
+        ),
+    ];
+    for (name, text, why) in cases {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("var/lib/hostfix");
+        private_dir(&dir);
+        let f = dir.join("port-free-tcp-80.json");
+        match &text {
+            Some(t) => std::fs::write(&f, t).unwrap(),
+            None => mkfifo(&f),
+        }
+        let rec = Arc::new(RecordingSystem::new());
+        let h = Host::with_system(d.path(), rec.clone());
+        let spec = hostfix::port::FreeSpec {
+            remove_package: true,
+            ..hostfix::port::FreeSpec::tcp(80)
+        };
+        // On its own thread: a FIFO must not hang the run (the test fails instead).
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rep = hostfix::port::free_port(&h, &spec, &Policy::new(Risk::Destructive));
+            let _ = tx.send((rep.exit_code(), rep.steps));
+        });
+        let (code, steps) = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("{name}: port free hung"));
+        assert_eq!(code, 0, "{name}: {steps:#?}");
+        let note = steps
+            .iter()
+            .find(|s| s.action == "an earlier run's removal")
+            .unwrap_or_else(|| panic!("{name}: not reported: {steps:#?}"));
+        assert!(
+            note.detail.contains("not resumed"),
+            "{name}: {}",
+            note.detail
+        );
+        assert!(note.detail.contains(why), "{name}: {}", note.detail);
+        assert!(
+            note.detail
+                .contains("/var/lib/hostfix/port-free-tcp-80.json"),
+            "{name}: {}",
+            note.detail
+        );
+        assert!(rec.commands().is_empty(), "{name}: {:?}", rec.commands());
+        assert!(std::fs::symlink_metadata(&f).is_ok(), "{name}: removed");
+    }
+}
