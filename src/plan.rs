@@ -117,8 +117,9 @@ pub struct Policy {
     pub max_risk: Risk,
     /// Plan only: observe, decide, and take no step that changes the host.
     pub dry_run: bool,
-    /// Where hostfix keeps its lock and ledgers (a path on the host, default
-    /// `/var/lib/hostfix`).
+    /// Where hostfix keeps its ledgers and records (a path on the host, default
+    /// `/var/lib/hostfix`; `..` is resolved before use). The host lock is not here: it
+    /// is the machine's ([`crate::state::HostLock`]).
     pub state_dir: PathBuf,
 }
 

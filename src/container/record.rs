@@ -39,7 +39,7 @@ fn record_version() -> u32 {
 /// confirm the reboot happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RebootRecord {
-    /// The format version ([`RECORD_VERSION`]; records of the first release have none).
+    /// The format version (1; records of the first release have none).
     #[serde(default = "record_version")]
     pub version: u32,
     /// The container's full id.

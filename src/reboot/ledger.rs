@@ -368,7 +368,7 @@ pub fn reset_hint(path: &Path) -> String {
 /// [`Refusal::NotRegularFile`] for a link, FIFO, device or directory in its place;
 /// [`Refusal::StateFile`] naming the file and how to reset it when it is too large, not
 /// UTF-8, not a ledger of this version, or inconsistent; [`Refusal::Unsafe`] when the
-/// state directory is not private; [`Error::Io`] otherwise. The guard refuses on any.
+/// state directory is not private; [`crate::Error::Io`] otherwise. The guard refuses on any.
 pub fn read_ledger(host: &Host, state_dir: &Path) -> Result<Ledger> {
     let Some(dir) = state::readable_state_dir(host, state_dir, "")? else {
         return Ok(Ledger::default());

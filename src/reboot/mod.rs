@@ -14,7 +14,7 @@
 //! entry stays `started` until a run in the next boot confirms it. A run in the same boot
 //! long after the due time reports it as "never happened" (so does `doctor`).
 //!
-//! The host lock ([`HostLock`]) is held only while the ledger is written and the reboot
+//! The host lock ([`crate::state::HostLock`]) is held only while the ledger is written and the reboot
 //! requested, never while hostfix itself waits out a `--delay` (without systemd, or
 //! before `reboot(2)`): it is let go before the wait and taken again for the ledger's
 //! next update. A dry run only probes it.
@@ -25,6 +25,7 @@ pub mod kernel;
 pub mod ledger;
 pub mod need;
 pub mod request;
+mod store;
 
 use std::path::Path;
 use std::time::Duration;
@@ -38,13 +39,14 @@ pub use kernel::{InstalledKernel, KernelStatus};
 pub use ledger::{EntryState, EntryStatus, EntryView, Ledger, LedgerEntry, Now};
 pub use need::{NeedCheck, NeedReason, NeedSource, NeedVerdict, RebootNeed, detect_need};
 pub use request::RebootMethod;
+pub use store::{check_state_dir, probe_lock};
 
 use crate::doctor::{Diagnosis, DoctorOptions};
 use crate::error::{Classify, Error, ErrorKind, InputError, Refusal, Result};
 use crate::host::{Host, InitSystem};
 use crate::plan::{Exec, Policy, Report, Risk, Runner};
 use crate::size::format_duration;
-use crate::state::{self, HostLock, LockProbe};
+use crate::state;
 
 /// How long a reboot waits for another run's host lock before its guard refuses.
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
@@ -260,18 +262,107 @@ fn reboot_inner(
     check_state_dir(host, &state_dir)?;
     let ledger_file = ledger::ledger_path(host, &state_dir);
     out.ledger = host.host_path(&ledger_file).display().to_string();
+    let seen = observe(host, run, out)?;
+    let now = seen.now();
 
+    let need = detect_need(host, spec.when.as_deref());
+    for c in &need.checks {
+        run.observe(
+            format!("reboot need: {}", c.source.as_str()),
+            format!("{}: {}", c.verdict.as_str(), c.detail),
+        );
+    }
+    out.need = need.clone();
+    if let Some(c) = need.check(NeedSource::Caller) {
+        if c.verdict == NeedVerdict::Unknown {
+            return Err(RebootError::Condition {
+                detail: c.detail.clone(),
+            }
+            .into());
+        }
+    }
+    let wanted = !spec.gated() || need.needed;
+
+    let (lock, lock_state, mut ledger_res) = store::lock_and_read(run, &state_dir, wanted, &now)?;
+    if let Ok(l) = &mut ledger_res {
+        store::confirm_started(run, &ledger_file, l, &now, &lock_state, out)?;
+        out.history = l.recent(HISTORY_SHOWN, &now);
+    }
+    let verdicts = judge(spec, &ledger_res, &lock_state, &seen, out);
+
+    if !wanted {
+        out.decision = Decision::NotNeeded;
+        out.why = "no need source gives a reason to reboot".into();
+        run.skip(
+            "reboot",
+            Risk::Reboot,
+            if spec.when.is_some() {
+                "--when given: reboot only when needed"
+            } else {
+                "--if-needed: reboot only when needed"
+            },
+            format!("not needed: {}", need.summary()),
+        );
+        return Ok(());
+    }
+    if let Some(refusal) = guard::refusal(&verdicts) {
+        return Err(refuse(run, out, "reboot", Risk::Reboot, refusal));
+    }
+    if !run.dry_run() {
+        // A real run decides on every rule; one it cannot check needs root.
+        if let Some(v) = verdicts.iter().find(|v| v.verdict == Verdict::Unknown) {
+            let refusal = Refusal::NeedsRoot {
+                action: format!("check the guard rule {} ({})", v.rule, v.detail),
+            };
+            return Err(refuse(run, out, "reboot", Risk::Reboot, refusal));
+        }
+    }
+    // The ledger rule allowed (or, in a dry run without root, could not look), so the
+    // ledger is readable here, or unknown.
+    let (ledger, known) = match ledger_res {
+        Ok(l) => (l, true),
+        Err(Error::Refused(Refusal::NeedsRoot { .. })) if run.dry_run() => {
+            (Ledger::default(), false)
+        }
+        Err(e) => return Err(e),
+    };
+    let reason = match (&spec.reason, spec.gated()) {
+        (Some(r), _) => r.clone(),
+        (None, true) => need.summary(),
+        (None, false) if need.needed => format!("requested; also needed: {}", need.summary()),
+        (None, false) => "requested by the caller".to_string(),
+    };
+    let writer = request::LedgerWriter::new(host, &state_dir, ledger, lock);
+    record_and_request(run, spec, &seen, writer, known, reason, out)
+}
+
+/// What a reboot run reads of the host before it decides.
+struct Seen {
+    boot_id: String,
+    machine_id: Option<String>,
+    time: u64,
+    uptime: std::result::Result<Duration, String>,
+    init: InitSystem,
+}
+
+impl Seen {
+    fn now(&self) -> Now<'_> {
+        Now {
+            boot_id: &self.boot_id,
+            machine_id: self.machine_id.as_deref(),
+            time: self.time,
+        }
+    }
+}
+
+/// Reads the boot id (required: without it no reboot can be confirmed), the machine id,
+/// the clock, the uptime and the init system, recording each observation.
+fn observe(host: &Host, run: &mut Runner<'_>, out: &mut RebootResult) -> Result<Seen> {
     let boot_id = host
         .boot_id()
         .map_err(|e| RebootError::BootId(Box::new(e)))?;
     run.observe("read /proc/sys/kernel/random/boot_id", boot_id.clone());
     out.boot_id = boot_id.clone();
-    let machine_id = read_machine_id(host);
-    let now = Now {
-        boot_id: &boot_id,
-        machine_id: machine_id.as_deref(),
-        time: ledger::unix_secs(host.system().now()),
-    };
     let uptime = read_uptime(host);
     match &uptime {
         Ok(d) => {
@@ -294,47 +385,35 @@ fn reboot_inner(
             format!("running in a {c} container: a reboot restarts the container, not the machine"),
         );
     }
+    Ok(Seen {
+        boot_id,
+        machine_id: read_machine_id(host),
+        time: ledger::unix_secs(host.system().now()),
+        uptime,
+        init,
+    })
+}
 
-    let need = detect_need(host, spec.when.as_deref());
-    for c in &need.checks {
-        run.observe(
-            format!("reboot need: {}", c.source.as_str()),
-            format!("{}: {}", c.verdict.as_str(), c.detail),
-        );
-    }
-    out.need = need.clone();
-    if let Some(c) = need.check(NeedSource::Caller) {
-        if c.verdict == NeedVerdict::Unknown {
-            return Err(RebootError::Condition {
-                detail: c.detail.clone(),
-            }
-            .into());
-        }
-    }
-    let wanted = !spec.gated() || need.needed;
-
-    let (mut lock, lock_state, mut ledger_res) = lock_and_read(run, &state_dir, wanted, &now)?;
-    if let Ok(l) = &mut ledger_res {
-        confirm_started(run, &ledger_file, l, &now, &lock_state, out)?;
-        out.history = l.recent(HISTORY_SHOWN, &now);
-    }
-
-    let uptime_arg = match &uptime {
-        Ok(d) => Ok(*d),
-        Err(e) => Err(e.as_str()),
-    };
+/// Every guard rule's verdict, logged and kept in the result.
+fn judge(
+    spec: &RebootSpec,
+    ledger_res: &Result<Ledger>,
+    lock_state: &LockState,
+    seen: &Seen,
+    out: &mut RebootResult,
+) -> Vec<RuleVerdict> {
     let ledger_why = ledger_res.as_ref().err().map(ToString::to_string);
-    let ledger_input = match (&ledger_res, ledger_why.as_deref()) {
+    let ledger = match (ledger_res, ledger_why.as_deref()) {
         (Ok(l), _) => LedgerInput::Read(l),
         (Err(Error::Refused(Refusal::NeedsRoot { .. })), Some(why)) => LedgerInput::NeedsRoot(why),
         (Err(_), why) => LedgerInput::Unusable(why.unwrap_or("the ledger cannot be read")),
     };
     let verdicts = guard::evaluate(
         &GuardInput {
-            ledger: ledger_input,
-            lock: &lock_state,
-            now,
-            uptime: uptime_arg,
+            ledger,
+            lock: lock_state,
+            now: seen.now(),
+            uptime: seen.uptime.as_ref().map(|d| *d).map_err(String::as_str),
         },
         &spec.rules,
     );
@@ -347,65 +426,48 @@ fn reboot_inner(
         );
     }
     out.guard = verdicts.clone();
+    verdicts
+}
 
-    if !wanted {
-        out.decision = Decision::NotNeeded;
-        out.why = "no need source gives a reason to reboot".into();
-        run.skip(
-            "reboot",
-            Risk::Reboot,
-            if spec.when.is_some() {
-                "--when given: reboot only when needed"
-            } else {
-                "--if-needed: reboot only when needed"
-            },
-            format!("not needed: {}", need.summary()),
-        );
-        return Ok(());
-    }
-    if let Some(refusal) = guard::refusal(&verdicts) {
-        out.decision = Decision::Refused;
-        out.why = refusal.to_string();
-        return Err(run.refuse("reboot", Risk::Reboot, refusal));
-    }
-    if !run.dry_run() {
-        // A real run decides on every rule; one it cannot check needs root.
-        if let Some(v) = verdicts.iter().find(|v| v.verdict == Verdict::Unknown) {
-            let refusal = Refusal::NeedsRoot {
-                action: format!("check the guard rule {} ({})", v.rule, v.detail),
-            };
-            out.decision = Decision::Refused;
-            out.why = refusal.to_string();
-            return Err(run.refuse("reboot", Risk::Reboot, refusal));
-        }
-    }
-    // The ledger rule allowed (or, in a dry run without root, could not look), so the
-    // ledger is readable here, or unknown.
-    let (mut ledger, known) = match ledger_res {
-        Ok(l) => (l, true),
-        Err(Error::Refused(Refusal::NeedsRoot { .. })) if run.dry_run() => {
-            (Ledger::default(), false)
-        }
-        Err(e) => return Err(e),
-    };
+/// Records a refusal in the result and the runner; the error to return.
+fn refuse(
+    run: &mut Runner<'_>,
+    out: &mut RebootResult,
+    action: &str,
+    risk: Risk,
+    refusal: Refusal,
+) -> Error {
+    out.decision = Decision::Refused;
+    out.why = refusal.to_string();
+    run.refuse(action, risk, refusal)
+}
+
+/// Records the reboot in the ledger (before anything is asked for), then requests it.
+fn record_and_request(
+    run: &mut Runner<'_>,
+    spec: &RebootSpec,
+    seen: &Seen,
+    mut writer: request::LedgerWriter<'_>,
+    known: bool,
+    reason: String,
+    out: &mut RebootResult,
+) -> Result<()> {
     let shown_ledger = out.ledger.clone();
-    let Some(id) = ledger.next_id() else {
+    let Some(id) = writer.ledger().next_id() else {
         let refusal = ledger::corrupt(
             Path::new(&shown_ledger),
             "its largest id is 18446744073709551615: no id is left for a new entry",
         );
-        out.decision = Decision::Refused;
-        out.why = refusal.to_string();
-        return Err(run.refuse("record the reboot", Risk::Additive, refusal));
+        return Err(refuse(
+            run,
+            out,
+            "record the reboot",
+            Risk::Additive,
+            refusal,
+        ));
     };
-    let plan = request::plan_request(init, spec, id);
+    let plan = request::plan_request(seen.init, spec, id);
     out.method = Some(plan.label.clone());
-    let reason = match (&spec.reason, spec.gated()) {
-        (Some(r), _) => r.clone(),
-        (None, true) => need.summary(),
-        (None, false) if need.needed => format!("requested; also needed: {}", need.summary()),
-        (None, false) => "requested by the caller".to_string(),
-    };
     if !run.allows(Risk::Reboot) {
         // Refused before anything is recorded: the ledger holds only reboots started.
         let refusal = Refusal::RiskAboveCap {
@@ -413,17 +475,15 @@ fn reboot_inner(
             needed: Risk::Reboot,
             cap: run.policy().max_risk,
         };
-        out.decision = Decision::Refused;
-        out.why = refusal.to_string();
-        return Err(run.refuse(plan.label.clone(), Risk::Reboot, refusal));
+        return Err(refuse(run, out, &plan.label, Risk::Reboot, refusal));
     }
     let entry = LedgerEntry {
         id,
         key: spec.rules.once.clone(),
         reason: reason.clone(),
-        boot_id: boot_id.clone(),
-        machine_id: machine_id.clone(),
-        started_at: now.time,
+        boot_id: seen.boot_id.clone(),
+        machine_id: seen.machine_id.clone(),
+        started_at: seen.time,
         delay_secs: spec.delay.as_secs(),
         method: plan.label.clone(),
         state: EntryState::Started,
@@ -435,8 +495,6 @@ fn reboot_inner(
     if known {
         out.entry = Some(entry.clone());
     }
-    ledger.entries.push(entry);
-    ledger.prune();
     out.decision = Decision::Reboot;
     let record = if known {
         format!("record reboot #{id} in {shown_ledger}")
@@ -447,13 +505,11 @@ fn reboot_inner(
         record,
         Risk::Additive,
         "the guard records every reboot before it starts",
-        |h| {
-            state::ensure_state_dir(h, &state_dir, "")?;
-            ledger::write_ledger(&ledger_file, &ledger)?;
+        |_| {
+            writer.start(entry)?;
             Ok(format!("entry #{id} written and fsynced (state started)"))
         },
     )?;
-    let writer = request::LedgerWriter::new(host, &state_dir, ledger, lock.take());
     let exec = run.step(plan.label.clone(), Risk::Reboot, reason, |h| {
         request::send_request(h, &plan, writer, id)
     });
@@ -468,198 +524,18 @@ fn reboot_inner(
             Ok(())
         }
         Ok(Exec::Planned) => {
-            out.why = if known {
-                format!(
-                    "dry run: would record entry #{id} and reboot ({})",
-                    plan.label
-                )
+            let what = if known {
+                format!("entry #{id}")
             } else {
-                format!(
-                    "dry run: would record the reboot and reboot ({})",
-                    plan.label
-                )
+                "the reboot".to_string()
             };
+            out.why = format!("dry run: would record {what} and reboot ({})", plan.label);
             Ok(())
         }
         Err(e) => {
             out.why = e.to_string();
             Err(e)
         }
-    }
-}
-
-/// The host lock and the ledger. An apply that will write the ledger (a reboot is
-/// wanted, or earlier reboots wait to be confirmed) takes the lock and reads the ledger
-/// again under it; a dry run only probes the lock.
-///
-/// # Errors
-/// [`Refusal::NeedsRoot`] when an apply cannot take the lock for lack of privilege.
-fn lock_and_read(
-    run: &mut Runner<'_>,
-    state_dir: &Path,
-    wanted: bool,
-    now: &Now<'_>,
-) -> Result<(Option<HostLock>, LockState, Result<Ledger>)> {
-    let host = run.host();
-    let peek = ledger::read_ledger(host, state_dir);
-    let must_write = wanted || peek.as_ref().is_ok_and(|l| !l.confirmable(now).is_empty());
-    if run.dry_run() {
-        return Ok((None, probe_lock(host), peek));
-    }
-    if !must_write {
-        return Ok((None, LockState::Free, peek));
-    }
-    match HostLock::acquire(host, LOCK_WAIT) {
-        // Read again under the lock: another run may have written since the peek.
-        Ok(l) => Ok((
-            Some(l),
-            LockState::Held,
-            ledger::read_ledger(host, state_dir),
-        )),
-        Err(Error::Refused(Refusal::Locked { path })) => Ok((
-            None,
-            LockState::Busy(format!(
-                "another hostfix run holds the host lock {}",
-                path.display()
-            )),
-            peek,
-        )),
-        Err(Error::Refused(r @ Refusal::NeedsRoot { .. })) => {
-            Err(run.refuse("take the host lock", Risk::Additive, r))
-        }
-        Err(e) => Ok((
-            None,
-            LockState::Error(format!("the host lock cannot be taken: {e}")),
-            peek,
-        )),
-    }
-}
-
-/// Confirms, in the ledger, the reboots started in another boot (they happened): a
-/// bookkeeping step, taken only under the lock (planned in a dry run).
-fn confirm_started(
-    run: &mut Runner<'_>,
-    ledger_file: &Path,
-    l: &mut Ledger,
-    now: &Now<'_>,
-    lock_state: &LockState,
-    out: &mut RebootResult,
-) -> Result<()> {
-    let ids = l.confirmable(now);
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let action = format!(
-        "confirm reboot {} in the ledger",
-        ids.iter()
-            .map(|i| format!("#{i}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let why = "the boot id changed since they were started: they happened";
-    let can_write = run.dry_run() || *lock_state == LockState::Held;
-    if !run.allows(Risk::Additive) {
-        run.skip(
-            action,
-            Risk::Additive,
-            why,
-            "not written: --max-risk read-only",
-        );
-    } else if !can_write {
-        run.skip(
-            action,
-            Risk::Additive,
-            why,
-            "not written: the lock is not held",
-        );
-    } else {
-        let mut updated = l.clone();
-        updated.confirm(now);
-        // hostfix's own record, not a change of the host.
-        run.bookkeeping(action, why, |_| {
-            ledger::write_ledger(ledger_file, &updated)?;
-            Ok(format!("{} confirmed", ids.len()))
-        })?;
-    }
-    l.confirm(now);
-    out.confirmed = ids;
-    Ok(())
-}
-
-/// Host paths whose contents do not survive a reboot: a ledger there forgets every
-/// reboot, and the guard with it.
-const VOLATILE_DIRS: [&str; 5] = ["/tmp", "/var/tmp", "/run", "/var/run", "/dev"];
-
-const RAMFS_MAGIC: i64 = 0x8584_58f6;
-
-/// Checks that a state directory survives a reboot: absolute, not under `/tmp`, `/run`
-/// and the like, and (on the live root) not on a tmpfs or ramfs. The path is normalised
-/// first ([`state::normalize`]), so `/var/lib/../../run/x` is judged as `/run/x`.
-///
-/// # Errors
-/// [`InputError`] naming the directory and what is accepted.
-pub fn check_state_dir(host: &Host, dir: &Path) -> std::result::Result<(), InputError> {
-    let given = dir;
-    let bad = |why: String| {
-        InputError::new(
-            "--state-dir",
-            given.display().to_string(),
-            why,
-            "an absolute directory that survives a reboot, such as /var/lib/hostfix",
-        )
-    };
-    if !dir.is_absolute() {
-        return Err(bad("not an absolute path".into()));
-    }
-    let dir = state::state_dir(dir)?;
-    if let Some(v) = VOLATILE_DIRS.iter().find(|v| dir.starts_with(v)) {
-        let shown = if dir.as_path() == given {
-            String::new()
-        } else {
-            format!(" (it is {})", dir.display())
-        };
-        return Err(bad(format!(
-            "{v} is emptied at boot, so the reboot guard would forget every reboot{shown}"
-        )));
-    }
-    if host.is_live_root() {
-        let mut p = dir.as_path();
-        while !p.exists() {
-            match p.parent() {
-                Some(parent) => p = parent,
-                None => break,
-            }
-        }
-        if let Ok(st) = nix::sys::statfs::statfs(p) {
-            let t = st.filesystem_type();
-            // fs_type_t is i64 on x86_64 but narrower on some architectures.
-            #[allow(clippy::unnecessary_cast)]
-            let raw = t.0 as i64;
-            if t == nix::sys::statfs::TMPFS_MAGIC || raw == RAMFS_MAGIC {
-                return Err(bad(format!(
-                    "{} is on a tmpfs/ramfs, which is emptied at boot, so the reboot guard \
-                     would forget every reboot",
-                    p.display()
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Probes the host lock ([`HOST_LOCK`](state::HOST_LOCK)) without taking it or creating
-/// anything.
-pub fn probe_lock(host: &Host) -> LockState {
-    let shown = state::HOST_LOCK;
-    match HostLock::probe(host) {
-        LockProbe::Free => LockState::Free,
-        LockProbe::Busy => {
-            LockState::Busy(format!("another hostfix run holds the host lock {shown}"))
-        }
-        LockProbe::NeedsRoot => LockState::NeedsRoot(format!(
-            "cannot be checked without root: the host lock {shown} is root's"
-        )),
-        LockProbe::Error(why) => LockState::Error(why),
     }
 }
 
@@ -717,24 +593,5 @@ mod tests {
         assert!(parse_uptime("").is_err());
         assert!(parse_uptime("abc 1").is_err());
         assert!(parse_uptime("-5 1").is_err());
-    }
-
-    #[test]
-    fn state_dirs_that_forget_are_refused() {
-        let h = Host::fake("/nonexistent-root");
-        for bad in ["/tmp/hostfix", "/run/hostfix", "/var/tmp/x", "relative/dir"] {
-            assert!(check_state_dir(&h, Path::new(bad)).is_err(), "{bad}");
-        }
-        assert!(check_state_dir(&h, Path::new("/var/lib/hostfix")).is_ok());
-        assert!(check_state_dir(&h, Path::new("/tmpfoo")).is_ok());
-        // `..` cannot walk out of the check.
-        for sneaky in [
-            "/var/lib/../../run/x",
-            "/var/lib/hostfix/../../../tmp",
-            "/x/./../dev/shm",
-        ] {
-            let e = check_state_dir(&h, Path::new(sneaky)).unwrap_err();
-            assert!(e.to_string().contains("emptied at boot"), "{sneaky}: {e}");
-        }
     }
 }

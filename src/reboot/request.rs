@@ -7,7 +7,7 @@
 //! hostfix itself waited out the delay. The ledger entry is updated around the request:
 //! `requested_at` once it was accepted (before `reboot(2)`, which does not return), or
 //! `failed` with the cause. The host lock is let go before hostfix waits out a delay and
-//! taken again for the next update of the ledger ([`LedgerWriter`]).
+//! taken again for the next update of the ledger.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -161,6 +161,26 @@ impl<'h> LedgerWriter<'h> {
             ledger,
             lock,
         }
+    }
+
+    /// The ledger as it will be written.
+    pub(super) fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Adds a started entry and writes the ledger (creating the private state directory
+    /// when needed), under the lock the run holds.
+    ///
+    /// # Errors
+    /// As [`crate::state::ensure_state_dir`] and [`ledger::write_ledger`].
+    pub(super) fn start(&mut self, entry: LedgerEntry) -> Result<()> {
+        self.ledger.entries.push(entry);
+        self.ledger.prune();
+        crate::state::ensure_state_dir(self.host, &self.state_dir, "")?;
+        ledger::write_ledger(
+            &ledger::ledger_path(self.host, &self.state_dir),
+            &self.ledger,
+        )
     }
 
     /// Lets go of the host lock (before a wait that edits nothing).
