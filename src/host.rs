@@ -494,11 +494,13 @@ pub enum InitSystem {
     Other,
 }
 
-/// A host: the root its files are read from, and the seam its changes go through.
+/// A host: the root its files are read from, the seam its changes go through, and the
+/// owner its system files (a swap file, hostfix's state) belong to.
 #[derive(Clone)]
 pub struct Host {
     root: PathBuf,
     system: Arc<dyn System>,
+    owner: (u32, u32),
 }
 
 impl fmt::Debug for Host {
@@ -506,7 +508,22 @@ impl fmt::Debug for Host {
         f.debug_struct("Host")
             .field("root", &self.root)
             .field("system", &self.system)
+            .field("owner", &self.owner)
             .finish()
+    }
+}
+
+/// The owner a host's system files are expected to have: root on the live system; on a
+/// root elsewhere (a fake root, an image being prepared), whoever runs hostfix, since
+/// that is who owns the files it makes there.
+fn default_owner(root: &Path) -> (u32, u32) {
+    if root == Path::new("/") {
+        (0, 0)
+    } else {
+        (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        )
     }
 }
 
@@ -516,24 +533,40 @@ impl Host {
         Host {
             root: PathBuf::from("/"),
             system: Arc::new(LiveSystem),
+            owner: (0, 0),
         }
     }
 
     /// A fake host: files read under `root`, calls recorded by a fresh
-    /// [`RecordingSystem`].
+    /// [`RecordingSystem`]; its files are expected to belong to the running user.
     pub fn fake(root: impl Into<PathBuf>) -> Self {
+        Host::with_system(root, Arc::new(RecordingSystem::new()))
+    }
+
+    /// A host with this root and this system. Its files are expected to belong to root
+    /// when `root` is `/`, and to the running user otherwise ([`Host::with_owner`]
+    /// changes that).
+    pub fn with_system(root: impl Into<PathBuf>, system: Arc<dyn System>) -> Self {
+        let root = root.into();
+        let owner = default_owner(&root);
         Host {
-            root: root.into(),
-            system: Arc::new(RecordingSystem::new()),
+            root,
+            system,
+            owner,
         }
     }
 
-    /// A host with this root and this system.
-    pub fn with_system(root: impl Into<PathBuf>, system: Arc<dyn System>) -> Self {
-        Host {
-            root: root.into(),
-            system,
-        }
+    /// The same host, with its system files expected to belong to `uid`:`gid`.
+    pub fn with_owner(mut self, uid: u32, gid: u32) -> Self {
+        self.owner = (uid, gid);
+        self
+    }
+
+    /// The owner (`uid`, `gid`) the host's system files are expected to have: what
+    /// hostfix checks a swap file or its state directory against, and gives the files it
+    /// creates. `(0, 0)` on the live system.
+    pub fn owner(&self) -> (u32, u32) {
+        self.owner
     }
 
     /// The host's root (`/` on a live host).
@@ -719,6 +752,19 @@ mod tests {
             PathBuf::from("/etc/fstab")
         );
         assert_eq!(Host::live().path("/etc"), PathBuf::from("/etc"));
+    }
+
+    #[test]
+    fn the_expected_owner_is_root_live_and_the_runner_on_a_fake_root() {
+        assert_eq!(Host::live().owner(), (0, 0));
+        let me = (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        );
+        assert_eq!(Host::fake("/tmp/fake").owner(), me);
+        assert_eq!(Host::fake("/tmp/fake").with_owner(7, 8).owner(), (7, 8));
+        let live = Host::with_system("/", Arc::new(LiveSystem));
+        assert_eq!(live.owner(), (0, 0));
     }
 
     #[test]

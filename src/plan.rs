@@ -14,6 +14,10 @@ use serde::Serialize;
 use crate::error::{Error, ErrorKind, InputError, Refusal};
 use crate::host::Host;
 
+mod ladder;
+
+pub use ladder::{Climb, Goal, Mode, Need, NextRung, Rung, Verdict};
+
 /// How much a step can hurt, least risky first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -253,11 +257,22 @@ impl<'h> Runner<'h> {
     /// Records a refusal of a step for a reason other than the risk cap (a protected
     /// target, a guard) and returns the error to propagate.
     pub fn refuse(&mut self, action: impl Into<String>, risk: Risk, refusal: Refusal) -> Error {
+        self.refuse_step(action, risk, "needed to reach the desired state", refusal)
+    }
+
+    /// [`Runner::refuse`] with the step's own reason.
+    pub fn refuse_step(
+        &mut self,
+        action: impl Into<String>,
+        risk: Risk,
+        reason: impl Into<String>,
+        refusal: Refusal,
+    ) -> Error {
         let step = Step {
             action: action.into(),
             risk,
             status: StepStatus::Refused,
-            reason: "needed to reach the desired state".into(),
+            reason: reason.into(),
             detail: refusal.to_string(),
             needs_root: matches!(refusal, Refusal::NeedsRoot { .. }),
         };
@@ -353,12 +368,17 @@ impl<'h> Runner<'h> {
             }
             Err(e) => {
                 let needs_root = matches!(e, Error::Refused(Refusal::NeedsRoot { .. }));
-                let status = if needs_root {
-                    log::warn!("{}: refused {action}: {e}", self.operation);
-                    StepStatus::Refused
-                } else {
-                    log::error!("{}: failed {action}: {e}", self.operation);
-                    StepStatus::Failed
+                // A step that found it must not go on (a guard, a protected target, no
+                // root) was refused, not failed.
+                let status = match e.kind() {
+                    ErrorKind::Refused => {
+                        log::warn!("{}: refused {action}: {e}", self.operation);
+                        StepStatus::Refused
+                    }
+                    _ => {
+                        log::error!("{}: failed {action}: {e}", self.operation);
+                        StepStatus::Failed
+                    }
                 };
                 self.steps.push(Step {
                     action,

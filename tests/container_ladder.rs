@@ -823,17 +823,22 @@ fn an_engine_restart_clears_a_stuck_removal_and_names_who_it_hits() {
 }
 
 #[test]
-fn a_dry_run_plans_the_first_rung_and_names_the_next() {
+fn a_dry_run_plans_every_rung_under_the_cap_and_names_the_next() {
     let s = setup("running", Fault::None, "running", true);
     let r = rm_target(&s, "web", Risk::Disruptive, &NoRebootGate, true);
     assert_eq!(r.exit_code(), 0, "{:?}", r.error);
     assert!(r.dry_run && r.changed);
+    // The whole escalation the cap allows, in order, as `port free --dry-run` shows it.
     assert_eq!(
         statuses(&r),
-        vec![("docker stop".into(), StepStatus::Planned)]
+        vec![
+            ("docker stop".into(), StepStatus::Planned),
+            ("docker kill".into(), StepStatus::Planned),
+            ("docker rm".into(), StepStatus::Planned),
+        ]
     );
     let next = r.result.next.as_ref().unwrap();
-    assert_eq!((next.rung, next.risk), (Rung::Kill, Risk::Disruptive));
+    assert_eq!((next.rung, next.risk), (Rung::KillShim, Risk::Destructive));
     assert_eq!(r.result.ladder.len(), 6);
     assert!(s.fake.mutating().is_empty());
     assert!(s.fake.listed(&id()));

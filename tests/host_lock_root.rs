@@ -2,7 +2,8 @@
 //! whatever `--state-dir` says. Eight real `hostfix swap ensure` processes on eight paths
 //! with eight state directories all succeed and leave eight active swap files and eight
 //! fstab lines; an `ensure` racing a `remove` of the same path with different state
-//! directories ends in one consistent state, and their reports say which.
+//! directories ends in one consistent state (the file, its swap area and its fstab line
+//! all there or all gone), and their exit codes and reports say which.
 //!
 //! Files live under a fake root (`--root`: `ROOT/mnt` is a loop-mounted ext4 image,
 //! `ROOT/etc/fstab` a temp copy, `ROOT/proc` links to the real `/proc`); system calls are
@@ -36,6 +37,11 @@ fn root_tier(test: &str) -> bool {
     }
     eprintln!("\n## SKIPPED root test {test}: {why}. It did NOT run.\n");
     false
+}
+
+fn spawn_args(root: &FakeRoot, state_dir: &str, args: &[String]) -> Child {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    spawn(root, state_dir, &a)
 }
 
 fn spawn(root: &FakeRoot, state_dir: &str, args: &[&str]) -> Child {
@@ -147,16 +153,8 @@ fn settled(root: &FakeRoot, fs: &LoopFs, path: &str) -> bool {
     listed
 }
 
-#[test]
-#[serial]
-fn ensure_racing_remove_with_other_state_dirs_ends_consistently() {
-    if !root_tier("ensure_racing_remove_with_other_state_dirs_ends_consistently") {
-        return;
-    }
-    let root = FakeRoot::live();
-    let fs = LoopFs::ext4(&root.join("/mnt"));
-    let path = "/mnt/swapfile";
-    let ensure = [
+fn ensure_args(path: &str) -> Vec<String> {
+    [
         "swap",
         "ensure",
         "--size",
@@ -167,60 +165,89 @@ fn ensure_racing_remove_with_other_state_dirs_ends_consistently() {
         "fstab",
         "--keep-free",
         "8M",
-    ];
-    let remove = ["swap", "remove", "--path", path];
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn remove_args(path: &str) -> Vec<String> {
+    ["swap", "remove", "--path", path]
+        .map(String::from)
+        .to_vec()
+}
+
+fn run(root: &FakeRoot, state_dir: &str, args: &[String]) -> (i32, serde_json::Value, String) {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    finish(spawn(root, state_dir, &a))
+}
+
+#[test]
+#[serial]
+fn ensure_racing_remove_with_other_state_dirs_ends_consistently() {
+    if !root_tier("ensure_racing_remove_with_other_state_dirs_ends_consistently") {
+        return;
+    }
+    let root = FakeRoot::live();
+    let fs = LoopFs::ext4(&root.join("/mnt"));
+    let (ensure_dir, remove_dir) = ("/state-ensure", "/state-remove");
     let mut outcomes = Vec::new();
-    for round in 0..8 {
-        // Even rounds start from an active, persisted file; odd rounds from nothing.
-        let start_active = round % 2 == 0;
-        if start_active {
-            let (code, _, all) = finish(spawn(&root, "/state-setup", &ensure));
+    for round in 0..18 {
+        // A path per round, so no round meets an earlier one's records. Before the race
+        // the file is missing, or made by the remover's state dir, or by the ensurer's.
+        let path = format!("/mnt/swap{round}");
+        let maker = [None, Some(remove_dir), Some(ensure_dir)][round % 3];
+        if let Some(dir) = maker {
+            let (code, _, all) = run(&root, dir, &ensure_args(&path));
             assert_eq!(code, 0, "setup: {all}");
         }
         assert_eq!(
-            settled(&root, &fs, path),
-            start_active,
+            settled(&root, &fs, &path),
+            maker.is_some(),
             "round {round} setup"
         );
-        let (e, r) = if round % 4 < 2 {
-            let e = spawn(&root, "/state-a", &ensure);
-            (e, spawn(&root, "/state-b", &remove))
+        let (e, r) = if round % 2 == 0 {
+            let e = spawn_args(&root, ensure_dir, &ensure_args(&path));
+            (e, spawn_args(&root, remove_dir, &remove_args(&path)))
         } else {
-            let r = spawn(&root, "/state-b", &remove);
-            (spawn(&root, "/state-a", &ensure), r)
+            let r = spawn_args(&root, remove_dir, &remove_args(&path));
+            (spawn_args(&root, ensure_dir, &ensure_args(&path)), r)
         };
         let (ecode, ej, eall) = finish(e);
         let (rcode, rj, rall) = finish(r);
-        assert_eq!(ecode, 0, "round {round} ensure: {eall}");
-        assert_eq!(rcode, 0, "round {round} remove: {rall}");
-        assert_eq!(ej["active"], true, "round {round}: {eall}");
-        assert_eq!(rj["gone"], true, "round {round}: {rall}");
-        let active = settled(&root, &fs, path);
-        // The reports say which ran last. From an active file: the ensure changed
-        // something only when the remove went first. From nothing: the remove found a
-        // file only when the ensure went first.
-        if start_active {
-            assert_eq!(rj["existed"], true, "round {round}: {rall}");
-            assert_eq!(
-                ej["changed"] == true,
-                active,
-                "round {round}: ensure {eall}\nremove {rall}"
+        let both = format!("round {round}\nensure: {eall}\nremove: {rall}");
+        // Each run either did its job or refused before touching anything: never a
+        // failure half-way (exit 1), and its report agrees with its exit code.
+        for (code, j) in [(ecode, &ej), (rcode, &rj)] {
+            assert!(code == 0 || code == 3, "{both}");
+            assert_eq!(j["exit_code"], code, "{both}");
+        }
+        let active = settled(&root, &fs, &path);
+        if active {
+            // The ensure ran last, or the remove refused: the ensure says so.
+            assert_eq!(ecode, 0, "{both}");
+            assert_eq!(ej["active"], true, "{both}");
+            assert!(
+                rcode == 3 || rj["existed"] == false || ej["changed"] == true,
+                "{both}"
             );
         } else {
-            assert_eq!(ej["changed"], true, "round {round}: {eall}");
+            // The remove ran last and removed the file (the ensure, if it succeeded, ran
+            // before it).
+            assert_eq!(rcode, 0, "{both}");
             assert_eq!(
-                rj["existed"] == true,
-                !active,
-                "round {round}: ensure {eall}\nremove {rall}"
+                (&rj["existed"], &rj["gone"]),
+                (&true.into(), &true.into()),
+                "{both}"
             );
         }
-        outcomes.push(active);
-        // Back to nothing for the next round.
+        outcomes.push((maker.unwrap_or("-"), ecode, rcode, active));
+        // Back to nothing: the run whose records made the file removes it.
         if active {
-            let (code, _, all) = finish(spawn(&root, "/state-setup", &remove));
-            assert_eq!(code, 0, "cleanup: {all}");
+            let gone = [ensure_dir, remove_dir]
+                .iter()
+                .any(|d| run(&root, d, &remove_args(&path)).0 == 0 && !settled(&root, &fs, &path));
+            assert!(gone, "round {round}: no state dir could remove {path}");
         }
-        assert!(!settled(&root, &fs, path));
     }
-    eprintln!("final states (true = active): {outcomes:?}");
+    eprintln!("(made by, ensure exit, remove exit, active at the end): {outcomes:?}");
 }

@@ -502,6 +502,11 @@ fn unusable_removal_ledgers_are_reported_never_acted_on() {
         ("a path for a name", Some(good_but(r#"["../../bin/sh"]"#)), "is not a package name"),
         ("no package", Some(good_but("[]")), "names no package"),
         (
+            "another manager's",
+            Some(good_but(r#"["nginx"]"#).replace("\"dpkg\"", "\"rpm\"")),
+            "planned for rpm",
+        ),
+        (
             "another version",
             Some(r#"{"version":3,"manager":"dpkg","packages":["nginx"],"sources":[],"removes":[],"command":""}"#.into()),
             "format version 3",
@@ -509,6 +514,9 @@ fn unusable_removal_ledgers_are_reported_never_acted_on() {
     ];
     for (name, text, why) in cases {
         let d = tempfile::tempdir().unwrap();
+        // A Debian host (an empty dpkg database) whose port 80 is free.
+        std::fs::create_dir_all(d.path().join("var/lib/dpkg")).unwrap();
+        std::fs::write(d.path().join("var/lib/dpkg/status"), "").unwrap();
         let dir = d.path().join("var/lib/hostfix");
         private_dir(&dir);
         let f = dir.join("port-free-tcp-80.json");

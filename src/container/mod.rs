@@ -99,16 +99,6 @@ pub enum ContainerError {
         /// systemd's message.
         message: String,
     },
-    /// A rung ran and the container is still there: the ladder escalates.
-    #[error("rung {rung} did not remove it: {remains} (the rung said: {said})")]
-    NotGone {
-        /// The rung.
-        rung: ladder::Rung,
-        /// What remains.
-        remains: String,
-        /// What its commands said (the engine's messages).
-        said: String,
-    },
     /// Every rung was tried or skipped and the container remains.
     #[error("no rung removed container {name}")]
     Exhausted {
@@ -135,7 +125,6 @@ impl Classify for ContainerError {
             | ContainerError::Engine { .. }
             | ContainerError::Hung { .. }
             | ContainerError::Restart { .. }
-            | ContainerError::NotGone { .. }
             | ContainerError::Exhausted { .. }
             | ContainerError::RebootPending { .. } => ErrorKind::Failed,
         }

@@ -1,26 +1,25 @@
 //! `container rm`: resolving the target, observing it, and walking the ladder through a
 //! [`Runner`], verifying each rung; the reboot rung through a [`RebootGate`].
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
 
 use crate::error::{Error, InputError, Refusal, Result};
 use crate::host::{Host, InitSystem};
-use crate::plan::{Exec, Policy, Report, Risk, Runner};
+use crate::plan::{Mode, Policy, Report, Risk, Rung as PlanRung, Runner};
 use crate::process;
-use crate::state::HostLock;
 
 use super::ContainerError;
 use super::engine::{Engine, EngineFailure, Limits, Status, short_id};
 use super::ladder::{
-    Decision, LadderEnv, Names, Observation, RebootGate, RebootRequest, Rung, RungPlan, action,
-    decide, next_rung, plan_ladder, reason, restart_hits,
+    LadderEnv, Names, Observation, RebootGate, RebootRequest, Rung, RungPlan, plan_ladder,
+    restart_hits,
 };
 use super::procs::{self, ContainerProcess, Futility, Sampling, Shim};
 use super::record::{RebootEvidence, RebootRecord, read_record, remove_record, write_record};
-use super::rungs::Ctx;
+use super::rungs::{Ctx, Gone, Step};
 
 /// What `container rm` is asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,13 +37,13 @@ pub struct RemoveOptions {
     pub settle: Duration,
     /// How processes in `D` are sampled before they count as stuck.
     pub sampling: Sampling,
-    /// How long to wait for another hostfix run's state lock.
+    /// How long to wait for another hostfix run's host lock.
     pub lock_wait: Duration,
 }
 
 impl RemoveOptions {
     /// The defaults for a target: 10 s stop grace, 30 s per command, 120 s per restart,
-    /// 10 s to settle, three `D` samples 300 ms apart, 10 s for the state lock.
+    /// 10 s to settle, three `D` samples 300 ms apart, 10 s for the host lock.
     pub fn new(target: impl Into<String>) -> Self {
         let l = Limits::default();
         RemoveOptions {
@@ -340,8 +339,10 @@ fn walk(
         opts,
         id: id.clone(),
         inspect_hung: Cell::new(inspect_hung),
+        latest: RefCell::new(None),
+        lock: RefCell::new(None),
     };
-    let mut obs = ctx.observe()?;
+    let obs = ctx.observe()?;
     out.status = obs.status().cloned();
     out.processes = obs.processes.clone();
     out.shims = obs.shims.clone();
@@ -353,34 +354,17 @@ fn walk(
     if obs.gone() {
         out.gone = true;
         out.already_gone = true;
-        if !policy.dry_run && record.is_some() {
-            remove_record(host, &policy.state_dir, &id);
+        if record.is_some() {
+            run.bookkeeping("forget the reboot record", "the container is gone", |h| {
+                // hostfix's state changes under the host lock.
+                ctx.take_lock()?;
+                remove_record(h, &policy.state_dir, &id);
+                Ok("forgotten".into())
+            })?;
         }
         return Ok(());
     }
-
-    // Never remove the container hostfix itself runs in.
-    for pid in process::caller_ancestry(host) {
-        let cg = std::fs::read_to_string(host.path(format!("/proc/{pid}/cgroup")))
-            .ok()
-            .and_then(|t| process::parse_cgroup(&t));
-        if cg
-            .as_deref()
-            .and_then(process::container_id_from_cgroup)
-            .as_deref()
-            == Some(&id)
-        {
-            return Err(run.refuse(
-                format!("remove container {name}"),
-                Risk::Disruptive,
-                Refusal::Protected {
-                    target: format!("container {name}"),
-                    why: format!("hostfix runs inside it (pid {pid})"),
-                },
-            ));
-        }
-    }
-
+    refuse_own_container(run, &id, &name)?;
     let env = LadderEnv {
         systemd: host.init_system() == InitSystem::Systemd,
         live_restore: ctx.engine.live_restore(host),
@@ -392,171 +376,146 @@ fn walk(
         stop_grace: opts.stop_grace,
     };
     out.ladder = plan_ladder(&obs, &env, &names, policy.max_risk);
-
-    // The host lock, taken before the first change (so a run that only plans or is
-    // refused at once creates nothing) and held while the ladder changes the host; let
-    // go before the reboot rung, whose guard takes it itself.
-    let mut lock: Option<HostLock> = None;
-
-    for rung in Rung::LADDER {
-        let act = action(rung, &obs, &names);
-        let why = reason(rung, &obs, &env);
-        match decide(rung, &obs, &env) {
-            Decision::NotApplicable => continue,
-            Decision::Skip(why_not) => {
-                run.skip(act, rung.risk(), why, why_not);
-                continue;
-            }
-            Decision::Try => {}
-        }
-        let next_of = |r: Rung, o: &Observation| NextRung {
-            rung: r,
-            risk: r.risk(),
-            action: action(r, o, &names),
+    let reboot = |h: &Host, o: &Observation, go: bool| -> Result<String> {
+        let who = Who {
+            ctx: &ctx,
+            name: &name,
+            boot_id: boot_id.as_deref(),
         };
-        if rung == Rung::Reboot {
-            return reboot_rung(
-                run, &ctx, &obs, gate, &mut lock, out, &act, &why, &name, boot_id,
-            );
+        reboot_rung(h, &who, o, gate, &policy, go)
+    };
+    let steps: Vec<Step<'_>> = Rung::LADDER
+        .iter()
+        .map(|&rung| Step {
+            rung,
+            ctx: &ctx,
+            env: &env,
+            names: &names,
+            reboot: &reboot,
+        })
+        .collect();
+    let rungs: Vec<&dyn PlanRung<Observation>> = steps
+        .iter()
+        .map(|s| s as &dyn PlanRung<Observation>)
+        .collect();
+    let climb = run.climb(Mode::Escalate, &rungs, &mut Gone { ctx: &ctx }, obs);
+    drop(ctx.lock.take());
+    out.futility = climb.last.futility.clone();
+    out.engine_restart_hits = restart_hits(&climb.last, &env);
+    if climb.reached {
+        out.gone = true;
+        out.removed_by = climb.reached_by.map(|i| Rung::LADDER[i]);
+        if record.is_some() {
+            remove_record(host, &policy.state_dir, &id);
         }
-        if lock.is_none() && !policy.dry_run && run.allows(rung.risk()) {
-            lock = Some(HostLock::acquire(host, opts.lock_wait)?);
-        }
-        let mut latest = None;
-        match run.step(act, rung.risk(), why, |_| {
-            ctx.run_rung(rung, &obs, &mut latest)
-        }) {
-            Ok(Exec::Planned) => {
-                out.next = next_rung(rung, &obs, &env).map(|r| next_of(r, &obs));
-                return Ok(());
-            }
-            Ok(Exec::Done) if rung == Rung::Unpause => {
-                if let Some(o) = latest {
-                    obs = o;
-                }
-            }
-            Ok(Exec::Done) => {
-                out.gone = true;
-                out.removed_by = Some(rung);
-                if let Some(o) = latest {
-                    out.futility = o.futility;
-                }
-                if record.is_some() {
-                    remove_record(host, &policy.state_dir, &id);
-                }
-                return Ok(());
-            }
-            Err(Error::Refused(r)) => {
-                out.next = Some(next_of(rung, &obs));
-                out.remains = Some(obs.remains());
-                return Err(Error::Refused(r));
-            }
-            Err(Error::Container(e @ ContainerError::NotGone { .. })) => {
-                if let Some(o) = latest {
-                    obs = o;
-                }
-                log::info!("container rm: {e}; escalating");
-                out.futility = obs.futility.clone();
-                out.engine_restart_hits = restart_hits(&obs, &env);
-                out.remains = Some(obs.remains());
-            }
-            Err(e) => {
-                if let Some(o) = latest {
-                    out.remains = Some(o.remains());
-                }
-                return Err(e);
-            }
-        }
+        return Ok(());
+    }
+    out.next = climb
+        .next_index
+        .zip(climb.next.as_ref())
+        .map(|(i, n)| NextRung {
+            rung: Rung::LADDER[i],
+            risk: n.risk,
+            action: n.action.clone(),
+        });
+    if run.dry_run() && climb.error.is_none() {
+        return Ok(());
+    }
+    out.remains = Some(climb.last.remains());
+    if let Some(e) = climb.error {
+        return Err(e);
+    }
+    if climb.taken.iter().any(|&i| Rung::LADDER[i] == Rung::Reboot) {
+        out.reboot = Some(RebootEvidence {
+            requested_in_boot: boot_id.clone().unwrap_or_default(),
+            requested_at: unix_now(host),
+            current_boot: boot_id,
+            confirmed: false,
+        });
+        return Err(ContainerError::RebootPending { name }.into());
     }
     Err(ContainerError::Exhausted { name }.into())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Never remove the container hostfix itself runs in.
+fn refuse_own_container(run: &mut Runner<'_>, id: &str, name: &str) -> Result<()> {
+    let host = run.host();
+    for pid in process::caller_ancestry(host) {
+        let cg = std::fs::read_to_string(host.path(format!("/proc/{pid}/cgroup")))
+            .ok()
+            .and_then(|t| process::parse_cgroup(&t));
+        let ours = cg.as_deref().and_then(process::container_id_from_cgroup);
+        if ours.as_deref() == Some(id) {
+            return Err(run.refuse(
+                format!("remove container {name}"),
+                Risk::Disruptive,
+                Refusal::Protected {
+                    target: format!("container {name}"),
+                    why: format!("hostfix runs inside it (pid {pid})"),
+                },
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn unix_now(host: &Host) -> u64 {
+    host.system()
+        .now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The container the reboot rung is for.
+struct Who<'a> {
+    ctx: &'a Ctx<'a>,
+    name: &'a str,
+    boot_id: Option<&'a str>,
+}
+
+/// The reboot rung: with `go` false, whether the guard would allow it (read-only); with
+/// `go`, the reboot itself, recorded first so the run after the boot can confirm it.
 fn reboot_rung(
-    run: &mut Runner<'_>,
-    ctx: &Ctx<'_>,
+    host: &Host,
+    who: &Who<'_>,
     obs: &Observation,
     gate: &dyn RebootGate,
-    lock: &mut Option<HostLock>,
-    out: &mut Removal,
-    act: &str,
-    why: &str,
-    name: &str,
-    boot_id: Option<String>,
-) -> Result<()> {
-    let host = ctx.host;
-    let policy = run.policy().clone();
-    out.next = Some(NextRung {
-        rung: Rung::Reboot,
-        risk: Risk::Reboot,
-        action: act.to_string(),
-    });
-    out.remains = Some(obs.remains());
-    if !run.allows(Risk::Reboot) {
-        // Records the refusal (RiskAboveCap) without running anything.
-        return run
-            .step(act, Risk::Reboot, why, |_| Ok(String::new()))
-            .map(|_| ());
-    }
+    policy: &Policy,
+    go: bool,
+) -> Result<String> {
+    let (id, name) = (&who.ctx.id, who.name);
     let req = RebootRequest {
-        key: format!("container-rm-{}", ctx.id),
+        key: format!("container-rm-{id}"),
         message: format!(
             "hostfix: rebooting to clear stuck container {name} ({})",
-            short_id(&ctx.id)
+            short_id(id)
         ),
         reason: format!(
             "container {name} ({}) cannot be removed: {}",
-            short_id(&ctx.id),
+            short_id(id),
             obs.futility
                 .as_ref()
                 .map_or_else(|| obs.remains(), Futility::why)
         ),
     };
-    // The guard takes the host lock itself (its check probes it): let go of ours.
-    drop(lock.take());
-    if let Err(e) = gate.check(host, &policy, &req) {
-        return Err(match e {
-            Error::Refused(r) => run.refuse(act, Risk::Reboot, r),
-            other => other,
-        });
+    if !go {
+        return gate.check(host, policy, &req).map(|()| String::new());
     }
     let record = RebootRecord {
         version: super::record::RECORD_VERSION,
-        id: ctx.id.clone(),
+        id: id.clone(),
         name: name.to_string(),
-        boot_id: boot_id.clone().unwrap_or_default(),
-        requested_at: host
-            .system()
-            .now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
+        boot_id: who.boot_id.unwrap_or_default().to_string(),
+        requested_at: unix_now(host),
         reason: req.reason.clone(),
     };
-    let state_dir = policy.state_dir.clone();
-    let lock_wait = ctx.opts.lock_wait;
-    let exec = run.step(act, Risk::Reboot, why, |h| {
-        {
-            // hostfix's state is written under the host lock; the guard takes it again.
-            let _lock = HostLock::acquire(h, lock_wait)?;
-            write_record(h, &state_dir, &record)?;
-        }
-        gate.reboot(h, &policy, &req).inspect_err(|_| {
-            remove_record(h, &state_dir, &record.id);
-        })
-    })?;
-    if exec == Exec::Planned {
-        return Ok(());
-    }
-    out.reboot = Some(RebootEvidence {
-        requested_in_boot: record.boot_id,
-        requested_at: record.requested_at,
-        current_boot: boot_id,
-        confirmed: false,
-    });
-    Err(ContainerError::RebootPending {
-        name: name.to_string(),
-    }
-    .into())
+    // The record is written under the host lock (the ladder's, or taken now); then the
+    // lock is let go: the guard takes it itself.
+    who.ctx.take_lock()?;
+    write_record(host, &policy.state_dir, &record)?;
+    drop(who.ctx.lock.take());
+    gate.reboot(host, policy, &req)
+        .inspect_err(|_| remove_record(host, &policy.state_dir, &record.id))
 }
 
 /// Reports the reboot records that could not be used, each naming its file and how to

@@ -1,7 +1,7 @@
 //! Taking one rung and verifying it: the engine commands, the shim kill through a
 //! pidfd, the engine restart, and the check that the container is gone.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use nix::errno::Errno;
@@ -9,11 +9,13 @@ use nix::sys::signal::Signal;
 
 use crate::error::{Error, Refusal, Result};
 use crate::host::Host;
+use crate::plan::{Goal, Risk, Rung as PlanRung, Verdict};
 use crate::process;
+use crate::state::HostLock;
 
 use super::ContainerError;
 use super::engine::{ContainerInfo, Engine, EngineFailure, Status, run_wrapped, short_id};
-use super::ladder::{Observation, Rung};
+use super::ladder::{Decision, LadderEnv, Names, Observation, Rung, action, decide, reason};
 use super::procs;
 use super::remove::RemoveOptions;
 
@@ -40,9 +42,24 @@ pub(super) struct Ctx<'a> {
     /// An inspect of this container hung in this run: the engine is stuck on it, and
     /// asking again only waits out the time limit once more; `docker ps` tells the state.
     pub(super) inspect_hung: Cell<bool>,
+    /// The observation the last rung ended with, for the ladder's goal.
+    pub(super) latest: RefCell<Option<Observation>>,
+    /// The host lock, taken before the first change (so a run that only plans or is
+    /// refused at once creates nothing) and let go before the reboot guard takes it.
+    pub(super) lock: RefCell<Option<HostLock>>,
 }
 
 impl Ctx<'_> {
+    /// Takes the machine-wide host lock unless this run holds it already.
+    pub(super) fn take_lock(&self) -> Result<()> {
+        if self.lock.borrow().is_some() {
+            return Ok(());
+        }
+        let l = HostLock::acquire(self.host, self.opts.lock_wait)?;
+        self.lock.replace(Some(l));
+        Ok(())
+    }
+
     /// Observes the container once.
     pub(super) fn observe(&self) -> Result<Observation> {
         let list = self.engine.list(self.host)?;
@@ -260,54 +277,110 @@ impl Ctx<'_> {
         }
     }
 
-    /// Takes a rung and verifies it: `Ok(detail)` when the container is gone, else
-    /// [`ContainerError::NotGone`] (the ladder escalates) or another error (it stops).
-    pub(super) fn run_rung(
-        &self,
-        rung: Rung,
-        o: &Observation,
-        latest: &mut Option<Observation>,
-    ) -> Result<String> {
-        let notes = self.act(rung, o)?;
-        if rung == Rung::Unpause {
+    /// Takes a rung and observes the container after it (the observation is kept for
+    /// the ladder's [`Gone`] goal). The ladder judges whether it was enough.
+    fn run_rung(&self, rung: Rung, o: &Observation) -> Result<String> {
+        let notes = self.act(rung, o)?.join("; ");
+        let after = match rung {
             // Unpausing removes nothing: it thaws the cgroup so the next rungs' signals
             // can work.
-            let after = self.observe()?;
-            let paused = after.engine_paused();
-            let remains = after.remains();
-            *latest = Some(after);
-            return if paused {
-                Err(ContainerError::NotGone {
-                    rung,
-                    remains,
-                    said: notes.join("; "),
-                }
-                .into())
-            } else {
-                Ok(format!("{}; verified: no longer paused", notes.join("; ")))
-            };
-        }
-        let how = match rung {
-            Rung::KillShim | Rung::RestartEngine => Settle::Patient,
-            _ => Settle::Quick,
+            Rung::Unpause => self.observe()?,
+            Rung::KillShim | Rung::RestartEngine => self.settle(Settle::Patient)?,
+            _ => self.settle(Settle::Quick)?,
         };
-        let after = self.settle(how)?;
-        let gone = after.gone();
-        let remains = after.remains();
-        *latest = Some(after);
-        if gone {
-            Ok(format!(
-                "{}; verified: not listed, no process, no shim",
-                notes.join("; ")
-            ))
+        let detail = if after.gone() {
+            format!("{notes}; verified: not listed, no process, no shim")
+        } else if rung == Rung::Unpause && !after.engine_paused() {
+            format!("{notes}; verified: no longer paused")
         } else {
-            Err(ContainerError::NotGone {
-                rung,
-                remains,
-                said: notes.join("; "),
-            }
-            .into())
+            notes
+        };
+        self.latest.replace(Some(after));
+        Ok(detail)
+    }
+}
+
+/// The ladder's goal: the container is gone (not listed, no process, no shim).
+pub(super) struct Gone<'a> {
+    pub(super) ctx: &'a Ctx<'a>,
+}
+
+impl Goal<Observation> for Gone<'_> {
+    fn observe(&mut self, _host: &Host) -> Result<Observation> {
+        match self.ctx.latest.take() {
+            Some(o) => Ok(o),
+            None => self.ctx.observe(),
         }
+    }
+
+    fn reached(&self, o: &Observation) -> bool {
+        o.gone()
+    }
+
+    fn remains(&self, o: &Observation) -> String {
+        o.remains()
+    }
+}
+
+/// A rung of the container ladder, with what it needs to act.
+pub(super) struct Step<'a> {
+    pub(super) rung: Rung,
+    pub(super) ctx: &'a Ctx<'a>,
+    pub(super) env: &'a LadderEnv,
+    pub(super) names: &'a Names,
+    /// The reboot rung's way to the guard.
+    pub(super) reboot: &'a dyn Fn(&Host, &Observation, bool) -> Result<String>,
+}
+
+impl PlanRung<Observation> for Step<'_> {
+    fn risk(&self) -> Risk {
+        self.rung.risk()
+    }
+
+    fn action(&self, o: &Observation) -> String {
+        action(self.rung, o, self.names)
+    }
+
+    fn reason(&self, o: &Observation) -> String {
+        reason(self.rung, o, self.env)
+    }
+
+    fn decide(&self, o: &Observation) -> Verdict {
+        match decide(self.rung, o, self.env) {
+            Decision::Try => Verdict::Take,
+            Decision::NotApplicable => Verdict::Inapplicable,
+            Decision::Skip(why) if o.futility.as_ref().is_some_and(|f| f.blocks(self.rung)) => {
+                Verdict::Futile(why)
+            }
+            Decision::Skip(why) => Verdict::Skip(why),
+        }
+    }
+
+    fn check(&self, host: &Host, o: &Observation) -> Result<()> {
+        match self.rung {
+            Rung::Reboot => (self.reboot)(host, o, false).map(drop),
+            _ => Ok(()),
+        }
+    }
+
+    fn verify(&self, after: &Observation) -> Option<bool> {
+        match self.rung {
+            Rung::Unpause => Some(!after.engine_paused()),
+            // Its postcondition is the request; the boot clears the container.
+            Rung::Reboot => Some(true),
+            _ => None,
+        }
+    }
+
+    fn act(&self, host: &Host, o: &Observation) -> Result<String> {
+        if self.rung == Rung::Reboot {
+            let done = (self.reboot)(host, o, true)?;
+            // Nothing to observe before the boot.
+            self.ctx.latest.replace(Some(o.clone()));
+            return Ok(done);
+        }
+        self.ctx.take_lock()?;
+        self.ctx.run_rung(self.rung, o)
     }
 }
 

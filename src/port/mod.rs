@@ -46,7 +46,10 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-pub use free::{FreeResult, FreeSpec, RemovalPlan, free_port};
+pub use free::{
+    FreeObservation, FreeResult, FreeRung, FreeSpec, RemovalPlan, decide as decide_free, free_port,
+    protected_refusal, signalled, targets, units_of,
+};
 pub use owner::{OwnerGroup, OwnerKind, PortOwner};
 pub use removal::tied_to_family;
 pub use scan::ScanStats;

@@ -49,7 +49,7 @@ impl HostLock {
             .parent()
             .map_or_else(|| host.path("/run"), Path::to_path_buf);
         let me = process_euid();
-        if let Err(e) = ensure_private_dir(&dir, me) {
+        if let Err(e) = ensure_private_dir(&dir, host.owner().0) {
             // Not root: /run/hostfix cannot be made, or it is root's.
             if me != 0 && (denied(&e) || owned_by_other(&dir, me)) {
                 return Err(Refusal::NeedsRoot {
@@ -58,6 +58,13 @@ impl HostLock {
                 .into());
             }
             return Err(e);
+        }
+        if me != 0 && owned_by_other(&dir, me) {
+            // Root's lock directory: this process could not open the lock in it.
+            return Err(Refusal::NeedsRoot {
+                action: format!("take the host lock {HOST_LOCK}"),
+            }
+            .into());
         }
         let file = OpenOptions::new()
             .read(true)

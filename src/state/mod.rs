@@ -269,7 +269,8 @@ pub fn state_dir(dir: &Path) -> std::result::Result<PathBuf, InputError> {
 }
 
 /// Creates (when missing) and checks the directory `sub` of the state directory
-/// (`sub` empty: the state directory itself), private to this process's user, sweeps
+/// (`sub` empty: the state directory itself), private to the host's owner
+/// ([`Host::owner`]: root on the live system), sweeps
 /// the temp files of writers that died there, and returns its path joined to the
 /// host's root. Called by a run that is about to write a state file.
 ///
@@ -283,13 +284,17 @@ pub fn ensure_state_dir(host: &Host, dir: &Path, sub: &str) -> Result<PathBuf> {
     let host_dir = if sub.is_empty() { dir } else { dir.join(sub) };
     let real = host.path(&host_dir);
     let me = process_euid();
-    match ensure_private_dir(&real, me) {
+    let needs_root = || -> Error {
+        Refusal::NeedsRoot {
+            action: format!("write hostfix's state in {}", host_dir.display()),
+        }
+        .into()
+    };
+    match ensure_private_dir(&real, host.owner().0) {
+        Ok(()) if me != 0 && owned_by_other(&real, me) => return Err(needs_root()),
         Ok(()) => {}
         Err(e) if me != 0 && (denied(&e) || owned_by_other(&real, me)) => {
-            return Err(Refusal::NeedsRoot {
-                action: format!("write hostfix's state in {}", host_dir.display()),
-            }
-            .into());
+            return Err(needs_root());
         }
         Err(e) => return Err(e),
     }
@@ -299,8 +304,8 @@ pub fn ensure_state_dir(host: &Host, dir: &Path, sub: &str) -> Result<PathBuf> {
 
 /// Checks the directory `sub` of the state directory before reading from it, and
 /// returns its path joined to the host's root, or `None` when it does not exist (nothing
-/// was recorded). A directory owned by this process's user or by root, writable by no
-/// one else, is trusted; anything else was not made by hostfix and is refused, so no
+/// was recorded). A directory owned by root or by the host's owner ([`Host::owner`]),
+/// writable by no one else, is trusted; anything else was not made by hostfix and is refused, so no
 /// planted ledger is believed.
 ///
 /// # Errors
@@ -323,11 +328,11 @@ pub fn readable_state_dir(host: &Host, dir: &Path, sub: &str) -> Result<Option<P
         }
         Err(e) => return Err(Error::io("inspecting", &host_dir, e)),
     };
-    // Root's directory is as trusted as this process's own.
+    // Root's directory is as trusted as the one the host expects.
     let owner = if m.is_dir() && m.uid() == 0 {
         0
     } else {
-        process_euid()
+        host.owner().0
     };
     check_private_dir(&real, owner).map_err(|e| match e {
         Error::Refused(Refusal::NotRegularFile { found, .. }) => Refusal::NotRegularFile {

@@ -241,6 +241,12 @@ pub fn check_path(path: &Path) -> Result<(), InputError> {
     if text.chars().any(|c| c.is_control()) {
         return Err(bad("has control characters (newline, tab, ...)"));
     }
+    if super::is_swapover_path(path) {
+        return Err(bad(
+            "is named like hostfix's temporary swap-over area (.NAME.hostfix-swapover), which \
+             is never persisted",
+        ));
+    }
     Ok(())
 }
 
@@ -344,6 +350,16 @@ mod tests {
 
     const GIB: u64 = ByteSize::GIB;
     const MIB: u64 = ByteSize::MIB;
+
+    #[test]
+    fn swap_over_names_are_never_a_swap_path() {
+        // Persisting hostfix's temporary area is what an earlier doctor advised by mistake.
+        let e = check_path(Path::new("/.swapfile.hostfix-swapover")).unwrap_err();
+        assert!(e.to_string().contains("swap-over"), "{e}");
+        assert!(check_path(Path::new("/var/.swap.hostfix-swapover")).is_err());
+        assert!(check_path(Path::new("/swapfile")).is_ok());
+        assert!(check_path(Path::new("/var/hostfix-swapover")).is_ok());
+    }
 
     #[test]
     fn sizes_parse() {
