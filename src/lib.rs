@@ -80,6 +80,9 @@ pub mod size;
 pub mod state;
 pub mod swap;
 
+#[cfg(test)]
+mod proptests;
+
 pub use error::{Error, ErrorKind, Result};
 pub use host::Host;
 pub use plan::{Policy, Report, Risk, Step, StepStatus};

@@ -42,7 +42,9 @@ impl ProcStat {
 pub fn parse_stat(text: &str) -> Option<ProcStat> {
     let open = text.find('(')?;
     let close = text.rfind(')')?;
-    let pid = text[..open].trim().parse().ok()?;
+    // Only a positive pid names one process: 0, -1 or -PGID given to kill(2) reach a
+    // process group or every process.
+    let pid = text[..open].trim().parse().ok().filter(|p: &i32| *p > 0)?;
     let comm = text.get(open + 1..close)?.to_string();
     let rest: Vec<&str> = text[close + 1..].split_whitespace().collect();
     // rest[0] is field 3 (state); field N is rest[N - 3].

@@ -1059,3 +1059,16 @@ fn a_read_only_cap_refuses_the_first_rung_and_creates_nothing() {
     assert!(s.fake.mutating().is_empty());
     assert!(!s.root.join("var/lib/hostfix").exists());
 }
+
+/// The first stop grace that panicked the ladder: `--timeout 18446744073709551615`
+/// (the stop rung added the engine's command limit to it with `+`).
+#[test]
+fn a_huge_stop_grace_does_not_overflow() {
+    let s = setup("running", Fault::None, "running", true);
+    let mut opts = RemoveOptions::new("web");
+    opts.stop_grace = std::time::Duration::from_secs(u64::MAX);
+    let policy = Policy::new(Risk::Disruptive).state_dir("/var/lib/hostfix");
+    let r = container::remove(&s.host, &opts, &policy, &NoRebootGate);
+    assert_eq!(r.exit_code(), 0, "{:?}", r.error);
+    assert_eq!(r.result.removed_by, Some(Rung::Stop));
+}

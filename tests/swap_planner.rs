@@ -1323,3 +1323,23 @@ fn remove_takes_only_what_hostfix_made() {
         ]
     );
 }
+
+/// The first `/proc/swaps` numbers that panicked the resize planner: an active area
+/// with 2^64 - 1 bytes in use beside one with 2^63 bytes free (the swap-over computed
+/// the other areas' free space plus the temporary area's size with `+`). No disk holds
+/// the temporary area and memory cannot take the pages: refused.
+#[test]
+fn resize_with_huge_numbers_from_the_host_does_not_overflow() {
+    let mut o = converged();
+    let e = entry("/swapfile", GIB, u64::MAX);
+    let other = SwapEntry {
+        path: "/other".into(),
+        size_bytes: u64::MAX / 2,
+        used_bytes: 0,
+        ..e.clone()
+    };
+    o.active = Some(e.clone());
+    o.swaps = vec![e, other];
+    let d = resolve(&spec(2 * GIB), &o).unwrap();
+    assert!(plan_ensure(&d, &o).is_err());
+}

@@ -31,13 +31,13 @@
 //! }
 //! ```
 
-mod diag;
+pub(crate) mod diag;
 pub mod engine;
 mod gate;
 pub mod ladder;
 mod parse;
 pub mod procs;
-mod record;
+pub(crate) mod record;
 mod remove;
 mod rungs;
 

@@ -79,8 +79,11 @@ impl ProcTable {
 }
 
 /// The container id a shim serves, from its command line: `-id <id>` (also `--id`,
-/// `-id=<id>`), or the last component of a v1 shim's `-workdir`.
+/// `-id=<id>`), or the last component of a v1 shim's `-workdir`. Only a full id counts:
+/// any user can start a process named `containerd-shim`, and the id goes to the
+/// engine's commands and names the container's record file.
 pub fn shim_container_id(cmdline: &[String]) -> Option<String> {
+    let full = |id: String| Some(id).filter(|id| super::engine::is_full_id(id));
     let prog = cmdline.first()?;
     let base = prog.rsplit('/').next().unwrap_or(prog);
     if !base.starts_with("containerd-shim") {
@@ -93,11 +96,11 @@ pub fn shim_container_id(cmdline: &[String]) -> Option<String> {
         if a.starts_with('-') && (flag == "id" || flag == "workdir") {
             let v = it.next()?;
             if flag == "id" {
-                return Some(v.clone());
+                return full(v.clone());
             }
             workdir = Some(v.clone());
         } else if let Some(v) = flag.strip_prefix("id=").filter(|_| a.starts_with('-')) {
-            return Some(v.to_string());
+            return full(v.to_string());
         } else if let Some(v) = flag.strip_prefix("workdir=").filter(|_| a.starts_with('-')) {
             workdir = Some(v.to_string());
         }
@@ -109,7 +112,7 @@ pub fn shim_container_id(cmdline: &[String]) -> Option<String> {
                 .next()
                 .map(str::to_string)
         })
-        .filter(|id| super::engine::is_full_id(id))
+        .and_then(full)
 }
 
 /// The cgroup v1 `freezer` path from `/proc/PID/cgroup` (`4:freezer:/docker/<id>`).
@@ -350,13 +353,16 @@ pub fn persistently_uninterruptible(
             return None;
         }
     }
+    let over = sampling
+        .interval
+        .saturating_mul(sampling.samples.saturating_sub(1));
     Some(Futility::Uninterruptible {
         processes: stuck
             .iter()
             .map(|p| format!("pid {} ({})", p.pid, p.comm))
             .collect(),
         samples: sampling.samples.max(1),
-        over_ms: (sampling.interval * sampling.samples.saturating_sub(1)).as_millis() as u64,
+        over_ms: u64::try_from(over.as_millis()).unwrap_or(u64::MAX),
     })
 }
 

@@ -129,15 +129,15 @@ fn read_one(host: &Host, path: &Path) -> Result<Option<RebootRecord>> {
 /// What reading the records found: the record, when one matches, and the records that
 /// could not be used (each error names its file and how to reset it).
 #[derive(Debug, Default)]
-pub(super) struct Found {
-    pub(super) record: Option<RebootRecord>,
-    pub(super) unusable: Vec<Error>,
+pub(crate) struct Found {
+    pub(crate) record: Option<RebootRecord>,
+    pub(crate) unusable: Vec<Error>,
 }
 
 /// Reads the reboot record for a container id, or (when `id` is unknown) the one whose
 /// name or id matches `target`. Never fails: what cannot be read is in
 /// [`Found::unusable`].
-pub(super) fn read_record(host: &Host, state_dir: &Path, id: Option<&str>, target: &str) -> Found {
+pub(crate) fn read_record(host: &Host, state_dir: &Path, id: Option<&str>, target: &str) -> Found {
     let mut found = Found::default();
     let dir = match state::readable_state_dir(host, state_dir, RECORD_DIR) {
         Ok(Some(d)) => d,

@@ -58,6 +58,25 @@ impl RemoveOptions {
     }
 }
 
+impl RemoveOptions {
+    /// Checks the options: the target is a name or id ([`validate_target`]), and every
+    /// timeout is at most [`crate::size::MAX_WAIT`]. Returns the target as the engine
+    /// spells it.
+    ///
+    /// # Errors
+    /// [`InputError`] naming the field and what it accepts.
+    pub fn validate(&self) -> std::result::Result<String, InputError> {
+        use crate::size::{MAX_WAIT, check_duration};
+        let target = validate_target(&self.target)?;
+        check_duration("--timeout", self.stop_grace, MAX_WAIT)?;
+        check_duration("--command-timeout", self.command_timeout, MAX_WAIT)?;
+        check_duration("restart timeout", self.restart_timeout, MAX_WAIT)?;
+        check_duration("settle time", self.settle, MAX_WAIT)?;
+        check_duration("lock wait", self.lock_wait, MAX_WAIT)?;
+        Ok(target)
+    }
+}
+
 /// Checks a container name or id as given on the command line.
 ///
 /// # Errors
@@ -266,7 +285,7 @@ fn walk(
 ) -> Result<()> {
     let host = run.host();
     let policy = run.policy().clone();
-    let target = validate_target(&opts.target)?;
+    let target = opts.validate()?;
     let mut engine = Engine::locate(host)?;
     engine.limits = Limits {
         command: opts.command_timeout,

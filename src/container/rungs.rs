@@ -161,7 +161,7 @@ impl Ctx<'_> {
             Rung::Stop => {
                 if o.live() {
                     let secs = self.opts.stop_grace.as_secs().to_string();
-                    let limit = self.opts.stop_grace + cmd_limit;
+                    let limit = self.opts.stop_grace.saturating_add(cmd_limit);
                     let stop = self.docker(&["stop", "-t", &secs, id], limit)?;
                     notes.push(stop.summary());
                     if stop.failure == Some(EngineFailure::Hung) {

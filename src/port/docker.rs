@@ -118,7 +118,7 @@ pub struct ContainerRef {
 impl ContainerRef {
     /// `web (3f4e5a6b7c8d)`, `3f4e5a6b7c8d`, or `unknown container`.
     pub fn label(&self) -> String {
-        let short = self.id.as_deref().map(|i| &i[..i.len().min(12)]);
+        let short = self.id.as_deref().map(crate::container::engine::short_id);
         match (&self.name, short) {
             (Some(n), Some(i)) => format!("{n} ({i})"),
             (Some(n), None) => n.clone(),
@@ -166,7 +166,7 @@ pub fn from_cgroup(id: &str, cgroup: &str, ps: Option<&[PsEntry]>) -> ContainerR
         .filter(|_| engine == "docker")
         .and_then(|rows| rows.iter().find(|r| r.id == id))
         .map(|r| r.name().to_string());
-    let short = &id[..id.len().min(12)];
+    let short = crate::container::engine::short_id(id);
     ContainerRef {
         engine: engine.into(),
         id: Some(id.to_string()),

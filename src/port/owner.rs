@@ -443,7 +443,7 @@ pub fn build_owners(
             user: p.uid.and_then(|u| users.get(&u).cloned()),
             start_time: p.stat.start_time,
             started_at: match (btime, ticks) {
-                (Some(b), Some(t)) => Some(b + p.stat.start_time / t),
+                (Some(b), Some(t)) => b.checked_add(p.stat.start_time / t),
                 _ => None,
             },
             state: p.stat.state,

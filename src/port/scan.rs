@@ -98,7 +98,7 @@ fn getdents(dirfd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
 
 /// The names in a buffer of `linux_dirent64` records (`d_ino` u64, `d_off` i64,
 /// `d_reclen` u16, `d_type` u8, `d_name` NUL-terminated), skipping `.` and `..`.
-fn dirent_names(buf: &[u8]) -> impl Iterator<Item = &CStr> {
+pub(crate) fn dirent_names(buf: &[u8]) -> impl Iterator<Item = &CStr> {
     let mut off = 0;
     std::iter::from_fn(move || {
         loop {

@@ -53,7 +53,7 @@ pub enum EntryState {
 /// One reboot hostfix started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
-    /// A number unique in this ledger, increasing.
+    /// A number unique in this ledger, increasing (until `u64::MAX`; see [`Ledger::next_id`]).
     pub id: u64,
     /// The `--once` key, when one was given.
     #[serde(default)]

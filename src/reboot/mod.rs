@@ -127,7 +127,8 @@ impl RebootSpec {
     ///
     /// # Errors
     /// [`InputError`] for an empty or odd `--once` key, `--max-attempts 0`, an empty
-    /// window, an empty condition or message.
+    /// window, a window or minimum uptime above [`crate::size::MAX_SPAN`], a delay above
+    /// [`crate::size::MAX_WAIT`], an empty condition or message.
     pub fn validate(&self) -> std::result::Result<(), InputError> {
         if let Some(k) = &self.rules.once {
             if k.is_empty()
@@ -158,6 +159,12 @@ impl RebootSpec {
                 "a duration such as 1h (the default) or 1d",
             ));
         }
+        use crate::size::{MAX_SPAN, MAX_WAIT, check_duration};
+        check_duration("--window", self.rules.window, MAX_SPAN)?;
+        if let Some(u) = self.rules.min_uptime {
+            check_duration("--min-uptime", u, MAX_SPAN)?;
+        }
+        check_duration("--delay", self.delay, MAX_WAIT)?;
         if self.when.as_deref().is_some_and(|w| w.trim().is_empty()) {
             return Err(InputError::new(
                 "--when",
@@ -548,10 +555,8 @@ pub fn parse_uptime(text: &str) -> std::result::Result<Duration, String> {
     let secs: f64 = first
         .parse()
         .map_err(|_| format!("not a number: {first:?}"))?;
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("not a duration: {first:?}"));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    // try_from: more seconds than a Duration holds (1e20) is an error, not a panic.
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("not a duration: {first:?}"))
 }
 
 /// How long the host has been up (`/proc/uptime`).

@@ -189,6 +189,7 @@ impl SwapSpec {
                 "a percentage above 0 and at most 100",
             ));
         }
+        crate::size::check_duration("--lock-wait", self.lock_wait, crate::size::MAX_WAIT)?;
         if self.auto_max < MIN_SIZE {
             return Err(InputError::new(
                 "auto maximum",
@@ -212,7 +213,7 @@ pub fn default_keep_free() -> Vec<Threshold> {
 }
 
 /// Checks a swap file path: absolute, no `..`, not a directory path, not `/`, UTF-8
-/// without control characters other than space and tab.
+/// without control characters, not ending in whitespace or a backslash.
 ///
 /// # Errors
 /// [`InputError`] naming the path.
@@ -246,6 +247,17 @@ pub fn check_path(path: &Path) -> Result<(), InputError> {
             "is named like hostfix's temporary swap-over area (.NAME.hostfix-swapover), which \
              is never persisted",
         ));
+    }
+    // A unit file's `What=` loses trailing whitespace and joins the next line after a
+    // trailing backslash: such a path (or its normal form, `/x /.` is `/x `) cannot be
+    // written down for systemd.
+    let bad_end = |s: &str| s.ends_with(|c: char| c.is_whitespace() || c == '\\');
+    if bad_end(&text)
+        || path
+            .file_name()
+            .is_some_and(|n| bad_end(&n.to_string_lossy()))
+    {
+        return Err(bad("ends with whitespace or a backslash"));
     }
     Ok(())
 }

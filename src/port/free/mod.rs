@@ -75,6 +75,17 @@ impl FreeSpec {
         ]
     }
 
+    /// Checks the spec: the port is not 0, and the timeout is at most
+    /// [`crate::size::MAX_WAIT`] (a longer one never escalates in practice).
+    ///
+    /// # Errors
+    /// [`Error::Input`] naming the field and what it accepts.
+    pub fn validate(&self) -> Result<()> {
+        super::check_port(self.port)?;
+        crate::size::check_duration("--timeout", self.timeout, crate::size::MAX_WAIT)?;
+        Ok(())
+    }
+
     pub(crate) fn endpoints(&self) -> Vec<SocketAddr> {
         let addrs = if self.addresses.is_empty() {
             Self::default_addresses()
@@ -136,7 +147,7 @@ pub fn free_port(host: &Host, spec: &FreeSpec, policy: &Policy) -> Report<FreeRe
 
 fn free(run: &mut Runner<'_>, spec: &FreeSpec, res: &mut FreeResult) -> Result<()> {
     let host = run.host();
-    super::check_port(spec.port)?;
+    spec.validate()?;
     // The machine-wide host lock (units and packages are the host's); a dry run edits
     // nothing and takes none.
     let _lock = if run.dry_run() {

@@ -82,12 +82,12 @@ pub fn resolve(spec: &SwapSpec, o: &Observation) -> Result<Desired, Error> {
                     .filter(|f| !matches!(f.content, Content::Data | Content::Hibernation { .. }))
                     .map_or(0, |f| f.allocated)
             };
-            let held = own(&o.target) + o.temp.as_ref().map_or(0, |t| own(&t.target));
+            let held = own(&o.target).saturating_add(o.temp.as_ref().map_or(0, |t| own(&t.target)));
             let a = auto_size(
                 mem.mem_total,
                 spec.auto_max,
                 spec.auto_disk_share,
-                disk.free_bytes + held,
+                disk.free_bytes.saturating_add(held),
             );
             if a.bytes < MIN_SIZE {
                 return Err(Refusal::Guard {

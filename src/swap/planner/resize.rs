@@ -65,10 +65,10 @@ impl Planner<'_> {
         let swap_over_disk = o
             .disk
             .as_ref()
-            .map(|disk| disk_guard(disk, &d.keep_free, temp_new + growth));
+            .map(|disk| disk_guard(disk, &d.keep_free, temp_new.saturating_add(growth)));
         let over_mem = memory_guard(
             avail,
-            others + if temp_active.is_some() { 0 } else { tsize },
+            others.saturating_add(if temp_active.is_some() { 0 } else { tsize }),
             used,
             d.memory_margin,
         );
