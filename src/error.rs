@@ -206,6 +206,9 @@ pub enum Error {
     /// A container error.
     #[error(transparent)]
     Container(#[from] crate::container::ContainerError),
+    /// A container-engine error.
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
 }
 
 fn hint_suffix(hint: &Option<String>) -> String {
@@ -252,6 +255,7 @@ impl Error {
             Error::Package(e) => e.kind(),
             Error::Reboot(e) => e.kind(),
             Error::Container(e) => e.kind(),
+            Error::Engine(e) => e.kind(),
         }
     }
 

@@ -34,7 +34,8 @@
 //! command that would stop them), essential or required packages, packages of another
 //! source than the one holding a port (but for add-ons its own packages pulled in), and
 //! files it did not create or cannot verify (a swap file is deleted only when it carries
-//! a swap signature). Edits to system
+//! a swap signature). The rules for processes, packages and containers, and their
+//! wording, live in [`protect`]. Edits to system
 //! files (fstab) are atomic and keep every other byte; every edit of the host (fstab, swap
 //! areas, units, packages, the reboot ledger) is serialised by one machine-wide lock,
 //! whatever the state directory ([`state::HostLock`], `/run/hostfix/lock`). hostfix's own
@@ -67,6 +68,7 @@
 
 pub mod container;
 pub mod doctor;
+pub mod engine;
 pub mod error;
 pub mod fsutil;
 pub mod host;
@@ -74,6 +76,8 @@ pub mod package;
 pub mod plan;
 pub mod port;
 pub mod process;
+pub mod program;
+pub mod protect;
 pub mod reboot;
 pub mod resources;
 pub mod size;

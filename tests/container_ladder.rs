@@ -1061,14 +1061,17 @@ fn a_read_only_cap_refuses_the_first_rung_and_creates_nothing() {
 }
 
 /// The first stop grace that panicked the ladder: `--timeout 18446744073709551615`
-/// (the stop rung added the engine's command limit to it with `+`).
+/// (the stop rung added the engine's command limit to it with `+`). It is bad input now,
+/// before anything runs; the rung's own arithmetic saturates as well.
 #[test]
-fn a_huge_stop_grace_does_not_overflow() {
+fn a_huge_stop_grace_is_bad_input_and_touches_nothing() {
     let s = setup("running", Fault::None, "running", true);
     let mut opts = RemoveOptions::new("web");
     opts.stop_grace = std::time::Duration::from_secs(u64::MAX);
     let policy = Policy::new(Risk::Disruptive).state_dir("/var/lib/hostfix");
     let r = container::remove(&s.host, &opts, &policy, &NoRebootGate);
-    assert_eq!(r.exit_code(), 0, "{:?}", r.error);
-    assert_eq!(r.result.removed_by, Some(Rung::Stop));
+    assert_eq!(r.exit_code(), 2, "{:?}", r.error);
+    assert!(r.error.unwrap().to_string().contains("--timeout"));
+    assert!(s.fake.mutating().is_empty());
+    assert!(s.fake.listed(&id()));
 }

@@ -444,7 +444,7 @@ fn protected_owners_are_refused_before_anything() {
             .cmdline(&["docker-proxy", "-proto", "tcp", "-host-port", "80"])
             .sockets(&[ino::TCP4_ANY_80]),
     );
-    r.write("usr/bin/docker", "");
+    r.program("usr/bin/docker");
     let sim = Sim::new(r.path(), true, FreedBy::Signal(Signal::SIGTERM));
     sim.rec.respond(
         format!("{} ps --all", r.path().join("usr/bin/docker").display()),

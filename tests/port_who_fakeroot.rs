@@ -234,7 +234,7 @@ fn docker_proxy_names_the_container() {
     );
     // The engine's CLI in the fake root; its list through the container module's client
     // (`docker ps -a --no-trunc --format '{{json .}}'`).
-    r.write("usr/bin/docker", "");
+    r.program("usr/bin/docker");
     let rec = Arc::new(RecordingSystem::new());
     rec.respond(
         format!("{} ps --all", r.path().join("usr/bin/docker").display()),

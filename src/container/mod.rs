@@ -11,8 +11,9 @@
 //! restarting in a loop, not started because their host port is taken, processes of a
 //! container the engine no longer lists, and processes that no signal can reach.
 //!
-//! The engine is reached through its CLI (`docker`, found with `which`), under
-//! coreutils `timeout`; errors keep the engine's own message.
+//! The engine is reached through [`crate::engine`], the client `port` uses too (`docker`
+//! found by [`crate::program`], under coreutils `timeout`); errors keep the engine's own
+//! message.
 //!
 //! ```no_run
 //! use hostfix::container::{self, GuardedReboot, RemoveOptions};
@@ -32,10 +33,8 @@
 //! ```
 
 pub(crate) mod diag;
-pub mod engine;
 mod gate;
 pub mod ladder;
-mod parse;
 pub mod procs;
 pub(crate) mod record;
 mod remove;
@@ -43,11 +42,11 @@ mod rungs;
 
 use crate::error::{Classify, ErrorKind};
 
+pub use crate::engine::{ContainerInfo, Engine, PsEntry, PublishedPort, Status};
 pub use diag::{
     ContainerFacts, ContainerSummary, PortHolder, PortHolders, diagnose, findings,
     findings_with_holders, port_holders,
 };
-pub use engine::{ContainerInfo, Engine, PsEntry, PublishedPort, Status};
 pub use gate::GuardedReboot;
 pub use ladder::{
     Decision, LadderEnv, NoRebootGate, Observation, RebootGate, RebootRequest, Rung, RungPlan,
@@ -60,37 +59,6 @@ pub use remove::{NextRung, Removal, RemoveOptions, remove, validate_target};
 /// Errors of this module.
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
-    /// There is no `docker` program on the host.
-    #[error("no container engine CLI found: `docker` is not in PATH")]
-    NoEngine,
-    /// The engine's daemon does not answer.
-    #[error("the container engine does not answer: {message}")]
-    EngineUnreachable {
-        /// The engine's message.
-        message: String,
-    },
-    /// The engine's socket refused the caller.
-    #[error("the container engine refused the connection: {message} (run as root)")]
-    EnginePermission {
-        /// The engine's message.
-        message: String,
-    },
-    /// An engine command failed.
-    #[error("{command}: {message}")]
-    Engine {
-        /// The command line.
-        command: String,
-        /// Its exit status.
-        status: Option<i32>,
-        /// The engine's message.
-        message: String,
-    },
-    /// An engine command ran past its time limit and was stopped.
-    #[error("{command}: no answer in time, stopped waiting")]
-    Hung {
-        /// The command line.
-        command: String,
-    },
     /// `systemctl restart` of containerd or docker failed.
     #[error("restarting {unit} failed: {message}")]
     Restart {
@@ -119,12 +87,7 @@ pub enum ContainerError {
 impl Classify for ContainerError {
     fn kind(&self) -> ErrorKind {
         match self {
-            ContainerError::NoEngine
-            | ContainerError::EngineUnreachable { .. }
-            | ContainerError::EnginePermission { .. }
-            | ContainerError::Engine { .. }
-            | ContainerError::Hung { .. }
-            | ContainerError::Restart { .. }
+            ContainerError::Restart { .. }
             | ContainerError::Exhausted { .. }
             | ContainerError::RebootPending { .. } => ErrorKind::Failed,
         }

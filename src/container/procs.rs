@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::host::Host;
-use crate::process::{self, parse_stat};
+use crate::process;
 
 /// A process that belongs to a container (its cgroup holds the container's id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -83,7 +83,7 @@ impl ProcTable {
 /// any user can start a process named `containerd-shim`, and the id goes to the
 /// engine's commands and names the container's record file.
 pub fn shim_container_id(cmdline: &[String]) -> Option<String> {
-    let full = |id: String| Some(id).filter(|id| super::engine::is_full_id(id));
+    let full = |id: String| Some(id).filter(|id| crate::engine::is_full_id(id));
     let prog = cmdline.first()?;
     let base = prog.rsplit('/').next().unwrap_or(prog);
     if !base.starts_with("containerd-shim") {
@@ -112,7 +112,7 @@ pub fn shim_container_id(cmdline: &[String]) -> Option<String> {
                 .next()
                 .map(str::to_string)
         })
-        .and_then(full)
+        .filter(|id| crate::engine::is_full_id(id))
 }
 
 /// The cgroup v1 `freezer` path from `/proc/PID/cgroup` (`4:freezer:/docker/<id>`).
@@ -135,20 +135,14 @@ pub fn parse_freezer_v1(text: &str) -> Option<String> {
 pub fn scan(host: &Host) -> ProcTable {
     let mut t = ProcTable::default();
     for pid in process::pids(host) {
-        let dir = host.path(format!("/proc/{pid}"));
-        let Some(stat) = std::fs::read_to_string(dir.join("stat"))
-            .ok()
-            .and_then(|s| parse_stat(&s))
-        else {
+        let Some(stat) = process::stat(host, pid) else {
             continue;
         };
         if stat.is_kernel_thread() {
             continue;
         }
         if stat.comm.starts_with("containerd-shim") {
-            let cmdline = std::fs::read(dir.join("cmdline"))
-                .map(|b| process::parse_cmdline(&b))
-                .unwrap_or_default();
+            let cmdline = process::cmdline(host, pid).unwrap_or_default();
             if let Some(id) = shim_container_id(&cmdline) {
                 t.shims.entry(id.clone()).or_default().push(Shim {
                     pid,
@@ -161,7 +155,7 @@ pub fn scan(host: &Host) -> ProcTable {
                 continue;
             }
         }
-        let Ok(cg_text) = std::fs::read_to_string(dir.join("cgroup")) else {
+        let Some(cg_text) = process::proc_text(host, pid, "cgroup") else {
             continue;
         };
         let Some(cgroup) = process::parse_cgroup(&cg_text) else {
@@ -344,9 +338,7 @@ pub fn persistently_uninterruptible(
     for _ in 1..sampling.samples {
         host.system().sleep(sampling.interval);
         stuck.retain(|p| {
-            std::fs::read_to_string(host.path(format!("/proc/{}/stat", p.pid)))
-                .ok()
-                .and_then(|s| parse_stat(&s))
+            process::stat(host, p.pid)
                 .is_some_and(|s| s.state == 'D' && s.start_time == p.start_time)
         });
         if stuck.is_empty() {

@@ -20,7 +20,7 @@ use crate::error::{Error, Refusal, Result};
 use crate::host::Host;
 use crate::state;
 
-use super::parse::is_full_id;
+use crate::engine::is_full_id;
 
 /// The format version this build reads and writes.
 pub const RECORD_VERSION: u32 = 1;

@@ -6,13 +6,13 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use crate::engine::{Engine, EngineFailure, Limits, Status, short_id};
 use crate::error::{Error, InputError, Refusal, Result};
 use crate::host::{Host, InitSystem};
 use crate::plan::{Mode, Policy, Report, Risk, Rung as PlanRung, Runner};
-use crate::process;
+use crate::protect;
 
 use super::ContainerError;
-use super::engine::{Engine, EngineFailure, Limits, Status, short_id};
 use super::ladder::{
     LadderEnv, Names, Observation, RebootGate, RebootRequest, Rung, RungPlan, plan_ladder,
     restart_hits,
@@ -181,7 +181,7 @@ fn resolve(
     )?;
     match out.failure {
         None => {
-            let info = super::engine::parse_inspect(&out.output.stdout)?
+            let info = crate::engine::parse_inspect(&out.output.stdout)?
                 .into_iter()
                 .next()
                 .ok_or_else(|| Error::parse("docker container inspect output", "empty"))?;
@@ -193,7 +193,7 @@ fn resolve(
         Some(EngineFailure::Hung) => {
             let list = engine.list(host)?;
             let t = target.to_ascii_lowercase();
-            let by_name: Vec<&super::engine::PsEntry> = list
+            let by_name: Vec<&crate::engine::PsEntry> = list
                 .iter()
                 .filter(|e| e.names.iter().any(|n| n == target))
                 .collect();
@@ -458,24 +458,17 @@ fn walk(
 
 /// Never remove the container hostfix itself runs in.
 fn refuse_own_container(run: &mut Runner<'_>, id: &str, name: &str) -> Result<()> {
-    let host = run.host();
-    for pid in process::caller_ancestry(host) {
-        let cg = std::fs::read_to_string(host.path(format!("/proc/{pid}/cgroup")))
-            .ok()
-            .and_then(|t| process::parse_cgroup(&t));
-        let ours = cg.as_deref().and_then(process::container_id_from_cgroup);
-        if ours.as_deref() == Some(id) {
-            return Err(run.refuse(
-                format!("remove container {name}"),
-                Risk::Disruptive,
-                Refusal::Protected {
-                    target: format!("container {name}"),
-                    why: format!("hostfix runs inside it (pid {pid})"),
-                },
-            ));
-        }
+    match protect::own_container(run.host(), id) {
+        Some(why) => Err(run.refuse(
+            format!("remove container {name}"),
+            Risk::Disruptive,
+            Refusal::Protected {
+                target: format!("container {name}"),
+                why,
+            },
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn unix_now(host: &Host) -> u64 {

@@ -7,14 +7,16 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
+use crate::engine::{
+    ContainerInfo, Engine, EngineError, EngineFailure, Status, run_wrapped, short_id,
+};
 use crate::error::{Error, Refusal, Result};
 use crate::host::Host;
 use crate::plan::{Goal, Risk, Rung as PlanRung, Verdict};
-use crate::process;
 use crate::state::HostLock;
+use crate::{program, protect};
 
 use super::ContainerError;
-use super::engine::{ContainerInfo, Engine, EngineFailure, Status, run_wrapped, short_id};
 use super::ladder::{Decision, LadderEnv, Names, Observation, Rung, action, decide, reason};
 use super::procs;
 use super::remove::RemoveOptions;
@@ -76,7 +78,7 @@ impl Ctx<'_> {
                 Ok(i) => i,
                 // An engine stuck on this container may answer its list but not an
                 // inspect of it: go on with what the list says.
-                Err(Error::Container(ContainerError::Hung { command })) => {
+                Err(Error::Engine(EngineError::Hung { command })) => {
                     log::warn!("container: {command} hung; using docker ps's view from now on");
                     self.inspect_hung.set(true);
                     Some(ContainerInfo::from_ps(entry))
@@ -124,9 +126,9 @@ impl Ctx<'_> {
                     }
                     last_err = None;
                 }
-                Err(Error::Container(
-                    e @ (ContainerError::EngineUnreachable { .. } | ContainerError::Hung { .. }),
-                )) if tolerate => last_err = Some(Error::Container(e)),
+                Err(Error::Engine(
+                    e @ (EngineError::Unreachable { .. } | EngineError::Hung { .. }),
+                )) if tolerate => last_err = Some(Error::Engine(e)),
                 Err(e) => return Err(e),
             }
         }
@@ -136,7 +138,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn docker(&self, args: &[&str], limit: Duration) -> Result<super::engine::EngineOutput> {
+    fn docker(&self, args: &[&str], limit: Duration) -> Result<crate::engine::EngineOutput> {
         let mut out = self.engine.run(self.host, args, limit)?;
         // The command runs on the full id; the report shows the short one.
         out.command = out.command.replace(&self.id, short_id(&self.id));
@@ -184,7 +186,7 @@ impl Ctx<'_> {
                 notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
             }
             Rung::KillShim => {
-                let protected = process::caller_ancestry(self.host);
+                let protected = protect::caller(self.host);
                 for s in &o.shims {
                     notes.push(self.kill(s.pid, s.start_time, &s.comm, "shim", &protected)?);
                 }
@@ -205,8 +207,8 @@ impl Ctx<'_> {
                 }
             }
             Rung::RestartEngine => {
-                let systemctl = super::engine::locate_program(self.host, "systemctl")
-                    .unwrap_or_else(|| "systemctl".into());
+                let systemctl = program::find(self.host.root(), "systemctl")
+                    .map_or_else(|| "systemctl".into(), |p| p.run_path());
                 for unit in ["containerd.service", "docker.service"] {
                     let out = run_wrapped(
                         self.host,
@@ -254,10 +256,10 @@ impl Ctx<'_> {
         what: &str,
         protected: &[i32],
     ) -> Result<String> {
-        if pid <= 1 || protected.contains(&pid) {
+        if let Some(why) = protect::signal_target(pid, protected) {
             return Err(Refusal::Protected {
                 target: format!("pid {pid} ({comm})"),
-                why: "PID 1 and hostfix's own ancestry are never signalled".into(),
+                why: why.into(),
             }
             .into());
         }

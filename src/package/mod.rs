@@ -98,19 +98,6 @@ pub struct PackageInfo {
     pub required_by: Vec<String>,
 }
 
-impl PackageInfo {
-    /// Why hostfix never removes this package, when it never does.
-    pub fn protected_reason(&self) -> Option<String> {
-        if self.essential {
-            Some(format!("{} is an essential package", self.name))
-        } else if self.required {
-            Some(format!("{} is a required package", self.name))
-        } else {
-            None
-        }
-    }
-}
-
 /// How an installed package is tied to others, by name (versions, architecture
 /// qualifiers and alternatives' structure dropped: `a (>= 1) | b` gives `a` and `b`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -274,25 +261,5 @@ mod tests {
             usr_merge_twins(Path::new("/usr/lib64/x"))[1],
             PathBuf::from("/lib64/x")
         );
-    }
-
-    #[test]
-    fn protection_reasons() {
-        let mut p = PackageInfo {
-            name: "bash".into(),
-            version: None,
-            source: "bash".into(),
-            essential: true,
-            required: true,
-            ..Default::default()
-        };
-        assert_eq!(
-            p.protected_reason().unwrap(),
-            "bash is an essential package"
-        );
-        p.essential = false;
-        assert!(p.protected_reason().unwrap().contains("required"));
-        p.required = false;
-        assert!(p.protected_reason().is_none());
     }
 }

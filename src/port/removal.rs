@@ -20,6 +20,7 @@ use crate::error::{Error, Refusal, Result};
 use crate::host::{Cmd, Host, InitSystem};
 use crate::package::{PackageError, PackageInfo, PackageManager, Relations};
 use crate::plan::{Policy, Runner};
+use crate::protect;
 use crate::state;
 
 /// The package removal `--remove-package` plans.
@@ -316,7 +317,7 @@ fn describe_all(
     for name in names {
         match pm.info(host, name)? {
             Some(i) => {
-                if let Some(why) = i.protected_reason() {
+                if let Some(why) = protect::package(&i) {
                     return Ok(Err(Refusal::Protected {
                         target: format!("package {}", i.name),
                         why,

@@ -8,15 +8,15 @@ use std::path::Path;
 use proptest::prelude::*;
 
 use super::{cfg, json, lines_of, mangle_json, text, weird_token};
-use crate::container::engine::{
-    classify_failure, is_full_id, parse_inspect, parse_live_restore, parse_ps,
-    ports_in_use_from_error, short_id, state_from_status_text,
-};
 use crate::container::procs::{
     ProcTable, parse_events_frozen, parse_freeze, parse_freezer_state, parse_freezer_v1,
     shim_container_id,
 };
 use crate::container::{ContainerInfo, PsEntry, RebootRecord, Status, findings, validate_target};
+use crate::engine::{
+    classify_failure, is_full_id, parse_inspect, parse_live_restore, parse_ps,
+    ports_in_use_from_error, short_id, state_from_status_text,
+};
 use crate::host::{CmdOutput, Host};
 
 fn full_id() -> impl Strategy<Value = String> {

@@ -8,7 +8,7 @@ use std::path::{Component, PathBuf};
 use proptest::prelude::*;
 
 use super::{cfg, lines_of, maybe_mangled, text, weird_token};
-use crate::host::{Host, container_from_environ, root_fs_type, stat_start_time};
+use crate::host::{Host, container_from_environ, root_fs_type};
 use crate::process::{
     Process, container_id_from_cgroup, parse_cgroup, parse_cmdline, parse_stat, parse_status_uid,
     unit_from_cgroup,
@@ -77,7 +77,6 @@ proptest! {
             prop_assert!(st.pid > 0, "pid {}", st.pid);
             let _ = st.is_kernel_thread();
         }
-        let _ = stat_start_time(&s);
     }
 
     #[test]
@@ -90,7 +89,6 @@ proptest! {
         prop_assert_eq!(st.ppid, s.ppid);
         prop_assert_eq!(st.flags, s.flags);
         prop_assert_eq!(st.start_time, s.start);
-        prop_assert_eq!(stat_start_time(&line), Some(s.start));
     }
 
     /// A pid that is not a positive `i32` is no process: signalling it would reach a

@@ -191,12 +191,7 @@ impl CgroupMemory {
     }
 }
 
-/// The cgroup v2 path from the text of `/proc/self/cgroup` (the `0::` line).
-pub fn parse_cgroup_v2_path(text: &str) -> Option<String> {
-    text.lines()
-        .find_map(|l| l.strip_prefix("0::"))
-        .map(|p| p.trim().to_string())
-}
+pub use crate::process::parse_cgroup_v2_path;
 
 /// A `memory.max` value: a number of bytes, or `None` for `max` (no limit).
 pub fn parse_memory_max(text: &str) -> Option<u64> {
