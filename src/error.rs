@@ -101,7 +101,7 @@ pub enum Refusal {
         detail: String,
     },
     /// The step needs privileges this process does not have (root, or a capability).
-    #[error("{action}: needs root")]
+    #[error("{action}: needs root (run hostfix as root, e.g. with sudo)")]
     NeedsRoot {
         /// What would have been done.
         action: String,
@@ -115,7 +115,18 @@ pub enum Refusal {
         /// What is there.
         found: String,
     },
-    /// Another hostfix run holds the state lock.
+    /// A state file hostfix keeps (a ledger, a record) is not what hostfix writes: torn,
+    /// of another format version, too large, or inconsistent. It is never guessed around.
+    #[error("refusing to use {path}: {why}; {reset}")]
+    StateFile {
+        /// The file (a host path).
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+        /// How to reset it, as a command the user can run after inspecting the file.
+        reset: String,
+    },
+    /// Another hostfix run holds the host lock.
     #[error("another hostfix run holds the lock {path}")]
     Locked {
         /// The lock file.

@@ -36,8 +36,10 @@
 //! files it did not create or cannot verify (a swap file is deleted only when it carries
 //! a swap signature). The rules for processes, packages and containers, and their
 //! wording, live in [`protect`]. Edits to system
-//! files (fstab) are atomic and keep every other byte; concurrent runs are serialised by a
-//! lock in the state directory ([`lock::StateLock`]).
+//! files (fstab) are atomic and keep every other byte; every edit of the host (fstab, swap
+//! areas, units, packages, the reboot ledger) is serialised by one machine-wide lock,
+//! whatever the state directory ([`state::HostLock`], `/run/hostfix/lock`). hostfix's own
+//! state files are regular files or refused ([`state`]).
 //!
 //! ## The host is a value
 //!
@@ -70,7 +72,6 @@ pub mod engine;
 pub mod error;
 pub mod fsutil;
 pub mod host;
-pub mod lock;
 pub mod package;
 pub mod plan;
 pub mod port;

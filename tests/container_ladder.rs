@@ -890,12 +890,7 @@ fn unknown_and_ambiguous_targets() {
 #[test]
 fn another_run_holding_the_lock_refuses() {
     let s = setup("running", Fault::None, "running", true);
-    let held = hostfix::lock::StateLock::acquire(
-        &s.host,
-        Path::new("/var/lib/hostfix"),
-        hostfix::lock::Wait::No,
-    )
-    .unwrap();
+    let held = hostfix::state::HostLock::acquire(&s.host, Duration::ZERO).unwrap();
     let policy = Policy::new(Risk::Disruptive).state_dir("/var/lib/hostfix");
     let mut o = RemoveOptions::new("web");
     o.lock_wait = Duration::ZERO;

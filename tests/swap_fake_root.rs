@@ -862,12 +862,7 @@ fn doctor_reports_swap_file_health_and_fixes() {
 #[test]
 fn lock_serialises_runs() {
     let e = env();
-    let _held = hostfix::lock::StateLock::acquire(
-        &e.host,
-        std::path::Path::new("/state"),
-        hostfix::lock::Wait::No,
-    )
-    .unwrap();
+    let _held = hostfix::state::HostLock::acquire(&e.host, std::time::Duration::ZERO).unwrap();
     let mut s = spec(16 * MIB);
     s.lock_wait = std::time::Duration::from_millis(100);
     let r = e.ensure(&s, Risk::Additive);

@@ -37,13 +37,13 @@ pub struct RemoveOptions {
     pub settle: Duration,
     /// How processes in `D` are sampled before they count as stuck.
     pub sampling: Sampling,
-    /// How long to wait for another hostfix run's state lock.
+    /// How long to wait for another hostfix run's host lock.
     pub lock_wait: Duration,
 }
 
 impl RemoveOptions {
     /// The defaults for a target: 10 s stop grace, 30 s per command, 120 s per restart,
-    /// 10 s to settle, three `D` samples 300 ms apart, 10 s for the state lock.
+    /// 10 s to settle, three `D` samples 300 ms apart, 10 s for the host lock.
     pub fn new(target: impl Into<String>) -> Self {
         let l = Limits::default();
         RemoveOptions {
@@ -305,7 +305,9 @@ fn walk(
     );
 
     let boot_id = host.boot_id().ok();
-    let early_record = read_record(host, &policy.state_dir, None, &target);
+    let early = read_record(host, &policy.state_dir, None, &target);
+    report_unusable(run, &early.unusable);
+    let early_record = early.record;
     let Some(Resolved {
         id,
         name,
@@ -322,7 +324,9 @@ fn walk(
     };
     out.id = Some(id.clone());
     out.name = Some(name.clone());
-    let record = read_record(host, &policy.state_dir, Some(&id), &target).or(early_record);
+    let by_id = read_record(host, &policy.state_dir, Some(&id), &target);
+    report_unusable(run, &by_id.unusable);
+    let record = by_id.record.or(early_record);
     if let Some(r) = &record {
         let confirmed = boot_id.as_deref().is_some_and(|b| b != r.boot_id);
         run.observe(
@@ -356,7 +360,6 @@ fn walk(
         inspect_hung: Cell::new(inspect_hung),
         latest: RefCell::new(None),
         lock: RefCell::new(None),
-        state_dir: policy.state_dir.clone(),
     };
     let obs = ctx.observe()?;
     out.status = obs.status().cloned();
@@ -372,6 +375,8 @@ fn walk(
         out.already_gone = true;
         if record.is_some() {
             run.bookkeeping("forget the reboot record", "the container is gone", |h| {
+                // hostfix's state changes under the host lock.
+                ctx.take_lock()?;
                 remove_record(h, &policy.state_dir, &id);
                 Ok("forgotten".into())
             })?;
@@ -508,18 +513,30 @@ fn reboot_rung(
     if !go {
         return gate.check(host, policy, &req).map(|()| String::new());
     }
-    // The guard takes the state lock itself: let go of ours.
-    drop(who.ctx.lock.take());
     let record = RebootRecord {
+        version: super::record::RECORD_VERSION,
         id: id.clone(),
         name: name.to_string(),
         boot_id: who.boot_id.unwrap_or_default().to_string(),
         requested_at: unix_now(host),
         reason: req.reason.clone(),
     };
+    // The record is written under the host lock (the ladder's, or taken now); then the
+    // lock is let go: the guard takes it itself.
+    who.ctx.take_lock()?;
     write_record(host, &policy.state_dir, &record)?;
+    drop(who.ctx.lock.take());
     gate.reboot(host, policy, &req)
         .inspect_err(|_| remove_record(host, &policy.state_dir, &record.id))
+}
+
+/// Reports the reboot records that could not be used, each naming its file and how to
+/// reset it: the run goes on without them (they only serve its report).
+fn report_unusable(run: &mut Runner<'_>, unusable: &[Error]) {
+    for e in unusable {
+        log::warn!("container rm: {e}");
+        run.observe("read hostfix's reboot record", format!("ignored: {e}"));
+    }
 }
 
 #[cfg(test)]

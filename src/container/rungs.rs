@@ -12,8 +12,8 @@ use crate::engine::{
 };
 use crate::error::{Error, Refusal, Result};
 use crate::host::Host;
-use crate::lock::{StateLock, Wait};
 use crate::plan::{Goal, Risk, Rung as PlanRung, Verdict};
+use crate::state::HostLock;
 use crate::{program, protect};
 
 use super::ContainerError;
@@ -46,24 +46,18 @@ pub(super) struct Ctx<'a> {
     pub(super) inspect_hung: Cell<bool>,
     /// The observation the last rung ended with, for the ladder's goal.
     pub(super) latest: RefCell<Option<Observation>>,
-    /// The state lock, taken before the first change (so a run that only plans or is
+    /// The host lock, taken before the first change (so a run that only plans or is
     /// refused at once creates nothing) and let go before the reboot guard takes it.
-    pub(super) lock: RefCell<Option<StateLock>>,
-    /// The state directory.
-    pub(super) state_dir: std::path::PathBuf,
+    pub(super) lock: RefCell<Option<HostLock>>,
 }
 
 impl Ctx<'_> {
-    /// Takes the state lock unless this run holds it already.
+    /// Takes the machine-wide host lock unless this run holds it already.
     pub(super) fn take_lock(&self) -> Result<()> {
         if self.lock.borrow().is_some() {
             return Ok(());
         }
-        let wait = match self.opts.lock_wait.is_zero() {
-            true => Wait::No,
-            false => Wait::Up(self.opts.lock_wait),
-        };
-        let l = StateLock::acquire(self.host, &self.state_dir, wait)?;
+        let l = HostLock::acquire(self.host, self.opts.lock_wait)?;
         self.lock.replace(Some(l));
         Ok(())
     }

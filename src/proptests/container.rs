@@ -345,8 +345,8 @@ proptest! {
         let host = Host::fake(d.path());
         let state = Path::new("/state");
         for found in [
-            crate::container::record::read_record(&host, state, None, "a"),
-            crate::container::record::read_record(&host, state, Some("x"), "a"),
+            crate::container::record::read_record(&host, state, None, "a").record,
+            crate::container::record::read_record(&host, state, Some("x"), "a").record,
         ]
         .into_iter()
         .flatten()
@@ -370,11 +370,11 @@ fn reboot_record_with_a_path_as_id_is_ignored() {
         let host = Host::fake(d.path());
         let state = Path::new("/state");
         assert_eq!(
-            crate::container::record::read_record(&host, state, None, "web"),
+            crate::container::record::read_record(&host, state, None, "web").record,
             None
         );
         assert_eq!(
-            crate::container::record::read_record(&host, state, Some("x"), "web"),
+            crate::container::record::read_record(&host, state, Some("x"), "web").record,
             None
         );
     }

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 
 use super::{cfg, json, mangle_json, text, weird_token};
 use crate::host::Host;
-use crate::reboot::guard::{GuardInput, LockState, Rules, evaluate};
+use crate::reboot::guard::{GuardInput, LedgerInput, LockState, Rules, evaluate};
 use crate::reboot::kernel::{
     InstalledKernel, KernelStatus, boot_image_release, compare_versions, kernel_flavour,
     kernel_status,
@@ -216,15 +216,17 @@ proptest! {
             min_uptime: Some(Duration::from_secs(uptime / 2)),
         };
         let input = GuardInput {
-            ledger: Ok(&l),
+            ledger: LedgerInput::Read(&l),
             lock: &LockState::Held,
             now,
             uptime: Ok(Duration::from_secs(uptime)),
         };
         prop_assert_eq!(evaluate(&input, &rules).len(), 6);
         let _ = l.recent(10, &now);
-        let id = l.next_id();
-        prop_assert!(l.entries.iter().all(|e| e.id != id), "next id {id} is taken");
+        // Never an id in use: a new one, or none (ids exhausted: a refusal, not a wrap).
+        if let Some(id) = l.next_id() {
+            prop_assert!(l.entries.iter().all(|e| e.id != id), "next id {id} is taken");
+        }
         prop_assert_eq!(Ledger::parse(&String::from_utf8(l.to_bytes()).unwrap()), Ok(l.clone()));
         l.confirm(&now);
         l.prune();
@@ -238,7 +240,8 @@ proptest! {
     }
 }
 
-/// A ledger whose highest id is `u64::MAX` still gives a new entry an unused id.
+/// A ledger whose highest id is `u64::MAX` gives no id: never a wrap onto an id in use
+/// (the reboot refuses, naming the file and how to reset it).
 #[test]
 fn ledger_next_id_at_u64_max() {
     let text = serde_json::json!({
@@ -250,7 +253,7 @@ fn ledger_next_id_at_u64_max() {
     })
     .to_string();
     let l = Ledger::parse(&text).unwrap();
-    assert_ne!(l.next_id(), u64::MAX);
+    assert_eq!(l.next_id(), None);
 }
 
 proptest! {
@@ -268,7 +271,11 @@ proptest! {
         let host = Host::fake(d.path());
         match read_ledger(&host, Path::new("/state")) {
             Ok(l) => prop_assert!(std::str::from_utf8(&b).is_ok() && !l.to_bytes().is_empty()),
-            Err(why) => prop_assert!(why.contains(LEDGER_FILE), "{why}"),
+            Err(e) => {
+                let why = e.to_string();
+                prop_assert!(why.contains(LEDGER_FILE), "{why}");
+                prop_assert!(why.contains(".broken"), "no reset step: {why}");
+            }
         }
     }
 }

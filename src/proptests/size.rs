@@ -243,14 +243,13 @@ proptest! {
     // Each case takes a free lock in a temp directory: ~1 ms.
     #![proptest_config(cfg(32))]
 
-    /// Any wait is a limit the state lock takes: a huge `--lock-wait` used to overflow
+    /// Any wait is a limit the host lock takes: a huge `--lock-wait` used to overflow
     /// adding it to the current instant.
     #[test]
     fn lock_waits_never_overflow(secs in prop_oneof![any::<u64>(), Just(u64::MAX)], nanos in 0..1_000_000_000u32) {
         let d = tempfile::tempdir().unwrap();
         let host = crate::host::Host::fake(d.path());
-        let wait = crate::lock::Wait::Up(Duration::new(secs, nanos));
-        let lock = crate::lock::StateLock::acquire(&host, std::path::Path::new("/state"), wait);
+        let lock = crate::state::HostLock::acquire(&host, Duration::new(secs, nanos));
         prop_assert!(lock.is_ok());
     }
 }

@@ -49,8 +49,8 @@ pub use spec::{AutoSize, Persist, SwapSize, SwapSpec};
 
 use crate::error::{Classify, Error, ErrorKind, Result};
 use crate::host::Host;
-use crate::lock::{StateLock, Wait};
 use crate::plan::{Policy, Report, Runner};
+use crate::state::HostLock;
 use apply::{Applier, Ctx};
 use planner::PlanRefusal;
 
@@ -248,11 +248,13 @@ fn ensure_inner(run: &mut Runner<'_>, spec: &SwapSpec, status: &mut SwapStatus) 
     climb.deferred.map_or(Ok(()), Err)
 }
 
-fn take_lock(run: &Runner<'_>, wait: std::time::Duration) -> Result<Option<StateLock>> {
+/// Takes the machine-wide host lock (fstab and swap areas are the host's, whatever the
+/// state directory), waiting up to `wait`; a dry run edits nothing and takes none.
+fn take_lock(run: &Runner<'_>, wait: std::time::Duration) -> Result<Option<HostLock>> {
     if run.dry_run() {
         return Ok(None);
     }
-    StateLock::acquire(run.host(), &run.policy().state_dir, Wait::Up(wait)).map(Some)
+    HostLock::acquire(run.host(), wait).map(Some)
 }
 
 fn refuse(run: &mut Runner<'_>, r: PlanRefusal) -> Error {

@@ -133,6 +133,7 @@ fn summary(r: &RebootResult) -> String {
                 Verdict::Allow => "allow",
                 Verdict::Refuse => "REFUSE",
                 Verdict::Off => "off",
+                Verdict::Unknown => "unknown",
             };
             let _ = writeln!(s, "  [{mark:<6}] {}: {}", v.rule, v.detail);
         }

@@ -30,13 +30,13 @@ pub use rungs::{FreeRung, decide, protected_refusal, signalled};
 
 use super::owner::{OwnerGroup, PortOwner};
 pub use super::removal::RemovalPlan;
-use super::removal::{self as rm, drop_ledger, read_ledger, write_ledger};
+use super::removal::{self as rm, drop_ledger, write_ledger};
 use super::{Holders, PortError, Proto};
 use crate::error::{Error, Result};
 use crate::host::Host;
-use crate::lock::{StateLock, Wait};
 use crate::package::{self, PackageManager};
 use crate::plan::{Mode, Policy, Report, Risk, Rung, Runner};
+use crate::state::HostLock;
 use observe::FreeGoal;
 use rungs::Step;
 
@@ -148,14 +148,12 @@ pub fn free_port(host: &Host, spec: &FreeSpec, policy: &Policy) -> Report<FreeRe
 fn free(run: &mut Runner<'_>, spec: &FreeSpec, res: &mut FreeResult) -> Result<()> {
     let host = run.host();
     spec.validate()?;
+    // The machine-wide host lock (units and packages are the host's); a dry run edits
+    // nothing and takes none.
     let _lock = if run.dry_run() {
         None
     } else {
-        Some(StateLock::acquire(
-            host,
-            &run.policy().state_dir,
-            Wait::Up(Duration::from_secs(30)),
-        )?)
+        Some(HostLock::acquire(host, Duration::from_secs(30))?)
     };
     let pm = match spec.remove_package {
         true => Some(package::detect(host)?),
@@ -269,7 +267,7 @@ fn plan_removal(
 ) -> Result<()> {
     let host = run.host();
     let policy = run.policy().clone();
-    let earlier = read_ledger(host, &policy, spec).filter(|_| o.blocked.is_empty());
+    let earlier = rm::earlier_removal(run, spec, pm).filter(|_| o.blocked.is_empty());
     let (packages, sources) = match earlier {
         Some(plan) => {
             let left = rm::installed(host, pm, &plan.packages);
