@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::doctor::{Area, Diagnosis, DoctorOptions, Finding, Severity};
 use crate::engine::{
     ContainerInfo, Engine, EngineError, PsEntry, PublishedPort, Status, ports_in_use_from_error,
     short_id,
 };
 use crate::error::Error;
+use crate::finding::{Area, Diagnosis, DoctorOptions, Finding, Severity};
 use crate::host::Host;
 use crate::plan::Risk;
 

@@ -35,12 +35,13 @@
 pub(crate) mod diag;
 mod gate;
 pub mod ladder;
+mod options;
 pub mod procs;
 pub(crate) mod record;
 mod remove;
 mod rungs;
 
-use crate::error::{Classify, ErrorKind};
+pub use crate::error::ContainerError;
 
 pub use crate::engine::{ContainerInfo, Engine, PsEntry, PublishedPort, Status};
 pub use diag::{
@@ -55,41 +56,3 @@ pub use ladder::{
 pub use procs::{ContainerProcess, Futility, Shim};
 pub use record::{RebootEvidence, RebootRecord};
 pub use remove::{NextRung, Removal, RemoveOptions, remove, validate_target};
-
-/// Errors of this module.
-#[derive(Debug, thiserror::Error)]
-pub enum ContainerError {
-    /// `systemctl restart` of containerd or docker failed.
-    #[error("restarting {unit} failed: {message}")]
-    Restart {
-        /// The unit.
-        unit: String,
-        /// systemd's message.
-        message: String,
-    },
-    /// Every rung was tried or skipped and the container remains.
-    #[error("no rung removed container {name}")]
-    Exhausted {
-        /// The container.
-        name: String,
-    },
-    /// The reboot rung started a reboot; the container is gone only after it.
-    #[error(
-        "the host is rebooting to clear container {name}: run the same command after the \
-         boot to confirm it is gone"
-    )]
-    RebootPending {
-        /// The container.
-        name: String,
-    },
-}
-
-impl Classify for ContainerError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            ContainerError::Restart { .. }
-            | ContainerError::Exhausted { .. }
-            | ContainerError::RebootPending { .. } => ErrorKind::Failed,
-        }
-    }
-}

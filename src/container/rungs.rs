@@ -18,8 +18,8 @@ use crate::{program, protect};
 
 use super::ContainerError;
 use super::ladder::{Decision, LadderEnv, Names, Observation, Rung, action, decide, reason};
+use super::options::RemoveOptions;
 use super::procs;
-use super::remove::RemoveOptions;
 
 /// How long to watch for the container to go after a rung.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

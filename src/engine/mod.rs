@@ -14,7 +14,8 @@ mod parse;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::error::{Classify, ErrorKind, Result};
+pub use crate::error::EngineError;
+use crate::error::Result;
 use crate::host::{Cmd, CmdOutput, Host};
 use crate::program;
 
@@ -22,55 +23,6 @@ pub use parse::{
     ContainerInfo, PsEntry, PublishedPort, Status, is_full_id, parse_inspect, parse_live_restore,
     parse_ps, ports_in_use_from_error, short_id, state_from_status_text,
 };
-
-/// Errors of the engine client: no engine, an engine that does not answer or refuses us,
-/// a failed or hung engine command. Each keeps the engine's own message.
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    /// There is no `docker` program on the host.
-    #[error("no container engine CLI found: `docker` is not in PATH")]
-    NoEngine,
-    /// The engine's daemon does not answer.
-    #[error("the container engine does not answer: {message}")]
-    Unreachable {
-        /// The engine's message.
-        message: String,
-    },
-    /// The engine's socket refused the caller.
-    #[error("the container engine refused the connection: {message} (run as root)")]
-    Permission {
-        /// The engine's message.
-        message: String,
-    },
-    /// An engine command failed.
-    #[error("{command}: {message}")]
-    Command {
-        /// The command line.
-        command: String,
-        /// Its exit status.
-        status: Option<i32>,
-        /// The engine's message.
-        message: String,
-    },
-    /// An engine command ran past its time limit and was stopped.
-    #[error("{command}: no answer in time, stopped waiting")]
-    Hung {
-        /// The command line.
-        command: String,
-    },
-}
-
-impl Classify for EngineError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            EngineError::NoEngine
-            | EngineError::Unreachable { .. }
-            | EngineError::Permission { .. }
-            | EngineError::Command { .. }
-            | EngineError::Hung { .. } => ErrorKind::Failed,
-        }
-    }
-}
 
 /// Why an engine command did not succeed, read from its exit status and stderr.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::free::FreeSpec;
 use super::owner::PortOwner;
 use crate::error::{Error, Refusal, Result};
 use crate::host::{Cmd, Host, InitSystem};
@@ -56,11 +55,20 @@ struct StoredPlan {
     plan: RemovalPlan,
 }
 
-fn ledger_name(spec: &FreeSpec) -> String {
+/// The port a removal ledger is kept for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Key {
+    /// The protocol.
+    pub(crate) proto: super::Proto,
+    /// The port.
+    pub(crate) port: u16,
+}
+
+fn ledger_name(spec: Key) -> String {
     format!("port-free-{}-{}.json", spec.proto, spec.port)
 }
 
-fn ledger_path(host: &Host, policy: &Policy, spec: &FreeSpec) -> PathBuf {
+fn ledger_path(host: &Host, policy: &Policy, spec: Key) -> PathBuf {
     let dir = state::state_dir(&policy.state_dir).unwrap_or_else(|_| policy.state_dir.clone());
     host.path(dir.join(ledger_name(spec)))
 }
@@ -113,7 +121,7 @@ pub fn parse_removal_ledger(text: &str) -> std::result::Result<RemovalPlan, Stri
 pub(super) fn write_ledger(
     host: &Host,
     policy: &Policy,
-    spec: &FreeSpec,
+    spec: Key,
     plan: &RemovalPlan,
 ) -> Result<()> {
     let dir = state::ensure_state_dir(host, &policy.state_dir, "")?;
@@ -131,7 +139,7 @@ pub(super) fn write_ledger(
 /// # Errors
 /// [`Refusal::StateFile`] naming the file and how to reset it when it cannot be used;
 /// as [`state::read_state_file`] otherwise.
-fn read_ledger(host: &Host, policy: &Policy, spec: &FreeSpec) -> Result<Option<RemovalPlan>> {
+fn read_ledger(host: &Host, policy: &Policy, spec: Key) -> Result<Option<RemovalPlan>> {
     let Some(dir) = state::readable_state_dir(host, &policy.state_dir, "")? else {
         return Ok(None);
     };
@@ -156,7 +164,7 @@ fn read_ledger(host: &Host, policy: &Policy, spec: &FreeSpec) -> Result<Option<R
     })
 }
 
-pub(super) fn drop_ledger(host: &Host, policy: &Policy, spec: &FreeSpec) {
+pub(super) fn drop_ledger(host: &Host, policy: &Policy, spec: Key) {
     let p = ledger_path(host, policy, spec);
     if let Err(e) = state::remove_regular(&p) {
         log::warn!("port free: removing {}: {e}", p.display());
@@ -168,7 +176,7 @@ pub(super) fn drop_ledger(host: &Host, policy: &Policy, spec: &FreeSpec) {
 /// another manager) is reported and never acted on.
 pub(super) fn earlier_removal(
     run: &mut Runner<'_>,
-    spec: &FreeSpec,
+    spec: Key,
     pm: &dyn PackageManager,
 ) -> Option<RemovalPlan> {
     let policy = run.policy().clone();

@@ -3,12 +3,10 @@
 //! on it ([`stat()`], [`cgroup`], [`cmdline`], [`children`], [`Process::read`]). Besides
 //! these, only the port fd walk (`openat` on `fd/`, for speed) and the host's container
 //! detection (PID 1's environment) read `/proc/PID`. `stat` is parsed in
-//! [`stat`](mod@stat) only, a leaf the live system's signal check uses too.
+//! [`crate::host::proc_stat`] only, below the host, whose live signal check uses it too.
 //!
 //! Processes come and go while they are read: every reader returns `None` for a process
 //! that vanished or cannot be read, and callers skip it.
-
-pub mod stat;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,7 +15,7 @@ use serde::Serialize;
 
 use crate::host::Host;
 
-pub use stat::{PF_KTHREAD, ProcStat, parse_stat};
+pub use crate::host::proc_stat::{PF_KTHREAD, ProcStat, parse_stat};
 
 /// The text of `/proc/PID/NAME` under the host's root; `None` when the process vanished
 /// or the file cannot be read.
@@ -28,7 +26,7 @@ pub fn proc_text(host: &Host, pid: i32, name: &str) -> Option<String> {
 /// `/proc/PID/stat`, parsed; `None` when the process vanished or the file is not a stat
 /// line.
 pub fn stat(host: &Host, pid: i32) -> Option<ProcStat> {
-    stat::read_under(host.root(), pid)
+    crate::host::proc_stat::read_under(host.root(), pid)
 }
 
 /// The cgroup path of a process (`/proc/PID/cgroup`, see [`parse_cgroup`]).

@@ -12,8 +12,8 @@ use super::guard::LockState;
 use super::ledger::{self, EntryStatus, EntryView, Now};
 use super::need::{NeedCheck, NeedVerdict, RebootNeed, detect_need};
 use super::{HISTORY_SHOWN, read_machine_id, read_uptime};
-use crate::doctor::{Area, Diagnosis, Finding, Severity};
 use crate::error::{Error, Refusal};
+use crate::finding::{Area, Diagnosis, Finding, Severity};
 use crate::host::Host;
 use crate::plan::Risk;
 

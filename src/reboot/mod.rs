@@ -30,7 +30,6 @@ mod store;
 use std::path::Path;
 use std::time::Duration;
 
-use nix::errno::Errno;
 use serde::Serialize;
 
 pub use diagnose::{RebootFacts, diagnose_in};
@@ -41,8 +40,9 @@ pub use need::{NeedCheck, NeedReason, NeedSource, NeedVerdict, RebootNeed, detec
 pub use request::RebootMethod;
 pub use store::{check_state_dir, probe_lock};
 
-use crate::doctor::{Diagnosis, DoctorOptions};
-use crate::error::{Classify, Error, ErrorKind, InputError, Refusal, Result};
+pub use crate::error::RebootError;
+use crate::error::{Error, InputError, Refusal, Result};
+use crate::finding::{Diagnosis, DoctorOptions};
 use crate::host::{Host, InitSystem};
 use crate::plan::{Exec, Policy, Report, Risk, Runner};
 use crate::size::format_duration;
@@ -50,57 +50,6 @@ use crate::state;
 
 /// How long a reboot waits for another run's host lock before its guard refuses.
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
-
-/// Errors of this module.
-#[derive(Debug, thiserror::Error)]
-pub enum RebootError {
-    /// The orderly request (`systemctl reboot`, ...) failed, and no fallback was allowed.
-    #[error(
-        "requesting the reboot with `{command}` failed: {cause} (the host is still up; \
-         --method auto would fall back to reboot(2))"
-    )]
-    Request {
-        /// The command.
-        command: String,
-        /// Its failure (exit status and stderr, or why it could not start).
-        cause: Box<Error>,
-    },
-    /// `reboot(2)` returned.
-    #[error("reboot(2) failed: {errno}{}", orderly_note(.orderly))]
-    Syscall {
-        /// The errno (`EPERM` without `CAP_SYS_BOOT`).
-        errno: Errno,
-        /// Why the orderly way failed first, when it was tried.
-        orderly: Option<String>,
-    },
-    /// The caller's condition could not be run, so the need cannot be judged.
-    #[error("the condition given with --when could not be judged: {detail}")]
-    Condition {
-        /// What happened.
-        detail: String,
-    },
-    /// The boot id could not be read: without it no reboot can be confirmed.
-    #[error("reading the boot id: {0}")]
-    BootId(Box<Error>),
-}
-
-fn orderly_note(o: &Option<String>) -> String {
-    match o {
-        Some(s) => format!(" (after the orderly way failed: {s})"),
-        None => String::new(),
-    }
-}
-
-impl Classify for RebootError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            RebootError::Request { .. }
-            | RebootError::Syscall { .. }
-            | RebootError::Condition { .. }
-            | RebootError::BootId(_) => ErrorKind::Failed,
-        }
-    }
-}
 
 /// What `hostfix reboot` is asked to do.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

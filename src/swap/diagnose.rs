@@ -9,7 +9,7 @@ use super::fstab::Fstab;
 use super::observe::{self, Content, Observation, Target};
 use super::planner::{Own, Ownership, ownership};
 use super::proc_swaps::SwapEntry;
-use crate::doctor::{Area, Diagnosis, DoctorOptions, Finding, Severity};
+use crate::finding::{Area, Diagnosis, DoctorOptions, Finding, Severity};
 use crate::host::Host;
 use crate::plan::Risk;
 use crate::size::ByteSize;

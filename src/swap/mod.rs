@@ -47,51 +47,13 @@ pub use planner::{Desired, PlannedStep, RemoveSpec, plan_ensure, plan_remove, re
 pub use proc_swaps::{SwapEntry, parse_proc_swaps, unescape_octal};
 pub use spec::{AutoSize, Persist, SwapSize, SwapSpec};
 
-use crate::error::{Classify, Error, ErrorKind, Result};
+pub use crate::error::SwapError;
+use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::plan::{Policy, Report, Runner};
 use crate::state::HostLock;
 use apply::{Applier, Ctx};
 use planner::PlanRefusal;
-
-/// Errors of the swap operations (failures of the host, not of the input: exit 1).
-#[derive(Debug, thiserror::Error)]
-pub enum SwapError {
-    /// `swapon` returned success but `/proc/swaps` does not list the file.
-    #[error("swapon {path}: returned success but /proc/swaps does not list it")]
-    NotListed {
-        /// The swap file.
-        path: PathBuf,
-    },
-    /// `swapoff` returned success but `/proc/swaps` still lists the file.
-    #[error("swapoff {path}: returned success but /proc/swaps still lists it")]
-    StillListed {
-        /// The swap file.
-        path: PathBuf,
-    },
-    /// A postcondition did not hold (the header did not read back, holes remain).
-    #[error("{path}: {detail}")]
-    Verify {
-        /// The file.
-        path: PathBuf,
-        /// What did not hold.
-        detail: String,
-    },
-    /// The file changed between observation and action.
-    #[error("{path} changed while hostfix worked on it: {detail}")]
-    Changed {
-        /// The file.
-        path: PathBuf,
-        /// What changed.
-        detail: String,
-    },
-}
-
-impl Classify for SwapError {
-    fn kind(&self) -> ErrorKind {
-        ErrorKind::Failed
-    }
-}
 
 /// The likely cause of a `swapon` errno, in words.
 pub fn swapon_cause(e: Errno) -> Option<&'static str> {

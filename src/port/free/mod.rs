@@ -86,6 +86,14 @@ impl FreeSpec {
         Ok(())
     }
 
+    /// The key of its removal ledger.
+    pub(crate) fn key(&self) -> rm::Key {
+        rm::Key {
+            proto: self.proto,
+            port: self.port,
+        }
+    }
+
     pub(crate) fn endpoints(&self) -> Vec<SocketAddr> {
         let addrs = if self.addresses.is_empty() {
             Self::default_addresses()
@@ -178,9 +186,9 @@ fn free(run: &mut Runner<'_>, spec: &FreeSpec, res: &mut FreeResult) -> Result<(
     res.removal = o.removal.clone().and_then(|r| r.ok());
     let policy = run.policy().clone();
     let ledger = |h: &Host, plan: Option<&RemovalPlan>| match plan {
-        Some(p) => write_ledger(h, &policy, spec, p),
+        Some(p) => write_ledger(h, &policy, spec.key(), p),
         None => {
-            drop_ledger(h, &policy, spec);
+            drop_ledger(h, &policy, spec.key());
             Ok(())
         }
     };
@@ -267,7 +275,7 @@ fn plan_removal(
 ) -> Result<()> {
     let host = run.host();
     let policy = run.policy().clone();
-    let earlier = rm::earlier_removal(run, spec, pm).filter(|_| o.blocked.is_empty());
+    let earlier = rm::earlier_removal(run, spec.key(), pm).filter(|_| o.blocked.is_empty());
     let (packages, sources) = match earlier {
         Some(plan) => {
             let left = rm::installed(host, pm, &plan.packages);
@@ -275,7 +283,7 @@ fn plan_removal(
                 let gone = format!("{} already gone", plan.packages.join(" "));
                 run.observe("an earlier run's removal", gone);
                 run.bookkeeping("forget the finished removal", "the ledger is done", |h| {
-                    drop_ledger(h, &policy, spec);
+                    drop_ledger(h, &policy, spec.key());
                     Ok("forgotten".into())
                 })?;
                 return Ok(());
