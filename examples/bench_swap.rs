@@ -20,9 +20,10 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hostfix::host::{LiveSystem, System};
+// The raw swapoff of the cleanup: the test supports real system (dev-dependency).
 use hostfix::size::Threshold;
 use hostfix::swap::{Persist, SwapSize, SwapSpec, ensure_swap_file};
+use hostfix::testing::{LiveSystem, System};
 use hostfix::{Host, Policy, Risk};
 
 struct Loop {
@@ -55,8 +56,7 @@ fn out(program: &str, args: &[&str]) -> String {
 }
 
 fn swapoff_under(dir: &Path) {
-    let text = std::fs::read_to_string("/proc/swaps").unwrap_or_default();
-    if let Ok(v) = hostfix::swap::parse_proc_swaps(&text) {
+    if let Ok(v) = hostfix::swap::active_swaps(&Host::live()) {
         for e in v.into_iter().filter(|e| e.path.starts_with(dir)) {
             if let Err(err) = LiveSystem.swapoff(&e.path) {
                 eprintln!("swapoff {}: {err}", e.path.display());

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use hostfix::resources::{CheckSpec, check};
 use hostfix::size::Threshold;
+use hostfix::testing::with;
 use hostfix::{Host, Policy, Risk};
 
 fn main() -> ExitCode {
@@ -19,11 +20,10 @@ fn main() -> ExitCode {
     let mem = args.first().map_or("10%", String::as_str);
     let disk = args.get(1).map_or("1G", String::as_str);
     let spec = match (Threshold::parse_size(mem), Threshold::parse_size(disk)) {
-        (Ok(m), Ok(d)) => CheckSpec {
-            mem_available: vec![m],
-            disk_free: vec![(PathBuf::from("/"), d)],
-            ..CheckSpec::default()
-        },
+        (Ok(m), Ok(d)) => with(CheckSpec::default(), |it| {
+            it.mem_available = vec![m];
+            it.disk_free = vec![(PathBuf::from("/"), d)];
+        }),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("{e}");
             return ExitCode::from(2);

@@ -13,6 +13,7 @@
 use std::time::Duration;
 
 use hostfix::reboot::{self, Decision, RebootSpec, Rules};
+use hostfix::testing::with;
 use hostfix::{Host, Policy, Risk};
 
 fn main() {
@@ -24,17 +25,15 @@ fn main() {
             k => key = k.to_string(),
         }
     }
-    let spec = RebootSpec {
-        if_needed: true,
-        rules: Rules {
-            once: Some(key),
-            min_uptime: Some(Duration::from_secs(300)),
-            ..Rules::default()
-        },
-        delay: Duration::from_secs(30),
-        message: Some("provisioning: rebooting in 30 seconds".into()),
-        ..RebootSpec::default()
-    };
+    let spec = with(RebootSpec::default(), |it| {
+        it.if_needed = true;
+        it.rules = with(Rules::default(), |it| {
+            it.once = Some(key);
+            it.min_uptime = Some(Duration::from_secs(300));
+        });
+        it.delay = Duration::from_secs(30);
+        it.message = Some("provisioning: rebooting in 30 seconds".into());
+    });
     // The caller's consent to reboot is the cap; without --apply it is only a plan.
     let policy = Policy::new(Risk::Reboot).dry_run(!apply);
     let report = reboot::reboot(&Host::live(), &spec, &policy);

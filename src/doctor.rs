@@ -13,6 +13,38 @@ use crate::size::ByteSize;
 
 pub use crate::finding::{Area, Diagnosis, DoctorOptions, Finding, Fix, Severity};
 
+/// The human rendering of a [`Diagnosis`] (`hostfix doctor`): the findings by area,
+/// each with its mark (`ok`, `info`, `WARN`, `PROBLEM`), evidence and fix, then what
+/// could not be seen.
+impl std::fmt::Display for Diagnosis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut area = None;
+        for finding in &self.findings {
+            if area != Some(finding.area) {
+                writeln!(f, "{}:", finding.area)?;
+                area = Some(finding.area);
+            }
+            let mark = match finding.severity {
+                Severity::Ok => "ok",
+                Severity::Info => "info",
+                Severity::Warning => "WARN",
+                Severity::Problem => "PROBLEM",
+            };
+            writeln!(f, "  [{mark}] {}", finding.title)?;
+            for e in &finding.evidence {
+                writeln!(f, "      {e}")?;
+            }
+            if let Some(fix) = &finding.fix {
+                writeln!(f, "      fix: {}   (risk: {})", fix.command, fix.risk)?;
+            }
+        }
+        for u in &self.unseen {
+            writeln!(f, "not seen: {u}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Runs the read-only diagnosis.
 ///
 /// Never fails as a whole: what cannot be read is listed in [`Diagnosis::unseen`].
@@ -58,7 +90,7 @@ fn diagnose_memory(host: &Host, d: &mut Diagnosis) {
 
 /// The findings for a memory reading (pure). Inside a container (`container` names it) swap
 /// is the host's to give, so no swap fix is offered there.
-pub fn memory_findings(m: &Memory, container: Option<&str>) -> Vec<Finding> {
+pub(crate) fn memory_findings(m: &Memory, container: Option<&str>) -> Vec<Finding> {
     let swap_fix = |f: Finding| match container {
         None => f.fix("hostfix swap ensure --size auto", Risk::Additive),
         Some(c) => f.evidence(format!(
@@ -189,7 +221,7 @@ fn diagnose_disks(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) {
 }
 
 /// The findings for one filesystem (pure).
-pub fn disk_findings(disk: &Disk) -> Vec<Finding> {
+pub(crate) fn disk_findings(disk: &Disk) -> Vec<Finding> {
     let mut out = Vec::new();
     let pct = disk.free_percent();
     let sev = if pct < 5.0 || disk.free_bytes < 256 * ByteSize::MIB {
@@ -244,7 +276,7 @@ pub fn disk_findings(disk: &Disk) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::{MemInfo, combine};
+    use crate::resources::readings::{MemInfo, combine};
 
     #[test]
     fn incident_memory_reads_as_a_problem_with_its_fix() {

@@ -10,6 +10,7 @@ use crate::risk::Risk;
 /// Where along a request's path a finding sits; the order findings are reported in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Area {
     /// Listeners on the ports a request arrives at, and who holds them.
     Ports,
@@ -25,9 +26,31 @@ pub enum Area {
     Reboot,
 }
 
+impl Area {
+    /// The area as the JSON spells it: `ports`, `containers`, `memory`, `swap`, `disk`
+    /// or `reboot`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Area::Ports => "ports",
+            Area::Containers => "containers",
+            Area::Memory => "memory",
+            Area::Swap => "swap",
+            Area::Disk => "disk",
+            Area::Reboot => "reboot",
+        }
+    }
+}
+
+impl std::fmt::Display for Area {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Severity {
     /// All is well.
     Ok,
@@ -39,8 +62,27 @@ pub enum Severity {
     Problem,
 }
 
+impl Severity {
+    /// The severity as the JSON spells it: `ok`, `info`, `warning` or `problem`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Ok => "ok",
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Problem => "problem",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A command that would fix a finding, with its risk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Fix {
     /// The command line.
     pub command: String,
@@ -50,6 +92,7 @@ pub struct Fix {
 
 /// One finding of the diagnosis.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Finding {
     /// Where along the request's path.
     pub area: Area,
@@ -93,6 +136,7 @@ impl Finding {
 
 /// What doctor looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DoctorOptions {
     /// The ports a request arrives at (default 80 and 443).
     pub ports: Vec<u16>,
@@ -101,6 +145,13 @@ pub struct DoctorOptions {
     pub disk_paths: Vec<std::path::PathBuf>,
     /// hostfix's state directory (where the reboot ledger is read from).
     pub state_dir: std::path::PathBuf,
+}
+
+impl DoctorOptions {
+    /// The risk cap `hostfix doctor` runs under: [`Risk::ReadOnly`] (it only reads).
+    pub fn default_cap(&self) -> Risk {
+        Risk::ReadOnly
+    }
 }
 
 impl Default for DoctorOptions {
@@ -118,6 +169,7 @@ impl Default for DoctorOptions {
 
 /// The diagnosis being gathered: findings, raw facts, and what could not be seen.
 #[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
 pub struct Diagnosis {
     /// Findings, in request order once finished.
     pub findings: Vec<Finding>,

@@ -65,28 +65,31 @@
 //! ```
 
 #![warn(missing_docs)]
+#![warn(unnameable_types)]
 
 pub mod container;
 pub mod doctor;
-pub mod engine;
+mod engine;
 pub mod error;
-pub mod finding;
-pub mod fsutil;
+mod finding;
+mod fsutil;
 pub mod host;
-pub mod input;
-pub mod net;
-pub mod package;
+mod input;
+mod net;
+mod package;
 pub mod plan;
 pub mod port;
-pub mod process;
-pub mod program;
-pub mod protect;
+mod process;
+mod program;
+mod protect;
 pub mod reboot;
 pub mod resources;
-pub mod risk;
+mod risk;
 pub mod size;
-pub mod state;
+mod state;
 pub mod swap;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 #[cfg(test)]
 mod proptests;

@@ -5,6 +5,7 @@
 //! (`planned`, under `--dry-run`), or refused (riskier than the [`Policy`] allows). A dry
 //! run therefore walks exactly the code path an apply walks, minus the changes.
 
+use std::fmt;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -13,13 +14,15 @@ use crate::error::{Error, ErrorKind, Refusal};
 use crate::host::Host;
 pub use crate::risk::Risk;
 
-mod ladder;
+pub(crate) mod ladder;
+mod render;
 
-pub use ladder::{Climb, Goal, Mode, Need, NextRung, Rung, Verdict};
+pub(crate) use ladder::{Climb, Goal, Mode, Need, Rung, Verdict};
 
 /// What became of a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum StepStatus {
     /// Would be taken (dry run).
     Planned,
@@ -33,8 +36,82 @@ pub enum StepStatus {
     Failed,
 }
 
+impl StepStatus {
+    /// The status as the JSON and the CLI spell it: `planned`, `done`, `skipped`,
+    /// `refused` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Planned => "planned",
+            StepStatus::Done => "done",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Refused => "refused",
+            StepStatus::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How an operation ended: the report's `outcome`, and the CLI's exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The desired state holds (exit 0).
+    Ok,
+    /// It does not: a step or a check failed (exit 1).
+    Failed,
+    /// The input was unusable (exit 2).
+    BadInput,
+    /// A needed step was not taken: above the cap, a protected target, a guard (exit 3).
+    Refused,
+}
+
+impl Outcome {
+    /// The outcome as the JSON spells it: `ok`, `failed`, `bad-input` or `refused`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Failed => "failed",
+            Outcome::BadInput => "bad-input",
+            Outcome::Refused => "refused",
+        }
+    }
+
+    /// The `hostfix` exit code: 0, 1, 2 or 3.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Outcome::Ok => 0,
+            Outcome::Failed => ErrorKind::Failed.exit_code(),
+            Outcome::BadInput => ErrorKind::BadInput.exit_code(),
+            Outcome::Refused => ErrorKind::Refused.exit_code(),
+        }
+    }
+}
+
+impl From<ErrorKind> for Outcome {
+    fn from(k: ErrorKind) -> Self {
+        match k {
+            ErrorKind::Failed => Outcome::Failed,
+            ErrorKind::BadInput => Outcome::BadInput,
+            ErrorKind::Refused => Outcome::Refused,
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One step of an operation: what, how risky, why, and what became of it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Step {
     /// What the step does ("swapon /swapfile").
     pub action: String,
@@ -53,7 +130,12 @@ pub struct Step {
 }
 
 /// What the caller allows an operation to do.
+///
+/// Each operation's spec names the cap its command uses by default
+/// ([`SwapSpec::default_cap`](crate::swap::SwapSpec::default_cap),
+/// [`FreeSpec::default_cap`](crate::port::FreeSpec::default_cap), ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Policy {
     /// The riskiest step the operation may take.
     pub max_risk: Risk,
@@ -93,7 +175,7 @@ impl Policy {
 
 /// How a step went when it was handed to the [`Runner`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exec {
+pub(crate) enum Exec {
     /// The step ran and succeeded.
     Done,
     /// Dry run: the step was recorded as planned and not run.
@@ -102,7 +184,7 @@ pub enum Exec {
 
 /// Walks an operation's steps under a policy and records them.
 #[derive(Debug)]
-pub struct Runner<'h> {
+pub(crate) struct Runner<'h> {
     operation: String,
     host: &'h Host,
     policy: Policy,
@@ -149,6 +231,7 @@ impl<'h> Runner<'h> {
     }
 
     /// The steps recorded so far.
+    #[cfg(test)]
     pub fn steps(&self) -> &[Step] {
         &self.steps
     }
@@ -351,11 +434,6 @@ impl<'h> Runner<'h> {
         r
     }
 
-    /// Marks the host as changed by something recorded outside [`Runner::step`].
-    pub fn mark_changed(&mut self) {
-        self.changed = true;
-    }
-
     /// Ends the operation and builds its report.
     pub fn finish<T: Default>(self, result: Result<T, Error>) -> Report<T> {
         match result {
@@ -387,8 +465,16 @@ impl<'h> Runner<'h> {
 ///
 /// Serialized, it is the CLI's JSON document: `operation`, `changed`, `dry_run`,
 /// `max_risk`, `outcome` (`ok|failed|bad-input|refused`), `exit_code`, `error` (a message or
-/// null), `steps`, and the operation's own result fields at the top level.
+/// null), `steps`, and the operation's own result fields at the top level. Displayed
+/// (`{report}`), it is the CLI's human summary: the outcome, the result, the steps that
+/// changed or would change something, and the error.
+///
+/// A report whose [`error`](Report::error) is set is a failure, refusal or bad input:
+/// check [`Report::is_ok`] or [`Report::outcome`] (dropping a report unread is a
+/// warning).
 #[derive(Debug)]
+#[must_use = "a report may hold an error: check is_ok(), outcome() or into_result()"]
+#[non_exhaustive]
 pub struct Report<T> {
     /// The operation's name (`"swap ensure"`).
     pub operation: String,
@@ -412,14 +498,11 @@ impl<T> Report<T> {
         self.error.is_none()
     }
 
-    /// `ok`, or the kind of the error.
-    pub fn outcome(&self) -> &'static str {
-        match self.error.as_ref().map(Error::kind) {
-            None => "ok",
-            Some(ErrorKind::Failed) => "failed",
-            Some(ErrorKind::BadInput) => "bad-input",
-            Some(ErrorKind::Refused) => "refused",
-        }
+    /// [`Outcome::Ok`], or the kind of the error.
+    pub fn outcome(&self) -> Outcome {
+        self.error
+            .as_ref()
+            .map_or(Outcome::Ok, |e| Outcome::from(e.kind()))
     }
 
     /// The CLI exit code: 0 ok, 1 failed, 2 bad input, 3 refused.
@@ -447,7 +530,7 @@ impl<T: Serialize> Serialize for Report<T> {
             changed: bool,
             dry_run: bool,
             max_risk: Risk,
-            outcome: &'static str,
+            outcome: Outcome,
             exit_code: i32,
             error: Option<String>,
             steps: &'a [Step],
@@ -523,7 +606,8 @@ mod tests {
         assert_eq!(e.exit_code(), 3);
         let rep: Report<Out> = r.finish(Err(e));
         assert_eq!(rep.exit_code(), 3);
-        assert_eq!(rep.outcome(), "refused");
+        assert_eq!(rep.outcome(), Outcome::Refused);
+        assert_eq!(rep.outcome().to_string(), "refused");
         assert_eq!(rep.steps[1].status, StepStatus::Refused);
         let json = serde_json::to_value(&rep).unwrap();
         assert_eq!(json["operation"], "test");

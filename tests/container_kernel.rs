@@ -13,12 +13,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use hostfix::container::ladder::Rung;
-use hostfix::container::procs::{self, Futility, Sampling};
 use hostfix::container::{self, NoRebootGate, RemoveOptions};
-use hostfix::host::{Cmd, CmdOutput, LiveSystem, System};
+use hostfix::testing::container::ladder::Rung;
+use hostfix::testing::container::procs::{self, Futility, Sampling};
+use hostfix::testing::with;
+use hostfix::testing::{Cmd, CmdOutput, RecordingSystem};
 use hostfix::{Host, Policy, Risk, StepStatus};
-use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use serde_json::json;
 
@@ -163,7 +163,7 @@ fn sleeper() -> Child {
 fn state_of(pid: u32) -> Option<char> {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| hostfix::process::parse_stat(&s))
+        .and_then(|s| hostfix::testing::process::parse_stat(&s))
         .map(|s| s.state)
 }
 
@@ -178,83 +178,46 @@ fn wait_state(pid: u32, want: char, within: Duration) -> bool {
     false
 }
 
-/// The real kernel, with a scripted engine that lists one container (or none).
+/// The real kernel (signals, sleeps and the clock are real), with a scripted engine
+/// that lists one container (or none): a live recording system whose run hook is the
+/// engine. Every engine command line (without its `timeout` wrapper) is kept in `calls`;
+/// the signals are in the recorder's calls.
 #[derive(Debug)]
 struct KernelWithFakeEngine {
-    live: LiveSystem,
-    id: String,
-    listed_as: Option<&'static str>,
-    calls: Mutex<Vec<String>>,
+    rec: Arc<RecordingSystem>,
+    calls: Arc<Mutex<Vec<String>>>,
 }
 
-impl System for KernelWithFakeEngine {
-    fn run(&self, cmd: &Cmd) -> hostfix::Result<CmdOutput> {
-        let mut args = cmd.args.clone();
-        if cmd.program.ends_with("timeout") {
-            args = args[4..].to_vec();
-        }
-        let line = args.join(" ");
-        self.calls.lock().unwrap().push(line.clone());
-        let Some(status) = self.listed_as else {
-            return Ok(match args[0].as_str() {
-                "ps" => CmdOutput::ok(""),
-                "info" => CmdOutput::ok("false\n"),
-                _ => CmdOutput::failed(
-                    1,
-                    format!(
-                        "Error response from daemon: No such container: {}",
-                        args.last().unwrap()
-                    ),
-                ),
-            });
-        };
-        Ok(match args[0].as_str() {
-            "ps" => CmdOutput::ok(
-                json!({"ID": self.id, "Names": "stuck", "State": status, "Status": "Up"})
-                    .to_string()
-                    + "\n",
-            ),
-            "container" => CmdOutput::ok(
-                json!({"Id": self.id, "Name": "/stuck",
-                       "State": {"Status": status, "Running": true, "Pid": 0}})
-                .to_string()
-                    + "\n",
-            ),
+/// What the scripted engine answers to `args` (the docker arguments).
+fn engine_answer(id: &str, listed_as: Option<&str>, args: &[String]) -> CmdOutput {
+    let Some(status) = listed_as else {
+        return match args[0].as_str() {
+            "ps" => CmdOutput::ok(""),
             "info" => CmdOutput::ok("false\n"),
             _ => CmdOutput::failed(
                 1,
-                "Error response from daemon: cannot remove - tried to kill container, but did not receive an exit event",
+                format!(
+                    "Error response from daemon: No such container: {}",
+                    args.last().unwrap()
+                ),
             ),
-        })
-    }
-    fn swapon(&self, _: &Path, _: Option<i32>) -> Result<(), Errno> {
-        panic!("swapon")
-    }
-    fn swapoff(&self, _: &Path) -> Result<(), Errno> {
-        panic!("swapoff")
-    }
-    fn signal(&self, pid: i32, start: Option<u64>, sig: Signal) -> Result<(), Errno> {
-        self.calls
-            .lock()
-            .unwrap()
-            .push(format!("signal {pid} {sig:?}"));
-        self.live.signal(pid, start, sig)
-    }
-    fn try_bind(&self, _: std::net::SocketAddr, _: bool) -> Result<(), Errno> {
-        panic!("bind")
-    }
-    fn sync(&self) {}
-    fn reboot_syscall(&self) -> Result<(), Errno> {
-        panic!("reboot")
-    }
-    fn sleep(&self, d: Duration) {
-        std::thread::sleep(d);
-    }
-    fn now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-    fn euid(&self) -> u32 {
-        self.live.euid()
+        };
+    };
+    match args[0].as_str() {
+        "ps" => CmdOutput::ok(
+            json!({"ID": id, "Names": "stuck", "State": status, "Status": "Up"}).to_string() + "\n",
+        ),
+        "container" => CmdOutput::ok(
+            json!({"Id": id, "Name": "/stuck",
+                   "State": {"Status": status, "Running": true, "Pid": 0}})
+            .to_string()
+                + "\n",
+        ),
+        "info" => CmdOutput::ok("false\n"),
+        _ => CmdOutput::failed(
+            1,
+            "Error response from daemon: cannot remove - tried to kill container, but did not receive an exit event",
+        ),
     }
 }
 
@@ -282,12 +245,22 @@ fn live_root() -> LiveRoot {
 }
 
 fn engine(id: &str, listed_as: Option<&'static str>) -> Arc<KernelWithFakeEngine> {
-    Arc::new(KernelWithFakeEngine {
-        live: LiveSystem,
-        id: id.to_string(),
-        listed_as,
-        calls: Mutex::new(Vec::new()),
-    })
+    let rec = Arc::new(RecordingSystem::live());
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let (seen, id) = (calls.clone(), id.to_string());
+    rec.on_run(move |cmd: &Cmd| {
+        let mut args = cmd.args.clone();
+        if cmd.program.ends_with("timeout") {
+            args = args[4..].to_vec();
+        }
+        seen.lock().unwrap().push(args.join(" "));
+        Some(engine_answer(&id, listed_as, &args))
+    });
+    rec.on_swapon(|_, _| panic!("swapon"));
+    rec.on_swapoff(|_| panic!("swapoff"));
+    rec.on_bind(|_, _| panic!("bind"));
+    rec.on_reboot(|| panic!("reboot"));
+    Arc::new(KernelWithFakeEngine { rec, calls })
 }
 
 #[test]
@@ -480,12 +453,12 @@ fn a_writer_on_a_frozen_filesystem_makes_the_ladder_skip_to_the_reboot() {
 
     let root = live_root();
     let sys = engine(&id, Some("running"));
-    let host = Host::with_system(&root.path, sys.clone());
+    let host = Host::with_system(&root.path, sys.rec.clone());
     let mut o = RemoveOptions::new(&id);
-    o.sampling = Sampling {
-        samples: 3,
-        interval: Duration::from_millis(200),
-    };
+    o.sampling = with(Sampling::default(), |it| {
+        it.samples = 3;
+        it.interval = Duration::from_millis(200);
+    });
     let policy = Policy::new(Risk::Destructive).state_dir("/var/lib/hostfix");
     let r = container::remove(&host, &o, &policy, &NoRebootGate);
     assert_eq!(r.exit_code(), 3, "{:?}\n{:#?}", r.error, r.steps);
@@ -520,6 +493,7 @@ fn a_writer_on_a_frozen_filesystem_makes_the_ladder_skip_to_the_reboot() {
             || c.starts_with("info")),
         "nothing but reads: {calls:?}"
     );
+    assert!(sys.rec.signals().is_empty(), "{:?}", sys.rec.signals());
     assert_eq!(
         state_of(pid),
         Some('D'),
@@ -596,7 +570,7 @@ fn a_stopped_shim_and_leftovers_the_engine_forgot_die_through_pidfds() {
 
     let root = live_root();
     let sys = engine(&id, None);
-    let host = Host::with_system(&root.path, sys.clone());
+    let host = Host::with_system(&root.path, sys.rec.clone());
     let state = tempfile::tempdir().unwrap();
     let policy = Policy::new(Risk::Disruptive).state_dir(state.path());
 
@@ -605,13 +579,7 @@ fn a_stopped_shim_and_leftovers_the_engine_forgot_die_through_pidfds() {
     let r = container::remove(&host, &RemoveOptions::new(&id), &policy, &NoRebootGate);
     assert_eq!(r.exit_code(), 3, "{:?}", r.error);
     assert_eq!(r.result.next.as_ref().unwrap().rung, Rung::KillShim);
-    assert!(
-        sys.calls
-            .lock()
-            .unwrap()
-            .iter()
-            .all(|c| !c.starts_with("signal"))
-    );
+    assert!(sys.rec.signals().is_empty());
     assert_eq!(state_of(shim_pid), Some('T'));
 
     let policy = Policy::new(Risk::Destructive).state_dir(state.path());

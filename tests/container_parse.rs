@@ -6,18 +6,21 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hostfix::Host;
 use hostfix::Risk;
-use hostfix::container::ladder::{
+use hostfix::doctor::{Area, Severity};
+use hostfix::testing::container::ladder::{
     Decision, LadderEnv, Names, Observation, Rung, action, decide, next_rung, plan_ladder,
     restart_hits, restart_impact,
 };
-use hostfix::container::procs::{self, Futility, Sampling};
-use hostfix::container::{ContainerInfo, PortHolder, PortHolders, findings, findings_with_holders};
-use hostfix::doctor::{Area, Severity};
-use hostfix::engine::{
+use hostfix::testing::container::procs::{self, Futility, Sampling};
+use hostfix::testing::container::{
+    ContainerInfo, PortHolder, PortHolders, findings, findings_with_holders,
+};
+use hostfix::testing::engine::{
     self, EngineFailure, Status, classify_failure, parse_inspect, parse_live_restore, parse_ps,
 };
-use hostfix::host::{Call, CmdOutput, Host, RecordingSystem};
+use hostfix::testing::{Call, CmdOutput, RecordingSystem};
 
 fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -65,7 +68,10 @@ fn inspect_of_a_container_whose_port_was_taken() {
     let mut ports: Vec<u16> = i.published.iter().map(|p| p.host_port).collect();
     ports.sort();
     assert_eq!(ports, vec![80, 443]);
-    assert_eq!(hostfix::engine::ports_in_use_from_error(&i.error), vec![80]);
+    assert_eq!(
+        hostfix::testing::engine::ports_in_use_from_error(&i.error),
+        vec![80]
+    );
 }
 
 #[test]
@@ -265,6 +271,7 @@ fn decisions(o: &Observation, env: &LadderEnv) -> Vec<(Rung, bool)> {
             Decision::Try => Some((*r, true)),
             Decision::Skip(_) => Some((*r, false)),
             Decision::NotApplicable => None,
+            other => panic!("a decision this test does not know: {other:?}"),
         })
         .collect()
 }
@@ -658,7 +665,7 @@ fn doctor_when_the_engine_is_down() {
     rec.respond("", CmdOutput::failed(1, read("engine/daemon-down.txt")));
     let host = Host::with_system(fixture("roots/empty"), rec);
     let mut d = hostfix::doctor::Diagnosis::default();
-    hostfix::container::diagnose(&host, &Default::default(), &mut d);
+    hostfix::testing::container::diagnose(&host, &Default::default(), &mut d);
     assert_eq!(d.findings.len(), 1);
     // No socket in the fixture root: the engine is simply not there.
     assert_eq!(d.findings[0].severity, Severity::Info);

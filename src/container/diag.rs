@@ -127,6 +127,7 @@ pub fn port_holders(host: &Host, port: u16) -> Option<Vec<PortHolder>> {
 ///
 /// `inspected` holds the containers worth a closer look (not running, or restarting);
 /// `stuck` the containers whose processes no signal can end.
+#[cfg_attr(not(feature = "testing"), allow(dead_code))] // used by hostfix::testing
 pub fn findings(
     list: &[PsEntry],
     inspected: &[ContainerInfo],

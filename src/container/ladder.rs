@@ -34,6 +34,7 @@ use super::procs::{ContainerProcess, Futility, Shim};
 /// One rung of the ladder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Rung {
     /// `docker unpause`: only for a container the engine paused (its cgroup is frozen).
     Unpause,
@@ -210,6 +211,7 @@ pub struct LadderEnv {
 /// What the ladder does with a rung, given what it sees.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "decision", content = "why", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Decision {
     /// Take it.
     Try,
@@ -287,6 +289,7 @@ pub fn decide(rung: Rung, o: &Observation, env: &LadderEnv) -> Decision {
 
 /// One rung as planned from an observation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct RungPlan {
     /// The rung.
     pub rung: Rung,
@@ -318,6 +321,7 @@ pub fn plan_ladder(o: &Observation, env: &LadderEnv, names: &Names, cap: Risk) -
 }
 
 /// The rung that would be tried after `after` (pure), if `after` did not remove it.
+#[cfg_attr(not(feature = "testing"), allow(dead_code))] // used by hostfix::testing
 pub fn next_rung(after: Rung, o: &Observation, env: &LadderEnv) -> Option<Rung> {
     Rung::LADDER
         .iter()
@@ -426,6 +430,7 @@ pub fn restart_hits(o: &Observation, env: &LadderEnv) -> Vec<String> {
 
 /// What the ladder asks of the reboot guard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct RebootRequest {
     /// A key for the guard's once-only rule: one reboot per container
     /// (`container-rm-<full id>`).

@@ -34,25 +34,20 @@
 
 pub(crate) mod diag;
 mod gate;
-pub mod ladder;
-mod options;
-pub mod procs;
+pub(crate) mod ladder;
+pub(crate) mod options;
+pub(crate) mod procs;
 pub(crate) mod record;
 mod remove;
+mod render;
 mod rungs;
 
 pub use crate::error::ContainerError;
 
-pub use crate::engine::{ContainerInfo, Engine, PsEntry, PublishedPort, Status};
-pub use diag::{
-    ContainerFacts, ContainerSummary, PortHolder, PortHolders, diagnose, findings,
-    findings_with_holders, port_holders,
-};
+pub use crate::engine::Status;
+pub(crate) use diag::diagnose;
 pub use gate::GuardedReboot;
-pub use ladder::{
-    Decision, LadderEnv, NoRebootGate, Observation, RebootGate, RebootRequest, Rung, RungPlan,
-    decide, plan_ladder,
-};
-pub use procs::{ContainerProcess, Futility, Shim};
-pub use record::{RebootEvidence, RebootRecord};
-pub use remove::{NextRung, Removal, RemoveOptions, remove, validate_target};
+pub use ladder::{Decision, NoRebootGate, RebootGate, RebootRequest, Rung, RungPlan};
+pub use procs::{ContainerProcess, Futility, Sampling, Shim};
+pub use record::RebootEvidence;
+pub use remove::{NextRung, Removal, RemoveOptions, remove};

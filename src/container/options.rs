@@ -4,11 +4,13 @@ use std::time::Duration;
 
 use crate::engine::Limits;
 use crate::error::InputError;
+use crate::risk::Risk;
 
 use super::procs::Sampling;
 
 /// What `container rm` is asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RemoveOptions {
     /// The container: a name, or an id (full, or a unique prefix).
     pub target: String,
@@ -28,6 +30,14 @@ pub struct RemoveOptions {
 }
 
 impl RemoveOptions {
+    /// The risk cap `hostfix container rm` runs under unless `--max-risk` says
+    /// otherwise: [`Risk::Disruptive`] (`docker stop`, `kill`, `rm -f`). Killing the shim
+    /// and restarting the engine need [`Risk::Destructive`]; the reboot rung needs
+    /// [`Risk::Reboot`] and passes the reboot guard.
+    pub fn default_cap(&self) -> Risk {
+        Risk::Disruptive
+    }
+
     /// The defaults for a target: 10 s stop grace, 30 s per command, 120 s per restart,
     /// 10 s to settle, three `D` samples 300 ms apart, 10 s for the host lock.
     pub fn new(target: impl Into<String>) -> Self {

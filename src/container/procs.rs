@@ -13,6 +13,7 @@ use crate::process;
 
 /// A process that belongs to a container (its cgroup holds the container's id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ContainerProcess {
     /// Host pid.
     pub pid: i32,
@@ -31,6 +32,7 @@ pub struct ContainerProcess {
 
 /// A containerd shim process serving a container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Shim {
     /// Host pid.
     pub pid: i32,
@@ -184,6 +186,7 @@ pub fn scan(host: &Host) -> ProcTable {
 /// Why signals cannot end a container's processes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Futility {
     /// Processes stayed in uninterruptible sleep (`D`) in every sample: they take no
     /// signal, SIGKILL included, until their I/O returns.
@@ -308,6 +311,7 @@ pub fn frozen(host: &Host, procs: &[ContainerProcess]) -> Option<Futility> {
 
 /// How many times, and how far apart, processes are sampled before `D` counts as stuck.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Sampling {
     /// Samples taken (the first is the scan itself).
     pub samples: u32,

@@ -17,13 +17,14 @@ use super::ladder::{
     LadderEnv, Names, Observation, RebootGate, RebootRequest, Rung, RungPlan, plan_ladder,
     restart_hits,
 };
-pub use super::options::{RemoveOptions, validate_target};
+pub use super::options::RemoveOptions;
 use super::procs::{self, ContainerProcess, Futility, Shim};
 use super::record::{RebootEvidence, RebootRecord, read_record, remove_record, write_record};
 use super::rungs::{Ctx, Gone, Step};
 
 /// The next rung, as reported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct NextRung {
     /// The rung.
     pub rung: Rung,
@@ -35,6 +36,7 @@ pub struct NextRung {
 
 /// What `container rm` found and did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Removal {
     /// The container as asked for.
     pub target: String,
@@ -69,6 +71,10 @@ pub struct Removal {
     pub reboot: Option<RebootEvidence>,
     /// What remains of it, when it is not gone.
     pub remains: Option<String>,
+    /// Whether this was a dry run (its rendering then shows the planned ladder). Not in
+    /// the JSON: the report's `dry_run` says it.
+    #[serde(skip)]
+    pub(crate) dry_run: bool,
 }
 
 /// The target, resolved.
@@ -193,6 +199,7 @@ pub fn remove(
     let mut run = Runner::new("container rm", host, policy);
     let mut out = Removal {
         target: opts.target.clone(),
+        dry_run: policy.dry_run,
         ..Removal::default()
     };
     let res = walk(&mut run, opts, gate, &mut out);
@@ -463,7 +470,7 @@ fn report_unusable(run: &mut Runner<'_>, unusable: &[Error]) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::super::options::validate_target;
 
     #[test]
     fn targets() {

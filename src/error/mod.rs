@@ -40,6 +40,7 @@ impl ErrorKind {
 
 /// Why a step was not taken although it was needed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Refusal {
     /// The next step is riskier than the policy allows.
     #[error("{action}: needs --max-risk {needed} (the cap is {cap})")]
@@ -111,6 +112,7 @@ pub enum Refusal {
 
 /// Every error hostfix returns.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The input is unusable.
     #[error(transparent)]

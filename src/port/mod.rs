@@ -34,35 +34,35 @@
 //! # Ok::<(), hostfix::Error>(())
 //! ```
 
-pub mod diag;
-pub mod docker;
-mod free;
-pub mod owner;
-mod removal;
-pub mod scan;
-pub mod table;
-
-use std::fmt::Write as _;
+pub(crate) mod diag;
+pub(crate) mod docker;
+pub(crate) mod findings;
+pub(crate) mod free;
+pub(crate) mod owner;
+pub(crate) mod removal;
+mod render;
+pub(crate) mod scan;
+pub(crate) mod table;
 
 use serde::Serialize;
 
-pub use free::{
-    FreeObservation, FreeResult, FreeRung, FreeSpec, RemovalPlan, decide as decide_free, free_port,
-    protected_refusal, signalled, targets, units_of,
-};
-pub use owner::{OwnerGroup, OwnerKind, PortOwner};
-pub use removal::tied_to_family;
+pub use free::{FreeResult, FreeSpec, RemovalPlan, free_port};
+pub use owner::{OwnerGroup, OwnerKind, PortOwner, SocketUnit};
 pub use scan::ScanStats;
 pub use table::{Listener, Proto, TableSource};
 
+pub use crate::package::PackageInfo;
+pub use docker::ContainerRef;
+pub(crate) use findings::diagnose;
+
 pub use crate::error::PortError;
 use crate::error::{InputError, Result};
-use crate::finding::{Area, Diagnosis, DoctorOptions, Finding, Severity};
 use crate::host::Host;
 use crate::plan::{Policy, Report, Risk, Runner};
 
 /// What [`who`] looks up.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WhoSpec {
     /// The port.
     pub port: u16,
@@ -76,6 +76,11 @@ pub struct WhoSpec {
 }
 
 impl WhoSpec {
+    /// The risk cap `hostfix port who` runs under: [`Risk::ReadOnly`] (it only reads).
+    pub fn default_cap(&self) -> Risk {
+        Risk::ReadOnly
+    }
+
     /// A TCP lookup with package names, stopping early.
     pub fn tcp(port: u16) -> Self {
         WhoSpec {
@@ -97,6 +102,7 @@ impl WhoSpec {
 
 /// Who holds a port.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Holders {
     /// The port.
     pub port: u16,
@@ -241,182 +247,6 @@ pub fn who(host: &Host, spec: &WhoSpec, policy: &Policy) -> Report<Holders> {
     run.finish(res)
 }
 
-/// A human rendering of [`Holders`].
-pub fn describe_holders(h: &Holders) -> String {
-    let mut s = String::new();
-    if h.listeners.is_empty() {
-        let _ = writeln!(s, "{} port {}: free (nothing holds it)", h.proto, h.port);
-        return s;
-    }
-    let _ = writeln!(
-        s,
-        "{} port {}: {}",
-        h.proto,
-        h.port,
-        h.listeners
-            .iter()
-            .map(Listener::describe)
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    for g in &h.groups {
-        let _ = writeln!(s, "{}", g.summary);
-        for pid in &g.pids {
-            if let Some(o) = h.owners.iter().find(|o| o.pid == *pid) {
-                let _ = writeln!(
-                    s,
-                    "  {:>7} {:<10} {}",
-                    o.pid,
-                    o.user
-                        .clone()
-                        .or(o.uid.map(|u| u.to_string()))
-                        .unwrap_or_default(),
-                    one_line(if o.cmdline.is_empty() {
-                        o.name.clone()
-                    } else {
-                        o.cmdline.join(" ")
-                    })
-                );
-            }
-        }
-        if let Some(l) = g
-            .pids
-            .first()
-            .and_then(|p| h.owners.iter().find(|o| o.pid == *p))
-        {
-            if let Some(c) = &l.container {
-                let _ = writeln!(s, "  stop it with: {}", c.stop_command);
-            } else if let Some(p) = &l.protected {
-                let _ = writeln!(s, "  protected: {p}");
-            }
-        }
-    }
-    for u in &h.unowned {
-        let _ = writeln!(s, "no process found for {u}");
-    }
-    for n in &h.notes {
-        let _ = writeln!(s, "note: {n}");
-    }
-    s
-}
-
-/// A command line on one line of at most 120 characters.
-fn one_line(s: String) -> String {
-    let flat: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let flat = flat.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() > 120 {
-        format!("{}...", flat.chars().take(117).collect::<String>())
-    } else {
-        flat
-    }
-}
-
-/// The doctor findings for one port's holders (pure).
-pub fn port_findings(h: &Holders) -> Vec<Finding> {
-    let port = h.port;
-    if h.listeners.is_empty() {
-        return vec![Finding::new(
-            Area::Ports,
-            Severity::Ok,
-            format!("port {port}/{}: free", h.proto),
-        )];
-    }
-    let mut out = Vec::new();
-    let addrs = h
-        .listeners
-        .iter()
-        .map(Listener::describe)
-        .collect::<Vec<_>>()
-        .join(", ");
-    for g in &h.groups {
-        let Some(leader) = h.owners.iter().find(|o| o.pid == g.leader) else {
-            continue;
-        };
-        let members: Vec<&PortOwner> = h
-            .owners
-            .iter()
-            .filter(|o| g.pids.contains(&o.pid))
-            .collect();
-        let mut f = Finding::new(
-            Area::Ports,
-            Severity::Info,
-            format!("port {port}/{}: {}", h.proto, g.summary),
-        )
-        .evidence(format!("listening on {addrs}"));
-        for m in &members {
-            f = f.evidence(format!(
-                "pid {} {} ({})",
-                m.pid,
-                m.name,
-                m.exe
-                    .as_ref()
-                    .map(|e| e.display().to_string())
-                    .unwrap_or_else(|| "no exe".into())
-            ));
-        }
-        let udp = if h.proto == Proto::Udp { " --udp" } else { "" };
-        if let Some(c) = &leader.container {
-            f.severity = Severity::Ok;
-            f = f.evidence(format!(
-                "a container publishes it; to free the port: {}",
-                c.stop_command
-            ));
-        } else if let Some(p) = members.iter().find_map(|m| m.protected.as_ref()) {
-            if leader.kind == OwnerKind::SocketActivated && !leader.socket_units.is_empty() {
-                f = f.fix(format!("hostfix port free {port}{udp}"), Risk::Disruptive);
-            } else {
-                f = f.evidence(format!("protected, hostfix will not free it: {p}"));
-            }
-        } else {
-            f = f.fix(format!("hostfix port free {port}{udp}"), Risk::Disruptive);
-            if let Some(pkg) = &leader.package {
-                f = f.evidence(format!(
-                    "if {} is not wanted on this host: hostfix port free {port}{udp} --remove-package (risk destructive)",
-                    pkg.name
-                ));
-            }
-        }
-        out.push(f);
-    }
-    if !h.unowned.is_empty() {
-        let mut f = Finding::new(
-            Area::Ports,
-            Severity::Info,
-            format!(
-                "port {port}/{}: held by sockets of no visible process",
-                h.proto
-            ),
-        );
-        for u in &h.unowned {
-            f = f.evidence(u.clone());
-        }
-        out.push(f);
-    }
-    out
-}
-
-/// Adds this module's findings to a diagnosis: the holders of each port asked about.
-pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) {
-    let mut all = Vec::new();
-    for &port in &opts.ports {
-        match find_holders(host, &WhoSpec::tcp(port)) {
-            Ok(h) => {
-                for f in port_findings(&h) {
-                    d.add(f);
-                }
-                for n in &h.notes {
-                    d.unseen(format!("port {port}: {n}"));
-                }
-                all.push(h);
-            }
-            Err(e) => d.unseen(format!("port {port}: {e}")),
-        }
-    }
-    d.fact("ports", &all);
-}
 /// The sockets holding `port`: netlink sock_diag on a live host (the kernel filters on
 /// state and port), `/proc/net` when netlink is refused or the host is a fake root.
 ///

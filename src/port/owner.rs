@@ -17,8 +17,9 @@ use crate::process::{self, Process};
 use crate::protect;
 
 /// What runs a port's owner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum OwnerKind {
     /// PID 1 on a host whose init is not systemd.
     Init,
@@ -29,11 +30,13 @@ pub enum OwnerKind {
     /// A container's process, or the `docker-proxy` publishing a container's port.
     Container,
     /// Any other process (started by hand, from a login session, a user unit).
+    #[default]
     Process,
 }
 
 /// A process holding a port.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PortOwner {
     /// Its pid.
     pub pid: i32,
@@ -79,6 +82,7 @@ pub struct PortOwner {
 
 /// Owners in one process tree: an nginx master and its workers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct OwnerGroup {
     /// The topmost owner of the tree.
     pub leader: i32,
@@ -91,6 +95,7 @@ pub struct OwnerGroup {
 
 /// A line of `systemctl list-sockets --show-types`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct SocketUnit {
     /// What it listens on (`[::]:80`, `0.0.0.0:80`, `/run/x.sock`).
     pub listen: String,

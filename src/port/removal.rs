@@ -23,7 +23,8 @@ use crate::protect;
 use crate::state;
 
 /// The package removal `--remove-package` plans.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RemovalPlan {
     /// The package manager.
     pub manager: String,

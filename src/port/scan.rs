@@ -32,6 +32,7 @@ use crate::process;
 
 /// How the walk went.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ScanStats {
     /// Processes whose open files were read.
     pub processes: usize,

@@ -13,11 +13,13 @@ pub use crate::net::Proto;
 /// `TCP_LISTEN` in the kernel's socket states.
 pub const TCP_LISTEN: u8 = 10;
 /// `TCP_CLOSE`: an unconnected UDP socket.
+#[cfg_attr(not(feature = "testing"), allow(dead_code))] // used by hostfix::testing
 pub const TCP_CLOSE: u8 = 7;
 
 /// Where the socket table was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum TableSource {
     /// Netlink sock_diag, the kernel filtering on state and port.
     SockDiag,
@@ -27,6 +29,7 @@ pub enum TableSource {
 
 /// A socket holding a port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Listener {
     /// The protocol.
     pub proto: Proto,

@@ -25,6 +25,7 @@ use crate::size::format_duration;
 /// A rule's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Verdict {
     /// The rule allows the reboot.
     Allow,
@@ -51,6 +52,7 @@ impl Verdict {
 
 /// One rule's verdict and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct RuleVerdict {
     /// The rule's name, as its flag is spelled (`once`, `max-attempts`, ...).
     pub rule: String,
@@ -72,6 +74,7 @@ impl RuleVerdict {
 
 /// The rules asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Rules {
     /// At most one reboot ever for this key.
     pub once: Option<String>,

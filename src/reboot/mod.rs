@@ -19,40 +19,44 @@
 //! before `reboot(2)`): it is let go before the wait and taken again for the ledger's
 //! next update. A dry run only probes it.
 
-mod diagnose;
-pub mod guard;
-pub mod kernel;
-pub mod ledger;
-pub mod need;
-pub mod request;
-mod store;
+pub(crate) mod diagnose;
+pub(crate) mod guard;
+pub(crate) mod kernel;
+pub(crate) mod ledger;
+pub(crate) mod need;
+mod render;
+pub(crate) mod request;
+pub(crate) mod store;
 
 use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
 
-pub use diagnose::{RebootFacts, diagnose_in};
-pub use guard::{GuardInput, LedgerInput, LockState, RuleVerdict, Rules, Verdict};
-pub use kernel::{InstalledKernel, KernelStatus};
-pub use ledger::{EntryState, EntryStatus, EntryView, Ledger, LedgerEntry, Now};
-pub use need::{NeedCheck, NeedReason, NeedSource, NeedVerdict, RebootNeed, detect_need};
+pub(crate) use diagnose::diagnose;
+pub use guard::{RuleVerdict, Rules, Verdict};
+pub use ledger::{EntryState, EntryStatus, EntryView, LedgerEntry};
+pub use need::{NeedCheck, NeedReason, NeedSource, NeedVerdict, RebootNeed};
 pub use request::RebootMethod;
-pub use store::{check_state_dir, probe_lock};
+pub(crate) use store::{check_state_dir, probe_lock};
+
+use guard::{GuardInput, LedgerInput, LockState};
+use ledger::{Ledger, Now};
+use need::detect_need;
 
 pub use crate::error::RebootError;
 use crate::error::{Error, InputError, Refusal, Result};
-use crate::finding::{Diagnosis, DoctorOptions};
 use crate::host::{Host, InitSystem};
 use crate::plan::{Exec, Policy, Report, Risk, Runner};
 use crate::size::format_duration;
 use crate::state;
 
 /// How long a reboot waits for another run's host lock before its guard refuses.
-pub const LOCK_WAIT: Duration = Duration::from_secs(10);
+pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// What `hostfix reboot` is asked to do.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct RebootSpec {
     /// Reboot only when a need source gives a reason.
     pub if_needed: bool,
@@ -72,6 +76,12 @@ pub struct RebootSpec {
 }
 
 impl RebootSpec {
+    /// The risk cap `hostfix reboot` runs under unless `--max-risk` says otherwise:
+    /// [`Risk::Reboot`] (the command is the consent; the guard still decides).
+    pub fn default_cap(&self) -> Risk {
+        Risk::Reboot
+    }
+
     /// Checks the spec.
     ///
     /// # Errors
@@ -142,6 +152,7 @@ impl RebootSpec {
 /// What was decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Decision {
     /// Nothing was decided (the run stopped earlier: bad input, unreadable host).
     #[default]
@@ -156,6 +167,7 @@ pub enum Decision {
 
 /// The result of `hostfix reboot`.
 #[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
 pub struct RebootResult {
     /// What was decided.
     pub decision: Decision,
@@ -186,7 +198,7 @@ pub struct RebootResult {
 }
 
 /// How many ledger entries reports and `doctor` show.
-pub const HISTORY_SHOWN: usize = 5;
+pub(crate) const HISTORY_SHOWN: usize = 5;
 
 /// Reboots the host when needed and when the guard allows.
 ///
@@ -499,7 +511,7 @@ fn record_and_request(
 ///
 /// # Errors
 /// What is wrong with the text.
-pub fn parse_uptime(text: &str) -> std::result::Result<Duration, String> {
+pub(crate) fn parse_uptime(text: &str) -> std::result::Result<Duration, String> {
     let first = text.split_whitespace().next().ok_or("empty")?;
     let secs: f64 = first
         .parse()
@@ -512,7 +524,7 @@ pub fn parse_uptime(text: &str) -> std::result::Result<Duration, String> {
 ///
 /// # Errors
 /// Why it cannot be read, in words.
-pub fn read_uptime(host: &Host) -> std::result::Result<Duration, String> {
+pub(crate) fn read_uptime(host: &Host) -> std::result::Result<Duration, String> {
     let text = host.read("/proc/uptime").map_err(|e| e.to_string())?;
     parse_uptime(&text).map_err(|e| format!("/proc/uptime: {e}"))
 }
@@ -526,12 +538,6 @@ fn read_machine_id(host: &Host) -> Option<String> {
             None
         }
     }
-}
-
-/// Adds the reboot need and the reboots hostfix started to a diagnosis, reading the
-/// ledger in the default state directory.
-pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) {
-    diagnose_in(host, &opts.state_dir, d);
 }
 
 #[cfg(test)]

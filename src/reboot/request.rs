@@ -29,6 +29,7 @@ const RELOCK_WAIT: Duration = Duration::from_secs(60);
 /// How the reboot is requested.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum RebootMethod {
     /// The init system's orderly reboot only (systemd/logind, or `shutdown`).
     #[default]

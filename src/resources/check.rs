@@ -17,6 +17,7 @@ use crate::size::{ByteSize, Threshold};
 
 /// What `hostfix check` is asked to verify.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CheckSpec {
     /// Lower bounds on available memory (absolute, or percent of the total).
     pub mem_available: Vec<Threshold>,
@@ -27,6 +28,11 @@ pub struct CheckSpec {
 }
 
 impl CheckSpec {
+    /// The risk cap `hostfix check` runs under: [`Risk::ReadOnly`] (it only reads).
+    pub fn default_cap(&self) -> crate::risk::Risk {
+        crate::risk::Risk::ReadOnly
+    }
+
     /// Parses a `PATH=THRESHOLD` argument of `--disk-free` (size) or `--inodes-free`
     /// (count, when `count` is true).
     ///
@@ -184,6 +190,7 @@ fn refuse_pseudo(host: &Host, what: &str, path: &Path) -> Result<()> {
 
 /// One threshold compared with its reading.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct CheckItem {
     /// `mem-available`, `disk-free` or `inodes-free`.
     pub check: String,
@@ -203,6 +210,7 @@ pub struct CheckItem {
 
 /// The result of `hostfix check`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct CheckResult {
     /// Every threshold with its reading.
     pub checks: Vec<CheckItem>,

@@ -25,38 +25,40 @@
 
 mod apply;
 mod climb;
-pub mod diagnose;
-pub mod fs;
-pub mod fstab;
-pub mod header;
-pub mod observe;
-pub mod planner;
-mod proc_swaps;
-pub mod record;
-pub mod spec;
-pub mod unit;
+pub(crate) mod diagnose;
+pub(crate) mod fs;
+pub(crate) mod fstab;
+pub(crate) mod header;
+pub(crate) mod observe;
+pub(crate) mod planner;
+pub(crate) mod proc_swaps;
+pub(crate) mod record;
+mod render;
+pub(crate) mod spec;
+pub(crate) mod unit;
 
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use serde::Serialize;
 
-pub use diagnose::diagnose;
-pub use observe::{Observation, observe};
-pub use planner::{Desired, PlannedStep, RemoveSpec, plan_ensure, plan_remove, resolve};
-pub use proc_swaps::{SwapEntry, parse_proc_swaps, unescape_octal};
+pub(crate) use diagnose::diagnose;
+pub(crate) use observe::{Observation, observe};
+pub(crate) use planner::{Desired, RemoveSpec, plan_ensure, plan_remove, resolve};
+pub use proc_swaps::SwapEntry;
+pub(crate) use proc_swaps::{parse_proc_swaps, unescape_octal};
 pub use spec::{AutoSize, Persist, SwapSize, SwapSpec};
 
 pub use crate::error::SwapError;
 use crate::error::{Error, Result};
 use crate::host::Host;
-use crate::plan::{Policy, Report, Runner};
+use crate::plan::{Policy, Report, Risk, Runner};
 use crate::state::HostLock;
 use apply::{Applier, Ctx};
 use planner::PlanRefusal;
 
 /// The likely cause of a `swapon` errno, in words.
-pub fn swapon_cause(e: Errno) -> Option<&'static str> {
+pub(crate) fn swapon_cause(e: Errno) -> Option<&'static str> {
     Some(match e {
         Errno::EPERM => "not permitted (running in a container?)",
         Errno::EINVAL => "file has holes / filesystem cannot hold swap",
@@ -69,7 +71,7 @@ pub fn swapon_cause(e: Errno) -> Option<&'static str> {
 }
 
 /// The likely cause of a `swapoff` errno, in words.
-pub fn swapoff_cause(e: Errno) -> Option<&'static str> {
+pub(crate) fn swapoff_cause(e: Errno) -> Option<&'static str> {
     Some(match e {
         Errno::EPERM => "not permitted (running in a container?)",
         Errno::EINVAL => "not an active swap area",
@@ -88,6 +90,7 @@ pub fn active_swaps(host: &Host) -> Result<Vec<SwapEntry>> {
 
 /// A swap file's state, as `swap ensure` leaves it (or found it).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct SwapStatus {
     /// The host path.
     pub path: PathBuf,
@@ -348,6 +351,7 @@ fn unmet_persistence(d: &Desired, o: &Observation, own: &planner::Ownership) -> 
 
 /// What `swap remove` leaves.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct RemoveStatus {
     /// The host path.
     pub path: PathBuf,
@@ -363,6 +367,7 @@ pub struct RemoveStatus {
 
 /// Options of [`remove_swap_file`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RemoveOptions {
     /// The swap file (a host path). Default `/swapfile`.
     pub path: PathBuf,
@@ -370,6 +375,14 @@ pub struct RemoveOptions {
     pub memory_margin: u64,
     /// How long to wait for another hostfix run's lock.
     pub lock_wait: std::time::Duration,
+}
+
+impl RemoveOptions {
+    /// The risk cap `hostfix swap remove` runs under unless `--max-risk` says otherwise:
+    /// [`Risk::Destructive`] (the command is the consent to delete the file).
+    pub fn default_cap(&self) -> Risk {
+        Risk::Destructive
+    }
 }
 
 impl Default for RemoveOptions {
@@ -471,7 +484,7 @@ fn remove_inner(
 }
 
 /// Whether a host path names hostfix's temporary swap-over area.
-pub fn is_swapover_path(path: &Path) -> bool {
+pub(crate) fn is_swapover_path(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.starts_with('.') && n.ends_with(observe::SWAPOVER_SUFFIX))

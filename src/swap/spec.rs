@@ -9,11 +9,13 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::InputError;
+use crate::risk::Risk;
 use crate::size::{ByteSize, Threshold};
 
 /// The swap file's size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum SwapSize {
     /// Exactly this many bytes (rounded down to whole pages).
     Bytes(u64),
@@ -49,6 +51,7 @@ impl fmt::Display for SwapSize {
 /// How the swap file is activated at boot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Persist {
     /// A line in `/etc/fstab` (with `nofail`).
     #[default]
@@ -89,6 +92,7 @@ impl FromStr for Persist {
 
 /// The desired swap file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct SwapSpec {
     /// Where (a host path, absolute). Default `/swapfile`.
     pub path: PathBuf,
@@ -124,6 +128,16 @@ pub const DEFAULT_PATH: &str = "/swapfile";
 pub const MIN_SIZE: u64 = ByteSize::MIB;
 
 impl SwapSpec {
+    /// The default swap file path, `/swapfile`.
+    pub const DEFAULT_PATH: &'static str = DEFAULT_PATH;
+
+    /// The risk cap `hostfix swap ensure` runs under unless `--max-risk` says otherwise:
+    /// [`Risk::Additive`]. A missing file is created, enabled and persisted; resizing an
+    /// active file swaps it off, which needs [`Risk::Disruptive`].
+    pub fn default_cap(&self) -> Risk {
+        Risk::Additive
+    }
+
     /// A spec with this size and every default (`/swapfile`, fstab, keep 10% and 1 GiB of
     /// the disk free).
     pub fn new(size: SwapSize) -> Self {
@@ -275,6 +289,7 @@ pub fn normalize(path: &Path) -> PathBuf {
 
 /// How `auto` sized the file, with its reasons.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct AutoSize {
     /// The size chosen (bytes, whole MiB).
     pub bytes: u64,

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hostfix::Host;
-use hostfix::host::RecordingSystem;
-use hostfix::reboot::Ledger;
+use hostfix::testing::RecordingSystem;
+use hostfix::testing::reboot::Ledger;
 
 /// The fixed "now" of fake hosts: 2027-01-15T08:00:00Z.
 pub const NOW: u64 = 1_800_000_000;

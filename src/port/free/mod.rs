@@ -25,8 +25,12 @@ use serde::Serialize;
 mod observe;
 mod rungs;
 
-pub use observe::{FreeObservation, targets, units_of};
-pub use rungs::{FreeRung, decide, protected_refusal, signalled};
+pub use observe::FreeObservation;
+#[cfg(any(test, feature = "testing"))]
+pub use observe::{targets, units_of};
+pub use rungs::{FreeRung, protected_refusal};
+#[cfg(any(test, feature = "testing"))]
+pub use rungs::{decide, signalled};
 
 use super::owner::{OwnerGroup, PortOwner};
 pub use super::removal::RemovalPlan;
@@ -42,6 +46,7 @@ use rungs::Step;
 
 /// What [`free_port`] frees.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FreeSpec {
     /// The port.
     pub port: u16,
@@ -56,6 +61,19 @@ pub struct FreeSpec {
 }
 
 impl FreeSpec {
+    /// The risk cap `hostfix port free` runs under unless `--max-risk` says otherwise,
+    /// and its consent rule: [`Risk::Disruptive`] (stop units, signal processes), or
+    /// [`Risk::Destructive`] with [`FreeSpec::remove_package`], which is the consent to
+    /// remove the package holding the port. A package is never removed without
+    /// `remove_package`, whatever the cap.
+    pub fn default_cap(&self) -> Risk {
+        if self.remove_package {
+            Risk::Destructive
+        } else {
+            Risk::Disruptive
+        }
+    }
+
     /// Frees a TCP port on `0.0.0.0` and `::`, waiting up to 10 s per signal.
     pub fn tcp(port: u16) -> Self {
         FreeSpec {
@@ -117,6 +135,7 @@ impl FreeSpec {
 
 /// What `port free` did and found.
 #[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
 pub struct FreeResult {
     /// The port.
     pub port: u16,
