@@ -134,16 +134,19 @@ impl Finding {
     }
 }
 
-/// What doctor looks at.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What doctor looks at: [`DoctorOptions::default`], then the fields (every field
+/// optional in a config).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct DoctorOptions {
-    /// The ports a request arrives at (default 80 and 443).
+    /// The ports a request arrives at. Default 80 and 443.
     pub ports: Vec<u16>,
-    /// The paths whose disk space matters (default `/`, and `/var`, `/var/lib/docker`
-    /// and `/tmp` when they are other filesystems).
+    /// The paths whose disk space matters. Default `/`, and `/var`, `/var/lib/docker`
+    /// and `/tmp` when they are other filesystems.
     pub disk_paths: Vec<std::path::PathBuf>,
-    /// hostfix's state directory (where the reboot ledger is read from).
+    /// hostfix's state directory (where the reboot ledger is read from). Default
+    /// `/var/lib/hostfix`.
     pub state_dir: std::path::PathBuf,
 }
 

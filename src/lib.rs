@@ -68,6 +68,7 @@
 #![warn(unnameable_types)]
 
 pub mod container;
+mod de;
 pub mod doctor;
 mod engine;
 pub mod error;
@@ -96,4 +97,4 @@ mod proptests;
 
 pub use error::{Error, ErrorKind, Result};
 pub use host::Host;
-pub use plan::{Policy, Report, Risk, Step, StepStatus};
+pub use plan::{Outcome, Policy, Report, Risk, Step, StepStatus};

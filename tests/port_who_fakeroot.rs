@@ -50,7 +50,8 @@ fn recorded_tables_parse_and_filter() {
     assert_eq!(u53[0].inode, ino::UDP4_ANY_53);
     // A connected UDP socket holds its own local port.
     let u5300 = table::listeners_from_rows(&all_udp, Proto::Udp, 5300);
-    assert_eq!(u5300[0].state, 1);
+    assert_eq!(u5300[0].state, port::SocketState::Established);
+    assert_eq!(u5300[0].state.raw(), 1);
     assert_eq!(
         table::listeners_from_rows(&all_udp, Proto::Udp, 5353)[0].endpoint(),
         "[::]:5353"

@@ -310,12 +310,14 @@ pub fn frozen(host: &Host, procs: &[ContainerProcess]) -> Option<Futility> {
 }
 
 /// How many times, and how far apart, processes are sampled before `D` counts as stuck.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Sampling {
-    /// Samples taken (the first is the scan itself).
+    /// Samples taken (the first is the scan itself). Default 3.
     pub samples: u32,
-    /// Time between samples.
+    /// Time between samples. Default 300 ms.
+    #[serde(deserialize_with = "crate::de::duration")]
     pub interval: Duration,
 }
 

@@ -211,7 +211,7 @@ fn command_failure(status: &Option<i32>, stderr: &str, spawn: &Option<String>) -
 }
 
 /// Classifies a module error for the exit code.
-pub trait Classify {
+pub(crate) trait Classify {
     /// The kind of failure.
     fn kind(&self) -> ErrorKind;
 }

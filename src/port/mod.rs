@@ -49,7 +49,7 @@ use serde::Serialize;
 pub use free::{FreeResult, FreeSpec, RemovalPlan, free_port};
 pub use owner::{OwnerGroup, OwnerKind, PortOwner, SocketUnit};
 pub use scan::ScanStats;
-pub use table::{Listener, Proto, TableSource};
+pub use table::{Listener, Proto, SocketState, TableSource};
 
 pub use crate::package::PackageInfo;
 pub use docker::ContainerRef;
@@ -60,19 +60,31 @@ use crate::error::{InputError, Result};
 use crate::host::Host;
 use crate::plan::{Policy, Report, Risk, Runner};
 
-/// What [`who`] looks up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What [`who`] looks up: [`WhoSpec::tcp`] or [`WhoSpec::udp`], then the fields.
+///
+/// Read from a config (`serde`), only `port` is required:
+/// `{"port": 80, "proto": "udp", "exhaustive": true}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct WhoSpec {
-    /// The port.
+    /// The port (1-65535; required).
     pub port: u16,
-    /// The protocol.
+    /// The protocol. Default `tcp`.
+    #[serde(default)]
     pub proto: Proto,
     /// Walk every process instead of stopping at the last wanted socket (finds owners
-    /// that received the socket from outside their process tree and service).
+    /// that received the socket from outside their process tree and service). Default
+    /// `false`.
+    #[serde(default)]
     pub exhaustive: bool,
-    /// Look up the distro package of each owner's executable.
+    /// Look up the distro package of each owner's executable. Default `true`.
+    #[serde(default = "yes")]
     pub packages: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl WhoSpec {
@@ -89,6 +101,14 @@ impl WhoSpec {
             exhaustive: false,
             packages: true,
         }
+    }
+
+    /// Checks the spec: the port is not 0.
+    ///
+    /// # Errors
+    /// [`InputError`] for port 0.
+    pub fn validate(&self) -> Result<()> {
+        check_port(self.port)
     }
 
     /// A UDP lookup with package names, stopping early.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::host::Host;
 
-pub use crate::net::Proto;
+pub use crate::net::{Proto, SocketState};
 
 /// `TCP_LISTEN` in the kernel's socket states.
 pub const TCP_LISTEN: u8 = 10;
@@ -40,8 +40,9 @@ pub struct Listener {
     /// For an IPv6 socket, whether it is IPv6 only (`false`: dual-stack, it holds the
     /// IPv4 port too); `None` when unknown (the `/proc/net` table does not say).
     pub v6only: Option<bool>,
-    /// The kernel's socket state (10 listen, 7 unconnected UDP, 1 connected).
-    pub state: u8,
+    /// The kernel's socket state (listen, unconnected UDP, connected); in JSON the
+    /// kernel's number (10, 7, 1).
+    pub state: SocketState,
     /// The socket's owner uid.
     pub uid: u32,
     /// The socket's inode: what `/proc/PID/fd/N` links to as `socket:[INODE]`.
@@ -175,7 +176,7 @@ pub fn listeners_from_rows(rows: &[ProcNetRow], proto: Proto, port: u16) -> Vec<
             address: r.local,
             port: r.port,
             v6only: None,
-            state: r.state,
+            state: SocketState::from_raw(r.state),
             uid: r.uid,
             inode: r.inode,
         })
@@ -252,7 +253,7 @@ mod tests {
             address: addr.parse().unwrap(),
             port: 80,
             v6only,
-            state: TCP_LISTEN,
+            state: SocketState::Listen,
             uid: 0,
             inode: 1,
         }

@@ -54,24 +54,30 @@ use crate::state;
 /// How long a reboot waits for another run's host lock before its guard refuses.
 pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(10);
 
-/// What `hostfix reboot` is asked to do.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// What `hostfix reboot` is asked to do: [`RebootSpec::default`], then the fields.
+///
+/// Read from a config (`serde`), every field is optional:
+/// `{"if_needed": true, "rules": {"once": "kernel-2024-05"}, "delay": "90s"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct RebootSpec {
-    /// Reboot only when a need source gives a reason.
+    /// Reboot only when a need source gives a reason. Default `false`: reboot.
     pub if_needed: bool,
-    /// Why, recorded in the ledger (default: the reasons found, or "requested").
+    /// Why, recorded in the ledger. Default: the reasons found, or "requested".
     pub reason: Option<String>,
-    /// The guard rules.
+    /// The guard rules. Default: [`Rules::default`].
     pub rules: Rules,
-    /// Wait this long before rebooting (seconds are kept, never rounded to minutes).
+    /// Wait this long before rebooting (seconds are kept, never rounded to minutes; at
+    /// most a day). Default 0.
+    #[serde(deserialize_with = "crate::de::duration")]
     pub delay: Duration,
     /// The caller's condition: a shell command whose exit 0 means "reboot needed".
-    /// Giving one implies `if_needed`.
+    /// Giving one implies `if_needed`. Default none.
     pub when: Option<String>,
-    /// A message for logged-in users (`wall`) and the journal.
+    /// A message for logged-in users (`wall`) and the journal. Default none.
     pub message: Option<String>,
-    /// How the reboot is requested.
+    /// How the reboot is requested. Default [`RebootMethod::Orderly`].
     pub method: RebootMethod,
 }
 

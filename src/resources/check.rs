@@ -15,15 +15,25 @@ use crate::host::Host;
 use crate::plan::{Policy, Report, Runner};
 use crate::size::{ByteSize, Threshold};
 
-/// What `hostfix check` is asked to verify.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What `hostfix check` is asked to verify: [`CheckSpec::default`] (nothing, which
+/// [`CheckSpec::validate`] refuses), then the thresholds.
+///
+/// Read from a config (`serde`), with the CLI's syntax:
+/// `{"mem_available": ["10%"], "disk_free": ["/=2G", "/var=10%"], "inodes_free": ["/=5%"]}`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct CheckSpec {
-    /// Lower bounds on available memory (absolute, or percent of the total).
+    /// Lower bounds on available memory (absolute, or percent of the total). Default
+    /// none.
     pub mem_available: Vec<Threshold>,
-    /// Lower bounds on free bytes, per path.
+    /// Lower bounds on free bytes, per absolute path (`PATH=SIZE|PCT` in a config).
+    /// Default none.
+    #[serde(deserialize_with = "crate::de::disk_thresholds")]
     pub disk_free: Vec<(PathBuf, Threshold)>,
-    /// Lower bounds on free inodes, per path.
+    /// Lower bounds on free inodes, per absolute path (`PATH=N|PCT` in a config).
+    /// Default none.
+    #[serde(deserialize_with = "crate::de::inode_thresholds")]
     pub inodes_free: Vec<(PathBuf, Threshold)>,
 }
 
@@ -78,6 +88,16 @@ impl CheckSpec {
 }
 
 impl CheckSpec {
+    /// Checks the spec as [`check`] does before reading anything: at least one
+    /// threshold, every threshold valid (an amount above 0, a finite percentage above 0%
+    /// and at most 100%), every path absolute.
+    ///
+    /// # Errors
+    /// [`InputError`] naming the flag and what it accepts.
+    pub fn validate(&self) -> std::result::Result<(), InputError> {
+        self.normalized().map(drop)
+    }
+
     /// The spec with every path normalised (`.` and `..` resolved lexically, as
     /// [`crate::state::normalize`] does), after checking it can be checked: at least one
     /// threshold, every percentage finite and in (0, 100], every path absolute.

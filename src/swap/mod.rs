@@ -365,19 +365,35 @@ pub struct RemoveStatus {
     pub persisted_in: Vec<String>,
 }
 
-/// Options of [`remove_swap_file`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Options of [`remove_swap_file`]: [`RemoveOptions::default`], then the fields (every
+/// field optional in a config).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct RemoveOptions {
     /// The swap file (a host path). Default `/swapfile`.
     pub path: PathBuf,
     /// Memory that must remain available on top of the pages moved back into RAM.
+    /// Default 256 MiB.
+    #[serde(deserialize_with = "crate::de::bytes")]
     pub memory_margin: u64,
-    /// How long to wait for another hostfix run's lock.
+    /// How long to wait for another hostfix run's lock (at most a day). Default 5
+    /// minutes.
+    #[serde(deserialize_with = "crate::de::duration")]
     pub lock_wait: std::time::Duration,
 }
 
 impl RemoveOptions {
+    /// Checks the options: the path as [`SwapSpec::validate`] checks it, and the lock
+    /// wait at most a day.
+    ///
+    /// # Errors
+    /// [`crate::error::InputError`] naming the field and what it accepts.
+    pub fn validate(&self) -> std::result::Result<(), crate::error::InputError> {
+        spec::check_path(&self.path)?;
+        crate::size::check_duration("--lock-wait", self.lock_wait, crate::size::MAX_WAIT)
+    }
+
     /// The risk cap `hostfix swap remove` runs under unless `--max-risk` says otherwise:
     /// [`Risk::Destructive`] (the command is the consent to delete the file).
     pub fn default_cap(&self) -> Risk {
@@ -417,7 +433,7 @@ fn remove_inner(
     opts: &RemoveOptions,
     status: &mut RemoveStatus,
 ) -> Result<()> {
-    spec::check_path(&opts.path)?;
+    opts.validate()?;
     let host = run.host();
     let _lock = take_lock(run, opts.lock_wait)?;
     let state_dir = run.policy().state_dir.clone();

@@ -44,20 +44,35 @@ use crate::state::HostLock;
 use observe::FreeGoal;
 use rungs::Step;
 
-/// What [`free_port`] frees.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What [`free_port`] frees: [`FreeSpec::tcp`], then the fields.
+///
+/// Read from a config (`serde`), only `port` is required:
+/// `{"port": 80, "remove_package": true, "timeout": "20s"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct FreeSpec {
-    /// The port.
+    /// The port (1-65535; required).
     pub port: u16,
-    /// The protocol.
+    /// The protocol. Default `tcp`.
+    #[serde(default)]
     pub proto: Proto,
-    /// The addresses that must bind (default `0.0.0.0` and `::`).
+    /// The addresses that must bind. Default `0.0.0.0` and `::` (empty means the
+    /// default too).
+    #[serde(default = "FreeSpec::default_addresses")]
     pub addresses: Vec<IpAddr>,
-    /// Also remove the distro package holding the port (risk `destructive`).
+    /// Also remove the distro package holding the port (risk `destructive`): the
+    /// consent [`FreeSpec::default_cap`] follows. Default `false`.
+    #[serde(default)]
     pub remove_package: bool,
-    /// How long to wait for the owners to exit after each signal.
+    /// How long to wait for the owners to exit after each signal (at most a day).
+    /// Default 10 s.
+    #[serde(default = "default_timeout", deserialize_with = "crate::de::duration")]
     pub timeout: Duration,
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(10)
 }
 
 impl FreeSpec {
@@ -81,7 +96,7 @@ impl FreeSpec {
             proto: Proto::Tcp,
             addresses: Self::default_addresses(),
             remove_package: false,
-            timeout: Duration::from_secs(10),
+            timeout: default_timeout(),
         }
     }
 
