@@ -12,8 +12,7 @@
 
 use std::time::Duration;
 
-use hostfix::reboot::{self, Decision, RebootSpec, Rules};
-use hostfix::testing::with;
+use hostfix::reboot::{self, Decision, RebootSpec};
 use hostfix::{Host, Policy, Risk};
 
 fn main() {
@@ -25,15 +24,12 @@ fn main() {
             k => key = k.to_string(),
         }
     }
-    let spec = with(RebootSpec::default(), |it| {
-        it.if_needed = true;
-        it.rules = with(Rules::default(), |it| {
-            it.once = Some(key);
-            it.min_uptime = Some(Duration::from_secs(300));
-        });
-        it.delay = Duration::from_secs(30);
-        it.message = Some("provisioning: rebooting in 30 seconds".into());
-    });
+    let mut spec = RebootSpec::default();
+    spec.if_needed = true;
+    spec.rules.once = Some(key);
+    spec.rules.min_uptime = Some(Duration::from_secs(300));
+    spec.delay = Duration::from_secs(30);
+    spec.message = Some("provisioning: rebooting in 30 seconds".into());
     // The caller's consent to reboot is the cap; without --apply it is only a plan.
     let policy = Policy::new(Risk::Reboot).dry_run(!apply);
     let report = reboot::reboot(&Host::live(), &spec, &policy);

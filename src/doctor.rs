@@ -45,9 +45,31 @@ impl std::fmt::Display for Diagnosis {
     }
 }
 
-/// Runs the read-only diagnosis.
+/// Runs the read-only diagnosis ([`DoctorOptions::default_cap`]).
 ///
 /// Never fails as a whole: what cannot be read is listed in [`Diagnosis::unseen`].
+///
+/// # Example
+///
+/// The incident's host: no swap, and 5% of memory available.
+///
+/// ```
+/// use hostfix::doctor::{diagnose, Area, DoctorOptions, Severity};
+/// use hostfix::testing::FakeRoot;
+/// use hostfix::{Policy, Risk};
+///
+/// let root = FakeRoot::new();
+/// root.meminfo(1 << 30, 50 << 20).no_swap();
+/// let (host, _) = root.host();
+/// let mut opts = DoctorOptions::default();
+/// opts.ports.clear();
+/// let report = diagnose(&host, &opts, &Policy::new(opts.default_cap()));
+/// assert!(report.is_ok() && !report.changed);
+/// let memory = report.result.findings.iter().find(|f| f.area == Area::Memory).unwrap();
+/// assert_eq!(memory.severity, Severity::Problem);
+/// let fix = memory.fix.as_ref().unwrap();
+/// assert_eq!((fix.command.as_str(), fix.risk), ("hostfix swap ensure --size auto", Risk::Additive));
+/// ```
 pub fn diagnose(host: &Host, opts: &DoctorOptions, policy: &Policy) -> Report<Diagnosis> {
     let policy = Policy {
         max_risk: Risk::ReadOnly,

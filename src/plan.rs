@@ -1,7 +1,7 @@
 //! The risk model, steps, policies and reports every operation shares.
 //!
-//! An operation observes the host, then walks its steps through a [`Runner`]. The runner
-//! is the one place that decides, for each step, whether it is taken (`done`), only shown
+//! An operation observes the host, then walks its steps through the crate's plan
+//! runner, the one place that decides, for each step, whether it is taken (`done`), only shown
 //! (`planned`, under `--dry-run`), or refused (riskier than the [`Policy`] allows). A dry
 //! run therefore walks exactly the code path an apply walks, minus the changes.
 
@@ -141,9 +141,9 @@ pub struct Policy {
     pub max_risk: Risk,
     /// Plan only: observe, decide, and take no step that changes the host.
     pub dry_run: bool,
-    /// Where hostfix keeps its ledgers and records (a path on the host, default
-    /// `/var/lib/hostfix`; `..` is resolved before use). The host lock is not here: it
-    /// is the machine's ([`crate::state::HostLock`]).
+    /// Where hostfix keeps its ledgers and records (a path on the host; `..` is resolved
+    /// before use). Default `/var/lib/hostfix` ([`Policy::DEFAULT_STATE_DIR`]). The host
+    /// lock is not here: it is the machine's (`/run/hostfix/lock`).
     pub state_dir: PathBuf,
 }
 

@@ -7,13 +7,14 @@
 //! reason, the reboot only through the reboot guard ([`GuardedReboot`], or any
 //! [`RebootGate`]).
 //!
-//! [`diagnose`] adds `doctor`'s findings: containers that are dead, stuck in removal,
-//! restarting in a loop, not started because their host port is taken, processes of a
-//! container the engine no longer lists, and processes that no signal can reach.
+//! [`crate::doctor::diagnose`] reports, from this module: containers that are dead,
+//! stuck in removal, restarting in a loop, not started because their host port is taken,
+//! processes of a container the engine no longer lists, and processes that no signal can
+//! reach.
 //!
-//! The engine is reached through [`crate::engine`], the client `port` uses too (`docker`
-//! found by [`crate::program`], under coreutils `timeout`); errors keep the engine's own
-//! message.
+//! The engine is reached through one client, the one `port` uses too (`docker` found on
+//! the host's `PATH` or its standard directories, under coreutils `timeout`); errors keep
+//! the engine's own message.
 //!
 //! ```no_run
 //! use hostfix::container::{self, GuardedReboot, RemoveOptions};

@@ -85,7 +85,8 @@ impl RemoveOptions {
 }
 
 impl RemoveOptions {
-    /// Checks the options: the target is a name or id ([`validate_target`]), and every
+    /// Checks the options: the target is a name (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`, with the
+    /// engine's optional leading `/`) or a hex id, and every
     /// timeout is at most [`crate::size::MAX_WAIT`]. Returns the target as the engine
     /// spells it.
     ///

@@ -183,13 +183,60 @@ fn resolve(
     Ok(None)
 }
 
-/// Removes a stuck container by the ladder, verifying after each rung.
+/// Removes a stuck container by the ladder, verifying after each rung (`hostfix
+/// container rm`; its cap is [`RemoveOptions::default_cap`], disruptive). The reboot
+/// rung goes through `gate`: [`GuardedReboot`](super::GuardedReboot) (the reboot guard:
+/// one reboot per container, ever), [`NoRebootGate`](super::NoRebootGate), or a
+/// caller's own [`RebootGate`].
 ///
 /// The report's result says which rung removed it, or which rung would come next and
 /// its risk. Exit codes through [`Report::exit_code`]: 0 gone (already gone:
 /// `changed: false`), 3 the next rung is above the cap or the guard refused it, 1 a rung
 /// failed in a way that stops the ladder (the engine does not answer, a restart failed,
 /// not root), or the host is rebooting to clear it.
+///
+/// # Example
+///
+/// A fake engine (the recorder's run hook answers `docker`) where `docker stop` works:
+/// the first rung removes the container, verified gone.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use hostfix::container::{remove, NoRebootGate, RemoveOptions, Rung};
+/// use hostfix::testing::{CmdOutput, FakeRoot};
+/// use hostfix::Policy;
+///
+/// const ID: &str = "4c01db0b339c8b7f9e1e6d2f7a3b5c9d0e8f1a2b3c4d5e6f7a8b9c0d1e2f3a4b";
+/// let root = FakeRoot::new();
+/// root.program("/usr/bin/docker");
+/// let (host, rec) = root.host();
+/// let running = Arc::new(Mutex::new(true));
+/// let up = running.clone();
+/// rec.on_run(move |cmd| {
+///     let listed = *up.lock().unwrap();
+///     let out = match cmd.args.first().map(String::as_str)? {
+///         "ps" if listed => format!(r#"{{"ID":"{ID}","Names":"web","State":"running"}}"#),
+///         "ps" => String::new(),
+///         "container" if listed => format!(
+///             r#"{{"Id":"{ID}","Name":"/web","State":{{"Status":"running","Running":true}}}}"#
+///         ),
+///         "container" => return Some(CmdOutput::failed(1, "No such container: web")),
+///         "stop" => {
+///             *up.lock().unwrap() = false;
+///             "web".into()
+///         }
+///         _ => return None, // docker rm, docker info: success, no output
+///     };
+///     Some(CmdOutput::ok(out + "\n"))
+/// });
+///
+/// let opts = RemoveOptions::new("web");
+/// let policy = Policy::new(opts.default_cap()).state_dir("/state");
+/// let report = remove(&host, &opts, &policy, &NoRebootGate);
+/// assert!(report.is_ok(), "{report}");
+/// assert_eq!(report.result.removed_by, Some(Rung::Stop));
+/// assert!(report.result.gone);
+/// ```
 pub fn remove(
     host: &Host,
     opts: &RemoveOptions,

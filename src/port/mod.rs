@@ -2,8 +2,8 @@
 //!
 //! [`who`] answers "what holds port 80?" in milliseconds: the kernel's socket table
 //! (netlink sock_diag, filtered on state and port in the kernel; `/proc/net/*` as the
-//! fallback), then a parallel walk over `/proc/*/fd` that stops at the last wanted socket
-//! ([`scan`]), then each owner classified ([`owner`]): a systemd service, a socket unit
+//! fallback), then a parallel walk over `/proc/*/fd` that stops at the last wanted socket,
+//! then each owner classified ([`OwnerKind`]): a systemd service, a socket unit
 //! PID 1 holds the socket for, a container (`docker-proxy` or a process in a container's
 //! cgroup), the distro package of its executable, or a bare process.
 //!
@@ -19,20 +19,23 @@
 //!
 //! ```no_run
 //! use hostfix::port::{self, FreeSpec, WhoSpec};
-//! use hostfix::{Host, Policy, Risk};
+//! use hostfix::{Host, Policy};
 //!
 //! let host = Host::live();
 //! // "pid 812 nginx (master) and 3 workers, unit nginx.service, package nginx-light"
 //! for g in port::find_holders(&host, &WhoSpec::tcp(80))?.groups {
 //!     println!("{}", g.summary);
 //! }
-//! let spec = FreeSpec { remove_package: true, ..FreeSpec::tcp(80) };
-//! let report = port::free_port(&host, &spec, &Policy::new(Risk::Destructive));
+//! let mut spec = FreeSpec::tcp(80);
+//! spec.remove_package = true; // the consent: the default cap becomes destructive
+//! let report = port::free_port(&host, &spec, &Policy::new(spec.default_cap()));
 //! if let Some(e) = &report.error {
 //!     eprintln!("port 80 not freed (exit {}): {e}", report.exit_code());
 //! }
 //! # Ok::<(), hostfix::Error>(())
 //! ```
+//!
+//! `examples/free_port.rs` is this as a program.
 
 pub(crate) mod diag;
 pub(crate) mod docker;
@@ -168,6 +171,38 @@ pub(crate) fn check_port(port: u16) -> Result<()> {
 
 /// Finds the sockets holding a port and the processes holding them, classified.
 ///
+/// On a live host the socket table comes from netlink (`/proc/net` when netlink is
+/// refused); on a fake root from its `/proc/net/{tcp,tcp6,udp,udp6}`.
+///
+/// # Example
+///
+/// ```
+/// use hostfix::port::{find_holders, OwnerKind, WhoSpec};
+/// use hostfix::testing::{FakeProcess, FakeRoot};
+///
+/// // A fake host: `python3 -m http.server 80` holds 0.0.0.0:80 (socket inode 4242).
+/// let root = FakeRoot::new();
+/// root.write(
+///     "/proc/net/tcp",
+///     "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   \
+///      0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242\n",
+/// );
+/// root.init().add(
+///     &FakeProcess::new(900, "python3", "/usr/bin/python3")
+///         .cmdline(&["python3", "-m", "http.server", "80"])
+///         .sockets(&[4242]),
+/// );
+/// let (host, rec) = root.host();
+/// # let _ = rec;
+///
+/// let holders = find_holders(&host, &WhoSpec::tcp(80))?;
+/// assert_eq!(holders.owners[0].pid, 900);
+/// assert_eq!(holders.owners[0].kind, OwnerKind::Process);
+/// assert_eq!(holders.groups[0].summary, "pid 900 python3");
+/// assert!(holders.to_string().contains("python3 -m http.server 80"));
+/// # Ok::<(), hostfix::Error>(())
+/// ```
+///
 /// # Errors
 /// [`InputError`] for port 0; [`crate::Error::Io`] or [`crate::Error::Parse`] when
 /// neither netlink nor `/proc/net` can be read.
@@ -226,7 +261,36 @@ pub fn find_holders(host: &Host, spec: &WhoSpec) -> Result<Holders> {
 }
 
 /// `hostfix port who`: every process holding the port, with its unit, package or
-/// container. Read-only.
+/// container. Read-only ([`WhoSpec::default_cap`]): [`find_holders`] as a report.
+///
+/// # Example
+///
+/// ```
+/// use hostfix::port::{who, WhoSpec};
+/// use hostfix::Policy;
+/// use hostfix::testing::{FakeProcess, FakeRoot};
+///
+/// // A fake host: `python3 -m http.server 80` holds 0.0.0.0:80 (socket inode 4242).
+/// let root = FakeRoot::new();
+/// root.write(
+///     "/proc/net/tcp",
+///     "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   \
+///      0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242\n",
+/// );
+/// root.init().add(
+///     &FakeProcess::new(900, "python3", "/usr/bin/python3")
+///         .cmdline(&["python3", "-m", "http.server", "80"])
+///         .sockets(&[4242]),
+/// );
+/// let (host, rec) = root.host();
+/// # let _ = rec;
+///
+/// let spec = WhoSpec::tcp(80);
+/// let report = who(&host, &spec, &Policy::new(spec.default_cap()));
+/// assert!(report.is_ok() && !report.changed);
+/// assert!(!report.result.is_free());
+/// assert!(report.to_string().contains("tcp port 80: 0.0.0.0:80/tcp"));
+/// ```
 pub fn who(host: &Host, spec: &WhoSpec, policy: &Policy) -> Report<Holders> {
     let policy = Policy {
         max_risk: Risk::ReadOnly,

@@ -56,7 +56,8 @@ pub enum EntryState {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct LedgerEntry {
-    /// A number unique in this ledger, increasing (until `u64::MAX`; see [`Ledger::next_id`]).
+    /// A number unique in this ledger, increasing (a ledger whose numbers reached
+    /// `u64::MAX` is refused, never wrapped).
     pub id: u64,
     /// The `--once` key, when one was given.
     #[serde(default)]
@@ -98,7 +99,7 @@ pub struct LedgerEntry {
 pub enum EntryStatus {
     /// It happened: the boot id changed since it was started.
     Completed,
-    /// Same boot, and its due time (plus [`PENDING_GRACE`]) has not passed yet.
+    /// Same boot, and its due time (plus a grace of fifteen minutes) has not passed yet.
     Pending,
     /// Same boot, and its due time is long past: started but never happened.
     NeverHappened,

@@ -1,9 +1,10 @@
 //! Reboot with a guard: only when needed, never in a loop.
 //!
 //! [`reboot`] observes the host (boot id, uptime, init system), detects the reboot need
-//! from every source ([`need`]), takes the host lock, reads the guard ledger
-//! ([`ledger`]), confirms the reboots earlier runs started (their boot id is not the
-//! current one any more), and evaluates every guard rule ([`guard`]). Only when it is
+//! from every source ([`RebootNeed`]), takes the host lock, reads the guard ledger
+//! (`STATE_DIR/reboot-ledger.json`), confirms the reboots earlier runs started (their
+//! boot id is not the current one any more), and evaluates every guard rule ([`Rules`],
+//! [`RuleVerdict`]). Only when it is
 //! needed (or not gated by `--if-needed`) and every rule allows it, it records the reboot
 //! in the ledger (atomically, fsynced) and only then requests it: `sync`, then the orderly
 //! way (`systemctl reboot`, or `systemd-run --on-active=Ns systemctl reboot` for a delay
@@ -14,7 +15,7 @@
 //! entry stays `started` until a run in the next boot confirms it. A run in the same boot
 //! long after the due time reports it as "never happened" (so does `doctor`).
 //!
-//! The host lock ([`crate::state::HostLock`]) is held only while the ledger is written and the reboot
+//! The host lock (`/run/hostfix/lock`) is held only while the ledger is written and the reboot
 //! requested, never while hostfix itself waits out a `--delay` (without systemd, or
 //! before `reboot(2)`): it is let go before the wait and taken again for the ledger's
 //! next update. A dry run only probes it.
@@ -206,13 +207,51 @@ pub struct RebootResult {
 /// How many ledger entries reports and `doctor` show.
 pub(crate) const HISTORY_SHOWN: usize = 5;
 
-/// Reboots the host when needed and when the guard allows.
+/// Reboots the host when needed and when the guard allows (`hostfix reboot`; its cap is
+/// [`RebootSpec::default_cap`], `reboot`: the call is the consent, the guard decides).
 ///
 /// The report's error is an [`InputError`] for a bad spec or a state directory that does
 /// not survive a reboot (exit 2), a [`Refusal::Guard`] naming the first rule that refused
 /// (exit 3), [`Refusal::RiskAboveCap`] when the policy caps below `reboot` (exit 3), or a
 /// [`RebootError`] when the request failed (exit 1). On success the reboot was
 /// *requested*; it has not happened yet.
+///
+/// # Example
+///
+/// A fake systemd host that says it needs a reboot (`/run/reboot-required`): the reboot
+/// is requested once for the key, and the guard refuses a second request.
+///
+/// ```
+/// use hostfix::reboot::{reboot, Decision, RebootSpec};
+/// use hostfix::testing::FakeRoot;
+/// use hostfix::{Outcome, Policy};
+///
+/// let root = FakeRoot::new();
+/// root.systemd()
+///     .boot_id("0f5e7a4c-1b2d-4e8f-9a6b-3c2d1e0f9a8b")
+///     .uptime(86_400)
+///     .write("/etc/machine-id", "5d3c0e2f4a6b48c9a1e7f0b2c4d6e8f0\n")
+///     .write("/run/reboot-required", "");
+/// let (host, rec) = root.host();
+///
+/// let mut spec = RebootSpec::default();
+/// spec.if_needed = true;
+/// spec.rules.once = Some("kernel-2024-05".into());
+/// let policy = Policy::new(spec.default_cap());
+///
+/// let plan = reboot(&host, &spec, &policy.clone().dry_run(true));
+/// assert_eq!(plan.result.decision, Decision::Reboot);
+/// assert!(rec.commands().is_empty());
+///
+/// let report = reboot(&host, &spec, &policy);
+/// assert!(report.is_ok() && report.result.requested, "{report}");
+/// assert_eq!(rec.commands(), ["systemctl reboot"]);
+///
+/// // The same key again, in the same boot: the guard refuses (exit 3).
+/// let again = reboot(&host, &spec, &policy);
+/// assert_eq!(again.outcome(), Outcome::Refused);
+/// assert_eq!(rec.commands().len(), 1);
+/// ```
 pub fn reboot(host: &Host, spec: &RebootSpec, policy: &Policy) -> Report<RebootResult> {
     let mut run = Runner::new("reboot", host, policy);
     let mut out = RebootResult::default();

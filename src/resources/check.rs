@@ -38,7 +38,8 @@ pub struct CheckSpec {
 }
 
 impl CheckSpec {
-    /// The risk cap `hostfix check` runs under: [`Risk::ReadOnly`] (it only reads).
+    /// The risk cap `hostfix check` runs under: [`Risk::ReadOnly`](crate::Risk::ReadOnly)
+    /// (it only reads).
     pub fn default_cap(&self) -> crate::risk::Risk {
         crate::risk::Risk::ReadOnly
     }
@@ -98,8 +99,8 @@ impl CheckSpec {
         self.normalized().map(drop)
     }
 
-    /// The spec with every path normalised (`.` and `..` resolved lexically, as
-    /// [`crate::state::normalize`] does), after checking it can be checked: at least one
+    /// The spec with every path normalised (`.` and `..` resolved lexically, without
+    /// touching the filesystem), after checking it can be checked: at least one
     /// threshold, every percentage finite and in (0, 100], every path absolute.
     ///
     /// # Errors
@@ -242,10 +243,36 @@ pub struct CheckResult {
 
 /// Checks every threshold; the report's error is [`Error::Unmet`] when any does not hold.
 ///
-/// Read-only: it never changes the host. Bad input (exit 2): no threshold at all, a
-/// percentage that is not finite or not in (0, 100], a relative path, a path on a pseudo
-/// filesystem ([`pseudo_filesystem`]) or one that does not exist. Paths are normalised
-/// first (`/var/../proc` is `/proc`).
+/// Read-only ([`CheckSpec::default_cap`]): it never changes the host. Bad input (exit 2):
+/// no threshold at all, a percentage that is not finite or not in (0, 100], a relative
+/// path, a path on a kernel pseudo filesystem (`/proc`, `/sys`, cgroups, ...) or one that
+/// does not exist. Paths are normalised first (`/var/../proc` is `/proc`).
+///
+/// # Example
+///
+/// ```
+/// use hostfix::resources::{check, CheckSpec};
+/// use hostfix::size::Threshold;
+/// use hostfix::testing::FakeRoot;
+/// use hostfix::{Outcome, Policy};
+///
+/// let root = FakeRoot::new();
+/// root.meminfo(4 << 30, 1 << 30); // 4 GiB of RAM, 1 GiB available
+/// let (host, _) = root.host();
+///
+/// let mut spec = CheckSpec::default();
+/// spec.mem_available.push(Threshold::parse_size("10%")?);
+/// spec.disk_free.push(CheckSpec::parse_path_threshold("/=1M", false)?);
+/// let report = check(&host, &spec, &Policy::new(spec.default_cap()));
+/// assert!(report.is_ok(), "{report}");
+/// assert!(report.result.checks.iter().all(|c| c.holds));
+///
+/// spec.mem_available.push(Threshold::parse_size("2G")?);
+/// let report = check(&host, &spec, &Policy::new(spec.default_cap()));
+/// assert_eq!(report.outcome(), Outcome::Failed);
+/// assert_eq!(report.exit_code(), 1);
+/// # Ok::<(), hostfix::Error>(())
+/// ```
 pub fn check(host: &Host, spec: &CheckSpec, policy: &Policy) -> Report<CheckResult> {
     let mut run = Runner::new("check", host, policy);
     let mut out = CheckResult::default();

@@ -1,8 +1,8 @@
 //! Swap files: create, enable, persist, resize and remove, without ever losing data.
 //!
-//! [`ensure_swap_file`] observes the host ([`observe()`]), plans the steps least risky
-//! first ([`plan_ensure`]) and takes them through the [`Runner`], so a dry run walks the
-//! same path. The plan for a missing file: create it (`O_CREAT|O_EXCL|O_NOFOLLOW`, mode
+//! [`ensure_swap_file`] observes the host, plans the steps least risky first (a pure
+//! function of the observation) and takes them through the plan runner, so a dry run
+//! walks the same path. The plan for a missing file: create it (`O_CREAT|O_EXCL|O_NOFOLLOW`, mode
 //! 0600) → on btrfs set NOCOW on the empty file → allocate (`fallocate`, verified to leave
 //! no holes; zeros in 4 MiB blocks otherwise) → fsync → write the swap header in Rust
 //! (`blkid` and `swaplabel` read it) → `swapon` (verified in `/proc/swaps`) → persist
@@ -165,7 +165,49 @@ impl SwapStatus {
 /// Makes the swap file exist with the wanted size, active and persisted (`hostfix swap
 /// ensure`). The report's `changed` is false on a converged host.
 ///
-/// Takes the state lock (waiting up to [`SwapSpec::lock_wait`]) unless this is a dry run.
+/// Takes the host lock (waiting up to [`SwapSpec::lock_wait`]) unless this is a dry run.
+/// The cap `hostfix swap ensure` uses is [`SwapSpec::default_cap`] (additive); resizing
+/// an active file needs [`Risk::Disruptive`].
+///
+/// The report's error is an [`InputError`](crate::error::InputError) for a bad spec
+/// (exit 2), a [`Refusal`](crate::error::Refusal) for what is not hostfix's to touch, a
+/// guard or the cap (exit 3), or the failure of a step (exit 1, with its errno).
+///
+/// # Example
+///
+/// On a fake host (the `testing` feature) whose recorder lists the file in the fake
+/// `/proc/swaps` when it is swapped on, as the kernel would:
+///
+/// ```
+/// use hostfix::size::Threshold;
+/// use hostfix::swap::{ensure_swap_file, SwapSize, SwapSpec};
+/// use hostfix::testing::FakeRoot;
+/// use hostfix::{Policy, StepStatus};
+///
+/// let root = FakeRoot::for_swap();
+/// let (host, rec) = root.host();
+/// root.swap_table(&rec);
+///
+/// let mut spec = SwapSpec::new(SwapSize::Bytes(64 << 20));
+/// spec.keep_free = vec![Threshold::Absolute(128 << 20)];
+/// let policy = Policy::new(spec.default_cap()).state_dir("/state");
+///
+/// // A dry run: the plan, and nothing changed.
+/// let plan = ensure_swap_file(&host, &spec, &policy.clone().dry_run(true));
+/// assert!(plan.is_ok() && plan.changed);
+/// assert!(plan.steps.iter().any(|s| s.status == StepStatus::Planned));
+/// assert!(!root.join("/swapfile").exists());
+///
+/// // Applied: created, swapped on, persisted.
+/// let report = ensure_swap_file(&host, &spec, &policy);
+/// assert!(report.is_ok(), "{report}");
+/// assert!(report.result.active);
+/// assert!(root.read("/etc/fstab").contains("/swapfile none swap sw,nofail 0 0"));
+///
+/// // Converged: a second run changes nothing.
+/// let again = ensure_swap_file(&host, &spec, &policy);
+/// assert!(again.is_ok() && !again.changed);
+/// ```
 pub fn ensure_swap_file(host: &Host, spec: &SwapSpec, policy: &Policy) -> Report<SwapStatus> {
     let mut run = Runner::new("swap ensure", host, policy);
     let mut status = SwapStatus {
@@ -414,6 +456,32 @@ impl Default for RemoveOptions {
 /// Removes a swap file (`hostfix swap remove`): swapoff when memory can take its pages,
 /// remove its fstab lines and hostfix's `.swap` unit, and delete the file only after
 /// verifying it is a swap area.
+///
+/// The cap `hostfix swap remove` uses is [`RemoveOptions::default_cap`] (destructive).
+/// A file hostfix cannot verify is a swap area is refused (exit 3), as is a swapoff the
+/// available memory cannot take.
+///
+/// # Example
+///
+/// ```
+/// use hostfix::swap::{ensure_swap_file, remove_swap_file, RemoveOptions, SwapSize, SwapSpec};
+/// use hostfix::testing::FakeRoot;
+/// use hostfix::Policy;
+///
+/// let root = FakeRoot::for_swap();
+/// let (host, rec) = root.host();
+/// root.swap_table(&rec);
+/// # let mut spec = SwapSpec::new(SwapSize::Bytes(64 << 20));
+/// # spec.keep_free.clear();
+/// # let made = ensure_swap_file(&host, &spec, &Policy::new(spec.default_cap()).state_dir("/state"));
+/// # assert!(made.is_ok(), "{made}");
+/// // ... a swap file made by `ensure_swap_file` is active at /swapfile.
+/// let opts = RemoveOptions::default();
+/// let report = remove_swap_file(&host, &opts, &Policy::new(opts.default_cap()).state_dir("/state"));
+/// assert!(report.is_ok() && report.result.gone, "{report}");
+/// assert!(!root.join("/swapfile").exists());
+/// assert!(!root.read("/etc/fstab").contains("/swapfile"));
+/// ```
 pub fn remove_swap_file(
     host: &Host,
     opts: &RemoveOptions,

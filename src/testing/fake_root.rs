@@ -217,6 +217,50 @@ impl FakeRoot {
         self.write("/proc/uptime", format!("{secs}.00 {secs}.00\n"))
     }
 
+    /// Makes `rec`'s `swapon(2)` and `swapoff(2)` act on this root's `/proc/swaps` as the
+    /// kernel's swap table would: `swapon` lists the file (its size less the header
+    /// page, nothing used, the priority given or -2; `EBUSY` when already listed),
+    /// `swapoff` unlists it (`EINVAL` when not listed). Errnos scripted with
+    /// [`RecordingSystem::fail_next`] still come first.
+    pub fn swap_table(&self, rec: &RecordingSystem) -> &Self {
+        if !self.join("/proc/swaps").exists() {
+            self.no_swap();
+        }
+        let table = self.join("/proc/swaps");
+        rec.on_swapon(move |path, priority| {
+            let mut lines = swap_lines(&table)?;
+            let name = escape_swap_path(path);
+            if lines
+                .iter()
+                .any(|l| l.split_whitespace().next() == Some(&name))
+            {
+                return Err(nix::errno::Errno::EBUSY);
+            }
+            let kib = fs::metadata(path)
+                .map_err(|_| nix::errno::Errno::ENOENT)?
+                .len()
+                / 1024;
+            lines.push(format!(
+                "{name:<39} file\t\t{}\t\t0\t\t{}",
+                kib.saturating_sub(4),
+                priority.unwrap_or(-2)
+            ));
+            fs::write(&table, lines.join("\n") + "\n").map_err(|_| nix::errno::Errno::EIO)
+        });
+        let table = self.join("/proc/swaps");
+        rec.on_swapoff(move |path| {
+            let mut lines = swap_lines(&table)?;
+            let before = lines.len();
+            let name = escape_swap_path(path);
+            lines.retain(|l| l.split_whitespace().next() != Some(&name));
+            if lines.len() == before {
+                return Err(nix::errno::Errno::EINVAL);
+            }
+            fs::write(&table, lines.join("\n") + "\n").map_err(|_| nix::errno::Errno::EIO)
+        });
+        self
+    }
+
     /// The root `swap ensure` needs, on a kernel faked by the test: 4 GiB of RAM with
     /// 3 GiB available, no swap, `vm.swappiness` 60, kernel 6.1, a random UUID source,
     /// an fstab with one root filesystem line, and an empty `/state` for a state
@@ -321,6 +365,23 @@ impl FakeRoot {
     fn create_dirs(&self, p: &Path) {
         fs::create_dir_all(p).unwrap_or_else(|e| panic!("making {}: {e}", p.display()));
     }
+}
+
+/// A path as `/proc/swaps` prints it: space, tab, newline and backslash in octal.
+fn escape_swap_path(path: &Path) -> String {
+    let mut out = String::new();
+    for c in path.to_string_lossy().chars() {
+        match c {
+            ' ' | '\t' | '\n' | '\\' => out.push_str(&format!("\\{:03o}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn swap_lines(table: &Path) -> Result<Vec<String>, nix::errno::Errno> {
+    let text = fs::read_to_string(table).map_err(|_| nix::errno::Errno::EIO)?;
+    Ok(text.lines().map(str::to_string).collect())
 }
 
 #[track_caller]

@@ -35,7 +35,8 @@
 //! # Example
 //!
 //! A fake kernel whose `swapon` fails with `EINVAL`, as on a filesystem that cannot hold
-//! swap: the report names the errno's likely cause and the host keeps its fstab.
+//! swap: the report keeps the errno and names its likely cause, and the host keeps its
+//! fstab.
 //!
 //! ```
 //! use hostfix::host::Errno;
@@ -52,7 +53,9 @@
 //! let policy = Policy::new(Risk::Additive).state_dir("/state");
 //! let report = ensure_swap_file(&host, &spec, &policy);
 //! assert_eq!(report.exit_code(), 1);
-//! assert!(report.error.unwrap().to_string().contains("invalid argument"));
+//! let error = report.error.unwrap();
+//! assert_eq!(error.errno(), Some(Errno::EINVAL));
+//! assert!(error.to_string().contains("filesystem cannot hold swap"), "{error}");
 //! assert_eq!(root.read("/etc/fstab"), fstab);
 //! ```
 

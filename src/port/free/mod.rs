@@ -169,12 +169,58 @@ pub struct FreeResult {
     pub removal: Option<RemovalPlan>,
 }
 
-/// Frees a port by the least risky ladder; see the module documentation.
+/// Frees a port by the least risky ladder: stop and disable the owners' units, remove
+/// the package (with [`FreeSpec::remove_package`]), SIGTERM, SIGKILL, each rung taken
+/// only while the port is still held and verified by binding the addresses. The cap
+/// `hostfix port free` uses is [`FreeSpec::default_cap`].
 ///
-/// The report's error is a [`Refusal`] (exit 3) for a protected owner, a removal that
-/// would take more than the holder's source package, or a rung above `--max-risk`;
-/// [`PortError::StillHeld`] when every allowed rung was taken and the port still does
-/// not bind; [`InputError`] for port 0 or an address not on this host.
+/// The report's error is a [`Refusal`](crate::error::Refusal) (exit 3) for a protected
+/// owner, a removal that would take more than the holder's source package, or a rung
+/// above `--max-risk`; [`PortError::StillHeld`] when every allowed rung was taken and the
+/// port still does not bind; an [`InputError`](crate::error::InputError) for port 0 or an
+/// address not on this host.
+///
+/// # Example
+///
+/// A fake host where a bare process holds port 80 until it gets SIGTERM: the recorder's
+/// hooks are the kernel (the bind probe fails with `EADDRINUSE` while the port is held).
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+/// use hostfix::host::{Errno, Signal};
+/// use hostfix::port::{free_port, FreeSpec};
+/// use hostfix::testing::{FakeProcess, FakeRoot};
+/// use hostfix::Policy;
+///
+/// let root = FakeRoot::new();
+/// root.write(
+///     "/proc/net/tcp",
+///     "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   \
+///      0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242\n",
+/// );
+/// root.init().add(
+///     &FakeProcess::new(900, "python3", "/usr/bin/python3")
+///         .cmdline(&["python3", "-m", "http.server", "80"])
+///         .sockets(&[4242]),
+/// );
+/// let (host, rec) = root.host();
+/// let held = Arc::new(Mutex::new(true));
+/// let h = held.clone();
+/// rec.on_signal(move |_pid, _start, sig| {
+///     if sig == Signal::SIGTERM {
+///         *h.lock().unwrap() = false;
+///     }
+///     Ok(())
+/// });
+/// rec.on_bind(move |_, _| if *held.lock().unwrap() { Err(Errno::EADDRINUSE) } else { Ok(()) });
+///
+/// let mut spec = FreeSpec::tcp(80);
+/// spec.timeout = Duration::from_millis(200);
+/// let report = free_port(&host, &spec, &Policy::new(spec.default_cap()));
+/// assert!(report.is_ok() && report.result.free, "{report}");
+/// assert_eq!(rec.signals(), vec![(900, Signal::SIGTERM)]);
+/// ```
 pub fn free_port(host: &Host, spec: &FreeSpec, policy: &Policy) -> Report<FreeResult> {
     let mut run = Runner::new("port free", host, policy);
     let mut res = FreeResult {
