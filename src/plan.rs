@@ -137,9 +137,11 @@ pub struct Step {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Policy {
-    /// The riskiest step the operation may take.
+    /// The riskiest step the operation may take (given to [`Policy::new`]; each spec's
+    /// `default_cap()` is the one its command uses).
     pub max_risk: Risk,
-    /// Plan only: observe, decide, and take no step that changes the host.
+    /// Plan only: observe, decide, and take no step that changes the host. Default
+    /// `false`.
     pub dry_run: bool,
     /// Where hostfix keeps its ledgers and records (a path on the host; `..` is resolved
     /// before use). Default `/var/lib/hostfix` ([`Policy::DEFAULT_STATE_DIR`]). The host

@@ -17,7 +17,7 @@ use hostfix::container::{self, NoRebootGate, RemoveOptions};
 use hostfix::testing::container::ladder::Rung;
 use hostfix::testing::container::procs::{self, Futility, Sampling};
 use hostfix::testing::with;
-use hostfix::testing::{Cmd, CmdOutput, RecordingSystem};
+use hostfix::testing::{Cmd, CmdOutput, FakeRoot, RecordingSystem};
 use hostfix::{Host, Policy, Risk, StepStatus};
 use nix::sys::signal::Signal;
 use serde_json::json;
@@ -223,25 +223,13 @@ fn engine_answer(id: &str, listed_as: Option<&str>, args: &[String]) -> CmdOutpu
 
 /// A root whose `usr/bin` holds the `docker` and `timeout` the ladder finds, while every
 /// other path (`/proc`, `/sys`) is the live one, through symlinks.
-struct LiveRoot {
-    _tmp: tempfile::TempDir,
-    path: PathBuf,
-}
-
-fn live_root() -> LiveRoot {
-    let tmp = tempfile::tempdir().unwrap();
-    let path = tmp.path().to_path_buf();
-    for d in ["proc", "sys", "run"] {
-        std::os::unix::fs::symlink(format!("/{d}"), path.join(d)).unwrap();
+fn live_root() -> FakeRoot {
+    let root = FakeRoot::new();
+    for d in ["/proc", "/sys", "/run"] {
+        root.symlink(d, d);
     }
-    std::fs::create_dir_all(path.join("usr/bin")).unwrap();
-    for program in ["usr/bin/docker", "usr/bin/timeout"] {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::write(path.join(program), "").unwrap();
-        let exe = std::fs::Permissions::from_mode(0o755);
-        std::fs::set_permissions(path.join(program), exe).unwrap();
-    }
-    LiveRoot { _tmp: tmp, path }
+    root.program("/usr/bin/docker").program("/usr/bin/timeout");
+    root
 }
 
 fn engine(id: &str, listed_as: Option<&'static str>) -> Arc<KernelWithFakeEngine> {
@@ -453,7 +441,7 @@ fn a_writer_on_a_frozen_filesystem_makes_the_ladder_skip_to_the_reboot() {
 
     let root = live_root();
     let sys = engine(&id, Some("running"));
-    let host = Host::with_system(&root.path, sys.rec.clone());
+    let host = Host::with_system(root.path(), sys.rec.clone());
     let mut o = RemoveOptions::new(&id);
     o.sampling = with(Sampling::default(), |it| {
         it.samples = 3;
@@ -570,7 +558,7 @@ fn a_stopped_shim_and_leftovers_the_engine_forgot_die_through_pidfds() {
 
     let root = live_root();
     let sys = engine(&id, None);
-    let host = Host::with_system(&root.path, sys.rec.clone());
+    let host = Host::with_system(root.path(), sys.rec.clone());
     let state = tempfile::tempdir().unwrap();
     let policy = Policy::new(Risk::Disruptive).state_dir(state.path());
 

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use hostfix::container::{self, GuardedReboot, NoRebootGate, RebootGate, Removal, RemoveOptions};
 use hostfix::testing::container::ladder::{RebootRequest, Rung};
-use hostfix::testing::{Cmd, CmdOutput, RecordingSystem};
+use hostfix::testing::{Cmd, CmdOutput, FakeRoot, RecordingSystem};
 use hostfix::{Host, Policy, Report, Risk, StepStatus};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
@@ -30,19 +30,6 @@ fn id() -> String {
         .unwrap()
         .trim()
         .to_string()
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&dst).unwrap();
-            copy_tree(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), dst).unwrap();
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -453,17 +440,16 @@ fn recorder(fake: &Arc<Fake>) -> Arc<RecordingSystem> {
 }
 
 struct Setup {
-    _tmp: tempfile::TempDir,
+    _root: FakeRoot,
     root: PathBuf,
     fake: Arc<Fake>,
     host: Host,
 }
 
 fn setup(root: &str, fault: Fault, status: &str, listed: bool) -> Setup {
-    let tmp = tempfile::tempdir().unwrap();
-    let r = tmp.path().join("root");
-    std::fs::create_dir_all(&r).unwrap();
-    copy_tree(&fixture(&format!("roots/{root}")), &r);
+    let fake_root = FakeRoot::new();
+    fake_root.copy_tree(fixture(&format!("roots/{root}")), "/");
+    let r = fake_root.path().to_path_buf();
     let shim = r.join("proc/4290").exists().then_some(4290);
     let mut containers = Vec::new();
     if listed {
@@ -487,7 +473,7 @@ fn setup(root: &str, fault: Fault, status: &str, listed: bool) -> Setup {
     let fake = Fake::new(&r, fault, containers);
     let host = Host::with_system(&r, recorder(&fake));
     Setup {
-        _tmp: tmp,
+        _root: fake_root,
         root: r,
         fake,
         host,

@@ -20,7 +20,7 @@ use hostfix::testing::container::{
 use hostfix::testing::engine::{
     self, EngineFailure, Status, classify_failure, parse_inspect, parse_live_restore, parse_ps,
 };
-use hostfix::testing::{Call, CmdOutput, RecordingSystem};
+use hostfix::testing::{Call, CmdOutput, FakeRoot, RecordingSystem};
 
 fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -193,12 +193,12 @@ fn d_state_in_every_sample_is_futile() {
 
 #[test]
 fn a_process_that_leaves_d_is_not_stuck() {
-    let tmp = tempfile::tempdir().unwrap();
-    copy_tree(&fixture("roots/stuck-d"), tmp.path());
-    let host = Host::fake(tmp.path());
+    let root = FakeRoot::new();
+    root.copy_tree(fixture("roots/stuck-d"), "/");
+    let host = Host::fake(root.path());
     let p = procs::scan(&host).processes_of(&id());
     // The I/O returns before the second sample.
-    let stat = tmp.path().join("proc/4321/stat");
+    let stat = root.join("/proc/4321/stat");
     let text = std::fs::read_to_string(&stat)
         .unwrap()
         .replace(") D ", ") R ");
@@ -671,17 +671,4 @@ fn doctor_when_the_engine_is_down() {
     assert_eq!(d.findings[0].severity, Severity::Info);
     assert!(d.findings[0].evidence[0].contains("Is the docker daemon running?"));
     let _ = engine::short_id("abc");
-}
-
-pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&dst).unwrap();
-            copy_tree(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), dst).unwrap();
-        }
-    }
 }

@@ -34,7 +34,7 @@ fn root_tier(test: &str) -> bool {
 /// A fake root any user can walk through, with root's private state directory holding a
 /// good ledger; and a copy of the binary any user can run.
 struct Setup {
-    root: tempfile::TempDir,
+    root: hostfix::testing::FakeRoot,
     bin_dir: tempfile::TempDir,
 }
 

@@ -7,23 +7,10 @@ use std::sync::Arc;
 
 use hostfix::Host;
 use hostfix::testing::package::{self, Dpkg, PackageManager};
-use hostfix::testing::{CmdOutput, RecordingSystem};
+use hostfix::testing::{CmdOutput, FakeRoot, RecordingSystem};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/package")
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
 }
 
 fn owner(host: &Host, p: &str) -> Option<String> {
@@ -62,8 +49,8 @@ fn owners_in_the_fixture_root() {
 
 #[test]
 fn owners_through_a_usr_merged_root_and_symlinked_dirs() {
-    let d = tempfile::tempdir().unwrap();
-    copy_tree(&fixtures().join("dpkg-root"), d.path());
+    let d = FakeRoot::new();
+    d.copy_tree(fixtures().join("dpkg-root"), "/");
     let r = d.path();
     for dir in ["usr/bin", "usr/sbin", "usr/lib", "srv/vendor/bin"] {
         std::fs::create_dir_all(r.join(dir)).unwrap();
