@@ -138,6 +138,9 @@ pub mod testing;
 #[cfg(test)]
 mod proptests;
 
+/// The `serde_json` of [`doctor::Diagnosis::facts`], so a caller names the same version.
+pub use serde_json;
+
 pub use error::{Error, ErrorKind, Result};
 pub use host::Host;
 pub use plan::{Outcome, Policy, Report, Risk, Step, StepStatus};

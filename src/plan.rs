@@ -472,8 +472,15 @@ impl<'h> Runner<'h> {
 /// changed or would change something, and the error.
 ///
 /// A report whose [`error`](Report::error) is set is a failure, refusal or bad input:
-/// check [`Report::is_ok`] or [`Report::outcome`] (dropping a report unread is a
-/// warning).
+/// check [`Report::is_ok`] or [`Report::outcome`]. Dropping a report unread is a
+/// warning (`#[must_use]`), an error under `#![deny(unused_must_use)]`:
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// # use hostfix::resources::{check, CheckSpec};
+/// # use hostfix::{Host, Policy, Risk};
+/// check(&Host::live(), &CheckSpec::default(), &Policy::new(Risk::ReadOnly));
+/// ```
 #[derive(Debug)]
 #[must_use = "a report may hold an error: check is_ok(), outcome() or into_result()"]
 #[non_exhaustive]
