@@ -70,6 +70,7 @@ pub mod container;
 pub mod doctor;
 pub mod engine;
 pub mod error;
+pub mod evidence;
 pub mod finding;
 pub mod fsutil;
 pub mod host;
