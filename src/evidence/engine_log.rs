@@ -24,6 +24,15 @@ pub fn logs_args(target: &str, tail: usize, since: Option<Duration>) -> Vec<Stri
     a
 }
 
+/// Whether `name` is a container name as the engine makes them (`[A-Za-z0-9][A-Za-z0-9_.-]*`),
+/// safe to pass as an argument (pure).
+pub fn is_plain_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
 /// What a log line tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -237,6 +246,14 @@ mod tests {
         assert_eq!(s[0].class, Some(Class::Memory));
         let l = parse_logs("error one\nok\nerror two\n", "");
         assert_eq!(significant(&l, 1)[0].text, "error two");
+    }
+
+    #[test]
+    fn only_plain_names_are_passed() {
+        assert!(is_plain_name("web_1.prod-a"));
+        assert!(!is_plain_name("-f"));
+        assert!(!is_plain_name("a b"));
+        assert!(!is_plain_name(""));
     }
 
     #[test]

@@ -95,13 +95,14 @@ pub fn kernel_container_ids(k: &KernelLog) -> Vec<String> {
 }
 
 fn window(k: &KernelLog) -> String {
-    match (k.window_s, k.oldest_s) {
-        (Some(w), _) => format!(
+    match (k.window_s, &k.oldest_time, k.oldest_s) {
+        (Some(w), _, _) => format!(
             "in the last {}",
             format_duration(std::time::Duration::from_secs(w))
         ),
-        (None, Some(o)) => format!("since {o:.0} s after boot (older messages are gone)"),
-        (None, None) => "since boot".into(),
+        (None, Some(t), _) => format!("since {t} (older messages are gone)"),
+        (None, None, Some(o)) => format!("since {o:.0} s after boot (older messages are gone)"),
+        (None, None, None) => "since boot".into(),
     }
 }
 
@@ -297,9 +298,8 @@ pub fn container_state_line(c: &ContainerEvidence) -> String {
 
 /// The evidence lines and proofs of a container (pure).
 pub fn container_parts(c: &ContainerEvidence) -> (Vec<String>, Vec<Proof>) {
-    let state = container_state_line(c);
-    let mut ev = vec![format!("the engine: {state}")];
-    let mut engine = vec![state];
+    let mut ev = Vec::new();
+    let mut engine = vec![container_state_line(c)];
     if !c.info.error.trim().is_empty() {
         engine.push(format!("Error: {}", super::text::line(&c.info.error)));
     }
@@ -469,10 +469,9 @@ pub fn apply(ev: &Evidence, ctx: &Context<'_>, not_root: bool, d: &mut Diagnosis
         .iter()
         .map(|c| (c.id.clone(), c.name.clone()))
         .collect();
-    for (i, r) in ev.requests.iter().enumerate() {
-        let f = request::request_finding(r, not_root);
-        log::info!("doctor: {:?} {:?}: {}", f.area, f.severity, f.title);
-        d.findings.insert(i, f);
+    // Area::Request sorts first: where a request goes starts the path.
+    for r in &ev.requests {
+        d.add(request::request_finding(r, not_root));
     }
     if let Some(k) = &ev.kernel {
         if let Some(f) = oom_finding(k, &names) {

@@ -1,7 +1,7 @@
 //! The journal and systemd units: the state of a unit (`systemctl show`), its last
 //! journal lines (`journalctl -u`), and the kernel's messages when `/dev/kmsg` cannot be
 //! read (`journalctl -k`). Pure parsers of what they print and the arguments hostfix
-//! gives them; the commands run under `timeout` (see [`super::run`]).
+//! gives them; the commands run under `timeout` (see [`super::sources::run_bounded`]).
 
 use std::time::Duration;
 

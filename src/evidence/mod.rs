@@ -13,7 +13,10 @@
 //! blocking up to a deadline, each request has a connect and an answer deadline, and a
 //! source that is missing, denied or slow is reported as such ([`SourceReport`], listed
 //! in [`Diagnosis::unseen`](crate::finding::Diagnosis::unseen) or as a finding).
-//! Requests are sent only on the live root (a fake root's ports are not the machine's).
+//! Requests are sent only on the live root (a fake root's ports are not the machine's),
+//! and never where the connection itself would change the host: to a socket only PID 1
+//! (a `.socket` unit) or inetd holds, which a connection would start a service for, or one
+//! whose holder cannot be seen ([`request::may_send`]).
 
 pub mod engine_log;
 pub mod findings;
@@ -167,50 +170,98 @@ pub fn send_all(
         .collect()
 }
 
-/// The requests for `ports` (the probes sent by the caller), with who they reached.
-fn requests_for(
+/// Who holds each port: as the ports pass found it, else looked up now; `None` when the
+/// lookup failed.
+fn holders_of(
     host: &Host,
     ports: &[(u16, bool)],
-    probes: Vec<Probe>,
     ctx: &Context<'_>,
+) -> BTreeMap<u16, Option<Holders>> {
+    ports
+        .iter()
+        .map(|&(port, _)| {
+            let h = match ctx.holders.iter().find(|h| h.port == port) {
+                Some(h) => Some(h.clone()),
+                None => crate::port::find_holders(host, &WhoSpec::tcp(port))
+                    .map_err(|e| log::warn!("evidence: who holds port {port}: {e}"))
+                    .ok(),
+            };
+            (port, h)
+        })
+        .collect()
+}
+
+/// Sends the requests that may be sent ([`request::may_send`]); the others are marked
+/// not sent. One probe per loopback address per port, in order.
+fn send_requests(
+    ports: &[(u16, bool)],
+    holders: &BTreeMap<u16, Option<Holders>>,
+    l: &Limits,
+) -> Vec<Probe> {
+    let mut out: Vec<Option<Probe>> = Vec::new();
+    let mut targets: Vec<(SocketAddr, bool)> = Vec::new();
+    let mut slots: Vec<usize> = Vec::new();
+    for &(port, http) in ports {
+        for ip in probe::LOOPBACKS {
+            let addr = SocketAddr::new(ip, port);
+            match request::may_send(holders.get(&port).and_then(Option::as_ref), ip) {
+                Ok(()) => {
+                    slots.push(out.len());
+                    targets.push((addr, http));
+                    out.push(None);
+                }
+                Err(why) => out.push(Some(Probe {
+                    addr,
+                    http,
+                    outcome: Outcome::NotSent { why },
+                    elapsed_ms: 0,
+                })),
+            }
+        }
+    }
+    for (slot, p) in slots
+        .into_iter()
+        .zip(send_all(&targets, l.probe, l.parallel))
+    {
+        out[slot] = Some(p);
+    }
+    out.into_iter().flatten().collect()
+}
+
+/// The requests for `ports`, with who they reached.
+fn requests_for(
+    ports: &[(u16, bool)],
+    probes: Vec<Probe>,
+    holders: &BTreeMap<u16, Option<Holders>>,
     interest: &[Interest],
 ) -> Vec<PortRequest> {
-    let mut extra: BTreeMap<u16, Option<Holders>> = BTreeMap::new();
-    let mut out = Vec::new();
     let mut probes = probes.into_iter();
-    for &(port, http) in ports {
-        let ps: Vec<Probe> = probes.by_ref().take(probe::LOOPBACKS.len()).collect();
-        let any = ps.iter().any(|p| p.outcome.connected());
-        let holders = ctx.holders.iter().find(|h| h.port == port).or_else(|| {
-            if !any {
-                return None;
-            }
-            extra
-                .entry(port)
-                .or_insert_with(|| crate::port::find_holders(host, &WhoSpec::tcp(port)).ok())
-                .as_ref()
-        });
-        let answerers = ps
-            .iter()
-            .map(|p| match (p.outcome.connected(), holders) {
-                (true, Some(h)) => request::answerers(h, p.addr.ip()),
-                _ => Vec::new(),
-            })
-            .collect();
-        out.push(PortRequest {
-            port,
-            http,
-            probes: ps,
-            answerers,
-            interest: interest
+    ports
+        .iter()
+        .map(|&(port, http)| {
+            let ps: Vec<Probe> = probes.by_ref().take(probe::LOOPBACKS.len()).collect();
+            let h = holders.get(&port).and_then(Option::as_ref);
+            let answerers = ps
                 .iter()
-                .filter(|i| i.port == port)
-                .cloned()
-                .collect(),
-            unit: None,
-        });
-    }
-    out
+                .map(|p| match (p.outcome.connected(), h) {
+                    (true, Some(h)) => request::answerers(h, p.addr.ip()),
+                    _ => Vec::new(),
+                })
+                .collect();
+            PortRequest {
+                port,
+                http,
+                probes: ps,
+                answerers,
+                interest: interest
+                    .iter()
+                    .filter(|i| i.port == port)
+                    .cloned()
+                    .collect(),
+                unit: None,
+            }
+        })
+        .collect()
 }
 
 /// Gathers the evidence along the path. Requests are sent only on the live root.
@@ -236,22 +287,20 @@ pub fn gather(host: &Host, ctx: &Context<'_>, since: Option<Duration>, l: &Limit
             (p, probe::is_http_port(p, inner))
         })
         .collect();
-    let targets: Vec<(SocketAddr, bool)> = if host.is_live_root() {
-        with_http
-            .iter()
-            .flat_map(|&(p, http)| {
-                probe::LOOPBACKS
-                    .iter()
-                    .map(move |ip| (SocketAddr::new(*ip, p), http))
-            })
-            .collect()
+    let live = host.is_live_root();
+    let holders = if live {
+        holders_of(host, &with_http, ctx)
     } else {
-        Vec::new()
+        BTreeMap::new()
     };
     let probes = std::thread::scope(|s| {
         let sent = s.spawn(|| {
             let t = Instant::now();
-            let p = send_all(&targets, l.probe, l.parallel);
+            let p = if live {
+                send_requests(&with_http, &holders, l)
+            } else {
+                Vec::new()
+            };
             (p, t.elapsed())
         });
         read_logs(host, ctx, since, l, &mut ev);
@@ -268,18 +317,24 @@ pub fn gather(host: &Host, ctx: &Context<'_>, since: Option<Duration>, l: &Limit
             Err(_) => Vec::new(),
         }
     });
-    if host.is_live_root() {
-        ev.requests = requests_for(host, &with_http, probes, ctx, &interest);
+    if live {
+        ev.requests = requests_for(&with_http, probes, &holders, &interest);
         read_units(host, since, l, t0, &mut ev);
     } else {
         ev.skipped
             .push("requests: not sent, the host is not the live root".into());
     }
+    read_swap(host, swap_first, t0, &mut ev);
+    ev
+}
+
+/// The second reading of the swap counters, and the activity between the two.
+fn read_swap(host: &Host, first: Option<pressure::SwapCounters>, t0: Instant, ev: &mut Evidence) {
     let t = Instant::now();
     if let Some(last) = pressure::read_swap_counters(host) {
         let page = crate::swap::observe::page_size();
         let ms = t0.elapsed().as_millis() as u64;
-        ev.swap = Some(pressure::SwapActivity::between(swap_first, last, ms, page));
+        ev.swap = Some(pressure::SwapActivity::between(first, last, ms, page));
         ev.sources
             .push(SourceReport::new("vmstat", t, SourceStatus::Read, None));
     } else {
@@ -287,7 +342,6 @@ pub fn gather(host: &Host, ctx: &Context<'_>, since: Option<Duration>, l: &Limit
         ev.sources
             .push(SourceReport::new("vmstat", t, SourceStatus::Missing, d));
     }
-    ev
 }
 
 /// The logs that need no request's answer: the kernel's, the containers', pressure.

@@ -106,6 +106,11 @@ pub enum Outcome {
         /// The error.
         error: String,
     },
+    /// Not sent: a connection could change the host (start a socket-activated service).
+    NotSent {
+        /// Why.
+        why: String,
+    },
 }
 
 impl Outcome {
@@ -168,6 +173,7 @@ impl Outcome {
             Outcome::Reset => "connection reset by the peer".into(),
             Outcome::Unreachable { error } => format!("address not usable here: {error}"),
             Outcome::Failed { error } => format!("failed: {error}"),
+            Outcome::NotSent { why } => format!("not sent: {why}"),
         }
     }
 }

@@ -104,6 +104,62 @@ fn takes(l: &Listener, ip: IpAddr) -> u8 {
     }
 }
 
+/// Programs that start a process for each connection they accept.
+const SPAWNERS: [&str; 2] = ["inetd", "xinetd"];
+
+/// Whether a request to `ip` may be sent, given who holds the port (pure): a connection
+/// must not change the host, and one accepted by PID 1 for a socket unit (or by inetd)
+/// starts a service. It may when no listener takes the address (the connect is refused,
+/// or a NAT rule forwards it), or when a running process other than those holds the
+/// socket it lands on.
+///
+/// # Errors
+/// Why not, in a sentence.
+pub fn may_send(h: Option<&Holders>, ip: IpAddr) -> Result<(), String> {
+    let Some(h) = h else {
+        return Err(
+            "who holds the port could not be read, and a connection could start a \
+                    socket-activated service"
+                .into(),
+        );
+    };
+    let best = h.listeners.iter().map(|l| takes(l, ip)).max().unwrap_or(0);
+    if best == 0 {
+        return Ok(());
+    }
+    let inodes: Vec<u64> = h
+        .listeners
+        .iter()
+        .filter(|l| takes(l, ip) == best)
+        .map(|l| l.inode)
+        .collect();
+    let holders: Vec<&crate::port::PortOwner> = h
+        .owners
+        .iter()
+        .filter(|o| o.inodes.iter().any(|i| inodes.contains(i)))
+        .collect();
+    if holders
+        .iter()
+        .any(|o| o.pid != 1 && !SPAWNERS.contains(&o.name.as_str()))
+    {
+        return Ok(());
+    }
+    Err(match holders.first() {
+        Some(o) if o.pid == 1 => format!(
+            "only PID 1 holds the socket ({}): a connection would start its service",
+            if o.socket_units.is_empty() {
+                "a socket unit".to_string()
+            } else {
+                o.socket_units.join(", ")
+            }
+        ),
+        Some(o) => format!("{} starts a process for each connection", o.name),
+        None => "its holder is not visible (not root), and a connection could start a \
+                 socket-activated service"
+            .into(),
+    })
+}
+
 /// Who holds the socket a connect to `ip` lands on (pure).
 pub fn answerers(h: &Holders, ip: IpAddr) -> Vec<Answerer> {
     let best = h.listeners.iter().map(|l| takes(l, ip)).max().unwrap_or(0);
@@ -246,6 +302,12 @@ fn headline(r: &PortRequest, not_root: bool) -> (Severity, String) {
         .zip(&r.answerers)
         .find(|(p, _)| p.outcome.connected());
     let Some((p, a)) = connected else {
+        if let Some(Outcome::NotSent { why }) = r.probes.first().map(|p| &p.outcome) {
+            return (
+                Severity::Info,
+                format!("requests to :{port} were not sent: {why}"),
+            );
+        }
         let timeout = r
             .probes
             .iter()
@@ -346,7 +408,9 @@ pub fn request_finding(r: &PortRequest, not_root: bool) -> Finding {
             });
         }
         for x in a {
-            f = f.evidence(format!("{} holds it: {}", x.name, x.summary));
+            if x.summary != x.name {
+                f = f.evidence(format!("{}: {}", x.name, x.summary));
+            }
             f = f.about(match (&x.container_id, &x.container_name, &x.unit) {
                 (Some(id), name, _) => Subject::Container {
                     id: id.clone(),

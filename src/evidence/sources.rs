@@ -111,6 +111,8 @@ pub struct KernelLog {
     /// The oldest record the ring buffer still held (s after boot), when it had lost
     /// earlier ones.
     pub oldest_s: Option<f64>,
+    /// The same, as a wall-clock time (UTC), when the boot time is known.
+    pub oldest_time: Option<String>,
     /// What it held.
     pub events: KernelEvents,
     /// What became of the hung tasks it names: by pid, the cgroup and state of that pid
@@ -185,6 +187,10 @@ pub fn kernel_log(
             log.oldest_s = first
                 .filter(|(seq, _)| *seq > 0)
                 .map(|(_, u)| u as f64 / 1e6);
+            log.oldest_time = log
+                .oldest_s
+                .zip(boot_epoch)
+                .map(|(s, b)| crate::reboot::ledger::format_utc((b + s).max(0.0) as u64));
             let stopped = stats.stopped.clone();
             log.stats = Some(stats);
             log.events = scanner.finish();
@@ -247,7 +253,10 @@ fn kernel_journal(
             log.from = format!("journalctl {}", args.join(" "));
             log.events = scanner.finish();
             log.hung_now = hung_now(host, &log.events);
-            let detail = format!("{why}; read the journal's kernel messages instead");
+            let mut detail = format!("{why}; read the journal's kernel messages instead");
+            if !host.is_root() {
+                detail.push_str(" (as non-root, only what this user may read of it)");
+            }
             (
                 Some(log),
                 SourceReport::new("kernel-log", start, SourceStatus::Read, Some(detail)),
@@ -328,7 +337,13 @@ pub fn container_evidence(
     since: Option<Duration>,
     l: &Limits,
 ) -> ContainerEvidence {
-    let args = engine_log::logs_args(&i.name, l.log_lines, since);
+    // A name the engine would take for a flag is never passed: the id is.
+    let target = if engine_log::is_plain_name(&i.name) {
+        &i.name
+    } else {
+        &i.id
+    };
+    let args = engine_log::logs_args(target, l.log_lines, since);
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut c = ContainerEvidence {
         id: i.id.clone(),
