@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::net::Proto;
 use crate::plan::Policy;
 use crate::risk::Risk;
 
@@ -12,6 +13,8 @@ use crate::risk::Risk;
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Area {
+    /// The request doctor sent to the host's loopback addresses, and who answered it.
+    Request,
     /// Listeners on the ports a request arrives at, and who holds them.
     Ports,
     /// The container engine and its containers.
@@ -27,10 +30,11 @@ pub enum Area {
 }
 
 impl Area {
-    /// The area as the JSON spells it: `ports`, `containers`, `memory`, `swap`, `disk`
-    /// or `reboot`.
+    /// The area as the JSON spells it: `request`, `ports`, `containers`, `memory`,
+    /// `swap`, `disk` or `reboot`.
     pub fn as_str(self) -> &'static str {
         match self {
+            Area::Request => "request",
             Area::Ports => "ports",
             Area::Containers => "containers",
             Area::Memory => "memory",
@@ -90,6 +94,81 @@ pub struct Fix {
     pub risk: Risk,
 }
 
+/// What a finding is about: the thing a fix would act on, typed so that a fix (or a
+/// library user) can name its target without reading the title.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Subject {
+    /// A host port.
+    Port {
+        /// The port.
+        port: u16,
+        /// Its protocol.
+        proto: Proto,
+    },
+    /// A container.
+    Container {
+        /// Its full id.
+        id: String,
+        /// Its name.
+        name: String,
+    },
+    /// A systemd unit.
+    Unit {
+        /// The unit (`nginx.service`).
+        name: String,
+    },
+    /// A process, as it was when read.
+    Process {
+        /// Its pid.
+        pid: i32,
+        /// Its name (`comm`).
+        name: String,
+    },
+    /// A cgroup (its path in the hierarchy, `/system.slice/docker-<id>.scope`).
+    Cgroup {
+        /// The path.
+        path: String,
+    },
+}
+
+/// Where the lines of a [`Proof`] come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Source {
+    /// The request doctor sent (the answer's status line and `Server` header).
+    Request,
+    /// The container engine's description of a container (`docker container inspect`).
+    Engine,
+    /// A container's log (`docker logs`).
+    EngineLog,
+    /// A systemd unit's state (`systemctl show`).
+    Unit,
+    /// The journal (`journalctl -u UNIT`).
+    Journal,
+    /// The kernel's log (`/dev/kmsg`, or `journalctl -k`).
+    KernelLog,
+    /// Pressure stall information (`/proc/pressure/memory`, a cgroup's `memory.pressure`).
+    Pressure,
+    /// Kernel counters (`/proc/vmstat`).
+    Vmstat,
+}
+
+/// Lines from one source that prove a finding, as the source printed them (control
+/// characters replaced, each line bounded in length).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Proof {
+    /// The kind of source.
+    pub source: Source,
+    /// Where exactly: the command or file (`docker logs --tail 50 web`, `/dev/kmsg`).
+    pub from: String,
+    /// The lines.
+    pub lines: Vec<String>,
+}
+
 /// One finding of the diagnosis.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
@@ -104,6 +183,10 @@ pub struct Finding {
     pub evidence: Vec<String>,
     /// What would fix it.
     pub fix: Option<Fix>,
+    /// What it is about (the port, container, unit ... a fix would act on).
+    pub subjects: Vec<Subject>,
+    /// The log lines and readings that prove it, by source.
+    pub proofs: Vec<Proof>,
 }
 
 impl Finding {
@@ -115,7 +198,25 @@ impl Finding {
             title: title.into(),
             evidence: Vec::new(),
             fix: None,
+            subjects: Vec::new(),
+            proofs: Vec::new(),
         }
+    }
+
+    /// Names what it is about (once each).
+    pub fn about(mut self, s: Subject) -> Self {
+        if !self.subjects.contains(&s) {
+            self.subjects.push(s);
+        }
+        self
+    }
+
+    /// Adds lines that prove it; a proof without lines is left out.
+    pub fn proof(mut self, p: Proof) -> Self {
+        if !p.lines.is_empty() {
+            self.proofs.push(p);
+        }
+        self
     }
 
     /// Adds a line of evidence.
@@ -148,6 +249,10 @@ pub struct DoctorOptions {
     /// hostfix's state directory (where the reboot ledger is read from). Default
     /// `/var/lib/hostfix`.
     pub state_dir: std::path::PathBuf,
+    /// How far back the kernel log, the journal and container logs are read (at most
+    /// 366 days). Default `None`: since boot, or as far as each log goes.
+    #[serde(deserialize_with = "crate::de::opt_duration")]
+    pub since: Option<std::time::Duration>,
 }
 
 impl DoctorOptions {
@@ -166,6 +271,7 @@ impl Default for DoctorOptions {
                 .map(Into::into)
                 .collect(),
             state_dir: Policy::DEFAULT_STATE_DIR.into(),
+            since: None,
         }
     }
 }

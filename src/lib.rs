@@ -34,7 +34,7 @@
 //!
 //! | risk | what it may do |
 //! | --- | --- |
-//! | `read-only` | read `/proc`, `/sys`, files, run read-only queries |
+//! | `read-only` | read `/proc`, `/sys`, files and logs, run read-only queries, send a `HEAD /` to loopback |
 //! | `additive` | create something new: a swap file, an fstab line, a ledger entry |
 //! | `disruptive` | interrupt something running: stop a unit, signal a process, swapoff |
 //! | `destructive` | what cannot be put back exactly: remove a package, delete a file |
@@ -115,6 +115,7 @@ mod de;
 pub mod doctor;
 mod engine;
 pub mod error;
+mod evidence;
 mod finding;
 mod fsutil;
 pub mod host;

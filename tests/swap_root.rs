@@ -703,11 +703,17 @@ fn a_resize_killed_for_real_converges_and_doctor_names_the_fix() {
             &policy(Risk::ReadOnly),
         )
         .result;
-        // (The test root's /proc is the machine's: only this test's file counts.)
+        // (The test root's /proc is the machine's: only this test's file counts. Swap
+        // areas of other roots, another test's for instance, show with their real path,
+        // which may end in /mnt/swapfile too: a finding is ours when it names a host path
+        // under this root's /mnt, never when it merely contains FILE. Running a foreign
+        // finding's fix here would make and swap on a file for it.)
         let ours: Vec<_> = d
             .findings
             .iter()
-            .filter(|f| f.title.contains(FILE) || f.title.contains("swapover"))
+            .filter(|f| {
+                f.title.starts_with("swap file /mnt/") || f.title.contains(" persists /mnt/")
+            })
             .collect();
         let fixes: Vec<_> = ours.iter().filter_map(|f| f.fix.clone()).collect();
         for fix in &fixes {

@@ -46,7 +46,7 @@ mod rungs;
 pub use crate::error::ContainerError;
 
 pub use crate::engine::Status;
-pub(crate) use diag::diagnose;
+pub(crate) use diag::{blocked_ports, diagnose};
 pub use gate::GuardedReboot;
 pub use ladder::{Decision, NoRebootGate, RebootGate, RebootRequest, Rung, RungPlan};
 pub use procs::{ContainerProcess, Futility, Sampling, Shim};

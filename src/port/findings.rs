@@ -90,7 +90,8 @@ pub fn port_findings(h: &Holders) -> Vec<Finding> {
 }
 
 /// Adds this module's findings to a diagnosis: the holders of each port asked about.
-pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) {
+/// Returns them, for the requests doctor sends next.
+pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) -> Vec<Holders> {
     let mut all = Vec::new();
     for &port in &opts.ports {
         match find_holders(host, &WhoSpec::tcp(port)) {
@@ -107,4 +108,5 @@ pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) {
         }
     }
     d.fact("ports", &all);
+    all
 }

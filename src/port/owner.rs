@@ -81,7 +81,7 @@ pub struct PortOwner {
 }
 
 /// Owners in one process tree: an nginx master and its workers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct OwnerGroup {
     /// The topmost owner of the tree.

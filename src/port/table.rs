@@ -49,6 +49,21 @@ pub struct Listener {
     pub inode: u64,
 }
 
+/// A TCP listener on `0.0.0.0`, port 0, inode 0: the base a test builds a listener from.
+impl Default for Listener {
+    fn default() -> Self {
+        Listener {
+            proto: Proto::Tcp,
+            address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: 0,
+            v6only: None,
+            state: SocketState::Listen,
+            uid: 0,
+            inode: 0,
+        }
+    }
+}
+
 impl Listener {
     /// `0.0.0.0:80`, `[::]:80`.
     pub fn endpoint(&self) -> String {

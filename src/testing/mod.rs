@@ -212,6 +212,11 @@ pub mod plan {
     pub use crate::plan::ladder::*;
 }
 
+/// Internals of `doctor`'s evidence: the request it sends and the logs it reads.
+pub mod evidence {
+    pub use crate::evidence::*;
+}
+
 /// The container-engine client and its parsers.
 pub mod engine {
     pub use crate::engine::*;
