@@ -645,7 +645,7 @@ fn a_run_killed_between_recording_and_requesting_converges() {
         .result
         .guard
         .iter()
-        .filter(|v| v.verdict == hostfix::reboot::Verdict::Refuse)
+        .filter(|v| v.verdict == hostfix::reboot::GuardVerdict::Refuse)
         .map(|v| v.rule.as_str())
         .collect();
     assert_eq!(refusing, ["once", "pending"]);

@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::plan::Policy;
-use crate::reboot::{self, RebootMethod, RebootSpec, Rules, Verdict};
+use crate::reboot::{self, GuardVerdict, RebootMethod, RebootSpec, Rules};
 
 use super::ladder::{RebootGate, RebootRequest};
 
@@ -55,7 +55,7 @@ impl GuardedReboot {
 fn verdicts(r: &reboot::RebootResult) -> String {
     r.guard
         .iter()
-        .filter(|v| v.verdict != Verdict::Off)
+        .filter(|v| v.verdict != GuardVerdict::Off)
         .map(|v| format!("{} {}", v.rule, v.verdict.as_str()))
         .collect::<Vec<_>>()
         .join(", ")

@@ -25,7 +25,7 @@ use crate::size::format_duration;
 /// A rule's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Verdict {
+pub enum GuardVerdict {
     /// The rule allows the reboot.
     Allow,
     /// The rule refuses it.
@@ -37,14 +37,14 @@ pub enum Verdict {
     Unknown,
 }
 
-impl Verdict {
+impl GuardVerdict {
     /// The verdict as JSON spells it.
     pub fn as_str(self) -> &'static str {
         match self {
-            Verdict::Allow => "allow",
-            Verdict::Refuse => "refuse",
-            Verdict::Off => "off",
-            Verdict::Unknown => "unknown",
+            GuardVerdict::Allow => "allow",
+            GuardVerdict::Refuse => "refuse",
+            GuardVerdict::Off => "off",
+            GuardVerdict::Unknown => "unknown",
         }
     }
 }
@@ -55,13 +55,13 @@ pub struct RuleVerdict {
     /// The rule's name, as its flag is spelled (`once`, `max-attempts`, ...).
     pub rule: String,
     /// Its verdict.
-    pub verdict: Verdict,
+    pub verdict: GuardVerdict,
     /// Why.
     pub detail: String,
 }
 
 impl RuleVerdict {
-    fn new(rule: &str, verdict: Verdict, detail: impl Into<String>) -> Self {
+    fn new(rule: &str, verdict: GuardVerdict, detail: impl Into<String>) -> Self {
         RuleVerdict {
             rule: rule.into(),
             verdict,
@@ -145,7 +145,7 @@ pub struct GuardInput<'a> {
 
 /// Evaluates every rule (pure). The result always has one verdict per rule, in order.
 pub fn evaluate(input: &GuardInput<'_>, rules: &Rules) -> Vec<RuleVerdict> {
-    use Verdict::*;
+    use GuardVerdict::*;
     let mut out = Vec::new();
     let now = &input.now;
     // What a rule that needs the ledger says when there is none to look at.
@@ -299,7 +299,9 @@ pub fn evaluate(input: &GuardInput<'_>, rules: &Rules) -> Vec<RuleVerdict> {
 
 /// The refusal of the first rule that refuses, naming the others that refuse too.
 pub fn refusal(verdicts: &[RuleVerdict]) -> Option<Refusal> {
-    let mut refusing = verdicts.iter().filter(|v| v.verdict == Verdict::Refuse);
+    let mut refusing = verdicts
+        .iter()
+        .filter(|v| v.verdict == GuardVerdict::Refuse);
     let first = refusing.next()?;
     let others: Vec<&str> = refusing.map(|v| v.rule.as_str()).collect();
     let detail = if others.is_empty() {

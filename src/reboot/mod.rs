@@ -33,7 +33,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use diagnose::{RebootFacts, diagnose_in};
-pub use guard::{GuardInput, LedgerInput, LockState, RuleVerdict, Rules, Verdict};
+pub use guard::{GuardInput, GuardVerdict, LedgerInput, LockState, RuleVerdict, Rules};
 pub use kernel::{InstalledKernel, KernelStatus};
 pub use ledger::{EntryState, EntryStatus, EntryView, Ledger, LedgerEntry, Now};
 pub use need::{NeedCheck, NeedReason, NeedSource, NeedVerdict, RebootNeed, detect_need};
@@ -266,7 +266,7 @@ fn reboot_inner(
     }
     if !run.dry_run() {
         // A real run decides on every rule; one it cannot check needs root.
-        if let Some(v) = verdicts.iter().find(|v| v.verdict == Verdict::Unknown) {
+        if let Some(v) = verdicts.iter().find(|v| v.verdict == GuardVerdict::Unknown) {
             let refusal = Refusal::NeedsRoot {
                 action: format!("check the guard rule {} ({})", v.rule, v.detail),
             };

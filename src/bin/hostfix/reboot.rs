@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Args;
 use hostfix::Risk;
 use hostfix::reboot::{
-    self, Decision, NeedVerdict, RebootMethod, RebootResult, RebootSpec, Rules, Verdict,
+    self, Decision, GuardVerdict, NeedVerdict, RebootMethod, RebootResult, RebootSpec, Rules,
 };
 use hostfix::size::format_duration;
 
@@ -130,10 +130,10 @@ fn summary(r: &RebootResult) -> String {
         let _ = writeln!(s, "guard:");
         for v in &r.guard {
             let mark = match v.verdict {
-                Verdict::Allow => "allow",
-                Verdict::Refuse => "REFUSE",
-                Verdict::Off => "off",
-                Verdict::Unknown => "unknown",
+                GuardVerdict::Allow => "allow",
+                GuardVerdict::Refuse => "REFUSE",
+                GuardVerdict::Off => "off",
+                GuardVerdict::Unknown => "unknown",
             };
             let _ = writeln!(s, "  [{mark:<6}] {}: {}", v.rule, v.detail);
         }
