@@ -142,7 +142,7 @@ impl RebootSpec {
 /// What was decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Decision {
+pub enum RebootDecision {
     /// Nothing was decided (the run stopped earlier: bad input, unreadable host).
     #[default]
     Undecided,
@@ -158,7 +158,7 @@ pub enum Decision {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RebootResult {
     /// What was decided.
-    pub decision: Decision,
+    pub decision: RebootDecision,
     /// Why, in one sentence.
     pub why: String,
     /// Whether the reboot was requested (it is underway, not done: a run in the next boot
@@ -247,7 +247,7 @@ fn reboot_inner(
     let verdicts = judge(spec, &ledger_res, &lock_state, &seen, out);
 
     if !wanted {
-        out.decision = Decision::NotNeeded;
+        out.decision = RebootDecision::NotNeeded;
         out.why = "no need source gives a reason to reboot".into();
         run.skip(
             "reboot",
@@ -393,7 +393,7 @@ fn refuse(
     risk: Risk,
     refusal: Refusal,
 ) -> Error {
-    out.decision = Decision::Refused;
+    out.decision = RebootDecision::Refused;
     out.why = refusal.to_string();
     run.refuse(action, risk, refusal)
 }
@@ -451,7 +451,7 @@ fn record_and_request(
     if known {
         out.entry = Some(entry.clone());
     }
-    out.decision = Decision::Reboot;
+    out.decision = RebootDecision::Reboot;
     let record = if known {
         format!("record reboot #{id} in {shown_ledger}")
     } else {
