@@ -34,7 +34,7 @@ use super::procs::{ContainerProcess, Futility, Shim};
 /// One rung of the ladder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Rung {
+pub enum ContainerRung {
     /// `docker unpause`: only for a container the engine paused (its cgroup is frozen).
     Unpause,
     /// `docker stop` with a grace period, then `docker rm` (just `docker rm` when the
@@ -53,37 +53,40 @@ pub enum Rung {
     Reboot,
 }
 
-impl Rung {
+impl ContainerRung {
     /// Every rung, in the order the ladder tries them.
-    pub const LADDER: [Rung; 7] = [
-        Rung::Unpause,
-        Rung::Stop,
-        Rung::Kill,
-        Rung::RmForce,
-        Rung::KillShim,
-        Rung::RestartEngine,
-        Rung::Reboot,
+    pub const LADDER: [ContainerRung; 7] = [
+        ContainerRung::Unpause,
+        ContainerRung::Stop,
+        ContainerRung::Kill,
+        ContainerRung::RmForce,
+        ContainerRung::KillShim,
+        ContainerRung::RestartEngine,
+        ContainerRung::Reboot,
     ];
 
     /// How risky the rung is.
     pub fn risk(self) -> Risk {
         match self {
-            Rung::Unpause | Rung::Stop | Rung::Kill | Rung::RmForce => Risk::Disruptive,
-            Rung::KillShim | Rung::RestartEngine => Risk::Destructive,
-            Rung::Reboot => Risk::Reboot,
+            ContainerRung::Unpause
+            | ContainerRung::Stop
+            | ContainerRung::Kill
+            | ContainerRung::RmForce => Risk::Disruptive,
+            ContainerRung::KillShim | ContainerRung::RestartEngine => Risk::Destructive,
+            ContainerRung::Reboot => Risk::Reboot,
         }
     }
 
     /// Its name in JSON and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
-            Rung::Unpause => "unpause",
-            Rung::Stop => "stop",
-            Rung::Kill => "kill",
-            Rung::RmForce => "rm-force",
-            Rung::KillShim => "kill-shim",
-            Rung::RestartEngine => "restart-engine",
-            Rung::Reboot => "reboot",
+            ContainerRung::Unpause => "unpause",
+            ContainerRung::Stop => "stop",
+            ContainerRung::Kill => "kill",
+            ContainerRung::RmForce => "rm-force",
+            ContainerRung::KillShim => "kill-shim",
+            ContainerRung::RestartEngine => "restart-engine",
+            ContainerRung::Reboot => "reboot",
         }
     }
 
@@ -92,12 +95,16 @@ impl Rung {
     pub fn signals(self) -> bool {
         matches!(
             self,
-            Rung::Stop | Rung::Kill | Rung::RmForce | Rung::KillShim | Rung::RestartEngine
+            ContainerRung::Stop
+                | ContainerRung::Kill
+                | ContainerRung::RmForce
+                | ContainerRung::KillShim
+                | ContainerRung::RestartEngine
         )
     }
 }
 
-impl std::fmt::Display for Rung {
+impl std::fmt::Display for ContainerRung {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -111,12 +118,14 @@ impl Futility {
     /// handled (the stop rung is skipped); on cgroup v1 SIGKILL waits for a thaw too, so
     /// every signal rung is skipped, while on cgroup v2 a fatal signal still ends frozen
     /// tasks (kernel cgroup-v2 documentation), so the SIGKILL rungs are tried.
-    pub fn blocks(&self, rung: Rung) -> bool {
+    pub fn blocks(&self, rung: ContainerRung) -> bool {
         match self {
             Futility::Uninterruptible { .. } => rung.signals(),
             Futility::Frozen { cgroup_version, .. } => match rung {
-                Rung::Stop => true,
-                Rung::Kill | Rung::RmForce | Rung::KillShim => *cgroup_version == 1,
+                ContainerRung::Stop => true,
+                ContainerRung::Kill | ContainerRung::RmForce | ContainerRung::KillShim => {
+                    *cgroup_version == 1
+                }
                 _ => false,
             },
         }
@@ -220,26 +229,26 @@ pub enum Decision {
 }
 
 /// Decides what to do with `rung` given an observation (pure).
-pub fn decide(rung: Rung, o: &Observation, env: &LadderEnv) -> Decision {
+pub fn decide(rung: ContainerRung, o: &Observation, env: &LadderEnv) -> Decision {
     let blocked = o.futility.as_ref().filter(|f| f.blocks(rung));
     let not_listed = || {
         Decision::Skip("the engine no longer lists the container: only its processes remain".into())
     };
     match rung {
-        Rung::Unpause => {
+        ContainerRung::Unpause => {
             if o.listed && o.engine_paused() {
                 Decision::Try
             } else {
                 Decision::NotApplicable
             }
         }
-        Rung::Stop => match (o.listed, blocked) {
+        ContainerRung::Stop => match (o.listed, blocked) {
             (false, _) => not_listed(),
             // Not running: this rung is a plain `docker rm`, no signal involved.
             (true, Some(f)) if o.live() => Decision::Skip(f.why()),
             _ => Decision::Try,
         },
-        Rung::Kill => match (o.listed, blocked) {
+        ContainerRung::Kill => match (o.listed, blocked) {
             (false, _) => not_listed(),
             (true, _) if !o.live() => Decision::Skip(format!(
                 "the engine says it is {}: docker kill has nothing to signal",
@@ -248,12 +257,12 @@ pub fn decide(rung: Rung, o: &Observation, env: &LadderEnv) -> Decision {
             (true, Some(f)) => Decision::Skip(f.why()),
             _ => Decision::Try,
         },
-        Rung::RmForce => match (o.listed, blocked) {
+        ContainerRung::RmForce => match (o.listed, blocked) {
             (false, _) => not_listed(),
             (true, Some(f)) => Decision::Skip(f.why()),
             _ => Decision::Try,
         },
-        Rung::KillShim => {
+        ContainerRung::KillShim => {
             if let Some(f) = blocked {
                 Decision::Skip(format!(
                     "{}; killing the shim would only orphan them",
@@ -268,7 +277,7 @@ pub fn decide(rung: Rung, o: &Observation, env: &LadderEnv) -> Decision {
                 Decision::Try
             }
         }
-        Rung::RestartEngine => {
+        ContainerRung::RestartEngine => {
             if !env.systemd {
                 Decision::Skip(
                     "not a systemd host: hostfix restarts the engine only through systemctl; \
@@ -281,7 +290,7 @@ pub fn decide(rung: Rung, o: &Observation, env: &LadderEnv) -> Decision {
                 Decision::Try
             }
         }
-        Rung::Reboot => Decision::Try,
+        ContainerRung::Reboot => Decision::Try,
     }
 }
 
@@ -289,7 +298,7 @@ pub fn decide(rung: Rung, o: &Observation, env: &LadderEnv) -> Decision {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RungPlan {
     /// The rung.
-    pub rung: Rung,
+    pub rung: ContainerRung,
     /// Its risk.
     pub risk: Risk,
     /// What it would do.
@@ -304,7 +313,7 @@ pub struct RungPlan {
 /// The whole ladder as planned from one observation (pure): every applicable rung with
 /// its risk, action and decision.
 pub fn plan_ladder(o: &Observation, env: &LadderEnv, names: &Names, cap: Risk) -> Vec<RungPlan> {
-    Rung::LADDER
+    ContainerRung::LADDER
         .iter()
         .map(|&rung| RungPlan {
             rung,
@@ -318,8 +327,8 @@ pub fn plan_ladder(o: &Observation, env: &LadderEnv, names: &Names, cap: Risk) -
 }
 
 /// The rung that would be tried after `after` (pure), if `after` did not remove it.
-pub fn next_rung(after: Rung, o: &Observation, env: &LadderEnv) -> Option<Rung> {
-    Rung::LADDER
+pub fn next_rung(after: ContainerRung, o: &Observation, env: &LadderEnv) -> Option<ContainerRung> {
+    ContainerRung::LADDER
         .iter()
         .copied()
         .filter(|r| *r > after)
@@ -336,18 +345,18 @@ pub struct Names {
 }
 
 /// The step action for a rung (pure).
-pub fn action(rung: Rung, o: &Observation, n: &Names) -> String {
+pub fn action(rung: ContainerRung, o: &Observation, n: &Names) -> String {
     let name = &n.name;
     match rung {
-        Rung::Unpause => format!("docker unpause {name}"),
-        Rung::Stop if o.live() => format!(
+        ContainerRung::Unpause => format!("docker unpause {name}"),
+        ContainerRung::Stop if o.live() => format!(
             "docker stop -t {} {name}, then docker rm {name}",
             n.stop_grace.as_secs()
         ),
-        Rung::Stop => format!("docker rm {name}"),
-        Rung::Kill => format!("docker kill {name}, then docker rm {name}"),
-        Rung::RmForce => format!("docker rm -f {name}"),
-        Rung::KillShim => {
+        ContainerRung::Stop => format!("docker rm {name}"),
+        ContainerRung::Kill => format!("docker kill {name}, then docker rm {name}"),
+        ContainerRung::RmForce => format!("docker rm -f {name}"),
+        ContainerRung::KillShim => {
             let mut what = if o.shims.is_empty() {
                 "kill the containerd shim".to_string()
             } else {
@@ -368,28 +377,34 @@ pub fn action(rung: Rung, o: &Observation, n: &Names) -> String {
             }
             what
         }
-        Rung::RestartEngine => format!(
+        ContainerRung::RestartEngine => format!(
             "systemctl restart containerd, then systemctl restart docker, then docker rm -f {name}"
         ),
-        Rung::Reboot => format!("reboot the host through the reboot guard to clear {name}"),
+        ContainerRung::Reboot => {
+            format!("reboot the host through the reboot guard to clear {name}")
+        }
     }
 }
 
 /// Why a rung is taken, with what it costs (pure).
-pub fn reason(rung: Rung, o: &Observation, env: &LadderEnv) -> String {
+pub fn reason(rung: ContainerRung, o: &Observation, env: &LadderEnv) -> String {
     match rung {
-        Rung::Unpause => "the engine paused it: a frozen container handles no signal".into(),
-        Rung::Stop => "the gentlest removal: let it shut down, then remove it".into(),
-        Rung::Kill => "it did not stop: SIGKILL through the engine".into(),
-        Rung::RmForce => "the engine could not remove it: force the removal".into(),
-        Rung::KillShim => "the engine gets no exit event: kill the shim that should send it; \
+        ContainerRung::Unpause => {
+            "the engine paused it: a frozen container handles no signal".into()
+        }
+        ContainerRung::Stop => "the gentlest removal: let it shut down, then remove it".into(),
+        ContainerRung::Kill => "it did not stop: SIGKILL through the engine".into(),
+        ContainerRung::RmForce => "the engine could not remove it: force the removal".into(),
+        ContainerRung::KillShim => {
+            "the engine gets no exit event: kill the shim that should send it; \
                            containerd then cleans up the task"
-            .into(),
-        Rung::RestartEngine => format!(
+                .into()
+        }
+        ContainerRung::RestartEngine => format!(
             "the engine itself is stuck on it; {}",
             restart_impact(o, env)
         ),
-        Rung::Reboot => "nothing short of a reboot clears it".into(),
+        ContainerRung::Reboot => "nothing short of a reboot clears it".into(),
     }
 }
 
@@ -498,10 +513,10 @@ mod tests {
 
     #[test]
     fn rung_risks_are_ordered() {
-        let risks: Vec<Risk> = Rung::LADDER.iter().map(|r| r.risk()).collect();
+        let risks: Vec<Risk> = ContainerRung::LADDER.iter().map(|r| r.risk()).collect();
         assert!(risks.windows(2).all(|w| w[0] <= w[1]));
-        assert_eq!(Rung::KillShim.risk(), Risk::Destructive);
-        assert_eq!(Rung::RestartEngine.risk(), Risk::Destructive);
-        assert_eq!(Rung::Reboot.risk(), Risk::Reboot);
+        assert_eq!(ContainerRung::KillShim.risk(), Risk::Destructive);
+        assert_eq!(ContainerRung::RestartEngine.risk(), Risk::Destructive);
+        assert_eq!(ContainerRung::Reboot.risk(), Risk::Reboot);
     }
 }

@@ -50,8 +50,8 @@ pub use diag::{
 };
 pub use gate::GuardedReboot;
 pub use ladder::{
-    Decision, LadderEnv, NoRebootGate, Observation, RebootGate, RebootRequest, Rung, RungPlan,
-    decide, plan_ladder,
+    ContainerRung, Decision, LadderEnv, NoRebootGate, Observation, RebootGate, RebootRequest,
+    RungPlan, decide, plan_ladder,
 };
 pub use procs::{ContainerProcess, Futility, Shim};
 pub use record::{RebootEvidence, RebootRecord};

@@ -9,12 +9,12 @@ use serde::Serialize;
 use crate::engine::{Engine, EngineFailure, Limits, Status, short_id};
 use crate::error::{Error, InputError, Refusal, Result};
 use crate::host::{Host, InitSystem};
-use crate::plan::{Mode, Policy, Report, Risk, Rung as PlanRung, Runner};
+use crate::plan::{Mode, Policy, Report, Risk, Rung, Runner};
 use crate::protect;
 
 use super::ContainerError;
 use super::ladder::{
-    LadderEnv, Names, Observation, RebootGate, RebootRequest, Rung, RungPlan, plan_ladder,
+    ContainerRung, LadderEnv, Names, Observation, RebootGate, RebootRequest, RungPlan, plan_ladder,
     restart_hits,
 };
 pub use super::options::{RemoveOptions, validate_target};
@@ -26,7 +26,7 @@ use super::rungs::{Ctx, Gone, Step};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NextRung {
     /// The rung.
-    pub rung: Rung,
+    pub rung: ContainerRung,
     /// Its risk.
     pub risk: Risk,
     /// What it would do.
@@ -53,7 +53,7 @@ pub struct Removal {
     /// Whether it was gone before anything was done.
     pub already_gone: bool,
     /// The rung that removed it.
-    pub removed_by: Option<Rung>,
+    pub removed_by: Option<ContainerRung>,
     /// The rung that would come next: after the planned one (dry run), or the one the
     /// cap or the guard refused.
     pub next: Option<NextRung>,
@@ -325,7 +325,7 @@ fn walk(
         };
         reboot_rung(h, &who, o, gate, &policy, go)
     };
-    let steps: Vec<Step<'_>> = Rung::LADDER
+    let steps: Vec<Step<'_>> = ContainerRung::LADDER
         .iter()
         .map(|&rung| Step {
             rung,
@@ -335,17 +335,15 @@ fn walk(
             reboot: &reboot,
         })
         .collect();
-    let rungs: Vec<&dyn PlanRung<Observation>> = steps
-        .iter()
-        .map(|s| s as &dyn PlanRung<Observation>)
-        .collect();
+    let rungs: Vec<&dyn Rung<Observation>> =
+        steps.iter().map(|s| s as &dyn Rung<Observation>).collect();
     let climb = run.climb(Mode::Escalate, &rungs, &mut Gone { ctx: &ctx }, obs);
     drop(ctx.lock.take());
     out.futility = climb.last.futility.clone();
     out.engine_restart_hits = restart_hits(&climb.last, &env);
     if climb.reached {
         out.gone = true;
-        out.removed_by = climb.reached_by.map(|i| Rung::LADDER[i]);
+        out.removed_by = climb.reached_by.map(|i| ContainerRung::LADDER[i]);
         if record.is_some() {
             remove_record(host, &policy.state_dir, &id);
         }
@@ -355,7 +353,7 @@ fn walk(
         .next_index
         .zip(climb.next.as_ref())
         .map(|(i, n)| NextRung {
-            rung: Rung::LADDER[i],
+            rung: ContainerRung::LADDER[i],
             risk: n.risk,
             action: n.action.clone(),
         });
@@ -366,7 +364,11 @@ fn walk(
     if let Some(e) = climb.error {
         return Err(e);
     }
-    if climb.taken.iter().any(|&i| Rung::LADDER[i] == Rung::Reboot) {
+    if climb
+        .taken
+        .iter()
+        .any(|&i| ContainerRung::LADDER[i] == ContainerRung::Reboot)
+    {
         out.reboot = Some(RebootEvidence {
             requested_in_boot: boot_id.clone().unwrap_or_default(),
             requested_at: unix_now(host),

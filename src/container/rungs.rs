@@ -12,12 +12,14 @@ use crate::engine::{
 };
 use crate::error::{Error, Refusal, Result};
 use crate::host::Host;
-use crate::plan::{Goal, Risk, Rung as PlanRung, Verdict};
+use crate::plan::{Goal, Risk, Rung, Verdict};
 use crate::state::HostLock;
 use crate::{program, protect};
 
 use super::ContainerError;
-use super::ladder::{Decision, LadderEnv, Names, Observation, Rung, action, decide, reason};
+use super::ladder::{
+    ContainerRung, Decision, LadderEnv, Names, Observation, action, decide, reason,
+};
 use super::options::RemoveOptions;
 use super::procs;
 
@@ -152,15 +154,15 @@ impl Ctx<'_> {
     }
 
     /// Takes a rung's actions; returns what each did. The caller verifies.
-    fn act(&self, rung: Rung, o: &Observation) -> Result<Vec<String>> {
+    fn act(&self, rung: ContainerRung, o: &Observation) -> Result<Vec<String>> {
         let id = self.id.as_str();
         let cmd_limit = self.opts.command_timeout;
         let mut notes = Vec::new();
         match rung {
-            Rung::Unpause => {
+            ContainerRung::Unpause => {
                 notes.push(self.docker(&["unpause", id], cmd_limit)?.summary());
             }
-            Rung::Stop => {
+            ContainerRung::Stop => {
                 if o.live() {
                     let secs = self.opts.stop_grace.as_secs().to_string();
                     let limit = self.opts.stop_grace.saturating_add(cmd_limit);
@@ -173,7 +175,7 @@ impl Ctx<'_> {
                 }
                 notes.push(self.docker(&["rm", id], cmd_limit)?.summary());
             }
-            Rung::Kill => {
+            ContainerRung::Kill => {
                 let kill = self.docker(&["kill", id], cmd_limit)?;
                 notes.push(kill.summary());
                 if kill.failure == Some(EngineFailure::Hung) {
@@ -182,10 +184,10 @@ impl Ctx<'_> {
                 }
                 notes.push(self.docker(&["rm", id], cmd_limit)?.summary());
             }
-            Rung::RmForce => {
+            ContainerRung::RmForce => {
                 notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
             }
-            Rung::KillShim => {
+            ContainerRung::KillShim => {
                 let protected = protect::caller(self.host);
                 for s in &o.shims {
                     notes.push(self.kill(s.pid, s.start_time, &s.comm, "shim", &protected)?);
@@ -206,7 +208,7 @@ impl Ctx<'_> {
                     notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
                 }
             }
-            Rung::RestartEngine => {
+            ContainerRung::RestartEngine => {
                 let systemctl = program::find(self.host.root(), "systemctl")
                     .map_or_else(|| "systemctl".into(), |p| p.run_path());
                 for unit in ["containerd.service", "docker.service"] {
@@ -242,7 +244,7 @@ impl Ctx<'_> {
                     notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
                 }
             }
-            Rung::Reboot => {}
+            ContainerRung::Reboot => {}
         }
         Ok(notes)
     }
@@ -281,18 +283,20 @@ impl Ctx<'_> {
 
     /// Takes a rung and observes the container after it (the observation is kept for
     /// the ladder's [`Gone`] goal). The ladder judges whether it was enough.
-    fn run_rung(&self, rung: Rung, o: &Observation) -> Result<String> {
+    fn run_rung(&self, rung: ContainerRung, o: &Observation) -> Result<String> {
         let notes = self.act(rung, o)?.join("; ");
         let after = match rung {
             // Unpausing removes nothing: it thaws the cgroup so the next rungs' signals
             // can work.
-            Rung::Unpause => self.observe()?,
-            Rung::KillShim | Rung::RestartEngine => self.settle(Settle::Patient)?,
+            ContainerRung::Unpause => self.observe()?,
+            ContainerRung::KillShim | ContainerRung::RestartEngine => {
+                self.settle(Settle::Patient)?
+            }
             _ => self.settle(Settle::Quick)?,
         };
         let detail = if after.gone() {
             format!("{notes}; verified: not listed, no process, no shim")
-        } else if rung == Rung::Unpause && !after.engine_paused() {
+        } else if rung == ContainerRung::Unpause && !after.engine_paused() {
             format!("{notes}; verified: no longer paused")
         } else {
             notes
@@ -326,7 +330,7 @@ impl Goal<Observation> for Gone<'_> {
 
 /// A rung of the container ladder, with what it needs to act.
 pub(super) struct Step<'a> {
-    pub(super) rung: Rung,
+    pub(super) rung: ContainerRung,
     pub(super) ctx: &'a Ctx<'a>,
     pub(super) env: &'a LadderEnv,
     pub(super) names: &'a Names,
@@ -334,7 +338,7 @@ pub(super) struct Step<'a> {
     pub(super) reboot: &'a dyn Fn(&Host, &Observation, bool) -> Result<String>,
 }
 
-impl PlanRung<Observation> for Step<'_> {
+impl Rung<Observation> for Step<'_> {
     fn risk(&self) -> Risk {
         self.rung.risk()
     }
@@ -360,22 +364,22 @@ impl PlanRung<Observation> for Step<'_> {
 
     fn check(&self, host: &Host, o: &Observation) -> Result<()> {
         match self.rung {
-            Rung::Reboot => (self.reboot)(host, o, false).map(drop),
+            ContainerRung::Reboot => (self.reboot)(host, o, false).map(drop),
             _ => Ok(()),
         }
     }
 
     fn verify(&self, after: &Observation) -> Option<bool> {
         match self.rung {
-            Rung::Unpause => Some(!after.engine_paused()),
+            ContainerRung::Unpause => Some(!after.engine_paused()),
             // Its postcondition is the request; the boot clears the container.
-            Rung::Reboot => Some(true),
+            ContainerRung::Reboot => Some(true),
             _ => None,
         }
     }
 
     fn act(&self, host: &Host, o: &Observation) -> Result<String> {
-        if self.rung == Rung::Reboot {
+        if self.rung == ContainerRung::Reboot {
             let done = (self.reboot)(host, o, true)?;
             // Nothing to observe before the boot.
             self.ctx.latest.replace(Some(o.clone()));
