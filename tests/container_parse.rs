@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use hostfix::Risk;
 use hostfix::container::ladder::{
-    ContainerRung, Decision, LadderEnv, Names, Observation, action, decide, next_rung, plan_ladder,
-    restart_hits, restart_impact,
+    ContainerRung, LadderEnv, Names, Observation, RungDecision, action, decide, next_rung,
+    plan_ladder, restart_hits, restart_impact,
 };
 use hostfix::container::procs::{self, Futility, Sampling};
 use hostfix::container::{ContainerInfo, PortHolder, PortHolders, findings, findings_with_holders};
@@ -262,9 +262,9 @@ fn decisions(o: &Observation, env: &LadderEnv) -> Vec<(ContainerRung, bool)> {
     ContainerRung::LADDER
         .iter()
         .filter_map(|r| match decide(*r, o, env) {
-            Decision::Try => Some((*r, true)),
-            Decision::Skip(_) => Some((*r, false)),
-            Decision::NotApplicable => None,
+            RungDecision::Try => Some((*r, true)),
+            RungDecision::Skip(_) => Some((*r, false)),
+            RungDecision::NotApplicable => None,
         })
         .collect()
 }
@@ -315,7 +315,7 @@ fn stuck_in_d_skips_to_the_reboot() {
         ]
     );
     match decide(ContainerRung::KillShim, &o, &SYSTEMD) {
-        Decision::Skip(why) => assert!(why.contains("orphan"), "{why}"),
+        RungDecision::Skip(why) => assert!(why.contains("orphan"), "{why}"),
         other => panic!("{other:?}"),
     }
     assert_eq!(
@@ -327,14 +327,14 @@ fn stuck_in_d_skips_to_the_reboot() {
 #[test]
 fn after_the_reboot_the_first_rung_is_a_plain_rm() {
     let o = obs("empty", Some("web-exited"));
-    assert_eq!(decide(ContainerRung::Stop, &o, &SYSTEMD), Decision::Try);
+    assert_eq!(decide(ContainerRung::Stop, &o, &SYSTEMD), RungDecision::Try);
     let n = Names {
         name: "web".into(),
         stop_grace: Duration::from_secs(10),
     };
     assert_eq!(action(ContainerRung::Stop, &o, &n), "docker rm web");
     match decide(ContainerRung::Kill, &o, &SYSTEMD) {
-        Decision::Skip(why) => assert!(why.contains("exited"), "{why}"),
+        RungDecision::Skip(why) => assert!(why.contains("exited"), "{why}"),
         other => panic!("{other:?}"),
     }
 }
@@ -362,7 +362,7 @@ fn frozen_v2_skips_only_sigterm_and_v1_every_signal() {
     let d = decisions(&o, &no_systemd);
     assert!(d.iter().take(5).all(|(_, t)| !*t), "{d:?}");
     match decide(ContainerRung::RestartEngine, &o, &no_systemd) {
-        Decision::Skip(why) => assert!(why.contains("not a systemd host"), "{why}"),
+        RungDecision::Skip(why) => assert!(why.contains("not a systemd host"), "{why}"),
         other => panic!("{other:?}"),
     }
 }
@@ -371,8 +371,11 @@ fn frozen_v2_skips_only_sigterm_and_v1_every_signal() {
 fn paused_by_the_engine_unpauses_first() {
     let o = obs("frozen-v2", Some("web-paused"));
     assert_eq!(o.futility, None);
-    assert_eq!(decide(ContainerRung::Unpause, &o, &SYSTEMD), Decision::Try);
-    assert_eq!(decide(ContainerRung::Stop, &o, &SYSTEMD), Decision::Try);
+    assert_eq!(
+        decide(ContainerRung::Unpause, &o, &SYSTEMD),
+        RungDecision::Try
+    );
+    assert_eq!(decide(ContainerRung::Stop, &o, &SYSTEMD), RungDecision::Try);
 }
 
 #[test]
@@ -402,7 +405,7 @@ fn gone_and_no_shim() {
     assert!(o.gone());
     let o = obs("empty", Some("old-nginx-dead"));
     match decide(ContainerRung::KillShim, &o, &SYSTEMD) {
-        Decision::Skip(why) => assert!(why.contains("no containerd shim"), "{why}"),
+        RungDecision::Skip(why) => assert!(why.contains("no containerd shim"), "{why}"),
         other => panic!("{other:?}"),
     }
 }

@@ -219,7 +219,7 @@ pub struct LadderEnv {
 /// What the ladder does with a rung, given what it sees.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "decision", content = "why", rename_all = "kebab-case")]
-pub enum Decision {
+pub enum RungDecision {
     /// Take it.
     Try,
     /// Skip it: it cannot work here (the reason says why).
@@ -229,68 +229,70 @@ pub enum Decision {
 }
 
 /// Decides what to do with `rung` given an observation (pure).
-pub fn decide(rung: ContainerRung, o: &Observation, env: &LadderEnv) -> Decision {
+pub fn decide(rung: ContainerRung, o: &Observation, env: &LadderEnv) -> RungDecision {
     let blocked = o.futility.as_ref().filter(|f| f.blocks(rung));
     let not_listed = || {
-        Decision::Skip("the engine no longer lists the container: only its processes remain".into())
+        RungDecision::Skip(
+            "the engine no longer lists the container: only its processes remain".into(),
+        )
     };
     match rung {
         ContainerRung::Unpause => {
             if o.listed && o.engine_paused() {
-                Decision::Try
+                RungDecision::Try
             } else {
-                Decision::NotApplicable
+                RungDecision::NotApplicable
             }
         }
         ContainerRung::Stop => match (o.listed, blocked) {
             (false, _) => not_listed(),
             // Not running: this rung is a plain `docker rm`, no signal involved.
-            (true, Some(f)) if o.live() => Decision::Skip(f.why()),
-            _ => Decision::Try,
+            (true, Some(f)) if o.live() => RungDecision::Skip(f.why()),
+            _ => RungDecision::Try,
         },
         ContainerRung::Kill => match (o.listed, blocked) {
             (false, _) => not_listed(),
-            (true, _) if !o.live() => Decision::Skip(format!(
+            (true, _) if !o.live() => RungDecision::Skip(format!(
                 "the engine says it is {}: docker kill has nothing to signal",
                 o.status().map_or("not running".into(), ToString::to_string)
             )),
-            (true, Some(f)) => Decision::Skip(f.why()),
-            _ => Decision::Try,
+            (true, Some(f)) => RungDecision::Skip(f.why()),
+            _ => RungDecision::Try,
         },
         ContainerRung::RmForce => match (o.listed, blocked) {
             (false, _) => not_listed(),
-            (true, Some(f)) => Decision::Skip(f.why()),
-            _ => Decision::Try,
+            (true, Some(f)) => RungDecision::Skip(f.why()),
+            _ => RungDecision::Try,
         },
         ContainerRung::KillShim => {
             if let Some(f) = blocked {
-                Decision::Skip(format!(
+                RungDecision::Skip(format!(
                     "{}; killing the shim would only orphan them",
                     f.why()
                 ))
             } else if o.shims.is_empty() && (o.listed || o.processes.is_empty()) {
-                Decision::Skip(format!(
+                RungDecision::Skip(format!(
                     "no containerd shim runs with -id {}",
                     short_id(&o.id)
                 ))
             } else {
-                Decision::Try
+                RungDecision::Try
             }
         }
         ContainerRung::RestartEngine => {
             if !env.systemd {
-                Decision::Skip(
+                RungDecision::Skip(
                     "not a systemd host: hostfix restarts the engine only through systemctl; \
                      restart containerd and docker with the host's own init"
                         .into(),
                 )
             } else if let Some(f) = blocked {
-                Decision::Skip(f.why())
+                RungDecision::Skip(f.why())
             } else {
-                Decision::Try
+                RungDecision::Try
             }
         }
-        ContainerRung::Reboot => Decision::Try,
+        ContainerRung::Reboot => RungDecision::Try,
     }
 }
 
@@ -305,7 +307,7 @@ pub struct RungPlan {
     pub action: String,
     /// What the ladder does with it.
     #[serde(flatten)]
-    pub decision: Decision,
+    pub decision: RungDecision,
     /// Whether the cap allows it.
     pub allowed: bool,
 }
@@ -322,7 +324,7 @@ pub fn plan_ladder(o: &Observation, env: &LadderEnv, names: &Names, cap: Risk) -
             decision: decide(rung, o, env),
             allowed: rung.risk() <= cap,
         })
-        .filter(|p| p.decision != Decision::NotApplicable)
+        .filter(|p| p.decision != RungDecision::NotApplicable)
         .collect()
 }
 
@@ -332,7 +334,7 @@ pub fn next_rung(after: ContainerRung, o: &Observation, env: &LadderEnv) -> Opti
         .iter()
         .copied()
         .filter(|r| *r > after)
-        .find(|r| decide(*r, o, env) == Decision::Try)
+        .find(|r| decide(*r, o, env) == RungDecision::Try)
 }
 
 /// How the container is named in actions.

@@ -50,7 +50,7 @@ pub use diag::{
 };
 pub use gate::GuardedReboot;
 pub use ladder::{
-    ContainerRung, Decision, LadderEnv, NoRebootGate, Observation, RebootGate, RebootRequest,
+    ContainerRung, LadderEnv, NoRebootGate, Observation, RebootGate, RebootRequest, RungDecision,
     RungPlan, decide, plan_ladder,
 };
 pub use procs::{ContainerProcess, Futility, Shim};

@@ -18,7 +18,7 @@ use crate::{program, protect};
 
 use super::ContainerError;
 use super::ladder::{
-    ContainerRung, Decision, LadderEnv, Names, Observation, action, decide, reason,
+    ContainerRung, LadderEnv, Names, Observation, RungDecision, action, decide, reason,
 };
 use super::options::RemoveOptions;
 use super::procs;
@@ -353,12 +353,12 @@ impl Rung<Observation> for Step<'_> {
 
     fn decide(&self, o: &Observation) -> Verdict {
         match decide(self.rung, o, self.env) {
-            Decision::Try => Verdict::Take,
-            Decision::NotApplicable => Verdict::Inapplicable,
-            Decision::Skip(why) if o.futility.as_ref().is_some_and(|f| f.blocks(self.rung)) => {
+            RungDecision::Try => Verdict::Take,
+            RungDecision::NotApplicable => Verdict::Inapplicable,
+            RungDecision::Skip(why) if o.futility.as_ref().is_some_and(|f| f.blocks(self.rung)) => {
                 Verdict::Futile(why)
             }
-            Decision::Skip(why) => Verdict::Skip(why),
+            RungDecision::Skip(why) => Verdict::Skip(why),
         }
     }
 
