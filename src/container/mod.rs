@@ -55,4 +55,4 @@ pub use ladder::{
 };
 pub use procs::{ContainerProcess, Futility, Shim};
 pub use record::{RebootEvidence, RebootRecord};
-pub use remove::{NextRung, Removal, RemoveOptions, remove, validate_target};
+pub use remove::{NextContainerRung, Removal, RemoveOptions, remove, validate_target};

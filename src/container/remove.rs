@@ -24,7 +24,7 @@ use super::rungs::{Ctx, Gone, Step};
 
 /// The next rung, as reported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NextRung {
+pub struct NextContainerRung {
     /// The rung.
     pub rung: ContainerRung,
     /// Its risk.
@@ -56,7 +56,7 @@ pub struct Removal {
     pub removed_by: Option<ContainerRung>,
     /// The rung that would come next: after the planned one (dry run), or the one the
     /// cap or the guard refused.
-    pub next: Option<NextRung>,
+    pub next: Option<NextContainerRung>,
     /// Why signals cannot end its processes, when they cannot (the last observation).
     pub futility: Option<Futility>,
     /// The ladder as planned from the first observation.
@@ -352,7 +352,7 @@ fn walk(
     out.next = climb
         .next_index
         .zip(climb.next.as_ref())
-        .map(|(i, n)| NextRung {
+        .map(|(i, n)| NextContainerRung {
             rung: ContainerRung::LADDER[i],
             risk: n.risk,
             action: n.action.clone(),
