@@ -20,7 +20,7 @@ use super::ladder::{
 pub use super::options::{RemoveOptions, validate_target};
 use super::procs::{self, ContainerProcess, Futility, Shim};
 use super::record::{RebootEvidence, RebootRecord, read_record, remove_record, write_record};
-use super::rungs::{Ctx, Gone, Step};
+use super::rungs::{BoundRung, Ctx, Gone};
 
 /// The next rung, as reported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -325,9 +325,9 @@ fn walk(
         };
         reboot_rung(h, &who, o, gate, &policy, go)
     };
-    let steps: Vec<Step<'_>> = ContainerRung::LADDER
+    let steps: Vec<BoundRung<'_>> = ContainerRung::LADDER
         .iter()
-        .map(|&rung| Step {
+        .map(|&rung| BoundRung {
             rung,
             ctx: &ctx,
             env: &env,

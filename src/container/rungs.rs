@@ -329,7 +329,7 @@ impl Goal<Observation> for Gone<'_> {
 }
 
 /// A rung of the container ladder, with what it needs to act.
-pub(super) struct Step<'a> {
+pub(super) struct BoundRung<'a> {
     pub(super) rung: ContainerRung,
     pub(super) ctx: &'a Ctx<'a>,
     pub(super) env: &'a LadderEnv,
@@ -338,7 +338,7 @@ pub(super) struct Step<'a> {
     pub(super) reboot: &'a dyn Fn(&Host, &Observation, bool) -> Result<String>,
 }
 
-impl Rung<Observation> for Step<'_> {
+impl Rung<Observation> for BoundRung<'_> {
     fn risk(&self) -> Risk {
         self.rung.risk()
     }

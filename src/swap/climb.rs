@@ -12,14 +12,14 @@ use crate::host::Host;
 use crate::plan::{Climb, Goal, Mode, Need, Risk, Rung, Runner, Verdict};
 
 /// One planned step with the applier that takes it.
-struct Step<'a, 'h> {
+struct BoundRung<'a, 'h> {
     step: &'a PlannedStep,
     app: &'a RefCell<Applier<'h>>,
     target: &'a Path,
     temp: &'a Path,
 }
 
-impl Rung<Observation> for Step<'_, '_> {
+impl Rung<Observation> for BoundRung<'_, '_> {
     fn risk(&self) -> Risk {
         self.step.risk
     }
@@ -84,9 +84,9 @@ pub(super) fn walk(
 ) -> Climb<Observation> {
     let (target, temp): (PathBuf, PathBuf) = (o.path.clone(), o.temp_path());
     let app = RefCell::new(app);
-    let rungs: Vec<Step<'_, '_>> = steps
+    let rungs: Vec<BoundRung<'_, '_>> = steps
         .iter()
-        .map(|step| Step {
+        .map(|step| BoundRung {
             step,
             app: &app,
             target: &target,
