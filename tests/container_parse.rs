@@ -12,7 +12,9 @@ use hostfix::container::ladder::{
     plan_ladder, restart_hits, restart_impact,
 };
 use hostfix::container::procs::{self, Futility, Sampling};
-use hostfix::container::{ContainerInfo, PortHolder, PortHolders, findings, findings_with_holders};
+use hostfix::container::{
+    ContainerInfo, PortHolderSummary, PortHolders, findings, findings_with_holders,
+};
 use hostfix::doctor::{Area, Severity};
 use hostfix::engine::{
     self, EngineFailure, Status, classify_failure, parse_inspect, parse_live_restore, parse_ps,
@@ -510,7 +512,7 @@ fn doctor_names_the_port_holder_in_the_containers_way() {
     let list = parse_ps(&read("engine/ps-incident.txt")).unwrap();
     let inspected = vec![info("nginx-port-taken")];
     let table = procs::ProcTable::default();
-    let nginx = PortHolder {
+    let nginx = PortHolderSummary {
         summary: "pid 812 nginx (master) and 1 worker, unit nginx.service, package nginx \
                   (installed for nginx-light)"
             .into(),
@@ -548,7 +550,7 @@ fn doctor_names_the_port_holder_in_the_containers_way() {
     );
 
     // Another container publishes it: hostfix does not stop containers for a port.
-    let other = PortHolder {
+    let other = PortHolderSummary {
         summary: "pid 700 docker-proxy, container web (3f4e5a) (docker-proxy)".into(),
         package: None,
         container: true,

@@ -79,7 +79,7 @@ pub fn blocked_ports(info: &ContainerInfo) -> Vec<u16> {
 /// Who holds a host port a container could not get, as the port module found it
 /// ([`crate::port::find_holders`]): the link from the container to the process in its way.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct PortHolder {
+pub struct PortHolderSummary {
     /// One line, as `hostfix port who` says it: `pid 812 nginx (master) and 1 worker,
     /// unit nginx.service, package nginx (installed for nginx-light)`.
     pub summary: String,
@@ -90,11 +90,11 @@ pub struct PortHolder {
 }
 
 /// The holders of each host port, by port; a port with an empty list is free now.
-pub type PortHolders = BTreeMap<u16, Vec<PortHolder>>;
+pub type PortHolders = BTreeMap<u16, Vec<PortHolderSummary>>;
 
 /// The holders of a TCP port, as `hostfix port who PORT` finds them; `None` when the
 /// lookup failed (logged).
-pub fn port_holders(host: &Host, port: u16) -> Option<Vec<PortHolder>> {
+pub fn port_holders(host: &Host, port: u16) -> Option<Vec<PortHolderSummary>> {
     let h = match crate::port::find_holders(host, &crate::port::WhoSpec::tcp(port)) {
         Ok(h) => h,
         Err(e) => {
@@ -102,12 +102,12 @@ pub fn port_holders(host: &Host, port: u16) -> Option<Vec<PortHolder>> {
             return None;
         }
     };
-    let mut out: Vec<PortHolder> = h
+    let mut out: Vec<PortHolderSummary> = h
         .groups
         .iter()
         .map(|g| {
             let leader = h.owners.iter().find(|o| o.pid == g.leader);
-            PortHolder {
+            PortHolderSummary {
                 summary: g.summary.clone(),
                 package: leader.and_then(|o| o.package.as_ref().map(|p| p.name.clone())),
                 container: leader.is_some_and(|o| o.container.is_some()),
@@ -115,9 +115,9 @@ pub fn port_holders(host: &Host, port: u16) -> Option<Vec<PortHolder>> {
         })
         .collect();
     if out.is_empty() && !h.listeners.is_empty() {
-        out.push(PortHolder {
+        out.push(PortHolderSummary {
             summary: "sockets of no visible process".into(),
-            ..PortHolder::default()
+            ..PortHolderSummary::default()
         });
     }
     Some(out)
