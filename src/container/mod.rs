@@ -39,6 +39,7 @@ mod options;
 pub mod procs;
 pub(crate) mod record;
 mod remove;
+mod resolve;
 mod rungs;
 
 pub use crate::error::ContainerError;
