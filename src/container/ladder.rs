@@ -25,10 +25,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::engine::{ContainerInfo, Status, short_id};
-use crate::error::{Refusal, Result};
-use crate::host::Host;
-use crate::plan::{Policy, Risk};
+use crate::plan::Risk;
 
+pub use super::gate::{NoRebootGate, RebootGate, RebootRequest};
 use super::procs::{ContainerProcess, Futility, Shim};
 
 /// One rung of the ladder.
@@ -438,74 +437,6 @@ pub fn restart_hits(o: &Observation, env: &LadderEnv) -> Vec<String> {
         Vec::new()
     } else {
         o.others_running.clone()
-    }
-}
-
-/// What the ladder asks of the reboot guard.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RebootRequest {
-    /// A key for the guard's once-only rule: one reboot per container
-    /// (`container-rm-<full id>`).
-    pub key: String,
-    /// Why, for the guard's ledger and the journal.
-    pub reason: String,
-    /// One short line for logged-in users.
-    pub message: String,
-}
-
-/// The one function the reboot rung calls: a reboot through the reboot guard.
-///
-/// The guard decides (loops, attempts per window, minimum uptime); the ladder only asks.
-/// A closure `Fn(&Host, &Policy, &RebootRequest) -> Result<String>` is a gate whose check
-/// always passes.
-pub trait RebootGate {
-    /// Whether the guard would allow this reboot now; read-only.
-    ///
-    /// # Errors
-    /// [`Error::Refused`](crate::Error::Refused) with the guard's [`Refusal`] when it would not.
-    fn check(&self, _host: &Host, _policy: &Policy, _req: &RebootRequest) -> Result<()> {
-        Ok(())
-    }
-
-    /// Reboots through the guard; returns what was done (an orderly reboot returns once
-    /// it is queued; `reboot(2)` never returns).
-    ///
-    /// # Errors
-    /// The guard's refusal or the reboot's failure.
-    fn reboot(&self, host: &Host, policy: &Policy, req: &RebootRequest) -> Result<String>;
-}
-
-impl<F> RebootGate for F
-where
-    F: Fn(&Host, &Policy, &RebootRequest) -> Result<String>,
-{
-    fn reboot(&self, host: &Host, policy: &Policy, req: &RebootRequest) -> Result<String> {
-        self(host, policy, req)
-    }
-}
-
-/// A gate that refuses every reboot: for builds and callers without the reboot guard.
-/// The reboot rung is then planned and refused, never faked.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoRebootGate;
-
-impl NoRebootGate {
-    fn refusal() -> Refusal {
-        Refusal::Guard {
-            rule: "reboot-guard".into(),
-            detail: "no reboot guard is wired to the container ladder in this build: \
-                     reboot the host yourself, then run the same command again"
-                .into(),
-        }
-    }
-}
-
-impl RebootGate for NoRebootGate {
-    fn check(&self, _host: &Host, _policy: &Policy, _req: &RebootRequest) -> Result<()> {
-        Err(Self::refusal().into())
-    }
-    fn reboot(&self, _host: &Host, _policy: &Policy, _req: &RebootRequest) -> Result<String> {
-        Err(Self::refusal().into())
     }
 }
 
