@@ -187,66 +187,74 @@ impl Ctx<'_> {
             ContainerRung::RmForce => {
                 notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
             }
-            ContainerRung::KillShim => {
-                let protected = protect::caller(self.host);
-                for s in &o.shims {
-                    notes.push(self.kill(s.pid, s.start_time, &s.comm, "shim", &protected)?);
-                }
-                if !o.listed {
-                    for p in &o.processes {
-                        notes.push(self.kill(
-                            p.pid,
-                            p.start_time,
-                            &p.comm,
-                            "process",
-                            &protected,
-                        )?);
-                    }
-                } else {
-                    // containerd notices the shim's death and cleans up the task.
-                    self.host.system().sleep(Duration::from_secs(1));
-                    notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
-                }
-            }
-            ContainerRung::RestartEngine => {
-                let systemctl = program::find(self.host.root(), "systemctl")
-                    .map_or_else(|| "systemctl".into(), |p| p.run_path());
-                for unit in ["containerd.service", "docker.service"] {
-                    let out = run_wrapped(
-                        self.host,
-                        &self.engine.timeout,
-                        &systemctl,
-                        &["restart", unit],
-                        self.opts.restart_timeout,
-                    )?;
-                    let msg = out.message().to_ascii_lowercase();
-                    if out.ok() {
-                        notes.push(out.summary());
-                    } else if unit == "containerd.service"
-                        && (msg.contains("not found") || msg.contains("not loaded"))
-                    {
-                        notes.push(format!(
-                            "{}: no such unit (docker runs its own containerd)",
-                            out.command
-                        ));
-                    } else {
-                        // The engine may now be down: stop and say so, with systemd's
-                        // own words.
-                        return Err(ContainerError::Restart {
-                            unit: unit.into(),
-                            message: out.summary(),
-                        }
-                        .into());
-                    }
-                }
-                let after = self.settle(Settle::EngineBack)?;
-                if after.listed {
-                    notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
-                }
-            }
+            ContainerRung::KillShim => self.kill_shim(o, &mut notes)?,
+            ContainerRung::RestartEngine => self.restart_engine(&mut notes)?,
             ContainerRung::Reboot => {}
         }
         Ok(notes)
+    }
+
+    /// The shim rung: SIGKILL to the container's shims, and to its leftover processes when
+    /// the engine no longer lists it; else `docker rm -f` once containerd had a moment.
+    fn kill_shim(&self, o: &Observation, notes: &mut Vec<String>) -> Result<()> {
+        let id = self.id.as_str();
+        let cmd_limit = self.opts.command_timeout;
+        let protected = protect::caller(self.host);
+        for s in &o.shims {
+            notes.push(self.kill(s.pid, s.start_time, &s.comm, "shim", &protected)?);
+        }
+        if !o.listed {
+            for p in &o.processes {
+                notes.push(self.kill(p.pid, p.start_time, &p.comm, "process", &protected)?);
+            }
+        } else {
+            // containerd notices the shim's death and cleans up the task.
+            self.host.system().sleep(Duration::from_secs(1));
+            notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
+        }
+        Ok(())
+    }
+
+    /// The engine rung: `systemctl restart` containerd, then docker; then `docker rm -f`
+    /// once the engine answers again, if it still lists the container.
+    fn restart_engine(&self, notes: &mut Vec<String>) -> Result<()> {
+        let id = self.id.as_str();
+        let cmd_limit = self.opts.command_timeout;
+        let systemctl = program::find(self.host.root(), "systemctl")
+            .map_or_else(|| "systemctl".into(), |p| p.run_path());
+        for unit in ["containerd.service", "docker.service"] {
+            let out = run_wrapped(
+                self.host,
+                &self.engine.timeout,
+                &systemctl,
+                &["restart", unit],
+                self.opts.restart_timeout,
+            )?;
+            let msg = out.message().to_ascii_lowercase();
+            if out.ok() {
+                notes.push(out.summary());
+            } else if unit == "containerd.service"
+                && (msg.contains("not found") || msg.contains("not loaded"))
+            {
+                notes.push(format!(
+                    "{}: no such unit (docker runs its own containerd)",
+                    out.command
+                ));
+            } else {
+                // The engine may now be down: stop and say so, with systemd's
+                // own words.
+                return Err(ContainerError::Restart {
+                    unit: unit.into(),
+                    message: out.summary(),
+                }
+                .into());
+            }
+        }
+        let after = self.settle(Settle::EngineBack)?;
+        if after.listed {
+            notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
+        }
+        Ok(())
     }
 
     /// SIGKILL to one process through a pidfd, after the protection checks.
