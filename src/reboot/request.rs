@@ -242,7 +242,7 @@ pub(super) fn send_request(
         }
         sys.sync();
         let (command, cause) = match run_orderly(host, plan, &mut ledger, id) {
-            Ok(accepted) => {
+            Orderly::Accepted(accepted) => {
                 notes.insert(0, format!("sync done; `{accepted}` accepted the request"));
                 notes.push(format!(
                     "the reboot is underway, not done: entry #{id} stays started until a \
@@ -250,7 +250,7 @@ pub(super) fn send_request(
                 ));
                 return Ok(notes.join("; "));
             }
-            Err(failure) => failure,
+            Orderly::Failed { command, cause } => (command, cause),
         };
         if plan.method == RebootMethod::Orderly {
             let msg = cause.to_string();
@@ -290,22 +290,24 @@ fn send_wall(host: &Host, message: &str) -> String {
     }
 }
 
+/// How the orderly reboot commands went.
+enum Orderly {
+    /// This command accepted the request.
+    Accepted(String),
+    /// None did: the first that ran and failed, else the last that could not be started.
+    Failed { command: String, cause: Error },
+}
+
 /// Runs the orderly reboot commands in turn until one accepts the request (recorded in
-/// the entry); returns that command, or the command that failed and why: the first that
-/// ran and failed, else the last that could not be started.
-fn run_orderly(
-    host: &Host,
-    plan: &RequestPlan,
-    ledger: &mut LedgerWriter<'_>,
-    id: u64,
-) -> std::result::Result<String, (String, Error)> {
+/// the entry).
+fn run_orderly(host: &Host, plan: &RequestPlan, ledger: &mut LedgerWriter<'_>, id: u64) -> Orderly {
     let mut failure: Option<(String, Error)> = None;
     for cmd in &plan.orderly {
         match host.system().run(cmd) {
             Ok(o) if o.success() => {
                 let t = ledger::unix_secs(host.system().now());
                 ledger.mark(id, |e| e.requested_at = Some(t));
-                return Ok(cmd.display());
+                return Orderly::Accepted(cmd.display());
             }
             Ok(o) => {
                 failure = Some((cmd.display(), o.to_error(cmd)));
@@ -318,12 +320,13 @@ fn run_orderly(
             }
         }
     }
-    Err(failure.unwrap_or_else(|| {
+    let (command, cause) = failure.unwrap_or_else(|| {
         (
             "orderly reboot".to_string(),
             Error::Unmet("no orderly reboot command".into()),
         )
-    }))
+    });
+    Orderly::Failed { command, cause }
 }
 
 /// Calls reboot(2), recording the request first (it does not return when it works).
