@@ -149,7 +149,7 @@ mod tests {
     }
 
     #[test]
-    fn classification() {
+    fn classification_of_units() {
         let c = ctx(true);
         let (k, u, s, _, p) = classify(
             &proc_(
@@ -205,7 +205,11 @@ mod tests {
             &c,
         );
         assert_eq!(k, OwnerKind::Process, "a user unit is not a system service");
+    }
 
+    #[test]
+    fn classification_protects() {
+        let c = ctx(true);
         let (_, _, _, _, p) = classify(&proc_(3999, 1, "bash", "/usr/bin/bash", "/"), &c);
         assert!(p.unwrap().contains("caller"));
         let (_, _, _, _, p) = classify(
@@ -231,6 +235,14 @@ mod tests {
         );
         assert!(p.unwrap().contains("container engine"));
 
+        let mut kt = proc_(50, 2, "kworker", "/", "/");
+        kt.stat.flags = crate::process::PF_KTHREAD;
+        assert!(classify(&kt, &c).4.unwrap().contains("kernel thread"));
+    }
+
+    #[test]
+    fn classification_of_containers() {
+        let c = ctx(true);
         let mut dp = proc_(
             702,
             701,
@@ -267,9 +279,5 @@ mod tests {
         );
         assert_eq!(k, OwnerKind::Container);
         assert_eq!(cont.unwrap().id.as_deref(), Some(id));
-
-        let mut kt = proc_(50, 2, "kworker", "/", "/");
-        kt.stat.flags = crate::process::PF_KTHREAD;
-        assert!(classify(&kt, &c).4.unwrap().contains("kernel thread"));
     }
 }
