@@ -56,13 +56,13 @@ impl Rung<Observation> for BoundRung<'_, '_> {
     }
 }
 
-/// The swap file as observed again after the plan.
-struct Observed<'a> {
+/// The goal of the swap climb: the swap file observed again after the plan.
+struct SwapGoal<'a> {
     path: &'a Path,
     state_dir: &'a Path,
 }
 
-impl Goal<Observation> for Observed<'_> {
+impl Goal<Observation> for SwapGoal<'_> {
     fn observe(&mut self, host: &Host) -> Result<Observation> {
         observe(host, self.path, self.state_dir)
     }
@@ -95,7 +95,7 @@ pub(super) fn walk(
         .collect();
     let refs: Vec<&dyn Rung<Observation>> =
         rungs.iter().map(|r| r as &dyn Rung<Observation>).collect();
-    let mut goal = Observed {
+    let mut goal = SwapGoal {
         path: &target,
         state_dir,
     };
