@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use hostfix::container::ladder::Rung;
+use hostfix::container::ladder::ContainerRung;
 use hostfix::container::procs::{self, Futility, Sampling};
 use hostfix::container::{self, NoRebootGate, RemoveOptions};
 use hostfix::host::{Cmd, CmdOutput, LiveSystem, System};
@@ -512,7 +512,7 @@ fn a_writer_on_a_frozen_filesystem_makes_the_ladder_skip_to_the_reboot() {
         "{:#?}",
         r.steps
     );
-    assert_eq!(r.result.next.as_ref().unwrap().rung, Rung::Reboot);
+    assert_eq!(r.result.next.as_ref().unwrap().rung, ContainerRung::Reboot);
     let calls = sys.calls.lock().unwrap().clone();
     assert!(
         calls.iter().all(|c| c.starts_with("ps")
@@ -604,7 +604,10 @@ fn a_stopped_shim_and_leftovers_the_engine_forgot_die_through_pidfds() {
     // rung is refused: nothing is signalled.
     let r = container::remove(&host, &RemoveOptions::new(&id), &policy, &NoRebootGate);
     assert_eq!(r.exit_code(), 3, "{:?}", r.error);
-    assert_eq!(r.result.next.as_ref().unwrap().rung, Rung::KillShim);
+    assert_eq!(
+        r.result.next.as_ref().unwrap().rung,
+        ContainerRung::KillShim
+    );
     assert!(
         sys.calls
             .lock()
@@ -622,7 +625,7 @@ fn a_stopped_shim_and_leftovers_the_engine_forgot_die_through_pidfds() {
         &NoRebootGate,
     );
     assert_eq!(r.exit_code(), 0, "{:?}\n{:#?}", r.error, r.steps);
-    assert_eq!(r.result.removed_by, Some(Rung::KillShim));
+    assert_eq!(r.result.removed_by, Some(ContainerRung::KillShim));
     assert_eq!(kids.exit_signal(shim_pid, Duration::from_secs(5)), Some(9));
     if let Some(p) = leftover {
         assert_eq!(kids.exit_signal(p, Duration::from_secs(5)), Some(9));

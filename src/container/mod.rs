@@ -39,20 +39,21 @@ mod options;
 pub mod procs;
 pub(crate) mod record;
 mod remove;
+mod resolve;
 mod rungs;
 
 pub use crate::error::ContainerError;
 
 pub use crate::engine::{ContainerInfo, Engine, PsEntry, PublishedPort, Status};
 pub use diag::{
-    ContainerFacts, ContainerSummary, PortHolder, PortHolders, blocked_ports, diagnose, findings,
-    findings_with_holders, port_holders,
+    ContainerFacts, ContainerSummary, PortHolderSummary, PortHolders, blocked_ports, diagnose,
+    findings, findings_with_holders, port_holders,
 };
 pub use gate::GuardedReboot;
 pub use ladder::{
-    Decision, LadderEnv, NoRebootGate, Observation, RebootGate, RebootRequest, Rung, RungPlan,
-    decide, plan_ladder,
+    ContainerRung, LadderEnv, NoRebootGate, Observation, RebootGate, RebootRequest, RungDecision,
+    RungPlan, decide, plan_ladder,
 };
 pub use procs::{ContainerProcess, Futility, Shim};
 pub use record::{RebootEvidence, RebootRecord};
-pub use remove::{NextRung, Removal, RemoveOptions, remove, validate_target};
+pub use remove::{NextContainerRung, Removal, RemoveOptions, remove, validate_target};

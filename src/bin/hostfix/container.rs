@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use hostfix::Risk;
-use hostfix::container::{self, Decision, GuardedReboot, Removal, RemoveOptions};
+use hostfix::container::{self, GuardedReboot, Removal, RemoveOptions, RungDecision};
 
 use crate::Global;
 use crate::args::{self, Utf8};
@@ -110,10 +110,10 @@ fn summary(r: &Removal, dry_run: bool) -> String {
         let _ = writeln!(s, "ladder:");
         for p in &r.ladder {
             let what = match &p.decision {
-                Decision::Try if p.allowed => "try".to_string(),
-                Decision::Try => "above --max-risk".to_string(),
-                Decision::Skip(why) => format!("skip: {why}"),
-                Decision::NotApplicable => continue,
+                RungDecision::Try if p.allowed => "try".to_string(),
+                RungDecision::Try => "above --max-risk".to_string(),
+                RungDecision::Skip(why) => format!("skip: {why}"),
+                RungDecision::NotApplicable => continue,
             };
             let _ = writeln!(
                 s,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Args;
 use hostfix::Risk;
 use hostfix::reboot::{
-    self, Decision, NeedVerdict, RebootMethod, RebootResult, RebootSpec, Rules, Verdict,
+    self, GuardVerdict, NeedVerdict, RebootDecision, RebootMethod, RebootResult, RebootSpec, Rules,
 };
 use hostfix::size::format_duration;
 
@@ -96,11 +96,11 @@ pub fn run(g: &Global, a: RebootArgs) -> i32 {
 fn summary(r: &RebootResult) -> String {
     let mut s = String::new();
     let decision = match r.decision {
-        Decision::Undecided => "undecided",
-        Decision::Reboot if r.requested => "reboot requested (not done yet)",
-        Decision::Reboot => "reboot",
-        Decision::NotNeeded => "no reboot: not needed",
-        Decision::Refused => "no reboot: refused",
+        RebootDecision::Undecided => "undecided",
+        RebootDecision::Reboot if r.requested => "reboot requested (not done yet)",
+        RebootDecision::Reboot => "reboot",
+        RebootDecision::NotNeeded => "no reboot: not needed",
+        RebootDecision::Refused => "no reboot: refused",
     };
     let _ = writeln!(s, "decision: {decision}");
     if !r.why.is_empty() {
@@ -130,10 +130,10 @@ fn summary(r: &RebootResult) -> String {
         let _ = writeln!(s, "guard:");
         for v in &r.guard {
             let mark = match v.verdict {
-                Verdict::Allow => "allow",
-                Verdict::Refuse => "REFUSE",
-                Verdict::Off => "off",
-                Verdict::Unknown => "unknown",
+                GuardVerdict::Allow => "allow",
+                GuardVerdict::Refuse => "REFUSE",
+                GuardVerdict::Off => "off",
+                GuardVerdict::Unknown => "unknown",
             };
             let _ = writeln!(s, "  [{mark:<6}] {}: {}", v.rule, v.detail);
         }
