@@ -19,19 +19,18 @@ use nix::sys::signal::Signal;
 
 pub const MIB: u64 = 1 << 20;
 
-/// Whether root tests can run here; prints why not.
+#[path = "../support/tiers.rs"]
+pub mod tiers;
+
+/// Whether root tests can run here; skips the test loudly (a failure under
+/// `HOSTFIX_REQUIRE_ROOT=1`) when not.
+#[track_caller]
 pub fn root_or_skip(tools: &[&str]) -> bool {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root (swapon, mount, losetup)");
-        return false;
-    }
-    for t in tools {
-        if which::which(t).is_err() {
-            eprintln!("skipped: {t} is not installed");
-            return false;
-        }
-    }
-    true
+    tiers::root_with(
+        "swapon, mount and losetup",
+        tools,
+        "apt-get install util-linux e2fsprogs xfsprogs btrfs-progs",
+    )
 }
 
 /// A fake host root in a tempdir.

@@ -21,9 +21,10 @@ mod guest;
 mod image;
 mod proc;
 mod results;
+#[path = "../support/tiers.rs"]
+mod tiers;
 
 use std::fs::File;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -98,17 +99,12 @@ fn machine_slot() -> Result<Flock<File>, String> {
 
 /// Writes to the real stderr, past the test harness's capture: notices that must be seen
 /// even when the test passes (a skip, an image build).
-pub fn loud(msg: &str) {
-    let _ = writeln!(std::io::stderr(), "{msg}");
-}
+pub use tiers::loud;
 
-fn banner(test: &str, reason: &str) {
-    let bar = "#".repeat(78);
-    loud(&format!(
-        "\n{bar}\n## SKIPPED VM SCENARIO {test}\n## {reason}\n## The VM scenarios prove hostfix \
-         on a real Debian host; they did NOT run.\n## (Set HOSTFIX_REQUIRE_VM=1 to make this a \
-         failure.)\n{bar}\n"
-    ));
+/// Skips the running scenario loudly, or fails it under `HOSTFIX_REQUIRE_VM=1`.
+#[track_caller]
+pub fn skip(reason: &str) {
+    tiers::skip(tiers::Tier::Vm, reason);
 }
 
 /// Why the VM scenarios cannot run here, if they cannot.
@@ -136,10 +132,7 @@ fn skip_reason() -> Option<String> {
 /// here (a failure instead under `HOSTFIX_REQUIRE_VM=1`).
 fn lab(test: &str) -> Option<(&'static Lab, Slot)> {
     if let Some(reason) = skip_reason() {
-        if std::env::var_os("HOSTFIX_REQUIRE_VM").is_some_and(|v| v == "1") {
-            panic!("HOSTFIX_REQUIRE_VM=1 but the VM scenario {test} cannot run: {reason}");
-        }
-        banner(test, &reason);
+        skip(&reason);
         return None;
     }
     let machine = machine_slot().unwrap_or_else(|e| panic!("the VM guest slot: {e}"));
@@ -165,7 +158,7 @@ fn lab(test: &str) -> Option<(&'static Lab, Slot)> {
     });
     match lab {
         Ok(l) => Some((l, slot)),
-        Err(e) => panic!("the VM scenarios' guest image is not available: {e}"),
+        Err(e) => panic!("{test}: the VM scenarios' guest image is not available: {e}"),
     }
 }
 
