@@ -78,6 +78,7 @@ pub mod resources;
 pub mod size;
 pub mod state;
 pub mod swap;
+mod testhook;
 
 pub use error::{Error, ErrorKind, Result};
 pub use host::Host;

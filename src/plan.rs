@@ -318,7 +318,10 @@ impl<'h> Runner<'h> {
             return Ok(Exec::Planned);
         }
         log::info!("{}: do {action} ({risk}): {reason}", self.operation);
-        match apply(self.host) {
+        crate::testhook::point(|| format!("before {}: {action}", self.operation));
+        let applied = apply(self.host);
+        crate::testhook::point(|| format!("after {}: {action}", self.operation));
+        match applied {
             Ok(detail) => {
                 log::info!("{}: done {action}: {detail}", self.operation);
                 self.steps.push(Step {
