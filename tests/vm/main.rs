@@ -19,6 +19,7 @@ mod clients;
 mod container;
 mod guest;
 mod image;
+mod powercut;
 mod proc;
 mod results;
 #[path = "../support/tiers.rs"]
@@ -165,9 +166,18 @@ fn lab(test: &str) -> Option<(&'static Lab, Slot)> {
 /// A guest for one scenario (`scenarios/NAME.sh`), its slot, and its timer; `None` after
 /// the loud notice when VM scenarios cannot run here.
 fn scenario(test: &str, name: &'static str) -> Option<(Guest, Slot, Timer)> {
+    scenario_with(test, name, &[])
+}
+
+/// [`scenario`], with more files on the guest's handoff disk (name, bytes, mode).
+fn scenario_with(
+    test: &str,
+    name: &'static str,
+    files: &[(&str, &[u8], u32)],
+) -> Option<(Guest, Slot, Timer)> {
     let (lab, slot) = lab(test)?;
     let t = Timer(name, Instant::now());
-    Some((Guest::new(lab, name), slot, t))
+    Some((Guest::with_files(lab, name, files), slot, t))
 }
 
 /// Times a scenario, printed past the capture.
