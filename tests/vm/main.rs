@@ -5,9 +5,11 @@
 //! outside the checkout under a hash of its recipe; each scenario boots a copy-on-write
 //! overlay of it under software-emulated qemu, with the freshly built `hostfix` and the
 //! scenario script (`scenarios/*.sh`) on a second disk. The script gathers facts into the
-//! second serial port; the assertions are here.
+//! second serial port; the assertions are here. The scripts run under `set -Eeuo
+//! pipefail`: the first command that fails unexpectedly ends the scenario with a `FAIL`
+//! line, and any `FAIL` line fails the test ([`guest::Guest::wait`]).
 //!
-//! Skipped, with a loud notice, when not root, when qemu-system-x86_64, qemu-img,
+//! Skipped (`tests/support/tiers.rs`), with a loud notice, when not root, when qemu-system-x86_64, qemu-img,
 //! debootstrap or mkfs.ext4 is missing, or with `HOSTFIX_VM=0`; with `HOSTFIX_REQUIRE_VM=1`
 //! (CI) each of those is a failure instead. `HOSTFIX_VM_CACHE` moves the image cache
 //! (default `/var/cache/hostfix-vm`), `HOSTFIX_VM_MIRROR` overrides the mirror read from

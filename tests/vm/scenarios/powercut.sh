@@ -55,6 +55,10 @@ setup() {
   systemctl mask --now docker.socket docker.service containerd.service nginx.service \
     ssh.service apparmor.service e2scrub_reap.service getty@tty1.service \
     serial-getty@ttyS0.service systemd-logind.service >/dev/null 2>&1
+  # apt without package lists: removals read only dpkg's database, which is all they
+  # need, and each apt run is seconds faster under emulation.
+  mv /var/lib/apt/lists /var/lib/apt/lists.powercut
+  mkdir -p /var/lib/apt/lists/partial
   # Other people's lines, odd ones included: each must stay byte for byte.
   printf '%s\n' \
     "# power-cut scenario: lines that are not hostfix's" \
