@@ -34,9 +34,12 @@
 //! command that would stop them), essential or required packages, packages of another
 //! source than the one holding a port (but for add-ons its own packages pulled in), and
 //! files it did not create or cannot verify (a swap file is deleted only when it carries
-//! a swap signature). Edits to system
-//! files (fstab) are atomic and keep every other byte; concurrent runs are serialised by a
-//! lock in the state directory ([`lock::StateLock`]).
+//! a swap signature). The rules for processes, packages and containers, and their
+//! wording, live in [`protect`]. Edits to system
+//! files (fstab) are atomic and keep every other byte; every edit of the host (fstab, swap
+//! areas, units, packages, the reboot ledger) is serialised by one machine-wide lock,
+//! whatever the state directory ([`state::HostLock`], `/run/hostfix/lock`). hostfix's own
+//! state files are regular files or refused ([`state`]).
 //!
 //! ## The host is a value
 //!
@@ -65,20 +68,29 @@
 
 pub mod container;
 pub mod doctor;
+pub mod engine;
 pub mod error;
+pub mod finding;
 pub mod fsutil;
 pub mod host;
-pub mod lock;
+pub mod input;
+pub mod net;
 pub mod package;
 pub mod plan;
 pub mod port;
 pub mod process;
+pub mod program;
+pub mod protect;
 pub mod reboot;
 pub mod resources;
+pub mod risk;
 pub mod size;
 pub mod state;
 pub mod swap;
 mod testhook;
+
+#[cfg(test)]
+mod proptests;
 
 pub use error::{Error, ErrorKind, Result};
 pub use host::Host;

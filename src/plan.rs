@@ -5,75 +5,17 @@
 //! (`planned`, under `--dry-run`), or refused (riskier than the [`Policy`] allows). A dry
 //! run therefore walks exactly the code path an apply walks, minus the changes.
 
-use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use serde::Serialize;
 
-use crate::error::{Error, ErrorKind, InputError, Refusal};
+use crate::error::{Error, ErrorKind, Refusal};
 use crate::host::Host;
+pub use crate::risk::Risk;
 
-/// How much a step can hurt, least risky first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Risk {
-    /// Only reads the host.
-    ReadOnly,
-    /// Creates something new (a swap file, an fstab line, a ledger entry).
-    Additive,
-    /// Interrupts something running (stops a unit, kills a process, swapoff).
-    Disruptive,
-    /// Cannot be put back exactly (removes a package, deletes a file, kills a shim).
-    Destructive,
-    /// Reboots the host.
-    Reboot,
-}
+mod ladder;
 
-impl Risk {
-    /// Every level, least risky first.
-    pub const ALL: [Risk; 5] = [
-        Risk::ReadOnly,
-        Risk::Additive,
-        Risk::Disruptive,
-        Risk::Destructive,
-        Risk::Reboot,
-    ];
-
-    /// The name used on the command line and in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Risk::ReadOnly => "read-only",
-            Risk::Additive => "additive",
-            Risk::Disruptive => "disruptive",
-            Risk::Destructive => "destructive",
-            Risk::Reboot => "reboot",
-        }
-    }
-}
-
-impl fmt::Display for Risk {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Risk {
-    type Err = InputError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Risk::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s.trim())
-            .ok_or_else(|| {
-                InputError::new(
-                    "risk level",
-                    s,
-                    "unknown level",
-                    "one of read-only, additive, disruptive, destructive, reboot",
-                )
-            })
-    }
-}
+pub use ladder::{Climb, Goal, Mode, Need, NextRung, Rung, Verdict};
 
 /// What became of a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -104,6 +46,10 @@ pub struct Step {
     pub reason: String,
     /// What happened (or would happen, or why it was refused).
     pub detail: String,
+    /// The step changes the host and this process is not root: planned in a dry run (the
+    /// plan is still shown whole), refused in a real run. In JSON only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub needs_root: bool,
 }
 
 /// What the caller allows an operation to do.
@@ -113,8 +59,9 @@ pub struct Policy {
     pub max_risk: Risk,
     /// Plan only: observe, decide, and take no step that changes the host.
     pub dry_run: bool,
-    /// Where hostfix keeps its lock and ledgers (a path on the host, default
-    /// `/var/lib/hostfix`).
+    /// Where hostfix keeps its ledgers and records (a path on the host, default
+    /// `/var/lib/hostfix`; `..` is resolved before use). The host lock is not here: it
+    /// is the machine's ([`crate::state::HostLock`]).
     pub state_dir: PathBuf,
 }
 
@@ -214,6 +161,7 @@ impl<'h> Runner<'h> {
             status: StepStatus::Done,
             reason: "observe the host".into(),
             detail: detail.into(),
+            needs_root: false,
         };
         log::info!(
             "{}: observed {}: {}",
@@ -238,6 +186,7 @@ impl<'h> Runner<'h> {
             status: StepStatus::Skipped,
             reason: reason.into(),
             detail: detail.into(),
+            needs_root: false,
         };
         log::info!("{}: skip {}: {}", self.operation, step.action, step.detail);
         self.steps.push(step);
@@ -246,12 +195,24 @@ impl<'h> Runner<'h> {
     /// Records a refusal of a step for a reason other than the risk cap (a protected
     /// target, a guard) and returns the error to propagate.
     pub fn refuse(&mut self, action: impl Into<String>, risk: Risk, refusal: Refusal) -> Error {
+        self.refuse_step(action, risk, "needed to reach the desired state", refusal)
+    }
+
+    /// [`Runner::refuse`] with the step's own reason.
+    pub fn refuse_step(
+        &mut self,
+        action: impl Into<String>,
+        risk: Risk,
+        reason: impl Into<String>,
+        refusal: Refusal,
+    ) -> Error {
         let step = Step {
             action: action.into(),
             risk,
             status: StepStatus::Refused,
-            reason: "needed to reach the desired state".into(),
+            reason: reason.into(),
             detail: refusal.to_string(),
+            needs_root: matches!(refusal, Refusal::NeedsRoot { .. }),
         };
         log::warn!(
             "{}: refused {}: {}",
@@ -293,6 +254,7 @@ impl<'h> Runner<'h> {
                 status: StepStatus::Refused,
                 reason,
                 detail: refusal.to_string(),
+                needs_root: false,
             };
             log::warn!(
                 "{}: refused {}: {}",
@@ -307,13 +269,24 @@ impl<'h> Runner<'h> {
             self.changed = true;
         }
         if self.policy.dry_run {
+            // The whole plan is shown to anyone; the steps a real run would need root for
+            // say so.
+            let needs_root = risk > Risk::ReadOnly && !self.host.is_root();
             log::info!("{}: plan {action} ({risk}): {reason}", self.operation);
             self.steps.push(Step {
                 action,
                 risk,
                 status: StepStatus::Planned,
                 reason,
-                detail: "dry run: not taken".into(),
+                detail: if needs_root {
+                    format!(
+                        "dry run: not taken; needs root (this run is uid {})",
+                        self.host.system().euid()
+                    )
+                } else {
+                    "dry run: not taken".into()
+                },
+                needs_root,
             });
             return Ok(Exec::Planned);
         }
@@ -330,17 +303,31 @@ impl<'h> Runner<'h> {
                     status: StepStatus::Done,
                     reason,
                     detail,
+                    needs_root: false,
                 });
                 Ok(Exec::Done)
             }
             Err(e) => {
-                log::error!("{}: failed {action}: {e}", self.operation);
+                let needs_root = matches!(e, Error::Refused(Refusal::NeedsRoot { .. }));
+                // A step that found it must not go on (a guard, a protected target, no
+                // root) was refused, not failed.
+                let status = match e.kind() {
+                    ErrorKind::Refused => {
+                        log::warn!("{}: refused {action}: {e}", self.operation);
+                        StepStatus::Refused
+                    }
+                    _ => {
+                        log::error!("{}: failed {action}: {e}", self.operation);
+                        StepStatus::Failed
+                    }
+                };
                 self.steps.push(Step {
                     action,
                     risk,
-                    status: StepStatus::Failed,
+                    status,
                     reason,
                     detail: e.to_string(),
+                    needs_root,
                 });
                 Err(e)
             }
@@ -605,6 +592,57 @@ mod tests {
             .unwrap();
         let rep: Report<Out> = r.finish(Ok(Out::default()));
         assert!(rep.changed);
+    }
+
+    #[test]
+    fn a_dry_run_without_root_shows_every_step_and_marks_them() {
+        let rec = std::sync::Arc::new(crate::host::RecordingSystem::with_euid(1000));
+        let host = Host::with_system(std::env::temp_dir(), rec);
+        let policy = Policy::new(Risk::Disruptive).dry_run(true);
+        let mut r = Runner::new("test", &host, &policy);
+        r.observe("read /proc/swaps", "no swap");
+        for (a, risk) in [("create", Risk::Additive), ("swapoff", Risk::Disruptive)] {
+            let exec = r.step(a, risk, "x", |_| panic!("must not run")).unwrap();
+            assert_eq!(exec, Exec::Planned);
+        }
+        let rep: Report<Out> = r.finish(Ok(Out::default()));
+        assert_eq!(rep.exit_code(), 0);
+        let json = serde_json::to_value(&rep).unwrap();
+        assert!(json["steps"][0].get("needs_root").is_none(), "{json}");
+        for i in [1, 2] {
+            assert_eq!(json["steps"][i]["status"], "planned");
+            assert_eq!(json["steps"][i]["needs_root"], true);
+            assert!(
+                json["steps"][i]["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("needs root")
+            );
+        }
+        // As root, nothing is marked.
+        let root = Host::fake(std::env::temp_dir());
+        let mut r = Runner::new("test", &root, &policy);
+        r.step("create", Risk::Additive, "x", |_| Ok(String::new()))
+            .unwrap();
+        let json = serde_json::to_value(r.finish(Ok(Out::default()))).unwrap();
+        assert!(json["steps"][0].get("needs_root").is_none(), "{json}");
+    }
+
+    #[test]
+    fn a_step_refused_for_lack_of_root_is_refused_not_failed() {
+        let host = Host::fake(std::env::temp_dir());
+        let mut r = Runner::new("test", &host, &Policy::new(Risk::Additive));
+        let e = r
+            .step("write", Risk::Additive, "x", |_| {
+                Err(Refusal::NeedsRoot {
+                    action: "take the host lock".into(),
+                }
+                .into())
+            })
+            .unwrap_err();
+        assert_eq!(e.exit_code(), 3);
+        assert_eq!(r.steps()[0].status, StepStatus::Refused);
+        assert!(r.steps()[0].needs_root);
     }
 
     #[test]

@@ -14,6 +14,9 @@ use crate::error::InputError;
 const SIZE_EXPECTED: &str = "a size such as 512M, 2G, 1.5GiB, 2048MiB or a number of bytes \
                              (K/M/G/T are 1024-based)";
 
+const PERCENT_EXPECTED: &str =
+    "an amount, or a percentage greater than 0% and at most 100% (such as 10%)";
+
 /// A number of bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct ByteSize(pub u64);
@@ -175,19 +178,20 @@ impl Threshold {
         what: &str,
         absolute: impl Fn(&str) -> Result<u64, InputError>,
     ) -> Result<Threshold, InputError> {
-        let expected = "an amount, or a percentage greater than 0% and at most 100% (such as 10%)";
+        let expected = PERCENT_EXPECTED;
         let t = text.trim();
         if let Some(p) = t.strip_suffix('%') {
             let err = |r: &str| InputError::new(what, text, r, expected);
             let (m, s) = parse_decimal(p.trim()).map_err(&err)?;
-            let pct = m as f64 / s as f64;
-            if pct > 100.0 {
+            // Compared exactly (m / s is the decimal as written): 100.000...1% is more
+            // than 100% even where the f64 rounds it to 100.
+            if m > 100 * s {
                 return Err(err("more than 100%"));
             }
-            if pct == 0.0 {
+            if m == 0 {
                 return Err(err("a threshold of 0% always holds"));
             }
-            return Ok(Threshold::Percent(pct));
+            return Threshold::percent(m as f64 / s as f64).map_err(|_| err("out of range"));
         }
         let v = absolute(t).map_err(|mut e| {
             e.what = what.to_string();
@@ -204,17 +208,50 @@ impl Threshold {
         Ok(Threshold::Absolute(v))
     }
 
-    /// The absolute amount this threshold asks for, given the total.
+    /// A percentage threshold, checked: finite, above 0 and at most 100.
+    ///
+    /// # Errors
+    /// [`InputError`] for NaN, an infinity, zero, a negative share or more than 100%.
+    pub fn percent(p: f64) -> Result<Threshold, InputError> {
+        let t = Threshold::Percent(p);
+        if t.is_valid() {
+            Ok(t)
+        } else {
+            Err(InputError::new(
+                "percentage threshold",
+                format!("{p}%"),
+                "not a finite share above 0% and at most 100%",
+                PERCENT_EXPECTED,
+            ))
+        }
+    }
+
+    /// Whether the threshold can be checked: a percentage must be finite and in (0, 100].
+    /// (Absolute amounts are always valid.) The variant is public, so a percentage built
+    /// by hand may be NaN; such a threshold never holds.
+    pub fn is_valid(&self) -> bool {
+        match *self {
+            Threshold::Absolute(_) => true,
+            Threshold::Percent(p) => p.is_finite() && p > 0.0 && p <= 100.0,
+        }
+    }
+
+    /// The absolute amount this threshold asks for, given the total. An invalid
+    /// percentage (NaN, infinite, not in (0, 100]) asks for everything: `u64::MAX`, so
+    /// a guard built on it fails closed.
     pub fn required(&self, total: u64) -> u64 {
         match *self {
             Threshold::Absolute(v) => v,
+            Threshold::Percent(_) if !self.is_valid() => u64::MAX,
+            // In (0, 100], so the product is finite, not negative and at most `total`.
             Threshold::Percent(p) => ((total as f64) * p / 100.0).ceil() as u64,
         }
     }
 
-    /// Whether `available` out of `total` meets the threshold.
+    /// Whether `available` out of `total` meets the threshold; never for an invalid
+    /// percentage.
     pub fn holds(&self, available: u64, total: u64) -> bool {
-        available >= self.required(total)
+        self.is_valid() && available >= self.required(total)
     }
 }
 
@@ -277,6 +314,57 @@ pub fn parse_duration(text: &str) -> Result<Duration, InputError> {
             .ok_or_else(|| err("too large"))?;
     }
     Ok(Duration::from_secs(total))
+}
+
+/// The ceiling of every wait and timeout hostfix takes (`--lock-wait`, `port free
+/// --timeout`, `container rm --timeout` and `--command-timeout`, `reboot --delay`): one
+/// day. A longer wait is a typo or an attack on the arithmetic, and a run that waits
+/// longer than a day for a lock or a process has failed anyway.
+pub const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The ceiling of every span hostfix looks back over (`reboot --window`,
+/// `--min-uptime`): 366 days.
+pub const MAX_SPAN: Duration = Duration::from_secs(366 * 24 * 60 * 60);
+
+/// Checks that a duration given for `what` (a flag such as `--lock-wait`) is at most
+/// `max`.
+///
+/// # Errors
+/// [`InputError`] naming `what`, the value and the ceiling.
+pub fn check_duration(what: &str, d: Duration, max: Duration) -> Result<(), InputError> {
+    if d <= max {
+        return Ok(());
+    }
+    Err(InputError::new(
+        what,
+        format_duration(d),
+        format!("longer than the ceiling of {}", format_duration(max)),
+        format!(
+            "a duration such as 90s, 5m or 1h of at most {}",
+            format_duration(max)
+        ),
+    ))
+}
+
+/// Parses a duration for `what` (a flag such as `--lock-wait`) and checks it against its
+/// ceiling `max`.
+///
+/// # Errors
+/// As [`parse_duration`] (with `what` named), and when the duration is above `max`.
+pub fn parse_duration_at_most(
+    what: &str,
+    text: &str,
+    max: Duration,
+) -> Result<Duration, InputError> {
+    let d = parse_duration(text).map_err(|mut e| {
+        e.what = what.to_string();
+        e
+    })?;
+    check_duration(what, d, max).map_err(|mut e| {
+        e.input = text.to_string();
+        e
+    })?;
+    Ok(d)
 }
 
 /// Formats a duration the way [`parse_duration`] reads it (`1h30m`, `90s` → `1m30s`).
@@ -385,6 +473,80 @@ mod tests {
         assert!(t.holds(100, 1000));
         assert!(!t.holds(99, 1000));
         assert!(Threshold::Absolute(5).holds(5, 0));
+    }
+
+    #[test]
+    fn percentages_built_by_hand_fail_closed() {
+        for p in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0, 0.0, 100.5] {
+            let t = Threshold::Percent(p);
+            assert!(!t.is_valid(), "{p}");
+            assert!(!t.holds(u64::MAX, u64::MAX), "{p} must never hold");
+            assert!(!t.holds(0, 0), "{p} must never hold");
+            assert_eq!(t.required(1000), u64::MAX, "{p}");
+            assert!(Threshold::percent(p).is_err(), "{p}");
+        }
+        assert_eq!(Threshold::percent(50.0), Ok(Threshold::Percent(50.0)));
+        assert!(Threshold::Percent(100.0).holds(1000, 1000));
+        assert!(!Threshold::Percent(100.0).holds(999, 1000));
+    }
+
+    #[test]
+    fn overflowing_and_non_finite_numbers_are_bad_input() {
+        for text in [
+            "99999999999T",
+            "1e400G",
+            "18446744073709551616",
+            "1.0e308P",
+            "inf",
+            "NaN",
+            "340282366920938463463374607431768211456",
+        ] {
+            assert!(ByteSize::parse(text).is_err(), "{text}");
+        }
+        for text in [
+            "nan%",
+            "NaN%",
+            "inf%",
+            "-inf%",
+            "1e400%",
+            "100.0000000000000000000000001%",
+            "99999999999999999999999999999999%",
+        ] {
+            assert!(Threshold::parse_size(text).is_err(), "{text}");
+            assert!(Threshold::parse_count(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn durations_above_their_ceiling_are_bad_input() {
+        let day = Duration::from_secs(86400);
+        assert_eq!(MAX_WAIT, day);
+        assert_eq!(
+            parse_duration_at_most("--lock-wait", "24h", MAX_WAIT),
+            Ok(day)
+        );
+        assert_eq!(
+            parse_duration_at_most("--lock-wait", "1d", MAX_WAIT),
+            Ok(day)
+        );
+        for text in [
+            "24h1s",
+            "86401",
+            "2d",
+            "18446744073709551615",
+            "106751991167300d",
+        ] {
+            let e = parse_duration_at_most("--lock-wait", text, MAX_WAIT).expect_err(text);
+            assert_eq!(e.what, "--lock-wait");
+            assert_eq!(e.input, text);
+            let msg = e.to_string();
+            assert!(msg.contains("--lock-wait") && msg.contains("1d"), "{msg}");
+        }
+        let e = parse_duration_at_most("--window", "5 parsecs", MAX_SPAN).unwrap_err();
+        assert_eq!(e.what, "--window");
+        assert!(parse_duration_at_most("--window", "366d", MAX_SPAN).is_ok());
+        assert!(parse_duration_at_most("--window", "367d", MAX_SPAN).is_err());
+        assert!(check_duration("--delay", Duration::MAX, MAX_WAIT).is_err());
     }
 
     #[test]

@@ -178,11 +178,15 @@ fn dry_run_and_bad_input() {
     let (code, j) = json(&r.path, &["container", "rm", "web", "--dry-run"]);
     assert_eq!(code, 0, "{j:#}");
     assert_eq!(j["dry_run"], true);
-    assert_eq!(
-        j["steps"].as_array().unwrap().last().unwrap()["status"],
-        "planned"
-    );
-    assert_eq!(j["next"]["rung"], "kill");
+    let steps = j["steps"].as_array().unwrap();
+    let planned: Vec<&str> = steps
+        .iter()
+        .filter(|s| s["status"] == "planned")
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
+    assert!(planned[0].starts_with("docker stop"), "{j:#}");
+    assert!(planned.len() >= 3, "every rung under the cap: {j:#}");
+    assert_eq!(j["next"]["risk"], "destructive", "{j:#}");
     assert!(!log(&r.path).contains("stop"));
     assert_eq!(
         std::fs::read_to_string(r.path.join("state"))

@@ -334,8 +334,12 @@ fn live_root() -> LiveRoot {
         std::os::unix::fs::symlink(format!("/{d}"), path.join(d)).unwrap();
     }
     std::fs::create_dir_all(path.join("usr/bin")).unwrap();
-    std::fs::write(path.join("usr/bin/docker"), "").unwrap();
-    std::fs::write(path.join("usr/bin/timeout"), "").unwrap();
+    for program in ["usr/bin/docker", "usr/bin/timeout"] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(path.join(program), "").unwrap();
+        let exe = std::fs::Permissions::from_mode(0o755);
+        std::fs::set_permissions(path.join(program), exe).unwrap();
+    }
     LiveRoot { _tmp: tmp, path }
 }
 

@@ -823,17 +823,22 @@ fn an_engine_restart_clears_a_stuck_removal_and_names_who_it_hits() {
 }
 
 #[test]
-fn a_dry_run_plans_the_first_rung_and_names_the_next() {
+fn a_dry_run_plans_every_rung_under_the_cap_and_names_the_next() {
     let s = setup("running", Fault::None, "running", true);
     let r = rm_target(&s, "web", Risk::Disruptive, &NoRebootGate, true);
     assert_eq!(r.exit_code(), 0, "{:?}", r.error);
     assert!(r.dry_run && r.changed);
+    // The whole escalation the cap allows, in order, as `port free --dry-run` shows it.
     assert_eq!(
         statuses(&r),
-        vec![("docker stop".into(), StepStatus::Planned)]
+        vec![
+            ("docker stop".into(), StepStatus::Planned),
+            ("docker kill".into(), StepStatus::Planned),
+            ("docker rm".into(), StepStatus::Planned),
+        ]
     );
     let next = r.result.next.as_ref().unwrap();
-    assert_eq!((next.rung, next.risk), (Rung::Kill, Risk::Disruptive));
+    assert_eq!((next.rung, next.risk), (Rung::KillShim, Risk::Destructive));
     assert_eq!(r.result.ladder.len(), 6);
     assert!(s.fake.mutating().is_empty());
     assert!(s.fake.listed(&id()));
@@ -885,12 +890,7 @@ fn unknown_and_ambiguous_targets() {
 #[test]
 fn another_run_holding_the_lock_refuses() {
     let s = setup("running", Fault::None, "running", true);
-    let held = hostfix::lock::StateLock::acquire(
-        &s.host,
-        Path::new("/var/lib/hostfix"),
-        hostfix::lock::Wait::No,
-    )
-    .unwrap();
+    let held = hostfix::state::HostLock::acquire(&s.host, Duration::ZERO).unwrap();
     let policy = Policy::new(Risk::Disruptive).state_dir("/var/lib/hostfix");
     let mut o = RemoveOptions::new("web");
     o.lock_wait = Duration::ZERO;
@@ -1058,4 +1058,20 @@ fn a_read_only_cap_refuses_the_first_rung_and_creates_nothing() {
     assert_eq!(r.result.next.as_ref().unwrap().rung, Rung::Stop);
     assert!(s.fake.mutating().is_empty());
     assert!(!s.root.join("var/lib/hostfix").exists());
+}
+
+/// The first stop grace that panicked the ladder: `--timeout 18446744073709551615`
+/// (the stop rung added the engine's command limit to it with `+`). It is bad input now,
+/// before anything runs; the rung's own arithmetic saturates as well.
+#[test]
+fn a_huge_stop_grace_is_bad_input_and_touches_nothing() {
+    let s = setup("running", Fault::None, "running", true);
+    let mut opts = RemoveOptions::new("web");
+    opts.stop_grace = std::time::Duration::from_secs(u64::MAX);
+    let policy = Policy::new(Risk::Disruptive).state_dir("/var/lib/hostfix");
+    let r = container::remove(&s.host, &opts, &policy, &NoRebootGate);
+    assert_eq!(r.exit_code(), 2, "{:?}", r.error);
+    assert!(r.error.unwrap().to_string().contains("--timeout"));
+    assert!(s.fake.mutating().is_empty());
+    assert!(s.fake.listed(&id()));
 }

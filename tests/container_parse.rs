@@ -7,9 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hostfix::Risk;
-use hostfix::container::engine::{
-    self, EngineFailure, Status, classify_failure, parse_inspect, parse_live_restore, parse_ps,
-};
 use hostfix::container::ladder::{
     Decision, LadderEnv, Names, Observation, Rung, action, decide, next_rung, plan_ladder,
     restart_hits, restart_impact,
@@ -17,6 +14,9 @@ use hostfix::container::ladder::{
 use hostfix::container::procs::{self, Futility, Sampling};
 use hostfix::container::{ContainerInfo, PortHolder, PortHolders, findings, findings_with_holders};
 use hostfix::doctor::{Area, Severity};
+use hostfix::engine::{
+    self, EngineFailure, Status, classify_failure, parse_inspect, parse_live_restore, parse_ps,
+};
 use hostfix::host::{Call, CmdOutput, Host, RecordingSystem};
 
 fn fixture(rel: &str) -> PathBuf {
@@ -65,10 +65,7 @@ fn inspect_of_a_container_whose_port_was_taken() {
     let mut ports: Vec<u16> = i.published.iter().map(|p| p.host_port).collect();
     ports.sort();
     assert_eq!(ports, vec![80, 443]);
-    assert_eq!(
-        hostfix::container::engine::ports_in_use_from_error(&i.error),
-        vec![80]
-    );
+    assert_eq!(hostfix::engine::ports_in_use_from_error(&i.error), vec![80]);
 }
 
 #[test]

@@ -102,12 +102,12 @@ fn package_details() {
         (n.source.as_str(), n.version.as_deref()),
         ("nginx", Some("1.22.1-9"))
     );
-    assert!(n.protected_reason().is_none());
+    assert!(hostfix::protect::package(&n).is_none());
     let b = d.info(&host, "bash").unwrap().unwrap();
     assert!(b.essential && b.required);
     assert_eq!(b.source, "bash");
     let base = d.info(&host, "base-files").unwrap().unwrap();
-    assert!(base.protected_reason().is_some());
+    assert!(hostfix::protect::package(&base).is_some());
     assert_eq!(
         d.info(&host, "libc6:amd64").unwrap().unwrap().source,
         "glibc"

@@ -246,6 +246,11 @@ fn sigterm_ignored_ends_at_sigkill() {
         "{}",
         term.detail
     );
+    assert_eq!(
+        term.status,
+        StepStatus::Failed,
+        "verified not to be enough: the ladder went on"
+    );
     // It waited (in 50 ms ticks) before escalating.
     assert!(sim.rec.calls().iter().any(|c| matches!(c, Call::Sleep(_))));
 }
@@ -342,7 +347,13 @@ fn a_unit_that_survives_its_stop_gets_signals() {
         .iter()
         .find(|s| s.action.starts_with("stop and disable"))
         .unwrap();
-    assert!(st.detail.ends_with("port still held"), "{}", st.detail);
+    assert!(
+        st.detail
+            .contains("port still held; not enough: port 80 held by"),
+        "{}",
+        st.detail
+    );
+    assert_eq!(st.status, StepStatus::Failed);
     assert_eq!(
         sim.signals(),
         vec![(812, Signal::SIGTERM), (813, Signal::SIGTERM)]
@@ -433,7 +444,7 @@ fn protected_owners_are_refused_before_anything() {
             .cmdline(&["docker-proxy", "-proto", "tcp", "-host-port", "80"])
             .sockets(&[ino::TCP4_ANY_80]),
     );
-    r.write("usr/bin/docker", "");
+    r.program("usr/bin/docker");
     let sim = Sim::new(r.path(), true, FreedBy::Signal(Signal::SIGTERM));
     sim.rec.respond(
         format!("{} ps --all", r.path().join("usr/bin/docker").display()),

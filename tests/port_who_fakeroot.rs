@@ -122,6 +122,17 @@ fn nginx_master_and_workers_with_unit_and_package() {
     assert_eq!(full.scan.processes, 1 + 40 + 4 + 200);
 }
 
+/// The first `/proc/stat` that panicked `port who`: `btime` at `u64::MAX` (the start
+/// time of a process was computed as btime + ticks / CLK_TCK with `+`).
+#[test]
+fn a_boot_time_at_u64_max_is_no_start_time() {
+    let r = nginx_root();
+    r.write("proc/stat", "cpu  1 2 3 4\nbtime 18446744073709551615\n");
+    let h = port::find_holders(&Host::fake(r.path()), &WhoSpec::tcp(80)).unwrap();
+    assert_eq!(h.owners[0].pid, 812);
+    assert_eq!(h.owners[0].started_at, None);
+}
+
 #[test]
 fn independent_sockets_are_separate_groups() {
     // Two processes with their own sockets on one port (SO_REUSEPORT siblings, or one
@@ -223,7 +234,7 @@ fn docker_proxy_names_the_container() {
     );
     // The engine's CLI in the fake root; its list through the container module's client
     // (`docker ps -a --no-trunc --format '{{json .}}'`).
-    r.write("usr/bin/docker", "");
+    r.program("usr/bin/docker");
     let rec = Arc::new(RecordingSystem::new());
     rec.respond(
         format!("{} ps --all", r.path().join("usr/bin/docker").display()),

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use hostfix::error::{Error, Refusal};
 use hostfix::host::{Call, CmdOutput, RecordingSystem};
-use hostfix::lock::{StateLock, Wait};
 use hostfix::reboot::{
     self, Decision, EntryState, EntryStatus, Ledger, LedgerEntry, RebootMethod, RebootSpec, Rules,
 };
+use hostfix::state::HostLock;
 use hostfix::{Policy, Risk, StepStatus};
 use nix::errno::Errno;
 use reboot_common::{BOOT_ID, MACHINE_ID, NOW, at, copy_root, host, ledger_file, read_ledger};
@@ -522,11 +522,19 @@ fn another_run_holding_the_lock_refuses() {
     let d = copy_root("none");
     systemd(d.path());
     let (h, rec) = host(d.path());
-    let _held = StateLock::acquire(&h, Path::new("/var/lib/hostfix"), Wait::No).unwrap();
+    let _held = HostLock::acquire(&h, std::time::Duration::ZERO).unwrap();
     let rep = reboot::reboot(&h, &RebootSpec::default(), &policy());
     assert_eq!(rep.exit_code(), 3);
     assert_eq!(refused_rule(&rep.error), "lock");
-    assert!(reboot_calls(&rec).is_empty());
+    // It waited for the lock (sleeps), and asked for nothing.
+    assert!(
+        reboot_calls(&rec)
+            .iter()
+            .all(|c| matches!(c, Call::Sleep(d) if *d < Duration::from_secs(1))),
+        "{:?}",
+        rec.calls()
+    );
+    assert!(!ledger_file(d.path()).exists());
     // The dry run probes the lock and predicts the same refusal.
     let rep = reboot::reboot(&h, &RebootSpec::default(), &policy().dry_run(true));
     assert_eq!(rep.exit_code(), 3);

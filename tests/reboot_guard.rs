@@ -6,7 +6,7 @@ mod reboot_common;
 use std::time::Duration;
 
 use hostfix::error::Refusal;
-use hostfix::reboot::guard::{self, GuardInput, LockState, Rules, Verdict};
+use hostfix::reboot::guard::{self, GuardInput, LedgerInput, LockState, Rules, Verdict};
 use hostfix::reboot::{EntryState, Ledger, LedgerEntry, Now};
 use reboot_common::NOW;
 
@@ -352,9 +352,9 @@ fn guard_table() {
         let corrupt_why = "the reboot ledger /var/lib/hostfix/reboot-ledger.json is corrupt";
         let input = GuardInput {
             ledger: if c.corrupt {
-                Err(corrupt_why)
+                LedgerInput::Unusable(corrupt_why)
             } else {
-                Ok(&ledger)
+                LedgerInput::Read(&ledger)
             },
             lock: &c.lock,
             now: Now {
@@ -433,7 +433,7 @@ fn verdicts_say_why() {
     };
     let lock = LockState::Held;
     let input = GuardInput {
-        ledger: Ok(&ledger),
+        ledger: LedgerInput::Read(&ledger),
         lock: &lock,
         now: Now {
             boot_id: BOOT,

@@ -102,7 +102,8 @@ fn unreadable_ledger_refuses() {
     assert_eq!(rep.exit_code(), 3);
     let msg = rep.error.unwrap().to_string();
     assert!(msg.starts_with("guard rule ledger:"), "{msg}");
-    assert!(msg.contains("cannot be read"), "{msg}");
+    assert!(msg.contains("it is a directory"), "{msg}");
+    assert!(msg.contains("/var/lib/hostfix/reboot-ledger.json"), "{msg}");
     assert!(!rec.calls().contains(&Call::Reboot));
 }
 

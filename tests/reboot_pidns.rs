@@ -262,13 +262,13 @@ fn refused_reboot_leaves_the_namespace_running() {
     }
     let Some(dir) = state_dir() else { return };
     let sd = dir.path().to_str().unwrap();
-    // The host has not been up for 100000 days: min-uptime refuses.
+    // The host has not been up for 300 days: min-uptime refuses.
     let run = hostfix_in_pidns(&[
         "reboot",
         "--method",
         "syscall",
         "--min-uptime",
-        "100000d",
+        "300d",
         "--state-dir",
         sd,
         "--json",

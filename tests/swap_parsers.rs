@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hostfix::swap::fstab::{Fstab, FstabEntry, ensure_swap_line, remove_swap_lines};
+use hostfix::swap::fstab::{Fstab, FstabEntry, FstabLine, set_own_line, swap_line};
 use hostfix::swap::header::{Signature, build_header, parse_uuid, read_signature};
 use hostfix::swap::parse_proc_swaps;
 use hostfix::swap::spec::normalize;
@@ -75,12 +75,22 @@ fn fstab_debian_parses_every_kind_of_line() {
     assert_eq!(entries[3].spec, "/dev/disk/by-uuid/77aa-88bb");
     // None of them is /swapfile: a partition's swap line is never taken for the file's.
     assert!(f.matching(&by_path("/swapfile")).is_empty());
-    let e = ensure_swap_line(&text, "/swapfile", None, &by_path("/swapfile"));
+    let line = swap_line("/swapfile", None);
+    let e = set_own_line(
+        &text,
+        &own("/swapfile none swap sw,nofail 0 0"),
+        Some(&line),
+    );
     assert_eq!(e.text, fixture("fstab/debian.ensure-swapfile.expected"));
 }
 
+/// hostfix's own line, byte for byte (what its record holds).
+fn own(line: &'static str) -> impl Fn(&FstabLine) -> bool {
+    move |l: &FstabLine| l.body() == line
+}
+
 #[test]
-fn fstab_messy_collapses_duplicates_keeping_every_other_byte() {
+fn fstab_messy_lines_name_the_path_however_written() {
     let text = fixture("fstab/messy");
     assert_eq!(Fstab::parse(&text).render(), text);
     let m = Fstab::parse(&text);
@@ -90,26 +100,55 @@ fn fstab_messy_collapses_duplicates_keeping_every_other_byte() {
         vec![3, 5, 7],
         "tabs, extra spaces and // all name /swapfile; the comment does not"
     );
-    let e = ensure_swap_line(&text, "/swapfile", None, &by_path("/swapfile"));
+    // None of them is hostfix's line: an edit of hostfix's lines keeps them all.
+    let line = swap_line("/swapfile", None);
+    let e = set_own_line(
+        &text,
+        &own("/swapfile none swap sw,nofail 0 0"),
+        Some(&line),
+    );
+    assert_eq!(e.text, format!("{text}\n{line}"));
+}
+
+#[test]
+fn fstab_own_lines_are_set_in_place_keeping_every_other_byte() {
+    let text = fixture("fstab/messy-own");
+    assert_eq!(Fstab::parse(&text).render(), text);
+    let is_own = own("/swapfile none swap sw,nofail 0 0");
+    let e = set_own_line(&text, &is_own, Some(&swap_line("/swapfile", Some(5))));
     assert!(e.changed);
-    assert_eq!(e.text, fixture("fstab/messy.ensure-swapfile.expected"));
+    assert_eq!(
+        e.text,
+        fixture("fstab/messy-own.set-swapfile-pri5.expected")
+    );
     // Converged: a second edit changes nothing.
-    let again = ensure_swap_line(&e.text, "/swapfile", None, &by_path("/swapfile"));
+    let again = set_own_line(
+        &e.text,
+        &own("/swapfile none swap sw,nofail,pri=5 0 0"),
+        Some(&swap_line("/swapfile", Some(5))),
+    );
     assert!(!again.changed, "{}", again.summary);
 }
 
 #[test]
-fn fstab_messy_escaped_path_gets_priority() {
-    let text = fixture("fstab/messy");
-    let e = ensure_swap_line(&text, "/var/swap file", Some(5), &by_path("/var/swap file"));
-    assert_eq!(e.text, fixture("fstab/messy.ensure-var-swap-file.expected"));
+fn fstab_own_escaped_path_gets_priority() {
+    let text = fixture("fstab/messy-own");
+    let e = set_own_line(
+        &text,
+        &own("/var/swap\\040file none swap sw,nofail 0 0"),
+        Some(&swap_line("/var/swap file", Some(5))),
+    );
+    assert_eq!(
+        e.text,
+        fixture("fstab/messy-own.set-var-swap-file-pri5.expected")
+    );
 }
 
 #[test]
-fn fstab_messy_remove() {
-    let text = fixture("fstab/messy");
-    let e = remove_swap_lines(&text, &by_path("/swapfile"));
-    assert_eq!(e.text, fixture("fstab/messy.remove-swapfile.expected"));
+fn fstab_own_lines_removed_and_nothing_else() {
+    let text = fixture("fstab/messy-own");
+    let e = set_own_line(&text, &own("/swapfile none swap sw,nofail 0 0"), None);
+    assert_eq!(e.text, fixture("fstab/messy-own.remove-swapfile.expected"));
 }
 
 #[test]

@@ -23,7 +23,9 @@ use hostfix::swap::{RemoveOptions, SwapSize, SwapSpec, ensure_swap_file, remove_
 use hostfix::{Host, Policy, Risk};
 use nix::errno::Errno;
 use serial_test::serial;
-use swap_support::{FakeRoot, Flaky, LoopFs, MIB, real_swaps_under, root_or_skip, sh, snapshot};
+use swap_support::{
+    FakeRoot, Flaky, LoopFs, MIB, real_swaps_under, root_or_skip, sh, snapshot, write_intent_record,
+};
 
 const FILE: &str = "/mnt/swapfile";
 
@@ -246,7 +248,10 @@ fn multi_device_btrfs_is_refused() {
     assert!(real_swaps_under(&fs.mount).is_empty());
 }
 
-/// Resets the filesystem between convergence cases.
+/// hostfix's record for [`FILE`] under the test root.
+const RECORD: &str = "/state/swap/mnt-swapfile.swap.json";
+
+/// Resets the filesystem (and hostfix's record) between convergence cases.
 fn reset(root: &FakeRoot, fs: &LoopFs) {
     for e in real_swaps_under(&fs.mount) {
         LiveSystem.swapoff_path(&e.path);
@@ -257,6 +262,7 @@ fn reset(root: &FakeRoot, fs: &LoopFs) {
             std::fs::remove_file(&p).unwrap();
         }
     }
+    let _ = std::fs::remove_file(root.join(RECORD));
     root.write_fstab("# fstab of a test root\n");
 }
 
@@ -279,7 +285,7 @@ fn mkswap(file: &Path, mode: u32) {
 #[test]
 #[serial]
 fn every_state_converges_on_disk() {
-    if !root_or_skip(&["mkfs.ext4", "mkswap", "fallocate", "truncate"]) {
+    if !root_or_skip(&["mkfs.ext4", "fallocate", "dd"]) {
         return;
     }
     let root = FakeRoot::live();
@@ -287,12 +293,28 @@ fn every_state_converges_on_disk() {
     let h = host(&root);
     let file = root.join(FILE);
     let f = file.to_str().unwrap().to_string();
+    let make = |size: u64| {
+        ensure_swap_file(&h, &spec(size), &policy(Risk::Additive))
+            .into_result()
+            .unwrap();
+    };
+    let intent = || {
+        write_intent_record(
+            root.path(),
+            "/state",
+            FILE,
+            "mnt-swapfile.swap",
+            "33333333-4444-4555-8666-777777777777",
+        )
+    };
     type Setup<'a> = Box<dyn Fn() + 'a>;
+    // Every state is hostfix's own: made by it, then changed, or left by a killed run.
     let cases: Vec<(&str, Setup<'_>)> = vec![
         ("missing", Box::new(|| {})),
         (
-            "zeros, no header (interrupted create)",
+            "zeros, no header (create killed before it was recorded)",
             Box::new(|| {
+                intent();
                 sh(
                     "dd",
                     &[
@@ -307,50 +329,51 @@ fn every_state_converges_on_disk() {
             }),
         ),
         (
-            "empty file (crash after create)",
+            "empty file (create killed before it was recorded)",
             Box::new(|| {
+                intent();
                 std::fs::write(&file, b"").unwrap();
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
             }),
         ),
         (
-            "holes (truncate + mkswap)",
+            "holes punched into hostfix's inactive file",
             Box::new(|| {
-                sh("truncate", &["-s", "16M", &f]);
-                mkswap(&file, 0o600);
+                make(16 * MIB);
+                LiveSystem.swapoff_path(&file);
+                sh("fallocate", &["--punch-hole", "-o", "4M", "-l", "4M", &f]);
             }),
         ),
         (
             "wrong size, inactive",
             Box::new(|| {
-                sh("fallocate", &["-l", "8M", &f]);
-                mkswap(&file, 0o600);
+                make(8 * MIB);
+                LiveSystem.swapoff_path(&file);
             }),
         ),
         (
             "world-readable, active, not persisted",
             Box::new(|| {
-                sh("fallocate", &["-l", "16M", &f]);
-                mkswap(&file, 0o644);
-                sh("swapon", &[&f]);
+                make(16 * MIB);
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+                root.write_fstab("# fstab of a test root\n");
             }),
         ),
         (
             "persisted, not active",
             Box::new(|| {
-                sh("fallocate", &["-l", "16M", &f]);
-                mkswap(&file, 0o600);
-                root.write_fstab("/mnt/swapfile none swap sw,nofail 0 0\n");
+                make(16 * MIB);
+                LiveSystem.swapoff_path(&file);
             }),
         ),
         (
-            "duplicate fstab lines",
+            "hostfix's line twice",
             Box::new(|| {
-                sh("fallocate", &["-l", "16M", &f]);
-                mkswap(&file, 0o600);
-                sh("swapon", &[&f]);
+                make(16 * MIB);
                 root.write_fstab(
-                "/mnt/swapfile none swap sw 0 0\n# comment\n/mnt/swapfile\tnone\tswap\tdefaults\t0\t0\n/mnt//swapfile none swap sw,nofail 0 0\n",
-            );
+                    "/mnt/swapfile none swap sw,nofail 0 0\n# comment\n\
+                     /mnt/swapfile none swap sw,nofail 0 0\n",
+                );
             }),
         ),
     ];
@@ -369,6 +392,63 @@ fn every_state_converges_on_disk() {
         );
     }
     drop(fs);
+}
+
+#[test]
+#[serial]
+fn a_swap_file_hostfix_did_not_make_is_never_touched() {
+    if !root_or_skip(&["mkfs.ext4", "mkswap", "fallocate"]) {
+        return;
+    }
+    let root = FakeRoot::live();
+    let fs = LoopFs::ext4(&root.join("/mnt"));
+    let h = host(&root);
+    let file = root.join(FILE);
+    let f = file.to_str().unwrap().to_string();
+    // Made by hand (fallocate + mkswap, root 0600), with the admin's own line; and the
+    // same after hostfix's own file was deleted and replaced (the record names another
+    // file now, even where the inode number is reused).
+    for replaced in [false, true] {
+        reset(&root, &fs);
+        if replaced {
+            ensure_swap_file(&h, &spec(16 * MIB), &policy(Risk::Additive))
+                .into_result()
+                .unwrap();
+            LiveSystem.swapoff_path(&file);
+            std::fs::remove_file(&file).unwrap();
+        }
+        sh("fallocate", &["-l", "16M", &f]);
+        mkswap(&file, 0o600);
+        root.write_fstab("# mine\n/mnt/swapfile none swap pri=5,noauto 0 0\n");
+        let before = snapshot(root.path());
+        let before: Vec<_> = before
+            .into_iter()
+            // The host lock (ROOT/run/hostfix) is hostfix's own.
+            .filter(|(p, _)| !p.ends_with("lock") && !p.starts_with(root.join("/run")))
+            .collect();
+        for risk in [Risk::Additive, Risk::Destructive] {
+            let r = ensure_swap_file(&h, &spec(16 * MIB), &policy(risk));
+            assert_eq!(r.exit_code(), 3, "{replaced} {risk}: {:?}", r.error);
+            let msg = r.error.unwrap().to_string();
+            assert!(msg.contains("hostfix did not create it"), "{msg}");
+            let r = remove_swap_file(
+                &h,
+                &RemoveOptions {
+                    path: FILE.into(),
+                    ..RemoveOptions::default()
+                },
+                &policy(risk),
+            );
+            assert_eq!(r.exit_code(), 3, "{replaced} {risk}: {:?}", r.error);
+        }
+        let after: Vec<_> = snapshot(root.path())
+            .into_iter()
+            // The host lock (ROOT/run/hostfix) is hostfix's own.
+            .filter(|(p, _)| !p.ends_with("lock") && !p.starts_with(root.join("/run")))
+            .collect();
+        assert_eq!(after, before, "replaced={replaced}: nothing touched");
+        assert!(real_swaps_under(&fs.mount).is_empty());
+    }
 }
 
 #[test]
@@ -474,6 +554,216 @@ fn kill_dash_nine_at_any_moment_converges() {
         assert_active(&root, &fs, 64 * MIB);
         reset(&root, &fs);
     }
+}
+
+#[test]
+#[serial]
+fn a_file_bind_mounted_over_the_path_is_refused() {
+    if !root_or_skip(&["mkfs.ext4", "mount", "umount"]) {
+        return;
+    }
+    let root = FakeRoot::live();
+    let fs = LoopFs::ext4(&root.join("/mnt"));
+    let h = host(&root);
+    // hostfix's own file, then another file bind-mounted over its path.
+    ensure_swap_file(&h, &spec(16 * MIB), &policy(Risk::Additive))
+        .into_result()
+        .unwrap();
+    LiveSystem.swapoff_path(&root.join(FILE));
+    let other = root.join("/mnt/other");
+    std::fs::write(&other, vec![0u8; 16 << 20]).unwrap();
+    std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let target = root.join(FILE);
+    sh(
+        "mount",
+        &["--bind", other.to_str().unwrap(), target.to_str().unwrap()],
+    );
+    struct Umount(PathBuf);
+    impl Drop for Umount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let guard = Umount(target.clone());
+    let before = std::fs::read(&other).unwrap();
+    for risk in [Risk::Additive, Risk::Destructive] {
+        let r = ensure_swap_file(&h, &spec(16 * MIB), &policy(risk));
+        assert_eq!(r.exit_code(), 3, "{risk}: {:?}", r.error);
+        assert!(
+            r.error.unwrap().to_string().contains("bind mount"),
+            "{risk}"
+        );
+        let r = remove_swap_file(
+            &h,
+            &RemoveOptions {
+                path: FILE.into(),
+                ..RemoveOptions::default()
+            },
+            &policy(risk),
+        );
+        assert_eq!(r.exit_code(), 3, "{risk}: {:?}", r.error);
+    }
+    assert_eq!(
+        std::fs::read(&other).unwrap(),
+        before,
+        "the bound file untouched"
+    );
+    assert!(real_swaps_under(&fs.mount).is_empty());
+    drop(guard);
+    // Unmounted, hostfix's own file is its own again.
+    let r = ensure_swap_file(&h, &spec(16 * MIB), &policy(Risk::Additive));
+    assert!(r.is_ok(), "{:?}", r.error);
+    assert_active(&root, &fs, 16 * MIB);
+}
+
+/// Runs hostfix on the test root; (exit code, stdout, stderr).
+fn run_hostfix(root: &FakeRoot, args: &[String]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hostfix"))
+        .arg("--root")
+        .arg(root.path())
+        .args(["--state-dir", "/state"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+#[serial]
+fn a_resize_killed_for_real_converges_and_doctor_names_the_fix() {
+    if !root_or_skip(&["mkfs.ext2"]) {
+        return;
+    }
+    let root = FakeRoot::live();
+    // ext2: no fallocate, so both areas are written with zeros and there is time to die.
+    // 4 KiB blocks: on 1 KiB blocks the kernel uses only the pages whose blocks happen to
+    // be page-aligned, which after a resize can be a third of the file.
+    let fs = LoopFs::new(
+        &["mkfs.ext2", "-q", "-F", "-b", "4096"],
+        256,
+        1,
+        &root.join("/mnt"),
+    );
+    let h = host(&root);
+    let temp = root.join("/mnt/.swapfile.hostfix-swapover");
+    let ensure = |size: &str, extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = ["swap", "ensure", "--path", FILE, "--keep-free", "8M"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        a.extend(["--size".to_string(), size.to_string()]);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    // How long a whole resize takes here, to spread the kills over it.
+    reset(&root, &fs);
+    assert_eq!(run_hostfix(&root, &ensure("32M", &[])).0, 0);
+    let started = std::time::Instant::now();
+    let (code, out, err) = run_hostfix(&root, &ensure("96M", &["--max-risk", "disruptive"]));
+    assert_eq!(code, 0, "{out}{err}");
+    let whole = started.elapsed().as_millis() as u64;
+    eprintln!("a whole resize took {whole} ms");
+    let mut seen = std::collections::BTreeSet::new();
+    for delay_ms in (0..=12).map(|k| whole * k / 12) {
+        reset(&root, &fs);
+        let (code, out, err) = run_hostfix(&root, &ensure("32M", &[]));
+        assert_eq!(code, 0, "{out}{err}");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hostfix"))
+            .arg("--root")
+            .arg(root.path())
+            .args(["--state-dir", "/state"])
+            .args(ensure("96M", &["--max-risk", "disruptive"]))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        // Our own child, by its pid.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = child.wait();
+        let temp_on = real_swaps_under(&fs.mount)
+            .iter()
+            .any(|e| e.path.ends_with(".swapfile.hostfix-swapover"));
+        let state = format!(
+            "file {:?} on {}, temp {:?} on {temp_on}",
+            std::fs::metadata(root.join(FILE))
+                .ok()
+                .map(|m| m.len() >> 20),
+            real_swaps_under(&fs.mount)
+                .iter()
+                .any(|e| e.path.ends_with("swapfile")),
+            std::fs::metadata(&temp).ok().map(|m| m.len() >> 20),
+        );
+        eprintln!("killed at {delay_ms} ms: {state}");
+        seen.insert(state.clone());
+        // doctor, before anything else runs: the swap file's own command, never one
+        // that names (and would persist) the temporary area.
+        let d = hostfix::doctor::diagnose(
+            &h,
+            &hostfix::doctor::DoctorOptions {
+                ports: vec![],
+                disk_paths: vec![],
+                state_dir: "/state".into(),
+            },
+            &policy(Risk::ReadOnly),
+        )
+        .result;
+        // (The test root's /proc is the machine's: only this test's file counts.)
+        let ours: Vec<_> = d
+            .findings
+            .iter()
+            .filter(|f| f.title.contains(FILE) || f.title.contains("swapover"))
+            .collect();
+        let fixes: Vec<_> = ours.iter().filter_map(|f| f.fix.clone()).collect();
+        for fix in &fixes {
+            assert!(
+                !fix.command.contains("swapover"),
+                "{state}: {}",
+                fix.command
+            );
+            assert!(fix.command.contains(FILE), "{state}: {}", fix.command);
+        }
+        // The next run at the default cap: converged, or refused naming the cap; its
+        // own inactive leftovers gone, the temporary area never in fstab.
+        let (code, out, err) = run_hostfix(&root, &ensure("96M", &[]));
+        assert!(
+            code == 0 || (code == 3 && out.contains("needs --max-risk disruptive")),
+            "{state}: exit {code}\n{out}{err}"
+        );
+        assert!(!root.fstab().contains("swapover"), "{state}");
+        let temp_on = real_swaps_under(&fs.mount)
+            .iter()
+            .any(|e| e.path.ends_with(".swapfile.hostfix-swapover"));
+        assert!(
+            temp_on || !temp.exists(),
+            "{state}: an inactive leftover stayed"
+        );
+        // doctor's fix, as given (plus this small disk's --keep-free), converges.
+        let fix = fixes.first().map(|f| f.command.clone());
+        let args: Vec<String> = match &fix {
+            Some(c) => {
+                let mut a: Vec<String> = c.split_whitespace().skip(1).map(String::from).collect();
+                a.extend(["--keep-free".into(), "8M".into()]);
+                a
+            }
+            None => ensure("96M", &["--max-risk", "disruptive"]),
+        };
+        let (code, out, err) = run_hostfix(&root, &args);
+        assert_eq!(code, 0, "{state}: {fix:?}\n{out}{err}");
+        assert_active(&root, &fs, 96 * MIB);
+        assert!(!temp.exists(), "{state}");
+        let (code, out, _) = run_hostfix(&root, &ensure("96M", &["--json"]));
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains("\"changed\": false"), "{state}: {out}");
+    }
+    eprintln!("states seen: {seen:#?}");
 }
 
 #[test]

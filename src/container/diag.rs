@@ -6,15 +6,15 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::doctor::{Area, Diagnosis, DoctorOptions, Finding, Severity};
+use crate::engine::{
+    ContainerInfo, Engine, EngineError, PsEntry, PublishedPort, Status, ports_in_use_from_error,
+    short_id,
+};
 use crate::error::Error;
+use crate::finding::{Area, Diagnosis, DoctorOptions, Finding, Severity};
 use crate::host::Host;
 use crate::plan::Risk;
 
-use super::ContainerError;
-use super::engine::{
-    ContainerInfo, Engine, PsEntry, PublishedPort, Status, ports_in_use_from_error, short_id,
-};
 use super::procs::{self, Futility, ProcTable, Sampling};
 
 /// One container, as `doctor` reports it in its facts.
@@ -416,7 +416,7 @@ pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) {
     };
     let list = match engine.list(host) {
         Ok(l) => l,
-        Err(Error::Container(ContainerError::EnginePermission { message })) => {
+        Err(Error::Engine(EngineError::Permission { message })) => {
             d.unseen(format!("containers: {message}"));
             d.fact("containers", &facts);
             return;

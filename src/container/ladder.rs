@@ -24,11 +24,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::engine::{ContainerInfo, Status, short_id};
 use crate::error::{Refusal, Result};
 use crate::host::Host;
 use crate::plan::{Policy, Risk};
 
-use super::engine::{ContainerInfo, Status, short_id};
 use super::procs::{ContainerProcess, Futility, Shim};
 
 /// One rung of the ladder.

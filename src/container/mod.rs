@@ -11,8 +11,9 @@
 //! restarting in a loop, not started because their host port is taken, processes of a
 //! container the engine no longer lists, and processes that no signal can reach.
 //!
-//! The engine is reached through its CLI (`docker`, found with `which`), under
-//! coreutils `timeout`; errors keep the engine's own message.
+//! The engine is reached through [`crate::engine`], the client `port` uses too (`docker`
+//! found by [`crate::program`], under coreutils `timeout`); errors keep the engine's own
+//! message.
 //!
 //! ```no_run
 //! use hostfix::container::{self, GuardedReboot, RemoveOptions};
@@ -31,23 +32,22 @@
 //! }
 //! ```
 
-mod diag;
-pub mod engine;
+pub(crate) mod diag;
 mod gate;
 pub mod ladder;
-mod parse;
+mod options;
 pub mod procs;
-mod record;
+pub(crate) mod record;
 mod remove;
 mod rungs;
 
-use crate::error::{Classify, ErrorKind};
+pub use crate::error::ContainerError;
 
+pub use crate::engine::{ContainerInfo, Engine, PsEntry, PublishedPort, Status};
 pub use diag::{
     ContainerFacts, ContainerSummary, PortHolder, PortHolders, diagnose, findings,
     findings_with_holders, port_holders,
 };
-pub use engine::{ContainerInfo, Engine, PsEntry, PublishedPort, Status};
 pub use gate::GuardedReboot;
 pub use ladder::{
     Decision, LadderEnv, NoRebootGate, Observation, RebootGate, RebootRequest, Rung, RungPlan,
@@ -56,88 +56,3 @@ pub use ladder::{
 pub use procs::{ContainerProcess, Futility, Shim};
 pub use record::{RebootEvidence, RebootRecord};
 pub use remove::{NextRung, Removal, RemoveOptions, remove, validate_target};
-
-/// Errors of this module.
-#[derive(Debug, thiserror::Error)]
-pub enum ContainerError {
-    /// There is no `docker` program on the host.
-    #[error("no container engine CLI found: `docker` is not in PATH")]
-    NoEngine,
-    /// The engine's daemon does not answer.
-    #[error("the container engine does not answer: {message}")]
-    EngineUnreachable {
-        /// The engine's message.
-        message: String,
-    },
-    /// The engine's socket refused the caller.
-    #[error("the container engine refused the connection: {message} (run as root)")]
-    EnginePermission {
-        /// The engine's message.
-        message: String,
-    },
-    /// An engine command failed.
-    #[error("{command}: {message}")]
-    Engine {
-        /// The command line.
-        command: String,
-        /// Its exit status.
-        status: Option<i32>,
-        /// The engine's message.
-        message: String,
-    },
-    /// An engine command ran past its time limit and was stopped.
-    #[error("{command}: no answer in time, stopped waiting")]
-    Hung {
-        /// The command line.
-        command: String,
-    },
-    /// `systemctl restart` of containerd or docker failed.
-    #[error("restarting {unit} failed: {message}")]
-    Restart {
-        /// The unit.
-        unit: String,
-        /// systemd's message.
-        message: String,
-    },
-    /// A rung ran and the container is still there: the ladder escalates.
-    #[error("rung {rung} did not remove it: {remains} (the rung said: {said})")]
-    NotGone {
-        /// The rung.
-        rung: ladder::Rung,
-        /// What remains.
-        remains: String,
-        /// What its commands said (the engine's messages).
-        said: String,
-    },
-    /// Every rung was tried or skipped and the container remains.
-    #[error("no rung removed container {name}")]
-    Exhausted {
-        /// The container.
-        name: String,
-    },
-    /// The reboot rung started a reboot; the container is gone only after it.
-    #[error(
-        "the host is rebooting to clear container {name}: run the same command after the \
-         boot to confirm it is gone"
-    )]
-    RebootPending {
-        /// The container.
-        name: String,
-    },
-}
-
-impl Classify for ContainerError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            ContainerError::NoEngine
-            | ContainerError::EngineUnreachable { .. }
-            | ContainerError::EnginePermission { .. }
-            | ContainerError::Engine { .. }
-            | ContainerError::Hung { .. }
-            | ContainerError::Restart { .. }
-            | ContainerError::NotGone { .. }
-            | ContainerError::Exhausted { .. }
-            | ContainerError::RebootPending { .. } => ErrorKind::Failed,
-        }
-    }
-}

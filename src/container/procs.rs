@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::host::Host;
-use crate::process::{self, parse_stat};
+use crate::process;
 
 /// A process that belongs to a container (its cgroup holds the container's id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -79,8 +79,11 @@ impl ProcTable {
 }
 
 /// The container id a shim serves, from its command line: `-id <id>` (also `--id`,
-/// `-id=<id>`), or the last component of a v1 shim's `-workdir`.
+/// `-id=<id>`), or the last component of a v1 shim's `-workdir`. Only a full id counts:
+/// any user can start a process named `containerd-shim`, and the id goes to the
+/// engine's commands and names the container's record file.
 pub fn shim_container_id(cmdline: &[String]) -> Option<String> {
+    let full = |id: String| Some(id).filter(|id| crate::engine::is_full_id(id));
     let prog = cmdline.first()?;
     let base = prog.rsplit('/').next().unwrap_or(prog);
     if !base.starts_with("containerd-shim") {
@@ -93,11 +96,11 @@ pub fn shim_container_id(cmdline: &[String]) -> Option<String> {
         if a.starts_with('-') && (flag == "id" || flag == "workdir") {
             let v = it.next()?;
             if flag == "id" {
-                return Some(v.clone());
+                return full(v.clone());
             }
             workdir = Some(v.clone());
         } else if let Some(v) = flag.strip_prefix("id=").filter(|_| a.starts_with('-')) {
-            return Some(v.to_string());
+            return full(v.to_string());
         } else if let Some(v) = flag.strip_prefix("workdir=").filter(|_| a.starts_with('-')) {
             workdir = Some(v.to_string());
         }
@@ -109,7 +112,7 @@ pub fn shim_container_id(cmdline: &[String]) -> Option<String> {
                 .next()
                 .map(str::to_string)
         })
-        .filter(|id| super::engine::is_full_id(id))
+        .filter(|id| crate::engine::is_full_id(id))
 }
 
 /// The cgroup v1 `freezer` path from `/proc/PID/cgroup` (`4:freezer:/docker/<id>`).
@@ -132,20 +135,14 @@ pub fn parse_freezer_v1(text: &str) -> Option<String> {
 pub fn scan(host: &Host) -> ProcTable {
     let mut t = ProcTable::default();
     for pid in process::pids(host) {
-        let dir = host.path(format!("/proc/{pid}"));
-        let Some(stat) = std::fs::read_to_string(dir.join("stat"))
-            .ok()
-            .and_then(|s| parse_stat(&s))
-        else {
+        let Some(stat) = process::stat(host, pid) else {
             continue;
         };
         if stat.is_kernel_thread() {
             continue;
         }
         if stat.comm.starts_with("containerd-shim") {
-            let cmdline = std::fs::read(dir.join("cmdline"))
-                .map(|b| process::parse_cmdline(&b))
-                .unwrap_or_default();
+            let cmdline = process::cmdline(host, pid).unwrap_or_default();
             if let Some(id) = shim_container_id(&cmdline) {
                 t.shims.entry(id.clone()).or_default().push(Shim {
                     pid,
@@ -158,7 +155,7 @@ pub fn scan(host: &Host) -> ProcTable {
                 continue;
             }
         }
-        let Ok(cg_text) = std::fs::read_to_string(dir.join("cgroup")) else {
+        let Some(cg_text) = process::proc_text(host, pid, "cgroup") else {
             continue;
         };
         let Some(cgroup) = process::parse_cgroup(&cg_text) else {
@@ -341,22 +338,23 @@ pub fn persistently_uninterruptible(
     for _ in 1..sampling.samples {
         host.system().sleep(sampling.interval);
         stuck.retain(|p| {
-            std::fs::read_to_string(host.path(format!("/proc/{}/stat", p.pid)))
-                .ok()
-                .and_then(|s| parse_stat(&s))
+            process::stat(host, p.pid)
                 .is_some_and(|s| s.state == 'D' && s.start_time == p.start_time)
         });
         if stuck.is_empty() {
             return None;
         }
     }
+    let over = sampling
+        .interval
+        .saturating_mul(sampling.samples.saturating_sub(1));
     Some(Futility::Uninterruptible {
         processes: stuck
             .iter()
             .map(|p| format!("pid {} ({})", p.pid, p.comm))
             .collect(),
         samples: sampling.samples.max(1),
-        over_ms: (sampling.interval * sampling.samples.saturating_sub(1)).as_millis() as u64,
+        over_ms: u64::try_from(over.as_millis()).unwrap_or(u64::MAX),
     })
 }
 

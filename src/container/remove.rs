@@ -1,86 +1,26 @@
 //! `container rm`: resolving the target, observing it, and walking the ladder through a
 //! [`Runner`], verifying each rung; the reboot rung through a [`RebootGate`].
 
-use std::cell::Cell;
-use std::time::{Duration, UNIX_EPOCH};
+use std::cell::{Cell, RefCell};
+use std::time::UNIX_EPOCH;
 
 use serde::Serialize;
 
+use crate::engine::{Engine, EngineFailure, Limits, Status, short_id};
 use crate::error::{Error, InputError, Refusal, Result};
 use crate::host::{Host, InitSystem};
-use crate::lock::{StateLock, Wait};
-use crate::plan::{Exec, Policy, Report, Risk, Runner};
-use crate::process;
+use crate::plan::{Mode, Policy, Report, Risk, Rung as PlanRung, Runner};
+use crate::protect;
 
 use super::ContainerError;
-use super::engine::{Engine, EngineFailure, Limits, Status, short_id};
 use super::ladder::{
-    Decision, LadderEnv, Names, Observation, RebootGate, RebootRequest, Rung, RungPlan, action,
-    decide, next_rung, plan_ladder, reason, restart_hits,
+    LadderEnv, Names, Observation, RebootGate, RebootRequest, Rung, RungPlan, plan_ladder,
+    restart_hits,
 };
-use super::procs::{self, ContainerProcess, Futility, Sampling, Shim};
+pub use super::options::{RemoveOptions, validate_target};
+use super::procs::{self, ContainerProcess, Futility, Shim};
 use super::record::{RebootEvidence, RebootRecord, read_record, remove_record, write_record};
-use super::rungs::Ctx;
-
-/// What `container rm` is asked to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoveOptions {
-    /// The container: a name, or an id (full, or a unique prefix).
-    pub target: String,
-    /// How long `docker stop` lets it shut down before SIGKILL (`--timeout`).
-    pub stop_grace: Duration,
-    /// How long any other engine command may run before it counts as hung.
-    pub command_timeout: Duration,
-    /// How long `systemctl restart` of containerd or docker may run.
-    pub restart_timeout: Duration,
-    /// How long to wait for the container to be gone after a rung that acts
-    /// asynchronously (the shim kill, the engine restart), or for its processes to exit.
-    pub settle: Duration,
-    /// How processes in `D` are sampled before they count as stuck.
-    pub sampling: Sampling,
-    /// How long to wait for another hostfix run's state lock.
-    pub lock_wait: Duration,
-}
-
-impl RemoveOptions {
-    /// The defaults for a target: 10 s stop grace, 30 s per command, 120 s per restart,
-    /// 10 s to settle, three `D` samples 300 ms apart, 10 s for the state lock.
-    pub fn new(target: impl Into<String>) -> Self {
-        let l = Limits::default();
-        RemoveOptions {
-            target: target.into(),
-            stop_grace: l.stop_grace,
-            command_timeout: l.command,
-            restart_timeout: l.restart,
-            settle: Duration::from_secs(10),
-            sampling: Sampling::default(),
-            lock_wait: Duration::from_secs(10),
-        }
-    }
-}
-
-/// Checks a container name or id as given on the command line.
-///
-/// # Errors
-/// [`InputError`] unless it is a name (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`, optionally with the
-/// engine's leading `/`) or a hex id.
-pub fn validate_target(s: &str) -> std::result::Result<String, InputError> {
-    let t = s.trim().trim_start_matches('/');
-    let ok = t.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && t.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-        && t.len() <= 253;
-    if ok {
-        Ok(t.to_string())
-    } else {
-        Err(InputError::new(
-            "container",
-            s,
-            "not a container name or id",
-            "a name ([a-zA-Z0-9][a-zA-Z0-9_.-]*) or an id (hex digits, a unique prefix)",
-        ))
-    }
-}
+use super::rungs::{Ctx, Gone, Step};
 
 /// The next rung, as reported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -163,7 +103,7 @@ fn resolve(
     )?;
     match out.failure {
         None => {
-            let info = super::engine::parse_inspect(&out.output.stdout)?
+            let info = crate::engine::parse_inspect(&out.output.stdout)?
                 .into_iter()
                 .next()
                 .ok_or_else(|| Error::parse("docker container inspect output", "empty"))?;
@@ -175,7 +115,7 @@ fn resolve(
         Some(EngineFailure::Hung) => {
             let list = engine.list(host)?;
             let t = target.to_ascii_lowercase();
-            let by_name: Vec<&super::engine::PsEntry> = list
+            let by_name: Vec<&crate::engine::PsEntry> = list
                 .iter()
                 .filter(|e| e.names.iter().any(|n| n == target))
                 .collect();
@@ -267,7 +207,7 @@ fn walk(
 ) -> Result<()> {
     let host = run.host();
     let policy = run.policy().clone();
-    let target = validate_target(&opts.target)?;
+    let target = opts.validate()?;
     let mut engine = Engine::locate(host)?;
     engine.limits = Limits {
         command: opts.command_timeout,
@@ -287,7 +227,9 @@ fn walk(
     );
 
     let boot_id = host.boot_id().ok();
-    let early_record = read_record(host, &policy.state_dir, None, &target);
+    let early = read_record(host, &policy.state_dir, None, &target);
+    report_unusable(run, &early.unusable);
+    let early_record = early.record;
     let Some(Resolved {
         id,
         name,
@@ -304,7 +246,9 @@ fn walk(
     };
     out.id = Some(id.clone());
     out.name = Some(name.clone());
-    let record = read_record(host, &policy.state_dir, Some(&id), &target).or(early_record);
+    let by_id = read_record(host, &policy.state_dir, Some(&id), &target);
+    report_unusable(run, &by_id.unusable);
+    let record = by_id.record.or(early_record);
     if let Some(r) = &record {
         let confirmed = boot_id.as_deref().is_some_and(|b| b != r.boot_id);
         run.observe(
@@ -336,8 +280,10 @@ fn walk(
         opts,
         id: id.clone(),
         inspect_hung: Cell::new(inspect_hung),
+        latest: RefCell::new(None),
+        lock: RefCell::new(None),
     };
-    let mut obs = ctx.observe()?;
+    let obs = ctx.observe()?;
     out.status = obs.status().cloned();
     out.processes = obs.processes.clone();
     out.shims = obs.shims.clone();
@@ -349,34 +295,17 @@ fn walk(
     if obs.gone() {
         out.gone = true;
         out.already_gone = true;
-        if !policy.dry_run && record.is_some() {
-            remove_record(host, &policy.state_dir, &id);
+        if record.is_some() {
+            run.bookkeeping("forget the reboot record", "the container is gone", |h| {
+                // hostfix's state changes under the host lock.
+                ctx.take_lock()?;
+                remove_record(h, &policy.state_dir, &id);
+                Ok("forgotten".into())
+            })?;
         }
         return Ok(());
     }
-
-    // Never remove the container hostfix itself runs in.
-    for pid in process::caller_ancestry(host) {
-        let cg = std::fs::read_to_string(host.path(format!("/proc/{pid}/cgroup")))
-            .ok()
-            .and_then(|t| process::parse_cgroup(&t));
-        if cg
-            .as_deref()
-            .and_then(process::container_id_from_cgroup)
-            .as_deref()
-            == Some(&id)
-        {
-            return Err(run.refuse(
-                format!("remove container {name}"),
-                Risk::Disruptive,
-                Refusal::Protected {
-                    target: format!("container {name}"),
-                    why: format!("hostfix runs inside it (pid {pid})"),
-                },
-            ));
-        }
-    }
-
+    refuse_own_container(run, &id, &name)?;
     let env = LadderEnv {
         systemd: host.init_system() == InitSystem::Systemd,
         live_restore: ctx.engine.live_restore(host),
@@ -388,169 +317,148 @@ fn walk(
         stop_grace: opts.stop_grace,
     };
     out.ladder = plan_ladder(&obs, &env, &names, policy.max_risk);
-
-    // Taken before the first change, so a run that only plans or is refused at once
-    // creates nothing.
-    let mut lock: Option<StateLock> = None;
-    let wait = if opts.lock_wait.is_zero() {
-        Wait::No
-    } else {
-        Wait::Up(opts.lock_wait)
-    };
-
-    for rung in Rung::LADDER {
-        let act = action(rung, &obs, &names);
-        let why = reason(rung, &obs, &env);
-        match decide(rung, &obs, &env) {
-            Decision::NotApplicable => continue,
-            Decision::Skip(why_not) => {
-                run.skip(act, rung.risk(), why, why_not);
-                continue;
-            }
-            Decision::Try => {}
-        }
-        let next_of = |r: Rung, o: &Observation| NextRung {
-            rung: r,
-            risk: r.risk(),
-            action: action(r, o, &names),
+    let reboot = |h: &Host, o: &Observation, go: bool| -> Result<String> {
+        let who = Who {
+            ctx: &ctx,
+            name: &name,
+            boot_id: boot_id.as_deref(),
         };
-        if rung == Rung::Reboot {
-            return reboot_rung(
-                run, &ctx, &obs, gate, &mut lock, out, &act, &why, &name, boot_id,
-            );
+        reboot_rung(h, &who, o, gate, &policy, go)
+    };
+    let steps: Vec<Step<'_>> = Rung::LADDER
+        .iter()
+        .map(|&rung| Step {
+            rung,
+            ctx: &ctx,
+            env: &env,
+            names: &names,
+            reboot: &reboot,
+        })
+        .collect();
+    let rungs: Vec<&dyn PlanRung<Observation>> = steps
+        .iter()
+        .map(|s| s as &dyn PlanRung<Observation>)
+        .collect();
+    let climb = run.climb(Mode::Escalate, &rungs, &mut Gone { ctx: &ctx }, obs);
+    drop(ctx.lock.take());
+    out.futility = climb.last.futility.clone();
+    out.engine_restart_hits = restart_hits(&climb.last, &env);
+    if climb.reached {
+        out.gone = true;
+        out.removed_by = climb.reached_by.map(|i| Rung::LADDER[i]);
+        if record.is_some() {
+            remove_record(host, &policy.state_dir, &id);
         }
-        if lock.is_none() && !policy.dry_run && run.allows(rung.risk()) {
-            lock = Some(StateLock::acquire(host, &policy.state_dir, wait)?);
-        }
-        let mut latest = None;
-        match run.step(act, rung.risk(), why, |_| {
-            ctx.run_rung(rung, &obs, &mut latest)
-        }) {
-            Ok(Exec::Planned) => {
-                out.next = next_rung(rung, &obs, &env).map(|r| next_of(r, &obs));
-                return Ok(());
-            }
-            Ok(Exec::Done) if rung == Rung::Unpause => {
-                if let Some(o) = latest {
-                    obs = o;
-                }
-            }
-            Ok(Exec::Done) => {
-                out.gone = true;
-                out.removed_by = Some(rung);
-                if let Some(o) = latest {
-                    out.futility = o.futility;
-                }
-                if record.is_some() {
-                    remove_record(host, &policy.state_dir, &id);
-                }
-                return Ok(());
-            }
-            Err(Error::Refused(r)) => {
-                out.next = Some(next_of(rung, &obs));
-                out.remains = Some(obs.remains());
-                return Err(Error::Refused(r));
-            }
-            Err(Error::Container(e @ ContainerError::NotGone { .. })) => {
-                if let Some(o) = latest {
-                    obs = o;
-                }
-                log::info!("container rm: {e}; escalating");
-                out.futility = obs.futility.clone();
-                out.engine_restart_hits = restart_hits(&obs, &env);
-                out.remains = Some(obs.remains());
-            }
-            Err(e) => {
-                if let Some(o) = latest {
-                    out.remains = Some(o.remains());
-                }
-                return Err(e);
-            }
-        }
+        return Ok(());
+    }
+    out.next = climb
+        .next_index
+        .zip(climb.next.as_ref())
+        .map(|(i, n)| NextRung {
+            rung: Rung::LADDER[i],
+            risk: n.risk,
+            action: n.action.clone(),
+        });
+    if run.dry_run() && climb.error.is_none() {
+        return Ok(());
+    }
+    out.remains = Some(climb.last.remains());
+    if let Some(e) = climb.error {
+        return Err(e);
+    }
+    if climb.taken.iter().any(|&i| Rung::LADDER[i] == Rung::Reboot) {
+        out.reboot = Some(RebootEvidence {
+            requested_in_boot: boot_id.clone().unwrap_or_default(),
+            requested_at: unix_now(host),
+            current_boot: boot_id,
+            confirmed: false,
+        });
+        return Err(ContainerError::RebootPending { name }.into());
     }
     Err(ContainerError::Exhausted { name }.into())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Never remove the container hostfix itself runs in.
+fn refuse_own_container(run: &mut Runner<'_>, id: &str, name: &str) -> Result<()> {
+    match protect::own_container(run.host(), id) {
+        Some(why) => Err(run.refuse(
+            format!("remove container {name}"),
+            Risk::Disruptive,
+            Refusal::Protected {
+                target: format!("container {name}"),
+                why,
+            },
+        )),
+        None => Ok(()),
+    }
+}
+
+fn unix_now(host: &Host) -> u64 {
+    host.system()
+        .now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The container the reboot rung is for.
+struct Who<'a> {
+    ctx: &'a Ctx<'a>,
+    name: &'a str,
+    boot_id: Option<&'a str>,
+}
+
+/// The reboot rung: with `go` false, whether the guard would allow it (read-only); with
+/// `go`, the reboot itself, recorded first so the run after the boot can confirm it.
 fn reboot_rung(
-    run: &mut Runner<'_>,
-    ctx: &Ctx<'_>,
+    host: &Host,
+    who: &Who<'_>,
     obs: &Observation,
     gate: &dyn RebootGate,
-    lock: &mut Option<StateLock>,
-    out: &mut Removal,
-    act: &str,
-    why: &str,
-    name: &str,
-    boot_id: Option<String>,
-) -> Result<()> {
-    let host = ctx.host;
-    let policy = run.policy().clone();
-    out.next = Some(NextRung {
-        rung: Rung::Reboot,
-        risk: Risk::Reboot,
-        action: act.to_string(),
-    });
-    out.remains = Some(obs.remains());
-    if !run.allows(Risk::Reboot) {
-        // Records the refusal (RiskAboveCap) without running anything.
-        return run
-            .step(act, Risk::Reboot, why, |_| Ok(String::new()))
-            .map(|_| ());
-    }
+    policy: &Policy,
+    go: bool,
+) -> Result<String> {
+    let (id, name) = (&who.ctx.id, who.name);
     let req = RebootRequest {
-        key: format!("container-rm-{}", ctx.id),
+        key: format!("container-rm-{id}"),
         message: format!(
             "hostfix: rebooting to clear stuck container {name} ({})",
-            short_id(&ctx.id)
+            short_id(id)
         ),
         reason: format!(
             "container {name} ({}) cannot be removed: {}",
-            short_id(&ctx.id),
+            short_id(id),
             obs.futility
                 .as_ref()
                 .map_or_else(|| obs.remains(), Futility::why)
         ),
     };
-    // The guard takes the state lock itself (its check probes it): let go of ours.
-    drop(lock.take());
-    if let Err(e) = gate.check(host, &policy, &req) {
-        return Err(match e {
-            Error::Refused(r) => run.refuse(act, Risk::Reboot, r),
-            other => other,
-        });
+    if !go {
+        return gate.check(host, policy, &req).map(|()| String::new());
     }
     let record = RebootRecord {
-        id: ctx.id.clone(),
+        version: super::record::RECORD_VERSION,
+        id: id.clone(),
         name: name.to_string(),
-        boot_id: boot_id.clone().unwrap_or_default(),
-        requested_at: host
-            .system()
-            .now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
+        boot_id: who.boot_id.unwrap_or_default().to_string(),
+        requested_at: unix_now(host),
         reason: req.reason.clone(),
     };
-    let state_dir = policy.state_dir.clone();
-    let exec = run.step(act, Risk::Reboot, why, |h| {
-        write_record(h, &state_dir, &record)?;
-        gate.reboot(h, &policy, &req).inspect_err(|_| {
-            remove_record(h, &state_dir, &record.id);
-        })
-    })?;
-    if exec == Exec::Planned {
-        return Ok(());
+    // The record is written under the host lock (the ladder's, or taken now); then the
+    // lock is let go: the guard takes it itself.
+    who.ctx.take_lock()?;
+    write_record(host, &policy.state_dir, &record)?;
+    drop(who.ctx.lock.take());
+    gate.reboot(host, policy, &req)
+        .inspect_err(|_| remove_record(host, &policy.state_dir, &record.id))
+}
+
+/// Reports the reboot records that could not be used, each naming its file and how to
+/// reset it: the run goes on without them (they only serve its report).
+fn report_unusable(run: &mut Runner<'_>, unusable: &[Error]) {
+    for e in unusable {
+        log::warn!("container rm: {e}");
+        run.observe("read hostfix's reboot record", format!("ignored: {e}"));
     }
-    out.reboot = Some(RebootEvidence {
-        requested_in_boot: record.boot_id,
-        requested_at: record.requested_at,
-        current_boot: boot_id,
-        confirmed: false,
-    });
-    Err(ContainerError::RebootPending {
-        name: name.to_string(),
-    }
-    .into())
 }
 
 #[cfg(test)]

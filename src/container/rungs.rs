@@ -1,21 +1,25 @@
 //! Taking one rung and verifying it: the engine commands, the shim kill through a
 //! pidfd, the engine restart, and the check that the container is gone.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
+use crate::engine::{
+    ContainerInfo, Engine, EngineError, EngineFailure, Status, run_wrapped, short_id,
+};
 use crate::error::{Error, Refusal, Result};
 use crate::host::Host;
-use crate::process;
+use crate::plan::{Goal, Risk, Rung as PlanRung, Verdict};
+use crate::state::HostLock;
+use crate::{program, protect};
 
 use super::ContainerError;
-use super::engine::{ContainerInfo, Engine, EngineFailure, Status, run_wrapped, short_id};
-use super::ladder::{Observation, Rung};
+use super::ladder::{Decision, LadderEnv, Names, Observation, Rung, action, decide, reason};
+use super::options::RemoveOptions;
 use super::procs;
-use super::remove::RemoveOptions;
 
 /// How long to watch for the container to go after a rung.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,9 +44,24 @@ pub(super) struct Ctx<'a> {
     /// An inspect of this container hung in this run: the engine is stuck on it, and
     /// asking again only waits out the time limit once more; `docker ps` tells the state.
     pub(super) inspect_hung: Cell<bool>,
+    /// The observation the last rung ended with, for the ladder's goal.
+    pub(super) latest: RefCell<Option<Observation>>,
+    /// The host lock, taken before the first change (so a run that only plans or is
+    /// refused at once creates nothing) and let go before the reboot guard takes it.
+    pub(super) lock: RefCell<Option<HostLock>>,
 }
 
 impl Ctx<'_> {
+    /// Takes the machine-wide host lock unless this run holds it already.
+    pub(super) fn take_lock(&self) -> Result<()> {
+        if self.lock.borrow().is_some() {
+            return Ok(());
+        }
+        let l = HostLock::acquire(self.host, self.opts.lock_wait)?;
+        self.lock.replace(Some(l));
+        Ok(())
+    }
+
     /// Observes the container once.
     pub(super) fn observe(&self) -> Result<Observation> {
         let list = self.engine.list(self.host)?;
@@ -59,7 +78,7 @@ impl Ctx<'_> {
                 Ok(i) => i,
                 // An engine stuck on this container may answer its list but not an
                 // inspect of it: go on with what the list says.
-                Err(Error::Container(ContainerError::Hung { command })) => {
+                Err(Error::Engine(EngineError::Hung { command })) => {
                     log::warn!("container: {command} hung; using docker ps's view from now on");
                     self.inspect_hung.set(true);
                     Some(ContainerInfo::from_ps(entry))
@@ -107,9 +126,9 @@ impl Ctx<'_> {
                     }
                     last_err = None;
                 }
-                Err(Error::Container(
-                    e @ (ContainerError::EngineUnreachable { .. } | ContainerError::Hung { .. }),
-                )) if tolerate => last_err = Some(Error::Container(e)),
+                Err(Error::Engine(
+                    e @ (EngineError::Unreachable { .. } | EngineError::Hung { .. }),
+                )) if tolerate => last_err = Some(Error::Engine(e)),
                 Err(e) => return Err(e),
             }
         }
@@ -119,7 +138,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn docker(&self, args: &[&str], limit: Duration) -> Result<super::engine::EngineOutput> {
+    fn docker(&self, args: &[&str], limit: Duration) -> Result<crate::engine::EngineOutput> {
         let mut out = self.engine.run(self.host, args, limit)?;
         // The command runs on the full id; the report shows the short one.
         out.command = out.command.replace(&self.id, short_id(&self.id));
@@ -144,7 +163,7 @@ impl Ctx<'_> {
             Rung::Stop => {
                 if o.live() {
                     let secs = self.opts.stop_grace.as_secs().to_string();
-                    let limit = self.opts.stop_grace + cmd_limit;
+                    let limit = self.opts.stop_grace.saturating_add(cmd_limit);
                     let stop = self.docker(&["stop", "-t", &secs, id], limit)?;
                     notes.push(stop.summary());
                     if stop.failure == Some(EngineFailure::Hung) {
@@ -167,7 +186,7 @@ impl Ctx<'_> {
                 notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
             }
             Rung::KillShim => {
-                let protected = process::caller_ancestry(self.host);
+                let protected = protect::caller(self.host);
                 for s in &o.shims {
                     notes.push(self.kill(s.pid, s.start_time, &s.comm, "shim", &protected)?);
                 }
@@ -188,8 +207,8 @@ impl Ctx<'_> {
                 }
             }
             Rung::RestartEngine => {
-                let systemctl = super::engine::locate_program(self.host, "systemctl")
-                    .unwrap_or_else(|| "systemctl".into());
+                let systemctl = program::find(self.host.root(), "systemctl")
+                    .map_or_else(|| "systemctl".into(), |p| p.run_path());
                 for unit in ["containerd.service", "docker.service"] {
                     let out = run_wrapped(
                         self.host,
@@ -237,10 +256,10 @@ impl Ctx<'_> {
         what: &str,
         protected: &[i32],
     ) -> Result<String> {
-        if pid <= 1 || protected.contains(&pid) {
+        if let Some(why) = protect::signal_target(pid, protected) {
             return Err(Refusal::Protected {
                 target: format!("pid {pid} ({comm})"),
-                why: "PID 1 and hostfix's own ancestry are never signalled".into(),
+                why: why.into(),
             }
             .into());
         }
@@ -260,54 +279,110 @@ impl Ctx<'_> {
         }
     }
 
-    /// Takes a rung and verifies it: `Ok(detail)` when the container is gone, else
-    /// [`ContainerError::NotGone`] (the ladder escalates) or another error (it stops).
-    pub(super) fn run_rung(
-        &self,
-        rung: Rung,
-        o: &Observation,
-        latest: &mut Option<Observation>,
-    ) -> Result<String> {
-        let notes = self.act(rung, o)?;
-        if rung == Rung::Unpause {
+    /// Takes a rung and observes the container after it (the observation is kept for
+    /// the ladder's [`Gone`] goal). The ladder judges whether it was enough.
+    fn run_rung(&self, rung: Rung, o: &Observation) -> Result<String> {
+        let notes = self.act(rung, o)?.join("; ");
+        let after = match rung {
             // Unpausing removes nothing: it thaws the cgroup so the next rungs' signals
             // can work.
-            let after = self.observe()?;
-            let paused = after.engine_paused();
-            let remains = after.remains();
-            *latest = Some(after);
-            return if paused {
-                Err(ContainerError::NotGone {
-                    rung,
-                    remains,
-                    said: notes.join("; "),
-                }
-                .into())
-            } else {
-                Ok(format!("{}; verified: no longer paused", notes.join("; ")))
-            };
-        }
-        let how = match rung {
-            Rung::KillShim | Rung::RestartEngine => Settle::Patient,
-            _ => Settle::Quick,
+            Rung::Unpause => self.observe()?,
+            Rung::KillShim | Rung::RestartEngine => self.settle(Settle::Patient)?,
+            _ => self.settle(Settle::Quick)?,
         };
-        let after = self.settle(how)?;
-        let gone = after.gone();
-        let remains = after.remains();
-        *latest = Some(after);
-        if gone {
-            Ok(format!(
-                "{}; verified: not listed, no process, no shim",
-                notes.join("; ")
-            ))
+        let detail = if after.gone() {
+            format!("{notes}; verified: not listed, no process, no shim")
+        } else if rung == Rung::Unpause && !after.engine_paused() {
+            format!("{notes}; verified: no longer paused")
         } else {
-            Err(ContainerError::NotGone {
-                rung,
-                remains,
-                said: notes.join("; "),
-            }
-            .into())
+            notes
+        };
+        self.latest.replace(Some(after));
+        Ok(detail)
+    }
+}
+
+/// The ladder's goal: the container is gone (not listed, no process, no shim).
+pub(super) struct Gone<'a> {
+    pub(super) ctx: &'a Ctx<'a>,
+}
+
+impl Goal<Observation> for Gone<'_> {
+    fn observe(&mut self, _host: &Host) -> Result<Observation> {
+        match self.ctx.latest.take() {
+            Some(o) => Ok(o),
+            None => self.ctx.observe(),
         }
+    }
+
+    fn reached(&self, o: &Observation) -> bool {
+        o.gone()
+    }
+
+    fn remains(&self, o: &Observation) -> String {
+        o.remains()
+    }
+}
+
+/// A rung of the container ladder, with what it needs to act.
+pub(super) struct Step<'a> {
+    pub(super) rung: Rung,
+    pub(super) ctx: &'a Ctx<'a>,
+    pub(super) env: &'a LadderEnv,
+    pub(super) names: &'a Names,
+    /// The reboot rung's way to the guard.
+    pub(super) reboot: &'a dyn Fn(&Host, &Observation, bool) -> Result<String>,
+}
+
+impl PlanRung<Observation> for Step<'_> {
+    fn risk(&self) -> Risk {
+        self.rung.risk()
+    }
+
+    fn action(&self, o: &Observation) -> String {
+        action(self.rung, o, self.names)
+    }
+
+    fn reason(&self, o: &Observation) -> String {
+        reason(self.rung, o, self.env)
+    }
+
+    fn decide(&self, o: &Observation) -> Verdict {
+        match decide(self.rung, o, self.env) {
+            Decision::Try => Verdict::Take,
+            Decision::NotApplicable => Verdict::Inapplicable,
+            Decision::Skip(why) if o.futility.as_ref().is_some_and(|f| f.blocks(self.rung)) => {
+                Verdict::Futile(why)
+            }
+            Decision::Skip(why) => Verdict::Skip(why),
+        }
+    }
+
+    fn check(&self, host: &Host, o: &Observation) -> Result<()> {
+        match self.rung {
+            Rung::Reboot => (self.reboot)(host, o, false).map(drop),
+            _ => Ok(()),
+        }
+    }
+
+    fn verify(&self, after: &Observation) -> Option<bool> {
+        match self.rung {
+            Rung::Unpause => Some(!after.engine_paused()),
+            // Its postcondition is the request; the boot clears the container.
+            Rung::Reboot => Some(true),
+            _ => None,
+        }
+    }
+
+    fn act(&self, host: &Host, o: &Observation) -> Result<String> {
+        if self.rung == Rung::Reboot {
+            let done = (self.reboot)(host, o, true)?;
+            // Nothing to observe before the boot.
+            self.ctx.latest.replace(Some(o.clone()));
+            return Ok(done);
+        }
+        self.ctx.take_lock()?;
+        self.ctx.run_rung(self.rung, o)
     }
 }
 

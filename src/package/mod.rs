@@ -31,50 +31,9 @@ pub use pacman::{
 };
 pub use rpm::{Rpm, parse_rpm_needed_by, rpm_source_name, split_name_version};
 
-use crate::error::{Classify, ErrorKind, Result};
+pub use crate::error::PackageError;
+use crate::error::Result;
 use crate::host::{Cmd, CmdOutput, Host};
-
-/// Errors of this module.
-#[derive(Debug, thiserror::Error)]
-pub enum PackageError {
-    /// No package database of a supported manager was found.
-    #[error(
-        "no supported package manager under {root} (looked for the dpkg, rpm, apk and \
-         pacman databases)"
-    )]
-    NoManager {
-        /// The host root that was searched.
-        root: PathBuf,
-    },
-    /// A package the operation relies on is not installed.
-    #[error("{manager}: package {package} is not installed")]
-    NotInstalled {
-        /// The manager (`dpkg`, `rpm`, ...).
-        manager: String,
-        /// The package.
-        package: String,
-    },
-    /// A simulated removal failed or could not be understood.
-    #[error("{manager}: simulated removal of {packages}: {detail}")]
-    Simulation {
-        /// The manager.
-        manager: String,
-        /// The packages whose removal was simulated.
-        packages: String,
-        /// What went wrong.
-        detail: String,
-    },
-}
-
-impl Classify for PackageError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            PackageError::NoManager { .. }
-            | PackageError::NotInstalled { .. }
-            | PackageError::Simulation { .. } => ErrorKind::Failed,
-        }
-    }
-}
 
 /// An installed package, as its manager describes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -96,19 +55,6 @@ pub struct PackageInfo {
     /// empty elsewhere.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub required_by: Vec<String>,
-}
-
-impl PackageInfo {
-    /// Why hostfix never removes this package, when it never does.
-    pub fn protected_reason(&self) -> Option<String> {
-        if self.essential {
-            Some(format!("{} is an essential package", self.name))
-        } else if self.required {
-            Some(format!("{} is a required package", self.name))
-        } else {
-            None
-        }
-    }
 }
 
 /// How an installed package is tied to others, by name (versions, architecture
@@ -274,25 +220,5 @@ mod tests {
             usr_merge_twins(Path::new("/usr/lib64/x"))[1],
             PathBuf::from("/lib64/x")
         );
-    }
-
-    #[test]
-    fn protection_reasons() {
-        let mut p = PackageInfo {
-            name: "bash".into(),
-            version: None,
-            source: "bash".into(),
-            essential: true,
-            required: true,
-            ..Default::default()
-        };
-        assert_eq!(
-            p.protected_reason().unwrap(),
-            "bash is an essential package"
-        );
-        p.essential = false;
-        assert!(p.protected_reason().unwrap().contains("required"));
-        p.required = false;
-        assert!(p.protected_reason().is_none());
     }
 }

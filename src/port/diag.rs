@@ -114,7 +114,12 @@ pub fn parse_batch(buf: &[u8], proto: Proto) -> Batch {
                 return out;
             }
             NLMSG_ERROR => {
-                let e = u32_ne(msg, 0).map_or(libc::EIO, |v| -(v as i32));
+                // The kernel sends a negative errno; anything else (0 is an ack, i32::MIN
+                // has no positive twin) is not an errno this reply can mean.
+                let e = u32_ne(msg, 0)
+                    .and_then(|v| (v as i32).checked_neg())
+                    .filter(|e| *e > 0)
+                    .unwrap_or(libc::EIO);
                 out.error = Some(e);
                 out.done = true;
                 return out;

@@ -1,10 +1,9 @@
 //! The container behind a port: `docker-proxy`'s arguments, container ids in cgroup
 //! paths, and the engine's list of containers.
 //!
-//! The engine is reached through the one client hostfix has for it,
-//! [`crate::container::Engine`] (`docker ps -a` under `timeout`, parsed by the container
-//! module); this file only matches what it lists to the port: which container publishes
-//! it, its name, and the command that would stop it.
+//! The engine is reached through the one client hostfix has for it, [`crate::engine`]
+//! (`docker ps -a` under `timeout`, parsed there); this file only matches what it lists to
+//! the port: which container publishes it, its name, and the command that would stop it.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -12,7 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::table::Proto;
-use crate::container::{Engine, PsEntry};
+use crate::engine::{Engine, PsEntry};
 use crate::host::Host;
 
 /// What `docker-proxy` was started with (`-proto tcp -host-ip 0.0.0.0 -host-port 8080
@@ -118,7 +117,7 @@ pub struct ContainerRef {
 impl ContainerRef {
     /// `web (3f4e5a6b7c8d)`, `3f4e5a6b7c8d`, or `unknown container`.
     pub fn label(&self) -> String {
-        let short = self.id.as_deref().map(|i| &i[..i.len().min(12)]);
+        let short = self.id.as_deref().map(crate::engine::short_id);
         match (&self.name, short) {
             (Some(n), Some(i)) => format!("{n} ({i})"),
             (Some(n), None) => n.clone(),
@@ -166,7 +165,7 @@ pub fn from_cgroup(id: &str, cgroup: &str, ps: Option<&[PsEntry]>) -> ContainerR
         .filter(|_| engine == "docker")
         .and_then(|rows| rows.iter().find(|r| r.id == id))
         .map(|r| r.name().to_string());
-    let short = &id[..id.len().min(12)];
+    let short = crate::engine::short_id(id);
     ContainerRef {
         engine: engine.into(),
         id: Some(id.to_string()),
@@ -225,7 +224,7 @@ mod tests {
                 )
             })
             .collect();
-        crate::container::engine::parse_ps(&text).unwrap()
+        crate::engine::parse_ps(&text).unwrap()
     }
 
     #[test]

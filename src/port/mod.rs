@@ -46,63 +46,20 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-pub use free::{FreeResult, FreeSpec, RemovalPlan, free_port};
+pub use free::{
+    FreeObservation, FreeResult, FreeRung, FreeSpec, RemovalPlan, decide as decide_free, free_port,
+    protected_refusal, signalled, targets, units_of,
+};
 pub use owner::{OwnerGroup, OwnerKind, PortOwner};
 pub use removal::tied_to_family;
 pub use scan::ScanStats;
 pub use table::{Listener, Proto, TableSource};
 
-use crate::doctor::{Area, Diagnosis, DoctorOptions, Finding, Severity};
-use crate::error::{Classify, ErrorKind, InputError, Result};
+pub use crate::error::PortError;
+use crate::error::{InputError, Result};
+use crate::finding::{Area, Diagnosis, DoctorOptions, Finding, Severity};
 use crate::host::Host;
 use crate::plan::{Policy, Report, Risk, Runner};
-
-/// Errors of this module.
-#[derive(Debug, thiserror::Error)]
-pub enum PortError {
-    /// Every allowed step was taken and the port still does not bind.
-    #[error("port {port}/{proto} is still held after every allowed step: {holders}")]
-    StillHeld {
-        /// The port.
-        port: u16,
-        /// The protocol.
-        proto: Proto,
-        /// Who still holds it, or what bind said.
-        holders: String,
-    },
-    /// The bind probe failed for another reason than the port being in use.
-    #[error("cannot probe {addr}/{proto}: {errno}{}", .hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
-    Probe {
-        /// The address probed.
-        addr: std::net::SocketAddr,
-        /// The protocol.
-        proto: Proto,
-        /// The errno of `bind`.
-        errno: nix::errno::Errno,
-        /// The likely cause.
-        hint: Option<String>,
-    },
-    /// The port does not bind but no process holds a socket on it.
-    #[error("port {port}/{proto} is in use but no process could be found holding it: {detail}")]
-    NoOwner {
-        /// The port.
-        port: u16,
-        /// The protocol.
-        proto: Proto,
-        /// What was seen.
-        detail: String,
-    },
-}
-
-impl Classify for PortError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            PortError::StillHeld { .. } | PortError::Probe { .. } | PortError::NoOwner { .. } => {
-                ErrorKind::Failed
-            }
-        }
-    }
-}
 
 /// What [`who`] looks up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,7 +148,7 @@ pub(crate) fn check_port(port: u16) -> Result<()> {
 pub fn find_holders(host: &Host, spec: &WhoSpec) -> Result<Holders> {
     check_port(spec.port)?;
     let t0 = std::time::Instant::now();
-    let (listeners, source) = table::read_listeners(host, spec.proto, spec.port)?;
+    let (listeners, source) = read_listeners(host, spec.proto, spec.port)?;
     log::debug!(
         "port: {} socket(s) on {}/{} from {source:?} in {:?}",
         listeners.len(),
@@ -459,4 +416,25 @@ pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) {
         }
     }
     d.fact("ports", &all);
+}
+/// The sockets holding `port`: netlink sock_diag on a live host (the kernel filters on
+/// state and port), `/proc/net` when netlink is refused or the host is a fake root.
+///
+/// # Errors
+/// As [`table::read_proc_net`] when the fallback fails too.
+pub(crate) fn read_listeners(
+    host: &Host,
+    proto: Proto,
+    port: u16,
+) -> Result<(Vec<Listener>, TableSource)> {
+    if host.is_live_root() {
+        match diag::sock_diag(proto, port) {
+            Ok(v) => return Ok((v, TableSource::SockDiag)),
+            Err(e) => log::info!("port: sock_diag: {e}; reading /proc/net instead"),
+        }
+    }
+    Ok((
+        table::read_proc_net(host, proto, port)?,
+        TableSource::ProcNet,
+    ))
 }

@@ -10,10 +10,11 @@ use serde::Serialize;
 use super::docker::{self, ContainerRef};
 use super::scan::FdScan;
 use super::table::{Listener, Proto};
-use crate::container::PsEntry;
+use crate::engine::PsEntry;
 use crate::host::{Cmd, Host, InitSystem};
 use crate::package::{self, PackageInfo, PackageManager};
 use crate::process::{self, Process};
+use crate::protect;
 
 /// What runs a port's owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -179,48 +180,6 @@ fn base_name(p: &Path) -> &str {
     p.file_name().and_then(|n| n.to_str()).unwrap_or("")
 }
 
-/// Whether a process is sshd (a listener, a session process).
-fn is_sshd(name: &str, exe: Option<&Path>, unit: Option<&str>) -> bool {
-    let exe_name = exe.map(base_name).unwrap_or("");
-    name.starts_with("sshd")
-        || exe_name.starts_with("sshd")
-        || unit.is_some_and(|u| {
-            ["ssh.service", "sshd.service", "ssh.socket", "sshd.socket"].contains(&u)
-                || u.starts_with("sshd@")
-                || u.starts_with("ssh@")
-        })
-}
-
-/// The container engine's own processes and units.
-const ENGINE_NAMES: [&str; 8] = [
-    "dockerd",
-    "containerd",
-    "podman",
-    "conmon",
-    "crio",
-    "runc",
-    "crun",
-    "buildkitd",
-];
-const ENGINE_UNITS: [&str; 7] = [
-    "docker.service",
-    "docker.socket",
-    "containerd.service",
-    "podman.service",
-    "podman.socket",
-    "crio.service",
-    "buildkit.service",
-];
-
-/// Whether a process is the container engine itself.
-fn is_engine(name: &str, exe: Option<&Path>, unit: Option<&str>) -> bool {
-    let exe_name = exe.map(base_name).unwrap_or("");
-    ENGINE_NAMES.iter().any(|e| name == *e || exe_name == *e)
-        || name.starts_with("containerd-shim")
-        || exe_name.starts_with("containerd-shim")
-        || unit.is_some_and(|u| ENGINE_UNITS.contains(&u))
-}
-
 /// Whether a process is `docker-proxy`.
 pub fn is_docker_proxy(name: &str, exe: Option<&Path>) -> bool {
     name == "docker-proxy" || exe.is_some_and(|e| base_name(e) == "docker-proxy")
@@ -244,7 +203,7 @@ pub struct Context {
 }
 
 /// Classifies a process holding the port (pure): what runs it, its unit, its socket
-/// units, its container, and why it is protected.
+/// units, its container, and why it is protected ([`protect::port_holder`]).
 pub fn classify(
     p: &Process,
     ctx: &Context,
@@ -299,30 +258,21 @@ pub fn classify(
     } else {
         OwnerKind::Process
     };
-    let protected = if pid == 1 {
-        Some("PID 1 (the init system) is never signalled".to_string())
-    } else if ctx.caller.contains(&pid) {
-        Some("the caller or one of its ancestors (hostfix runs under it)".to_string())
-    } else if p.stat.is_kernel_thread() {
-        Some("a kernel thread".to_string())
-    } else if is_sshd(name, exe, unit.as_deref()) {
-        Some("sshd: the way into this host".to_string())
-    } else if let Some(c) = &container {
-        Some(format!(
-            "{} of container {}: stop the container instead: {}",
-            if c.via == "docker-proxy" {
-                "docker-proxy publishes the port"
-            } else {
-                "a process"
-            },
-            c.label(),
-            c.stop_command
-        ))
-    } else if is_engine(name, exe, unit.as_deref()) {
-        Some(format!("the container engine itself ({name})"))
-    } else {
-        None
-    };
+    let protected = protect::port_holder(
+        &protect::PortHolder {
+            pid,
+            name,
+            exe,
+            unit: unit.as_deref(),
+            kernel_thread: p.stat.is_kernel_thread(),
+            container: container.as_ref().map(|c| protect::ContainerHold {
+                via_proxy: c.via == "docker-proxy",
+                label: c.label(),
+                stop_command: &c.stop_command,
+            }),
+        },
+        &ctx.caller,
+    );
     (kind, unit, socket_units, container, protected)
 }
 
@@ -363,8 +313,9 @@ pub fn build_owners(
         port,
         proto: Some(proto),
         systemd,
+        // Under another root the fixture's pids are not this process's relatives.
         caller: if host.is_live_root() {
-            process::caller_ancestry(host)
+            protect::caller(host)
         } else {
             Vec::new()
         },
@@ -443,7 +394,7 @@ pub fn build_owners(
             user: p.uid.and_then(|u| users.get(&u).cloned()),
             start_time: p.stat.start_time,
             started_at: match (btime, ticks) {
-                (Some(b), Some(t)) => Some(b + p.stat.start_time / t),
+                (Some(b), Some(t)) => b.checked_add(p.stat.start_time / t),
                 _ => None,
             },
             state: p.stat.state,
@@ -714,7 +665,7 @@ mod tests {
             .collect();
         let mut c2 = c.clone();
         c2.containers = Some(
-            crate::container::engine::parse_ps(
+            crate::engine::parse_ps(
                 r#"{"ID":"abc","Names":"web","State":"running","Status":"Up","Ports":"0.0.0.0:80->80/tcp"}"#,
             )
             .unwrap(),

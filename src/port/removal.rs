@@ -2,17 +2,25 @@
 //! from the package manager's own simulation and checked before anything is done, and a
 //! ledger so that a run interrupted between stopping the unit and removing the package
 //! is finished by the next one.
+//!
+//! The ledger, `STATE_DIR/port-free-PROTO-PORT.json` (mode 0600, in a directory private
+//! to root), is written atomically under the host lock before the unit is stopped, and
+//! read as every state file is ([`crate::state::read_state_file`]): a regular file or
+//! refused. One that cannot be used (torn, another version, package names no package
+//! manager uses, another manager's) is never acted on and never silently dropped: the
+//! run reports it, naming the file and how to reset it, and a new plan replaces it.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::free::FreeSpec;
 use super::owner::PortOwner;
 use crate::error::{Error, Refusal, Result};
 use crate::host::{Cmd, Host, InitSystem};
-use crate::package::{self, PackageError, PackageInfo, PackageManager, Relations};
-use crate::plan::{Exec, Policy, Risk, Runner};
+use crate::package::{PackageError, PackageInfo, PackageManager, Relations};
+use crate::plan::{Policy, Runner};
+use crate::protect;
+use crate::state;
 
 /// The package removal `--remove-package` plans.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,43 +38,171 @@ pub struct RemovalPlan {
     pub command: String,
 }
 
-fn ledger_path(host: &Host, policy: &Policy, spec: &FreeSpec) -> PathBuf {
-    host.path(
-        policy
-            .state_dir
-            .join(format!("port-free-{}-{}.json", spec.proto, spec.port)),
-    )
+/// The removal ledger's format version.
+const LEDGER_VERSION: u32 = 1;
+
+fn ledger_version() -> u32 {
+    LEDGER_VERSION
+}
+
+/// The ledger as stored: the plan, with its format version (files of the first release
+/// have none: version 1).
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredPlan {
+    #[serde(default = "ledger_version")]
+    version: u32,
+    #[serde(flatten)]
+    plan: RemovalPlan,
+}
+
+/// The port a removal ledger is kept for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Key {
+    /// The protocol.
+    pub(crate) proto: super::Proto,
+    /// The port.
+    pub(crate) port: u16,
+}
+
+fn ledger_name(spec: Key) -> String {
+    format!("port-free-{}-{}.json", spec.proto, spec.port)
+}
+
+fn ledger_path(host: &Host, policy: &Policy, spec: Key) -> PathBuf {
+    let dir = state::state_dir(&policy.state_dir).unwrap_or_else(|_| policy.state_dir.clone());
+    host.path(dir.join(ledger_name(spec)))
+}
+
+/// Whether a package name is one a package manager could have given: letters, digits
+/// and `.+_:@~-`, starting with a letter or digit (so it never reads as an option).
+fn plausible_package(name: &str) -> bool {
+    name.len() <= 256
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".+_:@~-".contains(c))
+}
+
+/// Parses a removal ledger's text (pure).
+///
+/// # Errors
+/// What is wrong with it, in words.
+pub fn parse_removal_ledger(text: &str) -> std::result::Result<RemovalPlan, String> {
+    if text.trim().is_empty() {
+        return Err("the file is empty (a write was cut short?)".into());
+    }
+    let stored: StoredPlan = serde_json::from_str(text)
+        .map_err(|e| format!("not valid: {}", state::clip(&e.to_string())))?;
+    if stored.version != LEDGER_VERSION {
+        return Err(format!(
+            "format version {} (this hostfix reads version {LEDGER_VERSION})",
+            stored.version
+        ));
+    }
+    let p = stored.plan;
+    if p.packages.is_empty() {
+        return Err("it names no package".into());
+    }
+    if let Some(bad) = p
+        .packages
+        .iter()
+        .chain(&p.sources)
+        .chain(&p.removes)
+        .find(|n| !plausible_package(n))
+    {
+        return Err(format!("{:?} is not a package name", state::clip(bad)));
+    }
+    Ok(p)
 }
 
 pub(super) fn write_ledger(
     host: &Host,
     policy: &Policy,
-    spec: &FreeSpec,
+    spec: Key,
     plan: &RemovalPlan,
 ) -> Result<()> {
-    let p = ledger_path(host, policy, spec);
-    let json =
-        serde_json::to_vec_pretty(plan).map_err(|e| Error::parse("removal plan", e.to_string()))?;
-    crate::fsutil::write_atomic(&p, &json, Some(0o600))
+    let dir = state::ensure_state_dir(host, &policy.state_dir, "")?;
+    let stored = StoredPlan {
+        version: LEDGER_VERSION,
+        plan: plan.clone(),
+    };
+    let json = serde_json::to_vec_pretty(&stored)
+        .map_err(|e| Error::parse("removal plan", e.to_string()))?;
+    crate::fsutil::write_atomic(&dir.join(ledger_name(spec)), &json, Some(0o600))
 }
 
-fn read_ledger(host: &Host, policy: &Policy, spec: &FreeSpec) -> Option<RemovalPlan> {
-    let p = ledger_path(host, policy, spec);
-    let text = std::fs::read_to_string(&p).ok()?;
-    match serde_json::from_str(&text) {
-        Ok(plan) => Some(plan),
-        Err(e) => {
-            log::warn!("port free: ignoring unreadable {}: {e}", p.display());
-            None
+/// Reads the removal ledger an earlier run left; `Ok(None)` when there is none.
+///
+/// # Errors
+/// [`Refusal::StateFile`] naming the file and how to reset it when it cannot be used;
+/// as [`state::read_state_file`] otherwise.
+fn read_ledger(host: &Host, policy: &Policy, spec: Key) -> Result<Option<RemovalPlan>> {
+    let Some(dir) = state::readable_state_dir(host, &policy.state_dir, "")? else {
+        return Ok(None);
+    };
+    let p = dir.join(ledger_name(spec));
+    let shown = host.host_path(&p);
+    let reset = format!(
+        "inspect it, then move it aside (hostfix then forgets the removal it planned for port \
+         {}): mv {f} {f}.broken",
+        spec.port,
+        f = shown.display()
+    );
+    let Some(text) = state::read_state_file(host, &p, &reset)? else {
+        return Ok(None);
+    };
+    parse_removal_ledger(&text).map(Some).map_err(|why| {
+        Refusal::StateFile {
+            path: shown,
+            why: format!("the package-removal ledger is corrupt ({why})"),
+            reset,
         }
+        .into()
+    })
+}
+
+pub(super) fn drop_ledger(host: &Host, policy: &Policy, spec: Key) {
+    let p = ledger_path(host, policy, spec);
+    if let Err(e) = state::remove_regular(&p) {
+        log::warn!("port free: removing {}: {e}", p.display());
     }
 }
 
-pub(super) fn drop_ledger(host: &Host, policy: &Policy, spec: &FreeSpec) {
-    let p = ledger_path(host, policy, spec);
-    if let Err(e) = std::fs::remove_file(&p) {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            log::warn!("port free: removing {}: {e}", p.display());
+/// The removal an earlier run planned and left in the ledger, when it can be used by a
+/// run with this package manager. A ledger that cannot be used (or was planned for
+/// another manager) is reported and never acted on.
+pub(super) fn earlier_removal(
+    run: &mut Runner<'_>,
+    spec: Key,
+    pm: &dyn PackageManager,
+) -> Option<RemovalPlan> {
+    let policy = run.policy().clone();
+    match read_ledger(run.host(), &policy, spec) {
+        Ok(Some(plan)) if plan.manager == pm.name() => Some(plan),
+        Ok(Some(plan)) => {
+            let shown = run
+                .host()
+                .host_path(&ledger_path(run.host(), &policy, spec));
+            run.observe(
+                "an earlier run's removal",
+                format!(
+                    "not resumed: {} was planned for {}, and this host uses {}; {}",
+                    shown.display(),
+                    state::clip(&plan.manager),
+                    pm.name(),
+                    state::move_aside_hint(&shown)
+                ),
+            );
+            None
+        }
+        Ok(None) => None,
+        Err(e) => {
+            log::warn!("port free: {e}");
+            run.observe("an earlier run's removal", format!("not resumed: {e}"));
+            None
         }
     }
 }
@@ -89,127 +225,167 @@ fn unit_package(host: &Host, pm: &dyn PackageManager, unit: &str) -> Option<Pack
     super::owner::lookup_package(host, pm, Path::new(path))
 }
 
+/// What checking a removal found: the facts worth showing, and the packages it would take
+/// or why hostfix refuses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovalCheck {
+    /// Observations to record (`what`, `found`), in order.
+    pub notes: Vec<(String, String)>,
+    /// Every package the simulated removal takes, or the refusal.
+    pub outcome: std::result::Result<Vec<String>, Refusal>,
+}
+
+impl RemovalCheck {
+    fn refused(notes: Vec<(String, String)>, refusal: Refusal) -> Self {
+        RemovalCheck {
+            notes,
+            outcome: Err(refusal),
+        }
+    }
+}
+
 /// Simulates the removal of `packages` and checks what it would take: nothing essential
 /// or required, nothing built from another source than `sources` but the add-ons tied
-/// to them ([`tied_to_family`]), nothing installed or upgraded on the way. Returns every package it would remove; refuses (exit 3)
-/// otherwise, and when the manager itself will not do the removal.
-fn simulate_and_check(
-    run: &mut Runner<'_>,
+/// to them ([`tied_to_family`]), nothing installed or upgraded on the way. Read-only.
+///
+/// # Errors
+/// When the package manager cannot be asked at all (its refusal to simulate is a
+/// [`Refusal::Unsafe`] in the outcome instead).
+pub(crate) fn check_removal(
+    host: &Host,
     pm: &dyn PackageManager,
     packages: &[String],
     sources: &[String],
-) -> Result<Vec<String>> {
-    let host = run.host();
-    let action = format!("remove {}", packages.join(" "));
+) -> Result<RemovalCheck> {
     let target = format!("package {}", packages.join(" "));
+    let unsafe_ = |why: String| Refusal::Unsafe {
+        target: target.clone(),
+        why,
+    };
+    let mut notes = Vec::new();
     let sim = match pm.simulate_removal(host, packages) {
         Ok(s) => s,
         Err(Error::Package(PackageError::Simulation { detail, .. })) => {
-            return Err(run.refuse(
-                action,
-                Risk::Destructive,
-                Refusal::Unsafe {
-                    target,
-                    why: format!(
-                        "{} will not remove it without breaking other packages: {detail}",
-                        pm.name()
-                    ),
-                },
-            ));
+            let why = format!(
+                "{} will not remove it without breaking other packages: {detail}",
+                pm.name()
+            );
+            return Ok(RemovalCheck::refused(notes, unsafe_(why)));
         }
         Err(e) => return Err(e),
     };
-    run.observe(
+    notes.push((
         format!("simulate the removal of {}", packages.join(" ")),
-        format!(
-            "would remove: {}{}",
-            if sim.removes.is_empty() {
-                "nothing".to_string()
-            } else {
-                sim.removes.join(", ")
-            },
-            if sim.installs.is_empty() {
-                String::new()
-            } else {
-                format!("; would install or upgrade: {}", sim.installs.join(", "))
-            }
-        ),
-    );
+        describe_simulation(&sim.removes, &sim.installs),
+    ));
     if !sim.installs.is_empty() {
-        return Err(run.refuse(
-            action,
-            Risk::Destructive,
-            Refusal::Unsafe {
-                target,
-                why: format!(
-                    "removing it would also install or upgrade {}",
-                    sim.installs.join(", ")
-                ),
-            },
-        ));
+        let why = format!(
+            "removing it would also install or upgrade {}",
+            sim.installs.join(", ")
+        );
+        return Ok(RemovalCheck::refused(notes, unsafe_(why)));
     }
-    // Everything the removal takes, described; the protected ones refuse at once.
-    let mut infos: Vec<PackageInfo> = Vec::new();
-    for name in &sim.removes {
+    let infos = match describe_all(host, pm, &sim.removes)? {
+        Ok(infos) => infos,
+        Err(refusal) => return Ok(RemovalCheck::refused(notes, refusal)),
+    };
+    if let Err(why) = check_family(host, pm, &infos, sources, &mut notes)? {
+        return Ok(RemovalCheck::refused(notes, unsafe_(why)));
+    }
+    Ok(RemovalCheck {
+        notes,
+        outcome: Ok(sim.removes),
+    })
+}
+
+fn describe_simulation(removes: &[String], installs: &[String]) -> String {
+    format!(
+        "would remove: {}{}",
+        if removes.is_empty() {
+            "nothing".to_string()
+        } else {
+            removes.join(", ")
+        },
+        if installs.is_empty() {
+            String::new()
+        } else {
+            format!("; would install or upgrade: {}", installs.join(", "))
+        }
+    )
+}
+
+/// Describes every package a removal takes; a protected or undescribable one is the
+/// refusal.
+fn describe_all(
+    host: &Host,
+    pm: &dyn PackageManager,
+    names: &[String],
+) -> Result<std::result::Result<Vec<PackageInfo>, Refusal>> {
+    let mut infos = Vec::new();
+    for name in names {
         match pm.info(host, name)? {
             Some(i) => {
-                if let Some(why) = i.protected_reason() {
-                    return Err(run.refuse(
-                        action,
-                        Risk::Destructive,
-                        Refusal::Protected {
-                            target: format!("package {}", i.name),
-                            why,
-                        },
-                    ));
+                if let Some(why) = protect::package(&i) {
+                    return Ok(Err(Refusal::Protected {
+                        target: format!("package {}", i.name),
+                        why,
+                    }));
                 }
                 infos.push(i);
             }
             None => {
-                let why = format!(
-                    "the simulation would remove {name}, which {} cannot describe",
-                    pm.name()
-                );
-                return Err(run.refuse(action, Risk::Destructive, Refusal::Unsafe { target, why }));
+                return Ok(Err(Refusal::Unsafe {
+                    target: format!("package {name}"),
+                    why: format!(
+                        "the simulation would remove {name}, which {} cannot describe",
+                        pm.name()
+                    ),
+                }));
             }
         }
     }
+    Ok(Ok(infos))
+}
+
+/// Checks that every package of another source than `sources` is an add-on tied to the
+/// family; `Ok(Err(why))` names the first that is not.
+fn check_family(
+    host: &Host,
+    pm: &dyn PackageManager,
+    infos: &[PackageInfo],
+    sources: &[String],
+    notes: &mut Vec<(String, String)>,
+) -> Result<std::result::Result<(), String>> {
     let (family, foreign): (Vec<&PackageInfo>, Vec<&PackageInfo>) =
         infos.iter().partition(|i| sources.contains(&i.source));
-    if !foreign.is_empty() {
-        let mut family_rel = Vec::new();
-        for f in &family {
-            family_rel.push((f.name.as_str(), pm.relations(host, &f.name)?));
-        }
-        for p in foreign {
-            let rel = pm.relations(host, &p.name)?;
-            match tied_to_family(&p.name, &rel, &family_rel) {
-                Some((needs, wanted_by)) => run.observe(
-                    format!("why the removal takes {}", p.name),
-                    format!(
-                        "{} (built from {}) depends on {needs} and is installed for {wanted_by}: \
-                         it goes with them",
-                        p.name, p.source
-                    ),
-                ),
-                None => {
-                    let why = format!(
-                        "removing it would also remove {} (built from {}), not only packages \
-                         built from {} and the add-ons they pulled in",
-                        p.name,
-                        p.source,
-                        sources.join(", ")
-                    );
-                    return Err(run.refuse(
-                        action,
-                        Risk::Destructive,
-                        Refusal::Unsafe { target, why },
-                    ));
-                }
-            }
-        }
+    if foreign.is_empty() {
+        return Ok(Ok(()));
     }
-    Ok(sim.removes)
+    let mut family_rel = Vec::new();
+    for f in &family {
+        family_rel.push((f.name.as_str(), pm.relations(host, &f.name)?));
+    }
+    for p in foreign {
+        let rel = pm.relations(host, &p.name)?;
+        let Some((needs, wanted_by)) = tied_to_family(&p.name, &rel, &family_rel) else {
+            return Ok(Err(format!(
+                "removing it would also remove {} (built from {}), not only packages built \
+                 from {} and the add-ons they pulled in",
+                p.name,
+                p.source,
+                sources.join(", ")
+            )));
+        };
+        notes.push((
+            format!("why the removal takes {}", p.name),
+            format!(
+                "{} (built from {}) depends on {needs} and is installed for {wanted_by}: it \
+                 goes with them",
+                p.name, p.source
+            ),
+        ));
+    }
+    Ok(Ok(()))
 }
 
 /// Whether a package of another source goes with the family being removed: it depends
@@ -235,37 +411,25 @@ pub fn tied_to_family<'a>(
     Some((needs, wanted_by))
 }
 
-/// Plans the removal: the holders' packages, their unit files' packages of the same
-/// source, the simulation, and the checks. Refuses (exit 3) when the removal would take
-/// an essential or required package or one built from another source that is not tied
-/// to the holder's ([`tied_to_family`]).
-pub(super) fn plan_removal(
-    run: &mut Runner<'_>,
+/// The packages whose programs hold the port (and their sources), plus the packages of
+/// their units' files built from the same sources.
+pub(crate) fn holder_packages(
+    host: &Host,
     pm: &dyn PackageManager,
     t: &[PortOwner],
     units: &[String],
-) -> Result<Option<RemovalPlan>> {
-    let host = run.host();
+) -> (Vec<String>, Vec<String>) {
     let mut packages: Vec<String> = Vec::new();
     let mut sources: Vec<String> = Vec::new();
-    for o in t {
-        if let Some(p) = &o.package {
-            if !packages.contains(&p.name) {
-                packages.push(p.name.clone());
-            }
-            if !sources.contains(&p.source) {
-                sources.push(p.source.clone());
-            }
+    for p in t.iter().filter_map(|o| o.package.as_ref()) {
+        if !packages.contains(&p.name) {
+            packages.push(p.name.clone());
+        }
+        if !sources.contains(&p.source) {
+            sources.push(p.source.clone());
         }
     }
-    if packages.is_empty() {
-        run.observe(
-            "find the package holding the port",
-            "no distro package holds it (the owners' programs belong to none)",
-        );
-        return Ok(None);
-    }
-    if host.init_system() == InitSystem::Systemd {
+    if !packages.is_empty() && host.init_system() == InitSystem::Systemd {
         for u in units.iter().filter(|u| u.ends_with(".service")) {
             if let Some(p) = unit_package(host, pm, u) {
                 if sources.contains(&p.source) && !packages.contains(&p.name) {
@@ -274,88 +438,54 @@ pub(super) fn plan_removal(
             }
         }
     }
-    let removes = simulate_and_check(run, pm, &packages, &sources)?;
-    let cmd = pm.removal_command(run.host(), &packages);
-    Ok(Some(RemovalPlan {
+    (packages, sources)
+}
+
+/// A checked removal as a plan, or the refusal.
+pub(crate) fn to_plan(
+    host: &Host,
+    pm: &dyn PackageManager,
+    packages: Vec<String>,
+    sources: Vec<String>,
+    check: &RemovalCheck,
+) -> std::result::Result<RemovalPlan, Refusal> {
+    let removes = check.outcome.clone()?;
+    Ok(RemovalPlan {
         manager: pm.name().to_string(),
+        command: pm.removal_command(host, &packages).display(),
         sources,
         removes,
-        command: cmd.display(),
         packages,
-    }))
+    })
 }
 
-/// Removes the planned packages and verifies they are gone.
-pub(super) fn remove_packages(
-    run: &mut Runner<'_>,
-    pm: &dyn PackageManager,
-    plan: &RemovalPlan,
-    port: u16,
-) -> Result<Exec> {
-    let pkgs = plan.packages.clone();
-    let removes = plan.removes.clone();
-    run.step(
-        format!("remove {} ({})", pkgs.join(" "), plan.command),
-        Risk::Destructive,
-        format!(
-            "--remove-package: no distro package may hold port {port}; the simulation removes only {}",
-            removes.join(", ")
-        ),
-        |host| {
-            pm.remove(host, &pkgs)?;
-            let left: Vec<String> = removes
-                .iter()
-                .filter(|p| matches!(pm.info(host, p), Ok(Some(_))))
-                .cloned()
-                .collect();
-            if !left.is_empty() {
-                return Err(Error::Unmet(format!("still installed after the removal: {}", left.join(", "))));
-            }
-            Ok(format!("removed {}", removes.join(", ")))
-        },
-    )
-}
-
-/// Picks up an earlier run's removal that stopped after the unit was stopped.
-pub(super) fn resume_removal(run: &mut Runner<'_>, spec: &FreeSpec) -> Result<()> {
-    let host = run.host();
-    let policy = run.policy().clone();
-    let Some(plan) = read_ledger(host, &policy, spec) else {
-        return Ok(());
-    };
-    let pm = package::detect(host)?;
-    let left: Vec<String> = plan
-        .packages
+/// The packages of `names` still installed.
+pub(crate) fn installed(host: &Host, pm: &dyn PackageManager, names: &[String]) -> Vec<String> {
+    names
         .iter()
         .filter(|p| matches!(pm.info(host, p), Ok(Some(_))))
         .cloned()
-        .collect();
-    if left.is_empty() {
-        run.observe(
-            "an earlier run's removal",
-            format!("{} already gone", plan.packages.join(" ")),
-        );
-        if !run.dry_run() {
-            drop_ledger(host, &policy, spec);
-        }
-        return Ok(());
+        .collect()
+}
+
+/// Removes the planned packages and verifies they are gone (the act of the removal rung).
+///
+/// # Errors
+/// The package manager's failure, or [`Error::Unmet`] when a package is still installed.
+pub(crate) fn remove_packages(
+    host: &Host,
+    pm: &dyn PackageManager,
+    plan: &RemovalPlan,
+) -> Result<String> {
+    pm.remove(host, &plan.packages)?;
+    let left = installed(host, pm, &plan.removes);
+    if !left.is_empty() {
+        return Err(Error::Unmet(format!(
+            "still installed after the removal: {}",
+            left.join(", ")
+        )));
     }
-    run.observe(
-        "an earlier run's removal",
-        format!("stopped before removing {}: finishing it", left.join(" ")),
-    );
-    // Check again: the host may have changed since.
-    let removes = simulate_and_check(run, pm.as_ref(), &left, &plan.sources)?;
-    let plan = RemovalPlan {
-        command: pm.removal_command(host, &left).display(),
-        packages: left,
-        removes,
-        ..plan
-    };
-    if remove_packages(run, pm.as_ref(), &plan, spec.port)? == Exec::Done {
-        drop_ledger(host, &policy, spec);
-    }
-    Ok(())
+    Ok(format!("removed {}", plan.removes.join(", ")))
 }
 
 #[cfg(test)]

@@ -98,7 +98,7 @@ fn getdents(dirfd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
 
 /// The names in a buffer of `linux_dirent64` records (`d_ino` u64, `d_off` i64,
 /// `d_reclen` u16, `d_type` u8, `d_name` NUL-terminated), skipping `.` and `..`.
-fn dirent_names(buf: &[u8]) -> impl Iterator<Item = &CStr> {
+pub(crate) fn dirent_names(buf: &[u8]) -> impl Iterator<Item = &CStr> {
     let mut off = 0;
     std::iter::from_fn(move || {
         loop {
@@ -326,30 +326,9 @@ pub fn scan_fds(host: &Host, wanted: &[u64], exhaustive: bool) -> FdScan {
     out
 }
 
-/// The children of `pid` from `/proc/PID/task/*/children`; `None` when the kernel does
-/// not provide that file.
-fn children(host: &Host, pid: i32) -> Option<Vec<i32>> {
-    let tasks = std::fs::read_dir(host.path(format!("/proc/{pid}/task"))).ok()?;
-    let mut out = Vec::new();
-    let mut any = false;
-    for t in tasks.flatten() {
-        if let Ok(text) = std::fs::read_to_string(t.path().join("children")) {
-            any = true;
-            out.extend(
-                text.split_whitespace()
-                    .filter_map(|p| p.parse::<i32>().ok()),
-            );
-        }
-    }
-    any.then_some(out)
-}
-
 /// The other processes of a system service's cgroup.
 fn cgroup_peers(host: &Host, pid: i32) -> Vec<i32> {
-    let Some(cg) = std::fs::read_to_string(host.path(format!("/proc/{pid}/cgroup")))
-        .ok()
-        .and_then(|t| process::parse_cgroup(&t))
-    else {
+    let Some(cg) = process::cgroup(host, pid) else {
         return Vec::new();
     };
     if !process::unit_from_cgroup(&cg).is_some_and(|u| u.ends_with(".service")) {
@@ -418,10 +397,10 @@ fn complete_relatives(
         // Down: every descendant of the topmost holder.
         let mut stack = vec![top];
         while let Some(p) = stack.pop() {
-            let kids = match children(host, p) {
+            let kids = match process::children(host, p) {
                 Some(k) => k,
                 None => ppid_map
-                    .get_or_insert_with(|| ppid_children(host))
+                    .get_or_insert_with(|| process::children_by_parent(host))
                     .get(&p)
                     .cloned()
                     .unwrap_or_default(),
@@ -444,24 +423,7 @@ fn complete_relatives(
 
 /// The parent pid from `/proc/PID/stat`.
 fn parent_of(host: &Host, pid: i32) -> Option<i32> {
-    std::fs::read_to_string(host.path(format!("/proc/{pid}/stat")))
-        .ok()
-        .and_then(|t| process::parse_stat(&t))
-        .map(|s| s.ppid)
-}
-
-/// parent → children, from every process's `stat` (when `children` files are missing).
-fn ppid_children(host: &Host) -> BTreeMap<i32, Vec<i32>> {
-    let mut m: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
-    for pid in process::pids(host) {
-        if let Some(s) = std::fs::read_to_string(host.path(format!("/proc/{pid}/stat")))
-            .ok()
-            .and_then(|t| process::parse_stat(&t))
-        {
-            m.entry(s.ppid).or_default().push(pid);
-        }
-    }
-    m
+    process::stat(host, pid).map(|s| s.ppid)
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! The socket table: who listens on a port, from netlink sock_diag (what `ss` uses) or,
 //! when that is not available, from `/proc/net/{tcp,tcp6,udp,udp6}`.
 
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use serde::Serialize;
@@ -9,32 +8,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::host::Host;
 
-/// A transport protocol.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Proto {
-    /// TCP: a port is held by a listening socket.
-    #[default]
-    Tcp,
-    /// UDP: a port is held by any socket bound to it.
-    Udp,
-}
-
-impl Proto {
-    /// `tcp` or `udp`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Proto::Tcp => "tcp",
-            Proto::Udp => "udp",
-        }
-    }
-}
-
-impl fmt::Display for Proto {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::net::Proto;
 
 /// `TCP_LISTEN` in the kernel's socket states.
 pub const TCP_LISTEN: u8 = 10;
@@ -239,25 +213,6 @@ pub fn read_proc_net(host: &Host, proto: Proto, port: u16) -> Result<Vec<Listene
         ));
     }
     Ok(out)
-}
-
-/// The sockets holding `port`: netlink sock_diag on a live host (the kernel filters on
-/// state and port), `/proc/net` when netlink is refused or the host is a fake root.
-///
-/// # Errors
-/// As [`read_proc_net`] when the fallback fails too.
-pub fn read_listeners(
-    host: &Host,
-    proto: Proto,
-    port: u16,
-) -> Result<(Vec<Listener>, TableSource)> {
-    if host.is_live_root() {
-        match super::diag::sock_diag(proto, port) {
-            Ok(v) => return Ok((v, TableSource::SockDiag)),
-            Err(e) => log::info!("port: sock_diag: {e}; reading /proc/net instead"),
-        }
-    }
-    Ok((read_proc_net(host, proto, port)?, TableSource::ProcNet))
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! What `doctor` shows about reboots: the need with every source's verdict, the last
-//! reboots hostfix started, and those that were started but never happened. Read-only:
+//! reboots hostfix started, those that were started but never happened, and whether
+//! another hostfix run holds the host lock (probed, never taken). Read-only:
 //! the ledger is read, never written (a completed reboot is shown as completed, and
 //! confirmed by the next `hostfix reboot`).
 
@@ -7,10 +8,12 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::guard::LockState;
 use super::ledger::{self, EntryStatus, EntryView, Now};
 use super::need::{NeedCheck, NeedVerdict, RebootNeed, detect_need};
 use super::{HISTORY_SHOWN, read_machine_id, read_uptime};
-use crate::doctor::{Area, Diagnosis, Finding, Severity};
+use crate::error::{Error, Refusal};
+use crate::finding::{Area, Diagnosis, Finding, Severity};
 use crate::host::Host;
 use crate::plan::Risk;
 
@@ -70,15 +73,34 @@ pub fn diagnose_in(host: &Host, state_dir: &Path, d: &mut Diagnosis) {
         }
     };
     let machine_id = read_machine_id(host);
+    match super::probe_lock(host) {
+        LockState::Busy(why) => d.add(
+            Finding::new(
+                Area::Reboot,
+                Severity::Info,
+                "another hostfix run is editing the host now",
+            )
+            .evidence(why),
+        ),
+        LockState::NeedsRoot(why) => d.unseen(format!(
+            "whether another hostfix run is editing the host: {why}"
+        )),
+        LockState::Error(why) => d.unseen(format!("the host lock: {why}")),
+        LockState::Free | LockState::Held => {}
+    }
     let mut history = Vec::new();
     match ledger::read_ledger(host, state_dir) {
-        Err(why) => d.add(
+        // Not the ledger's fault: this run may not read it.
+        Err(Error::Refused(Refusal::NeedsRoot { .. })) => d.unseen(format!(
+            "the reboot ledger {shown}: readable only by root (run hostfix doctor as root)"
+        )),
+        Err(e) => d.add(
             Finding::new(
                 Area::Reboot,
                 Severity::Problem,
-                "the reboot ledger cannot be read: hostfix reboot refuses until it is reset",
+                "the reboot ledger cannot be used: hostfix reboot refuses until it is reset",
             )
-            .evidence(why),
+            .evidence(e.to_string()),
         ),
         Ok(l) if l.entries.is_empty() => {}
         Ok(l) => {

@@ -2,13 +2,17 @@
 //!
 //! Rules, in the order they are reported (the first that refuses names the refusal):
 //! `ledger` (the ledger must be readable: fail closed), `lock` (no other hostfix run holds
-//! the state lock), `once` (at most one reboot per `--once` key, ever: a completed,
+//! the host lock), `once` (at most one reboot per `--once` key, ever: a completed,
 //! pending or requested-but-never-happened reboot uses the key; a failed request or a run
 //! killed before it asked does not), `pending` (no
 //! reboot already underway in this boot), `max-attempts` (at most N reboots started in the
 //! window) and `min-uptime` (the host has been up at least that long). Evaluation is a
 //! pure function of the ledger, the lock, the clock and the uptime, so every combination
 //! is tested as a table.
+//!
+//! A dry run by a user who is not root cannot read the ledger or probe the lock: the
+//! rules that need them say `unknown` (and why) instead of refusing, so the plan is still
+//! shown whole. A real run never decides on an `unknown`: it needs root first.
 
 use std::time::Duration;
 
@@ -28,6 +32,9 @@ pub enum Verdict {
     Refuse,
     /// The rule was not asked for (no `--once`, no `--min-uptime`).
     Off,
+    /// The rule cannot be checked by this process (a dry run without root): the detail
+    /// says why. A real run never decides on it.
+    Unknown,
 }
 
 impl Verdict {
@@ -37,6 +44,7 @@ impl Verdict {
             Verdict::Allow => "allow",
             Verdict::Refuse => "refuse",
             Verdict::Off => "off",
+            Verdict::Unknown => "unknown",
         }
     }
 }
@@ -86,7 +94,7 @@ impl Default for Rules {
     }
 }
 
-/// The state lock, as the guard sees it.
+/// The host lock, as the guard sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LockState {
     /// This run holds it.
@@ -97,14 +105,37 @@ pub enum LockState {
     Busy(String),
     /// It could not be taken or probed for another reason.
     Error(String),
+    /// This process may not probe it (a dry run without root).
+    NeedsRoot(String),
+}
+
+/// The ledger, as the guard sees it.
+#[derive(Debug, Clone, Copy)]
+pub enum LedgerInput<'a> {
+    /// Read.
+    Read(&'a Ledger),
+    /// It cannot be used (unreadable, corrupt, not a regular file): why, with the reset
+    /// step. The guard fails closed.
+    Unusable(&'a str),
+    /// This process may not read it (a dry run without root): why.
+    NeedsRoot(&'a str),
+}
+
+impl<'a> LedgerInput<'a> {
+    fn ledger(&self) -> Option<&'a Ledger> {
+        match self {
+            LedgerInput::Read(l) => Some(l),
+            _ => None,
+        }
+    }
 }
 
 /// Everything the rules look at.
 #[derive(Debug, Clone, Copy)]
 pub struct GuardInput<'a> {
     /// The ledger, or why it cannot be read.
-    pub ledger: Result<&'a Ledger, &'a str>,
-    /// The state lock.
+    pub ledger: LedgerInput<'a>,
+    /// The host lock.
     pub lock: &'a LockState,
     /// The current boot, machine and time.
     pub now: Now<'a>,
@@ -117,9 +148,17 @@ pub fn evaluate(input: &GuardInput<'_>, rules: &Rules) -> Vec<RuleVerdict> {
     use Verdict::*;
     let mut out = Vec::new();
     let now = &input.now;
-    let unreadable = "cannot be checked: the ledger cannot be read";
+    // What a rule that needs the ledger says when there is none to look at.
+    let unread = |rule: &str| match input.ledger {
+        LedgerInput::NeedsRoot(_) => RuleVerdict::new(
+            rule,
+            Unknown,
+            "cannot be checked without root: the ledger is readable only by root",
+        ),
+        _ => RuleVerdict::new(rule, Refuse, "cannot be checked: the ledger cannot be read"),
+    };
     out.push(match input.ledger {
-        Ok(l) => RuleVerdict::new(
+        LedgerInput::Read(l) => RuleVerdict::new(
             "ledger",
             Allow,
             match l.entries.len() {
@@ -127,26 +166,28 @@ pub fn evaluate(input: &GuardInput<'_>, rules: &Rules) -> Vec<RuleVerdict> {
                 n => format!("readable, {n} entries"),
             },
         ),
-        Err(why) => RuleVerdict::new("ledger", Refuse, why),
+        LedgerInput::Unusable(why) => RuleVerdict::new("ledger", Refuse, why),
+        LedgerInput::NeedsRoot(why) => RuleVerdict::new("ledger", Unknown, why),
     });
     out.push(match input.lock {
         LockState::Held => RuleVerdict::new("lock", Allow, "taken by this run"),
         LockState::Free => RuleVerdict::new("lock", Allow, "free (a dry run does not take it)"),
         LockState::Busy(why) | LockState::Error(why) => RuleVerdict::new("lock", Refuse, why),
+        LockState::NeedsRoot(why) => RuleVerdict::new("lock", Unknown, why),
     });
     // Entries recorded on another machine (a ledger baked into an image) do not count.
-    let entries: Vec<_> = match input.ledger {
-        Ok(l) => l
+    let entries: Vec<_> = match input.ledger.ledger() {
+        Some(l) => l
             .entries
             .iter()
             .filter(|e| e.status(now) != EntryStatus::Foreign)
             .collect(),
-        Err(_) => Vec::new(),
+        None => Vec::new(),
     };
-    out.push(match (&rules.once, input.ledger) {
+    out.push(match (&rules.once, input.ledger.ledger()) {
         (None, _) => RuleVerdict::new("once", Off, "no --once key"),
-        (Some(_), Err(_)) => RuleVerdict::new("once", Refuse, unreadable),
-        (Some(key), Ok(_)) => {
+        (Some(_), None) => unread("once"),
+        (Some(key), Some(_)) => {
             // A failed request used nothing; nor did a run killed between recording and
             // requesting (same boot, long past due, never requested): the key is free
             // again, so an interrupted run converges on the next one.
@@ -169,9 +210,9 @@ pub fn evaluate(input: &GuardInput<'_>, rules: &Rules) -> Vec<RuleVerdict> {
             }
         }
     });
-    out.push(match input.ledger {
-        Err(_) => RuleVerdict::new("pending", Refuse, unreadable),
-        Ok(_) => match entries
+    out.push(match input.ledger.ledger() {
+        None => unread("pending"),
+        Some(_) => match entries
             .iter()
             .find(|e| e.status(now) == EntryStatus::Pending)
         {
@@ -186,9 +227,9 @@ pub fn evaluate(input: &GuardInput<'_>, rules: &Rules) -> Vec<RuleVerdict> {
             None => RuleVerdict::new("pending", Allow, "no reboot underway in this boot"),
         },
     });
-    out.push(match input.ledger {
-        Err(_) => RuleVerdict::new("max-attempts", Refuse, unreadable),
-        Ok(_) => {
+    out.push(match input.ledger.ledger() {
+        None => unread("max-attempts"),
+        Some(_) => {
             let since = now.time.saturating_sub(rules.window.as_secs());
             // Entries from the future (the clock went back) count too: the guard would
             // rather wait than loop.

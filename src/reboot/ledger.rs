@@ -1,19 +1,27 @@
 //! The guard ledger: every reboot hostfix starts, recorded before it starts.
 //!
-//! One JSON file, `STATE_DIR/reboot-ledger.json` (mode 0600), replaced atomically (temp
-//! file, fsync, rename, directory fsync) under the state lock. An entry is written with
-//! state `started` before the reboot is requested, and stays `started` until a later run
-//! sees another boot id and marks it `confirmed`; a request that is known to have failed is
-//! marked `failed`. A file that cannot be read or parsed is never guessed around: the
-//! guard refuses (fails closed) and says how to reset it.
+//! One JSON file, `STATE_DIR/reboot-ledger.json` (mode 0600, in a directory private to
+//! root), replaced atomically (temp file, fsync, rename, directory fsync) under the host
+//! lock ([`crate::state::HostLock`]). An entry is written with state `started` before the
+//! reboot is requested, and stays `started` until a later run sees another boot id and
+//! marks it `confirmed`; a request that is known to have failed is marked `failed`.
+//!
+//! The file is read as hostfix's state files are ([`crate::state::read_state_file`]):
+//! a regular file or refused (no link followed, no FIFO blocked on), at most
+//! [`crate::state::MAX_STATE_FILE`] bytes. A file that cannot be used (torn, another
+//! version, wrong types, duplicated ids, ids exhausted) is never guessed around: the
+//! guard refuses (fails closed) with a [`Refusal::StateFile`] naming the file and how to
+//! reset it. A ledger this process may not read (not root) is [`Refusal::NeedsRoot`],
+//! never "corrupt".
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::error::{Refusal, Result};
 use crate::host::Host;
+use crate::state;
 
 /// The ledger's file name in the state directory.
 pub const LEDGER_FILE: &str = "reboot-ledger.json";
@@ -45,7 +53,7 @@ pub enum EntryState {
 /// One reboot hostfix started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
-    /// A number unique in this ledger, increasing.
+    /// A number unique in this ledger, increasing (until `u64::MAX`; see [`Ledger::next_id`]).
     pub id: u64,
     /// The `--once` key, when one was given.
     #[serde(default)]
@@ -237,16 +245,22 @@ impl Ledger {
     /// What is wrong with it, in words: empty, not JSON of this shape, another version,
     /// duplicate ids, an entry without a boot id.
     pub fn parse(text: &str) -> std::result::Result<Ledger, String> {
-        if text.trim().is_empty() {
-            return Err("the file is empty".into());
+        /// The version alone, read first: another version may have another shape.
+        #[derive(Deserialize)]
+        struct Head {
+            version: serde_json::Value,
         }
-        let l: Ledger = serde_json::from_str(text).map_err(|e| format!("not valid: {e}"))?;
-        if l.version != LEDGER_VERSION {
+        if text.trim().is_empty() {
+            return Err("the file is empty (a write was cut short?)".into());
+        }
+        let head: Head = serde_json::from_str(text).map_err(|e| format!("not valid: {e}"))?;
+        if head.version.as_u64() != Some(u64::from(LEDGER_VERSION)) {
             return Err(format!(
                 "format version {} (this hostfix reads version {LEDGER_VERSION})",
-                l.version
+                state::clip(&head.version.to_string())
             ));
         }
+        let l: Ledger = serde_json::from_str(text).map_err(|e| format!("not valid: {e}"))?;
         let mut ids: Vec<u64> = l.entries.iter().map(|e| e.id).collect();
         ids.sort_unstable();
         if ids.windows(2).any(|w| w[0] == w[1]) {
@@ -266,9 +280,13 @@ impl Ledger {
         v
     }
 
-    /// The id for a new entry.
-    pub fn next_id(&self) -> u64 {
-        self.entries.iter().map(|e| e.id).max().map_or(1, |m| m + 1)
+    /// The id for a new entry: one more than the largest. Ids never wrap: `None` when the
+    /// largest is already `u64::MAX` (a ledger hostfix did not write that way).
+    pub fn next_id(&self) -> Option<u64> {
+        match self.entries.iter().map(|e| e.id).max() {
+            None => Some(1),
+            Some(m) => m.checked_add(1),
+        }
     }
 
     /// The entries a run in this boot would confirm (started in another boot, on this
@@ -327,12 +345,14 @@ impl Ledger {
     }
 }
 
-/// The ledger's file on the host (joined to the host's root).
+/// The ledger's file on the host (joined to the host's root), in the normalised state
+/// directory.
 pub fn ledger_path(host: &Host, state_dir: &Path) -> PathBuf {
-    host.path(state_dir).join(LEDGER_FILE)
+    let dir = state::state_dir(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
+    host.path(dir).join(LEDGER_FILE)
 }
 
-/// How to reset a ledger that cannot be read, for messages.
+/// How to reset a ledger that cannot be used, for messages.
 pub fn reset_hint(path: &Path) -> String {
     format!(
         "inspect it, then move it aside to start a new ledger (the guard forgets the \
@@ -341,37 +361,32 @@ pub fn reset_hint(path: &Path) -> String {
     )
 }
 
-/// Reads the ledger; a missing file is an empty ledger.
+/// Reads the ledger; a missing file (or state directory) is an empty ledger.
 ///
 /// # Errors
-/// A sentence saying what is wrong with the file and how to reset it (unreadable, not
-/// valid, another version): the guard refuses on it.
-pub fn read_ledger(host: &Host, state_dir: &Path) -> std::result::Result<Ledger, String> {
-    let path = ledger_path(host, state_dir);
+/// [`Refusal::NeedsRoot`] when this process may not read it (not root);
+/// [`Refusal::NotRegularFile`] for a link, FIFO, device or directory in its place;
+/// [`Refusal::StateFile`] naming the file and how to reset it when it is too large, not
+/// UTF-8, not a ledger of this version, or inconsistent; [`Refusal::Unsafe`] when the
+/// state directory is not private; [`crate::Error::Io`] otherwise. The guard refuses on any.
+pub fn read_ledger(host: &Host, state_dir: &Path) -> Result<Ledger> {
+    let Some(dir) = state::readable_state_dir(host, state_dir, "")? else {
+        return Ok(Ledger::default());
+    };
+    let path = dir.join(LEDGER_FILE);
     let shown = host.host_path(&path);
-    match std::fs::read(&path) {
-        Ok(bytes) => {
-            let text = String::from_utf8(bytes).map_err(|_| {
-                format!(
-                    "the reboot ledger {} is not UTF-8 text; {}",
-                    shown.display(),
-                    reset_hint(&shown)
-                )
-            })?;
-            Ledger::parse(&text).map_err(|why| {
-                format!(
-                    "the reboot ledger {} is corrupt ({why}); {}",
-                    shown.display(),
-                    reset_hint(&shown)
-                )
-            })
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Ledger::default()),
-        Err(e) => Err(format!(
-            "the reboot ledger {} cannot be read ({e}); fix its permissions or {}",
-            shown.display(),
-            reset_hint(&shown)
-        )),
+    let Some(text) = state::read_state_file(host, &path, &reset_hint(&shown))? else {
+        return Ok(Ledger::default());
+    };
+    Ledger::parse(&text).map_err(|why| corrupt(&shown, &why).into())
+}
+
+/// The refusal for a ledger that cannot be used, naming the file and the reset step.
+pub fn corrupt(shown: &Path, why: &str) -> Refusal {
+    Refusal::StateFile {
+        path: shown.to_path_buf(),
+        why: format!("the reboot ledger is corrupt ({})", state::clip(why)),
+        reset: reset_hint(shown),
     }
 }
 

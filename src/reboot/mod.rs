@@ -1,7 +1,7 @@
 //! Reboot with a guard: only when needed, never in a loop.
 //!
 //! [`reboot`] observes the host (boot id, uptime, init system), detects the reboot need
-//! from every source ([`need`]), takes the state lock, reads the guard ledger
+//! from every source ([`need`]), takes the host lock, reads the guard ledger
 //! ([`ledger`]), confirms the reboots earlier runs started (their boot id is not the
 //! current one any more), and evaluates every guard rule ([`guard`]). Only when it is
 //! needed (or not gated by `--if-needed`) and every rule allows it, it records the reboot
@@ -13,6 +13,11 @@
 //! A requested reboot is not a done reboot: the report says "requested", and the ledger
 //! entry stays `started` until a run in the next boot confirms it. A run in the same boot
 //! long after the due time reports it as "never happened" (so does `doctor`).
+//!
+//! The host lock ([`crate::state::HostLock`]) is held only while the ledger is written and the reboot
+//! requested, never while hostfix itself waits out a `--delay` (without systemd, or
+//! before `reboot(2)`): it is let go before the wait and taken again for the ledger's
+//! next update. A dry run only probes it.
 
 mod diagnose;
 pub mod guard;
@@ -20,79 +25,31 @@ pub mod kernel;
 pub mod ledger;
 pub mod need;
 pub mod request;
+mod store;
 
-use std::fs::OpenOptions;
 use std::path::Path;
 use std::time::Duration;
 
-use nix::errno::Errno;
-use nix::fcntl::{Flock, FlockArg};
 use serde::Serialize;
 
 pub use diagnose::{RebootFacts, diagnose_in};
-pub use guard::{GuardInput, LockState, RuleVerdict, Rules, Verdict};
+pub use guard::{GuardInput, LedgerInput, LockState, RuleVerdict, Rules, Verdict};
 pub use kernel::{InstalledKernel, KernelStatus};
 pub use ledger::{EntryState, EntryStatus, EntryView, Ledger, LedgerEntry, Now};
 pub use need::{NeedCheck, NeedReason, NeedSource, NeedVerdict, RebootNeed, detect_need};
 pub use request::RebootMethod;
+pub use store::{check_state_dir, probe_lock};
 
-use crate::doctor::{Diagnosis, DoctorOptions};
-use crate::error::{Classify, Error, ErrorKind, InputError, Refusal, Result};
+pub use crate::error::RebootError;
+use crate::error::{Error, InputError, Refusal, Result};
+use crate::finding::{Diagnosis, DoctorOptions};
 use crate::host::{Host, InitSystem};
-use crate::lock::{StateLock, Wait};
 use crate::plan::{Exec, Policy, Report, Risk, Runner};
 use crate::size::format_duration;
+use crate::state;
 
-/// Errors of this module.
-#[derive(Debug, thiserror::Error)]
-pub enum RebootError {
-    /// The orderly request (`systemctl reboot`, ...) failed, and no fallback was allowed.
-    #[error(
-        "requesting the reboot with `{command}` failed: {cause} (the host is still up; \
-         --method auto would fall back to reboot(2))"
-    )]
-    Request {
-        /// The command.
-        command: String,
-        /// Its failure (exit status and stderr, or why it could not start).
-        cause: Box<Error>,
-    },
-    /// `reboot(2)` returned.
-    #[error("reboot(2) failed: {errno}{}", orderly_note(.orderly))]
-    Syscall {
-        /// The errno (`EPERM` without `CAP_SYS_BOOT`).
-        errno: Errno,
-        /// Why the orderly way failed first, when it was tried.
-        orderly: Option<String>,
-    },
-    /// The caller's condition could not be run, so the need cannot be judged.
-    #[error("the condition given with --when could not be judged: {detail}")]
-    Condition {
-        /// What happened.
-        detail: String,
-    },
-    /// The boot id could not be read: without it no reboot can be confirmed.
-    #[error("reading the boot id: {0}")]
-    BootId(Box<Error>),
-}
-
-fn orderly_note(o: &Option<String>) -> String {
-    match o {
-        Some(s) => format!(" (after the orderly way failed: {s})"),
-        None => String::new(),
-    }
-}
-
-impl Classify for RebootError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            RebootError::Request { .. }
-            | RebootError::Syscall { .. }
-            | RebootError::Condition { .. }
-            | RebootError::BootId(_) => ErrorKind::Failed,
-        }
-    }
-}
+/// How long a reboot waits for another run's host lock before its guard refuses.
+pub const LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// What `hostfix reboot` is asked to do.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -119,7 +76,8 @@ impl RebootSpec {
     ///
     /// # Errors
     /// [`InputError`] for an empty or odd `--once` key, `--max-attempts 0`, an empty
-    /// window, an empty condition or message.
+    /// window, a window or minimum uptime above [`crate::size::MAX_SPAN`], a delay above
+    /// [`crate::size::MAX_WAIT`], an empty condition or message.
     pub fn validate(&self) -> std::result::Result<(), InputError> {
         if let Some(k) = &self.rules.once {
             if k.is_empty()
@@ -150,6 +108,12 @@ impl RebootSpec {
                 "a duration such as 1h (the default) or 1d",
             ));
         }
+        use crate::size::{MAX_SPAN, MAX_WAIT, check_duration};
+        check_duration("--window", self.rules.window, MAX_SPAN)?;
+        if let Some(u) = self.rules.min_uptime {
+            check_duration("--min-uptime", u, MAX_SPAN)?;
+        }
+        check_duration("--delay", self.delay, MAX_WAIT)?;
         if self.when.as_deref().is_some_and(|w| w.trim().is_empty()) {
             return Err(InputError::new(
                 "--when",
@@ -250,22 +214,111 @@ fn reboot_inner(
     out: &mut RebootResult,
 ) -> Result<()> {
     spec.validate()?;
-    let state_dir = run.policy().state_dir.clone();
+    let state_dir = state::state_dir(&run.policy().state_dir)?;
     check_state_dir(host, &state_dir)?;
     let ledger_file = ledger::ledger_path(host, &state_dir);
     out.ledger = host.host_path(&ledger_file).display().to_string();
+    let seen = observe(host, run, out)?;
+    let now = seen.now();
 
+    let need = detect_need(host, spec.when.as_deref());
+    for c in &need.checks {
+        run.observe(
+            format!("reboot need: {}", c.source.as_str()),
+            format!("{}: {}", c.verdict.as_str(), c.detail),
+        );
+    }
+    out.need = need.clone();
+    if let Some(c) = need.check(NeedSource::Caller) {
+        if c.verdict == NeedVerdict::Unknown {
+            return Err(RebootError::Condition {
+                detail: c.detail.clone(),
+            }
+            .into());
+        }
+    }
+    let wanted = !spec.gated() || need.needed;
+
+    let (lock, lock_state, mut ledger_res) = store::lock_and_read(run, &state_dir, wanted, &now)?;
+    if let Ok(l) = &mut ledger_res {
+        store::confirm_started(run, &ledger_file, l, &now, &lock_state, out)?;
+        out.history = l.recent(HISTORY_SHOWN, &now);
+    }
+    let verdicts = judge(spec, &ledger_res, &lock_state, &seen, out);
+
+    if !wanted {
+        out.decision = Decision::NotNeeded;
+        out.why = "no need source gives a reason to reboot".into();
+        run.skip(
+            "reboot",
+            Risk::Reboot,
+            if spec.when.is_some() {
+                "--when given: reboot only when needed"
+            } else {
+                "--if-needed: reboot only when needed"
+            },
+            format!("not needed: {}", need.summary()),
+        );
+        return Ok(());
+    }
+    if let Some(refusal) = guard::refusal(&verdicts) {
+        return Err(refuse(run, out, "reboot", Risk::Reboot, refusal));
+    }
+    if !run.dry_run() {
+        // A real run decides on every rule; one it cannot check needs root.
+        if let Some(v) = verdicts.iter().find(|v| v.verdict == Verdict::Unknown) {
+            let refusal = Refusal::NeedsRoot {
+                action: format!("check the guard rule {} ({})", v.rule, v.detail),
+            };
+            return Err(refuse(run, out, "reboot", Risk::Reboot, refusal));
+        }
+    }
+    // The ledger rule allowed (or, in a dry run without root, could not look), so the
+    // ledger is readable here, or unknown.
+    let (ledger, known) = match ledger_res {
+        Ok(l) => (l, true),
+        Err(Error::Refused(Refusal::NeedsRoot { .. })) if run.dry_run() => {
+            (Ledger::default(), false)
+        }
+        Err(e) => return Err(e),
+    };
+    let reason = match (&spec.reason, spec.gated()) {
+        (Some(r), _) => r.clone(),
+        (None, true) => need.summary(),
+        (None, false) if need.needed => format!("requested; also needed: {}", need.summary()),
+        (None, false) => "requested by the caller".to_string(),
+    };
+    let writer = request::LedgerWriter::new(host, &state_dir, ledger, lock);
+    record_and_request(run, spec, &seen, writer, known, reason, out)
+}
+
+/// What a reboot run reads of the host before it decides.
+struct Seen {
+    boot_id: String,
+    machine_id: Option<String>,
+    time: u64,
+    uptime: std::result::Result<Duration, String>,
+    init: InitSystem,
+}
+
+impl Seen {
+    fn now(&self) -> Now<'_> {
+        Now {
+            boot_id: &self.boot_id,
+            machine_id: self.machine_id.as_deref(),
+            time: self.time,
+        }
+    }
+}
+
+/// Reads the boot id (required: without it no reboot can be confirmed), the machine id,
+/// the clock, the uptime and the init system, recording each observation.
+fn observe(host: &Host, run: &mut Runner<'_>, out: &mut RebootResult) -> Result<Seen> {
     let boot_id = host
         .boot_id()
         .map_err(|e| RebootError::BootId(Box::new(e)))?;
     run.observe("read /proc/sys/kernel/random/boot_id", boot_id.clone());
     out.boot_id = boot_id.clone();
-    let machine_id = read_machine_id(host);
-    let now = Now {
-        boot_id: &boot_id,
-        machine_id: machine_id.as_deref(),
-        time: ledger::unix_secs(host.system().now()),
-    };
     let uptime = read_uptime(host);
     match &uptime {
         Ok(d) => {
@@ -288,105 +341,35 @@ fn reboot_inner(
             format!("running in a {c} container: a reboot restarts the container, not the machine"),
         );
     }
+    Ok(Seen {
+        boot_id,
+        machine_id: read_machine_id(host),
+        time: ledger::unix_secs(host.system().now()),
+        uptime,
+        init,
+    })
+}
 
-    let need = detect_need(host, spec.when.as_deref());
-    for c in &need.checks {
-        run.observe(
-            format!("reboot need: {}", c.source.as_str()),
-            format!("{}: {}", c.verdict.as_str(), c.detail),
-        );
-    }
-    out.need = need.clone();
-    if let Some(c) = need.check(NeedSource::Caller) {
-        if c.verdict == NeedVerdict::Unknown {
-            return Err(RebootError::Condition {
-                detail: c.detail.clone(),
-            }
-            .into());
-        }
-    }
-    let wanted = !spec.gated() || need.needed;
-
-    // The lock: an apply takes it when it will write the ledger; a dry run only probes.
-    let peek = ledger::read_ledger(host, &state_dir);
-    let must_write = wanted || peek.as_ref().is_ok_and(|l| !l.confirmable(&now).is_empty());
-    let mut _lock = None;
-    let lock_state = if run.dry_run() {
-        probe_lock(host, &state_dir)
-    } else if must_write {
-        match StateLock::acquire(host, &state_dir, Wait::No) {
-            Ok(l) => {
-                _lock = Some(l);
-                LockState::Held
-            }
-            Err(Error::Refused(Refusal::Locked { path })) => LockState::Busy(format!(
-                "another hostfix run holds the lock {}",
-                host.host_path(&path).display()
-            )),
-            Err(e) => LockState::Error(format!("the state lock cannot be taken: {e}")),
-        }
-    } else {
-        LockState::Free
-    };
-    let mut ledger_res = if lock_state == LockState::Held {
-        // Read again under the lock: another run may have written since the peek.
-        ledger::read_ledger(host, &state_dir)
-    } else {
-        peek
-    };
-
-    if let Ok(l) = &mut ledger_res {
-        let ids = l.confirmable(&now);
-        if !ids.is_empty() {
-            let action = format!(
-                "confirm reboot {} in the ledger",
-                ids.iter()
-                    .map(|i| format!("#{i}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            let why = "the boot id changed since they were started: they happened";
-            let can_write = run.dry_run() || lock_state == LockState::Held;
-            if !run.allows(Risk::Additive) {
-                run.skip(
-                    action,
-                    Risk::Additive,
-                    why,
-                    "not written: --max-risk read-only",
-                );
-            } else if !can_write {
-                run.skip(
-                    action,
-                    Risk::Additive,
-                    why,
-                    "not written: the lock is not held",
-                );
-            } else {
-                let mut updated = l.clone();
-                updated.confirm(&now);
-                let file = ledger_file.clone();
-                // hostfix's own record, not a change of the host.
-                run.bookkeeping(action, why, |_| {
-                    ledger::write_ledger(&file, &updated)?;
-                    Ok(format!("{} confirmed", ids.len()))
-                })?;
-            }
-            l.confirm(&now);
-            out.confirmed = ids;
-        }
-        out.history = l.recent(HISTORY_SHOWN, &now);
-    }
-
-    let uptime_arg = match &uptime {
-        Ok(d) => Ok(*d),
-        Err(e) => Err(e.as_str()),
+/// Every guard rule's verdict, logged and kept in the result.
+fn judge(
+    spec: &RebootSpec,
+    ledger_res: &Result<Ledger>,
+    lock_state: &LockState,
+    seen: &Seen,
+    out: &mut RebootResult,
+) -> Vec<RuleVerdict> {
+    let ledger_why = ledger_res.as_ref().err().map(ToString::to_string);
+    let ledger = match (ledger_res, ledger_why.as_deref()) {
+        (Ok(l), _) => LedgerInput::Read(l),
+        (Err(Error::Refused(Refusal::NeedsRoot { .. })), Some(why)) => LedgerInput::NeedsRoot(why),
+        (Err(_), why) => LedgerInput::Unusable(why.unwrap_or("the ledger cannot be read")),
     };
     let verdicts = guard::evaluate(
         &GuardInput {
-            ledger: ledger_res.as_ref().map_err(String::as_str),
-            lock: &lock_state,
-            now,
-            uptime: uptime_arg,
+            ledger,
+            lock: lock_state,
+            now: seen.now(),
+            uptime: seen.uptime.as_ref().map(|d| *d).map_err(String::as_str),
         },
         &spec.rules,
     );
@@ -399,48 +382,48 @@ fn reboot_inner(
         );
     }
     out.guard = verdicts.clone();
+    verdicts
+}
 
-    if !wanted {
-        out.decision = Decision::NotNeeded;
-        out.why = "no need source gives a reason to reboot".into();
-        run.skip(
-            "reboot",
-            Risk::Reboot,
-            if spec.when.is_some() {
-                "--when given: reboot only when needed"
-            } else {
-                "--if-needed: reboot only when needed"
-            },
-            format!("not needed: {}", need.summary()),
+/// Records a refusal in the result and the runner; the error to return.
+fn refuse(
+    run: &mut Runner<'_>,
+    out: &mut RebootResult,
+    action: &str,
+    risk: Risk,
+    refusal: Refusal,
+) -> Error {
+    out.decision = Decision::Refused;
+    out.why = refusal.to_string();
+    run.refuse(action, risk, refusal)
+}
+
+/// Records the reboot in the ledger (before anything is asked for), then requests it.
+fn record_and_request(
+    run: &mut Runner<'_>,
+    spec: &RebootSpec,
+    seen: &Seen,
+    mut writer: request::LedgerWriter<'_>,
+    known: bool,
+    reason: String,
+    out: &mut RebootResult,
+) -> Result<()> {
+    let shown_ledger = out.ledger.clone();
+    let Some(id) = writer.ledger().next_id() else {
+        let refusal = ledger::corrupt(
+            Path::new(&shown_ledger),
+            "its largest id is 18446744073709551615: no id is left for a new entry",
         );
-        return Ok(());
-    }
-    if let Some(refusal) = guard::refusal(&verdicts) {
-        out.decision = Decision::Refused;
-        out.why = refusal.to_string();
-        return Err(run.refuse("reboot", Risk::Reboot, refusal));
-    }
-    // The ledger rule allowed, so the ledger is readable here.
-    let mut ledger = match ledger_res {
-        Ok(l) => l,
-        Err(e) => {
-            return Err(Refusal::Guard {
-                rule: "ledger".into(),
-                detail: e,
-            }
-            .into());
-        }
+        return Err(refuse(
+            run,
+            out,
+            "record the reboot",
+            Risk::Additive,
+            refusal,
+        ));
     };
-
-    let id = ledger.next_id();
-    let plan = request::plan_request(init, spec, id);
+    let plan = request::plan_request(seen.init, spec, id);
     out.method = Some(plan.label.clone());
-    let reason = match (&spec.reason, spec.gated()) {
-        (Some(r), _) => r.clone(),
-        (None, true) => need.summary(),
-        (None, false) if need.needed => format!("requested; also needed: {}", need.summary()),
-        (None, false) => "requested by the caller".to_string(),
-    };
     if !run.allows(Risk::Reboot) {
         // Refused before anything is recorded: the ledger holds only reboots started.
         let refusal = Refusal::RiskAboveCap {
@@ -448,17 +431,15 @@ fn reboot_inner(
             needed: Risk::Reboot,
             cap: run.policy().max_risk,
         };
-        out.decision = Decision::Refused;
-        out.why = refusal.to_string();
-        return Err(run.refuse(plan.label.clone(), Risk::Reboot, refusal));
+        return Err(refuse(run, out, &plan.label, Risk::Reboot, refusal));
     }
     let entry = LedgerEntry {
         id,
         key: spec.rules.once.clone(),
         reason: reason.clone(),
-        boot_id: boot_id.clone(),
-        machine_id: machine_id.clone(),
-        started_at: now.time,
+        boot_id: seen.boot_id.clone(),
+        machine_id: seen.machine_id.clone(),
+        started_at: seen.time,
         delay_secs: spec.delay.as_secs(),
         method: plan.label.clone(),
         state: EntryState::Started,
@@ -467,22 +448,26 @@ fn reboot_inner(
         confirmed_boot_id: None,
         error: None,
     };
-    out.entry = Some(entry.clone());
-    ledger.entries.push(entry);
-    ledger.prune();
+    if known {
+        out.entry = Some(entry.clone());
+    }
     out.decision = Decision::Reboot;
-    let shown_ledger = out.ledger.clone();
+    let record = if known {
+        format!("record reboot #{id} in {shown_ledger}")
+    } else {
+        format!("record the reboot in {shown_ledger}")
+    };
     run.step(
-        format!("record reboot #{id} in {shown_ledger}"),
+        record,
         Risk::Additive,
         "the guard records every reboot before it starts",
         |_| {
-            ledger::write_ledger(&ledger_file, &ledger)?;
+            writer.start(entry)?;
             Ok(format!("entry #{id} written and fsynced (state started)"))
         },
     )?;
     let exec = run.step(plan.label.clone(), Risk::Reboot, reason, |h| {
-        request::send_request(h, &plan, &ledger_file, ledger, id)
+        request::send_request(h, &plan, writer, id)
     });
     match exec {
         Ok(Exec::Done) => {
@@ -495,93 +480,18 @@ fn reboot_inner(
             Ok(())
         }
         Ok(Exec::Planned) => {
-            out.why = format!(
-                "dry run: would record entry #{id} and reboot ({})",
-                plan.label
-            );
+            let what = if known {
+                format!("entry #{id}")
+            } else {
+                "the reboot".to_string()
+            };
+            out.why = format!("dry run: would record {what} and reboot ({})", plan.label);
             Ok(())
         }
         Err(e) => {
             out.why = e.to_string();
             Err(e)
         }
-    }
-}
-
-/// Host paths whose contents do not survive a reboot: a ledger there forgets every
-/// reboot, and the guard with it.
-const VOLATILE_DIRS: [&str; 5] = ["/tmp", "/var/tmp", "/run", "/var/run", "/dev"];
-
-const RAMFS_MAGIC: i64 = 0x8584_58f6;
-
-/// Checks that a state directory survives a reboot: absolute, not under `/tmp`, `/run`
-/// and the like, and (on the live root) not on a tmpfs or ramfs.
-///
-/// # Errors
-/// [`InputError`] naming the directory and what is accepted.
-pub fn check_state_dir(host: &Host, dir: &Path) -> std::result::Result<(), InputError> {
-    let bad = |why: String| {
-        InputError::new(
-            "--state-dir",
-            dir.display().to_string(),
-            why,
-            "an absolute directory that survives a reboot, such as /var/lib/hostfix",
-        )
-    };
-    if !dir.is_absolute() {
-        return Err(bad("not an absolute path".into()));
-    }
-    if let Some(v) = VOLATILE_DIRS.iter().find(|v| dir.starts_with(v)) {
-        return Err(bad(format!(
-            "{v} is emptied at boot, so the reboot guard would forget every reboot"
-        )));
-    }
-    if host.is_live_root() {
-        let mut p = dir;
-        while !p.exists() {
-            match p.parent() {
-                Some(parent) => p = parent,
-                None => break,
-            }
-        }
-        if let Ok(st) = nix::sys::statfs::statfs(p) {
-            let t = st.filesystem_type();
-            // fs_type_t is i64 on x86_64 but narrower on some architectures.
-            #[allow(clippy::unnecessary_cast)]
-            let raw = t.0 as i64;
-            if t == nix::sys::statfs::TMPFS_MAGIC || raw == RAMFS_MAGIC {
-                return Err(bad(format!(
-                    "{} is on a tmpfs/ramfs, which is emptied at boot, so the reboot guard \
-                     would forget every reboot",
-                    p.display()
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Probes the state lock without taking it or creating anything.
-pub fn probe_lock(host: &Host, state_dir: &Path) -> LockState {
-    let path = host.path(state_dir).join("lock");
-    let shown = host.host_path(&path);
-    let file = match OpenOptions::new().read(true).open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return LockState::Free,
-        Err(e) => {
-            return LockState::Error(format!(
-                "the lock {} cannot be opened: {e}",
-                shown.display()
-            ));
-        }
-    };
-    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-        Ok(_released_on_drop) => LockState::Free,
-        Err((_, Errno::EWOULDBLOCK)) => LockState::Busy(format!(
-            "another hostfix run holds the lock {}",
-            shown.display()
-        )),
-        Err((_, e)) => LockState::Error(format!("flock {}: {e}", shown.display())),
     }
 }
 
@@ -594,10 +504,8 @@ pub fn parse_uptime(text: &str) -> std::result::Result<Duration, String> {
     let secs: f64 = first
         .parse()
         .map_err(|_| format!("not a number: {first:?}"))?;
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("not a duration: {first:?}"));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    // try_from: more seconds than a Duration holds (1e20) is an error, not a panic.
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("not a duration: {first:?}"))
 }
 
 /// How long the host has been up (`/proc/uptime`).
@@ -639,15 +547,5 @@ mod tests {
         assert!(parse_uptime("").is_err());
         assert!(parse_uptime("abc 1").is_err());
         assert!(parse_uptime("-5 1").is_err());
-    }
-
-    #[test]
-    fn state_dirs_that_forget_are_refused() {
-        let h = Host::fake("/nonexistent-root");
-        for bad in ["/tmp/hostfix", "/run/hostfix", "/var/tmp/x", "relative/dir"] {
-            assert!(check_state_dir(&h, Path::new(bad)).is_err(), "{bad}");
-        }
-        assert!(check_state_dir(&h, Path::new("/var/lib/hostfix")).is_ok());
-        assert!(check_state_dir(&h, Path::new("/tmpfoo")).is_ok());
     }
 }

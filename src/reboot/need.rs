@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::kernel::{self, KernelStatus};
 use crate::host::{Cmd, Host};
+use crate::program;
 
 /// Where a verdict on the reboot need comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -270,32 +271,13 @@ pub fn check_reboot_required(host: &Host) -> (NeedCheck, Option<NeedReason>) {
     )
 }
 
-/// The directories `needs-restarting` is looked for in, under the host's root.
-const SEARCH_DIRS: [&str; 6] = [
-    "/usr/local/sbin",
-    "/usr/local/bin",
-    "/usr/sbin",
-    "/usr/bin",
-    "/sbin",
-    "/bin",
-];
-
-/// Finds an executable program in the usual directories under the host's root; returns
-/// its host path (`/usr/bin/needs-restarting`).
-pub fn find_program(host: &Host, name: &str) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt;
-    SEARCH_DIRS.iter().find_map(|dir| {
-        let host_path = format!("{dir}/{name}");
-        let meta = std::fs::metadata(host.path(&host_path)).ok()?;
-        (meta.is_file() && meta.permissions().mode() & 0o111 != 0).then_some(host_path)
-    })
-}
-
 /// `needs-restarting -r`, when installed: exit 1 needed, 0 not needed, anything else
 /// unknown.
 pub fn check_needs_restarting(host: &Host) -> (NeedCheck, Option<NeedReason>) {
     let src = NeedSource::NeedsRestarting;
-    let Some(program) = find_program(host, "needs-restarting") else {
+    // Run and reported by its host path (`/usr/bin/needs-restarting -r`).
+    let Some(program) = program::find(host.root(), "needs-restarting").map(|p| p.host_name())
+    else {
         return (
             check(
                 src,

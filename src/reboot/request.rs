@@ -6,9 +6,10 @@
 //! the caller is not kept waiting. Without systemd, `shutdown -r now` (or `reboot`), after
 //! hostfix itself waited out the delay. The ledger entry is updated around the request:
 //! `requested_at` once it was accepted (before `reboot(2)`, which does not return), or
-//! `failed` with the cause.
+//! `failed` with the cause. The host lock is let go before hostfix waits out a delay and
+//! taken again for the next update of the ledger.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -20,6 +21,10 @@ use super::ledger::{self, EntryState, Ledger, LedgerEntry};
 use crate::error::{Error, InputError, Result};
 use crate::host::{Cmd, Host, InitSystem};
 use crate::size::format_duration;
+use crate::state::HostLock;
+
+/// How long an update of the ledger after a wait may wait for another run's host lock.
+const RELOCK_WAIT: Duration = Duration::from_secs(60);
 
 /// How the reboot is requested.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -132,22 +137,90 @@ pub(super) fn plan_request(init: InitSystem, spec: &RebootSpec, id: u64) -> Requ
     }
 }
 
-/// Updates the entry and writes the ledger; a failure is logged, not returned (the reboot
-/// is already underway, or already failed for a better-known reason).
-fn mark(file: &Path, ledger: &mut Ledger, id: u64, f: impl FnOnce(&mut LedgerEntry)) {
-    if let Some(e) = ledger.entry_mut(id) {
-        f(e);
+/// The ledger as the request updates it, written under the host lock. The lock is let
+/// go while hostfix waits out a delay ([`LedgerWriter::release`]) and taken again for the
+/// next update, which then starts from the file as it is (another run may have written
+/// it meanwhile).
+pub(super) struct LedgerWriter<'h> {
+    host: &'h Host,
+    state_dir: PathBuf,
+    ledger: Ledger,
+    lock: Option<HostLock>,
+}
+
+impl<'h> LedgerWriter<'h> {
+    pub(super) fn new(
+        host: &'h Host,
+        state_dir: &Path,
+        ledger: Ledger,
+        lock: Option<HostLock>,
+    ) -> Self {
+        LedgerWriter {
+            host,
+            state_dir: state_dir.to_path_buf(),
+            ledger,
+            lock,
+        }
     }
-    if let Err(e) = ledger::write_ledger(file, ledger) {
-        log::warn!("reboot: updating ledger entry #{id}: {e}");
+
+    /// The ledger as it will be written.
+    pub(super) fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Adds a started entry and writes the ledger (creating the private state directory
+    /// when needed), under the lock the run holds.
+    ///
+    /// # Errors
+    /// As [`crate::state::ensure_state_dir`] and [`ledger::write_ledger`].
+    pub(super) fn start(&mut self, entry: LedgerEntry) -> Result<()> {
+        self.ledger.entries.push(entry);
+        self.ledger.prune();
+        crate::state::ensure_state_dir(self.host, &self.state_dir, "")?;
+        ledger::write_ledger(
+            &ledger::ledger_path(self.host, &self.state_dir),
+            &self.ledger,
+        )
+    }
+
+    /// Lets go of the host lock (before a wait that edits nothing).
+    fn release(&mut self) {
+        if self.lock.take().is_some() {
+            log::debug!("reboot: host lock released for the wait");
+        }
+    }
+
+    /// Takes the lock again (when released) and re-reads the ledger under it.
+    fn relock(&mut self) -> Result<()> {
+        if self.lock.is_some() {
+            return Ok(());
+        }
+        let lock = HostLock::acquire(self.host, RELOCK_WAIT)?;
+        self.ledger = ledger::read_ledger(self.host, &self.state_dir)?;
+        self.lock = Some(lock);
+        Ok(())
+    }
+
+    /// Updates the entry and writes the ledger; a failure is logged, not returned (the
+    /// reboot is already underway, or already failed for a better-known reason).
+    fn mark(&mut self, id: u64, f: impl FnOnce(&mut LedgerEntry)) {
+        let file = ledger::ledger_path(self.host, &self.state_dir);
+        let res = self.relock().and_then(|()| {
+            if let Some(e) = self.ledger.entry_mut(id) {
+                f(e);
+            }
+            ledger::write_ledger(&file, &self.ledger)
+        });
+        if let Err(e) = res {
+            log::warn!("reboot: updating ledger entry #{id}: {e}");
+        }
     }
 }
 
 pub(super) fn send_request(
     host: &Host,
     plan: &RequestPlan,
-    file: &Path,
-    mut ledger: Ledger,
+    mut ledger: LedgerWriter<'_>,
     id: u64,
 ) -> Result<String> {
     let sys = host.system();
@@ -171,6 +244,7 @@ pub(super) fn send_request(
                 "reboot: waiting {} before the request",
                 format_duration(plan.delay)
             );
+            ledger.release();
             sys.sleep(plan.delay);
             slept = true;
         }
@@ -180,7 +254,7 @@ pub(super) fn send_request(
             match sys.run(cmd) {
                 Ok(o) if o.success() => {
                     let t = now(host);
-                    mark(file, &mut ledger, id, |e| e.requested_at = Some(t));
+                    ledger.mark(id, |e| e.requested_at = Some(t));
                     notes.insert(
                         0,
                         format!("sync done; `{}` accepted the request", cmd.display()),
@@ -210,7 +284,7 @@ pub(super) fn send_request(
         });
         if plan.method == RebootMethod::Orderly {
             let msg = cause.to_string();
-            mark(file, &mut ledger, id, |e| {
+            ledger.mark(id, |e| {
                 e.state = EntryState::Failed;
                 e.error = Some(msg);
             });
@@ -228,11 +302,12 @@ pub(super) fn send_request(
             "reboot: waiting {} before reboot(2)",
             format_duration(plan.delay)
         );
+        ledger.release();
         sys.sleep(plan.delay);
     }
     // reboot(2) does not return when it works: record the request first.
     let t = now(host);
-    mark(file, &mut ledger, id, |e| e.requested_at = Some(t));
+    ledger.mark(id, |e| e.requested_at = Some(t));
     sys.sync();
     log::warn!("reboot: calling reboot(2)");
     match sys.reboot_syscall() {
@@ -246,7 +321,7 @@ pub(super) fn send_request(
                 orderly: orderly_failure,
             };
             let msg = err.to_string();
-            mark(file, &mut ledger, id, |e| {
+            ledger.mark(id, |e| {
                 e.state = EntryState::Failed;
                 e.error = Some(msg);
             });

@@ -7,8 +7,9 @@ use serde::Serialize;
 
 use super::fstab::Fstab;
 use super::observe::{self, Content, Observation, Target};
+use super::planner::{Own, Ownership, ownership};
 use super::proc_swaps::SwapEntry;
-use crate::doctor::{Area, Diagnosis, DoctorOptions, Finding, Severity};
+use crate::finding::{Area, Diagnosis, DoctorOptions, Finding, Severity};
 use crate::host::Host;
 use crate::plan::Risk;
 use crate::size::ByteSize;
@@ -60,9 +61,22 @@ fn ensure_cmd(path: &Path, size: Option<u64>) -> String {
     c
 }
 
+/// The swap file a swap-over path belongs to (`/d/.NAME.hostfix-swapover` → `/d/NAME`).
+pub fn main_path_of_swapover(path: &Path) -> Option<PathBuf> {
+    if !super::is_swapover_path(path) {
+        return None;
+    }
+    let name = path.file_name()?.to_str()?;
+    let main = name
+        .strip_prefix('.')?
+        .strip_suffix(observe::SWAPOVER_SUFFIX)?;
+    (!main.is_empty()).then(|| path.with_file_name(main))
+}
+
 /// Adds the swap files' health to a diagnosis (the memory and swap totals come from
-/// [`crate::resources`]).
-pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) {
+/// [`crate::resources`]). A swap-over area is reported with the swap file it serves, and
+/// never offered as a file to persist.
+pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) {
     let swaps = match super::active_swaps(host) {
         Ok(v) => v,
         Err(e) => {
@@ -74,6 +88,12 @@ pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) {
     // The swap files to look at: every active file, and every path-named swap line in
     // fstab (under a non-/ root, active paths are mapped back to host paths).
     let mut paths: Vec<PathBuf> = Vec::new();
+    let mut add = |p: PathBuf| {
+        let p = main_path_of_swapover(&p).unwrap_or(p);
+        if !paths.contains(&p) {
+            paths.push(p);
+        }
+    };
     for e in &swaps {
         if e.kind == "partition" {
             d.add(
@@ -101,23 +121,21 @@ pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) {
             );
             continue;
         }
-        let hp = host.host_path(&e.path);
-        if !paths.contains(&hp) {
-            paths.push(hp);
-        }
+        add(host.host_path(&e.path));
     }
     match host.read_opt("/etc/fstab") {
         Ok(Some(text)) => {
             for l in Fstab::parse(&text).lines {
-                let Some(e) = l.entry else { continue };
+                let Some(e) = &l.entry else { continue };
                 if !e.is_swap() {
                     continue;
                 }
                 if e.spec.starts_with('/') && !e.spec.starts_with("/dev/") {
                     let p = super::spec::normalize(Path::new(&e.spec));
-                    if !paths.contains(&p) {
-                        paths.push(p);
+                    if super::is_swapover_path(&p) {
+                        d.add(persisted_swapover(&l, &p));
                     }
+                    add(p);
                 } else if !e.has_option("nofail") && !swaps.is_empty() {
                     // Partitions by UUID/LABEL: only say something when it matters.
                     log::debug!("swap: fstab line {} ({}) has no nofail", l.number, e.spec);
@@ -132,7 +150,7 @@ pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) {
         if super::spec::check_path(&p).is_err() {
             continue;
         }
-        match observe::observe(host, &p) {
+        match observe::observe(host, &p, &opts.state_dir) {
             Ok(o) => {
                 let (finding, h) = file_finding(&o);
                 d.add(finding);
@@ -142,6 +160,25 @@ pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) {
         }
     }
     d.fact("swap_files", &health);
+}
+
+/// An fstab line that persists a swap-over area (an earlier doctor advised it): boot
+/// would bring back a temporary area.
+fn persisted_swapover(l: &super::fstab::FstabLine, p: &Path) -> Finding {
+    Finding::new(
+        Area::Swap,
+        Severity::Warning,
+        format!(
+            "/etc/fstab line {} persists {}, a temporary swap-over area",
+            l.number,
+            p.display()
+        ),
+    )
+    .evidence(format!("`{}`", l.body()))
+    .evidence(
+        "a swap-over area exists only during a resize and is never persisted: remove this \
+         line from /etc/fstab yourself (hostfix does not edit lines it may not have written)",
+    )
 }
 
 fn usage(e: &SwapEntry) -> String {
@@ -155,16 +192,124 @@ fn usage(e: &SwapEntry) -> String {
 
 /// The finding for one swap file (pure given the observation).
 pub fn file_finding(o: &Observation) -> (Finding, SwapFileHealth) {
-    let mut problems: Vec<(Severity, String)> = Vec::new();
+    let own = ownership(o);
+    let mut problems = file_problems(o);
+    problems.extend(ownership_problems(o, &own));
     let f = o.target.file();
     let size = f.map(|f| f.size);
+    let severity = problems
+        .iter()
+        .map(|(s, _)| *s)
+        .max()
+        .unwrap_or(Severity::Ok);
+    let title = match (&o.active, severity) {
+        (Some(e), Severity::Ok) => format!(
+            "swap file {}: {} active, persisted",
+            o.path.display(),
+            ByteSize(e.size_bytes)
+        ),
+        _ => format!(
+            "swap file {}: {}",
+            o.path.display(),
+            problems
+                .iter()
+                .filter(|(s, _)| *s == severity)
+                .map(|(_, p)| p.as_str())
+                .next()
+                .unwrap_or("needs attention")
+        ),
+    };
+    let mut finding = Finding::new(Area::Swap, severity, title);
+    if let Some(e) = &o.active {
+        finding = finding.evidence(usage(e));
+    }
+    for (_, p) in &problems {
+        finding = finding.evidence(p.clone());
+    }
+    if severity > Severity::Ok {
+        if let Some((cmd, risk)) = fix_command(o, &own) {
+            finding = finding.fix(cmd, risk);
+        }
+    }
+    let health = SwapFileHealth {
+        path: o.path.clone(),
+        active: o.active.is_some(),
+        file_bytes: size,
+        persisted_in: o
+            .fstab
+            .lines
+            .iter()
+            .map(|l| format!("/etc/fstab line {}", l.number))
+            .chain(o.unit.content.as_ref().map(|_| o.unit.name.clone()))
+            .collect(),
+        problems: problems.into_iter().map(|(_, p)| p).collect(),
+    };
+    (finding, health)
+}
+
+/// The `swap ensure` that fixes what was found, and its risk; `None` when hostfix would
+/// refuse (something there is not hostfix's, or holds data).
+fn fix_command(o: &Observation, own: &Ownership) -> Option<(String, Risk)> {
+    let f = o.target.file();
+    let not_ours = own.unreadable.is_some()
+        || own.unseen.is_some()
+        || own.file.as_ref().is_some_and(|x| !x.is_ours())
+        || !own.foreign_lines.is_empty()
+        || own.unit.as_ref().is_some_and(|x| !x.is_ours())
+        || !own.foreign_unit_parts.is_empty()
+        || o.parent_problem.is_some();
+    let data = matches!(
+        f.map(|f| &f.content),
+        Some(Content::Data) | Some(Content::Hibernation { .. })
+    );
+    if not_ours || data || !matches!(o.target, Target::Missing | Target::File(_)) {
+        return None;
+    }
+    let own_temp = own.temp.as_ref().is_some_and(Own::is_ours);
+    // The size a resize was making, when one was interrupted; else the file's own.
+    let resize_to = o
+        .record
+        .record()
+        .and_then(|r| r.temp.as_ref())
+        .map(|t| t.size)
+        .filter(|s| own_temp && *s > 0);
+    let size = resize_to.or(f.filter(|f| f.content.is_swap()).map(|f| f.size));
+    let active_wrong = match (f, &o.active) {
+        (Some(f), Some(_)) => {
+            size.is_some_and(|s| s != f.size)
+                || f.content
+                    .header()
+                    .is_some_and(|h| !h.fits(o.page_size, f.size))
+        }
+        _ => false,
+    };
+    let temp_active = own_temp && o.temp.as_ref().is_some_and(|t| t.active.is_some());
+    let risk = if active_wrong || temp_active {
+        Risk::Disruptive
+    } else {
+        Risk::Additive
+    };
+    let mut cmd = ensure_cmd(&o.path, size);
+    let unit_only = own.own_lines.is_empty() && own.unit.as_ref().is_some_and(Own::is_ours);
+    if unit_only {
+        cmd.push_str(" --persist systemd");
+    }
+    if risk == Risk::Disruptive {
+        cmd.push_str(" --max-risk disruptive");
+    }
+    Some((cmd, risk))
+}
+
+/// What is wrong with the file and its persistence, whoever made them.
+fn file_problems(o: &Observation) -> Vec<(Severity, String)> {
+    let mut problems: Vec<(Severity, String)> = Vec::new();
     match &o.target {
         Target::Missing => problems.push((
             Severity::Warning,
             "persisted but the file does not exist (nofail hides it at boot)".into(),
         )),
         Target::File(f) => {
-            if f.readable_by_others() {
+            if f.readable_by_others(o.owner) {
                 problems.push((
                     Severity::Problem,
                     format!(
@@ -172,12 +317,12 @@ pub fn file_finding(o: &Observation) -> (Finding, SwapFileHealth) {
                         f.mode, f.uid, f.gid
                     ),
                 ));
-            } else if !f.owner_mode_ok() {
+            } else if !f.owner_mode_ok(o.owner) {
                 problems.push((
                     Severity::Warning,
                     format!(
-                        "mode {:04o}, owner {}:{}; swap wants root:root 0600",
-                        f.mode, f.uid, f.gid
+                        "mode {:04o}, owner {}:{}; swap wants {}:{} 0600",
+                        f.mode, f.uid, f.gid, o.owner.0, o.owner.1
                     ),
                 ));
             }
@@ -252,84 +397,96 @@ pub fn file_finding(o: &Observation) -> (Finding, SwapFileHealth) {
             ),
         ));
     }
-    if let Some(t) = &o.temp {
-        problems.push((
-            Severity::Warning,
+    problems
+}
+
+/// What is not hostfix's (and so what it will not fix), and hostfix's own leftovers.
+fn ownership_problems(o: &Observation, own: &Ownership) -> Vec<(Severity, String)> {
+    let mut out = Vec::new();
+    if let Some(why) = &own.unreadable {
+        out.push((
+            Severity::Problem,
+            format!("hostfix's record cannot be used: {why}"),
+        ));
+    }
+    if let Some(why) = &own.unseen {
+        out.push((
+            Severity::Info,
             format!(
-                "a leftover swap-over area {} ({}) of an interrupted resize",
-                t.path.display(),
-                if t.active.is_some() {
-                    "active"
-                } else {
-                    "inactive"
-                }
+                "whether hostfix made it is unknown: its record could not be read ({why}); \
+                 run doctor as root to see the fix"
+            ),
+        ));
+        return out;
+    }
+    if let Some(Own::Foreign { why }) = &own.file {
+        out.push((
+            Severity::Info,
+            format!(
+                "not created by hostfix ({why}): hostfix leaves it alone; to let hostfix \
+                 manage swap here, remove it (swapoff, delete, drop its fstab line) and run \
+                 {}",
+                ensure_cmd(&o.path, o.target.file().map(|f| f.size))
             ),
         ));
     }
-    let severity = problems
+    for m in o
+        .fstab
+        .lines
         .iter()
-        .map(|(s, _)| *s)
-        .max()
-        .unwrap_or(Severity::Ok);
-    let title = match (&o.active, severity) {
-        (Some(e), Severity::Ok) => format!(
-            "swap file {}: {} active, persisted",
-            o.path.display(),
-            ByteSize(e.size_bytes)
-        ),
-        _ => format!(
-            "swap file {}: {}",
-            o.path.display(),
-            problems
-                .iter()
-                .filter(|(s, _)| *s == severity)
-                .map(|(_, p)| p.as_str())
-                .next()
-                .unwrap_or("needs attention")
-        ),
+        .filter(|m| own.foreign_lines.contains(&m.number))
+    {
+        out.push((
+            Severity::Info,
+            format!(
+                "fstab line {} `{}` was not written by hostfix: hostfix leaves it alone and \
+                 will not work on this path while it is there",
+                m.number, m.raw
+            ),
+        ));
+    }
+    if let Some(Own::Foreign { why }) = &own.unit {
+        out.push((
+            Severity::Info,
+            format!("the unit {} is not hostfix's ({why})", o.unit.name),
+        ));
+    }
+    for p in &own.foreign_unit_parts {
+        out.push((
+            Severity::Info,
+            format!("{p} is not hostfix's: hostfix will not work on this path"),
+        ));
+    }
+    out.extend(leftover_problem(o, own));
+    out
+}
+
+/// A swap-over area beside the file: hostfix's leftover of an interrupted resize, or a
+/// file named like one that hostfix did not make.
+fn leftover_problem(o: &Observation, own: &Ownership) -> Option<(Severity, String)> {
+    let t = o.temp.as_ref()?;
+    let state = if t.active.is_some() {
+        "active"
+    } else {
+        "inactive"
     };
-    let mut finding = Finding::new(Area::Swap, severity, title);
-    if let Some(e) = &o.active {
-        finding = finding.evidence(usage(e));
-    }
-    for (_, p) in &problems {
-        finding = finding.evidence(p.clone());
-    }
-    let fixable = severity > Severity::Ok
-        && !matches!(
-            f.map(|f| &f.content),
-            Some(Content::Data) | Some(Content::Hibernation { .. })
-        )
-        && matches!(o.target, Target::Missing | Target::File(_));
-    if fixable {
-        let size = size.filter(|_| f.is_some_and(|f| f.content.is_swap()));
-        // An active area whose header does not match its file needs a resize (swapoff).
-        let risk = match (f.and_then(|f| f.content.header()), &o.active) {
-            (Some(h), Some(_)) if f.is_some_and(|f| !h.fits(o.page_size, f.size)) => {
-                Risk::Disruptive
-            }
-            _ => Risk::Additive,
-        };
-        let mut cmd = ensure_cmd(&o.path, size);
-        if risk == Risk::Disruptive {
-            cmd.push_str(" --max-risk disruptive");
-        }
-        finding = finding.fix(cmd, risk);
-    }
-    let health = SwapFileHealth {
-        path: o.path.clone(),
-        active: o.active.is_some(),
-        file_bytes: size,
-        persisted_in: o
-            .fstab
-            .lines
-            .iter()
-            .map(|l| format!("/etc/fstab line {}", l.number))
-            .chain(o.unit.content.as_ref().map(|_| o.unit.name.clone()))
-            .collect(),
-        problems: problems.into_iter().map(|(_, p)| p).collect(),
-    };
-    (finding, health)
+    Some(match &own.temp {
+        Some(x) if x.is_ours() => (
+            Severity::Warning,
+            format!(
+                "hostfix's swap-over area {} ({state}) is left from an interrupted resize",
+                t.path.display()
+            ),
+        ),
+        _ => (
+            Severity::Info,
+            format!(
+                "{} ({state}) is named like hostfix's swap-over area but hostfix did not \
+                 make it: remove it yourself if nothing uses it",
+                t.path.display()
+            ),
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -349,5 +506,15 @@ mod tests {
             ensure_cmd(Path::new("/swapfile"), None),
             "hostfix swap ensure --size auto"
         );
+    }
+
+    #[test]
+    fn swapover_paths_map_to_their_swap_file() {
+        assert_eq!(
+            main_path_of_swapover(Path::new("/var/.swap.hostfix-swapover")),
+            Some(PathBuf::from("/var/swap"))
+        );
+        assert_eq!(main_path_of_swapover(Path::new("/swapfile")), None);
+        assert_eq!(main_path_of_swapover(Path::new("/.hostfix-swapover")), None);
     }
 }

@@ -421,16 +421,16 @@ pub const ZERO_BLOCK: usize = 4 << 20;
 /// gigabytes of dirty pages.
 const FLUSH_EVERY: u64 = 256 << 20;
 
-/// Writes zeros over bytes `0..size` in [`ZERO_BLOCK`] blocks, flushing every 256 MiB
-/// and at the end, and logs progress every tenth.
+/// Writes zeros over bytes `from..size` in [`ZERO_BLOCK`] blocks, flushing every 256
+/// MiB and at the end, and logs progress every tenth.
 ///
 /// # Errors
 /// The I/O error (`ENOSPC` when the disk fills up).
-pub fn zero_fill(file: &mut File, size: u64, what: &str) -> std::io::Result<()> {
+pub fn zero_fill(file: &mut File, from: u64, size: u64, what: &str) -> std::io::Result<()> {
     let block = vec![0u8; ZERO_BLOCK];
     let started = Instant::now();
-    file.seek(SeekFrom::Start(0))?;
-    let mut done: u64 = 0;
+    file.seek(SeekFrom::Start(from))?;
+    let mut done: u64 = from.min(size);
     let mut next_report = 10;
     let mut since_flush: u64 = 0;
     while done < size {
@@ -595,7 +595,15 @@ mod tests {
         f.seek(SeekFrom::Start(5 << 20)).unwrap();
         f.write_all(b"x").unwrap();
         assert!(!is_all_zeros(&mut f).unwrap());
-        zero_fill(&mut f, 8 << 20, "test").unwrap();
+        f.seek(SeekFrom::Start(0)).unwrap();
+        f.write_all(b"head").unwrap();
+        zero_fill(&mut f, 4096, 8 << 20, "test").unwrap();
+        assert_eq!(
+            &read_head(&mut f).unwrap()[..4],
+            b"head",
+            "the first page is kept"
+        );
+        zero_fill(&mut f, 0, 8 << 20, "test").unwrap();
         assert!(is_all_zeros(&mut f).unwrap());
         assert_eq!(read_head(&mut f).unwrap().len(), PROBE_BYTES);
     }

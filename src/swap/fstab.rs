@@ -82,6 +82,13 @@ pub struct Fstab {
     pub lines: Vec<FstabLine>,
 }
 
+impl FstabLine {
+    /// The line without its newline (`\n`, or `\r\n`).
+    pub fn body(&self) -> &str {
+        self.raw.trim_end_matches(['\n', '\r'])
+    }
+}
+
 impl Fstab {
     /// Parses fstab text. Never fails: lines that are not entries are kept as they are.
     pub fn parse(text: &str) -> Fstab {
@@ -162,34 +169,13 @@ pub fn escape_field(s: &str) -> String {
     out
 }
 
-/// The options a swap line should have: the existing ones, with `noauto` dropped (a
-/// persisted swap is activated at boot), `nofail` added (a missing file must not stop the
-/// boot), and `pri=` set when a priority is wanted.
-pub fn desired_options(existing: &[String], priority: Option<i32>) -> Vec<String> {
-    let mut out: Vec<String> = existing
-        .iter()
-        .filter(|o| !o.is_empty() && o.as_str() != "noauto")
-        .filter(|o| priority.is_none() || !o.starts_with("pri="))
-        .cloned()
-        .collect();
-    if out.is_empty() {
-        out.push("sw".into());
-    }
-    if !out.iter().any(|o| o == "nofail") {
-        out.push("nofail".into());
-    }
-    if let Some(p) = priority {
-        out.push(format!("pri={p}"));
-    }
-    out
-}
-
-/// The line hostfix writes for a swap file (with its newline).
+/// The line hostfix writes for a swap file (with its newline): `PATH none swap
+/// sw,nofail[,pri=N] 0 0`. `nofail`: a missing file must not stop the boot.
 pub fn swap_line(host_path: &str, priority: Option<i32>) -> String {
+    let prio = priority.map_or(String::new(), |p| format!(",pri={p}"));
     format!(
-        "{} none swap {} 0 0\n",
-        escape_field(host_path),
-        desired_options(&[], priority).join(",")
+        "{} none swap sw,nofail{prio} 0 0\n",
+        escape_field(host_path)
     )
 }
 
@@ -204,76 +190,61 @@ pub struct Edit {
     pub summary: String,
 }
 
-/// Makes fstab hold exactly one correct swap line for the file: the first matching line
-/// is kept (its options fixed in place when needed, every other byte kept), further
-/// matching lines are removed, and a line is appended when there was none.
-pub fn ensure_swap_line(
-    text: &str,
-    host_path: &str,
-    priority: Option<i32>,
-    is_ours: &dyn Fn(&FstabEntry) -> bool,
-) -> Edit {
+/// Makes hostfix's own lines for a swap file (the lines `is_own` accepts: byte for byte
+/// lines hostfix wrote) into exactly `line` (with its newline), or removes them when
+/// `line` is `None`. The first own line is replaced where it stands, further own lines are
+/// removed, and `line` is appended when there was none. Every other line is kept byte
+/// for byte.
+pub fn set_own_line(text: &str, is_own: &dyn Fn(&FstabLine) -> bool, line: Option<&str>) -> Edit {
     let mut fstab = Fstab::parse(text);
-    let ours: Vec<usize> = fstab.matching(is_ours).iter().map(|l| l.number).collect();
+    let own: Vec<usize> = fstab
+        .lines
+        .iter()
+        .filter(|l| is_own(l))
+        .map(|l| l.number)
+        .collect();
     let mut notes = Vec::new();
-    match ours.first() {
-        None => {
-            let line = swap_line(host_path, priority);
-            if let Some(last) = fstab.lines.last_mut() {
-                if !last.raw.ends_with('\n') {
-                    last.raw.push('\n');
-                }
-            }
-            notes.push(format!("appended {:?}", line.trim_end()));
-            fstab.lines.push(FstabLine {
-                number: fstab.lines.len() + 1,
-                raw: line,
-                entry: None,
-                fields: Vec::new(),
-            });
+    let mut placed = false;
+    let mut out = Vec::with_capacity(fstab.lines.len() + 1);
+    for mut l in std::mem::take(&mut fstab.lines) {
+        if !own.contains(&l.number) {
+            out.push(l);
+            continue;
         }
-        Some(&first) => {
-            if let Some(l) = fstab.lines.iter_mut().find(|l| l.number == first) {
-                if let Some(fixed) = fixed_line(l, priority) {
+        match line {
+            Some(new) if !placed => {
+                placed = true;
+                if l.body() != new.trim_end_matches('\n') {
                     notes.push(format!(
-                        "line {first}: {:?} -> {:?}",
-                        l.raw.trim_end(),
-                        fixed.trim_end()
+                        "line {}: {:?} -> {:?}",
+                        l.number,
+                        l.body(),
+                        new.trim_end()
                     ));
-                    l.raw = fixed;
+                    let term = &l.raw[l.body().len()..];
+                    let term = if term.is_empty() { "" } else { "\n" };
+                    l.raw = format!("{}{term}", new.trim_end_matches('\n'));
                 }
+                out.push(l);
             }
-            if ours.len() > 1 {
-                notes.push(format!(
-                    "removed duplicate line(s) {}",
-                    ours[1..]
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-                fstab.lines.retain(|l| !ours[1..].contains(&l.number));
-            }
+            _ => notes.push(format!("removed line {} {:?}", l.number, l.body())),
         }
     }
-    finish(text, &fstab, notes)
-}
-
-/// Removes every swap line for the file.
-pub fn remove_swap_lines(text: &str, is_ours: &dyn Fn(&FstabEntry) -> bool) -> Edit {
-    let mut fstab = Fstab::parse(text);
-    let ours: Vec<usize> = fstab.matching(is_ours).iter().map(|l| l.number).collect();
-    let mut notes = Vec::new();
-    if !ours.is_empty() {
-        notes.push(format!(
-            "removed line(s) {}",
-            ours.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        fstab.lines.retain(|l| !ours.contains(&l.number));
+    if let (Some(new), false) = (line, placed) {
+        if let Some(last) = out.last_mut() {
+            if !last.raw.ends_with('\n') {
+                last.raw.push('\n');
+            }
+        }
+        notes.push(format!("appended {:?}", new.trim_end()));
+        out.push(FstabLine {
+            number: out.len() + 1,
+            raw: new.to_string(),
+            entry: None,
+            fields: Vec::new(),
+        });
     }
+    fstab.lines = out;
     finish(text, &fstab, notes)
 }
 
@@ -291,42 +262,12 @@ fn finish(old: &str, fstab: &Fstab, notes: Vec<String>) -> Edit {
     }
 }
 
-/// Whether a matching line is already what hostfix wants.
-pub fn line_is_correct(entry: &FstabEntry, priority: Option<i32>) -> bool {
-    entry.is_swap() && desired_options(&entry.options, priority) == entry.options
-}
-
-/// The line with its options fixed, or `None` when it is already correct. The options
-/// field is replaced in place; a line without one gets it (and `0 0`) appended.
-fn fixed_line(l: &FstabLine, priority: Option<i32>) -> Option<String> {
-    let entry = l.entry.as_ref()?;
-    if line_is_correct(entry, priority) {
-        return None;
-    }
-    let opts = escape_field(&desired_options(&entry.options, priority).join(","));
-    let body_len = l.raw.trim_end_matches(['\n', '\r']).len();
-    let (body, term) = l.raw.split_at(body_len);
-    Some(match l.fields.get(3) {
-        Some(r) => format!("{}{opts}{}{term}", &body[..r.start], &body[r.end..]),
-        None => {
-            // Only spec, file and type (or fewer): add the options and the two numbers.
-            let end = l.fields.get(2).map_or(body.len(), |r| r.end);
-            let typ = if l.fields.len() >= 3 { "" } else { " swap" };
-            format!(
-                "{}{typ} {opts} 0 0{}{term}",
-                &body[..end],
-                &body[end..].trim_end()
-            )
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn by_spec(p: &'static str) -> impl Fn(&FstabEntry) -> bool {
-        move |e: &FstabEntry| e.spec == p
+    fn own(line: &'static str) -> impl Fn(&FstabLine) -> bool {
+        move |l: &FstabLine| l.body() == line
     }
 
     #[test]
@@ -338,6 +279,7 @@ mod tests {
         assert_eq!(f.lines.len(), 5);
         assert!(f.lines[0].entry.is_none());
         assert!(f.lines[1].entry.is_none());
+        assert_eq!(f.lines[2].body(), "UUID=abcd / ext4 errors=remount-ro 0 1");
         let root = f.lines[2].entry.as_ref().unwrap();
         assert_eq!(root.spec_kind(), "uuid");
         assert!(!root.is_swap());
@@ -352,20 +294,23 @@ mod tests {
     #[test]
     fn appends_once_with_nofail() {
         let text = "UUID=abcd / ext4 defaults 0 1";
-        let e = ensure_swap_line(text, "/swapfile", None, &by_spec("/swapfile"));
+        let line = swap_line("/swapfile", None);
+        let is_own = own("/swapfile none swap sw,nofail 0 0");
+        let e = set_own_line(text, &is_own, Some(&line));
         assert!(e.changed);
         assert_eq!(
             e.text,
             "UUID=abcd / ext4 defaults 0 1\n/swapfile none swap sw,nofail 0 0\n"
         );
-        let again = ensure_swap_line(&e.text, "/swapfile", None, &by_spec("/swapfile"));
+        let again = set_own_line(&e.text, &is_own, Some(&line));
         assert!(!again.changed);
         assert_eq!(again.text, e.text);
     }
 
     #[test]
     fn escapes_paths() {
-        let e = ensure_swap_line("", "/var/my swap\\x", Some(3), &|_| false);
+        let line = swap_line("/var/my swap\\x", Some(3));
+        let e = set_own_line("", &|_| false, Some(&line));
         assert_eq!(
             e.text,
             "/var/my\\040swap\\134x none swap sw,nofail,pri=3 0 0\n"
@@ -375,61 +320,19 @@ mod tests {
     }
 
     #[test]
-    fn collapses_duplicates_and_fixes_options_in_place() {
-        let text = "# keep me\n/swapfile\tnone\tswap\tsw,discard\t0\t0\n\
-                    UUID=x / ext4 defaults 0 1\n/swapfile none swap defaults 0 0\n\
-                    #/swapfile none swap sw 0 0\n/swapfile none swap noauto 0 0\n";
-        let e = ensure_swap_line(text, "/swapfile", Some(10), &by_spec("/swapfile"));
-        assert!(e.changed);
+    fn own_lines_are_replaced_in_place_and_others_kept() {
+        let text = "# keep me\n/swapfile none swap sw,nofail 0 0\r\n\
+                    /swapfile none swap pri=5,noauto 0 0\n/swapfile none swap sw,nofail 0 0\n";
+        let line = swap_line("/swapfile", Some(10));
+        let e = set_own_line(text, &own("/swapfile none swap sw,nofail 0 0"), Some(&line));
         assert_eq!(
             e.text,
-            "# keep me\n/swapfile\tnone\tswap\tsw,discard,nofail,pri=10\t0\t0\n\
-             UUID=x / ext4 defaults 0 1\n#/swapfile none swap sw 0 0\n"
+            "# keep me\n/swapfile none swap sw,nofail,pri=10 0 0\n\
+             /swapfile none swap pri=5,noauto 0 0\n"
         );
-        assert!(
-            e.summary.contains("removed duplicate line(s) 4, 6"),
-            "{}",
-            e.summary
-        );
-    }
-
-    #[test]
-    fn short_lines_get_options() {
-        let e = ensure_swap_line(
-            "/swapfile none swap\n",
-            "/swapfile",
-            None,
-            &by_spec("/swapfile"),
-        );
-        assert_eq!(e.text, "/swapfile none swap sw,nofail 0 0\n");
-    }
-
-    #[test]
-    fn priority_left_alone_when_not_asked() {
-        let text = "/swapfile none swap sw,nofail,pri=7 0 0\n";
-        let e = ensure_swap_line(text, "/swapfile", None, &by_spec("/swapfile"));
-        assert!(!e.changed);
-        let e = ensure_swap_line(text, "/swapfile", Some(7), &by_spec("/swapfile"));
-        assert!(!e.changed);
-        let e = ensure_swap_line(text, "/swapfile", Some(8), &by_spec("/swapfile"));
-        assert_eq!(e.text, "/swapfile none swap sw,nofail,pri=8 0 0\n");
-    }
-
-    #[test]
-    fn removal_keeps_the_rest() {
-        let text = "a b c\n/swapfile none swap sw 0 0\n# c\n/swapfile none swap sw 0 0\nz y x";
-        let e = remove_swap_lines(text, &by_spec("/swapfile"));
-        assert_eq!(e.text, "a b c\n# c\nz y x");
-        assert!(!remove_swap_lines(&e.text, &by_spec("/swapfile")).changed);
-    }
-
-    #[test]
-    fn non_swap_lines_for_the_path_are_not_ours() {
-        let text = "/swapfile /mnt/x ext4 loop 0 0\n";
-        let e = ensure_swap_line(text, "/swapfile", None, &by_spec("/swapfile"));
-        assert_eq!(
-            e.text,
-            "/swapfile /mnt/x ext4 loop 0 0\n/swapfile none swap sw,nofail 0 0\n"
-        );
+        assert!(e.summary.contains("removed line 4"), "{}", e.summary);
+        let e = set_own_line(text, &own("/swapfile none swap sw,nofail 0 0"), None);
+        assert_eq!(e.text, "# keep me\n/swapfile none swap pri=5,noauto 0 0\n");
+        assert!(!set_own_line(&e.text, &own("/swapfile none swap sw,nofail 0 0"), None).changed);
     }
 }

@@ -24,13 +24,15 @@
 //! so the swap-over goes through the temporary area rather than a rename.)
 
 mod apply;
-mod diagnose;
+mod climb;
+pub mod diagnose;
 pub mod fs;
 pub mod fstab;
 pub mod header;
 pub mod observe;
 pub mod planner;
 mod proc_swaps;
+pub mod record;
 pub mod spec;
 pub mod unit;
 
@@ -45,51 +47,13 @@ pub use planner::{Desired, PlannedStep, RemoveSpec, plan_ensure, plan_remove, re
 pub use proc_swaps::{SwapEntry, parse_proc_swaps, unescape_octal};
 pub use spec::{AutoSize, Persist, SwapSize, SwapSpec};
 
-use crate::error::{Classify, Error, ErrorKind, Result};
+pub use crate::error::SwapError;
+use crate::error::{Error, Result};
 use crate::host::Host;
-use crate::lock::{StateLock, Wait};
 use crate::plan::{Policy, Report, Runner};
+use crate::state::HostLock;
 use apply::{Applier, Ctx};
 use planner::PlanRefusal;
-
-/// Errors of the swap operations (failures of the host, not of the input: exit 1).
-#[derive(Debug, thiserror::Error)]
-pub enum SwapError {
-    /// `swapon` returned success but `/proc/swaps` does not list the file.
-    #[error("swapon {path}: returned success but /proc/swaps does not list it")]
-    NotListed {
-        /// The swap file.
-        path: PathBuf,
-    },
-    /// `swapoff` returned success but `/proc/swaps` still lists the file.
-    #[error("swapoff {path}: returned success but /proc/swaps still lists it")]
-    StillListed {
-        /// The swap file.
-        path: PathBuf,
-    },
-    /// A postcondition did not hold (the header did not read back, holes remain).
-    #[error("{path}: {detail}")]
-    Verify {
-        /// The file.
-        path: PathBuf,
-        /// What did not hold.
-        detail: String,
-    },
-    /// The file changed between observation and action.
-    #[error("{path} changed while hostfix worked on it: {detail}")]
-    Changed {
-        /// The file.
-        path: PathBuf,
-        /// What changed.
-        detail: String,
-    },
-}
-
-impl Classify for SwapError {
-    fn kind(&self) -> ErrorKind {
-        ErrorKind::Failed
-    }
-}
 
 /// The likely cause of a `swapon` errno, in words.
 pub fn swapon_cause(e: Errno) -> Option<&'static str> {
@@ -214,7 +178,8 @@ fn ensure_inner(run: &mut Runner<'_>, spec: &SwapSpec, status: &mut SwapStatus) 
     spec.validate()?;
     let host = run.host();
     let _lock = take_lock(run, spec.lock_wait)?;
-    let o = observe(host, &spec.path)?;
+    let state_dir = run.policy().state_dir.clone();
+    let o = observe(host, &spec.path, &state_dir)?;
     *status = SwapStatus::from_observation(&o, None, spec.persist);
     run.observe(format!("swap file {}", o.path.display()), summarize(&o));
     let d = resolve(spec, &o)?;
@@ -228,25 +193,30 @@ fn ensure_inner(run: &mut Runner<'_>, spec: &SwapSpec, status: &mut SwapStatus) 
     let steps = plan_ensure(&d, &o).map_err(|r| refuse(run, r))?;
     let ctx = Ctx {
         path: o.path.clone(),
-        priority: d.priority,
         memory_margin: d.memory_margin,
         page_size: o.page_size,
+        size: d.size,
+        state_dir: state_dir.clone(),
     };
-    let mut app = Applier::new(host, ctx, &o);
-    execute(run, &mut app, &steps, &o)?;
-    if run.dry_run() {
-        return Ok(());
+    let app = Applier::new(host, ctx, &o);
+    let climb = climb::walk(run, app, &steps, o, &state_dir);
+    if let Some(e) = climb.error {
+        return Err(e);
     }
-    let after = observe(host, &spec.path)?;
-    *status = SwapStatus::from_observation(&after, Some(&d), spec.persist);
-    verify_ensured(&d, &after)
+    if !run.dry_run() {
+        *status = SwapStatus::from_observation(&climb.last, Some(&d), spec.persist);
+        verify_ensured(&d, &climb.last)?;
+    }
+    climb.deferred.map_or(Ok(()), Err)
 }
 
-fn take_lock(run: &Runner<'_>, wait: std::time::Duration) -> Result<Option<StateLock>> {
+/// Takes the machine-wide host lock (fstab and swap areas are the host's, whatever the
+/// state directory), waiting up to `wait`; a dry run edits nothing and takes none.
+fn take_lock(run: &Runner<'_>, wait: std::time::Duration) -> Result<Option<HostLock>> {
     if run.dry_run() {
         return Ok(None);
     }
-    StateLock::acquire(run.host(), &run.policy().state_dir, Wait::Up(wait)).map(Some)
+    HostLock::acquire(run.host(), wait).map(Some)
 }
 
 fn refuse(run: &mut Runner<'_>, r: PlanRefusal) -> Error {
@@ -258,20 +228,7 @@ fn summarize(o: &Observation) -> String {
     use observe::Target;
     let what = match &o.target {
         Target::Missing => "missing".to_string(),
-        Target::File(f) => format!(
-            "{} file, {:04o} {}:{}, {}",
-            crate::size::ByteSize(f.size),
-            f.mode,
-            f.uid,
-            f.gid,
-            match &f.content {
-                observe::Content::Swap(h) => format!("swap area UUID={}", h.uuid),
-                observe::Content::OldSwap => "old (v0) swap area".into(),
-                observe::Content::Hibernation { magic } => format!("hibernation image {magic}"),
-                observe::Content::Zeros => "zeros".into(),
-                observe::Content::Data => "data".into(),
-            }
-        ),
+        Target::File(f) => planner::describe_file(f),
         other => format!("{other:?}").to_lowercase(),
     };
     format!(
@@ -297,45 +254,6 @@ fn summarize(o: &Observation) -> String {
     )
 }
 
-/// Walks the planned steps through the runner. When a needed step is above the cap,
-/// nothing is taken: the steps before it are recorded as skipped and the step as refused.
-fn execute(
-    run: &mut Runner<'_>,
-    app: &mut Applier<'_>,
-    steps: &[PlannedStep],
-    o: &Observation,
-) -> Result<()> {
-    let temp = o.temp_path();
-    if let Some(over) = steps.iter().find(|s| !s.optional && !run.allows(s.risk)) {
-        let name = format!("{} ({})", over.action.describe(&o.path, &temp), over.reason);
-        let cap = run.policy().max_risk;
-        for s in steps.iter().filter(|s| !s.optional && s.risk <= cap) {
-            run.skip(
-                s.action.describe(&o.path, &temp),
-                s.risk,
-                s.reason.clone(),
-                format!("not taken: a later step needs --max-risk {}", over.risk),
-            );
-        }
-        run.step(name, over.risk, over.reason.clone(), |_| Ok(String::new()))?;
-        return Ok(());
-    }
-    for s in steps {
-        let desc = s.action.describe(&o.path, &temp);
-        if s.optional && !run.allows(s.risk) {
-            run.skip(
-                desc,
-                s.risk,
-                s.reason.clone(),
-                format!("needs --max-risk {}; left for a later run", s.risk),
-            );
-            continue;
-        }
-        run.step(desc, s.risk, s.reason.clone(), |_| app.apply(&s.action))?;
-    }
-    Ok(())
-}
-
 /// Checks the desired state holds after the steps.
 fn verify_ensured(d: &Desired, o: &Observation) -> Result<()> {
     let mut unmet = Vec::new();
@@ -352,7 +270,7 @@ fn verify_ensured(d: &Desired, o: &Observation) -> Result<()> {
                     crate::size::ByteSize(d.size)
                 ));
             }
-            if !f.owner_mode_ok() {
+            if !f.owner_mode_ok(o.owner) {
                 unmet.push(format!(
                     "{} is mode {:04o} {}:{}",
                     o.path.display(),
@@ -367,23 +285,10 @@ fn verify_ensured(d: &Desired, o: &Observation) -> Result<()> {
     if o.active.is_none() {
         unmet.push(format!("/proc/swaps does not list {}", o.path.display()));
     }
-    match d.persist {
-        Persist::Fstab => {
-            if !(o.fstab.lines.len() == 1
-                && fstab::line_is_correct(&o.fstab.lines[0].entry, d.priority))
-            {
-                unmet.push(format!(
-                    "/etc/fstab has {} line(s) for the file, not one correct line",
-                    o.fstab.lines.len()
-                ));
-            }
-        }
-        Persist::Systemd => {
-            if !(o.unit.ours && o.unit.enabled) {
-                unmet.push(format!("{} is not written and enabled", o.unit.name));
-            }
-        }
-        Persist::None => {}
+    let own = planner::ownership(o);
+    unmet.extend(unmet_persistence(d, o, &own));
+    if !own.file.as_ref().is_some_and(planner::Own::is_ours) {
+        unmet.push(format!("{} is not recorded as hostfix's", o.path.display()));
     }
     if let Some(v) = d.swappiness {
         if o.swappiness != Some(v) {
@@ -398,6 +303,47 @@ fn verify_ensured(d: &Desired, o: &Observation) -> Result<()> {
             unmet.join("; ")
         )))
     }
+}
+
+/// What does not hold of the wanted persistence: exactly hostfix's one line, or its unit
+/// written and enabled.
+fn unmet_persistence(d: &Desired, o: &Observation, own: &planner::Ownership) -> Vec<String> {
+    let mut unmet = Vec::new();
+    match d.persist {
+        Persist::Fstab => {
+            let own_lines: Vec<_> = o
+                .fstab
+                .lines
+                .iter()
+                .filter(|m| own.own_lines.contains(&m.number))
+                .collect();
+            let ok = match own_lines.as_slice() {
+                [m] => {
+                    let prio = d.priority.or(m.entry.priority());
+                    m.raw == planner::wanted_line(&d.path, prio).trim_end()
+                }
+                _ => false,
+            };
+            if !ok || !own.foreign_lines.is_empty() {
+                unmet.push(format!(
+                    "/etc/fstab has {} line(s) of hostfix's and {} other line(s) for the \
+                     file, not exactly hostfix's one line",
+                    own_lines.len(),
+                    own.foreign_lines.len()
+                ));
+            }
+        }
+        Persist::Systemd => {
+            if !(own.unit.as_ref().is_some_and(planner::Own::is_ours) && o.unit.enabled) {
+                unmet.push(format!(
+                    "{} is not hostfix's unit, written and enabled",
+                    o.unit.name
+                ));
+            }
+        }
+        Persist::None => {}
+    }
+    unmet
 }
 
 /// What `swap remove` leaves.
@@ -461,7 +407,8 @@ fn remove_inner(
     spec::check_path(&opts.path)?;
     let host = run.host();
     let _lock = take_lock(run, opts.lock_wait)?;
-    let o = observe(host, &opts.path)?;
+    let state_dir = run.policy().state_dir.clone();
+    let o = observe(host, &opts.path, &state_dir)?;
     run.observe(format!("swap file {}", o.path.display()), summarize(&o));
     status.path = o.path.clone();
     status.existed = o.target != observe::Target::Missing;
@@ -475,37 +422,49 @@ fn remove_inner(
     let steps = plan_remove(&r, &o).map_err(|r| refuse(run, r))?;
     let ctx = Ctx {
         path: o.path.clone(),
-        priority: None,
         memory_margin: opts.memory_margin,
         page_size: o.page_size,
+        size: 0,
+        state_dir: state_dir.clone(),
     };
-    let mut app = Applier::new(host, ctx, &o);
-    execute(run, &mut app, &steps, &o)?;
+    let app = Applier::new(host, ctx, &o);
+    let path = o.path.clone();
+    let climb = climb::walk(run, app, &steps, o, &state_dir);
+    if let Some(e) = climb.error.or(climb.deferred) {
+        return Err(e);
+    }
     if run.dry_run() {
         return Ok(());
     }
-    let after = observe(host, &opts.path)?;
+    let after = climb.last;
     status.gone = after.target == observe::Target::Missing;
     status.persisted_in = SwapStatus::from_observation(&after, None, Persist::None).persisted_in;
+    let own = planner::ownership(&after);
     let mut unmet = Vec::new();
     if after.active.is_some() {
         unmet.push("it is still active".to_string());
     }
-    if !status.persisted_in.is_empty() {
+    if !own.own_lines.is_empty() || own.unit.as_ref().is_some_and(planner::Own::is_ours) {
         unmet.push(format!(
-            "still persisted in {}",
+            "hostfix's persistence remains in {}",
             status.persisted_in.join(", ")
         ));
     }
     if !status.gone {
         unmet.push("the file still exists".to_string());
     }
+    if own.temp.as_ref().is_some_and(planner::Own::is_ours) {
+        unmet.push(format!(
+            "hostfix's swap-over area {} remains",
+            after.temp_path().display()
+        ));
+    }
     if unmet.is_empty() {
         Ok(())
     } else {
         Err(Error::Unmet(format!(
             "{}: {}",
-            o.path.display(),
+            path.display(),
             unmet.join("; ")
         )))
     }

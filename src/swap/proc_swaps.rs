@@ -66,17 +66,27 @@ pub fn parse_proc_swaps(text: &str) -> Result<Vec<SwapEntry>> {
                 format!("{d}: {line:?}"),
             )
         };
-        // Fields are whitespace-separated from the right; the path itself has its spaces
-        // escaped, but " (deleted)" is appended unescaped.
-        let fields: Vec<&str> = line.split_whitespace().collect();
+        // Fields are separated by spaces and tabs, from the right; the path itself has
+        // its spaces, tabs, newlines and backslashes escaped, but " (deleted)" is appended
+        // unescaped. Other whitespace (a no-break space, `\r`) is part of the path.
+        let fields: Vec<&str> = line.split([' ', '\t']).filter(|f| !f.is_empty()).collect();
         if fields.len() < 5 {
             return Err(bad("expected 5 fields"));
         }
         let k = fields.len();
-        let num = |s: &str| s.parse::<i64>().map_err(|_| bad("not a number"));
-        let priority = num(fields[k - 1])? as i32;
-        let used_kib = num(fields[k - 2])?;
-        let size_kib = num(fields[k - 3])?;
+        // Sizes are KiB as u64 whose bytes must fit u64; a priority is an i32. Anything
+        // else is not what the kernel prints: an error, never a wrapped number.
+        let bytes = |s: &str| {
+            s.parse::<u64>()
+                .ok()
+                .and_then(|kib| kib.checked_mul(1024))
+                .ok_or_else(|| bad("not a size in KiB (whose bytes fit 64 bits)"))
+        };
+        let priority = fields[k - 1]
+            .parse::<i32>()
+            .map_err(|_| bad("not a priority (a 32-bit integer)"))?;
+        let used_bytes = bytes(fields[k - 2])?;
+        let size_bytes = bytes(fields[k - 3])?;
         let kind = fields[k - 4].to_string();
         let mut name = fields[..k - 4].join(" ");
         let deleted = name.ends_with(" (deleted)");
@@ -87,8 +97,8 @@ pub fn parse_proc_swaps(text: &str) -> Result<Vec<SwapEntry>> {
             path: PathBuf::from(unescape_octal(&name)),
             deleted,
             kind,
-            size_bytes: (size_kib.max(0) as u64) * 1024,
-            used_bytes: (used_kib.max(0) as u64) * 1024,
+            size_bytes,
+            used_bytes,
             priority,
         });
     }

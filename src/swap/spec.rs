@@ -189,6 +189,7 @@ impl SwapSpec {
                 "a percentage above 0 and at most 100",
             ));
         }
+        crate::size::check_duration("--lock-wait", self.lock_wait, crate::size::MAX_WAIT)?;
         if self.auto_max < MIN_SIZE {
             return Err(InputError::new(
                 "auto maximum",
@@ -212,7 +213,7 @@ pub fn default_keep_free() -> Vec<Threshold> {
 }
 
 /// Checks a swap file path: absolute, no `..`, not a directory path, not `/`, UTF-8
-/// without control characters other than space and tab.
+/// without control characters, not ending in whitespace or a backslash.
 ///
 /// # Errors
 /// [`InputError`] naming the path.
@@ -240,6 +241,23 @@ pub fn check_path(path: &Path) -> Result<(), InputError> {
     }
     if text.chars().any(|c| c.is_control()) {
         return Err(bad("has control characters (newline, tab, ...)"));
+    }
+    if super::is_swapover_path(path) {
+        return Err(bad(
+            "is named like hostfix's temporary swap-over area (.NAME.hostfix-swapover), which \
+             is never persisted",
+        ));
+    }
+    // A unit file's `What=` loses trailing whitespace and joins the next line after a
+    // trailing backslash: such a path (or its normal form, `/x /.` is `/x `) cannot be
+    // written down for systemd.
+    let bad_end = |s: &str| s.ends_with(|c: char| c.is_whitespace() || c == '\\');
+    if bad_end(&text)
+        || path
+            .file_name()
+            .is_some_and(|n| bad_end(&n.to_string_lossy()))
+    {
+        return Err(bad("ends with whitespace or a backslash"));
     }
     Ok(())
 }
@@ -344,6 +362,16 @@ mod tests {
 
     const GIB: u64 = ByteSize::GIB;
     const MIB: u64 = ByteSize::MIB;
+
+    #[test]
+    fn swap_over_names_are_never_a_swap_path() {
+        // Persisting hostfix's temporary area is what an earlier doctor advised by mistake.
+        let e = check_path(Path::new("/.swapfile.hostfix-swapover")).unwrap_err();
+        assert!(e.to_string().contains("swap-over"), "{e}");
+        assert!(check_path(Path::new("/var/.swap.hostfix-swapover")).is_err());
+        assert!(check_path(Path::new("/swapfile")).is_ok());
+        assert!(check_path(Path::new("/var/hostfix-swapover")).is_ok());
+    }
 
     #[test]
     fn sizes_parse() {

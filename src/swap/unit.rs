@@ -73,23 +73,34 @@ pub fn render_unit(host_path: &str, priority: Option<i32>) -> String {
 
 /// The `What=` of a `.swap` unit's `[Swap]` section, with `%%` decoded.
 pub fn unit_what(text: &str) -> Option<String> {
+    swap_value(text, "What").map(|v| v.replace("%%", "%"))
+}
+
+/// A value of a unit's `[Swap]` section (the last one wins, as systemd reads it).
+fn swap_value(text: &str, key: &str) -> Option<String> {
     let mut in_swap = false;
-    let mut what = None;
+    let mut value = None;
     for line in text.lines() {
         let l = line.trim();
         if l.starts_with('[') {
             in_swap = l == "[Swap]";
         } else if in_swap {
-            if let Some(v) = l.strip_prefix("What=") {
-                what = Some(v.trim().replace("%%", "%"));
+            if let Some(v) = l.strip_prefix(key).and_then(|r| r.strip_prefix('=')) {
+                value = Some(v.trim().to_string());
             }
         }
     }
-    what
+    value
 }
 
-/// Whether a unit file was written by hostfix.
-pub fn is_ours(text: &str) -> bool {
+/// The `Priority=` of a unit's `[Swap]` section, when set and numeric.
+pub fn unit_priority(text: &str) -> Option<i32> {
+    swap_value(text, "Priority").and_then(|v| v.parse().ok())
+}
+
+/// Whether a unit file carries hostfix's marker line (which says nothing of whether it
+/// was edited since: hostfix compares the whole unit with what it recorded).
+pub fn has_marker(text: &str) -> bool {
     text.lines().next() == Some(MARKER)
 }
 
@@ -120,8 +131,10 @@ mod tests {
         assert!(u.contains("What=/swap 100%%\nPriority=5\n"));
         assert!(u.contains("WantedBy=swap.target"));
         assert_eq!(unit_what(&u).as_deref(), Some("/swap 100%"));
-        assert!(is_ours(&u));
-        assert!(!is_ours("[Swap]\nWhat=/x\n"));
+        assert!(has_marker(&u));
+        assert!(!has_marker("[Swap]\nWhat=/x\n"));
+        assert_eq!(unit_priority(&u), Some(5));
+        assert_eq!(unit_priority(&render_unit("/s", None)), None);
         assert_eq!(
             unit_what("[Unit]\nWhat=/no\n[Swap]\nWhat=/yes\n").as_deref(),
             Some("/yes")

@@ -143,6 +143,7 @@ pub struct FakeKernel {
     pub rec: RecordingSystem,
     lock: Mutex<()>,
     fail_swapon_of: Mutex<Vec<(PathBuf, Errno)>>,
+    fail_swapoff_of: Mutex<Vec<(PathBuf, Errno)>>,
 }
 
 impl FakeKernel {
@@ -152,7 +153,16 @@ impl FakeKernel {
             rec: RecordingSystem::new(),
             lock: Mutex::new(()),
             fail_swapon_of: Mutex::new(Vec::new()),
+            fail_swapoff_of: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Makes the next swapoff of `path` fail with `errno` (a crash stand-in).
+    pub fn fail_swapoff_of(&self, path: &Path, errno: Errno) {
+        self.fail_swapoff_of
+            .lock()
+            .unwrap()
+            .push((path.to_path_buf(), errno));
     }
 
     /// Makes the next swapon of `path` fail with `errno` (a crash stand-in).
@@ -247,6 +257,12 @@ impl System for FakeKernel {
     fn swapoff(&self, path: &Path) -> std::result::Result<(), Errno> {
         let _g = self.lock.lock().unwrap();
         self.rec.swapoff(path)?;
+        {
+            let mut f = self.fail_swapoff_of.lock().unwrap();
+            if let Some(i) = f.iter().position(|(p, _)| p == path) {
+                return Err(f.remove(i).1);
+            }
+        }
         let Some(i) = self.listed(path) else {
             return Err(Errno::EINVAL);
         };
@@ -273,9 +289,51 @@ impl System for FakeKernel {
     fn now(&self) -> SystemTime {
         self.rec.now()
     }
+    /// The fake kernel lets hostfix act as root would (swapon), whoever runs the test;
+    /// the files it makes belong to the host's owner ([`hostfix::Host::owner`]), which
+    /// on a fake root is the user running the test.
     fn euid(&self) -> u32 {
         0
     }
+}
+
+/// Whether this test runs as root; prints what is skipped when not.
+pub fn is_root_or_note(what: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        true
+    } else {
+        eprintln!("part skipped: {what} needs root (chown to another user)");
+        false
+    }
+}
+
+/// The running user and group: the owner of a fake root's files.
+pub fn me() -> (u32, u32) {
+    (
+        nix::unistd::geteuid().as_raw(),
+        nix::unistd::getegid().as_raw(),
+    )
+}
+
+/// Writes hostfix's record of an intent to create `path` (as a run killed between
+/// recording the intent and recording the created file leaves it), in the on-disk format
+/// of record version 1.
+pub fn write_intent_record(root: &Path, state: &str, path: &str, name: &str, uuid: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = root.join(state.trim_start_matches('/')).join("swap");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let now = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    std::fs::write(
+        dir.join(format!("{name}.json")),
+        format!(
+            r#"{{"version":1,"path":"{path}","file":{{"uuid":"{uuid}","intent_at":{now},"dev":null,"ino":null,"size":16777216,"how":"created"}},"temp":null,"fstab_lines":[],"units":[]}}"#
+        ),
+    )
+    .unwrap();
 }
 
 /// The real kernel, with scripted failures of `swapon` for a path (a crash stand-in).

@@ -7,48 +7,311 @@
 //!
 //! Arguments: `command` (the subcommand words: `"swap ensure"`, `"port free"`, `"check"`,
 //! `"reboot"`, `"container rm"`, `"doctor"`), the positional ones (`port`, `name`), and
-//! every other key as a flag (`size: 1G` → `--size 1G`; `remove_package: true` →
+//! every other key as a flag (`size: 1G` → `--size=1G`; `remove_package: true` →
 //! `--remove-package`; a list repeats the flag). `_ansible_check_mode` becomes `--dry-run`.
+//!
+//! # When the one argument is a module-arguments file
+//!
+//! The file's arguments are run as root (a `when` condition is a shell command), so the
+//! form must be unmistakably Ansible's ([`detect`]):
+//!
+//! - a subcommand name (`doctor`, `check`, ..., `help`) always means that subcommand, even
+//!   when a file of that name is in the working directory;
+//! - the file is opened without following a link or blocking (`O_NOFOLLOW|O_NONBLOCK`)
+//!   relative to its directory, and judged by `fstat` on the descriptors: a regular file,
+//!   not writable by group or others, owned by the caller (the effective uid) or by the
+//!   owner of the hostfix binary that runs (Ansible's `become` runs a binary and an args
+//!   file that the login user copied to `~/.ansible/tmp`; whoever owns the running binary
+//!   already decides what runs);
+//! - its directory is owned by root or one of those users, and no one else can write to
+//!   it unless it has the sticky bit (Ansible makes `~/.ansible/tmp/ansible-tmp-*` 0700);
+//! - it is a JSON object with the keys Ansible has added to every module's arguments
+//!   since 2.9 ([`ANSIBLE_KEYS`]), and when `_ansible_tmpdir` names a directory, the file
+//!   is in it (Ansible writes `<tmpdir>/args`).
+//!
+//! Anything else is bad input: exit 2, one JSON object on stdout, nothing run.
 
-use std::path::Path;
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use nix::fcntl::{OFlag, open, openat};
+use nix::sys::stat::{Mode, SFlag};
 use serde_json::{Map, Value, json};
 
 /// Keys passed as positional arguments, in this order, instead of flags.
 const POSITIONAL: [&str; 2] = ["port", "name"];
 
-/// Whether the process was started the way Ansible starts a binary module: exactly one
-/// argument, naming a file that holds a JSON object.
-pub fn module_args(args: &[String]) -> Option<Map<String, Value>> {
-    if args.len() != 2 || args[1].starts_with('-') {
-        return None;
-    }
-    let path = Path::new(&args[1]);
-    if !path.is_file() {
-        return None;
-    }
-    let text = std::fs::read_to_string(path).ok()?;
-    match serde_json::from_str::<Value>(&text).ok()? {
-        Value::Object(m) => Some(m),
-        _ => None,
+/// The largest module-arguments file read (Ansible's are a few hundred bytes).
+const MAX_ARGS_FILE: u64 = 1024 * 1024;
+
+/// The keys Ansible adds to every module's arguments (`_update_module_args`, in every
+/// release since 2.9), each with the JSON type it has.
+pub const ANSIBLE_KEYS: [(&str, Kind); 10] = [
+    ("_ansible_module_name", Kind::String),
+    ("_ansible_version", Kind::String),
+    ("_ansible_check_mode", Kind::Bool),
+    ("_ansible_no_log", Kind::Bool),
+    ("_ansible_debug", Kind::Bool),
+    ("_ansible_diff", Kind::Bool),
+    ("_ansible_verbosity", Kind::Count),
+    ("_ansible_keep_remote_files", Kind::Bool),
+    ("_ansible_remote_tmp", Kind::String),
+    ("_ansible_tmpdir", Kind::StringOrNull),
+];
+
+/// The JSON type of an Ansible key.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// A non-empty string.
+    String,
+    /// A string or null.
+    StringOrNull,
+    /// true or false.
+    Bool,
+    /// A whole number, 0 or more.
+    Count,
+}
+
+impl Kind {
+    fn accepts(self, v: &Value) -> bool {
+        match self {
+            Kind::String => v.as_str().is_some_and(|s| !s.is_empty()),
+            Kind::StringOrNull => v.is_null() || v.is_string(),
+            Kind::Bool => v.is_boolean(),
+            Kind::Count => v.is_u64(),
+        }
     }
 }
 
-/// Builds hostfix's own arguments from module arguments.
+/// How hostfix was called.
+#[derive(Debug)]
+pub enum Invocation {
+    /// A command line for clap.
+    Cli,
+    /// Ansible's form: the module arguments, or why the file is not accepted.
+    Module(Result<Map<String, Value>, String>),
+}
+
+/// Tells Ansible's form from a command line. `subcommands` are the top-level command
+/// names: an argument that is one of them is never a file.
+pub fn detect(argv: &[OsString], subcommands: &[String]) -> Invocation {
+    let [_, arg] = argv else {
+        return Invocation::Cli;
+    };
+    if arg.as_encoded_bytes().starts_with(b"-")
+        || subcommands.iter().any(|n| arg.as_os_str() == n.as_str())
+    {
+        return Invocation::Cli;
+    }
+    let path = Path::new(arg);
+    // Nothing there: an unknown subcommand, which clap reports.
+    if std::fs::symlink_metadata(path).is_err() {
+        return Invocation::Cli;
+    }
+    Invocation::Module(load(path))
+}
+
+/// Reads and checks a module-arguments file (see the module documentation).
 ///
 /// # Errors
-/// A message for Ansible when `command` is missing or a value has an unusable type.
+/// A message naming the file, what was found and what is accepted.
+pub fn load(path: &Path) -> Result<Map<String, Value>, String> {
+    let shown = path.display();
+    let refuse = |why: String| {
+        format!(
+            "{shown} is not an Ansible module-arguments file hostfix trusts: {why}; \
+             hostfix takes one argument only as the args file Ansible writes (a JSON \
+             object with Ansible's _ansible_* keys, a regular file owned by this user in a \
+             directory no one else can write to), otherwise a command: hostfix --help"
+        )
+    };
+    let trusted = trusted_uids();
+    let file = open_args_file(path, &trusted).map_err(refuse)?;
+    let mut text = Vec::new();
+    file.take(MAX_ARGS_FILE + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| refuse(format!("reading it: {e}")))?;
+    if text.len() as u64 > MAX_ARGS_FILE {
+        return Err(refuse(format!("larger than {MAX_ARGS_FILE} bytes")));
+    }
+    let m = match serde_json::from_slice::<Value>(&text) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) => return Err(refuse("not a JSON object".into())),
+        Err(e) => return Err(refuse(format!("not JSON ({e})"))),
+    };
+    check_ansible_keys(&m, path).map_err(refuse)?;
+    Ok(m)
+}
+
+/// The users whose files may hold module arguments: the effective user, and the owner of
+/// the running binary (who already decides what runs).
+fn trusted_uids() -> Vec<u32> {
+    let mut uids = vec![nix::unistd::geteuid().as_raw()];
+    match std::fs::metadata("/proc/self/exe") {
+        Ok(m) => uids.push(m.uid()),
+        Err(e) => log::debug!("ansible: cannot stat /proc/self/exe: {e}"),
+    }
+    uids
+}
+
+/// Opens the args file through its directory, checking both by `fstat`.
+fn open_args_file(path: &Path, trusted: &[u32]) -> Result<File, String> {
+    let (dir, name) = match (path.parent(), path.file_name()) {
+        (Some(d), Some(n)) if !d.as_os_str().is_empty() => (d.to_path_buf(), n),
+        (_, Some(n)) => (PathBuf::from("."), n),
+        _ => return Err("it names no file".into()),
+    };
+    let dflags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let dirfd = open(&dir, dflags, Mode::empty())
+        .map_err(|e| format!("opening its directory {}: {e}", dir.display()))?;
+    let d = nix::sys::stat::fstat(&dirfd)
+        .map_err(|e| format!("inspecting its directory {}: {e}", dir.display()))?;
+    let sticky = d.st_mode & libc::S_ISVTX != 0;
+    if !(d.st_uid == 0 || trusted.contains(&d.st_uid)) || (d.st_mode & 0o022 != 0 && !sticky) {
+        return Err(format!(
+            "its directory {} is owned by uid {} with mode {:04o}: others could have put \
+             the file there",
+            dir.display(),
+            d.st_uid,
+            d.st_mode & 0o7777
+        ));
+    }
+    // Look before opening: opening a device can have side effects (a tape rewinds).
+    let seen = nix::sys::stat::fstatat(&dirfd, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+        .map_err(|e| format!("inspecting it: {e}"))?;
+    let kind = SFlag::from_bits_truncate(seen.st_mode & libc::S_IFMT);
+    if kind != SFlag::S_IFREG {
+        return Err(format!("it is not a regular file ({})", kind_name(kind)));
+    }
+    let fflags = OFlag::O_RDONLY
+        | OFlag::O_NOFOLLOW
+        | OFlag::O_NONBLOCK
+        | OFlag::O_NOCTTY
+        | OFlag::O_CLOEXEC;
+    let fd = openat(&dirfd, name, fflags, Mode::empty()).map_err(|e| match e {
+        nix::errno::Errno::ELOOP => "it is a symbolic link".to_string(),
+        e => format!("opening it: {e}"),
+    })?;
+    let f = nix::sys::stat::fstat(&fd).map_err(|e| format!("inspecting it: {e}"))?;
+    let kind = SFlag::from_bits_truncate(f.st_mode & libc::S_IFMT);
+    if kind != SFlag::S_IFREG {
+        return Err(format!("it is not a regular file ({})", kind_name(kind)));
+    }
+    if !trusted.contains(&f.st_uid) {
+        return Err(format!(
+            "it is owned by uid {}, not by this user (uid {}) or the owner of this binary",
+            f.st_uid, trusted[0]
+        ));
+    }
+    if (f.st_dev, f.st_ino) != (seen.st_dev, seen.st_ino) {
+        return Err("it was replaced while hostfix opened it".into());
+    }
+    // Kernel files (/proc, /sys) report size 0, and Ansible never writes an empty file:
+    // nothing is read from them (some, like /proc/kmsg, change by being read).
+    if f.st_size == 0 {
+        return Err("it is empty".into());
+    }
+    if f.st_mode & 0o022 != 0 {
+        return Err(format!(
+            "others can write to it (mode {:04o})",
+            f.st_mode & 0o7777
+        ));
+    }
+    Ok(File::from(fd))
+}
+
+fn kind_name(k: SFlag) -> &'static str {
+    match k {
+        SFlag::S_IFDIR => "a directory",
+        SFlag::S_IFIFO => "a FIFO",
+        SFlag::S_IFSOCK => "a socket",
+        SFlag::S_IFCHR => "a character device",
+        SFlag::S_IFBLK => "a block device",
+        SFlag::S_IFLNK => "a symbolic link",
+        _ => "an unknown kind of file",
+    }
+}
+
+/// Checks the keys Ansible adds, and that the file is in `_ansible_tmpdir` when that is
+/// set.
+fn check_ansible_keys(m: &Map<String, Value>, path: &Path) -> Result<(), String> {
+    for (key, kind) in ANSIBLE_KEYS {
+        match m.get(key) {
+            Some(v) if kind.accepts(v) => {}
+            Some(v) => return Err(format!("its {key} is {v}, not what Ansible sends")),
+            None => return Err(format!("it lacks {key}, which Ansible always sends")),
+        }
+    }
+    if let Some(tmpdir) = m.get("_ansible_tmpdir").and_then(Value::as_str) {
+        let here = absolute(path);
+        let parent = here.parent().map(lexical);
+        if parent.as_deref() != Some(lexical(Path::new(tmpdir)).as_path()) {
+            return Err(format!(
+                "it is not in its _ansible_tmpdir {tmpdir:?}, where Ansible writes it"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    std::env::current_dir().map_or_else(|_| p.to_path_buf(), |cwd| cwd.join(p))
+}
+
+/// `.` and `..` resolved without touching the filesystem (a relative path stays as it is).
+fn lexical(p: &Path) -> PathBuf {
+    hostfix::state::normalize("path", p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// Reports a refused args file: one JSON object on stdout (Ansible's `failed`, `msg`,
+/// `rc` and the CLI's contract fields), the reason on stderr, exit 2.
+pub fn refuse(why: &str) -> i32 {
+    let doc = json!({
+        "operation": "ansible module",
+        "changed": false,
+        "dry_run": false,
+        "outcome": "bad-input",
+        "exit_code": 2,
+        "error": why,
+        "steps": [],
+        "failed": true,
+        "msg": why,
+        "rc": 2,
+    });
+    crate::output::out(&format!("{doc}\n"));
+    crate::output::err(&format!("hostfix: bad input: {why}\n"));
+    2
+}
+
+/// Builds hostfix's own arguments from module arguments: the command words, every flag
+/// as one `--flag=value` word (a value can never become a flag of its own), the global
+/// flags, then `--` and the positional arguments.
+///
+/// # Errors
+/// A message for Ansible when `command` is missing, a key is not a flag name, or a value
+/// has an unusable type or holds a NUL.
 pub fn to_argv(m: &Map<String, Value>) -> Result<Vec<String>, String> {
     let command = m
         .get("command")
         .and_then(Value::as_str)
         .ok_or("missing \"command\": one of doctor, check, \"swap ensure\", \"swap remove\", \"port who\", \"port free\", reboot, \"container rm\"")?;
     let mut argv: Vec<String> = command.split_whitespace().map(str::to_string).collect();
-    for key in POSITIONAL {
-        if let Some(v) = m.get(key) {
-            argv.push(scalar(key, v)?);
-        }
+    if argv.is_empty()
+        || argv
+            .iter()
+            .any(|w| !w.chars().all(|c| c.is_ascii_lowercase()))
+    {
+        return Err(format!(
+            "argument \"command\": {command:?} is not a hostfix command; expected doctor, \
+             check, \"swap ensure\", \"port free\", reboot, \"container rm\", ..."
+        ));
     }
     let mut keys: Vec<&String> = m.keys().collect();
     keys.sort();
@@ -56,20 +319,24 @@ pub fn to_argv(m: &Map<String, Value>) -> Result<Vec<String>, String> {
         if key == "command" || POSITIONAL.contains(&key.as_str()) || key.starts_with('_') {
             continue;
         }
+        if !key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(format!(
+                "argument {key:?}: not a hostfix flag name (lowercase letters, digits, _)"
+            ));
+        }
         let flag = format!("--{}", key.replace('_', "-"));
         match &m[key] {
             Value::Null | Value::Bool(false) => {}
             Value::Bool(true) => argv.push(flag),
             Value::Array(items) => {
                 for it in items {
-                    argv.push(flag.clone());
-                    argv.push(scalar(key, it)?);
+                    argv.push(format!("{flag}={}", scalar(key, it)?));
                 }
             }
-            v => {
-                argv.push(flag);
-                argv.push(scalar(key, v)?);
-            }
+            v => argv.push(format!("{flag}={}", scalar(key, v)?)),
         }
     }
     if m.get("_ansible_check_mode").and_then(Value::as_bool) == Some(true) {
@@ -83,18 +350,34 @@ pub fn to_argv(m: &Map<String, Value>) -> Result<Vec<String>, String> {
         argv.push("-v".into());
     }
     argv.push("--json".into());
+    let mut positional = Vec::new();
+    for key in POSITIONAL {
+        if let Some(v) = m.get(key) {
+            positional.push(scalar(key, v)?);
+        }
+    }
+    if !positional.is_empty() {
+        argv.push("--".into());
+        argv.extend(positional);
+    }
     Ok(argv)
 }
 
 fn scalar(key: &str, v: &Value) -> Result<String, String> {
-    match v {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        Value::Bool(b) => Ok(b.to_string()),
-        _ => Err(format!(
-            "argument {key:?}: expected a string, number or boolean, got {v}"
-        )),
+    let s = match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => {
+            return Err(format!(
+                "argument {key:?}: expected a string, number or boolean, got {v}"
+            ));
+        }
+    };
+    if s.contains('\0') {
+        return Err(format!("argument {key:?}: holds a NUL character"));
     }
+    Ok(s)
 }
 
 /// Turns hostfix's exit code and JSON report into Ansible's result.
@@ -143,7 +426,7 @@ pub fn run(m: &Map<String, Value>) -> i32 {
             }
         }
     };
-    println!("{result}");
+    crate::output::out(&format!("{result}\n"));
     0
 }
 
@@ -169,10 +452,11 @@ mod tests {
             [
                 "port",
                 "free",
-                "80",
                 "--remove-package",
                 "--dry-run",
-                "--json"
+                "--json",
+                "--",
+                "80"
             ]
         );
         let m = args(
@@ -182,17 +466,27 @@ mod tests {
             to_argv(&m).unwrap(),
             [
                 "check",
-                "--disk-free",
-                "/=1G",
-                "--disk-free",
-                "/var=10%",
-                "--mem-available",
-                "10%",
+                "--disk-free=/=1G",
+                "--disk-free=/var=10%",
+                "--mem-available=10%",
                 "--json"
             ]
         );
         assert!(to_argv(&args(json!({"size": "1G"}))).is_err());
         assert!(to_argv(&args(json!({"command": "swap ensure", "size": {"a": 1}}))).is_err());
+        // A value never becomes a flag; keys and values that could not be flags fail.
+        assert_eq!(
+            to_argv(&args(json!({"command": "reboot", "reason": "--root=/x"}))).unwrap(),
+            ["reboot", "--reason=--root=/x", "--json"]
+        );
+        for bad in [
+            json!({"command": "reboot", "reason --root": "x"}),
+            json!({"command": "reboot", "reason": "a\u{0}b"}),
+            json!({"command": "--root /x"}),
+            json!({"command": ""}),
+        ] {
+            assert!(to_argv(&args(bad.clone())).is_err(), "{bad}");
+        }
     }
 
     #[test]

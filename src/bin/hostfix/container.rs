@@ -6,9 +6,9 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use hostfix::Risk;
 use hostfix::container::{self, Decision, GuardedReboot, Removal, RemoveOptions};
-use hostfix::size::parse_duration;
 
 use crate::Global;
+use crate::args::{self, Utf8};
 
 /// `hostfix container ...`
 #[derive(Debug, Subcommand)]
@@ -35,19 +35,16 @@ pub enum ContainerCmd {
 #[derive(Debug, Args)]
 pub struct RmArgs {
     /// The container: its name, or its id (full, or a unique prefix).
-    #[arg(value_name = "NAME|ID")]
+    #[arg(value_name = "NAME|ID", value_parser = Utf8(args::text))]
     target: String,
-    /// How long `docker stop` lets it shut down before SIGKILL.
-    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = duration)]
+    /// How long `docker stop` lets it shut down before SIGKILL (at most 1d).
+    #[arg(long, value_name = "DUR", default_value = "10s", value_parser = Utf8(args::wait))]
     timeout: Duration,
     /// How long any other engine command (kill, rm -f, inspect) may take before it
-    /// counts as hung: `docker rm -f` hangs on a container whose shim is stuck.
-    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = duration)]
+    /// counts as hung: `docker rm -f` hangs on a container whose shim is stuck (at most
+    /// 1d).
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = Utf8(args::wait))]
     command_timeout: Duration,
-}
-
-fn duration(s: &str) -> Result<Duration, String> {
-    parse_duration(s).map_err(|e| e.to_string())
 }
 
 /// Runs a container subcommand.

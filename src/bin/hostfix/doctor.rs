@@ -6,12 +6,13 @@ use clap::Args;
 use hostfix::doctor::{self, Diagnosis, DoctorOptions, Severity};
 
 use crate::Global;
+use crate::args::{self, Utf8};
 
 /// `hostfix doctor`: a read-only report, in the order a request meets the host.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// A port a request arrives at; may repeat (default 80 and 443).
-    #[arg(long = "port", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long = "port", value_name = "PORT", value_parser = Utf8(args::port))]
     ports: Vec<u16>,
 }
 

@@ -9,6 +9,7 @@ use hostfix::Risk;
 use hostfix::port::{self, FreeResult, FreeSpec, Proto, WhoSpec};
 
 use crate::Global;
+use crate::args::{self, Utf8};
 
 /// `hostfix port ...`
 #[derive(Debug, Subcommand)]
@@ -32,7 +33,7 @@ pub enum PortCmd {
 #[derive(Debug, Args)]
 pub struct WhoArgs {
     /// The port (1-65535).
-    #[arg(value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(value_parser = Utf8(args::port))]
     port: u16,
     /// UDP instead of TCP.
     #[arg(long)]
@@ -47,7 +48,7 @@ pub struct WhoArgs {
 #[derive(Debug, Args)]
 pub struct FreeArgs {
     /// The port (1-65535).
-    #[arg(value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(value_parser = Utf8(args::port))]
     port: u16,
     /// UDP instead of TCP.
     #[arg(long)]
@@ -59,15 +60,11 @@ pub struct FreeArgs {
     #[arg(long)]
     remove_package: bool,
     /// An address that must bind afterwards; may repeat (default 0.0.0.0 and ::).
-    #[arg(long = "address", value_name = "ADDR")]
+    #[arg(long = "address", value_name = "ADDR", value_parser = Utf8(args::ip))]
     addresses: Vec<IpAddr>,
-    /// How long to wait for the owners to exit after each signal.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    /// How long to wait for the owners to exit after each signal (at most 1d).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = Utf8(args::wait))]
     timeout: Duration,
-}
-
-fn parse_timeout(s: &str) -> Result<Duration, String> {
-    hostfix::size::parse_duration(s).map_err(|e| e.to_string())
 }
 
 /// Runs a port subcommand.

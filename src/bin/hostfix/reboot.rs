@@ -8,9 +8,10 @@ use hostfix::Risk;
 use hostfix::reboot::{
     self, Decision, NeedVerdict, RebootMethod, RebootResult, RebootSpec, Rules, Verdict,
 };
-use hostfix::size::{format_duration, parse_duration};
+use hostfix::size::format_duration;
 
 use crate::Global;
+use crate::args::{self, Utf8};
 
 /// `hostfix reboot`: reboot only when needed and when the guard allows.
 ///
@@ -37,37 +38,34 @@ pub struct RebootArgs {
     #[arg(long)]
     if_needed: bool,
     /// At most one reboot for this key, ever (for example: first-boot, kernel-2024-05).
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", value_parser = Utf8(args::text))]
     once: Option<String>,
     /// Why, recorded in the ledger (default: the reasons found).
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, value_name = "TEXT", value_parser = Utf8(args::text))]
     reason: Option<String>,
     /// At most N reboots started by hostfix within --window.
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    #[arg(long, value_name = "N", default_value = "3", value_parser = Utf8(args::count))]
     max_attempts: u32,
-    /// The window --max-attempts counts in.
-    #[arg(long, value_name = "DUR", default_value = "1h", value_parser = parse_dur)]
+    /// The window --max-attempts counts in (at most 366d).
+    #[arg(long, value_name = "DUR", default_value = "1h", value_parser = Utf8(args::span))]
     window: Duration,
-    /// Refuse while the host has been up less than this.
-    #[arg(long, value_name = "DUR", value_parser = parse_dur)]
+    /// Refuse while the host has been up less than this (at most 366d).
+    #[arg(long, value_name = "DUR", value_parser = Utf8(args::span))]
     min_uptime: Option<Duration>,
-    /// Wait this long before rebooting (90s stays 90 seconds; a plain number is seconds).
-    #[arg(long, value_name = "DUR", default_value = "0s", value_parser = parse_dur)]
+    /// Wait this long before rebooting (90s stays 90 seconds; a plain number is seconds;
+    /// at most 1d).
+    #[arg(long, value_name = "DUR", default_value = "0s", value_parser = Utf8(args::wait))]
     delay: Duration,
     /// A shell command whose exit 0 means a reboot is needed; implies --if-needed.
-    #[arg(long, value_name = "COMMAND")]
+    #[arg(long, value_name = "COMMAND", value_parser = Utf8(args::text))]
     when: Option<String>,
     /// A message for logged-in users (wall) and the journal.
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, value_name = "TEXT", value_parser = Utf8(args::text))]
     message: Option<String>,
     /// orderly (the init system's reboot), auto (orderly, then reboot(2) if that fails)
     /// or syscall (sync, then reboot(2): services are not stopped).
-    #[arg(long, value_name = "METHOD", default_value = "orderly", value_parser = parse_method)]
+    #[arg(long, value_name = "METHOD", default_value = "orderly", value_parser = Utf8(parse_method))]
     method: RebootMethod,
-}
-
-fn parse_dur(s: &str) -> Result<Duration, String> {
-    parse_duration(s).map_err(|e| e.to_string())
 }
 
 fn parse_method(s: &str) -> Result<RebootMethod, String> {
@@ -135,6 +133,7 @@ fn summary(r: &RebootResult) -> String {
                 Verdict::Allow => "allow",
                 Verdict::Refuse => "REFUSE",
                 Verdict::Off => "off",
+                Verdict::Unknown => "unknown",
             };
             let _ = writeln!(s, "  [{mark:<6}] {}: {}", v.rule, v.detail);
         }

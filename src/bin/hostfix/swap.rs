@@ -5,10 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use hostfix::Risk;
-use hostfix::size::{ByteSize, Threshold, parse_duration};
+use hostfix::size::{ByteSize, Threshold};
 use hostfix::swap::{self, Persist, RemoveOptions, RemoveStatus, SwapSize, SwapSpec, SwapStatus};
 
 use crate::Global;
+use crate::args::{self, AnyPath, Utf8};
 
 /// `hostfix swap ...`
 #[derive(Debug, Subcommand)]
@@ -29,36 +30,36 @@ pub enum SwapCmd {
 pub struct EnsureArgs {
     /// The size: 512M, 2G, 1.5GiB, bytes, or `auto` (from RAM as cloud-init's size: auto,
     /// capped by --auto-max and a quarter of the free disk).
-    #[arg(long, value_name = "SIZE|auto", value_parser = parse_swap_size, allow_hyphen_values = true)]
+    #[arg(long, value_name = "SIZE|auto", value_parser = Utf8(parse_swap_size), allow_hyphen_values = true)]
     size: SwapSize,
     /// The swap file.
-    #[arg(long, value_name = "P", default_value = swap::spec::DEFAULT_PATH)]
+    #[arg(long, value_name = "P", default_value = swap::spec::DEFAULT_PATH, value_parser = AnyPath)]
     path: PathBuf,
     /// How it comes back after a reboot: fstab (a line with nofail), systemd (a .swap unit)
     /// or none.
-    #[arg(long, value_name = "fstab|systemd|none", default_value = "fstab", value_parser = parse_persist)]
+    #[arg(long, value_name = "fstab|systemd|none", default_value = "fstab", value_parser = Utf8(parse_persist))]
     persist: Persist,
     /// Swap priority, 0 to 32767 (default: the kernel's).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = Utf8(args::signed), allow_hyphen_values = true)]
     priority: Option<i32>,
     /// Also set vm.swappiness (0-200) now and in /etc/sysctl.d.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = Utf8(args::count))]
     swappiness: Option<u32>,
     /// A label for a new swap header (at most 16 bytes).
-    #[arg(long, value_name = "LABEL")]
+    #[arg(long, value_name = "LABEL", value_parser = Utf8(args::text))]
     label: Option<String>,
     /// Disk that must stay free after the file is made: a size or a share of the
     /// filesystem; may repeat, the largest wins (default 10% and 1G); `none` disables it.
-    #[arg(long, value_name = "SIZE|PCT|none", value_parser = parse_keep_free)]
+    #[arg(long, value_name = "SIZE|PCT|none", value_parser = Utf8(parse_keep_free))]
     keep_free: Vec<Option<Threshold>>,
     /// The largest size `--size auto` picks.
-    #[arg(long, value_name = "SIZE", default_value = "8G", value_parser = parse_bytes)]
+    #[arg(long, value_name = "SIZE", default_value = "8G", value_parser = Utf8(parse_bytes))]
     auto_max: u64,
     /// Memory that must stay available, on top of the pages moved back, before a swapoff.
-    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_bytes)]
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = Utf8(parse_bytes))]
     memory_margin: u64,
-    /// How long to wait for another hostfix run's lock.
-    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = parse_dur)]
+    /// How long to wait for another hostfix run's lock (at most 1d).
+    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = Utf8(args::wait))]
     lock_wait: std::time::Duration,
 }
 
@@ -66,13 +67,13 @@ pub struct EnsureArgs {
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
     /// The swap file.
-    #[arg(long, value_name = "P", default_value = swap::spec::DEFAULT_PATH)]
+    #[arg(long, value_name = "P", default_value = swap::spec::DEFAULT_PATH, value_parser = AnyPath)]
     path: PathBuf,
     /// Memory that must stay available, on top of the pages moved back, before swapoff.
-    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_bytes)]
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = Utf8(parse_bytes))]
     memory_margin: u64,
-    /// How long to wait for another hostfix run's lock.
-    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = parse_dur)]
+    /// How long to wait for another hostfix run's lock (at most 1d).
+    #[arg(long, value_name = "DUR", default_value = "5m", value_parser = Utf8(args::wait))]
     lock_wait: std::time::Duration,
 }
 
@@ -88,10 +89,6 @@ fn parse_persist(s: &str) -> Result<Persist, String> {
 
 fn parse_bytes(s: &str) -> Result<u64, String> {
     ByteSize::parse(s).map(|b| b.0).map_err(|e| e.to_string())
-}
-
-fn parse_dur(s: &str) -> Result<std::time::Duration, String> {
-    parse_duration(s).map_err(|e| e.to_string())
 }
 
 fn parse_keep_free(s: &str) -> Result<Option<Threshold>, String> {

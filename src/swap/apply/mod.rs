@@ -15,11 +15,13 @@ use super::header::{Signature, build_header, format_uuid, parse_uuid, read_signa
 use super::observe::{self, temp_path_for};
 use super::planner::{Action, Role, memory_guard, other_swap_free};
 use super::proc_swaps::SwapEntry;
+use super::record::SwapRecord;
 use super::{SwapError, swapoff_cause, swapon_cause};
 use crate::error::{Error, Refusal, Result};
 use crate::host::Host;
 use crate::size::ByteSize;
 
+mod own;
 mod persist;
 
 /// What the applier needs besides the host.
@@ -27,12 +29,14 @@ mod persist;
 pub(crate) struct Ctx {
     /// The swap file's host path.
     pub path: PathBuf,
-    /// The priority for swapon and persistence.
-    pub priority: Option<i32>,
     /// The memory margin for swapoff.
     pub memory_margin: u64,
     /// The kernel's page size.
     pub page_size: u64,
+    /// The size `swap ensure` makes the file (0 for `swap remove`).
+    pub size: u64,
+    /// hostfix's state directory (a host path), where its record lives.
+    pub state_dir: PathBuf,
 }
 
 /// Takes actions on one host, remembering which inode each role is.
@@ -41,6 +45,8 @@ pub(crate) struct Applier<'h> {
     ctx: Ctx,
     temp: PathBuf,
     ids: HashMap<Role, (u64, u64)>,
+    /// hostfix's record for the path, as it is on disk.
+    record: SwapRecord,
 }
 
 impl<'h> Applier<'h> {
@@ -53,11 +59,17 @@ impl<'h> Applier<'h> {
             ids.insert(Role::Temp, (f.dev, f.ino));
         }
         let temp = temp_path_for(&ctx.path);
+        let record = obs
+            .record
+            .record()
+            .cloned()
+            .unwrap_or_else(|| SwapRecord::new(&obs.path));
         Applier {
             host,
             ctx,
             temp,
             ids,
+            record,
         }
     }
 
@@ -154,12 +166,15 @@ impl<'h> Applier<'h> {
             Action::Swapon { role, priority } => self.swapon(*role, *priority),
             Action::Swapoff { role } => self.swapoff(*role),
             Action::Delete { role } => self.delete(*role),
-            Action::PersistFstab => self.persist_fstab(),
+            Action::PersistFstab { priority } => self.persist_fstab(*priority),
             Action::UnpersistFstab => self.unpersist_fstab(),
-            Action::PersistUnit => self.persist_unit(),
+            Action::PersistUnit { priority } => self.persist_unit(*priority),
             Action::UnpersistUnit => self.unpersist_unit(),
             Action::SetSwappiness { value } => self.set_swappiness(*value),
             Action::WriteSysctl { value } => self.write_sysctl(*value),
+            Action::Record { role, lines, unit } => self.record(*role, lines, unit.as_deref()),
+            Action::Forget { role } => self.forget(*role),
+            Action::LeaveAlone { why, .. } => Ok(format!("left alone: {why}")),
         }
     }
 
@@ -174,41 +189,20 @@ impl<'h> Applier<'h> {
         Ok(format!("created {}", dir.display()))
     }
 
-    fn create(&mut self, role: Role) -> Result<String> {
-        let real = self.real(role);
-        let hp = self.host_path(role).to_path_buf();
-        let f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&real)
-            .map_err(|e| Error::io("creating", &hp, e))?;
-        // The umask can only have narrowed 0600; make it exact, and root's.
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| Error::io("chmod", &hp, e))?;
-        let m = f.metadata().map_err(|e| Error::io("examining", &hp, e))?;
-        if nix::unistd::geteuid().is_root() && (m.uid() != 0 || m.gid() != 0) {
-            nix::unistd::fchown(&f, Some(0.into()), Some(0.into()))
-                .map_err(|e| Error::sys("fchown", hp.display().to_string(), e))?;
-        }
-        f.sync_all().map_err(|e| Error::io("fsync", &hp, e))?;
-        self.sync_dir(role);
-        self.ids.insert(role, (m.dev(), m.ino()));
-        Ok("created empty, mode 0600, owner root (O_CREAT|O_EXCL|O_NOFOLLOW)".into())
-    }
-
     fn fix_owner_mode(&self, role: Role) -> Result<String> {
         let f = self.open(role, false)?;
         let hp = self.host_path(role);
         let m = f.metadata().map_err(|e| Error::io("examining", hp, e))?;
         let was = format!("{:04o} {}:{}", m.mode() & 0o7777, m.uid(), m.gid());
-        nix::unistd::fchown(&f, Some(0.into()), Some(0.into()))
-            .map_err(|e| Error::sys("fchown", hp.display().to_string(), e))?;
+        let (uid, gid) = self.host.owner();
+        if (m.uid(), m.gid()) != (uid, gid) {
+            nix::unistd::fchown(&f, Some(uid.into()), Some(gid.into()))
+                .map_err(|e| Error::sys("fchown", hp.display().to_string(), e))?;
+        }
         f.set_permissions(std::fs::Permissions::from_mode(0o600))
             .map_err(|e| Error::io("chmod", hp, e))?;
         f.sync_all().map_err(|e| Error::io("fsync", hp, e))?;
-        Ok(format!("was {was}, now 0600 0:0"))
+        Ok(format!("was {was}, now 0600 {uid}:{gid}"))
     }
 
     fn empty(&self, role: Role) -> Result<String> {
@@ -265,8 +259,9 @@ impl<'h> Applier<'h> {
         Ok("FS_NOCOW_FL set and read back".into())
     }
 
-    fn allocate(&self, role: Role, size: u64, zeros: bool) -> Result<String> {
+    fn allocate(&mut self, role: Role, size: u64, zeros: bool) -> Result<String> {
         self.ensure_inactive(role)?;
+        self.record_size(role, size)?;
         let mut f = self.open(role, true)?;
         let hp = self.host_path(role).to_path_buf();
         let len = f
@@ -310,7 +305,14 @@ impl<'h> Applier<'h> {
             }
             Some(why) => {
                 log::info!("swap: {}: {why}; writing zeros", hp.display());
-                swapfs::zero_fill(&mut f, size, &hp.display().to_string())
+                // A header already there stays until the new one is written, so a run
+                // killed while writing zeros leaves a file still signed as hostfix's.
+                let head = swapfs::read_head(&mut f).map_err(|e| Error::io("reading", &hp, e))?;
+                let from = match read_signature(&head) {
+                    Signature::Swap(_) => self.ctx.page_size.min(size),
+                    _ => 0,
+                };
+                swapfs::zero_fill(&mut f, from, size, &hp.display().to_string())
                     .map_err(|e| Error::io("writing zeros to", &hp, e))?;
                 format!("zeros in {} MiB blocks ({why})", swapfs::ZERO_BLOCK >> 20)
             }
@@ -380,6 +382,7 @@ impl<'h> Applier<'h> {
             .into());
         }
         let uuid = keep_uuid
+            .or(self.made(role).map(|m| m.uuid.as_str()))
             .and_then(parse_uuid)
             .unwrap_or_else(|| self.new_uuid());
         let page = build_header(self.ctx.page_size, size, &uuid, label.unwrap_or(""))?;
@@ -521,41 +524,6 @@ impl<'h> Applier<'h> {
             ByteSize(entry.used_bytes),
             started.elapsed().as_secs_f64()
         ))
-    }
-
-    fn delete(&mut self, role: Role) -> Result<String> {
-        let hp = self.host_path(role).to_path_buf();
-        self.ensure_inactive(role)?;
-        let mut f = match self.open(role, false) {
-            Ok(f) => f,
-            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                return Ok("already gone".into());
-            }
-            Err(e) => return Err(e),
-        };
-        let head = swapfs::read_head(&mut f).map_err(|e| Error::io("reading", &hp, e))?;
-        let verified = match read_signature(&head) {
-            Signature::Swap(_) | Signature::SwapV0 { .. } => "a swap area",
-            Signature::None
-                if role == Role::Temp
-                    && swapfs::is_all_zeros(&mut f)
-                        .map_err(|e| Error::io("reading", &hp, e))? =>
-            {
-                "zeros (an unfinished swap-over area)"
-            }
-            _ => {
-                return Err(Refusal::Unsafe {
-                    target: hp.display().to_string(),
-                    why: "it is not a swap area: hostfix deletes only files it verified".into(),
-                }
-                .into());
-            }
-        };
-        drop(f);
-        std::fs::remove_file(self.real(role)).map_err(|e| Error::io("deleting", &hp, e))?;
-        self.sync_dir(role);
-        self.ids.remove(&role);
-        Ok(format!("deleted (verified {verified}, inactive)"))
     }
 }
 

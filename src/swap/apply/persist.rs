@@ -8,10 +8,11 @@ use super::Role;
 use crate::error::{Error, Refusal, Result};
 use crate::fsutil::write_atomic;
 use crate::host::{Cmd, InitSystem};
+use crate::state::{read_regular, remove_regular};
 use crate::swap::SwapError;
-use crate::swap::fstab::{Edit, FstabEntry, ensure_swap_line, remove_swap_lines};
-use crate::swap::observe::{SYSCTL_FILE, fstab_names, fstab_real_path};
-use crate::swap::planner::sysctl_content;
+use crate::swap::fstab::{Fstab, FstabLine, set_own_line};
+use crate::swap::observe::{SYSCTL_FILE, fstab_names, fstab_real_path, read_fstab};
+use crate::swap::planner::{sysctl_content, wanted_line, wanted_unit};
 use crate::swap::unit;
 
 impl Applier<'_> {
@@ -28,53 +29,90 @@ impl Applier<'_> {
         }
     }
 
-    fn fstab_edit(
-        &self,
-        edit: impl Fn(&str, &dyn Fn(&FstabEntry) -> bool) -> Edit,
-    ) -> Result<String> {
+    /// Rewrites fstab so hostfix's own lines for the file become `line` (or go), keeping
+    /// every other byte. Re-read under the lock: a line naming the file that hostfix did
+    /// not write refuses the edit. The record holds the new line before fstab does, and
+    /// forgets the old ones after.
+    fn fstab_edit(&mut self, line: Option<String>) -> Result<String> {
         let real = fstab_real_path(self.host);
-        let (text, exists) = match std::fs::read(&real) {
-            Ok(b) => (
-                String::from_utf8(b).map_err(|_| {
-                    Error::parse("/etc/fstab", "not valid UTF-8; hostfix will not edit it")
-                })?,
-                true,
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (String::new(), false),
-            Err(e) => return Err(Error::io("reading", "/etc/fstab", e)),
+        let (text, exists) = match read_fstab(self.host)? {
+            Some(t) => (t, true),
+            None => (String::new(), false),
         };
         let identity = std::fs::metadata(self.real(Role::Target))
             .ok()
             .map(|m| (m.dev(), m.ino()));
-        let path = self.ctx.path.clone();
-        let host = self.host;
-        let e = edit(&text, &|entry| fstab_names(host, entry, &path, identity));
+        let recorded = self.record.fstab_lines.clone();
+        let own = |l: &FstabLine| recorded.iter().any(|r| r == l.body());
+        for l in &Fstab::parse(&text).lines {
+            let names = l.entry.as_ref().is_some_and(|e| {
+                e.is_swap() && fstab_names(self.host, e, &self.ctx.path, identity)
+            });
+            if names && !own(l) {
+                return Err(Refusal::Protected {
+                    target: format!("/etc/fstab line {}", l.number),
+                    why: format!(
+                        "`{}` names {} and hostfix did not write it",
+                        l.body(),
+                        self.ctx.path.display()
+                    ),
+                }
+                .into());
+            }
+        }
+        let e = set_own_line(&text, &own, line.as_deref());
+        let new = line.map(|l| l.trim_end_matches('\n').to_string());
+        if let Some(n) = &new {
+            if !self.record.fstab_lines.contains(n) {
+                self.record.fstab_lines.push(n.clone());
+                self.save_record()?;
+            }
+        }
+        if e.changed {
+            write_atomic(
+                &real,
+                e.text.as_bytes(),
+                if exists { None } else { Some(0o644) },
+            )?;
+        }
+        self.record.fstab_lines = new.into_iter().collect();
+        self.save_record()?;
         if !e.changed {
             return Ok(e.summary);
         }
-        write_atomic(
-            &real,
-            e.text.as_bytes(),
-            if exists { None } else { Some(0o644) },
-        )?;
         Ok(format!("{}{}", e.summary, self.daemon_reload()))
     }
 
-    pub(super) fn persist_fstab(&self) -> Result<String> {
-        let p = self.ctx.path.to_string_lossy().into_owned();
-        let prio = self.ctx.priority;
-        self.fstab_edit(|text, ours| ensure_swap_line(text, &p, prio, ours))
+    pub(super) fn persist_fstab(&mut self, priority: Option<i32>) -> Result<String> {
+        let line = wanted_line(&self.ctx.path, priority);
+        self.fstab_edit(Some(line))
     }
 
-    pub(super) fn unpersist_fstab(&self) -> Result<String> {
-        self.fstab_edit(|text, ours| remove_swap_lines(text, ours))
+    pub(super) fn unpersist_fstab(&mut self) -> Result<String> {
+        self.fstab_edit(None)
     }
 
-    pub(super) fn persist_unit(&self) -> Result<String> {
+    /// The unit now in `/etc/systemd/system`, refused when hostfix did not write it.
+    fn own_unit(&self, name: &str) -> Result<Option<String>> {
+        let unit_host = Path::new(unit::UNIT_DIR).join(name);
+        let content = read_regular(&self.host.path(&unit_host))?
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        match content {
+            Some(t) if !self.record.units.contains(&t) => Err(Refusal::Protected {
+                target: unit_host.display().to_string(),
+                why: "hostfix did not write it (or it was edited since)".into(),
+            }
+            .into()),
+            c => Ok(c),
+        }
+    }
+
+    pub(super) fn persist_unit(&mut self, priority: Option<i32>) -> Result<String> {
         let name = unit::unit_name(&self.ctx.path)?;
-        let content = unit::render_unit(&self.ctx.path.to_string_lossy(), self.ctx.priority);
+        let content = wanted_unit(&self.ctx.path, priority);
         let dir = self.host.path(unit::UNIT_DIR);
         let wants = self.host.path(unit::WANTS_DIR);
+        let now = self.own_unit(&name)?;
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o755)
@@ -82,55 +120,56 @@ impl Applier<'_> {
             .map_err(|e| Error::io("creating directory", unit::WANTS_DIR, e))?;
         let unit_real = dir.join(&name);
         let mut notes = Vec::new();
-        if std::fs::read_to_string(&unit_real).ok().as_deref() != Some(content.as_str()) {
+        if now.as_deref() != Some(content.as_str()) {
+            if !self.record.units.contains(&content) {
+                self.record.units.push(content.clone());
+                self.save_record()?;
+            }
             write_atomic(&unit_real, content.as_bytes(), Some(0o644))?;
             notes.push(format!("wrote {}/{name}", unit::UNIT_DIR));
         }
         let link = wants.join(&name);
         let target = PathBuf::from("..").join(&name);
-        if std::fs::read_link(&link).ok().as_deref() != Some(target.as_path()) {
-            let tmp = wants.join(format!(".{name}.hostfix-{}.tmp", std::process::id()));
-            // A temp link left by a killed run; absent is the usual case.
-            if let Err(e) = std::fs::remove_file(&tmp) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    return Err(Error::io("removing", tmp, e));
-                }
+        match std::fs::read_link(&link) {
+            Ok(t) if t == target => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::os::unix::fs::symlink(&target, &link)
+                    .map_err(|e| Error::io("enabling", link.clone(), e))?;
+                notes.push(format!("enabled in {}", unit::WANTS_DIR));
             }
-            std::os::unix::fs::symlink(&target, &tmp)
-                .and_then(|()| std::fs::rename(&tmp, &link))
-                .map_err(|e| Error::io("enabling", link.clone(), e))?;
-            notes.push(format!("enabled in {}", unit::WANTS_DIR));
+            _ => {
+                return Err(Refusal::Protected {
+                    target: link.display().to_string(),
+                    why: "hostfix did not make it: remove it yourself".into(),
+                }
+                .into());
+            }
         }
+        self.record.units = vec![content];
+        self.save_record()?;
         if notes.is_empty() {
             return Ok("already in place".into());
         }
         Ok(format!("{}{}", notes.join("; "), self.daemon_reload()))
     }
 
-    pub(super) fn unpersist_unit(&self) -> Result<String> {
+    pub(super) fn unpersist_unit(&mut self) -> Result<String> {
         let name = unit::unit_name(&self.ctx.path)?;
         let unit_host = Path::new(unit::UNIT_DIR).join(&name);
-        match self.host.read_opt(&unit_host)? {
-            Some(t) if !unit::is_ours(&t) => {
-                return Err(Refusal::Protected {
-                    target: unit_host.display().to_string(),
-                    why: "it was not written by hostfix".into(),
-                }
-                .into());
-            }
-            _ => {}
-        }
+        self.own_unit(&name)?;
         let mut notes = Vec::new();
         let link = self.host.path(Path::new(unit::WANTS_DIR).join(&name));
-        if std::fs::symlink_metadata(&link).is_ok() {
+        if std::fs::read_link(&link).is_ok_and(|t| t == Path::new("..").join(&name)) {
             std::fs::remove_file(&link).map_err(|e| Error::io("removing", link.clone(), e))?;
             notes.push("disabled".to_string());
         }
         let real = self.host.path(&unit_host);
-        if real.exists() {
-            std::fs::remove_file(&real).map_err(|e| Error::io("removing", &unit_host, e))?;
+        if std::fs::symlink_metadata(&real).is_ok() {
+            remove_regular(&real)?;
             notes.push(format!("deleted {}", unit_host.display()));
         }
+        self.record.units.clear();
+        self.save_record()?;
         Ok(format!("{}{}", notes.join("; "), self.daemon_reload()))
     }
 

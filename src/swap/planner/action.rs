@@ -82,12 +82,18 @@ pub enum Action {
         /// Which file.
         role: Role,
     },
-    /// Make fstab hold exactly one correct line for the file.
-    PersistFstab,
-    /// Remove the file's fstab lines.
+    /// Make hostfix's own fstab lines for the file exactly one line, with this priority.
+    PersistFstab {
+        /// The line's `pri=`.
+        priority: Option<i32>,
+    },
+    /// Remove hostfix's own fstab lines for the file.
     UnpersistFstab,
-    /// Write and enable the `.swap` unit.
-    PersistUnit,
+    /// Write and enable the `.swap` unit, with this priority.
+    PersistUnit {
+        /// The unit's `Priority=`.
+        priority: Option<i32>,
+    },
     /// Disable and delete hostfix's `.swap` unit.
     UnpersistUnit,
     /// Write `/proc/sys/vm/swappiness`.
@@ -99,6 +105,30 @@ pub enum Action {
     WriteSysctl {
         /// The value.
         value: u32,
+    },
+    /// Record a file as hostfix's in its state directory: a half-made file's device and
+    /// inode, or the setup of an earlier hostfix version that kept no record (the file,
+    /// with the fstab lines and unit that version wrote). Bookkeeping: it does not change
+    /// the host.
+    Record {
+        /// Which file.
+        role: Role,
+        /// fstab lines (byte for byte, without the newline) adopted with the file.
+        lines: Vec<String>,
+        /// A unit adopted with the file.
+        unit: Option<String>,
+    },
+    /// Forget a file the record names but that is gone (bookkeeping).
+    Forget {
+        /// Which file.
+        role: Role,
+    },
+    /// Leave something that is not hostfix's alone: reported as skipped, never taken.
+    LeaveAlone {
+        /// What (`/etc/fstab line 3`).
+        what: String,
+        /// Why it is not hostfix's.
+        why: String,
     },
 }
 
@@ -133,9 +163,11 @@ impl Action {
             },
             Action::Swapoff { role } => format!("swapoff {}", p(role)),
             Action::Delete { role } => format!("delete {}", p(role)),
-            Action::PersistFstab => format!("persist {} in /etc/fstab", target.display()),
+            Action::PersistFstab { .. } => {
+                format!("persist {} in /etc/fstab", target.display())
+            }
             Action::UnpersistFstab => format!("remove {} from /etc/fstab", target.display()),
-            Action::PersistUnit => {
+            Action::PersistUnit { .. } => {
                 format!("write and enable the .swap unit for {}", target.display())
             }
             Action::UnpersistUnit => {
@@ -148,7 +180,15 @@ impl Action {
                     crate::swap::observe::SYSCTL_FILE
                 )
             }
+            Action::Record { role, .. } => format!("record {} as hostfix's", p(role)),
+            Action::Forget { role } => format!("forget {} in hostfix's record", p(role)),
+            Action::LeaveAlone { what, .. } => format!("leave {what} alone"),
         }
+    }
+
+    /// Whether the step only writes hostfix's own record (it does not change the host).
+    pub fn is_bookkeeping(&self) -> bool {
+        matches!(self, Action::Record { .. } | Action::Forget { .. })
     }
 }
 
@@ -161,9 +201,11 @@ pub struct PlannedStep {
     pub risk: Risk,
     /// Why it is needed.
     pub reason: String,
-    /// Clean-up that the desired state does not depend on: skipped (not refused) when
-    /// above the risk cap.
-    pub optional: bool,
+    /// Clean-up of hostfix's own leftovers (an interrupted resize's swap-over area): taken
+    /// when the cap allows it even if a later needed step is refused; when it is itself
+    /// above the cap, the other steps are still taken and the operation then ends refused,
+    /// naming the risk the clean-up needs.
+    pub cleanup: bool,
 }
 
 /// A needed step that must not be taken, with the refusal to report.

@@ -74,7 +74,7 @@ pub fn other_swap_free(swaps: &[SwapEntry], except: &[&SwapEntry]) -> u64 {
                 .any(|e| e.path == s.path && e.deleted == s.deleted)
         })
         .map(|s| s.size_bytes.saturating_sub(s.used_bytes))
-        .sum()
+        .fold(0, u64::saturating_add)
 }
 
 /// The smallest temporary area a swap-over uses.
@@ -83,8 +83,10 @@ pub const TEMP_MIN: u64 = 32 * ByteSize::MIB;
 /// The size of a swap-over's temporary area: what the old area holds plus a quarter,
 /// at least [`TEMP_MIN`], in whole MiB.
 pub fn temp_size(used: u64, page: u64) -> u64 {
-    let want = (used + used / 4).max(TEMP_MIN);
-    let mib = want.div_ceil(ByteSize::MIB) * ByteSize::MIB;
+    // Saturating: a number of bytes near 2^64 (from /proc/swaps) gives a size the disk
+    // guard refuses, not an overflow.
+    let want = used.saturating_add(used / 4).max(TEMP_MIN);
+    let mib = want.div_ceil(ByteSize::MIB).saturating_mul(ByteSize::MIB);
     mib / page.max(1) * page.max(1)
 }
 

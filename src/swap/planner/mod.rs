@@ -7,23 +7,27 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::fs::{FsKind, KernelVersion, SwapSupport, swap_support};
-use super::fstab::line_is_correct;
 use super::observe::{Content, FileFacts, Observation, Target, needs_nocow};
 use super::spec::{AutoSize, MIN_SIZE, Persist, SwapSize, SwapSpec, auto_size, auto_size_accepts};
-use super::unit::render_unit;
 use crate::error::{Error, Refusal};
 use crate::plan::Risk;
 use crate::size::{ByteSize, Threshold};
 
 mod action;
+mod checks;
 mod guards;
+pub mod ownership;
+mod persist;
 mod remove;
 mod resize;
 
 pub use action::{Action, PlanRefusal, PlannedStep, Role};
+pub use checks::describe_file;
 pub use guards::{
     TEMP_MIN, disk_guard, kernel_size_matches, memory_guard, other_swap_free, temp_size,
 };
+pub use ownership::{Own, Ownership, ownership};
+pub use persist::{wanted_line, wanted_unit};
 pub use remove::{RemoveSpec, plan_remove};
 
 /// The desired state with `auto` resolved and sizes in whole pages.
@@ -78,12 +82,12 @@ pub fn resolve(spec: &SwapSpec, o: &Observation) -> Result<Desired, Error> {
                     .filter(|f| !matches!(f.content, Content::Data | Content::Hibernation { .. }))
                     .map_or(0, |f| f.allocated)
             };
-            let held = own(&o.target) + o.temp.as_ref().map_or(0, |t| own(&t.target));
+            let held = own(&o.target).saturating_add(o.temp.as_ref().map_or(0, |t| own(&t.target)));
             let a = auto_size(
                 mem.mem_total,
                 spec.auto_max,
                 spec.auto_disk_share,
-                disk.free_bytes + held,
+                disk.free_bytes.saturating_add(held),
             );
             if a.bytes < MIN_SIZE {
                 return Err(Refusal::Guard {
@@ -120,6 +124,7 @@ pub fn resolve(spec: &SwapSpec, o: &Observation) -> Result<Desired, Error> {
 struct Planner<'a> {
     d: &'a Desired,
     o: &'a Observation,
+    own: Ownership,
     steps: Vec<PlannedStep>,
 }
 
@@ -129,16 +134,16 @@ impl Planner<'_> {
             action,
             risk,
             reason: reason.into(),
-            optional: false,
+            cleanup: false,
         });
     }
 
-    fn optional(&mut self, action: Action, risk: Risk, reason: impl Into<String>) {
+    fn cleanup(&mut self, action: Action, risk: Risk, reason: impl Into<String>) {
         self.steps.push(PlannedStep {
             action,
             risk,
             reason: reason.into(),
-            optional: true,
+            cleanup: true,
         });
     }
 
@@ -275,52 +280,8 @@ impl Planner<'_> {
         let d = self.d;
         let o = self.o;
         let what = format!("swap file {}", d.path.display());
-        let file = match &o.target {
-            Target::Symlink { to } => {
-                return Err(self.refuse(
-                    &what,
-                    Risk::Additive,
-                    format!("it is a symbolic link (to {to}); hostfix never follows one"),
-                ));
-            }
-            Target::Directory => {
-                return Err(self.refuse(&what, Risk::Additive, "it is a directory".into()));
-            }
-            Target::Device => {
-                return Err(self.refuse(
-                    &what,
-                    Risk::Additive,
-                    "it is a device; hostfix manages swap files, not partitions".into(),
-                ));
-            }
-            Target::Special => {
-                return Err(self.refuse(&what, Risk::Additive, "it is a FIFO or socket".into()));
-            }
-            Target::Missing => None,
-            Target::File(f) => Some(f),
-        };
-        if let Some(why) = &o.parent_problem {
-            return Err(self.refuse(&what, Risk::Additive, why.clone()));
-        }
-        if let Some(f) = file {
-            match &f.content {
-                Content::Data => {
-                    return Err(self.refuse(
-                        &what,
-                        Risk::Additive,
-                        "it holds data that is neither a swap area nor zeros".into(),
-                    ));
-                }
-                Content::Hibernation { magic } => {
-                    return Err(self.refuse(
-                        &what,
-                        Risk::Additive,
-                        format!("it holds a hibernation image ({magic}): a suspended system"),
-                    ));
-                }
-                _ => {}
-            }
-        }
+        let file = self.check_target(&what)?;
+        self.check_ownership()?;
         if o.active.is_none() {
             match o.fs.as_ref().map(|fs| swap_support(fs, o.kernel)) {
                 Some(SwapSupport::No(why)) => {
@@ -333,7 +294,7 @@ impl Planner<'_> {
                 _ => {}
             }
         }
-
+        self.plan_bookkeeping();
         match file {
             None => {
                 self.check_disk(&format!("create {}", d.path.display()), d.size)?;
@@ -358,14 +319,17 @@ impl Planner<'_> {
         }
         self.plan_persistence();
         self.plan_swappiness();
-        self.plan_leftover()?;
+        self.plan_leftover();
 
-        let changes = self.steps.iter().any(|s| !s.optional);
+        let changes = self
+            .steps
+            .iter()
+            .any(|s| !matches!(s.action, Action::LeaveAlone { .. }));
         if changes {
             let first = self
                 .steps
                 .iter()
-                .find(|s| !s.optional)
+                .find(|s| !matches!(s.action, Action::LeaveAlone { .. }))
                 .map(|s| s.action.describe(&d.path, &o.temp_path()))
                 .unwrap_or_default();
             if let Some(c) = &o.container {
@@ -379,11 +343,13 @@ impl Planner<'_> {
                 ));
             }
             if !o.is_root {
-                return Err(self.refuse(
-                    &first,
-                    Risk::Additive,
-                    "swap files need root (swapon needs CAP_SYS_ADMIN)".into(),
-                ));
+                return Err(PlanRefusal {
+                    action: first.clone(),
+                    risk: Risk::Additive,
+                    refusal: Refusal::NeedsRoot {
+                        action: format!("{first} (swapon needs CAP_SYS_ADMIN)"),
+                    },
+                });
             }
         }
         Ok(self.steps)
@@ -392,16 +358,16 @@ impl Planner<'_> {
     fn plan_existing(&mut self, f: &FileFacts) -> Result<(), PlanRefusal> {
         let d = self.d;
         let o = self.o;
-        if !f.owner_mode_ok() {
-            let why = if f.readable_by_others() {
+        if !f.owner_mode_ok(o.owner) {
+            let why = if f.readable_by_others(o.owner) {
                 format!(
                     "mode {:04o}, owner {}:{}: a swap file readable by others leaks memory contents",
                     f.mode, f.uid, f.gid
                 )
             } else {
                 format!(
-                    "mode {:04o}, owner {}:{}; swap needs root:root 0600",
-                    f.mode, f.uid, f.gid
+                    "mode {:04o}, owner {}:{}; swap needs {}:{} 0600",
+                    f.mode, f.uid, f.gid, o.owner.0, o.owner.1
                 )
             };
             self.add(
@@ -484,131 +450,6 @@ impl Planner<'_> {
         }
         Ok(())
     }
-
-    fn plan_persistence(&mut self) {
-        let d = self.d;
-        let o = self.o;
-        let fstab_ok =
-            o.fstab.lines.len() == 1 && line_is_correct(&o.fstab.lines[0].entry, d.priority);
-        let unit_ok = o.unit.content.as_deref()
-            == Some(render_unit(&d.path.to_string_lossy(), d.priority).as_str())
-            && o.unit.enabled;
-        match d.persist {
-            Persist::Fstab => {
-                if !fstab_ok {
-                    let why = match o.fstab.lines.len() {
-                        0 => "no fstab line: the swap would be gone after a reboot".to_string(),
-                        1 => "the fstab line lacks nofail or the priority".to_string(),
-                        n => format!("{n} fstab lines name the file: collapse them to one"),
-                    };
-                    self.add(Action::PersistFstab, Risk::Additive, why);
-                }
-                if o.unit.ours {
-                    self.add(
-                        Action::UnpersistUnit,
-                        Risk::Additive,
-                        "persistence moves to fstab: hostfix's .swap unit would duplicate it",
-                    );
-                }
-            }
-            Persist::Systemd => {
-                if !unit_ok {
-                    self.add(
-                        Action::PersistUnit,
-                        Risk::Additive,
-                        if o.unit.content.is_none() {
-                            "no .swap unit: the swap would be gone after a reboot"
-                        } else {
-                            "the .swap unit differs or is not enabled"
-                        },
-                    );
-                }
-                if !o.fstab.lines.is_empty() {
-                    self.add(
-                        Action::UnpersistFstab,
-                        Risk::Additive,
-                        "persistence moves to the .swap unit: the fstab line would duplicate it",
-                    );
-                }
-            }
-            Persist::None => {}
-        }
-    }
-
-    fn plan_swappiness(&mut self) {
-        if let Some(v) = self.d.swappiness {
-            if self.o.swappiness != Some(v) {
-                self.add(
-                    Action::SetSwappiness { value: v },
-                    Risk::Additive,
-                    format!(
-                        "vm.swappiness is {}",
-                        self.o
-                            .swappiness
-                            .map_or("unknown".to_string(), |s| s.to_string())
-                    ),
-                );
-            }
-            if self.o.sysctl_file.as_deref() != Some(sysctl_content(v).as_str()) {
-                self.add(
-                    Action::WriteSysctl { value: v },
-                    Risk::Additive,
-                    "so the value holds after a reboot",
-                );
-            }
-        }
-    }
-
-    /// A leftover swap-over area of an interrupted resize, when the plan has not already
-    /// dealt with it: retire it (optional; the desired state does not depend on it).
-    fn plan_leftover(&mut self) -> Result<(), PlanRefusal> {
-        let Some(t) = &self.o.temp else {
-            return Ok(());
-        };
-        if self
-            .steps
-            .iter()
-            .any(|s| matches!(s.action, Action::Delete { role: Role::Temp }))
-        {
-            return Ok(());
-        }
-        let Some(tf) = t.target.file() else {
-            log::warn!(
-                "swap: {} is not a regular file; left alone",
-                t.path.display()
-            );
-            return Ok(());
-        };
-        if !(tf.content.is_swap() || tf.content == Content::Zeros) {
-            log::warn!(
-                "swap: {} holds data; not a hostfix leftover, left alone",
-                t.path.display()
-            );
-            return Ok(());
-        }
-        if let Some(entry) = &t.active {
-            let avail = self.o.memory.as_ref().map_or(0, |m| m.mem_available);
-            let others = other_swap_free(&self.o.swaps, &[entry]);
-            if memory_guard(avail, others, entry.used_bytes, self.d.memory_margin).is_err() {
-                log::warn!(
-                    "swap: the leftover swap-over area {} stays on: memory cannot take its pages",
-                    t.path.display()
-                );
-                return Ok(());
-            }
-            self.optional(
-                Action::Swapoff { role: Role::Temp },
-                Risk::Disruptive,
-                "a leftover swap-over area of an interrupted resize",
-            );
-        }
-        self.optional(
-            Action::Delete { role: Role::Temp },
-            Risk::Disruptive,
-            "a leftover swap-over area of an interrupted resize",
-        );
-        Ok(())
-    }
 }
 
 /// Plans `swap ensure` (pure).
@@ -619,6 +460,7 @@ pub fn plan_ensure(d: &Desired, o: &Observation) -> Result<Vec<PlannedStep>, Pla
     Planner {
         d,
         o,
+        own: ownership(o),
         steps: Vec::new(),
     }
     .plan()

@@ -3,11 +3,11 @@
 //! pages.
 
 use super::{
-    Action, PlanRefusal, Planner, Role, disk_guard, memory_guard, other_swap_free, temp_size,
+    Action, Own, PlanRefusal, Planner, Role, disk_guard, memory_guard, other_swap_free, temp_size,
 };
 use crate::plan::Risk;
 use crate::size::ByteSize;
-use crate::swap::observe::{Content, FileFacts};
+use crate::swap::observe::FileFacts;
 use crate::swap::proc_swaps::SwapEntry;
 
 impl Planner<'_> {
@@ -34,17 +34,23 @@ impl Planner<'_> {
         let temp = o.temp.as_ref();
         let temp_active = temp.and_then(|t| t.active.as_ref());
         let temp_file = temp.and_then(|t| t.target.file());
-        if temp.is_some_and(|t| t.target.file().is_none())
-            || temp_file.is_some_and(|t| !t.content.is_swap() && t.content != Content::Zeros)
-        {
-            return Err(self.refuse(
-                &action,
-                Risk::Disruptive,
-                format!(
-                    "{} exists and is not a hostfix swap-over area",
-                    o.temp_path().display()
-                ),
-            ));
+        if temp.is_some() {
+            let why = match &self.own.temp {
+                None => Some("it is not a regular file".to_string()),
+                Some(Own::Foreign { why }) => Some(why.clone()),
+                Some(_) => None,
+            };
+            if let Some(why) = why {
+                return Err(self.refuse(
+                    &action,
+                    Risk::Disruptive,
+                    format!(
+                        "{} is in the way of the swap-over and is not hostfix's ({why}): \
+                         remove it yourself",
+                        o.temp_path().display()
+                    ),
+                ));
+            }
         }
         let tsize = match (temp_active, temp_file) {
             (Some(_), Some(tf)) => tf.size,
@@ -59,20 +65,21 @@ impl Planner<'_> {
         let swap_over_disk = o
             .disk
             .as_ref()
-            .map(|disk| disk_guard(disk, &d.keep_free, temp_new + growth));
+            .map(|disk| disk_guard(disk, &d.keep_free, temp_new.saturating_add(growth)));
         let over_mem = memory_guard(
             avail,
-            others + if temp_active.is_some() { 0 } else { tsize },
+            others.saturating_add(if temp_active.is_some() { 0 } else { tsize }),
             used,
             d.memory_margin,
         );
         if matches!(swap_over_disk, Some(Ok(()))) && over_mem.is_ok() {
             if let Some(t) = temp {
                 if t.active.is_none() {
-                    self.add(
+                    self.cleanup(
                         Action::Delete { role: Role::Temp },
-                        Risk::Disruptive,
-                        "a leftover swap-over area of an interrupted resize (inactive)",
+                        Risk::Additive,
+                        "hostfix's own swap-over area of an interrupted resize (recorded, \
+                         inactive: it holds no page of any process)",
                     );
                 }
             }
@@ -112,8 +119,8 @@ impl Planner<'_> {
             );
             self.add(
                 Action::Delete { role: Role::Temp },
-                Risk::Disruptive,
-                "the temporary area is no longer needed",
+                Risk::Additive,
+                "the temporary area is no longer needed (hostfix's own, inactive)",
             );
             return Ok(());
         }

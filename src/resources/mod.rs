@@ -11,8 +11,10 @@ use serde::Serialize;
 
 use crate::error::{Error, InputError, Result};
 use crate::host::Host;
-use crate::plan::{Policy, Report, Runner};
-use crate::size::{ByteSize, Threshold};
+
+mod check;
+
+pub use check::{CheckItem, CheckResult, CheckSpec, check, pseudo_filesystem, show_amount};
 
 /// The fields of `/proc/meminfo` hostfix uses, in bytes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -52,15 +54,18 @@ impl MemInfo {
             };
             let mut parts = rest.split_whitespace();
             let Some(value) = parts.next() else { continue };
-            let value: u64 = value.parse().map_err(|_| {
+            let bad = |why: &str| {
                 Error::parse(
                     format!("/proc/meminfo line {}", n + 1),
-                    format!("{key}: {value:?} is not a number"),
+                    format!("{key}: {value:?} {why}"),
                 )
-            })?;
+            };
+            let number: u64 = value.parse().map_err(|_| bad("is not a number"))?;
             let bytes = match parts.next() {
-                Some("kB") => value.saturating_mul(1024),
-                _ => value,
+                Some("kB") => number
+                    .checked_mul(1024)
+                    .ok_or_else(|| bad("kB is more than 2^64 bytes"))?,
+                _ => number,
             };
             match key.trim() {
                 "MemTotal" => {
@@ -97,7 +102,9 @@ impl MemInfo {
         match self.mem_available {
             Some(a) => (a, false),
             None => {
-                let est = (self.mem_free + self.buffers + self.cached + self.sreclaimable)
+                let est = [self.buffers, self.cached, self.sreclaimable]
+                    .iter()
+                    .fold(self.mem_free, |sum, v| sum.saturating_add(*v))
                     .saturating_sub(self.shmem)
                     .min(self.mem_total);
                 (est, true)
@@ -134,10 +141,14 @@ impl Pressure {
                 let Some((k, v)) = w.split_once('=') else {
                     continue;
                 };
+                // A share of time: a finite number, not negative (NaN would compare false
+                // against every threshold and hide the pressure).
                 let v: f64 = match k {
                     "avg10" | "avg60" | "avg300" => v
                         .parse()
-                        .map_err(|_| Error::parse("pressure", format!("{w:?}")))?,
+                        .ok()
+                        .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+                        .ok_or_else(|| Error::parse("pressure", format!("{w:?}")))?,
                     _ => continue,
                 };
                 match (kind, k) {
@@ -180,12 +191,7 @@ impl CgroupMemory {
     }
 }
 
-/// The cgroup v2 path from the text of `/proc/self/cgroup` (the `0::` line).
-pub fn parse_cgroup_v2_path(text: &str) -> Option<String> {
-    text.lines()
-        .find_map(|l| l.strip_prefix("0::"))
-        .map(|p| p.trim().to_string())
-}
+pub use crate::process::parse_cgroup_v2_path;
 
 /// A `memory.max` value: a number of bytes, or `None` for `max` (no limit).
 pub fn parse_memory_max(text: &str) -> Option<u64> {
@@ -400,219 +406,12 @@ pub fn read_disk(host: &Host, path: &Path) -> Result<Disk> {
     }
 }
 
-/// What `hostfix check` is asked to verify.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CheckSpec {
-    /// Lower bounds on available memory (absolute, or percent of the total).
-    pub mem_available: Vec<Threshold>,
-    /// Lower bounds on free bytes, per path.
-    pub disk_free: Vec<(PathBuf, Threshold)>,
-    /// Lower bounds on free inodes, per path.
-    pub inodes_free: Vec<(PathBuf, Threshold)>,
-}
-
-impl CheckSpec {
-    /// Parses a `PATH=THRESHOLD` argument of `--disk-free` (size) or `--inodes-free`
-    /// (count, when `count` is true).
-    ///
-    /// # Errors
-    /// [`InputError`] naming the argument when there is no `=`, no path, or a bad
-    /// threshold.
-    pub fn parse_path_threshold(
-        text: &str,
-        count: bool,
-    ) -> std::result::Result<(PathBuf, Threshold), InputError> {
-        let (path, t) = text.rsplit_once('=').ok_or_else(|| {
-            InputError::new(
-                "path threshold",
-                text,
-                "no '='",
-                if count {
-                    "PATH=N or PATH=PCT, such as /=10000 or /var=5%"
-                } else {
-                    "PATH=SIZE or PATH=PCT, such as /=2G or /var=10%"
-                },
-            )
-        })?;
-        if path.is_empty() {
-            return Err(InputError::new(
-                "path threshold",
-                text,
-                "no path before '='",
-                "PATH=THRESHOLD, such as /=2G",
-            ));
-        }
-        let threshold = if count {
-            Threshold::parse_count(t)
-        } else {
-            Threshold::parse_size(t)
-        }
-        .map_err(|mut e| {
-            e.input = text.to_string();
-            e.reason = format!("{} in {t:?}", e.reason);
-            e
-        })?;
-        Ok((PathBuf::from(path), threshold))
-    }
-}
-
-/// One threshold compared with its reading.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CheckItem {
-    /// `mem-available`, `disk-free` or `inodes-free`.
-    pub check: String,
-    /// The path, for disk checks.
-    pub path: Option<PathBuf>,
-    /// The threshold as given.
-    pub threshold: String,
-    /// The amount it asks for (bytes or inodes).
-    pub required: u64,
-    /// The amount there is.
-    pub actual: u64,
-    /// The total it is a share of.
-    pub total: u64,
-    /// Whether it holds.
-    pub holds: bool,
-}
-
-/// The result of `hostfix check`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct CheckResult {
-    /// Every threshold with its reading.
-    pub checks: Vec<CheckItem>,
-    /// The memory reading, when a memory threshold was asked for.
-    pub memory: Option<Memory>,
-    /// The disk readings, one per path asked about.
-    pub disks: Vec<Disk>,
-}
-
-/// Checks every threshold; the report's error is [`Error::Unmet`] when any does not hold.
-///
-/// Read-only: it never changes the host.
-pub fn check(host: &Host, spec: &CheckSpec, policy: &Policy) -> Report<CheckResult> {
-    let mut run = Runner::new("check", host, policy);
-    let mut out = CheckResult::default();
-    match check_inner(host, spec, &mut run, &mut out) {
-        Ok(()) => run.finish_with(out, None),
-        Err(e) => run.finish_with(out, Some(e)),
-    }
-}
-
-fn check_inner(
-    host: &Host,
-    spec: &CheckSpec,
-    run: &mut Runner<'_>,
-    out: &mut CheckResult,
-) -> Result<()> {
-    if !spec.mem_available.is_empty() {
-        let m = read_memory(host)?;
-        run.observe(
-            "read memory",
-            format!(
-                "available {} of {}{}",
-                ByteSize(m.available),
-                ByteSize(m.total),
-                if m.cgroup.is_some() {
-                    " (cgroup limit)"
-                } else {
-                    ""
-                }
-            ),
-        );
-        for t in &spec.mem_available {
-            out.checks
-                .push(item("mem-available", None, t, m.available, m.total));
-        }
-        out.memory = Some(m);
-    }
-    let mut disk_of = |path: &Path, run: &mut Runner<'_>| -> Result<Disk> {
-        if let Some(d) = out.disks.iter().find(|d| d.path == path) {
-            return Ok(d.clone());
-        }
-        let d = read_disk(host, path)?;
-        run.observe(
-            format!("statvfs {}", path.display()),
-            format!(
-                "{} free of {}, {} inodes free of {}",
-                ByteSize(d.free_bytes),
-                ByteSize(d.total_bytes),
-                d.inodes_free,
-                d.inodes_total
-            ),
-        );
-        out.disks.push(d.clone());
-        Ok(d)
-    };
-    let mut items = Vec::new();
-    for (p, t) in &spec.disk_free {
-        let d = disk_of(p, run)?;
-        items.push(item("disk-free", Some(p), t, d.free_bytes, d.total_bytes));
-    }
-    for (p, t) in &spec.inodes_free {
-        let d = disk_of(p, run)?;
-        let mut it = item("inodes-free", Some(p), t, d.inodes_free, d.inodes_total);
-        if d.inodes_total == 0 {
-            // btrfs and others allocate inodes dynamically: there is no limit to run into.
-            it.holds = true;
-        }
-        items.push(it);
-    }
-    out.checks.extend(items);
-    let failed: Vec<String> = out
-        .checks
-        .iter()
-        .filter(|c| !c.holds)
-        .map(|c| {
-            format!(
-                "{}{} is {}, below {}",
-                c.check,
-                c.path
-                    .as_ref()
-                    .map(|p| format!(" {}", p.display()))
-                    .unwrap_or_default(),
-                show_amount(&c.check, c.actual),
-                c.threshold
-            )
-        })
-        .collect();
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Unmet(failed.join("; ")))
-    }
-}
-
-/// An amount in the unit its check uses.
-pub fn show_amount(check: &str, v: u64) -> String {
-    if check == "inodes-free" {
-        format!("{v} inodes")
-    } else {
-        ByteSize(v).to_string()
-    }
-}
-
-fn item(check: &str, path: Option<&Path>, t: &Threshold, actual: u64, total: u64) -> CheckItem {
-    let threshold = match t {
-        Threshold::Absolute(v) => show_amount(check, *v),
-        Threshold::Percent(p) => format!("{p}%"),
-    };
-    CheckItem {
-        check: check.to_string(),
-        path: path.map(Path::to_path_buf),
-        threshold,
-        required: t.required(total),
-        actual,
-        total,
-        holds: t.holds(actual, total),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const MODERN: &str = include_str!("../tests/fixtures/meminfo/modern");
-    const OLD: &str = include_str!("../tests/fixtures/meminfo/no-memavailable");
+    const MODERN: &str = include_str!("../../tests/fixtures/meminfo/modern");
+    const OLD: &str = include_str!("../../tests/fixtures/meminfo/no-memavailable");
 
     #[test]
     fn modern_meminfo() {
@@ -694,19 +493,6 @@ mod tests {
         assert_eq!(m.total, 536_870_912);
         assert_eq!(m.available, 536_870_912 - (400_000_000 - 100_000_000));
         assert!(m.pressure.is_some());
-    }
-
-    #[test]
-    fn path_thresholds() {
-        let (p, t) = CheckSpec::parse_path_threshold("/var=10%", false).unwrap();
-        assert_eq!(p, PathBuf::from("/var"));
-        assert_eq!(t, Threshold::Percent(10.0));
-        let (_, t) = CheckSpec::parse_path_threshold("/=5000", true).unwrap();
-        assert_eq!(t, Threshold::Absolute(5000));
-        for bad in ["/", "=1G", "/=bogus", "/=101%", "/=0%"] {
-            let e = CheckSpec::parse_path_threshold(bad, false).unwrap_err();
-            assert!(e.to_string().contains(bad), "{e}");
-        }
     }
 
     #[test]

@@ -9,14 +9,20 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::fs::{self as swapfs, FsInfo, FsKind, KernelVersion};
-use super::fstab::{Fstab, FstabEntry};
+use super::fstab::FstabEntry;
 use super::header::{Signature, SwapHeader, read_signature};
 use super::proc_swaps::SwapEntry;
+use super::record::{RecordFacts, read_record, record_path};
 use super::spec::normalize;
-use super::unit;
 use crate::error::{Error, Result};
 use crate::host::{Host, InitSystem};
 use crate::resources::{self, Disk, Memory};
+
+pub mod path;
+mod persist;
+
+pub use path::{dir_problem, mount_points, path_problem};
+pub use persist::{OTHER_UNIT_DIRS, fstab_names, fstab_real_path, read_fstab};
 
 /// The `sysctl.d` file hostfix writes `vm.swappiness` to (a host path).
 pub const SYSCTL_FILE: &str = "/etc/sysctl.d/90-hostfix-swap.conf";
@@ -76,6 +82,14 @@ pub struct FileFacts {
     pub dev: u64,
     /// Inode.
     pub ino: u64,
+    /// Its number of names (hard links); hostfix's own file has one.
+    pub nlink: u64,
+    /// Its birth time in nanoseconds since the epoch, where the filesystem keeps one.
+    pub born: Option<u64>,
+    /// When its inode last changed (seconds since the epoch).
+    pub ctime: i64,
+    /// Whether something is mounted over it (a bind mount).
+    pub mount_point: bool,
     /// For btrfs: whether `FS_NOCOW_FL` is set.
     pub nocow: Option<bool>,
     /// What it holds.
@@ -83,14 +97,15 @@ pub struct FileFacts {
 }
 
 impl FileFacts {
-    /// Whether owner, group and mode are what a swap file needs (root, root, 0600).
-    pub fn owner_mode_ok(&self) -> bool {
-        self.uid == 0 && self.gid == 0 && self.mode == 0o600
+    /// Whether owner, group and mode are what a swap file needs: the host's owner
+    /// (root:root on a live host, [`Host::owner`]) and 0600.
+    pub fn owner_mode_ok(&self, owner: (u32, u32)) -> bool {
+        (self.uid, self.gid) == owner && self.mode == 0o600
     }
 
-    /// Whether users other than root can read it (a leak of memory contents).
-    pub fn readable_by_others(&self) -> bool {
-        self.mode & 0o044 != 0 || self.uid != 0
+    /// Whether users other than the host's owner can read it (a leak of memory contents).
+    pub fn readable_by_others(&self, owner: (u32, u32)) -> bool {
+        self.mode & 0o044 != 0 || self.uid != owner.0
     }
 }
 
@@ -130,6 +145,8 @@ impl Target {
 pub struct FstabMatch {
     /// Line number (1-based).
     pub number: usize,
+    /// The line byte for byte, without its newline.
+    pub raw: String,
     /// The entry.
     pub entry: FstabEntry,
 }
@@ -152,10 +169,14 @@ pub struct UnitFacts {
     pub name: String,
     /// Its content, when the file exists in `/etc/systemd/system`.
     pub content: Option<String>,
-    /// Whether hostfix wrote it.
-    pub ours: bool,
-    /// Whether `swap.target.wants` links to it.
+    /// Whether `swap.target.wants` links to it (`../NAME`, as hostfix links it).
     pub enabled: bool,
+    /// What `swap.target.wants/NAME` is, when there is something: the link's target, or
+    /// the kind of file in parentheses.
+    pub link: Option<String>,
+    /// Other units of that name, or drop-in folders for it, that systemd would read (host
+    /// paths): hostfix wrote none of them.
+    pub elsewhere: Vec<String>,
 }
 
 /// The temporary swap area of an interrupted resize.
@@ -186,6 +207,8 @@ pub struct Observation {
     pub container: Option<String>,
     /// Whether hostfix runs as root.
     pub is_root: bool,
+    /// The owner (`uid`, `gid`) the swap file must have ([`Host::owner`]).
+    pub owner: (u32, u32),
     /// Whether systemd is PID 1.
     pub systemd: bool,
     /// What is at the path.
@@ -196,7 +219,8 @@ pub struct Observation {
     pub swaps: Vec<SwapEntry>,
     /// Whether the parent directory exists.
     pub parent_exists: bool,
-    /// Why the parent directory is unsafe, when it is (writable by other users).
+    /// Why the way to the file is unsafe, when it is: a directory on the way that another
+    /// user can write to, or a symbolic link ([`path_problem`]).
     pub parent_problem: Option<String>,
     /// The filesystem that holds (or would hold) the file.
     pub fs: Option<FsInfo>,
@@ -214,6 +238,10 @@ pub struct Observation {
     pub sysctl_file: Option<String>,
     /// A leftover temporary area of an interrupted resize.
     pub temp: Option<TempFacts>,
+    /// hostfix's record for the path (a host path under the state directory).
+    pub record_path: PathBuf,
+    /// What the record says hostfix made.
+    pub record: RecordFacts,
 }
 
 impl Observation {
@@ -240,12 +268,13 @@ pub fn page_size() -> u64 {
     }
 }
 
-/// Observes the host for a swap file at `path` (a host path).
+/// Observes the host for a swap file at `path` (a host path), with hostfix's records in
+/// `state_dir` (a host path).
 ///
 /// # Errors
 /// [`Error::Io`] or [`Error::Parse`] when `/proc/swaps` or the file cannot be read;
 /// unreadable optional facts (memory, disk, kernel) are left `None` and logged.
-pub fn observe(host: &Host, path: &Path) -> Result<Observation> {
+pub fn observe(host: &Host, path: &Path, state_dir: &Path) -> Result<Observation> {
     let path = normalize(path);
     let real_path = host.path(&path);
     let swaps = super::active_swaps(host)?;
@@ -255,11 +284,7 @@ pub fn observe(host: &Host, path: &Path) -> Result<Observation> {
     let real_parent = host.path(&parent);
     let parent_exists = real_parent.is_dir();
     let existing = nearest_existing(host, &parent);
-    let parent_problem = if parent_exists {
-        dir_problem(&real_parent)
-    } else {
-        None
-    };
+    let parent_problem = path_problem(host, &path);
     let fs = match swapfs::read_fs_info(&host.path(&existing)) {
         Ok(f) => Some(f),
         Err(e) => {
@@ -277,8 +302,8 @@ pub fn observe(host: &Host, path: &Path) -> Result<Observation> {
     let kernel_release = host.kernel_release().ok();
     let kernel = kernel_release.as_deref().and_then(KernelVersion::parse);
     let identity = target.file().map(|f| (f.dev, f.ino));
-    let fstab = read_fstab_facts(host, &path, identity, target.file())?;
-    let unit = read_unit_facts(host, &path)?;
+    let fstab = persist::read_fstab_facts(host, &path, identity, target.file())?;
+    let unit = persist::read_unit_facts(host, &path)?;
     let swappiness = host
         .read_opt("/proc/sys/vm/swappiness")
         .ok()
@@ -298,7 +323,10 @@ pub fn observe(host: &Host, path: &Path) -> Result<Observation> {
             })
         }
     };
+    let record = read_record(host, state_dir, &path);
     let o = Observation {
+        record_path: record_path(state_dir, &path)?,
+        record,
         path,
         real_path,
         page_size: page_size(),
@@ -306,6 +334,7 @@ pub fn observe(host: &Host, path: &Path) -> Result<Observation> {
         kernel,
         container: host.container(),
         is_root: host.is_root(),
+        owner: host.owner(),
         systemd: host.init_system() == InitSystem::Systemd,
         target,
         active,
@@ -336,28 +365,6 @@ fn nearest_existing(host: &Host, dir: &Path) -> PathBuf {
     d
 }
 
-/// Why a directory is an unsafe home for a swap file: writable by users other than root
-/// (they could swap the file for a link between two steps, or fill it).
-fn dir_problem(dir: &Path) -> Option<String> {
-    let m = std::fs::metadata(dir).ok()?;
-    let mode = m.mode() & 0o7777;
-    let me = nix::unistd::geteuid().as_raw();
-    if m.uid() != 0 && m.uid() != me {
-        Some(format!(
-            "the directory {} belongs to uid {}, not root",
-            dir.display(),
-            m.uid()
-        ))
-    } else if mode & 0o002 != 0 {
-        Some(format!(
-            "the directory {} is writable by every user (mode {mode:04o})",
-            dir.display()
-        ))
-    } else {
-        None
-    }
-}
-
 /// Reads what is at a path without following a final symlink.
 ///
 /// # Errors
@@ -385,7 +392,9 @@ pub fn read_target(real: &Path, host_path: &Path) -> Result<Target> {
         return Ok(Target::Special);
     }
     let mut f = open_nofollow(real).map_err(|e| Error::io("opening", host_path, e))?;
-    Ok(Target::File(file_facts(&mut f, host_path)?))
+    let mut facts = file_facts(&mut f, host_path)?;
+    facts.mount_point = path::is_mount_point(real);
+    Ok(Target::File(facts))
 }
 
 /// Opens a file read-only without following a final symlink (and without blocking on a
@@ -439,9 +448,21 @@ pub fn file_facts(f: &mut File, host_path: &Path) -> Result<FileFacts> {
         gid: meta.gid(),
         dev: meta.dev(),
         ino: meta.ino(),
+        nlink: meta.nlink(),
+        born: born_nanos(&meta),
+        ctime: meta.ctime(),
+        mount_point: false,
         nocow,
         content,
     })
+}
+
+/// A file's birth time in nanoseconds since the epoch (`statx` btime), where the
+/// filesystem keeps one.
+pub fn born_nanos(meta: &std::fs::Metadata) -> Option<u64> {
+    let t = meta.created().ok()?;
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    u64::try_from(d.as_nanos()).ok()
 }
 
 /// The `/proc/swaps` entry of a file: same canonical path, or same device and inode.
@@ -465,95 +486,6 @@ pub fn find_active(
             }
         })
         .cloned()
-}
-
-/// Whether an fstab entry names the swap file at `path`: the same normal path, or a path
-/// (under the host's root) to the same inode.
-pub fn fstab_names(host: &Host, e: &FstabEntry, path: &Path, identity: Option<(u64, u64)>) -> bool {
-    if !e.spec.starts_with('/') {
-        return false;
-    }
-    let spec = normalize(Path::new(&e.spec));
-    if spec == normalize(path) {
-        return true;
-    }
-    match (identity, std::fs::metadata(host.path(&spec))) {
-        (Some((dev, ino)), Ok(m)) => m.dev() == dev && m.ino() == ino,
-        _ => false,
-    }
-}
-
-/// The real path of `/etc/fstab`, following a symlink inside the host's root.
-pub fn fstab_real_path(host: &Host) -> PathBuf {
-    let p = host.path("/etc/fstab");
-    match std::fs::read_link(&p) {
-        Ok(to) if to.is_absolute() => host.path(to),
-        Ok(to) => host.path("/etc").join(to),
-        Err(_) => p,
-    }
-}
-
-fn read_fstab_facts(
-    host: &Host,
-    path: &Path,
-    identity: Option<(u64, u64)>,
-    file: Option<&FileFacts>,
-) -> Result<FstabFacts> {
-    let real = fstab_real_path(host);
-    let text = match std::fs::read(&real) {
-        Ok(b) => String::from_utf8(b)
-            .map_err(|_| Error::parse("/etc/fstab", "not valid UTF-8; hostfix will not edit it"))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FstabFacts::default()),
-        Err(e) => return Err(Error::io("reading", "/etc/fstab", e)),
-    };
-    let fstab = Fstab::parse(&text);
-    let lines = fstab
-        .matching(&|e| fstab_names(host, e, path, identity))
-        .into_iter()
-        .filter_map(|l| {
-            l.entry.clone().map(|entry| FstabMatch {
-                number: l.number,
-                entry,
-            })
-        })
-        .collect();
-    let header = file.and_then(|f| f.content.header());
-    let by_uuid_or_label = fstab
-        .lines
-        .iter()
-        .filter(|l| {
-            l.entry.as_ref().is_some_and(|e| {
-                e.is_swap()
-                    && header.is_some_and(|h| {
-                        e.spec.strip_prefix("UUID=") == Some(h.uuid.as_str())
-                            || (!h.label.is_empty()
-                                && e.spec.strip_prefix("LABEL=") == Some(h.label.as_str()))
-                    })
-            })
-        })
-        .map(|l| l.number)
-        .collect();
-    Ok(FstabFacts {
-        exists: true,
-        lines,
-        by_uuid_or_label,
-    })
-}
-
-fn read_unit_facts(host: &Host, path: &Path) -> Result<UnitFacts> {
-    let name = unit::unit_name(path)?;
-    let unit_path = Path::new(unit::UNIT_DIR).join(&name);
-    let content = host.read_opt(&unit_path)?;
-    let ours = content.as_deref().is_some_and(unit::is_ours);
-    let link = host.path(Path::new(unit::WANTS_DIR).join(&name));
-    let enabled = std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink())
-        && std::fs::read_link(&link).is_ok_and(|to| to.file_name() == Some(name.as_ref()));
-    Ok(UnitFacts {
-        name,
-        content,
-        ours,
-        enabled,
-    })
 }
 
 /// Whether a filesystem kind needs the NOCOW flag for swap.

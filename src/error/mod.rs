@@ -7,7 +7,13 @@
 
 use std::path::PathBuf;
 
-use crate::plan::Risk;
+use crate::risk::Risk;
+
+mod ops;
+
+pub use crate::input::InputError;
+
+pub use ops::{ContainerError, EngineError, PackageError, PortError, RebootError, SwapError};
 
 /// What kind of failure an error is; decides the CLI's exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -28,37 +34,6 @@ impl ErrorKind {
             ErrorKind::Failed => 1,
             ErrorKind::BadInput => 2,
             ErrorKind::Refused => 3,
-        }
-    }
-}
-
-/// Bad input: the value, what it was for, and what would be accepted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {what} {input:?}: {reason}; expected {expected}")]
-pub struct InputError {
-    /// What the input was for ("size", "duration", "threshold", "--max-risk").
-    pub what: String,
-    /// The input as given.
-    pub input: String,
-    /// Why it was rejected.
-    pub reason: String,
-    /// What would have been accepted.
-    pub expected: String,
-}
-
-impl InputError {
-    /// Builds an input error.
-    pub fn new(
-        what: impl Into<String>,
-        input: impl Into<String>,
-        reason: impl Into<String>,
-        expected: impl Into<String>,
-    ) -> Self {
-        InputError {
-            what: what.into(),
-            input: input.into(),
-            reason: reason.into(),
-            expected: expected.into(),
         }
     }
 }
@@ -101,7 +76,7 @@ pub enum Refusal {
         detail: String,
     },
     /// The step needs privileges this process does not have (root, or a capability).
-    #[error("{action}: needs root")]
+    #[error("{action}: needs root (run hostfix as root, e.g. with sudo)")]
     NeedsRoot {
         /// What would have been done.
         action: String,
@@ -115,7 +90,18 @@ pub enum Refusal {
         /// What is there.
         found: String,
     },
-    /// Another hostfix run holds the state lock.
+    /// A state file hostfix keeps (a ledger, a record) is not what hostfix writes: torn,
+    /// of another format version, too large, or inconsistent. It is never guessed around.
+    #[error("refusing to use {path}: {why}; {reset}")]
+    StateFile {
+        /// The file (a host path).
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+        /// How to reset it, as a command the user can run after inspecting the file.
+        reset: String,
+    },
+    /// Another hostfix run holds the host lock.
     #[error("another hostfix run holds the lock {path}")]
     Locked {
         /// The lock file.
@@ -182,19 +168,22 @@ pub enum Error {
     Unmet(String),
     /// A swap-file error.
     #[error(transparent)]
-    Swap(#[from] crate::swap::SwapError),
+    Swap(#[from] SwapError),
     /// A port error.
     #[error(transparent)]
-    Port(#[from] crate::port::PortError),
+    Port(#[from] PortError),
     /// A package-manager error.
     #[error(transparent)]
-    Package(#[from] crate::package::PackageError),
+    Package(#[from] PackageError),
     /// A reboot error.
     #[error(transparent)]
-    Reboot(#[from] crate::reboot::RebootError),
+    Reboot(#[from] RebootError),
     /// A container error.
     #[error(transparent)]
-    Container(#[from] crate::container::ContainerError),
+    Container(#[from] ContainerError),
+    /// A container-engine error.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
 }
 
 fn hint_suffix(hint: &Option<String>) -> String {
@@ -241,6 +230,7 @@ impl Error {
             Error::Package(e) => e.kind(),
             Error::Reboot(e) => e.kind(),
             Error::Container(e) => e.kind(),
+            Error::Engine(e) => e.kind(),
         }
     }
 

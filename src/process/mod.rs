@@ -1,59 +1,44 @@
 //! Processes as `/proc` shows them: pure parsers of `stat`, `status`, `cmdline` and
-//! `cgroup`, and thin readers joined to the host's root.
+//! `cgroup`, and thin readers joined to the host's root: [`proc_text`] and the readers
+//! on it ([`stat()`], [`cgroup`], [`cmdline`], [`children`], [`Process::read`]). Besides
+//! these, only the port fd walk (`openat` on `fd/`, for speed) and the host's container
+//! detection (PID 1's environment) read `/proc/PID`. `stat` is parsed in
+//! [`crate::host::proc_stat`] only, below the host, whose live signal check uses it too.
 //!
 //! Processes come and go while they are read: every reader returns `None` for a process
 //! that vanished or cannot be read, and callers skip it.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
 use crate::host::Host;
 
-/// The fields of `/proc/PID/stat` hostfix uses.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProcStat {
-    /// Process id.
-    pub pid: i32,
-    /// The command name (field 2, without parentheses; at most 15 bytes).
-    pub comm: String,
-    /// The state letter: `R`, `S`, `D` (uninterruptible), `Z`, `T`, `t`, `I`, ...
-    pub state: char,
-    /// Parent process id.
-    pub ppid: i32,
-    /// Start time in clock ticks since boot (identifies the process with its pid).
-    pub start_time: u64,
-    /// Flags (`PF_KTHREAD` = 0x00200000 marks kernel threads).
-    pub flags: u64,
+pub use crate::host::proc_stat::{PF_KTHREAD, ProcStat, parse_stat};
+
+/// The text of `/proc/PID/NAME` under the host's root; `None` when the process vanished
+/// or the file cannot be read.
+pub fn proc_text(host: &Host, pid: i32, name: &str) -> Option<String> {
+    std::fs::read_to_string(host.path(format!("/proc/{pid}/{name}"))).ok()
 }
 
-/// `PF_KTHREAD` in `/proc/PID/stat` flags.
-pub const PF_KTHREAD: u64 = 0x0020_0000;
-
-impl ProcStat {
-    /// Whether this is a kernel thread.
-    pub fn is_kernel_thread(&self) -> bool {
-        self.flags & PF_KTHREAD != 0 || self.pid == 2 || self.ppid == 2
-    }
+/// `/proc/PID/stat`, parsed; `None` when the process vanished or the file is not a stat
+/// line.
+pub fn stat(host: &Host, pid: i32) -> Option<ProcStat> {
+    crate::host::proc_stat::read_under(host.root(), pid)
 }
 
-/// Parses a `/proc/PID/stat` line. The name may hold spaces and parentheses: it runs
-/// from the first `(` to the last `)`.
-pub fn parse_stat(text: &str) -> Option<ProcStat> {
-    let open = text.find('(')?;
-    let close = text.rfind(')')?;
-    let pid = text[..open].trim().parse().ok()?;
-    let comm = text.get(open + 1..close)?.to_string();
-    let rest: Vec<&str> = text[close + 1..].split_whitespace().collect();
-    // rest[0] is field 3 (state); field N is rest[N - 3].
-    Some(ProcStat {
-        pid,
-        comm,
-        state: rest.first()?.chars().next()?,
-        ppid: rest.get(1)?.parse().ok()?,
-        flags: rest.get(6)?.parse().ok()?,
-        start_time: rest.get(19)?.parse().ok()?,
-    })
+/// The cgroup path of a process (`/proc/PID/cgroup`, see [`parse_cgroup`]).
+pub fn cgroup(host: &Host, pid: i32) -> Option<String> {
+    proc_text(host, pid, "cgroup").and_then(|t| parse_cgroup(&t))
+}
+
+/// The command line of a process (`/proc/PID/cmdline`); `None` when it cannot be read.
+pub fn cmdline(host: &Host, pid: i32) -> Option<Vec<String>> {
+    std::fs::read(host.path(format!("/proc/{pid}/cmdline")))
+        .ok()
+        .map(|b| parse_cmdline(&b))
 }
 
 /// Splits a NUL-separated `/proc/PID/cmdline`.
@@ -73,10 +58,18 @@ pub fn parse_status_uid(text: &str) -> Option<u32> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The cgroup v2 path from the text of `/proc/PID/cgroup` or `/proc/self/cgroup` (the
+/// `0::` line).
+pub fn parse_cgroup_v2_path(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(|p| p.trim().to_string())
+}
+
 /// The cgroup v2 path of a process from `/proc/PID/cgroup` (the `0::` line); on a
 /// cgroup v1 host, the `name=systemd` line's path.
 pub fn parse_cgroup(text: &str) -> Option<String> {
-    crate::resources::parse_cgroup_v2_path(text).or_else(|| {
+    parse_cgroup_v2_path(text).or_else(|| {
         text.lines().find_map(|l| {
             l.split_once(":name=systemd:")
                 .map(|(_, p)| p.trim().to_string())
@@ -124,9 +117,8 @@ pub struct Process {
 impl Process {
     /// Reads a process; `None` when it vanished or its `stat` cannot be read.
     pub fn read(host: &Host, pid: i32) -> Option<Process> {
-        let dir = host.path(format!("/proc/{pid}"));
-        let stat = parse_stat(&std::fs::read_to_string(dir.join("stat")).ok()?)?;
-        let (exe, exe_deleted) = match std::fs::read_link(dir.join("exe")) {
+        let stat = stat(host, pid)?;
+        let (exe, exe_deleted) = match std::fs::read_link(host.path(format!("/proc/{pid}/exe"))) {
             Ok(p) => {
                 let s = p.to_string_lossy();
                 match s.strip_suffix(" (deleted)") {
@@ -140,15 +132,9 @@ impl Process {
         Some(Process {
             exe,
             exe_deleted,
-            cmdline: std::fs::read(dir.join("cmdline"))
-                .map(|b| parse_cmdline(&b))
-                .unwrap_or_default(),
-            uid: std::fs::read_to_string(dir.join("status"))
-                .ok()
-                .and_then(|t| parse_status_uid(&t)),
-            cgroup: std::fs::read_to_string(dir.join("cgroup"))
-                .ok()
-                .and_then(|t| parse_cgroup(&t)),
+            cmdline: cmdline(host, pid).unwrap_or_default(),
+            uid: proc_text(host, pid, "status").and_then(|t| parse_status_uid(&t)),
+            cgroup: cgroup(host, pid),
             stat,
         })
     }
@@ -168,15 +154,41 @@ pub fn pids(host: &Host) -> Vec<i32> {
         .collect()
 }
 
+/// The children of `pid` from `/proc/PID/task/*/children`; `None` when the kernel does
+/// not provide that file.
+pub fn children(host: &Host, pid: i32) -> Option<Vec<i32>> {
+    let tasks = std::fs::read_dir(host.path(format!("/proc/{pid}/task"))).ok()?;
+    let mut out = Vec::new();
+    let mut any = false;
+    for t in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(t.path().join("children")) {
+            any = true;
+            out.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            );
+        }
+    }
+    any.then_some(out)
+}
+
+/// parent → children, from every process's `stat` (when `children` files are missing).
+pub fn children_by_parent(host: &Host) -> BTreeMap<i32, Vec<i32>> {
+    let mut m: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+    for pid in pids(host) {
+        if let Some(s) = stat(host, pid) {
+            m.entry(s.ppid).or_default().push(pid);
+        }
+    }
+    m
+}
+
 /// `pid` and its ancestors up to PID 1, from the host's `/proc`.
 pub fn ancestry(host: &Host, pid: i32) -> Vec<i32> {
     let mut out = vec![pid];
     let mut cur = pid;
     while cur > 1 && out.len() < 4096 {
-        let Some(stat) = std::fs::read_to_string(host.path(format!("/proc/{cur}/stat")))
-            .ok()
-            .and_then(|t| parse_stat(&t))
-        else {
+        let Some(stat) = stat(host, cur) else {
             break;
         };
         if stat.ppid <= 0 || out.contains(&stat.ppid) {
@@ -188,34 +200,9 @@ pub fn ancestry(host: &Host, pid: i32) -> Vec<i32> {
     out
 }
 
-/// The calling process and its ancestors: processes hostfix never signals.
-pub fn caller_ancestry(host: &Host) -> Vec<i32> {
-    ancestry(host, std::process::id() as i32)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stat_with_odd_names() {
-        let s = parse_stat(
-            "812 (nginx: (master)) S 1 812 812 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 4242 1000 10",
-        )
-        .unwrap();
-        assert_eq!(s.pid, 812);
-        assert_eq!(s.comm, "nginx: (master)");
-        assert_eq!(s.state, 'S');
-        assert_eq!(s.ppid, 1);
-        assert_eq!(s.start_time, 4242);
-        assert!(!s.is_kernel_thread());
-        let k =
-            parse_stat("17 (kworker/0:1) I 2 0 0 0 -1 69238880 0 0 0 0 0 0 0 0 20 0 1 0 30 0 0")
-                .unwrap();
-        assert!(k.is_kernel_thread());
-        assert!(parse_stat("garbage").is_none());
-        assert!(parse_stat("1 (x) S").is_none());
-    }
 
     #[test]
     fn cmdline_and_status() {
@@ -262,14 +249,65 @@ mod tests {
         );
     }
 
+    fn put(root: &std::path::Path, rel: &str, bytes: &[u8]) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+
+    fn stat_line(pid: i32, ppid: i32) -> String {
+        format!("{pid} (p{pid}) S {ppid} 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 9 1 1\n")
+    }
+
+    #[test]
+    fn readers_take_the_hosts_root() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        put(r, "proc/10/stat", stat_line(10, 1).as_bytes());
+        put(r, "proc/10/cmdline", b"nginx\0-g\0daemon off;\0");
+        put(r, "proc/10/cgroup", b"0::/system.slice/nginx.service\n");
+        put(r, "proc/10/status", b"Name:\tnginx\nUid:\t0\t33\t0\t0\n");
+        put(r, "proc/11/stat", stat_line(11, 10).as_bytes());
+        put(r, "proc/12/stat", stat_line(12, 10).as_bytes());
+        put(r, "proc/13/stat", b"not a stat line");
+        let host = Host::fake(r);
+        assert_eq!(stat(&host, 11).map(|s| s.ppid), Some(10));
+        assert_eq!(stat(&host, 13), None, "an unparsable stat");
+        assert_eq!(stat(&host, 99), None, "a vanished process");
+        assert_eq!(
+            cmdline(&host, 10),
+            Some(vec!["nginx".into(), "-g".into(), "daemon off;".into()])
+        );
+        assert_eq!(cmdline(&host, 99), None);
+        assert_eq!(
+            cgroup(&host, 10).as_deref(),
+            Some("/system.slice/nginx.service")
+        );
+        let p = Process::read(&host, 10).unwrap();
+        assert_eq!((p.uid, p.exe.as_deref()), (Some(33), None));
+        assert_eq!(ancestry(&host, 12), vec![12, 10, 1]);
+        // Without `children` files, from every process's stat.
+        assert_eq!(children(&host, 10), None);
+        let by_parent = children_by_parent(&host);
+        assert_eq!(by_parent.get(&10).map(|v| v.len()), Some(2));
+        assert_eq!(by_parent.get(&1), Some(&vec![10]));
+        // With them: every task's list.
+        put(r, "proc/10/task/10/children", b"11 ");
+        put(r, "proc/10/task/14/children", b"12\n");
+        let mut kids = children(&host, 10).unwrap();
+        kids.sort_unstable();
+        assert_eq!(kids, vec![11, 12]);
+    }
+
     #[test]
     fn live_self_is_readable() {
         let host = Host::live();
         let me = Process::read(&host, std::process::id() as i32).unwrap();
         assert_eq!(me.pid(), std::process::id() as i32);
         assert!(me.exe.is_some());
-        let anc = caller_ancestry(&host);
-        assert_eq!(anc[0], std::process::id() as i32);
+        let anc = ancestry(&host, me.pid());
+        assert_eq!(anc[0], me.pid());
+        assert_eq!(anc.get(1), Some(&me.stat.ppid));
         assert!(pids(&host).contains(&(std::process::id() as i32)));
     }
 }

@@ -1,20 +1,25 @@
-//! The container engine, through its CLI: a thin client that runs `docker` through the
-//! host's [`System`](crate::host::System) seam; the parsers of what it prints live in
-//! `parse.rs` and are re-exported here.
+//! The container engine, through its CLI: the one client hostfix has for it, used by
+//! `port` (which container publishes a port) and `container` (the removal ladder and
+//! `doctor`'s findings). It runs `docker` through the host's
+//! [`System`](crate::host::System) seam; the parsers of what it prints live in `parse.rs`
+//! and are re-exported here.
 //!
 //! Every engine command runs under coreutils `timeout`, so an engine that never answers
 //! (the incident's `docker rm -f` on a container whose shim is stopped) ends as a failed
 //! command with [`EngineFailure::Hung`], never as a hung hostfix. Errors keep the engine's
 //! own message ("Error response from daemon: ...").
 
+mod parse;
+
 use std::path::Path;
 use std::time::Duration;
 
+pub use crate::error::EngineError;
 use crate::error::Result;
 use crate::host::{Cmd, CmdOutput, Host};
+use crate::program;
 
-use super::ContainerError;
-pub use super::parse::{
+pub use parse::{
     ContainerInfo, PsEntry, PublishedPort, Status, is_full_id, parse_inspect, parse_live_restore,
     parse_ps, ports_in_use_from_error, short_id, state_from_status_text,
 };
@@ -51,31 +56,6 @@ pub fn classify_failure(out: &CmdOutput, guarded: bool) -> EngineFailure {
     } else {
         EngineFailure::Other
     }
-}
-
-/// Where to look for programs on a host that is not the live root (a fixture root).
-const FAKE_ROOT_PATH: [&str; 6] = [
-    "/usr/local/sbin",
-    "/usr/local/bin",
-    "/usr/sbin",
-    "/usr/bin",
-    "/sbin",
-    "/bin",
-];
-
-/// Finds a program: with `which` on the live root; under another root (a fixture, an
-/// image), in the usual directories below that root. Returns the path to run it by.
-pub fn locate_program(host: &Host, name: &str) -> Option<String> {
-    if host.is_live_root() {
-        return which::which(name)
-            .ok()
-            .map(|p| p.to_string_lossy().into_owned());
-    }
-    FAKE_ROOT_PATH
-        .iter()
-        .map(|d| host.path(Path::new(d).join(name)))
-        .find(|p| p.is_file())
-        .map(|p| p.to_string_lossy().into_owned())
 }
 
 /// How long engine commands may run.
@@ -161,18 +141,18 @@ impl EngineOutput {
     }
 
     /// This failure as an error that keeps the engine's message.
-    pub fn to_error(&self) -> ContainerError {
+    pub fn to_error(&self) -> EngineError {
         match self.failure {
-            Some(EngineFailure::Unreachable) => ContainerError::EngineUnreachable {
+            Some(EngineFailure::Unreachable) => EngineError::Unreachable {
                 message: self.message(),
             },
-            Some(EngineFailure::PermissionDenied) => ContainerError::EnginePermission {
+            Some(EngineFailure::PermissionDenied) => EngineError::Permission {
                 message: self.message(),
             },
-            Some(EngineFailure::Hung) => ContainerError::Hung {
+            Some(EngineFailure::Hung) => EngineError::Hung {
                 command: self.command.clone(),
             },
-            _ => ContainerError::Engine {
+            _ => EngineError::Command {
                 command: self.command.clone(),
                 status: self.output.status,
                 message: self.message(),
@@ -185,12 +165,14 @@ impl Engine {
     /// Finds the `docker` CLI (and coreutils `timeout`) on the host.
     ///
     /// # Errors
-    /// [`ContainerError::NoEngine`] when there is no `docker` program.
-    pub fn locate(host: &Host) -> std::result::Result<Engine, ContainerError> {
-        let program = locate_program(host, "docker").ok_or(ContainerError::NoEngine)?;
-        let timeout = locate_program(host, "timeout");
+    /// [`EngineError::NoEngine`] when there is no `docker` program.
+    pub fn locate(host: &Host) -> std::result::Result<Engine, EngineError> {
+        let program = program::find(host.root(), "docker")
+            .ok_or(EngineError::NoEngine)?
+            .run_path();
+        let timeout = program::find(host.root(), "timeout").map(|p| p.run_path());
         if timeout.is_none() {
-            log::warn!("container: no `timeout` program: engine commands run unguarded");
+            log::warn!("engine: no `timeout` program: engine commands run unguarded");
         }
         Ok(Engine {
             program,
@@ -224,7 +206,7 @@ impl Engine {
     /// Every container the engine knows (`docker ps -a --no-trunc`).
     ///
     /// # Errors
-    /// [`ContainerError::EngineUnreachable`] and friends with the engine's message;
+    /// [`EngineError::Unreachable`] and friends with the engine's message;
     /// [`Error::Parse`](crate::Error::Parse) when its output is not what `--format '{{json .}}'` prints.
     pub fn list(&self, host: &Host) -> Result<Vec<PsEntry>> {
         let out = self.read(
@@ -268,7 +250,7 @@ impl Engine {
         match self.read(host, &["info", "--format", "{{json .LiveRestoreEnabled}}"]) {
             Ok(s) => parse_live_restore(&s),
             Err(e) => {
-                log::warn!("container: docker info: {e}");
+                log::warn!("engine: docker info: {e}");
                 None
             }
         }
@@ -309,7 +291,7 @@ pub fn run_wrapped(
     .display();
     let output = host.system().run(&cmd)?;
     let failure = (!output.success()).then(|| classify_failure(&output, timeout.is_some()));
-    log::debug!("container: {bare} -> {:?} {:?}", output.status, failure);
+    log::debug!("engine: {bare} -> {:?} {:?}", output.status, failure);
     Ok(EngineOutput {
         command: bare,
         output,

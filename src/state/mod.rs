@@ -13,23 +13,44 @@
 //!   followed, never blocked on, never read.
 //! - **One lock for the whole machine.** Host edits (fstab, swap areas, units, packages,
 //!   the reboot ledger) take [`HostLock`], a `flock` on [`HOST_LOCK`] in a root-only
-//!   directory, whatever `--state-dir` says, and hold it only while editing.
+//!   directory, whatever `--state-dir` says, and hold it only while editing: not across
+//!   a reboot's `--delay`, not during a dry run (which only [probes](HostLock::probe)
+//!   it). There is no second, per-state-directory lock: every state file is written by
+//!   a run that holds the host lock, so the host lock serialises those writes too.
+//!
+//! State files are written with [`crate::fsutil::write_atomic`] (temp file, fsync,
+//! rename) into a directory made by [`ensure_state_dir`]; the temp files of a run killed
+//! mid-write are swept by the next run that writes there ([`sweep_temps`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
-use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::fcntl::{Flock, FlockArg};
 
 use crate::error::{Error, InputError, Refusal, Result};
 use crate::host::Host;
 
-/// The machine-wide lock file (a host path). `/run/hostfix` is created `0700` by root, so
-/// no other user can plant the lock or hold it.
-pub const HOST_LOCK: &str = "/run/hostfix/lock";
+mod lock;
+
+pub use lock::{HOST_LOCK, HostLock, LockProbe};
+
+/// The effective uid of this process: the owner of every file and directory it creates
+/// (the host seam's uid may pretend otherwise; the filesystem does not).
+fn process_euid() -> u32 {
+    nix::unistd::geteuid().as_raw()
+}
+
+/// Whether an error is the kernel saying "permission denied".
+fn denied(e: &Error) -> bool {
+    matches!(e.errno(), Some(Errno::EACCES | Errno::EPERM))
+}
+
+/// Whether `path` is a directory owned by someone other than `uid`.
+fn owned_by_other(path: &Path, uid: u32) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.is_dir() && m.uid() != uid)
+}
 
 /// The largest state file hostfix reads (a ledger keeps a bounded number of entries; a
 /// bigger file was not written by hostfix).
@@ -156,15 +177,214 @@ pub fn read_regular(path: &Path) -> Result<Option<Vec<u8>>> {
         .read_to_end(&mut buf)
         .map_err(|e| Error::io("reading", path, e))?;
     if buf.len() as u64 > MAX_STATE_FILE {
-        return Err(Error::io(
-            "reading",
-            path,
-            std::io::Error::other(format!(
-                "larger than {MAX_STATE_FILE} bytes: not a file hostfix wrote"
-            )),
-        ));
+        return Err(Refusal::StateFile {
+            path: path.to_path_buf(),
+            why: format!("it is larger than {MAX_STATE_FILE} bytes: not a file hostfix wrote"),
+            reset: move_aside_hint(path),
+        }
+        .into());
     }
     Ok(Some(buf))
+}
+
+/// How to reset a state file hostfix cannot use, for messages: inspect it, then move it
+/// aside (never deleted for the user: it may be evidence).
+pub fn move_aside_hint(path: &Path) -> String {
+    format!(
+        "inspect it, then move it aside: mv {p} {p}.broken",
+        p = path.display()
+    )
+}
+
+/// Reads a state file as text: a regular file (no link followed, no FIFO blocked on), at
+/// most [`MAX_STATE_FILE`] bytes, UTF-8. `Ok(None)` when it does not exist. Every error
+/// names the file as a host path; `reset` is the step that resets it (see
+/// [`move_aside_hint`]).
+///
+/// # Errors
+/// [`Refusal::NeedsRoot`] when this process is not root and the file or its directory
+/// is not readable to it; [`Refusal::NotRegularFile`] for a link, FIFO, device, socket or
+/// directory; [`Refusal::StateFile`] for a file too large or not UTF-8;
+/// [`Error::Io`] otherwise.
+pub fn read_state_file(host: &Host, path: &Path, reset: &str) -> Result<Option<String>> {
+    let shown = host.host_path(path);
+    let bytes = match read_regular(path) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Ok(None),
+        Err(e) if denied(&e) && process_euid() != 0 => {
+            return Err(Refusal::NeedsRoot {
+                action: format!("read {}", shown.display()),
+            }
+            .into());
+        }
+        Err(Error::Refused(Refusal::NotRegularFile { found, .. })) => {
+            return Err(Refusal::NotRegularFile { path: shown, found }.into());
+        }
+        Err(Error::Refused(Refusal::StateFile { why, .. })) => {
+            return Err(Refusal::StateFile {
+                path: shown,
+                why,
+                reset: reset.to_string(),
+            }
+            .into());
+        }
+        Err(Error::Io {
+            context, source, ..
+        }) => {
+            return Err(Error::Io {
+                context,
+                path: shown,
+                source,
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    String::from_utf8(bytes).map(Some).map_err(|_| {
+        Refusal::StateFile {
+            path: shown,
+            why: "it is not UTF-8 text: not a file hostfix wrote".into(),
+            reset: reset.to_string(),
+        }
+        .into()
+    })
+}
+
+/// A message from a hostile file, cut to a readable length (at most 200 characters).
+pub fn clip(text: &str) -> String {
+    const MAX: usize = 200;
+    let mut out: String = text.chars().take(MAX).collect();
+    if text.chars().nth(MAX).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// The state directory as every check and every path uses it: absolute, with `.` and
+/// `..` resolved ([`normalize`]), so `/var/lib/../../run/x` is judged as `/run/x`.
+///
+/// # Errors
+/// [`InputError`] for `--state-dir` when it is not absolute or holds a NUL.
+pub fn state_dir(dir: &Path) -> std::result::Result<PathBuf, InputError> {
+    normalize("--state-dir", dir)
+}
+
+/// Creates (when missing) and checks the directory `sub` of the state directory
+/// (`sub` empty: the state directory itself), private to the host's owner
+/// ([`Host::owner`]: root on the live system), sweeps
+/// the temp files of writers that died there, and returns its path joined to the
+/// host's root. Called by a run that is about to write a state file.
+///
+/// # Errors
+/// [`InputError`] for a bad `--state-dir`; [`Refusal::NeedsRoot`] when this process is
+/// not root and may not create it or it belongs to another user (root);
+/// [`Refusal::Unsafe`] / [`Refusal::NotRegularFile`] when root finds it owned by another
+/// user, writable by others, or not a directory; [`Error::Io`] otherwise.
+pub fn ensure_state_dir(host: &Host, dir: &Path, sub: &str) -> Result<PathBuf> {
+    let dir = state_dir(dir)?;
+    let host_dir = if sub.is_empty() { dir } else { dir.join(sub) };
+    let real = host.path(&host_dir);
+    let me = process_euid();
+    let needs_root = || -> Error {
+        Refusal::NeedsRoot {
+            action: format!("write hostfix's state in {}", host_dir.display()),
+        }
+        .into()
+    };
+    match ensure_private_dir(&real, host.owner().0) {
+        Ok(()) if me != 0 && owned_by_other(&real, me) => return Err(needs_root()),
+        Ok(()) => {}
+        Err(e) if me != 0 && (denied(&e) || owned_by_other(&real, me)) => {
+            return Err(needs_root());
+        }
+        Err(e) => return Err(e),
+    }
+    sweep_temps(&real);
+    Ok(real)
+}
+
+/// Checks the directory `sub` of the state directory before reading from it, and
+/// returns its path joined to the host's root, or `None` when it does not exist (nothing
+/// was recorded). A directory owned by root or by the host's owner ([`Host::owner`]),
+/// writable by no one else, is trusted; anything else was not made by hostfix and is refused, so no
+/// planted ledger is believed.
+///
+/// # Errors
+/// As [`ensure_state_dir`], without creating anything.
+pub fn readable_state_dir(host: &Host, dir: &Path, sub: &str) -> Result<Option<PathBuf>> {
+    let dir = state_dir(dir)?;
+    let host_dir = if sub.is_empty() { dir } else { dir.join(sub) };
+    let real = host.path(&host_dir);
+    let m = match fs::symlink_metadata(&real) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => {
+            if process_euid() != 0 {
+                return Err(Refusal::NeedsRoot {
+                    action: format!("read hostfix's state in {}", host_dir.display()),
+                }
+                .into());
+            }
+            return Err(Error::io("inspecting", &host_dir, e));
+        }
+        Err(e) => return Err(Error::io("inspecting", &host_dir, e)),
+    };
+    // Root's directory is as trusted as the one the host expects.
+    let owner = if m.is_dir() && m.uid() == 0 {
+        0
+    } else {
+        host.owner().0
+    };
+    check_private_dir(&real, owner).map_err(|e| match e {
+        Error::Refused(Refusal::NotRegularFile { found, .. }) => Refusal::NotRegularFile {
+            path: host_dir.clone(),
+            found,
+        }
+        .into(),
+        other => other,
+    })?;
+    Ok(Some(real))
+}
+
+/// Removes, from one of hostfix's private state directories, the temp files of atomic
+/// writes whose writer is gone (`.NAME.hostfix-PID.tmp`, left by a run killed between
+/// writing its temp file and renaming it). Only regular files with hostfix's temp
+/// names are touched. Best effort: returns what was removed.
+pub fn sweep_temps(dir: &Path) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    let Ok(rd) = fs::read_dir(dir) else {
+        return removed;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(temp_writer_pid) else {
+            continue;
+        };
+        let regular = e.file_type().is_ok_and(|t| t.is_file());
+        let gone =
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) == Err(Errno::ESRCH);
+        if !regular || !gone {
+            continue;
+        }
+        match fs::remove_file(e.path()) {
+            Ok(()) => {
+                log::info!(
+                    "state: removed {}, left by a run that died",
+                    e.path().display()
+                );
+                removed.push(e.path());
+            }
+            Err(err) => log::warn!("state: removing {}: {err}", e.path().display()),
+        }
+    }
+    removed
+}
+
+/// The writer's pid in a temp file name of [`crate::fsutil::write_atomic`]
+/// (`.NAME.hostfix-PID.tmp`).
+fn temp_writer_pid(name: &str) -> Option<i32> {
+    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (_, pid) = rest.rsplit_once(".hostfix-")?;
+    pid.parse::<i32>().ok().filter(|p| *p > 0)
 }
 
 /// Removes a state file if it is there. Unlinking never follows a link; a directory in
@@ -232,93 +452,6 @@ pub fn ensure_private_dir(path: &Path, uid: u32) -> Result<()> {
         Err(e) => return Err(Error::io("creating", path, e)),
     }
     check_private_dir(path, uid)
-}
-
-/// The machine-wide lock: an exclusive `flock` on [`HOST_LOCK`] (under the host's root),
-/// released on drop or when the process dies, so a killed run never leaves the host
-/// locked.
-#[derive(Debug)]
-pub struct HostLock {
-    _lock: Flock<File>,
-    path: PathBuf,
-}
-
-impl HostLock {
-    /// Takes the lock, waiting up to `wait` for another run to release it (the wait is
-    /// measured and slept through the host's seam, so a recording host does not wait).
-    ///
-    /// # Errors
-    /// [`Refusal::Locked`] when another run holds it past `wait`;
-    /// [`Refusal::NeedsRoot`] when the lock's directory cannot be created for lack of
-    /// privilege; [`Refusal::NotRegularFile`] / [`Refusal::Unsafe`] when something else
-    /// sits where the lock belongs; [`Error::Io`] otherwise.
-    pub fn acquire(host: &Host, wait: Duration) -> Result<HostLock> {
-        let path = host.path(HOST_LOCK);
-        let dir = path
-            .parent()
-            .map_or_else(|| host.path("/run"), Path::to_path_buf);
-        let uid = host.system().euid();
-        if let Err(e) = ensure_private_dir(&dir, uid) {
-            if e.errno() == Some(Errno::EACCES) || e.errno() == Some(Errno::EPERM) {
-                return Err(Refusal::NeedsRoot {
-                    action: format!("take the host lock {HOST_LOCK}"),
-                }
-                .into());
-            }
-            return Err(e);
-        }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open(&path);
-        let mut file = match file {
-            Ok(f) => f,
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                return Err(not_regular(&path, "a symbolic link"));
-            }
-            Err(e) => return Err(Error::io("opening lock", &path, e)),
-        };
-        let m = file
-            .metadata()
-            .map_err(|e| Error::io("opening lock", &path, e))?;
-        if !m.file_type().is_file() {
-            return Err(not_regular(&path, file_kind(m.file_type())));
-        }
-        let start = host.system().now();
-        loop {
-            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-                Ok(lock) => {
-                    log::debug!("lock: took {}", path.display());
-                    return Ok(HostLock { _lock: lock, path });
-                }
-                Err((f, Errno::EWOULDBLOCK)) => {
-                    let waited = host
-                        .system()
-                        .now()
-                        .duration_since(start)
-                        .unwrap_or(Duration::ZERO);
-                    if waited >= wait {
-                        return Err(Refusal::Locked {
-                            path: host.host_path(&path),
-                        }
-                        .into());
-                    }
-                    file = f;
-                    host.system().sleep(Duration::from_millis(50));
-                }
-                Err((_, e)) => return Err(Error::sys("flock", path.display().to_string(), e)),
-            }
-        }
-    }
-
-    /// The lock file (joined to the host's root).
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 #[cfg(test)]
@@ -392,27 +525,27 @@ mod tests {
     }
 
     #[test]
-    fn host_lock_is_exclusive_and_refuses_a_planted_link() {
+    fn only_dead_writers_temp_files_are_swept() {
+        assert_eq!(
+            temp_writer_pid(".reboot-ledger.json.hostfix-42.tmp"),
+            Some(42)
+        );
+        assert_eq!(temp_writer_pid(".a.hostfix-0.tmp"), None);
+        assert_eq!(temp_writer_pid("reboot-ledger.json"), None);
+        assert_eq!(temp_writer_pid(".x.hostfix-12ab.tmp"), None);
         let d = tempfile::tempdir().unwrap();
-        let rec = std::sync::Arc::new(crate::host::RecordingSystem::with_euid(
-            nix::unistd::geteuid().as_raw(),
+        let dead = d.path().join(".reboot-ledger.json.hostfix-2000000000.tmp");
+        let live = d.path().join(format!(
+            ".reboot-ledger.json.hostfix-{}.tmp",
+            std::process::id()
         ));
-        // The recorder's clock moves only by its sleeps, so the wait ends at once.
-        rec.set_now(std::time::SystemTime::now());
-        let host = Host::with_system(d.path(), rec);
-        let a = HostLock::acquire(&host, Duration::ZERO).unwrap();
-        let e = HostLock::acquire(&host, Duration::from_millis(200)).unwrap_err();
-        assert_eq!(e.exit_code(), 3, "{e}");
-        assert!(e.to_string().contains(HOST_LOCK), "{e}");
-        drop(a);
-        HostLock::acquire(&host, Duration::ZERO).unwrap();
-
-        let p = host.path(HOST_LOCK);
-        fs::remove_file(&p).unwrap();
-        let elsewhere = d.path().join("elsewhere");
-        std::os::unix::fs::symlink(&elsewhere, &p).unwrap();
-        let e = HostLock::acquire(&host, Duration::ZERO).unwrap_err();
-        assert!(e.to_string().contains("symbolic link"), "{e}");
-        assert!(!elsewhere.exists(), "the link's target was created");
+        let not_ours = d.path().join("reboot-ledger.json");
+        let dead_dir = d.path().join(".x.hostfix-2000000001.tmp");
+        for f in [&dead, &live, &not_ours] {
+            fs::write(f, "x").unwrap();
+        }
+        fs::create_dir(&dead_dir).unwrap();
+        assert_eq!(sweep_temps(d.path()), vec![dead.clone()]);
+        assert!(!dead.exists() && live.exists() && not_ours.exists() && dead_dir.exists());
     }
 }
