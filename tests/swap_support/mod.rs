@@ -297,14 +297,18 @@ impl System for FakeKernel {
     }
 }
 
-/// Whether this test runs as root; prints what is skipped when not.
+/// Whether this test runs as root; when not, skips the part that needs it loudly (a
+/// failure under `HOSTFIX_REQUIRE_ROOT=1`) and the test goes on without it.
+#[track_caller]
 pub fn is_root_or_note(what: &str) -> bool {
     if nix::unistd::geteuid().is_root() {
-        true
-    } else {
-        eprintln!("part skipped: {what} needs root (chown to another user)");
-        false
+        return true;
     }
+    tiers::skip(
+        tiers::Tier::Root,
+        &format!("one part of it: {what} needs root (chown to another user)"),
+    );
+    false
 }
 
 /// The running user and group: the owner of a fake root's files.
