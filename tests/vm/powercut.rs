@@ -146,7 +146,7 @@ fn power_cuts_at_any_point_lose_nothing() {
     };
     let started = Instant::now();
     for (k, (_, cut)) in POINTS.iter().enumerate() {
-        let mut b = g.start(BootOpts::once(RUN).quiet());
+        let mut b = g.start(BootOpts::once(RUN).lean());
         let p = cut.pattern(k);
         let marker = matches!(cut, Cut::Marker(_));
         b.wait_until(&format!("point {k} ({p})"), RUN, |r| {
@@ -162,7 +162,7 @@ fn power_cuts_at_any_point_lose_nothing() {
         g.cut_power(b);
         loud(&stages(&g.runs[k].results, g.runs[k].took));
     }
-    g.boot(BootOpts::once(RUN).quiet());
+    g.boot(BootOpts::once(RUN).lean());
     loud(&stages(g.last(), g.runs[POINTS.len()].took));
     loud(&format!(
         "hostfix VM tests: powercut: {} cuts, {} boots in {:.0} s of guest time",
@@ -170,6 +170,11 @@ fn power_cuts_at_any_point_lose_nothing() {
         g.runs.len(),
         started.elapsed().as_secs_f64()
     ));
+    if let Some(d) = g.runs[0].results.get("pc.docker") {
+        loud(&format!(
+            "hostfix VM tests: powercut: docker.service at the first (lean) boot: {d}"
+        ));
+    }
     let problems = check_all(&g);
     assert!(
         problems.is_empty(),
