@@ -88,6 +88,7 @@ pub mod risk;
 pub mod size;
 pub mod state;
 pub mod swap;
+mod testhook;
 
 #[cfg(test)]
 mod proptests;

@@ -228,7 +228,10 @@ impl<'h> Runner<'h> {
         apply: impl FnOnce(&Host) -> Result<String, Error>,
     ) -> Result<Exec, Error> {
         log::info!("{}: do {action} ({risk}): {reason}", self.operation);
-        match apply(self.host) {
+        crate::testhook::point(|| format!("before {}: {action}", self.operation));
+        let applied = apply(self.host);
+        crate::testhook::point(|| format!("after {}: {action}", self.operation));
+        match applied {
             Ok(detail) => {
                 log::info!("{}: done {action}: {detail}", self.operation);
                 self.steps.push(Step {
