@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use hostfix::reboot::{self, Decision, RebootSpec};
+use hostfix::reboot::{self, RebootDecision, RebootSpec};
 use hostfix::{Host, Policy, Risk};
 
 fn main() {
@@ -40,13 +40,13 @@ fn main() {
         println!("  {:<12} {:<6} {}", v.rule, v.verdict.as_str(), v.detail);
     }
     match (r.decision, report.dry_run) {
-        (Decision::Reboot, true) => {
+        (RebootDecision::Reboot, true) => {
             println!("would reboot via {}", r.method.as_deref().unwrap_or("?"))
         }
-        (Decision::Reboot, false) if r.requested => {
+        (RebootDecision::Reboot, false) if r.requested => {
             println!("reboot requested; a run after the reboot confirms it")
         }
-        (Decision::NotNeeded, _) => println!("no reboot needed"),
+        (RebootDecision::NotNeeded, _) => println!("no reboot needed"),
         _ => {}
     }
     if let Some(e) = &report.error {

@@ -152,13 +152,45 @@ fn diagnose_memory(host: &Host, d: &mut Diagnosis) {
 /// The findings for a memory reading (pure). Inside a container (`container` names it) swap
 /// is the host's to give, so no swap fix is offered there.
 pub(crate) fn memory_findings(m: &Memory, container: Option<&str>) -> Vec<Finding> {
-    let swap_fix = |f: Finding| match container {
+    let pct = m.available_percent();
+    let severity = if pct < MEM_SHORT_PERCENT {
+        Severity::Problem
+    } else if pct < MEM_TIGHT_PERCENT {
+        Severity::Warning
+    } else {
+        Severity::Ok
+    };
+    let mut out = vec![memory_finding(m, severity, container)];
+    out.extend(pressure_finding(m));
+    out.extend(swap_use_finding(m, severity, container));
+    out
+}
+
+/// The swap fix: offered on a host, only explained inside a container.
+fn swap_fix(f: Finding, container: Option<&str>) -> Finding {
+    match container {
         None => f.fix("hostfix swap ensure --size auto", Risk::Additive),
         Some(c) => f.evidence(format!(
             "inside a {c} container: swap can only be added on the host that runs it"
         )),
-    };
-    let mut out = Vec::new();
+    }
+}
+
+/// The swap in use, in words.
+fn swap_text(m: &Memory) -> String {
+    if m.swap_total == 0 {
+        "no swap".to_string()
+    } else {
+        format!(
+            "swap {} used of {}",
+            ByteSize(m.swap_used()),
+            ByteSize(m.swap_total)
+        )
+    }
+}
+
+/// How much memory is available, with the cgroup limit and the pressure as evidence.
+fn memory_finding(m: &Memory, severity: Severity, container: Option<&str>) -> Finding {
     let pct = m.available_percent();
     let avail = format!(
         "available {} of {} ({pct:.0}%){}",
@@ -170,28 +202,15 @@ pub(crate) fn memory_findings(m: &Memory, container: Option<&str>) -> Vec<Findin
             ""
         }
     );
-    let swap = if m.swap_total == 0 {
-        "no swap".to_string()
-    } else {
-        format!(
-            "swap {} used of {}",
-            ByteSize(m.swap_used()),
-            ByteSize(m.swap_total)
-        )
-    };
-    let severity = if pct < MEM_SHORT_PERCENT {
-        Severity::Problem
-    } else if pct < MEM_TIGHT_PERCENT {
-        Severity::Warning
-    } else {
-        Severity::Ok
-    };
     let mut f = if m.swap_total == 0 && severity > Severity::Ok {
-        swap_fix(Finding::new(
-            Area::Memory,
-            severity,
-            format!("no swap and MemAvailable is {pct:.0}% of RAM"),
-        ))
+        swap_fix(
+            Finding::new(
+                Area::Memory,
+                severity,
+                format!("no swap and MemAvailable is {pct:.0}% of RAM"),
+            ),
+            container,
+        )
     } else if severity > Severity::Ok {
         Finding::new(
             Area::Memory,
@@ -205,7 +224,7 @@ pub(crate) fn memory_findings(m: &Memory, container: Option<&str>) -> Vec<Findin
             format!("{pct:.0}% of memory available"),
         )
     };
-    f = f.evidence(avail).evidence(swap.clone());
+    f = f.evidence(avail).evidence(swap_text(m));
     if let Some(c) = &m.cgroup {
         f = f.evidence(format!(
             "cgroup {} limits memory to {} (working set {})",
@@ -220,22 +239,27 @@ pub(crate) fn memory_findings(m: &Memory, container: Option<&str>) -> Vec<Findin
             p.some_avg10, p.some_avg60, p.full_avg10
         ));
     }
-    out.push(f);
-    if let Some(p) = &m.pressure {
-        if p.some_avg60 >= 10.0 || p.full_avg10 >= 5.0 {
-            out.push(
-                Finding::new(
-                    Area::Memory,
-                    Severity::Warning,
-                    "tasks are stalling on memory (PSI)",
-                )
-                .evidence(format!(
-                    "some avg60={:.2}%, full avg10={:.2}%",
-                    p.some_avg60, p.full_avg10
-                )),
-            );
-        }
-    }
+    f
+}
+
+/// Tasks stalling on memory (PSI), when they do.
+fn pressure_finding(m: &Memory) -> Option<Finding> {
+    let p = m.pressure.as_ref()?;
+    (p.some_avg60 >= 10.0 || p.full_avg10 >= 5.0).then(|| {
+        Finding::new(
+            Area::Memory,
+            Severity::Warning,
+            "tasks are stalling on memory (PSI)",
+        )
+        .evidence(format!(
+            "some avg60={:.2}%, full avg10={:.2}%",
+            p.some_avg60, p.full_avg10
+        ))
+    })
+}
+
+/// How full the swap is; or, with memory fine, that there is none.
+fn swap_use_finding(m: &Memory, severity: Severity, container: Option<&str>) -> Option<Finding> {
     if m.swap_total > 0 {
         let used_pct = m.swap_used() as f64 * 100.0 / m.swap_total as f64;
         let sev = if used_pct >= 90.0 {
@@ -245,14 +269,19 @@ pub(crate) fn memory_findings(m: &Memory, container: Option<&str>) -> Vec<Findin
         } else {
             Severity::Ok
         };
-        out.push(Finding::new(Area::Swap, sev, format!("swap {used_pct:.0}% used")).evidence(swap));
+        Some(
+            Finding::new(Area::Swap, sev, format!("swap {used_pct:.0}% used"))
+                .evidence(swap_text(m)),
+        )
     } else if severity == Severity::Ok {
-        out.push(swap_fix(
+        Some(swap_fix(
             Finding::new(Area::Swap, Severity::Info, "no swap")
                 .evidence("a memory spike will reach the OOM killer with nothing to fall back on"),
-        ));
+            container,
+        ))
+    } else {
+        None
     }
-    out
 }
 
 fn diagnose_disks(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) {
@@ -337,7 +366,7 @@ pub(crate) fn disk_findings(disk: &Disk) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::readings::{MemInfo, combine};
+    use crate::resources::memory::{MemInfo, combine};
 
     #[test]
     fn incident_memory_reads_as_a_problem_with_its_fix() {

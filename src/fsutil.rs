@@ -49,8 +49,11 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<(
             .open(&tmp)?;
         f.set_permissions(fs::Permissions::from_mode(mode))?;
         f.write_all(contents)?;
+        crate::testhook::point(|| format!("written {}", path.display()));
         f.sync_all()?;
+        crate::testhook::point(|| format!("synced {}", path.display()));
         fs::rename(&tmp, path)?;
+        crate::testhook::point(|| format!("renamed {}", path.display()));
         File::open(dir)?.sync_all()
     })();
     result.map_err(|e| {

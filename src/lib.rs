@@ -133,6 +133,7 @@ mod risk;
 pub mod size;
 mod state;
 pub mod swap;
+mod testhook;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -2,9 +2,12 @@
 //! what it does with pidfds, on processes these tests start and in cgroups they create.
 //!
 //! No container engine runs here, so the engine is played by a scripted `docker`; the
-//! processes, cgroups, frozen filesystem and signals are real. Each test skips with a
-//! reason when not root or when the kernel or a tool it needs is missing, and cleans up
-//! (thaw, kill, reap, umount, losetup -d, rmdir) through guards even when it fails.
+//! processes, cgroups, frozen filesystem and signals are real. Each cgroup test runs in
+//! the host's cgroup v2 hierarchy (at /sys/fs/cgroup, or /sys/fs/cgroup/unified on a
+//! hybrid host) and again in the v1 freezer hierarchy when the host has one. Each test
+//! skips loudly (a failure under `HOSTFIX_REQUIRE_ROOT=1`) when not root or when the
+//! kernel or a tool it needs is missing, and cleans up (thaw, kill, reap, umount,
+//! losetup -d, rmdir) through guards even when it fails.
 
 use std::io::Write as _;
 use std::os::unix::process::ExitStatusExt;
@@ -14,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use hostfix::container::{self, NoRebootGate, RemoveOptions};
-use hostfix::testing::container::ladder::Rung;
+use hostfix::testing::container::ladder::ContainerRung;
 use hostfix::testing::container::procs::{self, Futility, Sampling};
 use hostfix::testing::with;
 use hostfix::testing::{Cmd, CmdOutput, FakeRoot, RecordingSystem};
@@ -22,13 +25,17 @@ use hostfix::{Host, Policy, Risk, StepStatus};
 use nix::sys::signal::Signal;
 use serde_json::json;
 
-fn skip(why: &str) -> bool {
-    eprintln!("skipped: {why}");
-    true
+#[path = "support/tiers.rs"]
+mod tiers;
+
+use tiers::Tier;
+
+fn skip(why: &str) {
+    tiers::skip(Tier::Root, why);
 }
 
 fn not_root() -> bool {
-    !nix::unistd::geteuid().is_root() && skip("needs root")
+    !tiers::root("cgroups, loop devices and signals to other users' processes")
 }
 
 /// A fresh random-looking container id, so nothing else on the host can match it.
@@ -40,6 +47,58 @@ fn test_id() -> String {
     format!("{:032x}{:016x}{:016x}", t, std::process::id(), t >> 7)
 }
 
+/// A cgroup hierarchy a stand-in container can live in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hier {
+    /// The cgroup v1 `freezer` hierarchy (hybrid and legacy hosts).
+    V1Freezer,
+    /// The cgroup v2 (unified) hierarchy: every modern host, alone or beside v1.
+    V2,
+}
+
+impl Hier {
+    /// Where this host mounts the hierarchy, checked by filesystem type: v2 at
+    /// /sys/fs/cgroup (v2 only) or /sys/fs/cgroup/unified (hybrid), v1's freezer at
+    /// /sys/fs/cgroup/freezer.
+    fn mount(self) -> Option<&'static Path> {
+        use nix::sys::statfs::{CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC, statfs};
+        let (candidates, magic): (&[&'static str], _) = match self {
+            Hier::V1Freezer => (&["/sys/fs/cgroup/freezer"], CGROUP_SUPER_MAGIC),
+            Hier::V2 => (
+                &["/sys/fs/cgroup", "/sys/fs/cgroup/unified"],
+                CGROUP2_SUPER_MAGIC,
+            ),
+        };
+        candidates
+            .iter()
+            .map(Path::new)
+            .find(|p| statfs(*p).is_ok_and(|s| s.filesystem_type() == magic))
+    }
+
+    /// The hierarchies these tests run on here: v2 always (a skip, a failure under
+    /// `HOSTFIX_REQUIRE_ROOT=1`, when the host mounts none), v1's freezer too when the host
+    /// has it (a v2-only host has no v1 path to test). Each with its mount.
+    fn available() -> Option<Vec<(Hier, &'static Path)>> {
+        let Some(v2) = Hier::V2.mount() else {
+            skip(
+                "no cgroup v2 hierarchy is mounted (at /sys/fs/cgroup or /sys/fs/cgroup/unified): \
+                 the v2 path cannot be tested",
+            );
+            return None;
+        };
+        let mut all = Vec::new();
+        match Hier::V1Freezer.mount() {
+            Some(v1) => all.push((Hier::V1Freezer, v1)),
+            None => tiers::loud(&format!(
+                "{}: no cgroup v1 freezer hierarchy here (a v2-only host): v2 only",
+                tiers::test_name()
+            )),
+        }
+        all.push((Hier::V2, v2));
+        Some(all)
+    }
+}
+
 /// A cgroup this test created, removed on drop (thawed first).
 struct Cgroup {
     dir: PathBuf,
@@ -47,21 +106,24 @@ struct Cgroup {
 }
 
 impl Cgroup {
-    /// Creates a cgroup, only inside a real cgroup hierarchy that has the freezer knob
-    /// (a plain directory on the tmpfs at /sys/fs/cgroup is not one).
-    fn create(dir: PathBuf, v1_freezer: bool) -> Option<Cgroup> {
-        let parent = dir.parent()?;
+    /// Creates the cgroup `hostfix-<id>` in a hierarchy mounted at `mount`; fails the test
+    /// when the kernel does not make it a cgroup with the freezer knob.
+    fn create(hier: Hier, mount: &Path, id: &str) -> Cgroup {
+        let dir = mount.join(format!("hostfix-{id}"));
+        let v1_freezer = hier == Hier::V1Freezer;
         let knob = if v1_freezer {
             "freezer.state"
         } else {
             "cgroup.freeze"
         };
-        if !parent.join("cgroup.procs").exists() {
-            return None;
-        }
-        std::fs::create_dir(&dir).ok()?;
+        std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
         let cg = Cgroup { dir, v1_freezer };
-        cg.dir.join(knob).exists().then_some(cg)
+        assert!(
+            cg.dir.join(knob).exists(),
+            "{}: the kernel made no {knob}",
+            cg.dir.display()
+        );
+        cg
     }
     fn add(&self, pid: u32) {
         std::fs::write(self.dir.join("cgroup.procs"), pid.to_string()).unwrap();
@@ -257,26 +319,22 @@ fn frozen_cgroups_are_seen_on_the_real_kernel() {
     if not_root() {
         return;
     }
+    let Some(hiers) = Hier::available() else {
+        return;
+    };
     let id = test_id();
     let host = Host::live();
     let mut kids = Kids::new();
-    let mut tried = 0;
-    for (mount, v1) in [
-        ("/sys/fs/cgroup/freezer", true),
-        ("/sys/fs/cgroup/unified", false),
-        ("/sys/fs/cgroup", false),
-    ] {
-        let Some(cg) = Cgroup::create(Path::new(mount).join(format!("hostfix-{id}")), v1) else {
-            continue;
-        };
-        tried += 1;
+    for (hier, mount) in hiers {
+        let cg = Cgroup::create(hier, mount, &id);
+        let v1 = hier == Hier::V1Freezer;
         let pid = kids.adopt(sleeper());
         cg.add(pid);
         let found = procs::scan(&host).processes_of(&id);
         assert_eq!(
             found.len(),
             1,
-            "{mount}: the scan finds the process by its cgroup"
+            "{hier:?}: the scan finds the process by its cgroup"
         );
         assert_eq!(found[0].pid, pid as i32);
         assert_eq!(
@@ -292,20 +350,30 @@ fn frozen_cgroups_are_seen_on_the_real_kernel() {
         }
         match f {
             Some(Futility::Frozen { cgroup_version, .. }) => {
-                assert_eq!(cgroup_version, if v1 { 1 } else { 2 }, "{mount}")
+                assert_eq!(cgroup_version, if v1 { 1 } else { 2 }, "{hier:?}")
             }
-            other => panic!("{mount}: {other:?}"),
+            other => panic!("{hier:?}: {other:?}"),
+        }
+        if !v1 {
+            // The v2-only fact the ladder relies on (it skips SIGTERM but keeps SIGKILL):
+            // a fatal signal ends a task in a frozen v2 cgroup. On v1 it would not until
+            // the cgroup is thawed.
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGKILL);
+            assert_eq!(
+                kids.exit_signal(pid, Duration::from_secs(5)),
+                Some(9),
+                "SIGKILL did not end a task in a frozen v2 cgroup"
+            );
+            cg.freeze(false);
+            continue;
         }
         cg.freeze(false);
         assert!(
             procs::futility(&host, &found, false, Sampling::default()).is_none(),
-            "{mount}: thawed"
+            "{hier:?}: thawed"
         );
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGKILL);
         assert_eq!(kids.exit_signal(pid, Duration::from_secs(5)), Some(9));
-    }
-    if tried == 0 {
-        skip("no writable freezer (cgroup v1) or cgroup.freeze (v2) hierarchy");
     }
 }
 
@@ -403,22 +471,22 @@ fn a_writer_on_a_frozen_filesystem_makes_the_ladder_skip_to_the_reboot() {
     if not_root() {
         return;
     }
-    let id = test_id();
-    let Some(cg) = Cgroup::create(
-        PathBuf::from(format!("/sys/fs/cgroup/freezer/hostfix-{id}")),
-        true,
-    )
-    .or_else(|| {
-        Cgroup::create(
-            PathBuf::from(format!("/sys/fs/cgroup/unified/hostfix-{id}")),
-            false,
-        )
-    }) else {
-        skip("cannot create a cgroup to stand for the container");
+    let Some(hiers) = Hier::available() else {
         return;
     };
+    for (hier, mount) in hiers {
+        if !writer_in_d_skips_to_the_reboot(hier, mount) {
+            return;
+        }
+    }
+}
+
+/// One hierarchy's run of the test above; false when it skipped (no frozen filesystem).
+fn writer_in_d_skips_to_the_reboot(hier: Hier, mount: &Path) -> bool {
+    let id = test_id();
+    let cg = Cgroup::create(hier, mount, &id);
     let Some(mut fs) = FrozenFs::new() else {
-        return;
+        return false;
     };
     let mut kids = Kids::new();
     // On a failure the guards drop in reverse order: the writer is killed (the kill
@@ -435,7 +503,7 @@ fn a_writer_on_a_frozen_filesystem_makes_the_ladder_skip_to_the_reboot() {
     fs.freeze();
     assert!(
         wait_state(pid, 'D', Duration::from_secs(10)),
-        "the writer never reached D: {:?}",
+        "{hier:?}: the writer never reached D: {:?}",
         state_of(pid)
     );
 
@@ -473,7 +541,7 @@ fn a_writer_on_a_frozen_filesystem_makes_the_ladder_skip_to_the_reboot() {
         "{:#?}",
         r.steps
     );
-    assert_eq!(r.result.next.as_ref().unwrap().rung, Rung::Reboot);
+    assert_eq!(r.result.next.as_ref().unwrap().rung, ContainerRung::Reboot);
     let calls = sys.calls.lock().unwrap().clone();
     assert!(
         calls.iter().all(|c| c.starts_with("ps")
@@ -502,6 +570,7 @@ fn a_writer_on_a_frozen_filesystem_makes_the_ladder_skip_to_the_reboot() {
     drop(kids);
     drop(fs);
     drop(cg);
+    true
 }
 
 #[test]
@@ -510,6 +579,16 @@ fn a_stopped_shim_and_leftovers_the_engine_forgot_die_through_pidfds() {
     if not_root() {
         return;
     }
+    let Some(hiers) = Hier::available() else {
+        return;
+    };
+    for (hier, mount) in hiers {
+        stopped_shim_and_leftover_die(hier, mount);
+    }
+}
+
+/// One hierarchy's run of the test above.
+fn stopped_shim_and_leftover_die(hier: Hier, mount: &Path) {
     let id = test_id();
     let mut kids = Kids::new();
     // A stand-in shim: a shell named containerd-shim-runc-v2 with the shim's arguments,
@@ -536,25 +615,10 @@ fn a_stopped_shim_and_leftovers_the_engine_forgot_die_through_pidfds() {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(shim_pid as i32), Signal::SIGSTOP).unwrap();
     assert!(wait_state(shim_pid, 'T', Duration::from_secs(5)));
 
-    // A leftover container process, when a cgroup can stand for the container.
-    let cg = Cgroup::create(
-        PathBuf::from(format!("/sys/fs/cgroup/freezer/hostfix-{id}")),
-        true,
-    )
-    .or_else(|| {
-        Cgroup::create(
-            PathBuf::from(format!("/sys/fs/cgroup/unified/hostfix-{id}")),
-            false,
-        )
-    });
-    let leftover = cg.as_ref().map(|cg| {
-        let pid = kids.adopt(sleeper());
-        cg.add(pid);
-        pid
-    });
-    if leftover.is_none() {
-        eprintln!("no cgroup for a leftover process: testing the shim alone");
-    }
+    // A leftover container process, in a cgroup that stands for the container.
+    let cg = Cgroup::create(hier, mount, &id);
+    let leftover = kids.adopt(sleeper());
+    cg.add(leftover);
 
     let root = live_root();
     let sys = engine(&id, None);
@@ -566,7 +630,10 @@ fn a_stopped_shim_and_leftovers_the_engine_forgot_die_through_pidfds() {
     // rung is refused: nothing is signalled.
     let r = container::remove(&host, &RemoveOptions::new(&id), &policy, &NoRebootGate);
     assert_eq!(r.exit_code(), 3, "{:?}", r.error);
-    assert_eq!(r.result.next.as_ref().unwrap().rung, Rung::KillShim);
+    assert_eq!(
+        r.result.next.as_ref().unwrap().rung,
+        ContainerRung::KillShim
+    );
     assert!(sys.rec.signals().is_empty());
     assert_eq!(state_of(shim_pid), Some('T'));
 
@@ -578,11 +645,13 @@ fn a_stopped_shim_and_leftovers_the_engine_forgot_die_through_pidfds() {
         &NoRebootGate,
     );
     assert_eq!(r.exit_code(), 0, "{:?}\n{:#?}", r.error, r.steps);
-    assert_eq!(r.result.removed_by, Some(Rung::KillShim));
+    assert_eq!(r.result.removed_by, Some(ContainerRung::KillShim));
     assert_eq!(kids.exit_signal(shim_pid, Duration::from_secs(5)), Some(9));
-    if let Some(p) = leftover {
-        assert_eq!(kids.exit_signal(p, Duration::from_secs(5)), Some(9));
-    }
+    assert_eq!(
+        kids.exit_signal(leftover, Duration::from_secs(5)),
+        Some(9),
+        "{hier:?}: the leftover"
+    );
     assert!(procs::scan(&Host::live()).ids().iter().all(|i| i != &id));
     // The stopped shim never read its stdin.
     let _ = shim_stdin.write_all(b"x\n");

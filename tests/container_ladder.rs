@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use hostfix::container::{self, GuardedReboot, NoRebootGate, RebootGate, Removal, RemoveOptions};
-use hostfix::testing::container::ladder::{RebootRequest, Rung};
+use hostfix::testing::container::ladder::{ContainerRung, RebootRequest};
 use hostfix::testing::{Cmd, CmdOutput, FakeRoot, RecordingSystem};
 use hostfix::{Host, Policy, Report, Risk, StepStatus};
 use nix::errno::Errno;
@@ -521,7 +521,7 @@ fn a_running_container_goes_at_the_first_rung() {
     let r = rm(&s, Risk::Disruptive, &NoRebootGate);
     assert_eq!(r.exit_code(), 0, "{:?}", r.error);
     assert!(r.changed);
-    assert_eq!(r.result.removed_by, Some(Rung::Stop));
+    assert_eq!(r.result.removed_by, Some(ContainerRung::Stop));
     assert!(r.result.gone && !r.result.already_gone);
     assert!(!s.fake.listed(&id()));
     assert!(!s.fake.proc_exists(4300));
@@ -568,7 +568,7 @@ fn a_stopped_shim_stops_at_the_cap_then_ends_at_the_shim_rung() {
             .contains("no answer in time")
     );
     let next = r.result.next.as_ref().unwrap();
-    assert_eq!(next.rung, Rung::KillShim);
+    assert_eq!(next.rung, ContainerRung::KillShim);
     assert_eq!(next.risk, Risk::Destructive);
     assert!(
         r.error
@@ -598,7 +598,7 @@ fn a_stopped_shim_stops_at_the_cap_then_ends_at_the_shim_rung() {
 
     let r = rm(&s, Risk::Destructive, &NoRebootGate);
     assert_eq!(r.exit_code(), 0, "{:?}", r.error);
-    assert_eq!(r.result.removed_by, Some(Rung::KillShim));
+    assert_eq!(r.result.removed_by, Some(ContainerRung::KillShim));
     assert!(
         s.fake
             .calls()
@@ -642,7 +642,10 @@ fn a_process_in_d_skips_every_signal_rung_and_needs_the_reboot() {
             );
         }
         let next = r.result.next.as_ref().unwrap();
-        assert_eq!((next.rung, next.risk), (Rung::Reboot, Risk::Reboot));
+        assert_eq!(
+            (next.rung, next.risk),
+            (ContainerRung::Reboot, Risk::Reboot)
+        );
         assert!(matches!(
             r.result.futility,
             Some(container::Futility::Uninterruptible { .. })
@@ -696,7 +699,7 @@ fn a_process_in_d_skips_every_signal_rung_and_needs_the_reboot() {
     };
     let r = rm(&s, Risk::Reboot, &never);
     assert_eq!(r.exit_code(), 0, "{:?}", r.error);
-    assert_eq!(r.result.removed_by, Some(Rung::Stop));
+    assert_eq!(r.result.removed_by, Some(ContainerRung::Stop));
     assert_eq!(step(&r, "docker rm").action, "docker rm web");
     let rb = r.result.reboot.as_ref().unwrap();
     assert!(rb.confirmed);
@@ -716,7 +719,7 @@ fn a_frozen_v2_cgroup_skips_sigterm_and_ends_at_kill() {
     let stop = step(&r, "docker stop");
     assert_eq!(stop.status, StepStatus::Skipped);
     assert!(stop.detail.contains("frozen"), "{}", stop.detail);
-    assert_eq!(r.result.removed_by, Some(Rung::Kill));
+    assert_eq!(r.result.removed_by, Some(ContainerRung::Kill));
 }
 
 #[test]
@@ -727,7 +730,7 @@ fn a_frozen_v1_cgroup_on_a_host_without_systemd_needs_the_reboot() {
     let restart = step(&r, "systemctl restart");
     assert_eq!(restart.status, StepStatus::Skipped);
     assert!(restart.detail.contains("not a systemd host"));
-    assert_eq!(r.result.next.as_ref().unwrap().rung, Rung::Reboot);
+    assert_eq!(r.result.next.as_ref().unwrap().rung, ContainerRung::Reboot);
     assert!(s.fake.mutating().is_empty(), "{:?}", s.fake.mutating());
 }
 
@@ -737,7 +740,7 @@ fn a_paused_container_is_unpaused_first() {
     let r = rm(&s, Risk::Disruptive, &NoRebootGate);
     assert_eq!(r.exit_code(), 0, "{:?}", r.error);
     assert_eq!(step(&r, "docker unpause").status, StepStatus::Done);
-    assert_eq!(r.result.removed_by, Some(Rung::Stop));
+    assert_eq!(r.result.removed_by, Some(ContainerRung::Stop));
     assert_eq!(s.fake.mutating()[0], format!("docker unpause {}", id()));
 }
 
@@ -746,14 +749,17 @@ fn processes_the_engine_forgot_are_killed_at_destructive() {
     let s = setup("leftover", Fault::None, "running", false);
     let r = rm_target(&s, &id(), Risk::Disruptive, &NoRebootGate, false);
     assert_eq!(r.exit_code(), 3, "{:?}", r.error);
-    assert_eq!(r.result.next.as_ref().unwrap().rung, Rung::KillShim);
+    assert_eq!(
+        r.result.next.as_ref().unwrap().rung,
+        ContainerRung::KillShim
+    );
     let first = step(&r, "docker rm");
     assert_eq!(first.status, StepStatus::Skipped);
     assert!(first.detail.contains("no longer lists"), "{}", first.detail);
 
     let r = rm_target(&s, &id()[..12], Risk::Destructive, &NoRebootGate, false);
     assert_eq!(r.exit_code(), 0, "{:?}", r.error);
-    assert_eq!(r.result.removed_by, Some(Rung::KillShim));
+    assert_eq!(r.result.removed_by, Some(ContainerRung::KillShim));
     let m = s.fake.mutating();
     assert_eq!(
         m,
@@ -773,7 +779,10 @@ fn an_engine_restart_clears_a_stuck_removal_and_names_who_it_hits() {
     s.fake.state.lock().unwrap().containers[0].shim = None;
     let r = rm(&s, Risk::Disruptive, &NoRebootGate);
     assert_eq!(r.exit_code(), 3);
-    assert_eq!(r.result.next.as_ref().unwrap().rung, Rung::RestartEngine);
+    assert_eq!(
+        r.result.next.as_ref().unwrap().rung,
+        ContainerRung::RestartEngine
+    );
     assert_eq!(r.result.engine_restart_hits, vec!["db".to_string()]);
     let refused = step(&r, "systemctl restart");
     assert_eq!(refused.status, StepStatus::Refused);
@@ -790,7 +799,7 @@ fn an_engine_restart_clears_a_stuck_removal_and_names_who_it_hits() {
 
     let r = rm(&s, Risk::Destructive, &NoRebootGate);
     assert_eq!(r.exit_code(), 0, "{:?}", r.error);
-    assert_eq!(r.result.removed_by, Some(Rung::RestartEngine));
+    assert_eq!(r.result.removed_by, Some(ContainerRung::RestartEngine));
     let m = s.fake.mutating();
     let tail: Vec<&str> = m.iter().rev().take(3).rev().map(String::as_str).collect();
     assert_eq!(
@@ -820,7 +829,10 @@ fn a_dry_run_plans_every_rung_under_the_cap_and_names_the_next() {
         ]
     );
     let next = r.result.next.as_ref().unwrap();
-    assert_eq!((next.rung, next.risk), (Rung::KillShim, Risk::Destructive));
+    assert_eq!(
+        (next.rung, next.risk),
+        (ContainerRung::KillShim, Risk::Destructive)
+    );
     assert_eq!(r.result.ladder.len(), 6);
     assert!(s.fake.mutating().is_empty());
     assert!(s.fake.listed(&id()));
@@ -929,7 +941,7 @@ fn after_the_shim_kill_the_engine_finishes_the_removal_it_hung_on() {
     );
     let r = rm(&s, Risk::Destructive, &NoRebootGate);
     assert_eq!(r.exit_code(), 0, "{:?}\n{:#?}", r.error, r.steps);
-    assert_eq!(r.result.removed_by, Some(Rung::KillShim));
+    assert_eq!(r.result.removed_by, Some(ContainerRung::KillShim));
     let shim = step(&r, "SIGKILL containerd shim");
     // Its own `docker rm -f` was refused (the engine was already removing it); the rung
     // still counts because the container went.
@@ -948,7 +960,7 @@ fn an_inspect_that_hangs_falls_back_to_the_list() {
     s.fake.state.lock().unwrap().inspect_hangs = true;
     let r = rm(&s, Risk::Destructive, &NoRebootGate);
     assert_eq!(r.exit_code(), 0, "{:?}\n{:#?}", r.error, r.steps);
-    assert_eq!(r.result.removed_by, Some(Rung::KillShim));
+    assert_eq!(r.result.removed_by, Some(ContainerRung::KillShim));
     // Even the lookup of the name hung: the list told the id.
     assert!(
         s.fake
@@ -1027,7 +1039,7 @@ fn the_reboot_guard_reboots_once_per_container_and_the_next_boot_confirms_it() {
     }
     let r = rm(&s, Risk::Reboot, &gate);
     assert_eq!(r.exit_code(), 0, "{:?}", r.error);
-    assert_eq!(r.result.removed_by, Some(Rung::Stop));
+    assert_eq!(r.result.removed_by, Some(ContainerRung::Stop));
     assert!(r.result.reboot.as_ref().unwrap().confirmed);
 }
 
@@ -1037,7 +1049,7 @@ fn a_read_only_cap_refuses_the_first_rung_and_creates_nothing() {
     let r = rm(&s, Risk::ReadOnly, &NoRebootGate);
     assert_eq!(r.exit_code(), 3, "{:?}", r.error);
     assert!(!r.changed);
-    assert_eq!(r.result.next.as_ref().unwrap().rung, Rung::Stop);
+    assert_eq!(r.result.next.as_ref().unwrap().rung, ContainerRung::Stop);
     assert!(s.fake.mutating().is_empty());
     assert!(!s.root.join("var/lib/hostfix").exists());
 }

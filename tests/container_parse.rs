@@ -10,12 +10,12 @@ use hostfix::Host;
 use hostfix::Risk;
 use hostfix::doctor::{Area, Severity};
 use hostfix::testing::container::ladder::{
-    Decision, LadderEnv, Names, Observation, Rung, action, decide, next_rung, plan_ladder,
-    restart_hits, restart_impact,
+    ContainerRung, LadderEnv, Names, Observation, RungDecision, action, decide, next_rung,
+    plan_ladder, restart_hits, restart_impact,
 };
 use hostfix::testing::container::procs::{self, Futility, Sampling};
 use hostfix::testing::container::{
-    ContainerInfo, PortHolder, PortHolders, findings, findings_with_holders,
+    ContainerInfo, PortHolderSummary, PortHolders, findings, findings_with_holders,
 };
 use hostfix::testing::engine::{
     self, EngineFailure, Status, classify_failure, parse_inspect, parse_live_restore, parse_ps,
@@ -264,13 +264,13 @@ const SYSTEMD: LadderEnv = LadderEnv {
     live_restore: Some(false),
 };
 
-fn decisions(o: &Observation, env: &LadderEnv) -> Vec<(Rung, bool)> {
-    Rung::LADDER
+fn decisions(o: &Observation, env: &LadderEnv) -> Vec<(ContainerRung, bool)> {
+    ContainerRung::LADDER
         .iter()
         .filter_map(|r| match decide(*r, o, env) {
-            Decision::Try => Some((*r, true)),
-            Decision::Skip(_) => Some((*r, false)),
-            Decision::NotApplicable => None,
+            RungDecision::Try => Some((*r, true)),
+            RungDecision::Skip(_) => Some((*r, false)),
+            RungDecision::NotApplicable => None,
             other => panic!("a decision this test does not know: {other:?}"),
         })
         .collect()
@@ -281,17 +281,26 @@ fn running_container_tries_every_rung_in_order() {
     let o = obs("running", Some("web-running"));
     assert!(decisions(&o, &SYSTEMD).iter().all(|(_, t)| *t));
     assert_eq!(decisions(&o, &SYSTEMD).len(), 6, "no unpause rung");
-    assert_eq!(next_rung(Rung::Stop, &o, &SYSTEMD), Some(Rung::Kill));
-    assert_eq!(next_rung(Rung::RmForce, &o, &SYSTEMD), Some(Rung::KillShim));
+    assert_eq!(
+        next_rung(ContainerRung::Stop, &o, &SYSTEMD),
+        Some(ContainerRung::Kill)
+    );
+    assert_eq!(
+        next_rung(ContainerRung::RmForce, &o, &SYSTEMD),
+        Some(ContainerRung::KillShim)
+    );
     let n = Names {
         name: "web".into(),
         stop_grace: Duration::from_secs(10),
     };
     assert_eq!(
-        action(Rung::Stop, &o, &n),
+        action(ContainerRung::Stop, &o, &n),
         "docker stop -t 10 web, then docker rm web"
     );
-    assert!(action(Rung::KillShim, &o, &n).starts_with("SIGKILL containerd shim pid 4290 of web"));
+    assert!(
+        action(ContainerRung::KillShim, &o, &n)
+            .starts_with("SIGKILL containerd shim pid 4290 of web")
+    );
     let plan = plan_ladder(&o, &SYSTEMD, &n, Risk::Disruptive);
     let allowed: Vec<bool> = plan.iter().map(|p| p.allowed).collect();
     assert_eq!(allowed, vec![true, true, true, false, false, false]);
@@ -304,32 +313,35 @@ fn stuck_in_d_skips_to_the_reboot() {
     assert_eq!(
         d,
         vec![
-            (Rung::Stop, false),
-            (Rung::Kill, false),
-            (Rung::RmForce, false),
-            (Rung::KillShim, false),
-            (Rung::RestartEngine, false),
-            (Rung::Reboot, true)
+            (ContainerRung::Stop, false),
+            (ContainerRung::Kill, false),
+            (ContainerRung::RmForce, false),
+            (ContainerRung::KillShim, false),
+            (ContainerRung::RestartEngine, false),
+            (ContainerRung::Reboot, true)
         ]
     );
-    match decide(Rung::KillShim, &o, &SYSTEMD) {
-        Decision::Skip(why) => assert!(why.contains("orphan"), "{why}"),
+    match decide(ContainerRung::KillShim, &o, &SYSTEMD) {
+        RungDecision::Skip(why) => assert!(why.contains("orphan"), "{why}"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(next_rung(Rung::Unpause, &o, &SYSTEMD), Some(Rung::Reboot));
+    assert_eq!(
+        next_rung(ContainerRung::Unpause, &o, &SYSTEMD),
+        Some(ContainerRung::Reboot)
+    );
 }
 
 #[test]
 fn after_the_reboot_the_first_rung_is_a_plain_rm() {
     let o = obs("empty", Some("web-exited"));
-    assert_eq!(decide(Rung::Stop, &o, &SYSTEMD), Decision::Try);
+    assert_eq!(decide(ContainerRung::Stop, &o, &SYSTEMD), RungDecision::Try);
     let n = Names {
         name: "web".into(),
         stop_grace: Duration::from_secs(10),
     };
-    assert_eq!(action(Rung::Stop, &o, &n), "docker rm web");
-    match decide(Rung::Kill, &o, &SYSTEMD) {
-        Decision::Skip(why) => assert!(why.contains("exited"), "{why}"),
+    assert_eq!(action(ContainerRung::Stop, &o, &n), "docker rm web");
+    match decide(ContainerRung::Kill, &o, &SYSTEMD) {
+        RungDecision::Skip(why) => assert!(why.contains("exited"), "{why}"),
         other => panic!("{other:?}"),
     }
 }
@@ -346,9 +358,9 @@ fn stopped_shim_is_not_futile() {
 fn frozen_v2_skips_only_sigterm_and_v1_every_signal() {
     let o = obs("frozen-v2", Some("web-running"));
     let d = decisions(&o, &SYSTEMD);
-    assert_eq!(d[0], (Rung::Stop, false));
-    assert_eq!(d[1], (Rung::Kill, true));
-    assert_eq!(d[2], (Rung::RmForce, true));
+    assert_eq!(d[0], (ContainerRung::Stop, false));
+    assert_eq!(d[1], (ContainerRung::Kill, true));
+    assert_eq!(d[2], (ContainerRung::RmForce, true));
     let o = obs("frozen-v1", Some("web-running"));
     let no_systemd = LadderEnv {
         systemd: false,
@@ -356,8 +368,8 @@ fn frozen_v2_skips_only_sigterm_and_v1_every_signal() {
     };
     let d = decisions(&o, &no_systemd);
     assert!(d.iter().take(5).all(|(_, t)| !*t), "{d:?}");
-    match decide(Rung::RestartEngine, &o, &no_systemd) {
-        Decision::Skip(why) => assert!(why.contains("not a systemd host"), "{why}"),
+    match decide(ContainerRung::RestartEngine, &o, &no_systemd) {
+        RungDecision::Skip(why) => assert!(why.contains("not a systemd host"), "{why}"),
         other => panic!("{other:?}"),
     }
 }
@@ -366,8 +378,11 @@ fn frozen_v2_skips_only_sigterm_and_v1_every_signal() {
 fn paused_by_the_engine_unpauses_first() {
     let o = obs("frozen-v2", Some("web-paused"));
     assert_eq!(o.futility, None);
-    assert_eq!(decide(Rung::Unpause, &o, &SYSTEMD), Decision::Try);
-    assert_eq!(decide(Rung::Stop, &o, &SYSTEMD), Decision::Try);
+    assert_eq!(
+        decide(ContainerRung::Unpause, &o, &SYSTEMD),
+        RungDecision::Try
+    );
+    assert_eq!(decide(ContainerRung::Stop, &o, &SYSTEMD), RungDecision::Try);
 }
 
 #[test]
@@ -378,17 +393,17 @@ fn forgotten_by_the_engine_goes_to_the_shim() {
     assert_eq!(
         &d[..3],
         &[
-            (Rung::Stop, false),
-            (Rung::Kill, false),
-            (Rung::RmForce, false)
+            (ContainerRung::Stop, false),
+            (ContainerRung::Kill, false),
+            (ContainerRung::RmForce, false)
         ]
     );
-    assert_eq!(d[3], (Rung::KillShim, true));
+    assert_eq!(d[3], (ContainerRung::KillShim, true));
     let n = Names {
         name: "7c3a9b2f5e1d".into(),
         stop_grace: Duration::from_secs(10),
     };
-    assert!(action(Rung::KillShim, &o, &n).ends_with("and its leftover processes"));
+    assert!(action(ContainerRung::KillShim, &o, &n).ends_with("and its leftover processes"));
 }
 
 #[test]
@@ -396,8 +411,8 @@ fn gone_and_no_shim() {
     let o = obs("empty", None);
     assert!(o.gone());
     let o = obs("empty", Some("old-nginx-dead"));
-    match decide(Rung::KillShim, &o, &SYSTEMD) {
-        Decision::Skip(why) => assert!(why.contains("no containerd shim"), "{why}"),
+    match decide(ContainerRung::KillShim, &o, &SYSTEMD) {
+        RungDecision::Skip(why) => assert!(why.contains("no containerd shim"), "{why}"),
         other => panic!("{other:?}"),
     }
 }
@@ -502,7 +517,7 @@ fn doctor_names_the_port_holder_in_the_containers_way() {
     let list = parse_ps(&read("engine/ps-incident.txt")).unwrap();
     let inspected = vec![info("nginx-port-taken")];
     let table = procs::ProcTable::default();
-    let nginx = PortHolder {
+    let nginx = PortHolderSummary {
         summary: "pid 812 nginx (master) and 1 worker, unit nginx.service, package nginx \
                   (installed for nginx-light)"
             .into(),
@@ -540,7 +555,7 @@ fn doctor_names_the_port_holder_in_the_containers_way() {
     );
 
     // Another container publishes it: hostfix does not stop containers for a port.
-    let other = PortHolder {
+    let other = PortHolderSummary {
         summary: "pid 700 docker-proxy, container web (3f4e5a) (docker-proxy)".into(),
         package: None,
         container: true,

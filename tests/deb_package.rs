@@ -3,13 +3,19 @@
 
 use std::process::Command;
 
+#[path = "support/tiers.rs"]
+mod tiers;
+
+use tiers::Tier;
+
 #[test]
 fn deb_holds_the_binary_and_nothing_else() {
-    for tool in ["dpkg-deb", "objdump"] {
-        if which::which(tool).is_err() {
-            eprintln!("SKIP deb_holds_the_binary_and_nothing_else: {tool} is not installed");
-            return;
-        }
+    if !tiers::tools(
+        Tier::Root,
+        &["dpkg-deb", "objdump"],
+        "apt-get install dpkg binutils",
+    ) {
+        return;
     }
     let out = tempfile::tempdir().unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/deb/build.sh");

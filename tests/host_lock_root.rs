@@ -18,25 +18,11 @@ use std::process::{Child, Command, Stdio};
 use serial_test::serial;
 use swap_support::{FakeRoot, LoopFs, live_root, real_swaps_under};
 
-/// Whether the root tier can run here; prints why not, or fails under
-/// `HOSTFIX_REQUIRE_ROOT=1`.
-fn root_tier(test: &str) -> bool {
-    let why = if !nix::unistd::geteuid().is_root() {
-        Some("not root (swapon, mount and losetup need root)".to_string())
-    } else {
-        ["mkfs.ext4", "losetup", "mount"]
-            .iter()
-            .find(|t| which::which(t).is_err())
-            .map(|t| format!("{t} is not installed"))
-    };
-    let Some(why) = why else {
-        return true;
-    };
-    if std::env::var_os("HOSTFIX_REQUIRE_ROOT").is_some_and(|v| v == "1") {
-        panic!("HOSTFIX_REQUIRE_ROOT=1 but the root test {test} cannot run: {why}");
-    }
-    eprintln!("\n## SKIPPED root test {test}: {why}. It did NOT run.\n");
-    false
+/// Whether the root tier can run here; skips loudly when not (a failure under
+/// `HOSTFIX_REQUIRE_ROOT=1`).
+#[track_caller]
+fn root_tier() -> bool {
+    swap_support::root_or_skip(&["mkfs.ext4", "losetup", "mount"])
 }
 
 fn spawn_args(root: &FakeRoot, state_dir: &str, args: &[String]) -> Child {
@@ -80,7 +66,7 @@ fn fstab_lines_for(root: &FakeRoot, path: &str) -> usize {
 #[test]
 #[serial]
 fn eight_runs_with_eight_state_dirs_keep_every_swap_and_every_fstab_line() {
-    if !root_tier("eight_runs_with_eight_state_dirs_keep_every_swap_and_every_fstab_line") {
+    if !root_tier() {
         return;
     }
     let root = live_root();
@@ -184,7 +170,7 @@ fn run(root: &FakeRoot, state_dir: &str, args: &[String]) -> (i32, serde_json::V
 #[test]
 #[serial]
 fn ensure_racing_remove_with_other_state_dirs_ends_consistently() {
-    if !root_tier("ensure_racing_remove_with_other_state_dirs_ends_consistently") {
+    if !root_tier() {
         return;
     }
     let root = live_root();

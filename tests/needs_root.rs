@@ -5,6 +5,8 @@
 //! root only: skipped loudly otherwise, a failure under `HOSTFIX_REQUIRE_ROOT=1`).
 
 mod reboot_common;
+#[path = "support/tiers.rs"]
+mod tiers;
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -19,16 +21,11 @@ use serial_test::serial;
 
 const NOBODY: u32 = 65534;
 
-fn root_tier(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    let why = "not root (the test drops to uid 65534 from root)";
-    if std::env::var_os("HOSTFIX_REQUIRE_ROOT").is_some_and(|v| v == "1") {
-        panic!("HOSTFIX_REQUIRE_ROOT=1 but the root test {test} cannot run: {why}");
-    }
-    eprintln!("\n## SKIPPED root test {test}: {why}. It did NOT run.\n");
-    false
+/// Whether this runs as root (the test drops to `nobody` from root); skips loudly when
+/// not (a failure under `HOSTFIX_REQUIRE_ROOT=1`).
+#[track_caller]
+fn root_tier() -> bool {
+    tiers::root("dropping to uid 65534 for each run")
 }
 
 /// A fake root any user can walk through, with root's private state directory holding a
@@ -117,7 +114,7 @@ fn never_blames_the_ledger(out: &str) {
 #[test]
 #[serial]
 fn doctor_as_non_root_says_the_ledger_needs_root() {
-    if !root_tier("doctor_as_non_root_says_the_ledger_needs_root") {
+    if !root_tier() {
         return;
     }
     let s = Setup::new();
@@ -141,7 +138,7 @@ fn doctor_as_non_root_says_the_ledger_needs_root() {
 #[test]
 #[serial]
 fn reboot_as_non_root_refuses_with_needs_root() {
-    if !root_tier("reboot_as_non_root_refuses_with_needs_root") {
+    if !root_tier() {
         return;
     }
     let s = Setup::new();
@@ -165,7 +162,7 @@ fn reboot_as_non_root_refuses_with_needs_root() {
 #[test]
 #[serial]
 fn a_dry_run_as_non_root_shows_the_whole_plan_and_marks_what_needs_root() {
-    if !root_tier("a_dry_run_as_non_root_shows_the_whole_plan_and_marks_what_needs_root") {
+    if !root_tier() {
         return;
     }
     let s = Setup::new();

@@ -9,6 +9,9 @@ use hostfix::Host;
 use hostfix::testing::package::{self, Dpkg, PackageManager};
 use hostfix::testing::{CmdOutput, FakeRoot, RecordingSystem};
 
+#[path = "support/tiers.rs"]
+mod tiers;
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/package")
 }
@@ -169,7 +172,7 @@ fn the_live_database_and_a_real_simulation() {
     // Read-only: the machine's own dpkg database and `apt-get -s`, which changes nothing.
     let host = Host::live();
     if !Path::new("/var/lib/dpkg/status").is_file() || which::which("apt-get").is_err() {
-        eprintln!("skipped: not a dpkg/apt system");
+        tiers::skip(tiers::Tier::Root, "not a dpkg/apt system");
         return;
     }
     let d = Dpkg::new();

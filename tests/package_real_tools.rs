@@ -10,22 +10,15 @@ use hostfix::Host;
 use hostfix::testing::LiveSystem;
 use hostfix::testing::package::{self, PackageManager, Pacman, Rpm};
 
-fn have(tool: &str) -> bool {
-    which::which(tool).is_ok()
-}
+#[path = "support/tiers.rs"]
+mod tiers;
 
 fn ready(tools: &[&str]) -> bool {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: not root");
-        return false;
-    }
-    for t in tools {
-        if !have(t) {
-            eprintln!("skipped: {t} is not installed (apt-get install rpm pacman-package-manager)");
-            return false;
-        }
-    }
-    true
+    tiers::root_with(
+        "installing packages into a test root",
+        tools,
+        "apt-get install rpm pacman-package-manager",
+    )
 }
 
 fn sh(cmd: &mut Command) -> String {

@@ -19,22 +19,29 @@ use nix::sched::{CloneFlags, unshare};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+#[path = "support/tiers.rs"]
+mod tiers;
+
+use tiers::Tier;
+
 const PY: &str = "/usr/bin/python3";
 const HOSTFIX: &str = env!("CARGO_BIN_EXE_hostfix");
 
 /// Moves this thread into a new network namespace with `lo` up; false (and the reason
 /// printed) when the test cannot run here.
 fn netns() -> bool {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: not root");
+    if !tiers::root("a private network namespace") {
         return false;
     }
     if !Path::new(PY).exists() {
-        eprintln!("skipped: {PY} is missing");
+        tiers::skip(
+            Tier::Root,
+            &format!("{PY} is missing (apt-get install python3)"),
+        );
         return false;
     }
     if let Err(e) = unshare(CloneFlags::CLONE_NEWNET) {
-        eprintln!("skipped: unshare(CLONE_NEWNET): {e}");
+        tiers::skip(Tier::Root, &format!("unshare(CLONE_NEWNET): {e}"));
         return false;
     }
     match Command::new("ip")

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use hostfix::error::{Error, Refusal};
 use hostfix::reboot::{
-    self, Decision, EntryState, EntryStatus, LedgerEntry, RebootMethod, RebootSpec, Rules,
+    self, EntryState, EntryStatus, LedgerEntry, RebootDecision, RebootMethod, RebootSpec, Rules,
 };
 use hostfix::testing::reboot::Ledger;
 use hostfix::testing::state::HostLock;
@@ -56,7 +56,7 @@ fn systemd_reboot_is_recorded_before_it_is_requested() {
     let rep = reboot::reboot(&h, &spec, &policy());
     assert_eq!(rep.exit_code(), 0, "{:?}", rep.error);
     assert!(rep.changed && !rep.dry_run);
-    assert_eq!(rep.result.decision, Decision::Reboot);
+    assert_eq!(rep.result.decision, RebootDecision::Reboot);
     assert!(rep.result.requested);
     assert!(
         rep.result.why.contains("has not happened yet"),
@@ -235,7 +235,7 @@ fn dry_run_decides_and_changes_nothing() {
     let rep = reboot::reboot(&h, &spec, &policy().dry_run(true));
     assert_eq!(rep.exit_code(), 0, "{:?}", rep.error);
     assert!(rep.dry_run && rep.changed);
-    assert_eq!(rep.result.decision, Decision::Reboot);
+    assert_eq!(rep.result.decision, RebootDecision::Reboot);
     assert!(!rep.result.requested);
     assert!(reboot_calls(&rec).is_empty(), "{:?}", rec.calls());
     assert!(
@@ -295,7 +295,7 @@ fn if_needed_without_a_reason_does_nothing() {
     let rep = reboot::reboot(&h, &spec, &policy());
     assert_eq!(rep.exit_code(), 0);
     assert!(!rep.changed);
-    assert_eq!(rep.result.decision, Decision::NotNeeded);
+    assert_eq!(rep.result.decision, RebootDecision::NotNeeded);
     assert!(reboot_calls(&rec).is_empty());
     assert!(!d.path().join("var/lib/hostfix").exists());
     assert_eq!(rep.steps.last().unwrap().status, StepStatus::Skipped);
@@ -328,13 +328,13 @@ fn when_condition_gates_the_reboot() {
     });
     let rep = reboot::reboot(&h, &spec, &policy());
     assert_eq!(rep.exit_code(), 0);
-    assert_eq!(rep.result.decision, Decision::NotNeeded);
+    assert_eq!(rep.result.decision, RebootDecision::NotNeeded);
     assert!(!rec.commands().contains(&"systemctl reboot".to_string()));
 
     rec.respond_once("sh -c", CmdOutput::ok(""));
     let rep = reboot::reboot(&h, &spec, &policy());
     assert_eq!(rep.exit_code(), 0, "{:?}", rep.error);
-    assert_eq!(rep.result.decision, Decision::Reboot);
+    assert_eq!(rep.result.decision, RebootDecision::Reboot);
     assert!(rec.commands().contains(&"systemctl reboot".to_string()));
 
     // A condition that cannot run is a failure, never a reboot.
@@ -420,7 +420,7 @@ fn once_refuses_the_second_reboot() {
     let rep = reboot::reboot(&h, &spec, &policy());
     assert_eq!(rep.exit_code(), 3);
     assert_eq!(refused_rule(&rep.error), "once");
-    assert_eq!(rep.result.decision, Decision::Refused);
+    assert_eq!(rep.result.decision, RebootDecision::Refused);
     let l = read_ledger(d.path());
     assert_eq!(l.entries.len(), 1, "no entry for a refused reboot");
     // The first one was confirmed by the same run.
@@ -620,7 +620,7 @@ fn a_run_killed_between_recording_and_requesting_converges() {
         .result
         .guard
         .iter()
-        .filter(|v| v.verdict == hostfix::reboot::Verdict::Refuse)
+        .filter(|v| v.verdict == hostfix::reboot::GuardVerdict::Refuse)
         .map(|v| v.rule.as_str())
         .collect();
     assert_eq!(refusing, ["once", "pending"]);

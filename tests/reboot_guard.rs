@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use hostfix::error::Refusal;
 use hostfix::reboot::{EntryState, LedgerEntry};
-use hostfix::testing::reboot::guard::{self, GuardInput, LedgerInput, LockState, Rules, Verdict};
+use hostfix::testing::reboot::guard::{
+    self, GuardInput, GuardVerdict, LedgerInput, LockState, Rules,
+};
 use hostfix::testing::reboot::{Ledger, Now};
 use hostfix::testing::with;
 use reboot_common::NOW;
@@ -383,7 +385,7 @@ fn guard_table() {
         );
         let refusing: Vec<&str> = verdicts
             .iter()
-            .filter(|v| v.verdict == Verdict::Refuse)
+            .filter(|v| v.verdict == GuardVerdict::Refuse)
             .map(|v| v.rule.as_str())
             .collect();
         if refusing != c.refusing {
@@ -397,13 +399,13 @@ fn guard_table() {
         assert!(verdicts.iter().all(|v| !v.detail.is_empty()), "{}", c.name);
         // Off exactly when the rule was not asked for.
         assert_eq!(
-            verdicts[2].verdict == Verdict::Off,
+            verdicts[2].verdict == GuardVerdict::Off,
             c.rules.once.is_none(),
             "{}",
             c.name
         );
         assert_eq!(
-            verdicts[5].verdict == Verdict::Off,
+            verdicts[5].verdict == GuardVerdict::Off,
             c.rules.min_uptime.is_none(),
             "{}",
             c.name

@@ -11,6 +11,8 @@
 //! `reboot(2)` is PID 1 of a namespace the test just created.
 
 mod reboot_common;
+#[path = "support/tiers.rs"]
+mod tiers;
 
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
@@ -21,6 +23,7 @@ use std::time::{Duration, Instant};
 use hostfix::Host;
 use hostfix::reboot::EntryState;
 use hostfix::testing::reboot::Ledger;
+use tiers::Tier;
 
 const HOSTFIX: &str = env!("CARGO_BIN_EXE_hostfix");
 
@@ -48,7 +51,7 @@ fn safety_failure(code: i32) -> Option<&'static str> {
 /// Why this machine cannot run these tests, if it cannot.
 fn cannot_run() -> Option<String> {
     if !nix::unistd::geteuid().is_root() {
-        return Some("not root".into());
+        return Some("not root (reboot(2) in a PID namespace needs root)".into());
     }
     for tool in ["unshare", "mount", "sh"] {
         if which::which(tool).is_err() {
@@ -155,9 +158,10 @@ fn state_dir() -> Option<tempfile::TempDir> {
             return Some(d);
         }
     }
-    eprintln!(
-        "skipped: no directory that survives a reboot to hold the ledger (the target folder \
-         and /var/lib are volatile or on a tmpfs)"
+    tiers::skip(
+        Tier::Root,
+        "no directory that survives a reboot to hold the ledger (the target folder and \
+         /var/lib are volatile or on a tmpfs)",
     );
     None
 }
@@ -181,7 +185,7 @@ fn boot_id() -> String {
 #[serial_test::serial]
 fn allowed_reboot_ends_the_namespace_and_the_key_then_refuses() {
     if let Some(why) = cannot_run() {
-        eprintln!("skipped: {why}");
+        tiers::skip(Tier::Root, &why);
         return;
     }
     let Some(dir) = state_dir() else { return };
@@ -255,7 +259,7 @@ fn allowed_reboot_ends_the_namespace_and_the_key_then_refuses() {
 #[serial_test::serial]
 fn refused_reboot_leaves_the_namespace_running() {
     if let Some(why) = cannot_run() {
-        eprintln!("skipped: {why}");
+        tiers::skip(Tier::Root, &why);
         return;
     }
     let Some(dir) = state_dir() else { return };

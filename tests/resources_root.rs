@@ -9,6 +9,9 @@ use hostfix::testing::resources::read_disk;
 use hostfix::testing::with;
 use hostfix::{Host, Policy, Risk};
 
+#[path = "support/tiers.rs"]
+mod tiers;
+
 struct Mount(std::path::PathBuf);
 
 impl Drop for Mount {
@@ -20,8 +23,7 @@ impl Drop for Mount {
 #[test]
 #[serial_test::serial]
 fn tmpfs_of_known_size_reads_exactly() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("SKIP tmpfs_of_known_size_reads_exactly: needs root to mount a tmpfs");
+    if !tiers::root("mounting a tmpfs") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -1,13 +1,84 @@
-//! The reboot rung's gate onto the reboot guard ([`crate::reboot`]).
+//! The reboot rung's gate: what the ladder asks ([`RebootRequest`]), the gate it asks
+//! ([`RebootGate`]), and the gates it ships: onto the reboot guard ([`crate::reboot`]),
+//! or refusing every reboot.
 
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use serde::Serialize;
+
+use crate::error::{Error, Refusal, Result};
 use crate::host::Host;
 use crate::plan::Policy;
-use crate::reboot::{self, RebootMethod, RebootSpec, Rules, Verdict};
+use crate::reboot::{self, GuardVerdict, RebootMethod, RebootSpec, Rules};
 
-use super::ladder::{RebootGate, RebootRequest};
+/// What the ladder asks of the reboot guard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct RebootRequest {
+    /// A key for the guard's once-only rule: one reboot per container
+    /// (`container-rm-<full id>`).
+    pub key: String,
+    /// Why, for the guard's ledger and the journal.
+    pub reason: String,
+    /// One short line for logged-in users.
+    pub message: String,
+}
+
+/// The one function the reboot rung calls: a reboot through the reboot guard.
+///
+/// The guard decides (loops, attempts per window, minimum uptime); the ladder only asks.
+/// A closure `Fn(&Host, &Policy, &RebootRequest) -> Result<String>` is a gate whose check
+/// always passes.
+pub trait RebootGate {
+    /// Whether the guard would allow this reboot now; read-only.
+    ///
+    /// # Errors
+    /// [`Error::Refused`](crate::Error::Refused) with the guard's [`Refusal`] when it would not.
+    fn check(&self, _host: &Host, _policy: &Policy, _req: &RebootRequest) -> Result<()> {
+        Ok(())
+    }
+
+    /// Reboots through the guard; returns what was done (an orderly reboot returns once
+    /// it is queued; `reboot(2)` never returns).
+    ///
+    /// # Errors
+    /// The guard's refusal or the reboot's failure.
+    fn reboot(&self, host: &Host, policy: &Policy, req: &RebootRequest) -> Result<String>;
+}
+
+impl<F> RebootGate for F
+where
+    F: Fn(&Host, &Policy, &RebootRequest) -> Result<String>,
+{
+    fn reboot(&self, host: &Host, policy: &Policy, req: &RebootRequest) -> Result<String> {
+        self(host, policy, req)
+    }
+}
+
+/// A gate that refuses every reboot: for builds and callers without the reboot guard.
+/// The reboot rung is then planned and refused, never faked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoRebootGate;
+
+impl NoRebootGate {
+    fn refusal() -> Refusal {
+        Refusal::Guard {
+            rule: "reboot-guard".into(),
+            detail: "no reboot guard is wired to the container ladder in this build: \
+                     reboot the host yourself, then run the same command again"
+                .into(),
+        }
+    }
+}
+
+impl RebootGate for NoRebootGate {
+    fn check(&self, _host: &Host, _policy: &Policy, _req: &RebootRequest) -> Result<()> {
+        Err(Self::refusal().into())
+    }
+    fn reboot(&self, _host: &Host, _policy: &Policy, _req: &RebootRequest) -> Result<String> {
+        Err(Self::refusal().into())
+    }
+}
 
 /// Reboots through `hostfix reboot`'s guard: the ledger, one reboot per container ever
 /// (`--once container-rm-<id>`), at most `max_attempts` reboots per `window` in all, and
@@ -55,7 +126,7 @@ impl GuardedReboot {
 fn verdicts(r: &reboot::RebootResult) -> String {
     r.guard
         .iter()
-        .filter(|v| v.verdict != Verdict::Off)
+        .filter(|v| v.verdict != GuardVerdict::Off)
         .map(|v| format!("{} {}", v.rule, v.verdict.as_str()))
         .collect::<Vec<_>>()
         .join(", ")

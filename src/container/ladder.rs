@@ -25,17 +25,17 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::engine::{ContainerInfo, Status, short_id};
-use crate::error::{Refusal, Result};
-use crate::host::Host;
-use crate::plan::{Policy, Risk};
+use crate::plan::Risk;
 
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))] // used by hostfix::testing
+pub use super::gate::{NoRebootGate, RebootGate, RebootRequest};
 use super::procs::{ContainerProcess, Futility, Shim};
 
 /// One rung of the ladder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
-pub enum Rung {
+pub enum ContainerRung {
     /// `docker unpause`: only for a container the engine paused (its cgroup is frozen).
     Unpause,
     /// `docker stop` with a grace period, then `docker rm` (just `docker rm` when the
@@ -54,37 +54,40 @@ pub enum Rung {
     Reboot,
 }
 
-impl Rung {
+impl ContainerRung {
     /// Every rung, in the order the ladder tries them.
-    pub const LADDER: [Rung; 7] = [
-        Rung::Unpause,
-        Rung::Stop,
-        Rung::Kill,
-        Rung::RmForce,
-        Rung::KillShim,
-        Rung::RestartEngine,
-        Rung::Reboot,
+    pub const LADDER: [ContainerRung; 7] = [
+        ContainerRung::Unpause,
+        ContainerRung::Stop,
+        ContainerRung::Kill,
+        ContainerRung::RmForce,
+        ContainerRung::KillShim,
+        ContainerRung::RestartEngine,
+        ContainerRung::Reboot,
     ];
 
     /// How risky the rung is.
     pub fn risk(self) -> Risk {
         match self {
-            Rung::Unpause | Rung::Stop | Rung::Kill | Rung::RmForce => Risk::Disruptive,
-            Rung::KillShim | Rung::RestartEngine => Risk::Destructive,
-            Rung::Reboot => Risk::Reboot,
+            ContainerRung::Unpause
+            | ContainerRung::Stop
+            | ContainerRung::Kill
+            | ContainerRung::RmForce => Risk::Disruptive,
+            ContainerRung::KillShim | ContainerRung::RestartEngine => Risk::Destructive,
+            ContainerRung::Reboot => Risk::Reboot,
         }
     }
 
     /// Its name in JSON and on the command line.
     pub fn as_str(self) -> &'static str {
         match self {
-            Rung::Unpause => "unpause",
-            Rung::Stop => "stop",
-            Rung::Kill => "kill",
-            Rung::RmForce => "rm-force",
-            Rung::KillShim => "kill-shim",
-            Rung::RestartEngine => "restart-engine",
-            Rung::Reboot => "reboot",
+            ContainerRung::Unpause => "unpause",
+            ContainerRung::Stop => "stop",
+            ContainerRung::Kill => "kill",
+            ContainerRung::RmForce => "rm-force",
+            ContainerRung::KillShim => "kill-shim",
+            ContainerRung::RestartEngine => "restart-engine",
+            ContainerRung::Reboot => "reboot",
         }
     }
 
@@ -93,12 +96,16 @@ impl Rung {
     pub fn signals(self) -> bool {
         matches!(
             self,
-            Rung::Stop | Rung::Kill | Rung::RmForce | Rung::KillShim | Rung::RestartEngine
+            ContainerRung::Stop
+                | ContainerRung::Kill
+                | ContainerRung::RmForce
+                | ContainerRung::KillShim
+                | ContainerRung::RestartEngine
         )
     }
 }
 
-impl std::fmt::Display for Rung {
+impl std::fmt::Display for ContainerRung {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
@@ -112,12 +119,14 @@ impl Futility {
     /// handled (the stop rung is skipped); on cgroup v1 SIGKILL waits for a thaw too, so
     /// every signal rung is skipped, while on cgroup v2 a fatal signal still ends frozen
     /// tasks (kernel cgroup-v2 documentation), so the SIGKILL rungs are tried.
-    pub fn blocks(&self, rung: Rung) -> bool {
+    pub fn blocks(&self, rung: ContainerRung) -> bool {
         match self {
             Futility::Uninterruptible { .. } => rung.signals(),
             Futility::Frozen { cgroup_version, .. } => match rung {
-                Rung::Stop => true,
-                Rung::Kill | Rung::RmForce | Rung::KillShim => *cgroup_version == 1,
+                ContainerRung::Stop => true,
+                ContainerRung::Kill | ContainerRung::RmForce | ContainerRung::KillShim => {
+                    *cgroup_version == 1
+                }
                 _ => false,
             },
         }
@@ -212,7 +221,7 @@ pub struct LadderEnv {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "decision", content = "why", rename_all = "kebab-case")]
 #[non_exhaustive]
-pub enum Decision {
+pub enum RungDecision {
     /// Take it.
     Try,
     /// Skip it: it cannot work here (the reason says why).
@@ -222,68 +231,70 @@ pub enum Decision {
 }
 
 /// Decides what to do with `rung` given an observation (pure).
-pub fn decide(rung: Rung, o: &Observation, env: &LadderEnv) -> Decision {
+pub fn decide(rung: ContainerRung, o: &Observation, env: &LadderEnv) -> RungDecision {
     let blocked = o.futility.as_ref().filter(|f| f.blocks(rung));
     let not_listed = || {
-        Decision::Skip("the engine no longer lists the container: only its processes remain".into())
+        RungDecision::Skip(
+            "the engine no longer lists the container: only its processes remain".into(),
+        )
     };
     match rung {
-        Rung::Unpause => {
+        ContainerRung::Unpause => {
             if o.listed && o.engine_paused() {
-                Decision::Try
+                RungDecision::Try
             } else {
-                Decision::NotApplicable
+                RungDecision::NotApplicable
             }
         }
-        Rung::Stop => match (o.listed, blocked) {
+        ContainerRung::Stop => match (o.listed, blocked) {
             (false, _) => not_listed(),
             // Not running: this rung is a plain `docker rm`, no signal involved.
-            (true, Some(f)) if o.live() => Decision::Skip(f.why()),
-            _ => Decision::Try,
+            (true, Some(f)) if o.live() => RungDecision::Skip(f.why()),
+            _ => RungDecision::Try,
         },
-        Rung::Kill => match (o.listed, blocked) {
+        ContainerRung::Kill => match (o.listed, blocked) {
             (false, _) => not_listed(),
-            (true, _) if !o.live() => Decision::Skip(format!(
+            (true, _) if !o.live() => RungDecision::Skip(format!(
                 "the engine says it is {}: docker kill has nothing to signal",
                 o.status().map_or("not running".into(), ToString::to_string)
             )),
-            (true, Some(f)) => Decision::Skip(f.why()),
-            _ => Decision::Try,
+            (true, Some(f)) => RungDecision::Skip(f.why()),
+            _ => RungDecision::Try,
         },
-        Rung::RmForce => match (o.listed, blocked) {
+        ContainerRung::RmForce => match (o.listed, blocked) {
             (false, _) => not_listed(),
-            (true, Some(f)) => Decision::Skip(f.why()),
-            _ => Decision::Try,
+            (true, Some(f)) => RungDecision::Skip(f.why()),
+            _ => RungDecision::Try,
         },
-        Rung::KillShim => {
+        ContainerRung::KillShim => {
             if let Some(f) = blocked {
-                Decision::Skip(format!(
+                RungDecision::Skip(format!(
                     "{}; killing the shim would only orphan them",
                     f.why()
                 ))
             } else if o.shims.is_empty() && (o.listed || o.processes.is_empty()) {
-                Decision::Skip(format!(
+                RungDecision::Skip(format!(
                     "no containerd shim runs with -id {}",
                     short_id(&o.id)
                 ))
             } else {
-                Decision::Try
+                RungDecision::Try
             }
         }
-        Rung::RestartEngine => {
+        ContainerRung::RestartEngine => {
             if !env.systemd {
-                Decision::Skip(
+                RungDecision::Skip(
                     "not a systemd host: hostfix restarts the engine only through systemctl; \
                      restart containerd and docker with the host's own init"
                         .into(),
                 )
             } else if let Some(f) = blocked {
-                Decision::Skip(f.why())
+                RungDecision::Skip(f.why())
             } else {
-                Decision::Try
+                RungDecision::Try
             }
         }
-        Rung::Reboot => Decision::Try,
+        ContainerRung::Reboot => RungDecision::Try,
     }
 }
 
@@ -292,14 +303,14 @@ pub fn decide(rung: Rung, o: &Observation, env: &LadderEnv) -> Decision {
 #[non_exhaustive]
 pub struct RungPlan {
     /// The rung.
-    pub rung: Rung,
+    pub rung: ContainerRung,
     /// Its risk.
     pub risk: Risk,
     /// What it would do.
     pub action: String,
     /// What the ladder does with it.
     #[serde(flatten)]
-    pub decision: Decision,
+    pub decision: RungDecision,
     /// Whether the cap allows it.
     pub allowed: bool,
 }
@@ -307,7 +318,7 @@ pub struct RungPlan {
 /// The whole ladder as planned from one observation (pure): every applicable rung with
 /// its risk, action and decision.
 pub fn plan_ladder(o: &Observation, env: &LadderEnv, names: &Names, cap: Risk) -> Vec<RungPlan> {
-    Rung::LADDER
+    ContainerRung::LADDER
         .iter()
         .map(|&rung| RungPlan {
             rung,
@@ -316,18 +327,18 @@ pub fn plan_ladder(o: &Observation, env: &LadderEnv, names: &Names, cap: Risk) -
             decision: decide(rung, o, env),
             allowed: rung.risk() <= cap,
         })
-        .filter(|p| p.decision != Decision::NotApplicable)
+        .filter(|p| p.decision != RungDecision::NotApplicable)
         .collect()
 }
 
 /// The rung that would be tried after `after` (pure), if `after` did not remove it.
 #[cfg_attr(not(feature = "testing"), allow(dead_code))] // used by hostfix::testing
-pub fn next_rung(after: Rung, o: &Observation, env: &LadderEnv) -> Option<Rung> {
-    Rung::LADDER
+pub fn next_rung(after: ContainerRung, o: &Observation, env: &LadderEnv) -> Option<ContainerRung> {
+    ContainerRung::LADDER
         .iter()
         .copied()
         .filter(|r| *r > after)
-        .find(|r| decide(*r, o, env) == Decision::Try)
+        .find(|r| decide(*r, o, env) == RungDecision::Try)
 }
 
 /// How the container is named in actions.
@@ -340,18 +351,18 @@ pub struct Names {
 }
 
 /// The step action for a rung (pure).
-pub fn action(rung: Rung, o: &Observation, n: &Names) -> String {
+pub fn action(rung: ContainerRung, o: &Observation, n: &Names) -> String {
     let name = &n.name;
     match rung {
-        Rung::Unpause => format!("docker unpause {name}"),
-        Rung::Stop if o.live() => format!(
+        ContainerRung::Unpause => format!("docker unpause {name}"),
+        ContainerRung::Stop if o.live() => format!(
             "docker stop -t {} {name}, then docker rm {name}",
             n.stop_grace.as_secs()
         ),
-        Rung::Stop => format!("docker rm {name}"),
-        Rung::Kill => format!("docker kill {name}, then docker rm {name}"),
-        Rung::RmForce => format!("docker rm -f {name}"),
-        Rung::KillShim => {
+        ContainerRung::Stop => format!("docker rm {name}"),
+        ContainerRung::Kill => format!("docker kill {name}, then docker rm {name}"),
+        ContainerRung::RmForce => format!("docker rm -f {name}"),
+        ContainerRung::KillShim => {
             let mut what = if o.shims.is_empty() {
                 "kill the containerd shim".to_string()
             } else {
@@ -372,28 +383,34 @@ pub fn action(rung: Rung, o: &Observation, n: &Names) -> String {
             }
             what
         }
-        Rung::RestartEngine => format!(
+        ContainerRung::RestartEngine => format!(
             "systemctl restart containerd, then systemctl restart docker, then docker rm -f {name}"
         ),
-        Rung::Reboot => format!("reboot the host through the reboot guard to clear {name}"),
+        ContainerRung::Reboot => {
+            format!("reboot the host through the reboot guard to clear {name}")
+        }
     }
 }
 
 /// Why a rung is taken, with what it costs (pure).
-pub fn reason(rung: Rung, o: &Observation, env: &LadderEnv) -> String {
+pub fn reason(rung: ContainerRung, o: &Observation, env: &LadderEnv) -> String {
     match rung {
-        Rung::Unpause => "the engine paused it: a frozen container handles no signal".into(),
-        Rung::Stop => "the gentlest removal: let it shut down, then remove it".into(),
-        Rung::Kill => "it did not stop: SIGKILL through the engine".into(),
-        Rung::RmForce => "the engine could not remove it: force the removal".into(),
-        Rung::KillShim => "the engine gets no exit event: kill the shim that should send it; \
+        ContainerRung::Unpause => {
+            "the engine paused it: a frozen container handles no signal".into()
+        }
+        ContainerRung::Stop => "the gentlest removal: let it shut down, then remove it".into(),
+        ContainerRung::Kill => "it did not stop: SIGKILL through the engine".into(),
+        ContainerRung::RmForce => "the engine could not remove it: force the removal".into(),
+        ContainerRung::KillShim => {
+            "the engine gets no exit event: kill the shim that should send it; \
                            containerd then cleans up the task"
-            .into(),
-        Rung::RestartEngine => format!(
+                .into()
+        }
+        ContainerRung::RestartEngine => format!(
             "the engine itself is stuck on it; {}",
             restart_impact(o, env)
         ),
-        Rung::Reboot => "nothing short of a reboot clears it".into(),
+        ContainerRung::Reboot => "nothing short of a reboot clears it".into(),
     }
 }
 
@@ -428,85 +445,16 @@ pub fn restart_hits(o: &Observation, env: &LadderEnv) -> Vec<String> {
     }
 }
 
-/// What the ladder asks of the reboot guard.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct RebootRequest {
-    /// A key for the guard's once-only rule: one reboot per container
-    /// (`container-rm-<full id>`).
-    pub key: String,
-    /// Why, for the guard's ledger and the journal.
-    pub reason: String,
-    /// One short line for logged-in users.
-    pub message: String,
-}
-
-/// The one function the reboot rung calls: a reboot through the reboot guard.
-///
-/// The guard decides (loops, attempts per window, minimum uptime); the ladder only asks.
-/// A closure `Fn(&Host, &Policy, &RebootRequest) -> Result<String>` is a gate whose check
-/// always passes.
-pub trait RebootGate {
-    /// Whether the guard would allow this reboot now; read-only.
-    ///
-    /// # Errors
-    /// [`Error::Refused`](crate::Error::Refused) with the guard's [`Refusal`] when it would not.
-    fn check(&self, _host: &Host, _policy: &Policy, _req: &RebootRequest) -> Result<()> {
-        Ok(())
-    }
-
-    /// Reboots through the guard; returns what was done (an orderly reboot returns once
-    /// it is queued; `reboot(2)` never returns).
-    ///
-    /// # Errors
-    /// The guard's refusal or the reboot's failure.
-    fn reboot(&self, host: &Host, policy: &Policy, req: &RebootRequest) -> Result<String>;
-}
-
-impl<F> RebootGate for F
-where
-    F: Fn(&Host, &Policy, &RebootRequest) -> Result<String>,
-{
-    fn reboot(&self, host: &Host, policy: &Policy, req: &RebootRequest) -> Result<String> {
-        self(host, policy, req)
-    }
-}
-
-/// A gate that refuses every reboot: for builds and callers without the reboot guard.
-/// The reboot rung is then planned and refused, never faked.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoRebootGate;
-
-impl NoRebootGate {
-    fn refusal() -> Refusal {
-        Refusal::Guard {
-            rule: "reboot-guard".into(),
-            detail: "no reboot guard is wired to the container ladder in this build: \
-                     reboot the host yourself, then run the same command again"
-                .into(),
-        }
-    }
-}
-
-impl RebootGate for NoRebootGate {
-    fn check(&self, _host: &Host, _policy: &Policy, _req: &RebootRequest) -> Result<()> {
-        Err(Self::refusal().into())
-    }
-    fn reboot(&self, _host: &Host, _policy: &Policy, _req: &RebootRequest) -> Result<String> {
-        Err(Self::refusal().into())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn rung_risks_are_ordered() {
-        let risks: Vec<Risk> = Rung::LADDER.iter().map(|r| r.risk()).collect();
+        let risks: Vec<Risk> = ContainerRung::LADDER.iter().map(|r| r.risk()).collect();
         assert!(risks.windows(2).all(|w| w[0] <= w[1]));
-        assert_eq!(Rung::KillShim.risk(), Risk::Destructive);
-        assert_eq!(Rung::RestartEngine.risk(), Risk::Destructive);
-        assert_eq!(Rung::Reboot.risk(), Risk::Reboot);
+        assert_eq!(ContainerRung::KillShim.risk(), Risk::Destructive);
+        assert_eq!(ContainerRung::RestartEngine.risk(), Risk::Destructive);
+        assert_eq!(ContainerRung::Reboot.risk(), Risk::Reboot);
     }
 }

@@ -41,14 +41,15 @@ pub(crate) mod procs;
 pub(crate) mod record;
 mod remove;
 mod render;
+mod resolve;
 mod rungs;
 
 pub use crate::error::ContainerError;
 
 pub use crate::engine::Status;
 pub(crate) use diag::{blocked_ports, diagnose};
-pub use gate::GuardedReboot;
-pub use ladder::{Decision, NoRebootGate, RebootGate, RebootRequest, Rung, RungPlan};
+pub use gate::{GuardedReboot, NoRebootGate, RebootGate, RebootRequest};
+pub use ladder::{ContainerRung, RungDecision, RungPlan};
 pub use procs::{ContainerProcess, Futility, Sampling, Shim};
 pub use record::RebootEvidence;
-pub use remove::{NextRung, Removal, RemoveOptions, remove};
+pub use remove::{NextContainerRung, Removal, RemoveOptions, remove};

@@ -6,28 +6,29 @@ use std::time::UNIX_EPOCH;
 
 use serde::Serialize;
 
-use crate::engine::{Engine, EngineFailure, Limits, Status, short_id};
-use crate::error::{Error, InputError, Refusal, Result};
+use crate::engine::{Engine, Limits, Status, short_id};
+use crate::error::{Error, Refusal, Result};
 use crate::host::{Host, InitSystem};
-use crate::plan::{Mode, Policy, Report, Risk, Rung as PlanRung, Runner};
+use crate::plan::{Climb, Mode, Policy, Report, Risk, Rung, Runner};
 use crate::protect;
 
 use super::ContainerError;
 use super::ladder::{
-    LadderEnv, Names, Observation, RebootGate, RebootRequest, Rung, RungPlan, plan_ladder,
+    ContainerRung, LadderEnv, Names, Observation, RebootGate, RebootRequest, RungPlan, plan_ladder,
     restart_hits,
 };
 pub use super::options::RemoveOptions;
-use super::procs::{self, ContainerProcess, Futility, Shim};
+use super::procs::{ContainerProcess, Futility, Shim};
 use super::record::{RebootEvidence, RebootRecord, read_record, remove_record, write_record};
-use super::rungs::{Ctx, Gone, Step};
+use super::resolve::{Resolved, resolve};
+use super::rungs::{BoundRung, Ctx, Gone};
 
 /// The next rung, as reported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
-pub struct NextRung {
+pub struct NextContainerRung {
     /// The rung.
-    pub rung: Rung,
+    pub rung: ContainerRung,
     /// Its risk.
     pub risk: Risk,
     /// What it would do.
@@ -55,10 +56,10 @@ pub struct Removal {
     /// Whether it was gone before anything was done.
     pub already_gone: bool,
     /// The rung that removed it.
-    pub removed_by: Option<Rung>,
+    pub removed_by: Option<ContainerRung>,
     /// The rung that would come next: after the planned one (dry run), or the one the
     /// cap or the guard refused.
-    pub next: Option<NextRung>,
+    pub next: Option<NextContainerRung>,
     /// Why signals cannot end its processes, when they cannot (the last observation).
     pub futility: Option<Futility>,
     /// The ladder as planned from the first observation.
@@ -75,112 +76,6 @@ pub struct Removal {
     /// the JSON: the report's `dry_run` says it.
     #[serde(skip)]
     pub(crate) dry_run: bool,
-}
-
-/// The target, resolved.
-struct Resolved {
-    id: String,
-    name: String,
-    /// The engine's inspect of it hung (it was found through `docker ps`).
-    inspect_hung: bool,
-}
-
-impl Resolved {
-    fn new(id: String, name: String) -> Self {
-        Resolved {
-            id,
-            name,
-            inspect_hung: false,
-        }
-    }
-}
-
-/// Resolves the target to a full id and name; `None` when nothing of it exists.
-fn resolve(
-    host: &Host,
-    engine: &Engine,
-    target: &str,
-    record: Option<&RebootRecord>,
-) -> Result<Option<Resolved>> {
-    let out = engine.run(
-        host,
-        &["container", "inspect", "--format", "{{json .}}", target],
-        engine.limits.command,
-    )?;
-    match out.failure {
-        None => {
-            let info = crate::engine::parse_inspect(&out.output.stdout)?
-                .into_iter()
-                .next()
-                .ok_or_else(|| Error::parse("docker container inspect output", "empty"))?;
-            return Ok(Some(Resolved::new(info.id.clone(), info.name)));
-        }
-        Some(EngineFailure::NotFound) => {}
-        // An engine stuck on this container may not answer an inspect of it; its list
-        // still tells the id.
-        Some(EngineFailure::Hung) => {
-            let list = engine.list(host)?;
-            let t = target.to_ascii_lowercase();
-            let by_name: Vec<&crate::engine::PsEntry> = list
-                .iter()
-                .filter(|e| e.names.iter().any(|n| n == target))
-                .collect();
-            let found = if by_name.is_empty() {
-                list.iter().filter(|e| e.id.starts_with(&t)).collect()
-            } else {
-                by_name
-            };
-            match found.as_slice() {
-                [one] => {
-                    log::warn!("container: {} hung; found it in docker ps", out.command);
-                    return Ok(Some(Resolved {
-                        id: one.id.clone(),
-                        name: one.name().to_string(),
-                        inspect_hung: true,
-                    }));
-                }
-                [] => {}
-                _ => return Err(out.to_error().into()),
-            }
-        }
-        Some(EngineFailure::Other) if out.message().to_ascii_lowercase().contains("multiple") => {
-            return Err(InputError::new(
-                "container",
-                target,
-                out.message(),
-                "a name or an id prefix that matches one container",
-            )
-            .into());
-        }
-        Some(_) => return Err(out.to_error().into()),
-    }
-    // The engine does not know it. Its processes or shim may still run: look for them by
-    // id (a 12+ digit prefix), or by the id an earlier run recorded for this name.
-    if let Some(r) = record {
-        return Ok(Some(Resolved::new(r.id.clone(), r.name.clone())));
-    }
-    if target.len() >= 12 && target.bytes().all(|b| b.is_ascii_hexdigit()) {
-        let t = target.to_ascii_lowercase();
-        let ids: Vec<String> = procs::scan(host)
-            .ids()
-            .into_iter()
-            .filter(|id| id.starts_with(&t))
-            .collect();
-        match ids.as_slice() {
-            [one] => return Ok(Some(Resolved::new(one.clone(), short_id(one).to_string()))),
-            [] => {}
-            many => {
-                return Err(InputError::new(
-                    "container",
-                    target,
-                    format!("the prefix matches {} containers' processes", many.len()),
-                    "a longer id prefix",
-                )
-                .into());
-            }
-        }
-    }
-    Ok(None)
 }
 
 /// Removes a stuck container by the ladder, verifying after each rung (`hostfix
@@ -202,7 +97,7 @@ fn resolve(
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
-/// use hostfix::container::{remove, NoRebootGate, RemoveOptions, Rung};
+/// use hostfix::container::{remove, NoRebootGate, RemoveOptions, ContainerRung};
 /// use hostfix::testing::{CmdOutput, FakeRoot};
 /// use hostfix::Policy;
 ///
@@ -234,7 +129,7 @@ fn resolve(
 /// let policy = Policy::new(opts.default_cap()).state_dir("/state");
 /// let report = remove(&host, &opts, &policy, &NoRebootGate);
 /// assert!(report.is_ok(), "{report}");
-/// assert_eq!(report.result.removed_by, Some(Rung::Stop));
+/// assert_eq!(report.result.removed_by, Some(ContainerRung::Stop));
 /// assert!(report.result.gone);
 /// ```
 pub fn remove(
@@ -262,23 +157,7 @@ fn walk(
     let host = run.host();
     let policy = run.policy().clone();
     let target = opts.validate()?;
-    let mut engine = Engine::locate(host)?;
-    engine.limits = Limits {
-        command: opts.command_timeout,
-        stop_grace: opts.stop_grace,
-        restart: opts.restart_timeout,
-    };
-    run.observe(
-        "find the container engine",
-        format!(
-            "{} (commands guarded by {})",
-            engine.program,
-            engine
-                .timeout
-                .as_deref()
-                .unwrap_or("nothing: no timeout program, a hung command hangs hostfix")
-        ),
-    );
+    let engine = locate_engine(run, opts)?;
 
     let boot_id = host.boot_id().ok();
     let early = read_record(host, &policy.state_dir, None, &target);
@@ -304,28 +183,7 @@ fn walk(
     report_unusable(run, &by_id.unusable);
     let record = by_id.record.or(early_record);
     if let Some(r) = &record {
-        let confirmed = boot_id.as_deref().is_some_and(|b| b != r.boot_id);
-        run.observe(
-            "earlier reboot for this container",
-            if confirmed {
-                format!(
-                    "confirmed: asked in boot {}, this is boot {}",
-                    r.boot_id,
-                    boot_id.as_deref().unwrap_or("?")
-                )
-            } else {
-                format!(
-                    "asked in boot {} and the host has not rebooted since",
-                    r.boot_id
-                )
-            },
-        );
-        out.reboot = Some(RebootEvidence {
-            requested_in_boot: r.boot_id.clone(),
-            requested_at: r.requested_at,
-            current_boot: boot_id.clone(),
-            confirmed,
-        });
+        out.reboot = Some(earlier_reboot(run, r, boot_id.as_deref()));
     }
 
     let ctx = Ctx {
@@ -360,6 +218,75 @@ fn walk(
         return Ok(());
     }
     refuse_own_container(run, &id, &name)?;
+    let who = Who {
+        ctx: &ctx,
+        name: &name,
+        boot_id: boot_id.as_deref(),
+    };
+    escalate(run, &who, obs, gate, record.is_some(), out)
+}
+
+/// Finds the container engine and sets its time limits from the options.
+fn locate_engine(run: &mut Runner<'_>, opts: &RemoveOptions) -> Result<Engine> {
+    let mut engine = Engine::locate(run.host())?;
+    engine.limits = Limits {
+        command: opts.command_timeout,
+        stop_grace: opts.stop_grace,
+        restart: opts.restart_timeout,
+    };
+    run.observe(
+        "find the container engine",
+        format!(
+            "{} (commands guarded by {})",
+            engine.program,
+            engine
+                .timeout
+                .as_deref()
+                .unwrap_or("nothing: no timeout program, a hung command hangs hostfix")
+        ),
+    );
+    Ok(engine)
+}
+
+/// Reports the reboot an earlier run asked for this container: confirmed when the host
+/// has booted since.
+fn earlier_reboot(run: &mut Runner<'_>, r: &RebootRecord, boot_id: Option<&str>) -> RebootEvidence {
+    let confirmed = boot_id.is_some_and(|b| b != r.boot_id);
+    run.observe(
+        "earlier reboot for this container",
+        if confirmed {
+            format!(
+                "confirmed: asked in boot {}, this is boot {}",
+                r.boot_id,
+                boot_id.unwrap_or("?")
+            )
+        } else {
+            format!(
+                "asked in boot {} and the host has not rebooted since",
+                r.boot_id
+            )
+        },
+    );
+    RebootEvidence {
+        requested_in_boot: r.boot_id.clone(),
+        requested_at: r.requested_at,
+        current_boot: boot_id.map(str::to_string),
+        confirmed,
+    }
+}
+
+/// Climbs the ladder from the first observation of a container that is not gone, and
+/// reports how the climb ended.
+fn escalate(
+    run: &mut Runner<'_>,
+    who: &Who<'_>,
+    obs: Observation,
+    gate: &dyn RebootGate,
+    had_record: bool,
+    out: &mut Removal,
+) -> Result<()> {
+    let (host, ctx) = (run.host(), who.ctx);
+    let policy = run.policy().clone();
     let env = LadderEnv {
         systemd: host.init_system() == InitSystem::Systemd,
         live_restore: ctx.engine.live_restore(host),
@@ -367,49 +294,56 @@ fn walk(
     out.live_restore = env.live_restore;
     out.engine_restart_hits = restart_hits(&obs, &env);
     let names = Names {
-        name: name.clone(),
-        stop_grace: opts.stop_grace,
+        name: who.name.to_string(),
+        stop_grace: ctx.opts.stop_grace,
     };
     out.ladder = plan_ladder(&obs, &env, &names, policy.max_risk);
     let reboot = |h: &Host, o: &Observation, go: bool| -> Result<String> {
-        let who = Who {
-            ctx: &ctx,
-            name: &name,
-            boot_id: boot_id.as_deref(),
-        };
-        reboot_rung(h, &who, o, gate, &policy, go)
+        reboot_rung(h, who, o, gate, &policy, go)
     };
-    let steps: Vec<Step<'_>> = Rung::LADDER
+    let steps: Vec<BoundRung<'_>> = ContainerRung::LADDER
         .iter()
-        .map(|&rung| Step {
+        .map(|&rung| BoundRung {
             rung,
-            ctx: &ctx,
+            ctx,
             env: &env,
             names: &names,
             reboot: &reboot,
         })
         .collect();
-    let rungs: Vec<&dyn PlanRung<Observation>> = steps
-        .iter()
-        .map(|s| s as &dyn PlanRung<Observation>)
-        .collect();
-    let climb = run.climb(Mode::Escalate, &rungs, &mut Gone { ctx: &ctx }, obs);
+    let rungs: Vec<&dyn Rung<Observation>> =
+        steps.iter().map(|s| s as &dyn Rung<Observation>).collect();
+    let climb = run.climb(Mode::Escalate, &rungs, &mut Gone { ctx }, obs);
     drop(ctx.lock.take());
     out.futility = climb.last.futility.clone();
     out.engine_restart_hits = restart_hits(&climb.last, &env);
+    conclude(run, who, climb, had_record, out)
+}
+
+/// How the climb ended, in the report: gone (the record of an earlier reboot forgotten),
+/// stopped below the next rung, or not removed (a reboot pending, or the ladder
+/// exhausted).
+fn conclude(
+    run: &mut Runner<'_>,
+    who: &Who<'_>,
+    climb: Climb<Observation>,
+    had_record: bool,
+    out: &mut Removal,
+) -> Result<()> {
+    let (host, id, name) = (run.host(), &who.ctx.id, who.name.to_string());
     if climb.reached {
         out.gone = true;
-        out.removed_by = climb.reached_by.map(|i| Rung::LADDER[i]);
-        if record.is_some() {
-            remove_record(host, &policy.state_dir, &id);
+        out.removed_by = climb.reached_by.map(|i| ContainerRung::LADDER[i]);
+        if had_record {
+            remove_record(host, &run.policy().state_dir, id);
         }
         return Ok(());
     }
     out.next = climb
         .next_index
         .zip(climb.next.as_ref())
-        .map(|(i, n)| NextRung {
-            rung: Rung::LADDER[i],
+        .map(|(i, n)| NextContainerRung {
+            rung: ContainerRung::LADDER[i],
             risk: n.risk,
             action: n.action.clone(),
         });
@@ -420,7 +354,12 @@ fn walk(
     if let Some(e) = climb.error {
         return Err(e);
     }
-    if climb.taken.iter().any(|&i| Rung::LADDER[i] == Rung::Reboot) {
+    if climb
+        .taken
+        .iter()
+        .any(|&i| ContainerRung::LADDER[i] == ContainerRung::Reboot)
+    {
+        let boot_id = who.boot_id.map(str::to_string);
         out.reboot = Some(RebootEvidence {
             requested_in_boot: boot_id.clone().unwrap_or_default(),
             requested_at: unix_now(host),

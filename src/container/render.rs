@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{Decision, Removal};
+use super::{Removal, RungDecision};
 
 /// The human rendering of a [`Removal`] (`hostfix container rm`): the container and
 /// what became of it, why signals cannot work, the reboot asked for, what remains, the
@@ -53,10 +53,10 @@ impl fmt::Display for Removal {
             writeln!(f, "ladder:")?;
             for p in &r.ladder {
                 let what = match &p.decision {
-                    Decision::Try if p.allowed => "try".to_string(),
-                    Decision::Try => "above --max-risk".to_string(),
-                    Decision::Skip(why) => format!("skip: {why}"),
-                    Decision::NotApplicable => continue,
+                    RungDecision::Try if p.allowed => "try".to_string(),
+                    RungDecision::Try => "above --max-risk".to_string(),
+                    RungDecision::Skip(why) => format!("skip: {why}"),
+                    RungDecision::NotApplicable => continue,
                 };
                 writeln!(
                     f,

@@ -12,12 +12,14 @@ use crate::engine::{
 };
 use crate::error::{Error, Refusal, Result};
 use crate::host::Host;
-use crate::plan::{Goal, Risk, Rung as PlanRung, Verdict};
+use crate::plan::{Goal, Risk, Rung, Verdict};
 use crate::state::HostLock;
 use crate::{program, protect};
 
 use super::ContainerError;
-use super::ladder::{Decision, LadderEnv, Names, Observation, Rung, action, decide, reason};
+use super::ladder::{
+    ContainerRung, LadderEnv, Names, Observation, RungDecision, action, decide, reason,
+};
 use super::options::RemoveOptions;
 use super::procs;
 
@@ -152,15 +154,15 @@ impl Ctx<'_> {
     }
 
     /// Takes a rung's actions; returns what each did. The caller verifies.
-    fn act(&self, rung: Rung, o: &Observation) -> Result<Vec<String>> {
+    fn act(&self, rung: ContainerRung, o: &Observation) -> Result<Vec<String>> {
         let id = self.id.as_str();
         let cmd_limit = self.opts.command_timeout;
         let mut notes = Vec::new();
         match rung {
-            Rung::Unpause => {
+            ContainerRung::Unpause => {
                 notes.push(self.docker(&["unpause", id], cmd_limit)?.summary());
             }
-            Rung::Stop => {
+            ContainerRung::Stop => {
                 if o.live() {
                     let secs = self.opts.stop_grace.as_secs().to_string();
                     let limit = self.opts.stop_grace.saturating_add(cmd_limit);
@@ -173,7 +175,7 @@ impl Ctx<'_> {
                 }
                 notes.push(self.docker(&["rm", id], cmd_limit)?.summary());
             }
-            Rung::Kill => {
+            ContainerRung::Kill => {
                 let kill = self.docker(&["kill", id], cmd_limit)?;
                 notes.push(kill.summary());
                 if kill.failure == Some(EngineFailure::Hung) {
@@ -182,69 +184,77 @@ impl Ctx<'_> {
                 }
                 notes.push(self.docker(&["rm", id], cmd_limit)?.summary());
             }
-            Rung::RmForce => {
+            ContainerRung::RmForce => {
                 notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
             }
-            Rung::KillShim => {
-                let protected = protect::caller(self.host);
-                for s in &o.shims {
-                    notes.push(self.kill(s.pid, s.start_time, &s.comm, "shim", &protected)?);
-                }
-                if !o.listed {
-                    for p in &o.processes {
-                        notes.push(self.kill(
-                            p.pid,
-                            p.start_time,
-                            &p.comm,
-                            "process",
-                            &protected,
-                        )?);
-                    }
-                } else {
-                    // containerd notices the shim's death and cleans up the task.
-                    self.host.system().sleep(Duration::from_secs(1));
-                    notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
-                }
-            }
-            Rung::RestartEngine => {
-                let systemctl = program::find(self.host.root(), "systemctl")
-                    .map_or_else(|| "systemctl".into(), |p| p.run_path());
-                for unit in ["containerd.service", "docker.service"] {
-                    let out = run_wrapped(
-                        self.host,
-                        &self.engine.timeout,
-                        &systemctl,
-                        &["restart", unit],
-                        self.opts.restart_timeout,
-                    )?;
-                    let msg = out.message().to_ascii_lowercase();
-                    if out.ok() {
-                        notes.push(out.summary());
-                    } else if unit == "containerd.service"
-                        && (msg.contains("not found") || msg.contains("not loaded"))
-                    {
-                        notes.push(format!(
-                            "{}: no such unit (docker runs its own containerd)",
-                            out.command
-                        ));
-                    } else {
-                        // The engine may now be down: stop and say so, with systemd's
-                        // own words.
-                        return Err(ContainerError::Restart {
-                            unit: unit.into(),
-                            message: out.summary(),
-                        }
-                        .into());
-                    }
-                }
-                let after = self.settle(Settle::EngineBack)?;
-                if after.listed {
-                    notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
-                }
-            }
-            Rung::Reboot => {}
+            ContainerRung::KillShim => self.kill_shim(o, &mut notes)?,
+            ContainerRung::RestartEngine => self.restart_engine(&mut notes)?,
+            ContainerRung::Reboot => {}
         }
         Ok(notes)
+    }
+
+    /// The shim rung: SIGKILL to the container's shims, and to its leftover processes when
+    /// the engine no longer lists it; else `docker rm -f` once containerd had a moment.
+    fn kill_shim(&self, o: &Observation, notes: &mut Vec<String>) -> Result<()> {
+        let id = self.id.as_str();
+        let cmd_limit = self.opts.command_timeout;
+        let protected = protect::caller(self.host);
+        for s in &o.shims {
+            notes.push(self.kill(s.pid, s.start_time, &s.comm, "shim", &protected)?);
+        }
+        if !o.listed {
+            for p in &o.processes {
+                notes.push(self.kill(p.pid, p.start_time, &p.comm, "process", &protected)?);
+            }
+        } else {
+            // containerd notices the shim's death and cleans up the task.
+            self.host.system().sleep(Duration::from_secs(1));
+            notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
+        }
+        Ok(())
+    }
+
+    /// The engine rung: `systemctl restart` containerd, then docker; then `docker rm -f`
+    /// once the engine answers again, if it still lists the container.
+    fn restart_engine(&self, notes: &mut Vec<String>) -> Result<()> {
+        let id = self.id.as_str();
+        let cmd_limit = self.opts.command_timeout;
+        let systemctl = program::find(self.host.root(), "systemctl")
+            .map_or_else(|| "systemctl".into(), |p| p.run_path());
+        for unit in ["containerd.service", "docker.service"] {
+            let out = run_wrapped(
+                self.host,
+                &self.engine.timeout,
+                &systemctl,
+                &["restart", unit],
+                self.opts.restart_timeout,
+            )?;
+            let msg = out.message().to_ascii_lowercase();
+            if out.ok() {
+                notes.push(out.summary());
+            } else if unit == "containerd.service"
+                && (msg.contains("not found") || msg.contains("not loaded"))
+            {
+                notes.push(format!(
+                    "{}: no such unit (docker runs its own containerd)",
+                    out.command
+                ));
+            } else {
+                // The engine may now be down: stop and say so, with systemd's
+                // own words.
+                return Err(ContainerError::Restart {
+                    unit: unit.into(),
+                    message: out.summary(),
+                }
+                .into());
+            }
+        }
+        let after = self.settle(Settle::EngineBack)?;
+        if after.listed {
+            notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
+        }
+        Ok(())
     }
 
     /// SIGKILL to one process through a pidfd, after the protection checks.
@@ -281,18 +291,20 @@ impl Ctx<'_> {
 
     /// Takes a rung and observes the container after it (the observation is kept for
     /// the ladder's [`Gone`] goal). The ladder judges whether it was enough.
-    fn run_rung(&self, rung: Rung, o: &Observation) -> Result<String> {
+    fn run_rung(&self, rung: ContainerRung, o: &Observation) -> Result<String> {
         let notes = self.act(rung, o)?.join("; ");
         let after = match rung {
             // Unpausing removes nothing: it thaws the cgroup so the next rungs' signals
             // can work.
-            Rung::Unpause => self.observe()?,
-            Rung::KillShim | Rung::RestartEngine => self.settle(Settle::Patient)?,
+            ContainerRung::Unpause => self.observe()?,
+            ContainerRung::KillShim | ContainerRung::RestartEngine => {
+                self.settle(Settle::Patient)?
+            }
             _ => self.settle(Settle::Quick)?,
         };
         let detail = if after.gone() {
             format!("{notes}; verified: not listed, no process, no shim")
-        } else if rung == Rung::Unpause && !after.engine_paused() {
+        } else if rung == ContainerRung::Unpause && !after.engine_paused() {
             format!("{notes}; verified: no longer paused")
         } else {
             notes
@@ -325,8 +337,8 @@ impl Goal<Observation> for Gone<'_> {
 }
 
 /// A rung of the container ladder, with what it needs to act.
-pub(super) struct Step<'a> {
-    pub(super) rung: Rung,
+pub(super) struct BoundRung<'a> {
+    pub(super) rung: ContainerRung,
     pub(super) ctx: &'a Ctx<'a>,
     pub(super) env: &'a LadderEnv,
     pub(super) names: &'a Names,
@@ -334,7 +346,7 @@ pub(super) struct Step<'a> {
     pub(super) reboot: &'a dyn Fn(&Host, &Observation, bool) -> Result<String>,
 }
 
-impl PlanRung<Observation> for Step<'_> {
+impl Rung<Observation> for BoundRung<'_> {
     fn risk(&self) -> Risk {
         self.rung.risk()
     }
@@ -349,33 +361,33 @@ impl PlanRung<Observation> for Step<'_> {
 
     fn decide(&self, o: &Observation) -> Verdict {
         match decide(self.rung, o, self.env) {
-            Decision::Try => Verdict::Take,
-            Decision::NotApplicable => Verdict::Inapplicable,
-            Decision::Skip(why) if o.futility.as_ref().is_some_and(|f| f.blocks(self.rung)) => {
+            RungDecision::Try => Verdict::Take,
+            RungDecision::NotApplicable => Verdict::Inapplicable,
+            RungDecision::Skip(why) if o.futility.as_ref().is_some_and(|f| f.blocks(self.rung)) => {
                 Verdict::Futile(why)
             }
-            Decision::Skip(why) => Verdict::Skip(why),
+            RungDecision::Skip(why) => Verdict::Skip(why),
         }
     }
 
     fn check(&self, host: &Host, o: &Observation) -> Result<()> {
         match self.rung {
-            Rung::Reboot => (self.reboot)(host, o, false).map(drop),
+            ContainerRung::Reboot => (self.reboot)(host, o, false).map(drop),
             _ => Ok(()),
         }
     }
 
     fn verify(&self, after: &Observation) -> Option<bool> {
         match self.rung {
-            Rung::Unpause => Some(!after.engine_paused()),
+            ContainerRung::Unpause => Some(!after.engine_paused()),
             // Its postcondition is the request; the boot clears the container.
-            Rung::Reboot => Some(true),
+            ContainerRung::Reboot => Some(true),
             _ => None,
         }
     }
 
     fn act(&self, host: &Host, o: &Observation) -> Result<String> {
-        if self.rung == Rung::Reboot {
+        if self.rung == ContainerRung::Reboot {
             let done = (self.reboot)(host, o, true)?;
             // Nothing to observe before the boot.
             self.ctx.latest.replace(Some(o.clone()));

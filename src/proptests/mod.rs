@@ -15,6 +15,7 @@ mod container;
 mod host;
 mod package;
 mod port;
+mod port_diag;
 mod reboot;
 mod size;
 mod swap;

@@ -51,24 +51,7 @@ pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) {
 /// not written, reboots are only shown as completed.
 pub fn diagnose_in(host: &Host, state_dir: &Path, d: &mut Diagnosis) {
     let need = detect_need(host, None);
-    if need.needed {
-        let mut f = Finding::new(
-            Area::Reboot,
-            Severity::Warning,
-            format!("a reboot is needed: {}", need.summary()),
-        )
-        .fix("hostfix reboot --if-needed", Risk::Reboot);
-        for c in &need.checks {
-            f = f.evidence(need_evidence(c));
-        }
-        d.add(f);
-    } else {
-        let mut f = Finding::new(Area::Reboot, Severity::Ok, "no reboot needed");
-        for c in &need.checks {
-            f = f.evidence(need_evidence(c));
-        }
-        d.add(f);
-    }
+    d.add(need_finding(&need));
     let file = ledger::ledger_path(host, state_dir);
     let shown = host.host_path(&file).display().to_string();
     let boot_id = match host.boot_id() {
@@ -79,6 +62,45 @@ pub fn diagnose_in(host: &Host, state_dir: &Path, d: &mut Diagnosis) {
         }
     };
     let machine_id = read_machine_id(host);
+    lock_finding(host, d);
+    let now = Now {
+        boot_id: boot_id.as_deref().unwrap_or(""),
+        machine_id: machine_id.as_deref(),
+        time: ledger::unix_secs(host.system().now()),
+    };
+    let history = ledger_findings(host, state_dir, &shown, &now, d);
+    d.fact(
+        "reboot",
+        &RebootFacts {
+            need,
+            ledger: shown,
+            history,
+            boot_id,
+            uptime_secs: read_uptime(host).ok().map(|u| u.as_secs()),
+        },
+    );
+}
+
+/// The reboot need, with every source's verdict as evidence.
+fn need_finding(need: &RebootNeed) -> Finding {
+    let mut f = if need.needed {
+        Finding::new(
+            Area::Reboot,
+            Severity::Warning,
+            format!("a reboot is needed: {}", need.summary()),
+        )
+        .fix("hostfix reboot --if-needed", Risk::Reboot)
+    } else {
+        Finding::new(Area::Reboot, Severity::Ok, "no reboot needed")
+    };
+    for c in &need.checks {
+        f = f.evidence(need_evidence(c));
+    }
+    f
+}
+
+/// Whether another hostfix run holds the host lock (probed, never taken).
+fn lock_finding(host: &Host, d: &mut Diagnosis) {
     match super::probe_lock(host) {
         LockState::Busy(why) => d.add(
             Finding::new(
@@ -94,61 +116,62 @@ pub fn diagnose_in(host: &Host, state_dir: &Path, d: &mut Diagnosis) {
         LockState::Error(why) => d.unseen(format!("the host lock: {why}")),
         LockState::Free | LockState::Held => {}
     }
-    let mut history = Vec::new();
-    match ledger::read_ledger(host, state_dir) {
+}
+
+/// The ledger's findings: unusable, reboots started but never happened, and the last
+/// reboots; returns those last reboots.
+fn ledger_findings(
+    host: &Host,
+    state_dir: &Path,
+    shown: &str,
+    now: &Now<'_>,
+    d: &mut Diagnosis,
+) -> Vec<EntryView> {
+    let l = match ledger::read_ledger(host, state_dir) {
         // Not the ledger's fault: this run may not read it.
-        Err(Error::Refused(Refusal::NeedsRoot { .. })) => d.unseen(format!(
-            "the reboot ledger {shown}: readable only by root (run hostfix doctor as root)"
-        )),
-        Err(e) => d.add(
+        Err(Error::Refused(Refusal::NeedsRoot { .. })) => {
+            d.unseen(format!(
+                "the reboot ledger {shown}: readable only by root (run hostfix doctor as root)"
+            ));
+            return Vec::new();
+        }
+        Err(e) => {
+            d.add(
+                Finding::new(
+                    Area::Reboot,
+                    Severity::Problem,
+                    "the reboot ledger cannot be used: hostfix reboot refuses until it is reset",
+                )
+                .evidence(e.to_string()),
+            );
+            return Vec::new();
+        }
+        Ok(l) if l.entries.is_empty() => return Vec::new(),
+        Ok(l) => l,
+    };
+    let history = l.recent(HISTORY_SHOWN, now);
+    for v in history
+        .iter()
+        .filter(|v| v.status == EntryStatus::NeverHappened)
+    {
+        d.add(
             Finding::new(
                 Area::Reboot,
-                Severity::Problem,
-                "the reboot ledger cannot be used: hostfix reboot refuses until it is reset",
+                Severity::Warning,
+                format!("reboot #{} was started but never happened", v.entry.id),
             )
-            .evidence(e.to_string()),
-        ),
-        Ok(l) if l.entries.is_empty() => {}
-        Ok(l) => {
-            let now = Now {
-                boot_id: boot_id.as_deref().unwrap_or(""),
-                machine_id: machine_id.as_deref(),
-                time: ledger::unix_secs(host.system().now()),
-            };
-            history = l.recent(HISTORY_SHOWN, &now);
-            for v in history
-                .iter()
-                .filter(|v| v.status == EntryStatus::NeverHappened)
-            {
-                d.add(
-                    Finding::new(
-                        Area::Reboot,
-                        Severity::Warning,
-                        format!("reboot #{} was started but never happened", v.entry.id),
-                    )
-                    .evidence(v.summary.clone())
-                    .evidence(format!("method: {}", v.entry.method)),
-                );
-            }
-            let mut f = Finding::new(
-                Area::Reboot,
-                Severity::Info,
-                format!("last reboots started by hostfix ({shown})"),
-            );
-            for v in &history {
-                f = f.evidence(v.summary.clone());
-            }
-            d.add(f);
-        }
+            .evidence(v.summary.clone())
+            .evidence(format!("method: {}", v.entry.method)),
+        );
     }
-    d.fact(
-        "reboot",
-        &RebootFacts {
-            need,
-            ledger: shown,
-            history,
-            boot_id,
-            uptime_secs: read_uptime(host).ok().map(|u| u.as_secs()),
-        },
+    let mut f = Finding::new(
+        Area::Reboot,
+        Severity::Info,
+        format!("last reboots started by hostfix ({shown})"),
     );
+    for v in &history {
+        f = f.evidence(v.summary.clone());
+    }
+    d.add(f);
+    history
 }

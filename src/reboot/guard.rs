@@ -26,7 +26,7 @@ use crate::size::format_duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
-pub enum Verdict {
+pub enum GuardVerdict {
     /// The rule allows the reboot.
     Allow,
     /// The rule refuses it.
@@ -38,14 +38,14 @@ pub enum Verdict {
     Unknown,
 }
 
-impl Verdict {
+impl GuardVerdict {
     /// The verdict as JSON spells it.
     pub fn as_str(self) -> &'static str {
         match self {
-            Verdict::Allow => "allow",
-            Verdict::Refuse => "refuse",
-            Verdict::Off => "off",
-            Verdict::Unknown => "unknown",
+            GuardVerdict::Allow => "allow",
+            GuardVerdict::Refuse => "refuse",
+            GuardVerdict::Off => "off",
+            GuardVerdict::Unknown => "unknown",
         }
     }
 }
@@ -57,13 +57,13 @@ pub struct RuleVerdict {
     /// The rule's name, as its flag is spelled (`once`, `max-attempts`, ...).
     pub rule: String,
     /// Its verdict.
-    pub verdict: Verdict,
+    pub verdict: GuardVerdict,
     /// Why.
     pub detail: String,
 }
 
 impl RuleVerdict {
-    fn new(rule: &str, verdict: Verdict, detail: impl Into<String>) -> Self {
+    fn new(rule: &str, verdict: GuardVerdict, detail: impl Into<String>) -> Self {
         RuleVerdict {
             rule: rule.into(),
             verdict,
@@ -152,19 +152,46 @@ pub struct GuardInput<'a> {
 
 /// Evaluates every rule (pure). The result always has one verdict per rule, in order.
 pub fn evaluate(input: &GuardInput<'_>, rules: &Rules) -> Vec<RuleVerdict> {
-    use Verdict::*;
-    let mut out = Vec::new();
     let now = &input.now;
-    // What a rule that needs the ledger says when there is none to look at.
-    let unread = |rule: &str| match input.ledger {
+    // Entries recorded on another machine (a ledger baked into an image) do not count.
+    let entries: Vec<&LedgerEntry> = match input.ledger.ledger() {
+        Some(l) => l
+            .entries
+            .iter()
+            .filter(|e| e.status(now) != EntryStatus::Foreign)
+            .collect(),
+        None => Vec::new(),
+    };
+    vec![
+        ledger_rule(input),
+        lock_rule(input.lock),
+        once_rule(input, rules, &entries),
+        pending_rule(input, &entries),
+        max_attempts_rule(input, rules, &entries),
+        min_uptime_rule(rules, input.uptime),
+    ]
+}
+
+/// What a rule that needs the ledger says when there is none to look at.
+fn unread(input: &GuardInput<'_>, rule: &str) -> RuleVerdict {
+    match input.ledger {
         LedgerInput::NeedsRoot(_) => RuleVerdict::new(
             rule,
-            Unknown,
+            GuardVerdict::Unknown,
             "cannot be checked without root: the ledger is readable only by root",
         ),
-        _ => RuleVerdict::new(rule, Refuse, "cannot be checked: the ledger cannot be read"),
-    };
-    out.push(match input.ledger {
+        _ => RuleVerdict::new(
+            rule,
+            GuardVerdict::Refuse,
+            "cannot be checked: the ledger cannot be read",
+        ),
+    }
+}
+
+/// `ledger`: the ledger can be read.
+fn ledger_rule(input: &GuardInput<'_>) -> RuleVerdict {
+    use GuardVerdict::*;
+    match input.ledger {
         LedgerInput::Read(l) => RuleVerdict::new(
             "ledger",
             Allow,
@@ -175,25 +202,27 @@ pub fn evaluate(input: &GuardInput<'_>, rules: &Rules) -> Vec<RuleVerdict> {
         ),
         LedgerInput::Unusable(why) => RuleVerdict::new("ledger", Refuse, why),
         LedgerInput::NeedsRoot(why) => RuleVerdict::new("ledger", Unknown, why),
-    });
-    out.push(match input.lock {
+    }
+}
+
+/// `lock`: this run holds the host lock (or, in a dry run, nobody does).
+fn lock_rule(lock: &LockState) -> RuleVerdict {
+    use GuardVerdict::*;
+    match lock {
         LockState::Held => RuleVerdict::new("lock", Allow, "taken by this run"),
         LockState::Free => RuleVerdict::new("lock", Allow, "free (a dry run does not take it)"),
         LockState::Busy(why) | LockState::Error(why) => RuleVerdict::new("lock", Refuse, why),
         LockState::NeedsRoot(why) => RuleVerdict::new("lock", Unknown, why),
-    });
-    // Entries recorded on another machine (a ledger baked into an image) do not count.
-    let entries: Vec<_> = match input.ledger.ledger() {
-        Some(l) => l
-            .entries
-            .iter()
-            .filter(|e| e.status(now) != EntryStatus::Foreign)
-            .collect(),
-        None => Vec::new(),
-    };
-    out.push(match (&rules.once, input.ledger.ledger()) {
+    }
+}
+
+/// `once`: the `--once` key has not been used by a reboot yet.
+fn once_rule(input: &GuardInput<'_>, rules: &Rules, entries: &[&LedgerEntry]) -> RuleVerdict {
+    use GuardVerdict::*;
+    let now = &input.now;
+    match (&rules.once, input.ledger.ledger()) {
         (None, _) => RuleVerdict::new("once", Off, "no --once key"),
-        (Some(_), None) => unread("once"),
+        (Some(_), None) => unread(input, "once"),
         (Some(key), Some(_)) => {
             // A failed request used nothing; nor did a run killed between recording and
             // requesting (same boot, long past due, never requested): the key is free
@@ -216,9 +245,15 @@ pub fn evaluate(input: &GuardInput<'_>, rules: &Rules) -> Vec<RuleVerdict> {
                 None => RuleVerdict::new("once", Allow, format!("key {key:?} not used yet")),
             }
         }
-    });
-    out.push(match input.ledger.ledger() {
-        None => unread("pending"),
+    }
+}
+
+/// `pending`: no reboot is underway in this boot.
+fn pending_rule(input: &GuardInput<'_>, entries: &[&LedgerEntry]) -> RuleVerdict {
+    use GuardVerdict::*;
+    let now = &input.now;
+    match input.ledger.ledger() {
+        None => unread(input, "pending"),
         Some(_) => match entries
             .iter()
             .find(|e| e.status(now) == EntryStatus::Pending)
@@ -233,49 +268,62 @@ pub fn evaluate(input: &GuardInput<'_>, rules: &Rules) -> Vec<RuleVerdict> {
             ),
             None => RuleVerdict::new("pending", Allow, "no reboot underway in this boot"),
         },
-    });
-    out.push(match input.ledger.ledger() {
-        None => unread("max-attempts"),
-        Some(_) => {
-            let since = now.time.saturating_sub(rules.window.as_secs());
-            // Entries from the future (the clock went back) count too: the guard would
-            // rather wait than loop.
-            let recent: Vec<_> = entries.iter().filter(|e| e.started_at > since).collect();
-            let window = format_duration(rules.window);
-            let ids = recent
-                .iter()
-                .map(|e| format!("#{} at {}", e.id, format_utc(e.started_at)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            if recent.len() as u64 >= u64::from(rules.max_attempts) {
-                RuleVerdict::new(
-                    "max-attempts",
-                    Refuse,
-                    format!(
-                        "{} reboots started in the last {window} ({ids}); at most {} allowed",
-                        recent.len(),
-                        rules.max_attempts
-                    ),
-                )
-            } else {
-                RuleVerdict::new(
-                    "max-attempts",
-                    Allow,
-                    format!(
-                        "{} of at most {} reboots started in the last {window}{}",
-                        recent.len(),
-                        rules.max_attempts,
-                        if ids.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" ({ids})")
-                        }
-                    ),
-                )
-            }
-        }
-    });
-    out.push(match (rules.min_uptime, input.uptime) {
+    }
+}
+
+/// `max-attempts`: fewer than the allowed reboots started in the window.
+fn max_attempts_rule(
+    input: &GuardInput<'_>,
+    rules: &Rules,
+    entries: &[&LedgerEntry],
+) -> RuleVerdict {
+    use GuardVerdict::*;
+    let now = &input.now;
+    if input.ledger.ledger().is_none() {
+        return unread(input, "max-attempts");
+    }
+    let since = now.time.saturating_sub(rules.window.as_secs());
+    // Entries from the future (the clock went back) count too: the guard would
+    // rather wait than loop.
+    let recent: Vec<_> = entries.iter().filter(|e| e.started_at > since).collect();
+    let window = format_duration(rules.window);
+    let ids = recent
+        .iter()
+        .map(|e| format!("#{} at {}", e.id, format_utc(e.started_at)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if recent.len() as u64 >= u64::from(rules.max_attempts) {
+        RuleVerdict::new(
+            "max-attempts",
+            Refuse,
+            format!(
+                "{} reboots started in the last {window} ({ids}); at most {} allowed",
+                recent.len(),
+                rules.max_attempts
+            ),
+        )
+    } else {
+        RuleVerdict::new(
+            "max-attempts",
+            Allow,
+            format!(
+                "{} of at most {} reboots started in the last {window}{}",
+                recent.len(),
+                rules.max_attempts,
+                if ids.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({ids})")
+                }
+            ),
+        )
+    }
+}
+
+/// `min-uptime`: the host has been up at least `--min-uptime`.
+fn min_uptime_rule(rules: &Rules, uptime: Result<Duration, &str>) -> RuleVerdict {
+    use GuardVerdict::*;
+    match (rules.min_uptime, uptime) {
         (None, _) => RuleVerdict::new("min-uptime", Off, "no --min-uptime"),
         (Some(_), Err(why)) => RuleVerdict::new(
             "min-uptime",
@@ -300,13 +348,14 @@ pub fn evaluate(input: &GuardInput<'_>, rules: &Rules) -> Vec<RuleVerdict> {
                 format_duration(min)
             ),
         ),
-    });
-    out
+    }
 }
 
 /// The refusal of the first rule that refuses, naming the others that refuse too.
 pub fn refusal(verdicts: &[RuleVerdict]) -> Option<Refusal> {
-    let mut refusing = verdicts.iter().filter(|v| v.verdict == Verdict::Refuse);
+    let mut refusing = verdicts
+        .iter()
+        .filter(|v| v.verdict == GuardVerdict::Refuse);
     let first = refusing.next()?;
     let others: Vec<&str> = refusing.map(|v| v.rule.as_str()).collect();
     let detail = if others.is_empty() {

@@ -21,6 +21,7 @@
 //! next update. A dry run only probes it.
 
 pub(crate) mod diagnose;
+mod flow;
 pub(crate) mod guard;
 pub(crate) mod kernel;
 pub(crate) mod ledger;
@@ -29,28 +30,21 @@ mod render;
 pub(crate) mod request;
 pub(crate) mod store;
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
 
 pub(crate) use diagnose::diagnose;
-pub use guard::{RuleVerdict, Rules, Verdict};
+pub use guard::{GuardVerdict, RuleVerdict, Rules};
 pub use ledger::{EntryState, EntryStatus, EntryView, LedgerEntry};
 pub use need::{NeedCheck, NeedReason, NeedSource, NeedVerdict, RebootNeed};
 pub use request::RebootMethod;
 pub(crate) use store::{check_state_dir, probe_lock};
 
-use guard::{GuardInput, LedgerInput, LockState};
-use ledger::{Ledger, Now};
-use need::detect_need;
-
+use crate::error::InputError;
 pub use crate::error::RebootError;
-use crate::error::{Error, InputError, Refusal, Result};
-use crate::host::{Host, InitSystem};
-use crate::plan::{Exec, Policy, Report, Risk, Runner};
-use crate::size::format_duration;
-use crate::state;
+use crate::host::Host;
+use crate::plan::{Policy, Report, Risk, Runner};
 
 /// How long a reboot waits for another run's host lock before its guard refuses.
 pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(10);
@@ -160,7 +154,7 @@ impl RebootSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
-pub enum Decision {
+pub enum RebootDecision {
     /// Nothing was decided (the run stopped earlier: bad input, unreadable host).
     #[default]
     Undecided,
@@ -177,7 +171,7 @@ pub enum Decision {
 #[non_exhaustive]
 pub struct RebootResult {
     /// What was decided.
-    pub decision: Decision,
+    pub decision: RebootDecision,
     /// Why, in one sentence.
     pub why: String,
     /// Whether the reboot was requested (it is underway, not done: a run in the next boot
@@ -211,10 +205,11 @@ pub(crate) const HISTORY_SHOWN: usize = 5;
 /// [`RebootSpec::default_cap`], `reboot`: the call is the consent, the guard decides).
 ///
 /// The report's error is an [`InputError`] for a bad spec or a state directory that does
-/// not survive a reboot (exit 2), a [`Refusal::Guard`] naming the first rule that refused
-/// (exit 3), [`Refusal::RiskAboveCap`] when the policy caps below `reboot` (exit 3), or a
-/// [`RebootError`] when the request failed (exit 1). On success the reboot was
-/// *requested*; it has not happened yet.
+/// not survive a reboot (exit 2), a [`Refusal::Guard`](crate::error::Refusal::Guard)
+/// naming the first rule that refused (exit 3),
+/// [`Refusal::RiskAboveCap`](crate::error::Refusal::RiskAboveCap) when the policy caps
+/// below `reboot` (exit 3), or a [`RebootError`] when the request failed (exit 1). On
+/// success the reboot was *requested*; it has not happened yet.
 ///
 /// # Example
 ///
@@ -222,7 +217,7 @@ pub(crate) const HISTORY_SHOWN: usize = 5;
 /// is requested once for the key, and the guard refuses a second request.
 ///
 /// ```
-/// use hostfix::reboot::{reboot, Decision, RebootSpec};
+/// use hostfix::reboot::{reboot, RebootDecision, RebootSpec};
 /// use hostfix::testing::FakeRoot;
 /// use hostfix::{Outcome, Policy};
 ///
@@ -240,7 +235,7 @@ pub(crate) const HISTORY_SHOWN: usize = 5;
 /// let policy = Policy::new(spec.default_cap());
 ///
 /// let plan = reboot(&host, &spec, &policy.clone().dry_run(true));
-/// assert_eq!(plan.result.decision, Decision::Reboot);
+/// assert_eq!(plan.result.decision, RebootDecision::Reboot);
 /// assert!(rec.commands().is_empty());
 ///
 /// let report = reboot(&host, &spec, &policy);
@@ -255,301 +250,13 @@ pub(crate) const HISTORY_SHOWN: usize = 5;
 pub fn reboot(host: &Host, spec: &RebootSpec, policy: &Policy) -> Report<RebootResult> {
     let mut run = Runner::new("reboot", host, policy);
     let mut out = RebootResult::default();
-    let res = reboot_inner(host, spec, &mut run, &mut out);
+    let res = flow::reboot_inner(host, spec, &mut run, &mut out);
     if let Err(e) = &res {
         if out.why.is_empty() {
             out.why = e.to_string();
         }
     }
     run.finish_with(out, res.err())
-}
-
-fn reboot_inner(
-    host: &Host,
-    spec: &RebootSpec,
-    run: &mut Runner<'_>,
-    out: &mut RebootResult,
-) -> Result<()> {
-    spec.validate()?;
-    let state_dir = state::state_dir(&run.policy().state_dir)?;
-    check_state_dir(host, &state_dir)?;
-    let ledger_file = ledger::ledger_path(host, &state_dir);
-    out.ledger = host.host_path(&ledger_file).display().to_string();
-    let seen = observe(host, run, out)?;
-    let now = seen.now();
-
-    let need = detect_need(host, spec.when.as_deref());
-    for c in &need.checks {
-        run.observe(
-            format!("reboot need: {}", c.source.as_str()),
-            format!("{}: {}", c.verdict.as_str(), c.detail),
-        );
-    }
-    out.need = need.clone();
-    if let Some(c) = need.check(NeedSource::Caller) {
-        if c.verdict == NeedVerdict::Unknown {
-            return Err(RebootError::Condition {
-                detail: c.detail.clone(),
-            }
-            .into());
-        }
-    }
-    let wanted = !spec.gated() || need.needed;
-
-    let (lock, lock_state, mut ledger_res) = store::lock_and_read(run, &state_dir, wanted, &now)?;
-    if let Ok(l) = &mut ledger_res {
-        store::confirm_started(run, &ledger_file, l, &now, &lock_state, out)?;
-        out.history = l.recent(HISTORY_SHOWN, &now);
-    }
-    let verdicts = judge(spec, &ledger_res, &lock_state, &seen, out);
-
-    if !wanted {
-        out.decision = Decision::NotNeeded;
-        out.why = "no need source gives a reason to reboot".into();
-        run.skip(
-            "reboot",
-            Risk::Reboot,
-            if spec.when.is_some() {
-                "--when given: reboot only when needed"
-            } else {
-                "--if-needed: reboot only when needed"
-            },
-            format!("not needed: {}", need.summary()),
-        );
-        return Ok(());
-    }
-    if let Some(refusal) = guard::refusal(&verdicts) {
-        return Err(refuse(run, out, "reboot", Risk::Reboot, refusal));
-    }
-    if !run.dry_run() {
-        // A real run decides on every rule; one it cannot check needs root.
-        if let Some(v) = verdicts.iter().find(|v| v.verdict == Verdict::Unknown) {
-            let refusal = Refusal::NeedsRoot {
-                action: format!("check the guard rule {} ({})", v.rule, v.detail),
-            };
-            return Err(refuse(run, out, "reboot", Risk::Reboot, refusal));
-        }
-    }
-    // The ledger rule allowed (or, in a dry run without root, could not look), so the
-    // ledger is readable here, or unknown.
-    let (ledger, known) = match ledger_res {
-        Ok(l) => (l, true),
-        Err(Error::Refused(Refusal::NeedsRoot { .. })) if run.dry_run() => {
-            (Ledger::default(), false)
-        }
-        Err(e) => return Err(e),
-    };
-    let reason = match (&spec.reason, spec.gated()) {
-        (Some(r), _) => r.clone(),
-        (None, true) => need.summary(),
-        (None, false) if need.needed => format!("requested; also needed: {}", need.summary()),
-        (None, false) => "requested by the caller".to_string(),
-    };
-    let writer = request::LedgerWriter::new(host, &state_dir, ledger, lock);
-    record_and_request(run, spec, &seen, writer, known, reason, out)
-}
-
-/// What a reboot run reads of the host before it decides.
-struct Seen {
-    boot_id: String,
-    machine_id: Option<String>,
-    time: u64,
-    uptime: std::result::Result<Duration, String>,
-    init: InitSystem,
-}
-
-impl Seen {
-    fn now(&self) -> Now<'_> {
-        Now {
-            boot_id: &self.boot_id,
-            machine_id: self.machine_id.as_deref(),
-            time: self.time,
-        }
-    }
-}
-
-/// Reads the boot id (required: without it no reboot can be confirmed), the machine id,
-/// the clock, the uptime and the init system, recording each observation.
-fn observe(host: &Host, run: &mut Runner<'_>, out: &mut RebootResult) -> Result<Seen> {
-    let boot_id = host
-        .boot_id()
-        .map_err(|e| RebootError::BootId(Box::new(e)))?;
-    run.observe("read /proc/sys/kernel/random/boot_id", boot_id.clone());
-    out.boot_id = boot_id.clone();
-    let uptime = read_uptime(host);
-    match &uptime {
-        Ok(d) => {
-            out.uptime_secs = Some(d.as_secs());
-            run.observe("read /proc/uptime", format!("up {}", format_duration(*d)));
-        }
-        Err(e) => run.observe("read /proc/uptime", format!("unknown: {e}")),
-    }
-    let init = host.init_system();
-    run.observe(
-        "detect the init system",
-        match init {
-            InitSystem::Systemd => "systemd (/run/systemd/system exists)".to_string(),
-            InitSystem::Other => "not systemd (/run/systemd/system absent)".to_string(),
-        },
-    );
-    if let Some(c) = host.container() {
-        run.observe(
-            "detect a container",
-            format!("running in a {c} container: a reboot restarts the container, not the machine"),
-        );
-    }
-    Ok(Seen {
-        boot_id,
-        machine_id: read_machine_id(host),
-        time: ledger::unix_secs(host.system().now()),
-        uptime,
-        init,
-    })
-}
-
-/// Every guard rule's verdict, logged and kept in the result.
-fn judge(
-    spec: &RebootSpec,
-    ledger_res: &Result<Ledger>,
-    lock_state: &LockState,
-    seen: &Seen,
-    out: &mut RebootResult,
-) -> Vec<RuleVerdict> {
-    let ledger_why = ledger_res.as_ref().err().map(ToString::to_string);
-    let ledger = match (ledger_res, ledger_why.as_deref()) {
-        (Ok(l), _) => LedgerInput::Read(l),
-        (Err(Error::Refused(Refusal::NeedsRoot { .. })), Some(why)) => LedgerInput::NeedsRoot(why),
-        (Err(_), why) => LedgerInput::Unusable(why.unwrap_or("the ledger cannot be read")),
-    };
-    let verdicts = guard::evaluate(
-        &GuardInput {
-            ledger,
-            lock: lock_state,
-            now: seen.now(),
-            uptime: seen.uptime.as_ref().map(|d| *d).map_err(String::as_str),
-        },
-        &spec.rules,
-    );
-    for v in &verdicts {
-        log::info!(
-            "reboot: guard rule {}: {}: {}",
-            v.rule,
-            v.verdict.as_str(),
-            v.detail
-        );
-    }
-    out.guard = verdicts.clone();
-    verdicts
-}
-
-/// Records a refusal in the result and the runner; the error to return.
-fn refuse(
-    run: &mut Runner<'_>,
-    out: &mut RebootResult,
-    action: &str,
-    risk: Risk,
-    refusal: Refusal,
-) -> Error {
-    out.decision = Decision::Refused;
-    out.why = refusal.to_string();
-    run.refuse(action, risk, refusal)
-}
-
-/// Records the reboot in the ledger (before anything is asked for), then requests it.
-fn record_and_request(
-    run: &mut Runner<'_>,
-    spec: &RebootSpec,
-    seen: &Seen,
-    mut writer: request::LedgerWriter<'_>,
-    known: bool,
-    reason: String,
-    out: &mut RebootResult,
-) -> Result<()> {
-    let shown_ledger = out.ledger.clone();
-    let Some(id) = writer.ledger().next_id() else {
-        let refusal = ledger::corrupt(
-            Path::new(&shown_ledger),
-            "its largest id is 18446744073709551615: no id is left for a new entry",
-        );
-        return Err(refuse(
-            run,
-            out,
-            "record the reboot",
-            Risk::Additive,
-            refusal,
-        ));
-    };
-    let plan = request::plan_request(seen.init, spec, id);
-    out.method = Some(plan.label.clone());
-    if !run.allows(Risk::Reboot) {
-        // Refused before anything is recorded: the ledger holds only reboots started.
-        let refusal = Refusal::RiskAboveCap {
-            action: plan.label.clone(),
-            needed: Risk::Reboot,
-            cap: run.policy().max_risk,
-        };
-        return Err(refuse(run, out, &plan.label, Risk::Reboot, refusal));
-    }
-    let entry = LedgerEntry {
-        id,
-        key: spec.rules.once.clone(),
-        reason: reason.clone(),
-        boot_id: seen.boot_id.clone(),
-        machine_id: seen.machine_id.clone(),
-        started_at: seen.time,
-        delay_secs: spec.delay.as_secs(),
-        method: plan.label.clone(),
-        state: EntryState::Started,
-        requested_at: None,
-        confirmed_at: None,
-        confirmed_boot_id: None,
-        error: None,
-    };
-    if known {
-        out.entry = Some(entry.clone());
-    }
-    out.decision = Decision::Reboot;
-    let record = if known {
-        format!("record reboot #{id} in {shown_ledger}")
-    } else {
-        format!("record the reboot in {shown_ledger}")
-    };
-    run.step(
-        record,
-        Risk::Additive,
-        "the guard records every reboot before it starts",
-        |_| {
-            writer.start(entry)?;
-            Ok(format!("entry #{id} written and fsynced (state started)"))
-        },
-    )?;
-    let exec = run.step(plan.label.clone(), Risk::Reboot, reason, |h| {
-        request::send_request(h, &plan, writer, id)
-    });
-    match exec {
-        Ok(Exec::Done) => {
-            out.requested = true;
-            out.why = format!(
-                "reboot requested ({}); it has not happened yet: ledger entry #{id} stays \
-                 `started` until a run in the next boot confirms it",
-                plan.label
-            );
-            Ok(())
-        }
-        Ok(Exec::Planned) => {
-            let what = if known {
-                format!("entry #{id}")
-            } else {
-                "the reboot".to_string()
-            };
-            out.why = format!("dry run: would record {what} and reboot ({})", plan.label);
-            Ok(())
-        }
-        Err(e) => {
-            out.why = e.to_string();
-            Err(e)
-        }
-    }
 }
 
 /// The first field of `/proc/uptime` (pure).

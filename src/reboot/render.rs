@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::{Decision, NeedVerdict, RebootResult, Verdict};
+use super::{GuardVerdict, NeedVerdict, RebootDecision, RebootResult};
 use crate::size::format_duration;
 
 /// The human rendering of a [`RebootResult`] (`hostfix reboot`): the decision and why,
@@ -13,11 +13,11 @@ impl fmt::Display for RebootResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = self;
         let decision = match r.decision {
-            Decision::Undecided => "undecided",
-            Decision::Reboot if r.requested => "reboot requested (not done yet)",
-            Decision::Reboot => "reboot",
-            Decision::NotNeeded => "no reboot: not needed",
-            Decision::Refused => "no reboot: refused",
+            RebootDecision::Undecided => "undecided",
+            RebootDecision::Reboot if r.requested => "reboot requested (not done yet)",
+            RebootDecision::Reboot => "reboot",
+            RebootDecision::NotNeeded => "no reboot: not needed",
+            RebootDecision::Refused => "no reboot: refused",
         };
         writeln!(f, "decision: {decision}")?;
         if !r.why.is_empty() {
@@ -47,10 +47,10 @@ impl fmt::Display for RebootResult {
             writeln!(f, "guard:")?;
             for v in &r.guard {
                 let mark = match v.verdict {
-                    Verdict::Allow => "allow",
-                    Verdict::Refuse => "REFUSE",
-                    Verdict::Off => "off",
-                    Verdict::Unknown => "unknown",
+                    GuardVerdict::Allow => "allow",
+                    GuardVerdict::Refuse => "REFUSE",
+                    GuardVerdict::Off => "off",
+                    GuardVerdict::Unknown => "unknown",
                 };
                 writeln!(f, "  [{mark:<6}] {}: {}", v.rule, v.detail)?;
             }

@@ -225,17 +225,9 @@ pub(super) fn send_request(
     id: u64,
 ) -> Result<String> {
     let sys = host.system();
-    let now = |h: &Host| ledger::unix_secs(h.system().now());
     let mut notes: Vec<String> = Vec::new();
     if let Some(m) = &plan.message {
-        // On stdin, not as an argument: wall reads a file when its argument names one.
-        let mut wall = Cmd::new("wall", Vec::<String>::new());
-        wall.stdin = Some(format!("{m}\n").into_bytes());
-        match sys.run(&wall) {
-            Ok(o) if o.success() => notes.push("wall message sent".into()),
-            Ok(o) => notes.push(format!("wall message not sent: {}", o.to_error(&wall))),
-            Err(e) => notes.push(format!("wall message not sent: {e}")),
-        }
+        notes.push(send_wall(host, m));
     }
     let mut slept = false;
     let mut orderly_failure: Option<String> = None;
@@ -250,39 +242,17 @@ pub(super) fn send_request(
             slept = true;
         }
         sys.sync();
-        let mut failure: Option<(String, Error)> = None;
-        for cmd in &plan.orderly {
-            match sys.run(cmd) {
-                Ok(o) if o.success() => {
-                    let t = now(host);
-                    ledger.mark(id, |e| e.requested_at = Some(t));
-                    notes.insert(
-                        0,
-                        format!("sync done; `{}` accepted the request", cmd.display()),
-                    );
-                    notes.push(format!(
-                        "the reboot is underway, not done: entry #{id} stays started until a \
-                         run in the next boot confirms it"
-                    ));
-                    return Ok(notes.join("; "));
-                }
-                Ok(o) => {
-                    failure = Some((cmd.display(), o.to_error(cmd)));
-                    break;
-                }
-                Err(e) => {
-                    // Could not be started (not installed): try the next way.
-                    log::info!("reboot: {}: {e}", cmd.display());
-                    failure = Some((cmd.display(), e));
-                }
+        let (command, cause) = match run_orderly(host, plan, &mut ledger, id) {
+            Orderly::Accepted(accepted) => {
+                notes.insert(0, format!("sync done; `{accepted}` accepted the request"));
+                notes.push(format!(
+                    "the reboot is underway, not done: entry #{id} stays started until a \
+                     run in the next boot confirms it"
+                ));
+                return Ok(notes.join("; "));
             }
-        }
-        let (command, cause) = failure.unwrap_or_else(|| {
-            (
-                "orderly reboot".to_string(),
-                Error::Unmet("no orderly reboot command".into()),
-            )
-        });
+            Orderly::Failed { command, cause } => (command, cause),
+        };
         if plan.method == RebootMethod::Orderly {
             let msg = cause.to_string();
             ledger.mark(id, |e| {
@@ -306,8 +276,71 @@ pub(super) fn send_request(
         ledger.release();
         sys.sleep(plan.delay);
     }
+    call_reboot(host, &mut ledger, id, orderly_failure, notes)
+}
+
+/// Sends the message to logged-in users; returns the note for the step.
+fn send_wall(host: &Host, message: &str) -> String {
+    // On stdin, not as an argument: wall reads a file when its argument names one.
+    let mut wall = Cmd::new("wall", Vec::<String>::new());
+    wall.stdin = Some(format!("{message}\n").into_bytes());
+    match host.system().run(&wall) {
+        Ok(o) if o.success() => "wall message sent".into(),
+        Ok(o) => format!("wall message not sent: {}", o.to_error(&wall)),
+        Err(e) => format!("wall message not sent: {e}"),
+    }
+}
+
+/// How the orderly reboot commands went.
+enum Orderly {
+    /// This command accepted the request.
+    Accepted(String),
+    /// None did: the first that ran and failed, else the last that could not be started.
+    Failed { command: String, cause: Error },
+}
+
+/// Runs the orderly reboot commands in turn until one accepts the request (recorded in
+/// the entry).
+fn run_orderly(host: &Host, plan: &RequestPlan, ledger: &mut LedgerWriter<'_>, id: u64) -> Orderly {
+    let mut failure: Option<(String, Error)> = None;
+    for cmd in &plan.orderly {
+        match host.system().run(cmd) {
+            Ok(o) if o.success() => {
+                let t = ledger::unix_secs(host.system().now());
+                ledger.mark(id, |e| e.requested_at = Some(t));
+                return Orderly::Accepted(cmd.display());
+            }
+            Ok(o) => {
+                failure = Some((cmd.display(), o.to_error(cmd)));
+                break;
+            }
+            Err(e) => {
+                // Could not be started (not installed): try the next way.
+                log::info!("reboot: {}: {e}", cmd.display());
+                failure = Some((cmd.display(), e));
+            }
+        }
+    }
+    let (command, cause) = failure.unwrap_or_else(|| {
+        (
+            "orderly reboot".to_string(),
+            Error::Unmet("no orderly reboot command".into()),
+        )
+    });
+    Orderly::Failed { command, cause }
+}
+
+/// Calls reboot(2), recording the request first (it does not return when it works).
+fn call_reboot(
+    host: &Host,
+    ledger: &mut LedgerWriter<'_>,
+    id: u64,
+    orderly_failure: Option<String>,
+    mut notes: Vec<String>,
+) -> Result<String> {
+    let sys = host.system();
     // reboot(2) does not return when it works: record the request first.
-    let t = now(host);
+    let t = ledger::unix_secs(sys.now());
     ledger.mark(id, |e| e.requested_at = Some(t));
     sys.sync();
     log::warn!("reboot: calling reboot(2)");

@@ -296,25 +296,7 @@ fn check_inner(
         refuse_pseudo(host, "--inodes-free", p)?;
     }
     if !spec.mem_available.is_empty() {
-        let m = read_memory(host)?;
-        run.observe(
-            "read memory",
-            format!(
-                "available {} of {}{}",
-                ByteSize(m.available),
-                ByteSize(m.total),
-                if m.cgroup.is_some() {
-                    " (cgroup limit)"
-                } else {
-                    ""
-                }
-            ),
-        );
-        for t in &spec.mem_available {
-            out.checks
-                .push(item("mem-available", None, t, m.available, m.total));
-        }
-        out.memory = Some(m);
+        check_memory(host, spec, run, out)?;
     }
     let mut disk_of = |path: &Path, run: &mut Runner<'_>| -> Result<Disk> {
         if let Some(d) = out.disks.iter().find(|d| d.path == path) {
@@ -349,6 +331,43 @@ fn check_inner(
         items.push(it);
     }
     out.checks.extend(items);
+    match failed_checks(out) {
+        None => Ok(()),
+        Some(failed) => Err(Error::Unmet(failed)),
+    }
+}
+
+/// Reads memory and checks every `--mem-available` threshold.
+fn check_memory(
+    host: &Host,
+    spec: &CheckSpec,
+    run: &mut Runner<'_>,
+    out: &mut CheckResult,
+) -> Result<()> {
+    let m = read_memory(host)?;
+    run.observe(
+        "read memory",
+        format!(
+            "available {} of {}{}",
+            ByteSize(m.available),
+            ByteSize(m.total),
+            if m.cgroup.is_some() {
+                " (cgroup limit)"
+            } else {
+                ""
+            }
+        ),
+    );
+    for t in &spec.mem_available {
+        out.checks
+            .push(item("mem-available", None, t, m.available, m.total));
+    }
+    out.memory = Some(m);
+    Ok(())
+}
+
+/// The checks that do not hold, in words; `None` when every one holds.
+fn failed_checks(out: &CheckResult) -> Option<String> {
     let failed: Vec<String> = out
         .checks
         .iter()
@@ -366,11 +385,7 @@ fn check_inner(
             )
         })
         .collect();
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Unmet(failed.join("; ")))
-    }
+    (!failed.is_empty()).then(|| failed.join("; "))
 }
 
 /// An amount in the unit its check uses.

@@ -6,9 +6,20 @@
 //! (`f_bavail * f_frsize`) and inodes free (`f_favail`), per path.
 
 mod check;
-pub(crate) mod readings;
+pub(crate) mod disk;
+pub(crate) mod memory;
 mod render;
 
 pub use check::{CheckItem, CheckResult, CheckSpec, check};
-pub use readings::{CgroupMemory, Disk, Memory, Pressure};
-pub(crate) use readings::{read_disk, read_memory};
+pub use disk::Disk;
+pub(crate) use disk::read_disk;
+pub(crate) use memory::read_memory;
+pub use memory::{CgroupMemory, Memory, Pressure};
+
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}

@@ -12,14 +12,14 @@ use crate::host::Host;
 use crate::plan::{Climb, Goal, Mode, Need, Risk, Rung, Runner, Verdict};
 
 /// One planned step with the applier that takes it.
-struct Step<'a, 'h> {
+struct BoundRung<'a, 'h> {
     step: &'a PlannedStep,
     app: &'a RefCell<Applier<'h>>,
     target: &'a Path,
     temp: &'a Path,
 }
 
-impl Rung<Observation> for Step<'_, '_> {
+impl Rung<Observation> for BoundRung<'_, '_> {
     fn risk(&self) -> Risk {
         self.step.risk
     }
@@ -56,13 +56,13 @@ impl Rung<Observation> for Step<'_, '_> {
     }
 }
 
-/// The swap file as observed again after the plan.
-struct Observed<'a> {
+/// The goal of the swap climb: the swap file observed again after the plan.
+struct SwapGoal<'a> {
     path: &'a Path,
     state_dir: &'a Path,
 }
 
-impl Goal<Observation> for Observed<'_> {
+impl Goal<Observation> for SwapGoal<'_> {
     fn observe(&mut self, host: &Host) -> Result<Observation> {
         observe(host, self.path, self.state_dir)
     }
@@ -84,9 +84,9 @@ pub(super) fn walk(
 ) -> Climb<Observation> {
     let (target, temp): (PathBuf, PathBuf) = (o.path.clone(), o.temp_path());
     let app = RefCell::new(app);
-    let rungs: Vec<Step<'_, '_>> = steps
+    let rungs: Vec<BoundRung<'_, '_>> = steps
         .iter()
-        .map(|step| Step {
+        .map(|step| BoundRung {
             step,
             app: &app,
             target: &target,
@@ -95,7 +95,7 @@ pub(super) fn walk(
         .collect();
     let refs: Vec<&dyn Rung<Observation>> =
         rungs.iter().map(|r| r as &dyn Rung<Observation>).collect();
-    let mut goal = Observed {
+    let mut goal = SwapGoal {
         path: &target,
         state_dir,
     };

@@ -204,7 +204,8 @@ pub mod reboot {
 
 /// Internals of [`crate::resources`]: the readings.
 pub mod resources {
-    pub use crate::resources::readings::*;
+    pub use crate::resources::disk::*;
+    pub use crate::resources::memory::*;
 }
 
 /// The plan ladder's types.

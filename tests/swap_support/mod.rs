@@ -18,19 +18,18 @@ use nix::errno::Errno;
 
 pub const MIB: u64 = 1 << 20;
 
-/// Whether root tests can run here; prints why not.
+#[path = "../support/tiers.rs"]
+pub mod tiers;
+
+/// Whether root tests can run here; skips the test loudly (a failure under
+/// `HOSTFIX_REQUIRE_ROOT=1`) when not.
+#[track_caller]
 pub fn root_or_skip(tools: &[&str]) -> bool {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root (swapon, mount, losetup)");
-        return false;
-    }
-    for t in tools {
-        if which::which(t).is_err() {
-            eprintln!("skipped: {t} is not installed");
-            return false;
-        }
-    }
-    true
+    tiers::root_with(
+        "swapon, mount and losetup",
+        tools,
+        "apt-get install util-linux e2fsprogs xfsprogs btrfs-progs",
+    )
 }
 
 pub use hostfix::testing::FakeRoot;
@@ -223,14 +222,18 @@ impl SwapTable {
     }
 }
 
-/// Whether this test runs as root; prints what is skipped when not.
+/// Whether this test runs as root; when not, skips the part that needs it loudly (a
+/// failure under `HOSTFIX_REQUIRE_ROOT=1`) and the test goes on without it.
+#[track_caller]
 pub fn is_root_or_note(what: &str) -> bool {
     if nix::unistd::geteuid().is_root() {
-        true
-    } else {
-        eprintln!("part skipped: {what} needs root (chown to another user)");
-        false
+        return true;
     }
+    tiers::skip(
+        tiers::Tier::Root,
+        &format!("one part of it: {what} needs root (chown to another user)"),
+    );
+    false
 }
 
 /// The running user and group: the owner of a fake root's files.

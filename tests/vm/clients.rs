@@ -25,18 +25,10 @@ use serde_json::Value;
 use crate::guest::{BootOpts, Guest, free_local_port};
 use crate::proc::{self, Outcome};
 use crate::results::End;
-use crate::{Lab, Timer, banner, image, lab, loud, swaps};
+use crate::{Lab, Timer, image, lab, loud, skip, swaps};
 
 /// The ansible-core the Ansible scenario installs (its virtualenv is cached per version).
 const ANSIBLE_CORE: &str = "2.19.14";
-
-/// Skips the test with a loud notice, or fails it under `HOSTFIX_REQUIRE_VM=1`.
-fn skip(test: &str, reason: &str) {
-    if std::env::var_os("HOSTFIX_REQUIRE_VM").is_some_and(|v| v == "1") {
-        panic!("HOSTFIX_REQUIRE_VM=1 but the VM scenario {test} cannot run: {reason}");
-    }
-    banner(test, reason);
-}
 
 /// The tools of `tools` that are missing here.
 fn missing(tools: &[&str]) -> Vec<String> {
@@ -167,13 +159,10 @@ fn cloud_init_fixes_the_incident_host_at_first_boot() {
     };
     let gone = missing(&["mkfs.vfat", "mcopy", "dpkg-deb", "objdump"]);
     if !gone.is_empty() {
-        skip(
-            TEST,
-            &format!(
-                "missing: {} (apt-get install dosfstools mtools dpkg binutils)",
-                gone.join(", ")
-            ),
-        );
+        skip(&format!(
+            "missing: {} (apt-get install dosfstools mtools dpkg binutils)",
+            gone.join(", ")
+        ));
         return;
     }
     let _t = Timer("cloud-init", Instant::now());
@@ -585,22 +574,18 @@ fn ansible_playbook_fixes_the_incident_host_and_converges() {
     };
     let gone = missing(&["ssh", "ssh-keygen"]);
     if !gone.is_empty() {
-        skip(
-            TEST,
-            &format!(
-                "missing: {} (apt-get install openssh-client)",
-                gone.join(", ")
-            ),
-        );
+        skip(&format!(
+            "missing: {} (apt-get install openssh-client)",
+            gone.join(", ")
+        ));
         return;
     }
     let venv = match ansible_venv() {
         Ok(v) => v,
         Err(e) => {
-            skip(
-                TEST,
-                &format!("no ansible-core virtualenv (python3-venv, PyPI): {e}"),
-            );
+            skip(&format!(
+                "no ansible-core virtualenv (python3-venv, PyPI): {e}"
+            ));
             return;
         }
     };

@@ -171,6 +171,15 @@ fn replay() {
 fn check(r: &Results, restarts: usize, powered_off: bool) {
     let r = r.clone();
 
+    // The reboot rung was requested. The script says so only when the shutdown lets it
+    // (usually it stops the script first); when the rung was not requested it says
+    // `refused` or `other (exit N)`, and the guest powers off after one boot.
+    if let Some(d) = r.get("d.reboot").filter(|d| *d != "requested") {
+        panic!(
+            "the reboot rung was not requested: {d}\n--- its report ---\n{}",
+            r.get_block("d-rm-reboot").unwrap_or("(none)")
+        );
+    }
     // Exactly one reboot: two boots, two boot ids, one kernel restart; the first boot was
     // ended by hostfix's reboot (not the runner's), the second by the runner's poweroff.
     let boots: Vec<_> = r.boots.iter().map(|b| (b.n, b.end)).collect();

@@ -5,9 +5,11 @@
 //! outside the checkout under a hash of its recipe; each scenario boots a copy-on-write
 //! overlay of it under software-emulated qemu, with the freshly built `hostfix` and the
 //! scenario script (`scenarios/*.sh`) on a second disk. The script gathers facts into the
-//! second serial port; the assertions are here.
+//! second serial port; the assertions are here. The scripts run under `set -Eeuo
+//! pipefail`: the first command that fails unexpectedly ends the scenario with a `FAIL`
+//! line, and any `FAIL` line fails the test ([`guest::Guest::wait`]).
 //!
-//! Skipped, with a loud notice, when not root, when qemu-system-x86_64, qemu-img,
+//! Skipped (`tests/support/tiers.rs`), with a loud notice, when not root, when qemu-system-x86_64, qemu-img,
 //! debootstrap or mkfs.ext4 is missing, or with `HOSTFIX_VM=0`; with `HOSTFIX_REQUIRE_VM=1`
 //! (CI) each of those is a failure instead. `HOSTFIX_VM_CACHE` moves the image cache
 //! (default `/var/cache/hostfix-vm`), `HOSTFIX_VM_MIRROR` overrides the mirror read from
@@ -19,11 +21,13 @@ mod clients;
 mod container;
 mod guest;
 mod image;
+mod powercut;
 mod proc;
 mod results;
+#[path = "../support/tiers.rs"]
+mod tiers;
 
 use std::fs::File;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -98,17 +102,12 @@ fn machine_slot() -> Result<Flock<File>, String> {
 
 /// Writes to the real stderr, past the test harness's capture: notices that must be seen
 /// even when the test passes (a skip, an image build).
-pub fn loud(msg: &str) {
-    let _ = writeln!(std::io::stderr(), "{msg}");
-}
+pub use tiers::loud;
 
-fn banner(test: &str, reason: &str) {
-    let bar = "#".repeat(78);
-    loud(&format!(
-        "\n{bar}\n## SKIPPED VM SCENARIO {test}\n## {reason}\n## The VM scenarios prove hostfix \
-         on a real Debian host; they did NOT run.\n## (Set HOSTFIX_REQUIRE_VM=1 to make this a \
-         failure.)\n{bar}\n"
-    ));
+/// Skips the running scenario loudly, or fails it under `HOSTFIX_REQUIRE_VM=1`.
+#[track_caller]
+pub fn skip(reason: &str) {
+    tiers::skip(tiers::Tier::Vm, reason);
 }
 
 /// Why the VM scenarios cannot run here, if they cannot.
@@ -136,10 +135,7 @@ fn skip_reason() -> Option<String> {
 /// here (a failure instead under `HOSTFIX_REQUIRE_VM=1`).
 fn lab(test: &str) -> Option<(&'static Lab, Slot)> {
     if let Some(reason) = skip_reason() {
-        if std::env::var_os("HOSTFIX_REQUIRE_VM").is_some_and(|v| v == "1") {
-            panic!("HOSTFIX_REQUIRE_VM=1 but the VM scenario {test} cannot run: {reason}");
-        }
-        banner(test, &reason);
+        skip(&reason);
         return None;
     }
     let machine = machine_slot().unwrap_or_else(|e| panic!("the VM guest slot: {e}"));
@@ -165,16 +161,25 @@ fn lab(test: &str) -> Option<(&'static Lab, Slot)> {
     });
     match lab {
         Ok(l) => Some((l, slot)),
-        Err(e) => panic!("the VM scenarios' guest image is not available: {e}"),
+        Err(e) => panic!("{test}: the VM scenarios' guest image is not available: {e}"),
     }
 }
 
 /// A guest for one scenario (`scenarios/NAME.sh`), its slot, and its timer; `None` after
 /// the loud notice when VM scenarios cannot run here.
 fn scenario(test: &str, name: &'static str) -> Option<(Guest, Slot, Timer)> {
+    scenario_with(test, name, &[])
+}
+
+/// [`scenario`], with more files on the guest's handoff disk (name, bytes, mode).
+fn scenario_with(
+    test: &str,
+    name: &'static str,
+    files: &[(&str, &[u8], u32)],
+) -> Option<(Guest, Slot, Timer)> {
     let (lab, slot) = lab(test)?;
     let t = Timer(name, Instant::now());
-    Some((Guest::new(lab, name), slot, t))
+    Some((Guest::with_files(lab, name, files), slot, t))
 }
 
 /// Times a scenario, printed past the capture.

@@ -6,8 +6,14 @@
 //! - `HOSTFIX-VM BOOT n=N id=BOOT_ID uptime=S`: a boot began (the runner, at every boot);
 //! - `HOSTFIX-VM SCENARIO-EXIT boot=N rc=RC`, then `HOSTFIX-VM POWEROFF`, `HOSTFIX-VM REBOOT`
 //!   or `HOSTFIX-VM SHUTDOWN-IN-PROGRESS`: how that boot's scenario run ended;
+//! - `HOSTFIX-VM ERROR text`: the runner could not run the scenario (a failure);
 //! - `RESULT key=value`: one value (the rest of the line);
 //! - `BEGIN name` ... `END name`: a verbatim block (a command's stdout, a file);
+//! - `FAIL text`: the script failed (`lib.sh`'s `fail`, or its ERR trap: the first command
+//!   that failed unexpectedly, where and what); the harness fails the test on any;
+//! - `NOTE text`: something to show (a command stopped by a shutdown the scenario wanted);
+//! - `HOSTFIX-POINT point` and `HOSTFIX-PAUSED point`: hostfix's test-only pause hook
+//!   (`HOSTFIX_TEST_POINTS`, `HOSTFIX_TEST_PAUSE_AT`) passed or stopped at a point.
 //!
 //! Everything else is the scenario's log, shown on failure.
 
@@ -59,6 +65,12 @@ pub struct Results {
     pub values: Vec<Item>,
     /// `BEGIN`/`END` blocks, in order.
     pub blocks: Vec<Item>,
+    /// `FAIL` lines and the runner's `ERROR` lines: the script or the runner failed.
+    pub failures: Vec<Item>,
+    /// `NOTE` lines.
+    pub notes: Vec<Item>,
+    /// hostfix's test points, in order: name `reached` or `paused`, text the point.
+    pub points: Vec<Item>,
 }
 
 impl Results {
@@ -81,8 +93,23 @@ impl Results {
                 }
                 continue;
             }
-            if let Some(rest) = line.strip_prefix("HOSTFIX-VM ") {
+            let item = |name: &str, text: &str| Item {
+                boot,
+                name: name.to_string(),
+                text: text.to_string(),
+            };
+            if let Some(rest) = line.strip_prefix("HOSTFIX-VM ERROR ") {
+                r.failures.push(item("runner", rest));
+            } else if let Some(rest) = line.strip_prefix("HOSTFIX-VM ") {
                 r.runner_line(rest);
+            } else if let Some(rest) = line.strip_prefix("FAIL ") {
+                r.failures.push(item("script", rest));
+            } else if let Some(rest) = line.strip_prefix("NOTE ") {
+                r.notes.push(item("note", rest));
+            } else if let Some(rest) = line.strip_prefix("HOSTFIX-POINT ") {
+                r.points.push(item("reached", rest));
+            } else if let Some(rest) = line.strip_prefix("HOSTFIX-PAUSED ") {
+                r.points.push(item("paused", rest));
             } else if let Some(rest) = line.strip_prefix("RESULT ") {
                 let (name, text) = rest.split_once('=').unwrap_or((rest, ""));
                 r.values.push(Item {
@@ -200,6 +227,24 @@ impl Results {
         })
     }
 
+    /// The failures the guest reported (`FAIL` lines, the runner's `ERROR`), one per line
+    /// with its boot; empty when there were none.
+    pub fn failure_text(&self) -> String {
+        self.failures
+            .iter()
+            .map(|f| format!("boot {}: {}", f.boot, f.text))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The point hostfix paused at, if it did.
+    pub fn paused_at(&self) -> Option<&str> {
+        self.points
+            .iter()
+            .find(|p| p.name == "paused")
+            .map(|p| p.text.as_str())
+    }
+
     /// The stderr block of the command run as `name` (empty when it wrote nothing).
     pub fn stderr(&self, name: &str) -> &str {
         self.get_block(&format!("{name}.stderr")).unwrap_or("")
@@ -250,6 +295,29 @@ mod tests {
         assert_eq!(r.json("doctor")["operation"], "doctor");
         assert_eq!(r.get_block("torn (unterminated)"), Some("half a li"));
         assert_eq!(r.stderr("doctor"), "");
+    }
+
+    #[test]
+    fn failures_notes_and_points_are_read() {
+        let r = Results::parse(
+            "HOSTFIX-VM BOOT n=1 id=a uptime=1\n\
+             HOSTFIX-POINT before swap ensure: create /s\n\
+             HOSTFIX-PAUSED rename /etc/fstab\n\
+             NOTE stopped by the shutdown: rc=143 at scenario.sh:3: sleep 60\n\
+             BEGIN b\nFAIL inside a block is text\nEND b\n\
+             FAIL rc=1 at scenario.sh:7: hf swap-ensure swap ensure\n\
+             HOSTFIX-VM ERROR cannot mount the handoff disk /dev/vdb\n",
+        );
+        assert_eq!(r.failures.len(), 2, "{:?}", r.failures);
+        assert_eq!(
+            r.failure_text(),
+            "boot 1: rc=1 at scenario.sh:7: hf swap-ensure swap ensure\n\
+             boot 1: cannot mount the handoff disk /dev/vdb"
+        );
+        assert_eq!(r.notes.len(), 1);
+        assert_eq!(r.points.len(), 2);
+        assert_eq!(r.paused_at(), Some("rename /etc/fstab"));
+        assert_eq!(r.block("b"), "FAIL inside a block is text");
     }
 
     #[test]

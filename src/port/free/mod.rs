@@ -42,7 +42,7 @@ use crate::package::{self, PackageManager};
 use crate::plan::{Mode, Policy, Report, Risk, Rung, Runner};
 use crate::state::HostLock;
 use observe::FreeGoal;
-use rungs::Step;
+use rungs::BoundRung;
 
 /// What [`free_port`] frees: [`FreeSpec::tcp`], then the fields.
 ///
@@ -272,9 +272,9 @@ fn free(run: &mut Runner<'_>, spec: &FreeSpec, res: &mut FreeResult) -> Result<(
             Ok(())
         }
     };
-    let steps: Vec<Step<'_>> = FreeRung::LADDER
+    let steps: Vec<BoundRung<'_>> = FreeRung::LADDER
         .iter()
-        .map(|&rung| Step {
+        .map(|&rung| BoundRung {
             rung,
             spec,
             pm: pm.as_deref(),

@@ -82,7 +82,7 @@ fn planned(o: &FreeObservation) -> Option<&RemovalPlan> {
 }
 
 /// A rung with what it needs to act.
-pub(super) struct Step<'a> {
+pub(super) struct BoundRung<'a> {
     pub rung: FreeRung,
     pub spec: &'a FreeSpec,
     pub pm: Option<&'a dyn PackageManager>,
@@ -125,7 +125,7 @@ pub fn decide(rung: FreeRung, spec: &FreeSpec, o: &FreeObservation) -> Verdict {
     }
 }
 
-impl Rung<FreeObservation> for Step<'_> {
+impl Rung<FreeObservation> for BoundRung<'_> {
     fn risk(&self) -> Risk {
         match self.rung {
             FreeRung::RecordRemoval => Risk::Additive,

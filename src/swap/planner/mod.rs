@@ -15,6 +15,7 @@ use crate::size::{ByteSize, Threshold};
 
 mod action;
 mod checks;
+mod existing;
 mod guards;
 pub mod ownership;
 mod persist;
@@ -353,102 +354,6 @@ impl Planner<'_> {
             }
         }
         Ok(self.steps)
-    }
-
-    fn plan_existing(&mut self, f: &FileFacts) -> Result<(), PlanRefusal> {
-        let d = self.d;
-        let o = self.o;
-        if !f.owner_mode_ok(o.owner) {
-            let why = if f.readable_by_others(o.owner) {
-                format!(
-                    "mode {:04o}, owner {}:{}: a swap file readable by others leaks memory contents",
-                    f.mode, f.uid, f.gid
-                )
-            } else {
-                format!(
-                    "mode {:04o}, owner {}:{}; swap needs {}:{} 0600",
-                    f.mode, f.uid, f.gid, o.owner.0, o.owner.1
-                )
-            };
-            self.add(
-                Action::FixOwnerMode { role: Role::Target },
-                Risk::Additive,
-                why,
-            );
-        }
-        let header_ok = f
-            .content
-            .header()
-            .is_some_and(|h| h.fits(o.page_size, d.size))
-            && f.size == d.size;
-        match &o.active {
-            Some(entry) => {
-                let kernel_ok = kernel_size_matches(entry.size_bytes, f.size, o.page_size);
-                if header_ok && kernel_ok {
-                    if d.priority.is_some_and(|p| p != entry.priority) {
-                        let used = entry.used_bytes;
-                        let action = format!("swapoff {}", d.path.display());
-                        let others = other_swap_free(&o.swaps, &[entry]);
-                        let avail = o.memory.as_ref().map_or(0, |m| m.mem_available);
-                        memory_guard(avail, others, used, d.memory_margin)
-                            .map_err(|why| self.guard(&action, Risk::Disruptive, "memory", why))?;
-                        self.add(
-                            Action::Swapoff { role: Role::Target },
-                            Risk::Disruptive,
-                            format!(
-                                "the priority is {}, wanted {}: only swapoff and swapon change it",
-                                entry.priority,
-                                d.priority.unwrap_or_default()
-                            ),
-                        );
-                        self.add(
-                            Action::Swapon {
-                                role: Role::Target,
-                                priority: d.priority,
-                            },
-                            Risk::Disruptive,
-                            "back on with the wanted priority",
-                        );
-                    }
-                } else {
-                    self.plan_resize_active(f, entry)?;
-                }
-            }
-            None => {
-                let complete = header_ok && !f.holes && f.allocated >= d.size;
-                let nocow_bad = self.btrfs() && f.nocow == Some(false);
-                if !complete || nocow_bad {
-                    let growth = d.size.saturating_sub(f.allocated);
-                    self.check_disk(&format!("allocate {}", d.path.display()), growth)?;
-                    let why = match (&f.content, header_ok) {
-                        (Content::Zeros, _) => {
-                            "the file holds only zeros (an interrupted create?)".to_string()
-                        }
-                        (_, false) => format!(
-                            "the inactive swap area is {} but should be {}",
-                            ByteSize(
-                                f.content
-                                    .header()
-                                    .map_or(f.size, |h| h.area_bytes().min(f.size))
-                            ),
-                            ByteSize(d.size)
-                        ),
-                        _ if nocow_bad => "the file is not NOCOW on btrfs".to_string(),
-                        _ => "the swap area has holes swapon rejects".to_string(),
-                    };
-                    self.rebuild(Role::Target, f, d.size, Risk::Additive, &why);
-                }
-                self.add(
-                    Action::Swapon {
-                        role: Role::Target,
-                        priority: d.priority,
-                    },
-                    Risk::Additive,
-                    "the swap file is not active",
-                );
-            }
-        }
-        Ok(())
     }
 }
 

@@ -35,22 +35,7 @@ impl Planner<'_> {
         let temp_active = temp.and_then(|t| t.active.as_ref());
         let temp_file = temp.and_then(|t| t.target.file());
         if temp.is_some() {
-            let why = match &self.own.temp {
-                None => Some("it is not a regular file".to_string()),
-                Some(Own::Foreign { why }) => Some(why.clone()),
-                Some(_) => None,
-            };
-            if let Some(why) = why {
-                return Err(self.refuse(
-                    &action,
-                    Risk::Disruptive,
-                    format!(
-                        "{} is in the way of the swap-over and is not hostfix's ({why}): \
-                         remove it yourself",
-                        o.temp_path().display()
-                    ),
-                ));
-            }
+            self.refuse_foreign_temp(&action)?;
         }
         let tsize = match (temp_active, temp_file) {
             (Some(_), Some(tf)) => tf.size,
@@ -73,55 +58,7 @@ impl Planner<'_> {
             d.memory_margin,
         );
         if matches!(swap_over_disk, Some(Ok(()))) && over_mem.is_ok() {
-            if let Some(t) = temp {
-                if t.active.is_none() {
-                    self.cleanup(
-                        Action::Delete { role: Role::Temp },
-                        Risk::Additive,
-                        "hostfix's own swap-over area of an interrupted resize (recorded, \
-                         inactive: it holds no page of any process)",
-                    );
-                }
-            }
-            if temp_active.is_none() {
-                self.build(
-                    Role::Temp,
-                    tsize,
-                    "swap over: a temporary area keeps swap available while the file is resized",
-                );
-                self.add(
-                    Action::Swapon {
-                        role: Role::Temp,
-                        priority: None,
-                    },
-                    Risk::Additive,
-                    "the temporary area takes the pages of the old one",
-                );
-            }
-            self.add(
-                Action::Swapoff { role: Role::Target },
-                Risk::Disruptive,
-                why.clone(),
-            );
-            self.rebuild(Role::Target, f, d.size, Risk::Disruptive, &why);
-            self.add(
-                Action::Swapon {
-                    role: Role::Target,
-                    priority: d.priority,
-                },
-                Risk::Disruptive,
-                "the resized swap file goes back on",
-            );
-            self.add(
-                Action::Swapoff { role: Role::Temp },
-                Risk::Disruptive,
-                "the temporary area is no longer needed",
-            );
-            self.add(
-                Action::Delete { role: Role::Temp },
-                Risk::Additive,
-                "the temporary area is no longer needed (hostfix's own, inactive)",
-            );
+            self.plan_swap_over(f, tsize, &why);
             return Ok(());
         }
         // In place: a moment without this area, so memory must take what it holds.
@@ -146,12 +83,69 @@ impl Planner<'_> {
                 ),
             )
         })?;
+        self.plan_in_place(f, &why);
+        Ok(())
+    }
+
+    /// Refuses a swap-over when the temporary area's path holds something that is not
+    /// hostfix's.
+    fn refuse_foreign_temp(&mut self, action: &str) -> Result<(), PlanRefusal> {
+        let why = match &self.own.temp {
+            None => Some("it is not a regular file".to_string()),
+            Some(Own::Foreign { why }) => Some(why.clone()),
+            Some(_) => None,
+        };
+        match why {
+            Some(why) => Err(self.refuse(
+                action,
+                Risk::Disruptive,
+                format!(
+                    "{} is in the way of the swap-over and is not hostfix's ({why}): \
+                     remove it yourself",
+                    self.o.temp_path().display()
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The swap-over: a temporary area of `tsize` takes the pages while the file is
+    /// rebuilt, then goes (a leftover inactive one of an interrupted resize first).
+    fn plan_swap_over(&mut self, f: &FileFacts, tsize: u64, why: &str) {
+        let d = self.d;
+        let temp = self.o.temp.as_ref();
+        let temp_active = temp.and_then(|t| t.active.as_ref());
+        if let Some(t) = temp {
+            if t.active.is_none() {
+                self.cleanup(
+                    Action::Delete { role: Role::Temp },
+                    Risk::Additive,
+                    "hostfix's own swap-over area of an interrupted resize (recorded, \
+                     inactive: it holds no page of any process)",
+                );
+            }
+        }
+        if temp_active.is_none() {
+            self.build(
+                Role::Temp,
+                tsize,
+                "swap over: a temporary area keeps swap available while the file is resized",
+            );
+            self.add(
+                Action::Swapon {
+                    role: Role::Temp,
+                    priority: None,
+                },
+                Risk::Additive,
+                "the temporary area takes the pages of the old one",
+            );
+        }
         self.add(
             Action::Swapoff { role: Role::Target },
             Risk::Disruptive,
-            format!("{why} in place (no room for a swap-over area; memory covers the pages)"),
+            why.to_string(),
         );
-        self.rebuild(Role::Target, f, d.size, Risk::Disruptive, &why);
+        self.rebuild(Role::Target, f, d.size, Risk::Disruptive, why);
         self.add(
             Action::Swapon {
                 role: Role::Target,
@@ -160,6 +154,34 @@ impl Planner<'_> {
             Risk::Disruptive,
             "the resized swap file goes back on",
         );
-        Ok(())
+        self.add(
+            Action::Swapoff { role: Role::Temp },
+            Risk::Disruptive,
+            "the temporary area is no longer needed",
+        );
+        self.add(
+            Action::Delete { role: Role::Temp },
+            Risk::Additive,
+            "the temporary area is no longer needed (hostfix's own, inactive)",
+        );
+    }
+
+    /// In place: swapoff, rebuild, swapon (memory takes the pages meanwhile).
+    fn plan_in_place(&mut self, f: &FileFacts, why: &str) {
+        let d = self.d;
+        self.add(
+            Action::Swapoff { role: Role::Target },
+            Risk::Disruptive,
+            format!("{why} in place (no room for a swap-over area; memory covers the pages)"),
+        );
+        self.rebuild(Role::Target, f, d.size, Risk::Disruptive, why);
+        self.add(
+            Action::Swapon {
+                role: Role::Target,
+                priority: d.priority,
+            },
+            Risk::Disruptive,
+            "the resized swap file goes back on",
+        );
     }
 }

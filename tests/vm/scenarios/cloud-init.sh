@@ -9,17 +9,18 @@
 b=$SCENARIO_BOOT
 # `status --wait` prints a dot a second while it waits, and returns as soon as a stage
 # failed; cloud-init has finished when result.json is there.
-cloud-init status --wait >/dev/null 2>&1
+cloud-init status --wait >/dev/null 2>&1 || true # a failed stage is judged by the harness
 i=0
 while [ ! -e /run/cloud-init/result.json ] && [ "$i" -lt 300 ]; do
   sleep 1
   i=$((i + 1))
 done
 result "ci-finished-$b" "$(cut -d' ' -f1 /proc/uptime)"
-block "ci-status-$b" cloud-init status --long
-block "ci-result-$b" cat /run/cloud-init/result.json
+# What cloud-init says and left; its failures are facts the harness judges.
+block "ci-status-$b" cloud-init status --long || true
+block "ci-result-$b" cat /run/cloud-init/result.json || true
 block "ci-log-$b" sh -c 'grep -E "WARNING|ERROR|Traceback" /var/log/cloud-init.log | tail -n 40'
-block "ci-output-$b" tail -n 60 /var/log/cloud-init-output.log
+block "ci-output-$b" tail -n 60 /var/log/cloud-init-output.log || true
 block "swaps-$b" cat /proc/swaps
 block "fstab-$b" cat /etc/fstab
 block "listeners-$b" listeners
@@ -28,7 +29,7 @@ for p in hostfix nginx nginx-light nginx-common; do
 done
 result "nginx-active-$b" "$(systemctl is-active nginx.service)"
 result "hostfix-path-$b" "$(command -v hostfix)"
-block "ledger-$b" cat /var/lib/hostfix/reboot-ledger.json
+block "ledger-$b" cat /var/lib/hostfix/reboot-ledger.json || true # judged
 block "journal-boots-$b" journalctl --list-boots --no-pager -q
 result "hostname-$b" "$(hostname)"
 
@@ -43,7 +44,7 @@ if [ "$b" = 1 ]; then
     i=$((i + 1))
   done
   result no-reboot-after-s "$i"
-  exit 0
+  fail "no reboot came within $i s of hostfix's run"
 fi
 
 # The container the incident was about gets :80 now.
@@ -63,7 +64,7 @@ docker rm -f web >/dev/null
 block apt-remove env DEBIAN_FRONTEND=noninteractive apt-get remove -y hostfix
 result pkg-removed "$(dpkg-query -W -f='${db:Status-Abbrev}' hostfix 2>/dev/null)"
 result bin-removed "$(ls /usr/bin/hostfix 2>&1)"
-block doc-removed sh -c 'ls /usr/share/doc/hostfix 2>&1'
+block doc-removed sh -c 'ls /usr/share/doc/hostfix 2>&1' || true # gone: ls fails, judged
 
 # The facts are gathered; the test judges them.
 exit 0

@@ -6,11 +6,49 @@
 #   block NAME CMD...          -> "BEGIN NAME" CMD's stdout "END NAME", its stderr as the
 #                                 block NAME.stderr, and "RESULT NAME.exit=RC"; returns RC
 #   hf NAME ARGS...            -> block NAME hostfix --json -v ARGS...
+#   fail WHAT...               -> "FAIL WHAT..." and the script ends (exit 1)
+#
+# Strict: the scripts run under bash with `set -Eeuo pipefail`, so the first command that
+# fails and is not expected to stops the script with a "FAIL rc=RC at FILE:LINE: ..." line
+# (the harness fails the test on any FAIL line). A command whose failure is a fact the
+# harness judges is written `block NAME CMD || true` (or `hf ... || true`).
 #
 # Environment from the runner: HOSTFIX (the binary), SCENARIO_DIR (the handoff disk),
 # SCENARIO_BOOT (1 on the guest's first boot, counted on its root disk).
 
-set -u
+# The runner starts the script with sh (dash has no pipefail): run it again under bash.
+if [ -z "${BASH_VERSION:-}" ]; then
+  exec bash "$0" "$@"
+fi
+set -Eeuo pipefail
+
+# The first unexpected failure: where it was (with the callers) and what it was. During a
+# shutdown (a reboot the scenario asked for stops this script) a failing command is not a
+# failure of the scenario.
+on_err() {
+  local rc=$? i where="" src line
+  for ((i = 1; i < ${#BASH_SOURCE[@]}; i++)); do
+    src=${BASH_SOURCE[$i]}
+    line=${BASH_LINENO[$((i - 1))]}
+    where+="${where:+ <- }${src##*/}:$line"
+  done
+  src=${BASH_SOURCE[1]:-}
+  line=${BASH_LINENO[0]:-0}
+  local text
+  text=$(sed -n "${line}p" "$src" 2>/dev/null | sed 's/^[[:space:]]*//') || true
+  if [ "$(systemctl is-system-running 2>/dev/null || true)" = stopping ]; then
+    printf 'NOTE stopped by the shutdown: rc=%s at %s: %s\n' "$rc" "$where" "$text"
+  else
+    printf 'FAIL rc=%s at %s: %s\n' "$rc" "$where" "$text"
+  fi
+  exit "$rc"
+}
+trap on_err ERR
+
+fail() {
+  printf 'FAIL %s\n' "$*"
+  exit 1
+}
 
 result() {
   _k=$1
@@ -22,8 +60,8 @@ block() {
   _name=$1
   shift
   _err=$(mktemp)
-  _out=$("$@" 2>"$_err")
-  _rc=$?
+  _rc=0
+  _out=$("$@" 2>"$_err") || _rc=$?
   printf 'BEGIN %s\n%s\nEND %s\n' "$_name" "$_out" "$_name"
   if [ -s "$_err" ]; then
     printf 'BEGIN %s.stderr\n' "$_name"
@@ -63,17 +101,17 @@ make_busybox_image() {
   mkdir -p "$_root/bin" "$_root/www"
   cp /bin/busybox "$_root/bin/busybox"
   for _a in sh httpd cat echo sleep ls; do ln -s busybox "$_root/bin/$_a"; done
-  block docker-import sh -c "tar -C '$_root' -c . | docker import - local/busybox:1"
-  _rc=$?
+  block docker-import bash -o pipefail -c "tar -C '$_root' -c . | docker import - local/busybox:1"
   rm -rf "$_root"
-  return "$_rc"
 }
 
-# Waits up to $2 seconds (default 30) for a TCP listener on port $1.
+# Waits up to $2 seconds (default 30) for a TCP listener on port $1; fails when none comes.
 wait_listening() {
   _i=0
   while [ "$_i" -lt "${2:-30}" ]; do
-    ss -Hltn "sport = :$1" | grep -q . && return 0
+    if [ -n "$(ss -Hltn "sport = :$1")" ]; then
+      return 0
+    fi
     sleep 1
     _i=$((_i + 1))
   done
@@ -84,7 +122,9 @@ wait_listening() {
 http_get() {
   _i=0
   while [ "$_i" -lt 10 ]; do
-    curl -fsS --max-time 5 -o /dev/null "$2" 2>/dev/null && break
+    if curl -fsS --max-time 5 -o /dev/null "$2" 2>/dev/null; then
+      break
+    fi
     sleep 1
     _i=$((_i + 1))
   done
@@ -100,7 +140,9 @@ eat_memory() {
   _mib=0
   while :; do
     _pct=$(awk '/^MemTotal:/ { t = $2 } /^MemAvailable:/ { a = $2 } END { printf "%d", a * 100 / t }' /proc/meminfo)
-    [ "$_pct" -le "$1" ] && break
+    if [ "$_pct" -le "$1" ]; then
+      break
+    fi
     dd if=/dev/zero of="/run/hog/fill$_mib" bs=1M count=4 status=none || break
     _mib=$((_mib + 4))
   done

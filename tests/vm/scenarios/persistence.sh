@@ -24,7 +24,6 @@ case "$SCENARIO_BOOT" in
   block swaps-3 cat /proc/swaps
   ;;
 *)
-  result unexpected-boot "$SCENARIO_BOOT"
-  exit 1
+  fail "unexpected boot $SCENARIO_BOOT"
   ;;
 esac

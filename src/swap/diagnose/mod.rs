@@ -14,6 +14,10 @@ use crate::host::Host;
 use crate::plan::Risk;
 use crate::size::ByteSize;
 
+mod problems;
+
+use problems::{file_problems, ownership_problems};
+
 /// One swap file as doctor sees it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SwapFileHealth {
@@ -95,55 +99,13 @@ pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) {
         }
     };
     for e in &swaps {
-        if e.kind == "partition" {
-            d.add(
-                Finding::new(
-                    Area::Swap,
-                    Severity::Ok,
-                    format!("swap partition {}", e.path.display()),
-                )
-                .evidence(usage(e)),
-            );
-            continue;
+        match area_finding(e) {
+            Some(f) => d.add(f),
+            None => add(host.host_path(&e.path)),
         }
-        if e.deleted {
-            d.add(
-                Finding::new(
-                    Area::Swap,
-                    Severity::Warning,
-                    format!("swap file {} was deleted while active", e.path.display()),
-                )
-                .evidence(usage(e))
-                .evidence(
-                    "its space comes back only when it is swapped off, which needs its path: \
-                     reboot, or recreate the swap with hostfix swap ensure",
-                ),
-            );
-            continue;
-        }
-        add(host.host_path(&e.path));
     }
-    match host.read_opt("/etc/fstab") {
-        Ok(Some(text)) => {
-            for l in Fstab::parse(&text).lines {
-                let Some(e) = &l.entry else { continue };
-                if !e.is_swap() {
-                    continue;
-                }
-                if e.spec.starts_with('/') && !e.spec.starts_with("/dev/") {
-                    let p = super::spec::normalize(Path::new(&e.spec));
-                    if super::is_swapover_path(&p) {
-                        d.add(persisted_swapover(&l, &p));
-                    }
-                    add(p);
-                } else if !e.has_option("nofail") && !swaps.is_empty() {
-                    // Partitions by UUID/LABEL: only say something when it matters.
-                    log::debug!("swap: fstab line {} ({}) has no nofail", l.number, e.spec);
-                }
-            }
-        }
-        Ok(None) => {}
-        Err(e) => d.unseen(format!("/etc/fstab: {e}")),
+    for p in fstab_swap_files(host, !swaps.is_empty(), d) {
+        add(p);
     }
     let mut health = Vec::new();
     for p in paths {
@@ -160,6 +122,65 @@ pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) {
         }
     }
     d.fact("swap_files", &health);
+}
+
+/// The finding for an active area that is not a swap file to look at: a partition, or
+/// a file deleted while active; `None` for a swap file.
+fn area_finding(e: &SwapEntry) -> Option<Finding> {
+    if e.kind == "partition" {
+        return Some(
+            Finding::new(
+                Area::Swap,
+                Severity::Ok,
+                format!("swap partition {}", e.path.display()),
+            )
+            .evidence(usage(e)),
+        );
+    }
+    if e.deleted {
+        return Some(
+            Finding::new(
+                Area::Swap,
+                Severity::Warning,
+                format!("swap file {} was deleted while active", e.path.display()),
+            )
+            .evidence(usage(e))
+            .evidence(
+                "its space comes back only when it is swapped off, which needs its path: \
+                 reboot, or recreate the swap with hostfix swap ensure",
+            ),
+        );
+    }
+    None
+}
+
+/// The swap files fstab names by path, in line order; a line that persists a swap-over
+/// area is a finding too.
+fn fstab_swap_files(host: &Host, any_active: bool, d: &mut Diagnosis) -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    match host.read_opt("/etc/fstab") {
+        Ok(Some(text)) => {
+            for l in Fstab::parse(&text).lines {
+                let Some(e) = &l.entry else { continue };
+                if !e.is_swap() {
+                    continue;
+                }
+                if e.spec.starts_with('/') && !e.spec.starts_with("/dev/") {
+                    let p = super::spec::normalize(Path::new(&e.spec));
+                    if super::is_swapover_path(&p) {
+                        d.add(persisted_swapover(&l, &p));
+                    }
+                    paths.push(p);
+                } else if !e.has_option("nofail") && any_active {
+                    // Partitions by UUID/LABEL: only say something when it matters.
+                    log::debug!("swap: fstab line {} ({}) has no nofail", l.number, e.spec);
+                }
+            }
+        }
+        Ok(None) => {}
+        Err(e) => d.unseen(format!("/etc/fstab: {e}")),
+    }
+    paths
 }
 
 /// An fstab line that persists a swap-over area (an earlier doctor advised it): boot
@@ -298,195 +319,6 @@ fn fix_command(o: &Observation, own: &Ownership) -> Option<(String, Risk)> {
         cmd.push_str(" --max-risk disruptive");
     }
     Some((cmd, risk))
-}
-
-/// What is wrong with the file and its persistence, whoever made them.
-fn file_problems(o: &Observation) -> Vec<(Severity, String)> {
-    let mut problems: Vec<(Severity, String)> = Vec::new();
-    match &o.target {
-        Target::Missing => problems.push((
-            Severity::Warning,
-            "persisted but the file does not exist (nofail hides it at boot)".into(),
-        )),
-        Target::File(f) => {
-            if f.readable_by_others(o.owner) {
-                problems.push((
-                    Severity::Problem,
-                    format!(
-                        "mode {:04o}, owner {}:{}: readable by other users, a leak of memory contents",
-                        f.mode, f.uid, f.gid
-                    ),
-                ));
-            } else if !f.owner_mode_ok(o.owner) {
-                problems.push((
-                    Severity::Warning,
-                    format!(
-                        "mode {:04o}, owner {}:{}; swap wants {}:{} 0600",
-                        f.mode, f.uid, f.gid, o.owner.0, o.owner.1
-                    ),
-                ));
-            }
-            match &f.content {
-                Content::Swap(h) if !h.fits(o.page_size, f.size) => problems.push((
-                    Severity::Warning,
-                    format!(
-                        "the header describes {}, the file is {}",
-                        ByteSize(h.area_bytes()),
-                        ByteSize(f.size)
-                    ),
-                )),
-                Content::Swap(_) => {}
-                Content::OldSwap => {
-                    problems.push((Severity::Warning, "an old (v0) swap header".into()))
-                }
-                Content::Hibernation { magic } => problems.push((
-                    Severity::Info,
-                    format!("holds a hibernation image ({magic})"),
-                )),
-                Content::Zeros => problems.push((
-                    Severity::Warning,
-                    "only zeros, no swap header (an interrupted create?)".into(),
-                )),
-                Content::Data => problems.push((
-                    Severity::Problem,
-                    "persisted as swap but holds other data".into(),
-                )),
-            }
-            if o.active.is_none() && f.holes {
-                problems.push((Severity::Warning, "has holes: swapon will refuse it".into()));
-            }
-        }
-        other => problems.push((
-            Severity::Problem,
-            format!("persisted as swap but the path is {other:?}").to_lowercase(),
-        )),
-    }
-    if o.active.is_none() && o.target.file().is_some() {
-        problems.push((Severity::Warning, "persisted but not active".into()));
-    }
-    let persisted = o.fstab.lines.len() + usize::from(o.unit.content.is_some() && o.unit.enabled);
-    if o.active.is_some() && persisted == 0 {
-        problems.push((
-            Severity::Warning,
-            "active but not persisted: gone after the next reboot".into(),
-        ));
-    }
-    if o.fstab.lines.len() > 1 {
-        problems.push((
-            Severity::Warning,
-            format!("{} fstab lines name it", o.fstab.lines.len()),
-        ));
-    }
-    for l in &o.fstab.lines {
-        if !l.entry.has_option("nofail") {
-            problems.push((
-                Severity::Info,
-                format!(
-                    "fstab line {} lacks nofail: a missing file fails the boot",
-                    l.number
-                ),
-            ));
-        }
-    }
-    if !o.fstab.by_uuid_or_label.is_empty() {
-        problems.push((
-            Severity::Warning,
-            format!(
-                "fstab line(s) {:?} name it by UUID or LABEL, which boot cannot resolve for a file",
-                o.fstab.by_uuid_or_label
-            ),
-        ));
-    }
-    problems
-}
-
-/// What is not hostfix's (and so what it will not fix), and hostfix's own leftovers.
-fn ownership_problems(o: &Observation, own: &Ownership) -> Vec<(Severity, String)> {
-    let mut out = Vec::new();
-    if let Some(why) = &own.unreadable {
-        out.push((
-            Severity::Problem,
-            format!("hostfix's record cannot be used: {why}"),
-        ));
-    }
-    if let Some(why) = &own.unseen {
-        out.push((
-            Severity::Info,
-            format!(
-                "whether hostfix made it is unknown: its record could not be read ({why}); \
-                 run doctor as root to see the fix"
-            ),
-        ));
-        return out;
-    }
-    if let Some(Own::Foreign { why }) = &own.file {
-        out.push((
-            Severity::Info,
-            format!(
-                "not created by hostfix ({why}): hostfix leaves it alone; to let hostfix \
-                 manage swap here, remove it (swapoff, delete, drop its fstab line) and run \
-                 {}",
-                ensure_cmd(&o.path, o.target.file().map(|f| f.size))
-            ),
-        ));
-    }
-    for m in o
-        .fstab
-        .lines
-        .iter()
-        .filter(|m| own.foreign_lines.contains(&m.number))
-    {
-        out.push((
-            Severity::Info,
-            format!(
-                "fstab line {} `{}` was not written by hostfix: hostfix leaves it alone and \
-                 will not work on this path while it is there",
-                m.number, m.raw
-            ),
-        ));
-    }
-    if let Some(Own::Foreign { why }) = &own.unit {
-        out.push((
-            Severity::Info,
-            format!("the unit {} is not hostfix's ({why})", o.unit.name),
-        ));
-    }
-    for p in &own.foreign_unit_parts {
-        out.push((
-            Severity::Info,
-            format!("{p} is not hostfix's: hostfix will not work on this path"),
-        ));
-    }
-    out.extend(leftover_problem(o, own));
-    out
-}
-
-/// A swap-over area beside the file: hostfix's leftover of an interrupted resize, or a
-/// file named like one that hostfix did not make.
-fn leftover_problem(o: &Observation, own: &Ownership) -> Option<(Severity, String)> {
-    let t = o.temp.as_ref()?;
-    let state = if t.active.is_some() {
-        "active"
-    } else {
-        "inactive"
-    };
-    Some(match &own.temp {
-        Some(x) if x.is_ours() => (
-            Severity::Warning,
-            format!(
-                "hostfix's swap-over area {} ({state}) is left from an interrupted resize",
-                t.path.display()
-            ),
-        ),
-        _ => (
-            Severity::Info,
-            format!(
-                "{} ({state}) is named like hostfix's swap-over area but hostfix did not \
-                 make it: remove it yourself if nothing uses it",
-                t.path.display()
-            ),
-        ),
-    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,310 @@
+//! `doctor`'s container findings from what the engine and `/proc` show (pure): dead,
+//! stuck in removal, restarting in a loop, paused, kept from a taken host port (with who
+//! holds it), processes no signal can end, and processes of containers the engine no
+//! longer lists.
+
+use std::collections::BTreeMap;
+
+use crate::engine::{ContainerInfo, PsEntry, Status, short_id};
+use crate::finding::{Area, Finding, Severity, Subject};
+use crate::plan::Risk;
+
+use super::super::procs::{Futility, ProcTable};
+use super::{PortHolders, blocked_ports};
+
+/// The findings for what the engine and `/proc` show (pure), without port holders.
+///
+/// `inspected` holds the containers worth a closer look (not running, or restarting);
+/// `stuck` the containers whose processes no signal can end.
+#[cfg_attr(not(feature = "testing"), allow(dead_code))] // used by hostfix::testing
+pub fn findings(
+    list: &[PsEntry],
+    inspected: &[ContainerInfo],
+    table: &ProcTable,
+    stuck: &BTreeMap<String, Futility>,
+) -> Vec<Finding> {
+    findings_with_holders(list, inspected, table, stuck, &PortHolders::new())
+}
+
+/// The findings (pure), with the holders of the host ports containers could not get, so
+/// a container that could not start names the process in its way and the fix.
+pub fn findings_with_holders(
+    list: &[PsEntry],
+    inspected: &[ContainerInfo],
+    table: &ProcTable,
+    stuck: &BTreeMap<String, Futility>,
+    holders: &PortHolders,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    // Containers kept from their port come first: they continue the ports findings
+    // before them (the holder in their way), so the request's path reads as one chain.
+    let mut blocked = Vec::new();
+    let by_id: BTreeMap<&str, &ContainerInfo> =
+        inspected.iter().map(|i| (i.id.as_str(), i)).collect();
+    for e in list {
+        let name = e.name();
+        let info = by_id.get(e.id.as_str()).copied();
+        // Each finding names its container, for the evidence (and a fix) to find it.
+        let subject = Subject::Container {
+            id: e.id.clone(),
+            name: name.to_string(),
+        };
+        let first = out.len();
+        if let Some(i) = info {
+            let ports = blocked_ports(i);
+            if !ports.is_empty() && !matches!(e.state, Status::Running) {
+                blocked.push(blocked_finding(name, e, i, &ports, holders).about(subject));
+                continue;
+            }
+        }
+        out.extend(state_finding(e, info, table));
+        if let Some(f) = stuck.get(&e.id) {
+            out.push(
+                Finding::new(
+                    Area::Containers,
+                    Severity::Problem,
+                    format!("container {name}: no signal can end its processes"),
+                )
+                .evidence(f.why())
+                .evidence("stop, kill, rm -f and an engine restart cannot remove it; a reboot can")
+                .fix(
+                    format!("hostfix container rm {name} --max-risk reboot"),
+                    Risk::Reboot,
+                ),
+            );
+        }
+        for f in &mut out[first..] {
+            f.subjects.push(subject.clone());
+        }
+    }
+    for id in table.ids() {
+        if list.iter().any(|e| e.id == id) {
+            continue;
+        }
+        out.push(leftover_finding(&id, table, stuck));
+    }
+    blocked.append(&mut out);
+    let mut out = blocked;
+    if out.is_empty() {
+        let running = list.iter().filter(|e| e.state == Status::Running).count();
+        out.push(Finding::new(
+            Area::Containers,
+            Severity::Ok,
+            format!(
+                "{} container{}, {running} running, none stuck",
+                list.len(),
+                if list.len() == 1 { "" } else { "s" }
+            ),
+        ));
+    }
+    out
+}
+
+/// The finding a container's state calls for, when it calls for one: dead, stuck in
+/// removal, restarting in a loop, restarted often, paused.
+fn state_finding(e: &PsEntry, info: Option<&ContainerInfo>, table: &ProcTable) -> Option<Finding> {
+    let name = e.name();
+    let rm = format!("hostfix container rm {name}");
+    match &e.state {
+        Status::Dead => Some(
+            Finding::new(
+                Area::Containers,
+                Severity::Problem,
+                format!("container {name} is dead: the engine failed to stop or remove it"),
+            )
+            .evidence(engine_words(e, info))
+            .fix(rm, Risk::Disruptive),
+        ),
+        Status::Removing => Some(
+            Finding::new(
+                Area::Containers,
+                Severity::Problem,
+                format!("container {name} is stuck in removal"),
+            )
+            .evidence(engine_words(e, info))
+            .evidence(remains(
+                table.processes_of(&e.id).len(),
+                table.shims_of(&e.id).len(),
+            ))
+            .evidence(
+                "the ladder stops at its cap and names the next rung; \
+                 raise --max-risk to allow it",
+            )
+            .fix(rm, Risk::Disruptive),
+        ),
+        Status::Restarting => {
+            let mut f = Finding::new(
+                Area::Containers,
+                Severity::Problem,
+                format!(
+                    "container {name} is restarting in a loop ({} restarts)",
+                    info.map_or(0, |i| i.restart_count)
+                ),
+            )
+            .evidence(engine_words(e, info));
+            if let Some(i) = info {
+                f = f.evidence(format!(
+                    "last exit code {}, restart policy {}",
+                    i.exit_code,
+                    if i.restart_policy.is_empty() {
+                        "?"
+                    } else {
+                        &i.restart_policy
+                    }
+                ));
+            }
+            Some(f.evidence(format!("its log: docker logs --tail 50 {name}")))
+        }
+        Status::Running => info.filter(|i| i.restart_count >= 3).map(|i| {
+            Finding::new(
+                Area::Containers,
+                Severity::Warning,
+                format!("container {name} has restarted {} times", i.restart_count),
+            )
+            .evidence(format!("its log: docker logs --tail 50 {name}"))
+        }),
+        Status::Paused => Some(
+            Finding::new(
+                Area::Containers,
+                Severity::Info,
+                format!("container {name} is paused"),
+            )
+            .evidence("resume it: docker unpause ".to_string() + name),
+        ),
+        _ => None,
+    }
+}
+
+/// Processes of a container the engine no longer lists, with the fix: the ladder up to
+/// the shim kill, or up to a reboot when no signal can end them.
+fn leftover_finding(id: &str, table: &ProcTable, stuck: &BTreeMap<String, Futility>) -> Finding {
+    let procs = table.processes_of(id);
+    let shims = table.shims_of(id);
+    let mut f = Finding::new(
+        Area::Containers,
+        Severity::Problem,
+        format!(
+            "processes of container {} run, but the engine no longer lists it",
+            short_id(id)
+        ),
+    )
+    .evidence(remains(procs.len(), shims.len()));
+    for p in procs.iter().take(5) {
+        f = f.evidence(format!("pid {} ({}) state {}", p.pid, p.comm, p.state));
+    }
+    for s in &shims {
+        f = f.evidence(format!("shim pid {} state {}", s.pid, s.state));
+    }
+    let fix = match stuck.get(id) {
+        Some(why) => {
+            f = f.evidence(why.why());
+            (
+                format!("hostfix container rm {id} --max-risk reboot"),
+                Risk::Reboot,
+            )
+        }
+        None => (
+            format!("hostfix container rm {id} --max-risk destructive"),
+            Risk::Destructive,
+        ),
+    };
+    f.fix(fix.0, fix.1)
+}
+
+/// A container that could not start because a host port was taken: the engine's words,
+/// then who holds the port now (the port module's lookup) and the fix that frees it.
+fn blocked_finding(
+    name: &str,
+    e: &PsEntry,
+    i: &ContainerInfo,
+    ports: &[u16],
+    holders: &PortHolders,
+) -> Finding {
+    let list_ports = ports
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let held: Vec<String> = ports
+        .iter()
+        .filter_map(|p| Some((p, holders.get(p)?)))
+        .filter(|(_, h)| !h.is_empty())
+        .map(|(p, h)| {
+            format!(
+                "port {p} is held by {}",
+                h.iter()
+                    .map(|x| x.summary.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })
+        .collect();
+    let mut title = format!(
+        "container {name} is {}: host port {list_ports} was taken when it started",
+        e.state
+    );
+    if let Some(first) = held.first() {
+        title.push_str(&format!("; {first}"));
+    }
+    let mut f = Finding::new(Area::Containers, Severity::Problem, title)
+        .evidence(format!("the engine: {}", i.error.trim()));
+    if !i.published.is_empty() {
+        f = f.evidence(format!(
+            "it publishes {}",
+            i.published
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    for h in held.iter().skip(1) {
+        f = f.evidence(h.clone());
+    }
+    for p in ports {
+        f = f.evidence(format!("who holds port {p}: hostfix port who {p}"));
+    }
+    // The first port still taken is the one to free; when every port is free now, only
+    // a start is left.
+    let taken = ports
+        .iter()
+        .find(|p| holders.get(p).is_none_or(|h| !h.is_empty()));
+    match taken {
+        Some(p) => {
+            let hs = holders.get(p).map(Vec::as_slice).unwrap_or_default();
+            if hs.iter().any(|h| h.container) {
+                f = f.evidence(format!(
+                    "another container publishes port {p}: hostfix will not stop it; \
+                     stop that container or publish {name} elsewhere"
+                ));
+            } else {
+                for pkg in hs.iter().filter_map(|h| h.package.as_deref()) {
+                    f = f.evidence(format!(
+                        "if {pkg} is not wanted on this host: hostfix port free {p} \
+                         --remove-package (risk destructive)"
+                    ));
+                }
+                f = f.fix(format!("hostfix port free {p}"), Risk::Disruptive);
+            }
+            f.evidence(format!("once the port is free: docker start {name}"))
+        }
+        None => f.evidence(format!(
+            "port {list_ports} is free now: docker start {name}"
+        )),
+    }
+}
+
+fn engine_words(e: &PsEntry, info: Option<&ContainerInfo>) -> String {
+    match info.map(|i| i.error.trim()).filter(|s| !s.is_empty()) {
+        Some(err) => format!("the engine: {} ({err})", e.status),
+        None => format!("the engine: {}", e.status),
+    }
+}
+
+fn remains(procs: usize, shims: usize) -> String {
+    format!(
+        "{procs} process{} and {shims} shim{} on the host",
+        if procs == 1 { "" } else { "es" },
+        if shims == 1 { "" } else { "s" }
+    )
+}
