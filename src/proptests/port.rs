@@ -196,6 +196,7 @@ fn listener(p: Proto) -> impl Strategy<Value = Listener> {
             state,
             uid,
             inode: u64::from(inode),
+            cgroup_id: None,
         },
     )
 }
