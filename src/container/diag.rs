@@ -465,7 +465,7 @@ pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) {
             Vec::new()
         }
     };
-    let table = procs::scan(host);
+    let table = procs::scan_by_cgroup(host);
     let mut stuck = BTreeMap::new();
     for id in table.ids() {
         let procs = table.processes_of(&id);

@@ -38,6 +38,8 @@ const PROCS_MAX: usize = 1 << 22;
 pub struct Cgroup2 {
     mount: OwnedFd,
     point: PathBuf,
+    /// Whether cgroup v1 hierarchies are mounted too (a hybrid host).
+    v1_too: bool,
 }
 
 /// One cgroup directory, opened.
@@ -76,6 +78,16 @@ pub fn cgroup2_mount_points(mountinfo: &str) -> Vec<PathBuf> {
     }
     whole.extend(parts);
     whole
+}
+
+/// Whether a cgroup v1 hierarchy is mounted, from the text of `/proc/self/mountinfo`
+/// (pure): then a process's place in the cgroup2 tree says nothing about its
+/// containers, whose engine uses the v1 hierarchies.
+pub fn cgroup_v1_mounted(mountinfo: &str) -> bool {
+    mountinfo.lines().any(|l| {
+        l.split_once(" - ")
+            .is_some_and(|(_, r)| r.split_whitespace().next() == Some("cgroup"))
+    })
 }
 
 /// Parses the text of a `cgroup.procs` file: one pid a line; `0` (a process outside this
@@ -117,7 +129,13 @@ impl Cgroup2 {
                 OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
                 Mode::empty(),
             ) {
-                Ok(mount) => return Some(Cgroup2 { mount, point }),
+                Ok(mount) => {
+                    return Some(Cgroup2 {
+                        mount,
+                        point,
+                        v1_too: cgroup_v1_mounted(&text),
+                    });
+                }
                 Err(e) => log::info!("port: cgroup2 mount {}: {e}", point.display()),
             }
         }
@@ -195,13 +213,20 @@ impl Cgroup2 {
         Some(format!("/{}", rel.display()))
     }
 
-    /// Walks the mount, breadth first, for the directory whose inode number is `id`.
-    pub(crate) fn by_walk(&self, id: u64) -> Result<CgroupDir, Errno> {
+    /// Whether this host has cgroup v1 hierarchies mounted besides this one (hybrid).
+    pub fn hybrid(&self) -> bool {
+        self.v1_too
+    }
+
+    /// Calls `visit` with the path under the mount (`/system.slice/x.service`) and inode
+    /// of every cgroup below the root, breadth first, until it returns `true`.
+    ///
+    /// # Errors
+    /// `E2BIG` after [`WALK_MAX_DIRS`] directories. Directories that vanish or cannot be
+    /// listed are skipped.
+    fn walk_tree(&self, mut visit: impl FnMut(&str, u64) -> bool) -> Result<(), Errno> {
         let mut queue: VecDeque<PathBuf> = VecDeque::from([PathBuf::new()]);
         let mut seen = 0usize;
-        if std::fs::metadata(&self.point).is_ok_and(|m| MetadataExt::ino(&m) == id) {
-            return self.by_path("/").ok_or(Errno::ENOENT);
-        }
         while let Some(rel) = queue.pop_front() {
             let Ok(rd) = std::fs::read_dir(self.point.join(&rel)) else {
                 continue;
@@ -215,14 +240,59 @@ impl Cgroup2 {
                     return Err(Errno::E2BIG);
                 }
                 let child = rel.join(e.file_name());
-                if e.ino() == id {
-                    let path = format!("/{}", child.display());
-                    return self.by_path(&path).ok_or(Errno::ENOENT);
+                if visit(&format!("/{}", child.display()), e.ino()) {
+                    return Ok(());
                 }
                 queue.push_back(child);
             }
         }
-        Err(Errno::ENOENT)
+        Ok(())
+    }
+
+    /// Walks the mount for the directory whose inode number is `id`.
+    pub(crate) fn by_walk(&self, id: u64) -> Result<CgroupDir, Errno> {
+        if std::fs::metadata(&self.point).is_ok_and(|m| MetadataExt::ino(&m) == id) {
+            return self.by_path("/").ok_or(Errno::ENOENT);
+        }
+        let mut found = None;
+        self.walk_tree(|path, ino| {
+            if ino == id {
+                found = Some(path.to_string());
+            }
+            found.is_some()
+        })?;
+        found.and_then(|p| self.by_path(&p)).ok_or(Errno::ENOENT)
+    }
+
+    /// The processes of the root cgroup and of every cgroup whose path `wanted` accepts,
+    /// with that path; a cgroup removed during the walk is left out.
+    ///
+    /// # Errors
+    /// `E2BIG` when the tree has more than [`WALK_MAX_DIRS`] cgroups; the errno of a
+    /// `cgroup.procs` that exists but cannot be read.
+    pub fn procs_where(
+        &self,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<Vec<(String, Vec<i32>)>, Errno> {
+        let mut paths = vec!["/".to_string()];
+        self.walk_tree(|path, _| {
+            if wanted(path) {
+                paths.push(path.to_string());
+            }
+            false
+        })?;
+        let mut out = Vec::with_capacity(paths.len());
+        for p in paths {
+            let Some(dir) = self.by_path(&p) else {
+                continue;
+            };
+            match dir.procs() {
+                Ok(pids) => out.push((p, pids)),
+                Err(Errno::ENOENT | Errno::ENODEV) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     /// Opens a cgroup by its path under the mount (`/system.slice/nginx.service`), as
@@ -291,6 +361,13 @@ bad line
             ]
         );
         assert!(cgroup2_mount_points("").is_empty());
+        assert!(cgroup_v1_mounted(text));
+        let v2_only: String = text
+            .lines()
+            .filter(|l| !l.contains(" - cgroup "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(!cgroup_v1_mounted(&v2_only));
     }
 
     #[test]
