@@ -8,6 +8,7 @@ use proptest::prelude::*;
 
 use super::{cfg, json, lines_of, mangle_json, maybe_mangled, text, weird_token};
 use crate::container::{PsEntry, Status};
+use crate::port::cgroup::{cgroup_v1_mounted, cgroup2_mount_points, parse_procs};
 use crate::port::diag::{build_request, parse_batch};
 use crate::port::docker::{ContainerRef, from_cgroup, from_proxy, parse_proxy_args, publishes};
 use crate::port::owner::{SocketUnit, parse_btime, parse_list_sockets, parse_passwd};
@@ -257,12 +258,17 @@ proptest! {
     /// Sockets encoded as the kernel sends them decode to the same sockets.
     #[test]
     fn sock_diag_round_trip(
-        ls in proptest::collection::vec((listener(Proto::Udp), proptest::option::of(any::<u8>())), 0..6),
+        ls in proptest::collection::vec(
+            (listener(Proto::Udp), proptest::option::of(any::<u8>()), proptest::option::of(1..=u64::MAX)),
+            0..6,
+        ),
         done in any::<bool>(),
     ) {
         let mut b = Vec::new();
-        for (l, v6) in &ls {
-            b.extend(nlmsg(SOCK_DIAG_BY_FAMILY, &diag_msg(l, *v6, &[]), None));
+        for (l, v6, cg) in &ls {
+            // INET_DIAG_CGROUP_ID (21): the socket's cgroup id, a u64.
+            let attrs: Vec<(u16, Vec<u8>)> = cg.iter().map(|id| (21, id.to_ne_bytes().to_vec())).collect();
+            b.extend(nlmsg(SOCK_DIAG_BY_FAMILY, &diag_msg(l, *v6, &attrs), None));
         }
         if done {
             b.extend(nlmsg(NLMSG_DONE, &0i32.to_ne_bytes(), None));
@@ -272,7 +278,7 @@ proptest! {
         prop_assert_eq!(batch.error, None);
         let want: Vec<Listener> = ls
             .iter()
-            .map(|(l, v6)| Listener { v6only: v6.map(|v| v != 0), ..l.clone() })
+            .map(|(l, v6, cg)| Listener { v6only: v6.map(|v| v != 0), cgroup_id: *cg, ..l.clone() })
             .collect();
         prop_assert_eq!(batch.sockets, want);
     }
@@ -540,5 +546,52 @@ proptest! {
     #[test]
     fn port_numbers(p in any::<u16>()) {
         prop_assert_eq!(crate::port::check_port(p).is_ok(), p != 0);
+    }
+}
+
+// ---- cgroups: /proc/self/mountinfo, cgroup.procs ---------------------------------------
+
+proptest! {
+    #![proptest_config(cfg(512))]
+
+    /// Any mountinfo text: no panic; every mount point found is absolute and unescaped.
+    #[test]
+    fn mountinfo_never_panics(s in prop_oneof![
+        text(),
+        lines_of(prop_oneof![
+            "[0-9]{1,3} [0-9]{1,3} 0:[0-9]{1,2} (/|/[a-z/]{1,12}) /[a-z/\\\\0-9]{0,20} rw - (cgroup2|cgroup|tmpfs) [a-z]{0,6} rw",
+            text(),
+        ], 8),
+    ]) {
+        for p in cgroup2_mount_points(&s) {
+            prop_assert!(p.is_absolute());
+            prop_assert!(!p.to_string_lossy().contains('\\'));
+        }
+        let _ = cgroup_v1_mounted(&s);
+    }
+
+    /// Pids written one a line read back in order; zeros, garbage and overflow are left
+    /// out, never wrapped.
+    #[test]
+    fn cgroup_procs_round_trip(
+        pids in proptest::collection::vec(1..=i32::MAX, 0..50),
+        junk in proptest::collection::vec(prop_oneof![
+            Just("0".to_string()), Just("-1".to_string()), Just("2147483648".to_string()),
+            Just(u64::MAX.to_string()), text(),
+        ], 0..5),
+    ) {
+        let mut t = String::new();
+        for p in &pids {
+            t.push_str(&format!("{p}\n"));
+        }
+        let clean = parse_procs(t.as_bytes());
+        prop_assert_eq!(&clean, &pids);
+        for j in &junk {
+            t.push_str(j);
+            t.push('\n');
+        }
+        let read = parse_procs(t.as_bytes());
+        prop_assert!(read.iter().all(|p| *p > 0));
+        prop_assert_eq!(&read[..pids.len()], &pids[..]);
     }
 }
