@@ -1,17 +1,22 @@
 //! `doctor`: a read-only diagnosis, ordered along the path a request takes.
 //!
-//! A request reaches a host port first (who listens there: the container, or a distro
-//! service in its way), then the container engine and the containers behind it, then the
-//! memory, swap and disk the application needs, and last whether the host waits for a
-//! reboot. Findings come in that order, each with its evidence and, where hostfix can fix
-//! it, the command that would and that command's risk. Nothing is changed.
+//! A request reaches a host port first (doctor sends one to the loopback addresses and
+//! says who answered: the container, or a distro service in its way), then who listens
+//! there, then the container engine and the containers behind it, then the memory, swap
+//! and disk the application needs, and last whether the host waits for a reboot. Findings
+//! come in that order, each with its evidence, the log lines that prove it
+//! ([`crate::evidence`]: the container's log, the unit's journal, the kernel's OOM kills
+//! and hung tasks) and, where hostfix can fix it, the command that would and that
+//! command's risk. Nothing is changed; the only thing sent is a `HEAD /` to loopback.
 
 use crate::host::Host;
 use crate::plan::{Policy, Report, Risk, Runner};
 use crate::resources::{self, Disk, Memory};
 use crate::size::ByteSize;
 
-pub use crate::finding::{Area, Diagnosis, DoctorOptions, Finding, Fix, Severity};
+pub use crate::finding::{
+    Area, Diagnosis, DoctorOptions, Finding, Fix, Proof, Severity, Source, Subject,
+};
 
 /// Runs the read-only diagnosis.
 ///
@@ -26,15 +31,43 @@ pub fn diagnose(host: &Host, opts: &DoctorOptions, policy: &Policy) -> Report<Di
     if !host.is_root() {
         d.unseen("processes of other users (not root): port holders may be missing");
     }
-    crate::port::diagnose(host, opts, &mut d);
-    crate::container::diagnose(host, opts, &mut d);
-    diagnose_memory(host, &mut d);
-    crate::swap::diagnose(host, opts, &mut d);
-    diagnose_disks(host, opts, &mut d);
-    crate::reboot::diagnose(host, opts, &mut d);
+    let mut timings = Timings::default();
+    let holders = timings.time("ports", || crate::port::diagnose(host, opts, &mut d));
+    let containers = timings.time("containers", || {
+        crate::container::diagnose(host, opts, &mut d)
+    });
+    timings.time("memory", || diagnose_memory(host, &mut d));
+    timings.time("swap", || crate::swap::diagnose(host, opts, &mut d));
+    timings.time("disks", || diagnose_disks(host, opts, &mut d));
+    timings.time("reboot", || crate::reboot::diagnose(host, opts, &mut d));
+    // Last: the request follows the ports and containers found, and its logs' proofs
+    // join the findings already there.
+    let ctx = crate::evidence::Context {
+        ports: &opts.ports,
+        holders: &holders,
+        containers: &containers,
+    };
+    timings.time("evidence", || {
+        crate::evidence::diagnose(host, opts, &ctx, &mut d)
+    });
+    d.fact("timings_ms", &timings.0);
     // Stable: within an area, modules add findings in their own order.
     d.findings.sort_by_key(|f| f.area);
     run.finish(Ok(d))
+}
+
+/// Wall time of each pass (ms), in the order they ran.
+#[derive(Default)]
+struct Timings(serde_json::Map<String, serde_json::Value>);
+
+impl Timings {
+    fn time<T>(&mut self, name: &str, f: impl FnOnce() -> T) -> T {
+        let t = std::time::Instant::now();
+        let out = f();
+        let ms = (t.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0;
+        self.0.insert(name.to_string(), ms.into());
+        out
+    }
 }
 
 /// Below this share of RAM available, memory is short.
@@ -287,6 +320,7 @@ mod tests {
 
     #[test]
     fn findings_come_in_request_order() {
+        assert!(Area::Request < Area::Ports);
         assert!(Area::Ports < Area::Containers);
         assert!(Area::Containers < Area::Memory);
         assert!(Area::Disk < Area::Reboot);

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::net::Proto;
 use crate::plan::Policy;
 use crate::risk::Risk;
 
@@ -11,6 +12,8 @@ use crate::risk::Risk;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Area {
+    /// The request doctor sent to the host's loopback addresses, and who answered it.
+    Request,
     /// Listeners on the ports a request arrives at, and who holds them.
     Ports,
     /// The container engine and its containers.
@@ -48,6 +51,78 @@ pub struct Fix {
     pub risk: Risk,
 }
 
+/// What a finding is about: the thing a fix would act on, typed so that a fix (or a
+/// library user) can name its target without reading the title.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Subject {
+    /// A host port.
+    Port {
+        /// The port.
+        port: u16,
+        /// Its protocol.
+        proto: Proto,
+    },
+    /// A container.
+    Container {
+        /// Its full id.
+        id: String,
+        /// Its name.
+        name: String,
+    },
+    /// A systemd unit.
+    Unit {
+        /// The unit (`nginx.service`).
+        name: String,
+    },
+    /// A process, as it was when read.
+    Process {
+        /// Its pid.
+        pid: i32,
+        /// Its name (`comm`).
+        name: String,
+    },
+    /// A cgroup (its path in the hierarchy, `/system.slice/docker-<id>.scope`).
+    Cgroup {
+        /// The path.
+        path: String,
+    },
+}
+
+/// Where the lines of a [`Proof`] come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// The request doctor sent (the answer's status line and `Server` header).
+    Request,
+    /// The container engine's description of a container (`docker container inspect`).
+    Engine,
+    /// A container's log (`docker logs`).
+    EngineLog,
+    /// A systemd unit's state (`systemctl show`).
+    Unit,
+    /// The journal (`journalctl -u UNIT`).
+    Journal,
+    /// The kernel's log (`/dev/kmsg`, or `journalctl -k`).
+    KernelLog,
+    /// Pressure stall information (`/proc/pressure/memory`, a cgroup's `memory.pressure`).
+    Pressure,
+    /// Kernel counters (`/proc/vmstat`).
+    Vmstat,
+}
+
+/// Lines from one source that prove a finding, as the source printed them (control
+/// characters replaced, each line bounded in length).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Proof {
+    /// The kind of source.
+    pub source: Source,
+    /// Where exactly: the command or file (`docker logs --tail 50 web`, `/dev/kmsg`).
+    pub from: String,
+    /// The lines.
+    pub lines: Vec<String>,
+}
+
 /// One finding of the diagnosis.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
@@ -61,6 +136,10 @@ pub struct Finding {
     pub evidence: Vec<String>,
     /// What would fix it.
     pub fix: Option<Fix>,
+    /// What it is about (the port, container, unit ... a fix would act on).
+    pub subjects: Vec<Subject>,
+    /// The log lines and readings that prove it, by source.
+    pub proofs: Vec<Proof>,
 }
 
 impl Finding {
@@ -72,7 +151,25 @@ impl Finding {
             title: title.into(),
             evidence: Vec::new(),
             fix: None,
+            subjects: Vec::new(),
+            proofs: Vec::new(),
         }
+    }
+
+    /// Names what it is about (once each).
+    pub fn about(mut self, s: Subject) -> Self {
+        if !self.subjects.contains(&s) {
+            self.subjects.push(s);
+        }
+        self
+    }
+
+    /// Adds lines that prove it; a proof without lines is left out.
+    pub fn proof(mut self, p: Proof) -> Self {
+        if !p.lines.is_empty() {
+            self.proofs.push(p);
+        }
+        self
     }
 
     /// Adds a line of evidence.
@@ -101,6 +198,9 @@ pub struct DoctorOptions {
     pub disk_paths: Vec<std::path::PathBuf>,
     /// hostfix's state directory (where the reboot ledger is read from).
     pub state_dir: std::path::PathBuf,
+    /// How far back the kernel log, the journal and container logs are read (`None`:
+    /// since boot, or as far as each log goes).
+    pub since: Option<std::time::Duration>,
 }
 
 impl Default for DoctorOptions {
@@ -112,6 +212,7 @@ impl Default for DoctorOptions {
                 .map(Into::into)
                 .collect(),
             state_dir: Policy::DEFAULT_STATE_DIR.into(),
+            since: None,
         }
     }
 }

@@ -12,7 +12,7 @@
 //!
 //! | risk | what it may do |
 //! | --- | --- |
-//! | `read-only` | read `/proc`, `/sys`, files, run read-only queries |
+//! | `read-only` | read `/proc`, `/sys`, files and logs, run read-only queries, send a `HEAD /` to loopback |
 //! | `additive` | create something new: a swap file, an fstab line, a ledger entry |
 //! | `disruptive` | interrupt something running: stop a unit, signal a process, swapoff |
 //! | `destructive` | what cannot be put back exactly: remove a package, delete a file |
@@ -70,6 +70,7 @@ pub mod container;
 pub mod doctor;
 pub mod engine;
 pub mod error;
+pub mod evidence;
 pub mod finding;
 pub mod fsutil;
 pub mod host;

@@ -195,7 +195,15 @@ fn doctor_is_read_only_and_reports_memory_and_disk() {
         .iter()
         .map(|f| f["area"].as_str().unwrap())
         .collect();
-    let order = ["ports", "containers", "memory", "swap", "disk", "reboot"];
+    let order = [
+        "request",
+        "ports",
+        "containers",
+        "memory",
+        "swap",
+        "disk",
+        "reboot",
+    ];
     let idx: Vec<usize> = areas
         .iter()
         .map(|a| order.iter().position(|o| o == a).unwrap())

@@ -7,9 +7,10 @@
 //! - with `--json`, stdout is exactly one JSON object with the contract's fields, and its
 //!   `exit_code` is the process's exit code (`--help`/`--version` aside).
 //!
-//! Nothing on the machine can change: every vector ends with `--dry-run --max-risk
-//! read-only --state-dir <tempdir> --root <fake root>` (last, so they win over any value
-//! the junk gave; a different value given earlier is bad input), `--when` (a shell
+//! Nothing on the machine can change: every vector starts with `--dry-run --max-risk
+//! read-only --state-dir <tempdir> --root <fake root>` (before the subcommand, so no `--`
+//! in the junk can turn them into positionals; a junk value that contradicts one of them
+//! is bad input), `--when` (a shell
 //! command, evaluated even in a dry run) is never generated, and vectors of one argument
 //! (Ansible's module form) are tested separately without any subcommand name.
 
@@ -449,7 +450,7 @@ proptest! {
         ..ProptestConfig::default()
     })]
 
-    /// Arbitrary vectors, with the safety flags last.
+    /// Arbitrary vectors, with the safety flags first.
     #[test]
     fn any_argument_vector_keeps_the_contract(
         cmd in command(),
@@ -458,14 +459,20 @@ proptest! {
         json in prop::bool::weighted(0.85),
     ) {
         let lab = lab();
-        let mut argv = cmd;
+        // The safety flags come first, before the subcommand: a `--` in the junk would
+        // turn flags after it into positionals, and the command would then run for real
+        // on this machine (a reboot with the real state directory). A junk flag that
+        // contradicts one of them is bad input (exit 2), never a winner.
+        let mut argv: Vec<OsString> = ["--dry-run", "--max-risk", "read-only"]
+            .map(OsString::from)
+            .to_vec();
+        argv.extend([OsString::from("--state-dir"), lab.state.clone()]);
+        argv.extend([OsString::from("--root"), lab.root.clone()]);
+        argv.extend(cmd);
         argv.extend(junk.unwrap_or_default());
         if json {
             argv.push("--json".into());
         }
-        argv.extend(["--dry-run", "--max-risk", "read-only"].map(OsString::from));
-        argv.extend([OsString::from("--state-dir"), lab.state.clone()]);
-        argv.extend([OsString::from("--root"), lab.root.clone()]);
         let r = run_in(&argv, Path::new(&lab.root));
         // HOSTFIX_CLI_HOSTILE_TRACE=1 shows every vector and its exit code (--nocapture).
         if std::env::var_os("HOSTFIX_CLI_HOSTILE_TRACE").is_some() {

@@ -643,10 +643,10 @@ fn doctor_through_a_scripted_engine() {
         .unwrap();
     assert_eq!(nginx["blocked_ports"], serde_json::json!([80]));
     assert!(d.findings.iter().any(|f| f.title.contains("host port 80")));
-    // Read-only: only ps and inspect ran.
+    // Read-only: only ps, inspect and the logs of the containers in trouble ran.
     for c in rec.commands() {
         assert!(
-            c.contains(" ps ") || c.contains(" container inspect "),
+            c.contains(" ps ") || c.contains(" container inspect ") || c.contains(" logs "),
             "{c}"
         );
     }

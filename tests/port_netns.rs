@@ -529,8 +529,13 @@ fn doctor_shows_the_holder_and_the_command_that_frees_it() {
     assert_eq!(findings[1]["title"], "port 8093/tcp: free");
     assert_eq!(findings[1]["severity"], "ok");
     assert_eq!(v["facts"]["ports"][0]["owners"][0]["pid"], h.pid);
-    // Findings come first, along the request's path.
-    assert_eq!(v["findings"][0]["area"], "ports");
+    // Findings come first, along the request's path: the request sent, then the holders.
+    assert_eq!(v["findings"][0]["area"], "request");
+    assert_eq!(
+        v["findings"][0]["title"],
+        format!("requests to :8092 reach pid {} python3", h.pid),
+        "{v:#}"
+    );
 }
 
 #[test]

@@ -801,6 +801,7 @@ impl Env {
                 ports: vec![],
                 disk_paths: vec![],
                 state_dir: "/state".into(),
+                ..Default::default()
             },
             &Policy::new(Risk::ReadOnly).state_dir("/state"),
         )

@@ -711,6 +711,7 @@ fn a_resize_killed_for_real_converges_and_doctor_names_the_fix() {
                 ports: vec![],
                 disk_paths: vec![],
                 state_dir: "/state".into(),
+                ..Default::default()
             },
             &policy(Risk::ReadOnly),
         )

@@ -11,7 +11,7 @@ use crate::engine::{
     short_id,
 };
 use crate::error::Error;
-use crate::finding::{Area, Diagnosis, DoctorOptions, Finding, Severity};
+use crate::finding::{Area, Diagnosis, DoctorOptions, Finding, Severity, Subject};
 use crate::host::Host;
 use crate::plan::Risk;
 
@@ -157,10 +157,16 @@ pub fn findings_with_holders(
         let procs = table.processes_of(&e.id);
         let shims = table.shims_of(&e.id);
         let rm = format!("hostfix container rm {name}");
+        // Each finding names its container, for the evidence (and a fix) to find it.
+        let subject = Subject::Container {
+            id: e.id.clone(),
+            name: name.to_string(),
+        };
+        let first = out.len();
         if let Some(i) = info {
             let ports = blocked_ports(i);
             if !ports.is_empty() && !matches!(e.state, Status::Running) {
-                blocked.push(blocked_finding(name, e, i, &ports, holders));
+                blocked.push(blocked_finding(name, e, i, &ports, holders).about(subject));
                 continue;
             }
         }
@@ -244,6 +250,9 @@ pub fn findings_with_holders(
                 .evidence("stop, kill, rm -f and an engine restart cannot remove it; a reboot can")
                 .fix(format!("{rm} --max-risk reboot"), Risk::Reboot),
             );
+        }
+        for f in &mut out[first..] {
+            f.subjects.push(subject.clone());
         }
     }
     for id in table.ids() {
@@ -400,14 +409,15 @@ fn remains(procs: usize, shims: usize) -> String {
 /// The most containers inspected one by one in a diagnosis.
 const INSPECT_MAX: usize = 200;
 
-/// Adds this module's findings to a diagnosis.
+/// Adds this module's findings to a diagnosis; returns what the engine said of the
+/// containers it inspected, for the evidence doctor reads next.
 ///
 /// Without a `docker` program there is nothing to say; an engine that does not answer
 /// is a finding (a warning when its socket exists), a refused socket is "unseen".
-pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) {
+pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) -> Vec<ContainerInfo> {
     let Ok(mut engine) = Engine::locate(host) else {
         d.fact("containers", &ContainerFacts::default());
-        return;
+        return Vec::new();
     };
     engine.limits.command = Duration::from_secs(20);
     let mut facts = ContainerFacts {
@@ -419,7 +429,7 @@ pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) {
         Err(Error::Engine(EngineError::Permission { message })) => {
             d.unseen(format!("containers: {message}"));
             d.fact("containers", &facts);
-            return;
+            return Vec::new();
         }
         Err(e) => {
             let socket = ["/var/run/docker.sock", "/run/docker.sock"]
@@ -443,7 +453,7 @@ pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) {
             };
             d.add(f);
             d.fact("containers", &facts);
-            return;
+            return Vec::new();
         }
     };
     facts.reachable = true;
@@ -520,4 +530,5 @@ pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) {
         .filter(|id| !list.iter().any(|e| &e.id == id))
         .collect();
     d.fact("containers", &facts);
+    inspected
 }

@@ -45,7 +45,7 @@ pub use crate::error::ContainerError;
 
 pub use crate::engine::{ContainerInfo, Engine, PsEntry, PublishedPort, Status};
 pub use diag::{
-    ContainerFacts, ContainerSummary, PortHolder, PortHolders, diagnose, findings,
+    ContainerFacts, ContainerSummary, PortHolder, PortHolders, blocked_ports, diagnose, findings,
     findings_with_holders, port_holders,
 };
 pub use gate::GuardedReboot;

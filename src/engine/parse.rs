@@ -132,6 +132,11 @@ pub struct ContainerInfo {
     pub exit_code: i64,
     /// `State.Error`: why the engine could not start or stop it, in its own words.
     pub error: String,
+    /// `State.OOMKilled`: its last run ended with the kernel's OOM killer.
+    pub oom_killed: bool,
+    /// `State.FinishedAt`: when its last run ended (RFC 3339; empty or the zero time when
+    /// it never ended).
+    pub finished_at: String,
     /// `RestartCount`.
     pub restart_count: u64,
     /// `HostConfig.RestartPolicy.Name` (`no`, `always`, `unless-stopped`, `on-failure`).
@@ -154,6 +159,8 @@ impl ContainerInfo {
             pid: 0,
             exit_code: 0,
             error: String::new(),
+            oom_killed: false,
+            finished_at: String::new(),
             restart_count: 0,
             restart_policy: String::new(),
             published: Vec::new(),
@@ -203,6 +210,10 @@ struct WireState {
     exit_code: i64,
     #[serde(rename = "Error", default)]
     error: String,
+    #[serde(rename = "OOMKilled", default)]
+    oom_killed: bool,
+    #[serde(rename = "FinishedAt", default)]
+    finished_at: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -290,6 +301,8 @@ fn from_wire(w: WireInspect) -> Result<ContainerInfo> {
         pid: i32::try_from(w.state.pid).unwrap_or(0),
         exit_code: w.state.exit_code,
         error: w.state.error,
+        oom_killed: w.state.oom_killed,
+        finished_at: w.state.finished_at,
         restart_count: w.restart_count,
         restart_policy: w
             .host_config

@@ -448,7 +448,8 @@ pub fn port_findings(h: &Holders) -> Vec<Finding> {
 }
 
 /// Adds this module's findings to a diagnosis: the holders of each port asked about.
-pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) {
+/// Returns them, for the requests doctor sends next.
+pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) -> Vec<Holders> {
     let mut all = Vec::new();
     for &port in &opts.ports {
         match find_holders(host, &WhoSpec::tcp(port)) {
@@ -465,6 +466,7 @@ pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) {
         }
     }
     d.fact("ports", &all);
+    all
 }
 /// The sockets holding `port`: netlink sock_diag on a live host (the kernel filters on
 /// state and port), `/proc/net` when netlink is refused or the host is a fake root.

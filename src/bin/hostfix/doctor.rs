@@ -14,12 +14,17 @@ pub struct DoctorArgs {
     /// A port a request arrives at; may repeat (default 80 and 443).
     #[arg(long = "port", value_name = "PORT", value_parser = Utf8(args::port))]
     ports: Vec<u16>,
+    /// How far back the kernel's log, the journal and container logs are read (`1h`,
+    /// `30m`; at most 366d; default: since boot, or as far as each log goes).
+    #[arg(long, value_name = "DUR", value_parser = Utf8(args::span))]
+    since: Option<std::time::Duration>,
 }
 
 /// Runs `doctor`.
 pub fn run(g: &Global, a: DoctorArgs) -> i32 {
     let mut opts = DoctorOptions {
         state_dir: g.state_dir.clone(),
+        since: a.since,
         ..DoctorOptions::default()
     };
     if !a.ports.is_empty() {
@@ -46,6 +51,12 @@ fn summary(d: &Diagnosis) -> String {
         let _ = writeln!(s, "  [{mark}] {}", f.title);
         for e in &f.evidence {
             let _ = writeln!(s, "      {e}");
+        }
+        for p in &f.proofs {
+            let _ = writeln!(s, "      from {}:", p.from);
+            for l in &p.lines {
+                let _ = writeln!(s, "        | {l}");
+            }
         }
         if let Some(fix) = &f.fix {
             let _ = writeln!(s, "      fix: {}   (risk: {})", fix.command, fix.risk);
