@@ -380,6 +380,7 @@ fn listener(addr: &str, v6only: Option<bool>, inode: u64) -> Listener {
         state: 10,
         uid: 0,
         inode,
+        cgroup_id: None,
     }
 }
 

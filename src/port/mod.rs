@@ -1,9 +1,11 @@
 //! Port holders: who holds a port, and freeing it by the least risky ladder.
 //!
 //! [`who`] answers "what holds port 80?" in milliseconds: the kernel's socket table
-//! (netlink sock_diag, filtered on state and port in the kernel; `/proc/net/*` as the
-//! fallback), then a parallel walk over `/proc/*/fd` that stops at the last wanted socket
-//! ([`scan`]), then each owner classified ([`owner`]): a systemd service, a socket unit
+//! (netlink sock_diag, filtered on state and port in the kernel, with each socket's
+//! cgroup; `/proc/net/*` as the fallback), then the open files of the processes in those
+//! cgroups, or where that does not find them a parallel walk over `/proc/*/fd` that stops
+//! at the last wanted socket ([`scan`]), then each owner classified ([`owner`]): a
+//! systemd service, a socket unit
 //! PID 1 holds the socket for, a container (`docker-proxy` or a process in a container's
 //! cgroup), the distro package of its executable, or a bare process.
 //!
@@ -34,10 +36,13 @@
 //! # Ok::<(), hostfix::Error>(())
 //! ```
 
+pub mod cgroup;
 pub mod diag;
 pub mod docker;
+mod fds;
 mod free;
 pub mod owner;
+mod relatives;
 mod removal;
 pub mod scan;
 pub mod table;
@@ -52,7 +57,7 @@ pub use free::{
 };
 pub use owner::{OwnerGroup, OwnerKind, PortOwner};
 pub use removal::tied_to_family;
-pub use scan::ScanStats;
+pub use scan::{CgroupLook, ScanPath, ScanStats};
 pub use table::{Listener, Proto, TableSource};
 
 pub use crate::error::PortError;
@@ -73,6 +78,9 @@ pub struct WhoSpec {
     pub exhaustive: bool,
     /// Look up the distro package of each owner's executable.
     pub packages: bool,
+    /// Look among the processes of each socket's cgroup before walking every process
+    /// (live host, cgroup v2; the owners found are the same either way, see [`scan`]).
+    pub cgroups: bool,
 }
 
 impl WhoSpec {
@@ -83,6 +91,7 @@ impl WhoSpec {
             proto: Proto::Tcp,
             exhaustive: false,
             packages: true,
+            cgroups: true,
         }
     }
 
@@ -166,12 +175,18 @@ pub fn find_holders(host: &Host, spec: &WhoSpec) -> Result<Holders> {
         h.listeners = listeners;
         return Ok(h);
     }
-    let mut wanted: Vec<u64> = listeners.iter().map(|l| l.inode).collect();
-    wanted.sort_unstable();
-    wanted.dedup();
     let t1 = std::time::Instant::now();
-    let scan = scan::scan_fds(host, &wanted, spec.exhaustive);
-    log::debug!("port: fd walk in {:?}", t1.elapsed());
+    let opts = scan::ScanOptions {
+        exhaustive: spec.exhaustive,
+        cgroups: spec.cgroups,
+    };
+    let scan = scan::scan_sockets(host, &listeners, opts);
+    log::info!(
+        "port: holders found by {} in {:?}: {}",
+        scan.stats.path.as_str(),
+        t1.elapsed(),
+        scan_summary(&scan.stats)
+    );
     let t2 = std::time::Instant::now();
     h.owners = owner::build_owners(
         host,
@@ -224,21 +239,55 @@ pub fn who(host: &Host, spec: &WhoSpec, policy: &Policy) -> Report<Holders> {
         );
         if !h.listeners.is_empty() {
             run.observe(
-                "walk /proc/*/fd",
+                format!("find the sockets' processes ({})", h.scan.path.as_str()),
                 format!(
-                    "{} owner(s) in {} process(es) read{}",
+                    "{} owner(s) in {} process(es) read: {}",
                     h.owners.len(),
                     h.scan.processes,
-                    if h.scan.stopped_early {
-                        ", stopped at the last socket"
-                    } else {
-                        ""
-                    }
+                    scan_summary(&h.scan)
                 ),
             );
         }
     }
     run.finish(res)
+}
+
+/// Which way the holders were found, in words: the cgroups read and why the walk ran.
+pub fn scan_summary(s: &ScanStats) -> String {
+    let cgroups: Vec<String> = s
+        .cgroups
+        .iter()
+        .map(|c| {
+            format!(
+                "cgroup {} ({} process(es){})",
+                c.path.clone().unwrap_or_else(|| format!("id {}", c.id)),
+                c.processes,
+                match (&c.error, c.answered) {
+                    (Some(e), _) => format!(": {e}"),
+                    (None, true) => ", holds its sockets".to_string(),
+                    (None, false) => ", not all its sockets".to_string(),
+                }
+            )
+        })
+        .collect();
+    let mut parts = Vec::new();
+    if !cgroups.is_empty() {
+        parts.push(format!("read {}", cgroups.join(", ")));
+    }
+    match s.path {
+        ScanPath::Cgroup => parts.push("no walk over /proc needed".into()),
+        ScanPath::Walk | ScanPath::CgroupAndWalk => parts.push(format!(
+            "walked /proc ({}{})",
+            s.walk_reasons.join("; "),
+            if s.stopped_early {
+                ", stopped at the last socket"
+            } else {
+                ""
+            }
+        )),
+        ScanPath::None => {}
+    }
+    parts.join("; ")
 }
 
 /// A human rendering of [`Holders`].

@@ -43,6 +43,10 @@ pub struct Listener {
     pub uid: u32,
     /// The socket's inode: what `/proc/PID/fd/N` links to as `socket:[INODE]`.
     pub inode: u64,
+    /// The id of the cgroup v2 the socket's creator was in when it made the socket
+    /// (sock_diag's `INET_DIAG_CGROUP_ID`, Linux 5.7+); `None` when unknown (`/proc/net`,
+    /// an older kernel).
+    pub cgroup_id: Option<u64>,
 }
 
 impl Listener {
@@ -175,6 +179,7 @@ pub fn listeners_from_rows(rows: &[ProcNetRow], proto: Proto, port: u16) -> Vec<
             state: r.state,
             uid: r.uid,
             inode: r.inode,
+            cgroup_id: None,
         })
         .collect()
 }
@@ -252,6 +257,7 @@ mod tests {
             state: TCP_LISTEN,
             uid: 0,
             inode: 1,
+            cgroup_id: None,
         }
     }
 
