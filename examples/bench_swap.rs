@@ -1,30 +1,30 @@
-//! How long a 1 GiB `hostfix swap ensure` takes next to the two usual shell recipes, on a
-//! loop-mounted ext4 this program makes (run as root):
+//! How long a 1 GiB `hostfix swap ensure` takes next to the two usual shell recipes, each
+//! run as a process, on a loop-mounted ext4 this program makes (run as root, after a
+//! release build):
 //!
 //! ```text
-//! cargo run --release --example bench_swap [-- SIZE_MIB [ROUNDS]]
+//! cargo build --release --bins --examples
+//! sudo target/release/examples/bench_swap [SIZE_MIB [ROUNDS]]
 //! ```
 //!
-//! 1. `hostfix swap ensure` (library call: create 0600, fallocate, verify no holes, fsync,
-//!    header in Rust, swapon, verify in /proc/swaps, atomic fstab edit, fsync);
-//! 2. `fallocate -l 1G f && mkswap f && swapon f`;
-//! 3. `dd if=/dev/zero of=f bs=1M count=1024 && mkswap f && swapon f`.
+//! 1. the `hostfix` binary: `hostfix --root ROOT swap ensure --size 1024M --path
+//!    /mnt/swapfile --persist fstab` (create 0600, fallocate, verify no holes, fsync,
+//!    header in Rust, swapon, verify in /proc/swaps, atomic fstab edit, fsync; and the
+//!    process start, argument parsing, host lock and state record a shell user pays for);
+//! 2. `sh -c 'fallocate -l 1G f && chmod 600 f && mkswap f && swapon f'`;
+//! 3. `sh -c 'dd if=/dev/zero of=f bs=1M count=1024 && chmod 600 f && mkswap f && swapon f'`.
 //!
-//! Each round swaps the file off and deletes it before the next method. The filesystem
-//! lives in a sparse image in a temp directory, mounted with `discard` so deleted files
-//! give their space back; everything is swapped off, unmounted and detached on exit, even
-//! on a panic.
+//! Wall time and CPU time (user + system of the process and its children, from
+//! `wait4`), medians of the rounds. Each round swaps the file off and deletes it before
+//! the next method. The filesystem lives in a sparse image in a temp directory, mounted
+//! with `discard` so deleted files give their space back; everything is swapped off,
+//! unmounted and detached on exit, even on a panic. `HOSTFIX_BIN` overrides the binary.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Arc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-// The raw swapoff of the cleanup: the test supports real system (dev-dependency).
-use hostfix::size::Threshold;
-use hostfix::swap::{Persist, SwapSize, SwapSpec, ensure_swap_file};
 use hostfix::testing::{LiveSystem, System};
-use hostfix::{Host, Policy, Risk};
 
 struct Loop {
     mount: PathBuf,
@@ -56,13 +56,37 @@ fn out(program: &str, args: &[&str]) -> String {
 }
 
 fn swapoff_under(dir: &Path) {
-    if let Ok(v) = hostfix::swap::active_swaps(&Host::live()) {
+    let text = std::fs::read_to_string("/proc/swaps").unwrap_or_default();
+    if let Ok(v) = hostfix::testing::swap::parse_proc_swaps(&text) {
         for e in v.into_iter().filter(|e| e.path.starts_with(dir)) {
             if let Err(err) = LiveSystem.swapoff(&e.path) {
                 eprintln!("swapoff {}: {err}", e.path.display());
             }
         }
     }
+}
+
+/// Whether `/proc/swaps` lists `file`.
+fn active(file: &Path) -> bool {
+    let text = std::fs::read_to_string("/proc/swaps").unwrap_or_default();
+    hostfix::testing::swap::parse_proc_swaps(&text).is_ok_and(|v| v.iter().any(|e| e.path == file))
+}
+
+/// How hostfix allocated the file, from its report's allocation step.
+fn allocation(json: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    v["steps"]
+        .as_array()
+        .and_then(|s| {
+            s.iter().find(|s| {
+                s["action"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("allocate"))
+            })
+        })
+        .and_then(|s| s["detail"].as_str())
+        .unwrap_or("?")
+        .to_string()
 }
 
 fn reset(root: &Path, file: &Path) {
@@ -76,6 +100,61 @@ fn reset(root: &Path, file: &Path) {
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+/// Wall and CPU seconds of one process (and its children), and its stdout.
+struct Timed {
+    wall: f64,
+    cpu: f64,
+    stdout: String,
+}
+
+// The child is reaped by wait4, which also gives its rusage.
+#[allow(clippy::zombie_processes)]
+fn timed(program: &str, args: &[&str]) -> Timed {
+    use std::io::Read;
+    let t = Instant::now();
+    let mut child = Command::new(program)
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    let mut stdout = String::new();
+    let _ = child
+        .stdout
+        .take()
+        .map(|mut o| o.read_to_string(&mut stdout));
+    let mut status = 0;
+    // SAFETY: zeroed rusage is a valid value for wait4 to overwrite.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child; the pointers are valid for the call.
+    let rc = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
+    let wall = t.elapsed().as_secs_f64();
+    assert!(rc > 0, "wait4 {program}");
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{program} {args:?} failed (status {status}): {stdout}"
+    );
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Timed {
+        wall,
+        cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
+        stdout,
+    }
+}
+
+fn hostfix_bin() -> PathBuf {
+    std::env::var_os("HOSTFIX_BIN")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            Some(exe.parent()?.parent()?.join("hostfix"))
+        })
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| {
+            eprintln!("bench_swap: the hostfix binary is missing: cargo build --release first (or set HOSTFIX_BIN)");
+            std::process::exit(2)
+        })
 }
 
 fn main() {
@@ -123,68 +202,73 @@ fn main() {
 
     let file = lp.mount.join("swapfile");
     let f = file.display().to_string();
-    let host = Host::with_system(&root, Arc::new(LiveSystem));
-    let mut spec = SwapSpec::new(SwapSize::Bytes(size_mib << 20));
-    spec.path = "/mnt/swapfile".into();
-    spec.keep_free = vec![Threshold::Absolute(16 << 20)];
-    spec.persist = Persist::Fstab;
-    let policy = Policy::new(Risk::Additive).state_dir("/state");
-
-    let mut t_hostfix = Vec::new();
-    let mut t_fallocate = Vec::new();
-    let mut t_dd = Vec::new();
+    let hostfix = hostfix_bin().display().to_string();
+    let root_s = root.display().to_string();
+    let size = format!("{size_mib}M");
+    let hostfix_args = [
+        "--root",
+        &root_s,
+        "--state-dir",
+        "/state",
+        "--json",
+        "swap",
+        "ensure",
+        "--size",
+        &size,
+        "--path",
+        "/mnt/swapfile",
+        "--persist",
+        "fstab",
+        "--keep-free",
+        "16M",
+    ];
+    let fallocate =
+        format!("fallocate -l {size_mib}M {f} && chmod 600 {f} && mkswap -q {f} && swapon {f}");
+    let dd = format!(
+        "dd if=/dev/zero of={f} bs=1M count={size_mib} status=none && chmod 600 {f} && mkswap -q {f} && swapon {f}"
+    );
+    let methods: [(&str, &str, Vec<&str>); 3] = [
+        ("hostfix swap ensure", &hostfix, hostfix_args.to_vec()),
+        ("fallocate + mkswap + swapon", "sh", vec!["-c", &fallocate]),
+        ("dd + mkswap + swapon", "sh", vec!["-c", &dd]),
+    ];
+    let mut wall: [Vec<f64>; 3] = Default::default();
+    let mut cpu: [Vec<f64>; 3] = Default::default();
     let mut how = String::new();
     for round in 1..=rounds {
-        reset(&root, &file);
-        let t = Instant::now();
-        let r = ensure_swap_file(&host, &spec, &policy);
-        let el = t.elapsed().as_secs_f64();
-        assert!(r.is_ok(), "hostfix: {:?}", r.error);
-        assert!(r.result.active, "hostfix: not active");
-        how = r
-            .steps
-            .iter()
-            .find(|s| s.action.starts_with("allocate"))
-            .map(|s| s.detail.clone())
-            .unwrap_or_default();
-        t_hostfix.push(el);
-
-        reset(&root, &file);
-        let t = Instant::now();
-        sh(&format!(
-            "fallocate -l {size_mib}M {f} && chmod 600 {f} && mkswap -q {f} && swapon {f}"
-        ));
-        t_fallocate.push(t.elapsed().as_secs_f64());
-
-        reset(&root, &file);
-        let t = Instant::now();
-        sh(&format!(
-            "dd if=/dev/zero of={f} bs=1M count={size_mib} status=none && chmod 600 {f} && mkswap -q {f} && swapon {f}"
-        ));
-        t_dd.push(t.elapsed().as_secs_f64());
+        for (i, (_, prog, args)) in methods.iter().enumerate() {
+            reset(&root, &file);
+            let t = timed(prog, args);
+            assert!(active(&file), "{}: {f} is not in /proc/swaps", methods[i].0);
+            if i == 0 {
+                how = allocation(&t.stdout);
+            }
+            wall[i].push(t.wall);
+            cpu[i].push(t.cpu);
+        }
         println!(
             "round {round}: hostfix {:.3}s  fallocate+mkswap+swapon {:.3}s  dd+mkswap+swapon {:.3}s",
-            t_hostfix[round - 1],
-            t_fallocate[round - 1],
-            t_dd[round - 1]
+            wall[0][round - 1],
+            wall[1][round - 1],
+            wall[2][round - 1]
         );
     }
     reset(&root, &file);
-    let (h, fa, dd) = (
-        median(&mut t_hostfix),
-        median(&mut t_fallocate),
-        median(&mut t_dd),
-    );
-    println!("\n{size_mib} MiB swap file on loop-mounted ext4, median of {rounds} rounds:");
-    println!("  hostfix swap ensure           {h:>8.3} s   ({how})");
-    println!("  fallocate + mkswap + swapon   {fa:>8.3} s");
-    println!("  dd + mkswap + swapon          {dd:>8.3} s");
-    println!("  hostfix / fallocate recipe    {:>8.3}x", h / fa);
+    let w: Vec<f64> = wall.iter_mut().map(|v| median(v)).collect();
+    let c: Vec<f64> = cpu.iter_mut().map(|v| median(v)).collect();
     println!(
-        "  hostfix / dd recipe           {:>8.4}x (dd recipe {:.0}x slower)",
-        h / dd,
-        dd / h
+        "\n{size_mib} MiB swap file on loop-mounted ext4, each method a process, median of {rounds} rounds:"
     );
-    println!("  dd recipe / fallocate recipe  {:>8.1}x", dd / fa);
+    println!("| method | wall | cpu (user+sys) | wall / hostfix |");
+    println!("| --- | --- | --- | --- |");
+    for (i, (name, _, _)) in methods.iter().enumerate() {
+        println!(
+            "| {name} | {:.3} s | {:.3} s | {:.2}x |",
+            w[i],
+            c[i],
+            w[i] / w[0]
+        );
+    }
+    println!("hostfix allocated the file by: {how}");
     drop(lp);
 }

@@ -32,11 +32,14 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<(
             Err(_) => 0o644,
         },
     };
-    let tmp = dir.join(format!(".{name}.hostfix-{}.tmp", std::process::id()));
+    // The temp file's name says who wrote it (pid, start time, boot), so a later run can
+    // tell its writer is gone even after a reboot ([`crate::state::sweep_dir`]).
+    let tmp = dir.join(format!(".{name}{}", crate::state::this_writer().suffix()));
     let result = (|| -> std::io::Result<()> {
-        // A leftover of this very pid (a recycled pid of a killed run) goes first; the
-        // temp file is then created exclusively, so nothing planted at its name (a link,
-        // a hard link to another file) is ever opened or truncated.
+        // A leftover of an earlier write of this very process (one whose removal
+        // failed) goes first; the temp file is then created exclusively, so nothing
+        // planted at its name (a link, a hard link to another file) is ever opened or
+        // truncated.
         match fs::remove_file(&tmp) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
             _ => {}
@@ -61,37 +64,8 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<(
         let _ = fs::remove_file(&tmp);
         Error::io("writing", path, e)
     })?;
-    remove_stale_temps(dir, &name);
+    crate::state::sweep_dir(dir, Some(&name));
     Ok(())
-}
-
-/// Removes the temp files of earlier writes of `name` in `dir` whose process is gone (a
-/// run killed between writing its temp file and renaming it). Best effort.
-fn remove_stale_temps(dir: &Path, name: &str) {
-    let Ok(rd) = fs::read_dir(dir) else {
-        return;
-    };
-    let prefix = format!(".{name}.hostfix-");
-    for e in rd.flatten() {
-        let f = e.file_name();
-        let Some(pid) = f
-            .to_str()
-            .and_then(|f| f.strip_prefix(&prefix))
-            .and_then(|r| r.strip_suffix(".tmp"))
-            .and_then(|p| p.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let gone = pid > 0
-            && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None)
-                == Err(nix::errno::Errno::ESRCH);
-        if gone {
-            match fs::remove_file(e.path()) {
-                Ok(()) => log::info!("removed {}, left by a run that died", e.path().display()),
-                Err(err) => log::warn!("removing {}: {err}", e.path().display()),
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -102,20 +76,31 @@ mod tests {
     fn a_dead_runs_temp_file_goes_and_a_live_ones_stays() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("fstab");
-        let dead = d.path().join(".fstab.hostfix-2000000000.tmp");
-        let live = d
+        let me = crate::state::this_writer();
+        let Some((start, boot)) = me.run.clone() else {
+            panic!("this process's start time and boot id cannot be read from /proc");
+        };
+        let writer = |pid: i32| crate::state::TempWriter {
+            pid,
+            run: Some((start, boot.clone())),
+        };
+        let dead = d
             .path()
-            .join(format!(".fstab.hostfix-{}.tmp", std::process::id()));
-        let other = d.path().join(".hosts.hostfix-2000000000.tmp");
-        fs::write(&dead, "half").unwrap();
-        fs::write(&other, "half").unwrap();
+            .join(format!(".fstab{}", writer(2_000_000_000).suffix()));
+        let old_form = d.path().join(".fstab.hostfix-2000000000.tmp");
+        let other = d
+            .path()
+            .join(format!(".hosts{}", writer(2_000_000_000).suffix()));
+        for f in [&dead, &old_form, &other] {
+            fs::write(f, "half").unwrap();
+        }
         write_atomic(&p, b"x\n", None).unwrap();
-        assert!(!dead.exists());
-        assert!(other.exists(), "another file's temp is not ours to judge");
-        // Our own pid is alive (and the name is reused by this very write, then renamed).
-        fs::write(&live, "racing").unwrap();
-        remove_stale_temps(d.path(), "fstab");
-        assert!(live.exists());
+        assert!(!dead.exists() && !old_form.exists());
+        assert!(
+            other.exists(),
+            "another file's temp is left to the lock's sweep"
+        );
+        assert_eq!(fs::read_to_string(&p).unwrap(), "x\n");
     }
 
     #[test]

@@ -353,6 +353,83 @@ fn a_dead_writers_temp_file_is_swept_by_the_next_write() {
     assert_eq!(reboot_common::read_ledger(d.path()).entries.len(), 1);
 }
 
+/// A power cut between a write's fsynced temp file and its rename leaves the temp file;
+/// after the reboot its pid may be a live process's. The next run that may edit the host
+/// (even a `reboot --if-needed` with nothing to do) removes it, and the temp files of
+/// `/etc`, the unit directory and `/etc/sysctl.d`, but nothing of a live writer's and
+/// nothing that is not exactly hostfix's.
+#[test]
+fn temp_files_of_writers_gone_are_swept_even_across_a_reboot() {
+    let d = copy_root("none");
+    std::fs::create_dir_all(d.path().join("run/systemd/system")).unwrap();
+    let (h, _) = host(d.path());
+    let state = d.path().join("var/lib/hostfix");
+    private_dir(&state);
+    private_dir(&state.join("swap"));
+    for dir in ["etc/systemd/system", "etc/sysctl.d"] {
+        std::fs::create_dir_all(d.path().join(dir)).unwrap();
+    }
+    let me = hostfix::testing::state::this_writer();
+    let (start, boot) = me.run.clone().expect("start time and boot id from /proc");
+    let other_boot = if boot == "000000000000" {
+        "111111111111"
+    } else {
+        "000000000000"
+    };
+    let tag = |pid: i32, boot: &str| {
+        hostfix::testing::state::TempWriter {
+            pid,
+            run: Some((start, boot.to_string())),
+        }
+        .suffix()
+    };
+    // The earlier boot's writer had this very pid: it is alive now, but another process.
+    let gone = [
+        state.join(format!(".reboot-ledger.json{}", tag(me.pid, other_boot))),
+        state.join(format!(".x.json{}", tag(2_000_000_000, &boot))),
+        d.path()
+            .join(format!("etc/.fstab{}", tag(me.pid, other_boot))),
+        d.path().join(format!(
+            "etc/systemd/system/.a.swap{}",
+            tag(me.pid, other_boot)
+        )),
+        d.path().join(format!(
+            "etc/sysctl.d/.90-hostfix-swap.conf{}",
+            tag(2_000_000_000, &boot)
+        )),
+    ];
+    let kept = [
+        // A live writer: this process.
+        state.join(format!(".reboot-ledger.json{}", me.suffix())),
+        // Look-alikes.
+        state.join(format!("reboot-ledger.json{}", tag(2_000_000_000, &boot))),
+        d.path()
+            .join(format!("etc/.fstab{}~", tag(2_000_000_000, &boot))),
+        d.path()
+            .join("etc/.fstab.hostfix-2000000000-1-notaboottag.tmp"),
+    ];
+    for f in gone.iter().chain(&kept) {
+        std::fs::write(f, b"{\"version\":1,\"entr").unwrap();
+    }
+    // A dry run changes nothing.
+    let spec = with(RebootSpec::default(), |s| s.if_needed = true);
+    let dry = reboot::reboot(&h, &spec, &Policy::new(Risk::Reboot).dry_run(true));
+    assert_eq!(dry.exit_code(), 0, "{:?}", dry.error);
+    assert!(gone.iter().all(|f| f.exists()));
+    // No reboot is needed and no ledger entry waits: the run still takes the lock to
+    // sweep.
+    let rep = reboot::reboot(&h, &spec, &Policy::new(Risk::Reboot));
+    assert_eq!(rep.exit_code(), 0, "{:?}", rep.error);
+    assert!(!rep.changed, "a sweep is not a change of the host's state");
+    for f in &gone {
+        assert!(!f.exists(), "{} was left", f.display());
+    }
+    for f in &kept {
+        assert!(f.exists(), "{} was removed", f.display());
+    }
+    assert!(!ledger_file(d.path()).exists(), "no ledger written");
+}
+
 #[test]
 fn the_host_lock_is_not_held_while_a_reboot_waits_out_its_delay() {
     // No systemd: hostfix itself waits out the delay, then asks `shutdown -r now`.

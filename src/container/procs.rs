@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::host::Host;
+use crate::port::cgroup::Cgroup2;
 use crate::process;
 
 /// A process that belongs to a container (its cgroup holds the container's id).
@@ -135,8 +136,65 @@ pub fn parse_freezer_v1(text: &str) -> Option<String> {
 ///
 /// Processes that vanish mid-scan are skipped.
 pub fn scan(host: &Host) -> ProcTable {
+    scan_pids(host, process::pids(host))
+}
+
+/// As [`scan`], reading only the processes that can be a container's or a shim on a
+/// cgroup v2 host ([`candidates`]): the way `port who` reads only the processes of a
+/// socket's cgroup. Every process where the tree does not say (cgroup v1 or hybrid, not
+/// the live host, a tree too large).
+pub fn scan_by_cgroup(host: &Host) -> ProcTable {
+    let cg = Cgroup2::open(host).filter(|c| !c.hybrid());
+    match cg.as_ref().and_then(|c| candidates(host, c)) {
+        Some(pids) => scan_pids(host, pids),
+        None => scan(host),
+    }
+}
+
+/// Whether a cgroup path can hold a container's processes or its engine's shims: a
+/// container's own cgroup (its id in the path), or an engine's (`containerd`,
+/// `docker`, `libpod`, `crio`, `kubepods`).
+fn engine_or_container(path: &str) -> bool {
+    process::container_id_from_cgroup(path).is_some()
+        || ["containerd", "docker", "libpod", "crio", "kubepods"]
+            .iter()
+            .any(|e| path.contains(e))
+}
+
+/// The pids [`scan`] would record on a cgroup v2 host: the processes of container
+/// cgroups, of the engines' cgroups and of the root cgroup (where an engine without a
+/// cgroup of its own runs its shims), and the parents of container processes (a shim
+/// started elsewhere). `None` when the tree cannot be read whole.
+pub fn candidates(host: &Host, cg: &Cgroup2) -> Option<Vec<i32>> {
+    let groups = match cg.procs_where(engine_or_container) {
+        Ok(g) => g,
+        Err(e) => {
+            log::info!("container: reading the cgroup tree: {e}; reading every process");
+            return None;
+        }
+    };
+    let mut pids = Vec::new();
+    for (path, procs) in groups {
+        if process::container_id_from_cgroup(&path).is_some() {
+            pids.extend(
+                procs
+                    .iter()
+                    .filter_map(|p| process::stat(host, *p))
+                    .map(|s| s.ppid),
+            );
+        }
+        pids.extend(procs);
+    }
+    pids.retain(|p| *p > 0);
+    pids.sort_unstable();
+    pids.dedup();
+    Some(pids)
+}
+
+/// As [`scan`], among `pids` only.
+pub fn scan_pids(host: &Host, pids: Vec<i32>) -> ProcTable {
     let mut t = ProcTable::default();
-    for pid in process::pids(host) {
+    for pid in pids {
         let Some(stat) = process::stat(host, pid) else {
             continue;
         };

@@ -190,6 +190,7 @@ fn walk(
         host,
         engine,
         opts,
+        state_dir: &policy.state_dir,
         id: id.clone(),
         inspect_hung: Cell::new(inspect_hung),
         latest: RefCell::new(None),

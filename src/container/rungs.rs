@@ -42,6 +42,8 @@ pub(super) struct Ctx<'a> {
     pub(super) host: &'a Host,
     pub(super) engine: Engine,
     pub(super) opts: &'a RemoveOptions,
+    /// The state directory (its leftover temp files are swept when the lock is taken).
+    pub(super) state_dir: &'a std::path::Path,
     pub(super) id: String,
     /// An inspect of this container hung in this run: the engine is stuck on it, and
     /// asking again only waits out the time limit once more; `docker ps` tells the state.
@@ -59,7 +61,7 @@ impl Ctx<'_> {
         if self.lock.borrow().is_some() {
             return Ok(());
         }
-        let l = HostLock::acquire(self.host, self.opts.lock_wait)?;
+        let l = HostLock::for_edits(self.host, self.state_dir, self.opts.lock_wait)?;
         self.lock.replace(Some(l));
         Ok(())
     }

@@ -27,6 +27,8 @@ const INET_DIAG_REQ_BYTECODE: u16 = 1;
 const INET_DIAG_BC_S_GE: u8 = 2;
 const INET_DIAG_BC_S_LE: u8 = 3;
 const INET_DIAG_SKV6ONLY: u16 = 11;
+/// The id of the socket's cgroup v2 (a `u64`; Linux 5.7+).
+const INET_DIAG_CGROUP_ID: u16 = 21;
 /// `struct inet_diag_msg`: family, state, timer, retrans, sockid (48), expires, rqueue,
 /// wqueue, uid, inode.
 const DIAG_MSG_LEN: usize = 72;
@@ -153,6 +155,7 @@ fn parse_diag_msg(m: &[u8], proto: Proto) -> Option<Listener> {
     let uid = u32_ne(m, 64)?;
     let inode = u64::from(u32_ne(m, 68)?);
     let mut v6only = None;
+    let mut cgroup_id = None;
     let mut off = DIAG_MSG_LEN;
     while off + 4 <= m.len() {
         let alen = u16_ne(m, off)? as usize;
@@ -162,6 +165,13 @@ fn parse_diag_msg(m: &[u8], proto: Proto) -> Option<Listener> {
         }
         if aty == INET_DIAG_SKV6ONLY && alen >= 5 {
             v6only = Some(m[off + 4] != 0);
+        }
+        if aty == INET_DIAG_CGROUP_ID && alen >= 12 {
+            cgroup_id = m
+                .get(off + 4..off + 12)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_ne_bytes)
+                .filter(|id| *id != 0);
         }
         off += align4(alen);
     }
@@ -173,6 +183,7 @@ fn parse_diag_msg(m: &[u8], proto: Proto) -> Option<Listener> {
         state: SocketState::from_raw(state),
         uid,
         inode,
+        cgroup_id,
     })
 }
 
@@ -258,6 +269,10 @@ mod tests {
         msg.extend_from_slice(&5u16.to_ne_bytes());
         msg.extend_from_slice(&INET_DIAG_SKV6ONLY.to_ne_bytes());
         msg.extend_from_slice(&[1, 0, 0, 0]);
+        // Its cgroup: id 0x1_0000_00ab (wider than 32 bits).
+        msg.extend_from_slice(&12u16.to_ne_bytes());
+        msg.extend_from_slice(&INET_DIAG_CGROUP_ID.to_ne_bytes());
+        msg.extend_from_slice(&0x1_0000_00abu64.to_ne_bytes());
         let mut buf = Vec::new();
         buf.extend_from_slice(&((16 + msg.len()) as u32).to_ne_bytes());
         buf.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
@@ -272,6 +287,18 @@ mod tests {
         let l = &b.sockets[0];
         assert_eq!(l.endpoint(), "[::]:8080");
         assert_eq!((l.uid, l.inode, l.v6only), (33, 4242, Some(true)));
+        assert_eq!(l.cgroup_id, Some(0x1_0000_00ab));
+        // A cgroup attribute too short to hold an id is ignored, as is an id of 0.
+        let mut short = msg[..DIAG_MSG_LEN].to_vec();
+        short.extend_from_slice(&8u16.to_ne_bytes());
+        short.extend_from_slice(&INET_DIAG_CGROUP_ID.to_ne_bytes());
+        short.extend_from_slice(&[7, 0, 0, 0]);
+        assert_eq!(parse_diag_msg(&short, Proto::Tcp).unwrap().cgroup_id, None);
+        let mut zero = msg[..DIAG_MSG_LEN].to_vec();
+        zero.extend_from_slice(&12u16.to_ne_bytes());
+        zero.extend_from_slice(&INET_DIAG_CGROUP_ID.to_ne_bytes());
+        zero.extend_from_slice(&0u64.to_ne_bytes());
+        assert_eq!(parse_diag_msg(&zero, Proto::Tcp).unwrap().cgroup_id, None);
         // An error message carries a negative errno.
         let mut e = Vec::new();
         e.extend_from_slice(&20u32.to_ne_bytes());

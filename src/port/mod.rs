@@ -1,9 +1,11 @@
 //! Port holders: who holds a port, and freeing it by the least risky ladder.
 //!
 //! [`who`] answers "what holds port 80?" in milliseconds: the kernel's socket table
-//! (netlink sock_diag, filtered on state and port in the kernel; `/proc/net/*` as the
-//! fallback), then a parallel walk over `/proc/*/fd` that stops at the last wanted socket,
-//! then each owner classified ([`OwnerKind`]): a systemd service, a socket unit
+//! (netlink sock_diag, filtered on state and port in the kernel, with each socket's
+//! cgroup; `/proc/net/*` as the fallback), then the open files of the processes in those
+//! cgroups, or where that does not find them a parallel walk over `/proc/*/fd` that stops
+//! at the last wanted socket, then each owner classified ([`OwnerKind`]): a
+//! systemd service, a socket unit
 //! PID 1 holds the socket for, a container (`docker-proxy` or a process in a container's
 //! cgroup), the distro package of its executable, or a bare process.
 //!
@@ -37,11 +39,14 @@
 //!
 //! `examples/free_port.rs` is this as a program.
 
+pub(crate) mod cgroup;
 pub(crate) mod diag;
 pub(crate) mod docker;
+pub(crate) mod fds;
 pub(crate) mod findings;
 pub(crate) mod free;
 pub(crate) mod owner;
+pub(crate) mod relatives;
 pub(crate) mod removal;
 mod render;
 pub(crate) mod scan;
@@ -51,7 +56,7 @@ use serde::Serialize;
 
 pub use free::{FreeResult, FreeSpec, RemovalPlan, free_port};
 pub use owner::{OwnerGroup, OwnerKind, PortOwner, SocketUnit};
-pub use scan::ScanStats;
+pub use scan::{CgroupLook, ScanPath, ScanStats};
 pub use table::{Listener, Proto, SocketState, TableSource};
 
 pub use crate::package::PackageInfo;
@@ -84,6 +89,10 @@ pub struct WhoSpec {
     /// Look up the distro package of each owner's executable. Default `true`.
     #[serde(default = "yes")]
     pub packages: bool,
+    /// Look among the processes of each socket's cgroup before walking every process
+    /// (live host, cgroup v2; the owners found are the same either way). Default `true`.
+    #[serde(default = "yes")]
+    pub cgroups: bool,
 }
 
 fn yes() -> bool {
@@ -103,6 +112,7 @@ impl WhoSpec {
             proto: Proto::Tcp,
             exhaustive: false,
             packages: true,
+            cgroups: true,
         }
     }
 
@@ -227,12 +237,18 @@ pub fn find_holders(host: &Host, spec: &WhoSpec) -> Result<Holders> {
         h.listeners = listeners;
         return Ok(h);
     }
-    let mut wanted: Vec<u64> = listeners.iter().map(|l| l.inode).collect();
-    wanted.sort_unstable();
-    wanted.dedup();
     let t1 = std::time::Instant::now();
-    let scan = scan::scan_fds(host, &wanted, spec.exhaustive);
-    log::debug!("port: fd walk in {:?}", t1.elapsed());
+    let opts = scan::ScanOptions {
+        exhaustive: spec.exhaustive,
+        cgroups: spec.cgroups,
+    };
+    let scan = scan::scan_sockets(host, &listeners, opts);
+    log::info!(
+        "port: holders found by {} in {:?}: {}",
+        scan.stats.path.as_str(),
+        t1.elapsed(),
+        scan.stats.summary()
+    );
     let t2 = std::time::Instant::now();
     h.owners = owner::build_owners(
         host,
@@ -314,16 +330,12 @@ pub fn who(host: &Host, spec: &WhoSpec, policy: &Policy) -> Report<Holders> {
         );
         if !h.listeners.is_empty() {
             run.observe(
-                "walk /proc/*/fd",
+                format!("find the sockets' processes ({})", h.scan.path.as_str()),
                 format!(
-                    "{} owner(s) in {} process(es) read{}",
+                    "{} owner(s) in {} process(es) read: {}",
                     h.owners.len(),
                     h.scan.processes,
-                    if h.scan.stopped_early {
-                        ", stopped at the last socket"
-                    } else {
-                        ""
-                    }
+                    h.scan.summary()
                 ),
             );
         }

@@ -2,7 +2,7 @@
 
 use std::fmt::{self, Write as _};
 
-use super::{FreeResult, Holders, Listener};
+use super::{FreeResult, Holders, Listener, ScanPath, ScanStats};
 
 /// The human rendering of [`Holders`] (`hostfix port who`): the sockets, then each
 /// group of owners with its processes, and how to stop a container or why an owner is
@@ -123,5 +123,46 @@ impl fmt::Display for FreeResult {
             )?;
         }
         Ok(())
+    }
+}
+
+impl ScanStats {
+    /// Which way the holders were found, in words: the cgroups read and why the walk over
+    /// `/proc` ran (what `hostfix port who -v` prints).
+    pub fn summary(&self) -> String {
+        let cgroups: Vec<String> = self
+            .cgroups
+            .iter()
+            .map(|c| {
+                format!(
+                    "cgroup {} ({} process(es){})",
+                    c.path.clone().unwrap_or_else(|| format!("id {}", c.id)),
+                    c.processes,
+                    match (&c.error, c.answered) {
+                        (Some(e), _) => format!(": {e}"),
+                        (None, true) => ", holds its sockets".to_string(),
+                        (None, false) => ", not all its sockets".to_string(),
+                    }
+                )
+            })
+            .collect();
+        let mut parts = Vec::new();
+        if !cgroups.is_empty() {
+            parts.push(format!("read {}", cgroups.join(", ")));
+        }
+        match self.path {
+            ScanPath::Cgroup => parts.push("no walk over /proc needed".into()),
+            ScanPath::Walk | ScanPath::CgroupAndWalk => parts.push(format!(
+                "walked /proc ({}{})",
+                self.walk_reasons.join("; "),
+                if self.stopped_early {
+                    ", stopped at the last socket"
+                } else {
+                    ""
+                }
+            )),
+            ScanPath::None => {}
+        }
+        parts.join("; ")
     }
 }

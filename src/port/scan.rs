@@ -1,24 +1,36 @@
-//! Socket inode → processes: the walk over `/proc/*/fd`.
+//! Socket inode → processes: which processes hold the sockets of a port.
 //!
-//! The cost of finding a port's owners is one `readlink` per open file of every process.
-//! The walk here keeps it small:
+//! The cost of finding a port's owners is one `readlink` per open file of every process
+//! looked at, so the lookup looks at as few as it can:
 //!
-//! - per process it opens `/proc/PID/fd` and reads the links relative to that directory
-//!   into a stack buffer, and nothing else (no `stat`, no `cmdline`: a miss needs none);
-//! - it walks the pid list on every core (up to four threads) in ascending pid order,
-//!   handing out small chunks;
-//! - it stops as soon as every wanted inode has been seen, then completes the owners of
-//!   an inherited socket (an nginx master's workers, a service's other processes) by
-//!   checking the holders' relatives only: their parent chain while it holds the socket,
-//!   their descendants (`/proc/PID/task/TID/children`) and the other processes of a
-//!   service's cgroup. An exhaustive walk (`exhaustive: true`) checks every process.
+//! 1. **The sockets' cgroups.** sock_diag names the cgroup v2 each socket was made in
+//!    ([`super::cgroup`]); on a systemd host that is the service's or the container's
+//!    own cgroup, and its `cgroup.procs` lists the few processes to read. No walk over
+//!    `/proc` is needed when they hold every socket, whatever the size of the process
+//!    table.
+//! 2. **The walk**, for what step 1 did not find (no cgroup id: `/proc/net`, cgroup v1
+//!    only, a kernel before 5.7; a socket passed to a process of another cgroup, or whose
+//!    creator exited): every pid in `/proc`, on up to four threads in ascending pid order,
+//!    stopping as soon as every wanted socket has been seen.
+//! 3. **Relatives.** After either, the owners of an inherited socket are completed by
+//!    checking the holders' relatives only: their parent chain while it holds the
+//!    socket, every descendant of the topmost holder (`/proc/PID/task/TID/children`) and
+//!    the other processes of a service's cgroup.
 //!
-//! Processes that exit mid-walk are counted as vanished and skipped; those whose fds
-//! cannot be read (another user's, when not root) are counted as denied.
+//! Both ways give the same owners: each finds at least one holder of every socket, and
+//! the owners of one socket are completed from there by the same rule (step 3). A
+//! holder neither related to another holder nor in the socket's cgroup (a socket sent
+//! over a unix socket to an unrelated process while its sender keeps it) is found only
+//! by an exhaustive lookup (`exhaustive: true`), which reads every process and skips
+//! steps 1 and 3.
+//!
+//! Per process the walk opens `/proc/PID/fd` and reads the links relative to that
+//! directory into a stack buffer, and nothing else (no `stat`, no `cmdline`: a miss
+//! needs none). Processes that exit mid-walk are counted as vanished and skipped; those
+//! whose fds cannot be read (another user's, when not root) are counted as denied.
 
 use std::collections::{BTreeMap, HashSet};
-use std::ffi::CStr;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -27,10 +39,64 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use serde::Serialize;
 
+#[cfg(test)]
+pub(crate) use super::fds::dirent_names;
+#[cfg_attr(not(any(test, feature = "testing")), allow(unused_imports))]
+// proptests, hostfix::testing
+pub use super::fds::socket_inode;
+pub(crate) use super::fds::{Probe, probe};
+
+use super::cgroup::{Cgroup2, WALK_MAX_DIRS};
+use super::relatives::complete_relatives;
+use super::table::Listener;
 use crate::host::Host;
 use crate::process;
 
-/// How the walk went.
+/// Which way the holders of a port's sockets were found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScanPath {
+    /// There was no socket to look for.
+    #[default]
+    None,
+    /// Through the sockets' cgroups alone: no walk over `/proc`.
+    Cgroup,
+    /// The walk over every process.
+    Walk,
+    /// Some sockets through their cgroups, the rest by the walk.
+    CgroupAndWalk,
+}
+
+impl ScanPath {
+    /// `cgroup`, `walk`, `cgroup-and-walk`, `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanPath::None => "none",
+            ScanPath::Cgroup => "cgroup",
+            ScanPath::Walk => "walk",
+            ScanPath::CgroupAndWalk => "cgroup-and-walk",
+        }
+    }
+}
+
+/// A cgroup sock_diag named for some of the sockets, and what reading it gave.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CgroupLook {
+    /// Its id (the inode of its directory in the cgroup2 filesystem).
+    pub id: u64,
+    /// Its path under the cgroup2 mount (`/system.slice/nginx.service`), when found.
+    pub path: Option<String>,
+    /// The sockets (inodes) made in it.
+    pub sockets: Vec<u64>,
+    /// How many processes it lists.
+    pub processes: usize,
+    /// Whether every socket made in it was found held by a process read there.
+    pub answered: bool,
+    /// Why it could not be read, when it could not.
+    pub error: Option<String>,
+}
+
+/// How the lookup went.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ScanStats {
@@ -40,13 +106,28 @@ pub struct ScanStats {
     pub denied: usize,
     /// Processes that exited while the walk ran.
     pub vanished: usize,
-    /// Whether the walk stopped before the last process because every wanted socket was
-    /// found.
+    /// Whether the lookup ended before reading every process because every wanted
+    /// socket was found (through the cgroups, or by a walk that stopped early).
     pub stopped_early: bool,
     /// Relatives of the holders checked after an early stop.
     pub relatives_checked: usize,
     /// Threads that walked.
     pub threads: usize,
+    /// Which way the holders were found: `cgroup`, `walk` or `cgroup-and-walk`.
+    pub path: ScanPath,
+    /// The sockets' cgroups, as read.
+    pub cgroups: Vec<CgroupLook>,
+    /// Why the walk over every process ran, when it did.
+    pub walk_reasons: Vec<String>,
+}
+
+/// How to look for the holders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanOptions {
+    /// Read every process (no cgroup shortcut, no early stop, no relatives step).
+    pub exhaustive: bool,
+    /// Look among the processes of the sockets' cgroups first (live host only).
+    pub cgroups: bool,
 }
 
 /// What the walk found: each holding process and the wanted inodes it holds.
@@ -56,133 +137,6 @@ pub struct FdScan {
     pub holders: BTreeMap<i32, Vec<u64>>,
     /// How the walk went.
     pub stats: ScanStats,
-}
-
-/// What reading one process's open files gave.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Probe {
-    Holds(Vec<u64>),
-    Miss,
-    Denied,
-    Vanished,
-}
-
-/// The inode in a `socket:[INODE]` link target.
-pub fn socket_inode(link: &[u8]) -> Option<u64> {
-    let digits = link.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
-    if digits.is_empty() || digits.len() > 20 {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |acc, d| {
-        d.is_ascii_digit()
-            .then(|| acc.checked_mul(10)?.checked_add(u64::from(d - b'0')))
-            .flatten()
-    })
-}
-
-/// `readlinkat(2)` into a stack buffer; `None` when the link is gone.
-fn readlink_at<'b>(dirfd: RawFd, name: &CStr, buf: &'b mut [u8; 64]) -> Option<&'b [u8]> {
-    // SAFETY: the caller keeps `dirfd` open for the call, `name` is NUL-terminated, and
-    // `buf` is valid for `buf.len()` bytes, of which readlinkat writes at most that many
-    // and returns how many (or -1).
-    let n = unsafe { libc::readlinkat(dirfd, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    usize::try_from(n).ok().map(|n| &buf[..n.min(buf.len())])
-}
-
-/// `getdents64(2)` into `buf`: how many bytes of `linux_dirent64` records it wrote.
-fn getdents(dirfd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
-    // SAFETY: `buf` is valid for `buf.len()` bytes, of which the kernel writes at most
-    // that many (whole records) and returns how many, or -1; the fd is the caller's.
-    let n = unsafe { libc::syscall(libc::SYS_getdents64, dirfd, buf.as_mut_ptr(), buf.len()) };
-    usize::try_from(n).map_err(|_| Errno::last())
-}
-
-/// The names in a buffer of `linux_dirent64` records (`d_ino` u64, `d_off` i64,
-/// `d_reclen` u16, `d_type` u8, `d_name` NUL-terminated), skipping `.` and `..`.
-pub(crate) fn dirent_names(buf: &[u8]) -> impl Iterator<Item = &CStr> {
-    let mut off = 0;
-    std::iter::from_fn(move || {
-        loop {
-            let reclen = u16::from_ne_bytes(buf.get(off + 16..off + 18)?.try_into().ok()?) as usize;
-            if reclen < 20 || off + reclen > buf.len() {
-                return None;
-            }
-            let name = CStr::from_bytes_until_nul(&buf[off + 19..off + reclen]).ok();
-            off += reclen;
-            match name {
-                Some(n) if n.to_bytes().first() != Some(&b'.') => return Some(n),
-                _ => continue,
-            }
-        }
-    })
-}
-
-/// `PID/fd` into `path` (no allocation).
-fn fd_dir_path(pid: i32, path: &mut Vec<u8>) {
-    path.clear();
-    let mut digits = [0u8; 12];
-    let mut n = pid.unsigned_abs();
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    path.extend_from_slice(&digits[i..]);
-    path.extend_from_slice(b"/fd");
-}
-
-/// The longest `linux_dirent64` record of an fd directory: 19 bytes of header, a name of
-/// at most 10 digits and its NUL, aligned to 8.
-const FD_DIRENT_MAX: usize = 32;
-
-/// Reads the open files of one process (relative to an open `/proc`) and returns the
-/// wanted inodes among them.
-fn probe(proc_fd: &OwnedFd, pid: i32, wanted: &[u64], path: &mut Vec<u8>) -> Probe {
-    fd_dir_path(pid, path);
-    let dir = match nix::fcntl::openat(
-        proc_fd,
-        &path[..],
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(Errno::EACCES | Errno::EPERM) => return Probe::Denied,
-        Err(_) => return Probe::Vanished,
-    };
-    let dirfd = dir.as_raw_fd();
-    let mut names: Vec<u64> = Vec::new();
-    let mut link = [0u8; 64];
-    let mut ents = [0u8; 4096];
-    loop {
-        let n = match getdents(dirfd, &mut ents) {
-            Ok(0) => break,
-            Ok(n) => n,
-            // The process exited while its fd directory was read.
-            Err(_) if names.is_empty() => return Probe::Vanished,
-            Err(_) => break,
-        };
-        for name in dirent_names(&ents[..n]) {
-            if let Some(ino) = readlink_at(dirfd, name, &mut link).and_then(socket_inode) {
-                if wanted.contains(&ino) && !names.contains(&ino) {
-                    names.push(ino);
-                }
-            }
-        }
-        // procfs fills the buffer while entries fit: room for one more record means
-        // there was none, and the call that would return 0 can be saved.
-        if n + FD_DIRENT_MAX <= ents.len() {
-            break;
-        }
-    }
-    if names.is_empty() {
-        Probe::Miss
-    } else {
-        Probe::Holds(names)
-    }
 }
 
 /// Every pid in `/proc`, ascending (the order the kernel lists them; a fake root's
@@ -227,232 +181,324 @@ impl Local {
     }
 }
 
-/// Finds the processes holding the `wanted` socket inodes.
-///
-/// Never fails: processes that vanish or deny access are counted in the stats.
-pub fn scan_fds(host: &Host, wanted: &[u64], exhaustive: bool) -> FdScan {
-    let mut out = FdScan::default();
-    if wanted.is_empty() {
-        return out;
-    }
-    let proc_path = host.path("/proc");
-    let proc_fd = match nix::fcntl::open(
-        &proc_path,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(e) => {
-            log::warn!("port: cannot open {}: {e}", proc_path.display());
-            return out;
-        }
-    };
-    let pids = list_pids(host);
-    let threads = if pids.len() < 256 {
-        1
-    } else {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .clamp(1, 4)
-    };
-    const CHUNK: usize = 8;
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let found: Mutex<Vec<u64>> = Mutex::new(Vec::new());
-    let walk = || {
-        let mut local = Local::default();
-        let mut path = Vec::with_capacity(24);
-        while !stop.load(Ordering::Relaxed) {
-            let start = next.fetch_add(CHUNK, Ordering::Relaxed);
-            if start >= pids.len() {
-                break;
+/// The state of one lookup: `/proc`, what was found and what was read.
+pub(crate) struct Lookup<'a> {
+    pub(crate) proc_fd: OwnedFd,
+    pub(crate) wanted: &'a [u64],
+    /// Wanted inodes seen held so far.
+    found: Vec<u64>,
+    pub(crate) checked: HashSet<i32>,
+    pub(crate) out: FdScan,
+}
+
+impl<'a> Lookup<'a> {
+    fn new(host: &Host, wanted: &'a [u64]) -> Option<Lookup<'a>> {
+        let proc_path = host.path("/proc");
+        match nix::fcntl::open(
+            &proc_path,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(proc_fd) => Some(Lookup {
+                proc_fd,
+                wanted,
+                found: Vec::new(),
+                checked: HashSet::new(),
+                out: FdScan::default(),
+            }),
+            Err(e) => {
+                log::warn!("port: cannot open {}: {e}", proc_path.display());
+                None
             }
-            for &pid in &pids[start..(start + CHUNK).min(pids.len())] {
-                if stop.load(Ordering::Relaxed) {
+        }
+    }
+
+    fn missing(&self) -> Vec<u64> {
+        self.wanted
+            .iter()
+            .copied()
+            .filter(|i| !self.found.contains(i))
+            .collect()
+    }
+
+    /// Reads the open files of `pids` (those not read yet) on up to four threads in the
+    /// order given; unless `exhaustive`, stops once every wanted inode has been seen.
+    fn walk(&mut self, pids: &[i32], exhaustive: bool) {
+        let pids: Vec<i32> = pids
+            .iter()
+            .copied()
+            .filter(|p| !self.checked.contains(p))
+            .collect();
+        if pids.is_empty() || (!exhaustive && self.found.len() >= self.wanted.len()) {
+            return;
+        }
+        let threads = if pids.len() < 256 {
+            1
+        } else {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .clamp(1, 4)
+        };
+        const CHUNK: usize = 8;
+        let next = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        let found = Mutex::new(std::mem::take(&mut self.found));
+        let (proc_fd, wanted) = (&self.proc_fd, self.wanted);
+        let walk = || {
+            let mut local = Local::default();
+            let mut path = Vec::with_capacity(24);
+            while !stop.load(Ordering::Relaxed) {
+                let start = next.fetch_add(CHUNK, Ordering::Relaxed);
+                if start >= pids.len() {
                     break;
                 }
-                let Some(inodes) = local.count(pid, probe(&proc_fd, pid, wanted, &mut path)) else {
-                    continue;
-                };
-                if exhaustive {
-                    continue;
-                }
-                let mut f = found
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                for i in inodes {
-                    if !f.contains(&i) {
-                        f.push(i);
+                for &pid in &pids[start..(start + CHUNK).min(pids.len())] {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let probe = probe(proc_fd, pid, wanted, &mut path);
+                    let Some(inodes) = local.count(pid, probe) else {
+                        continue;
+                    };
+                    let mut f = found
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    for i in inodes {
+                        if !f.contains(&i) {
+                            f.push(i);
+                        }
+                    }
+                    if !exhaustive && f.len() >= wanted.len() {
+                        stop.store(true, Ordering::Relaxed);
                     }
                 }
-                if f.len() >= wanted.len() {
-                    stop.store(true, Ordering::Relaxed);
-                }
+            }
+            local
+        };
+        let locals: Vec<Local> = if threads == 1 {
+            vec![walk()]
+        } else {
+            std::thread::scope(|s| {
+                // This thread walks too.
+                let handles: Vec<_> = (1..threads).map(|_| s.spawn(walk)).collect();
+                let mut v = vec![walk()];
+                v.extend(handles.into_iter().filter_map(|h| h.join().ok()));
+                v
+            })
+        };
+        self.found = found
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let st = &mut self.out.stats;
+        st.threads = st.threads.max(threads);
+        for l in locals {
+            st.processes += l.processes;
+            st.denied += l.denied;
+            st.vanished += l.vanished;
+            self.checked.extend(l.checked);
+            for (pid, inodes) in l.holders {
+                self.out.holders.insert(pid, inodes);
             }
         }
-        local
-    };
-    let locals: Vec<Local> = if threads == 1 {
-        vec![walk()]
-    } else {
-        std::thread::scope(|s| {
-            // This thread walks too.
-            let handles: Vec<_> = (1..threads).map(|_| s.spawn(walk)).collect();
-            let mut v = vec![walk()];
-            v.extend(handles.into_iter().filter_map(|h| h.join().ok()));
-            v
-        })
-    };
-    let mut checked: HashSet<i32> = HashSet::new();
-    for l in locals {
-        out.stats.processes += l.processes;
-        out.stats.denied += l.denied;
-        out.stats.vanished += l.vanished;
-        checked.extend(l.checked);
-        for (pid, inodes) in l.holders {
-            out.holders.insert(pid, inodes);
-        }
     }
-    out.stats.threads = threads;
-    out.stats.stopped_early = checked.len() < pids.len();
-    if out.stats.stopped_early {
-        complete_relatives(host, &proc_fd, wanted, &mut out, &mut checked);
+}
+
+/// Finds the processes holding the `wanted` socket inodes by the walk over `/proc`
+/// alone (no cgroup shortcut): [`scan_sockets`] for sockets without a cgroup.
+///
+/// Never fails: processes that vanish or deny access are counted in the stats.
+#[cfg_attr(not(any(test, feature = "testing")), allow(dead_code))] // tests, benchmarks
+pub fn scan_fds(host: &Host, wanted: &[u64], exhaustive: bool) -> FdScan {
+    let mut wanted = wanted.to_vec();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let Some(mut l) = Lookup::new(host, &wanted) else {
+        return FdScan::default();
+    };
+    if wanted.is_empty() {
+        return l.out;
+    }
+    l.out.stats.walk_reasons.push(if exhaustive {
+        "exhaustive: every process is read".into()
+    } else {
+        "no cgroup was looked up".into()
+    });
+    finish(host, l, false, exhaustive, None)
+}
+
+/// Finds the processes holding the sockets of `listeners`: through each socket's cgroup
+/// first (when `opts.cgroups` and the host is live), then the walk over `/proc` for
+/// what that did not find, then the holders' relatives (see the module doc).
+///
+/// Never fails: processes that vanish or deny access are counted in the stats, and a
+/// cgroup that cannot be read sends its sockets to the walk.
+pub fn scan_sockets(host: &Host, listeners: &[Listener], opts: ScanOptions) -> FdScan {
+    let mut wanted: Vec<u64> = listeners.iter().map(|l| l.inode).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let Some(mut l) = Lookup::new(host, &wanted) else {
+        return FdScan::default();
+    };
+    if wanted.is_empty() {
+        return l.out;
+    }
+    let mut cg2 = None;
+    let mut by_cgroup = false;
+    if opts.exhaustive {
+        l.out
+            .stats
+            .walk_reasons
+            .push("exhaustive: every process is read".into());
+    } else if !opts.cgroups || !host.is_live_root() {
+        l.out.stats.walk_reasons.push(
+            if opts.cgroups {
+                "not the live host: its cgroups cannot be read"
+            } else {
+                "the cgroup lookup is off"
+            }
+            .into(),
+        );
+    } else {
+        cg2 = Cgroup2::open(host);
+        by_cgroup = cgroup_stage(&mut l, cg2.as_ref(), listeners);
+    }
+    finish(host, l, by_cgroup, opts.exhaustive, cg2.as_ref())
+}
+
+/// The walk for what is still missing, then the relatives; sets the path taken.
+fn finish(
+    host: &Host,
+    mut l: Lookup<'_>,
+    by_cgroup: bool,
+    exhaustive: bool,
+    cg2: Option<&Cgroup2>,
+) -> FdScan {
+    let mut walked_all = false;
+    let walked = exhaustive || !l.missing().is_empty();
+    if walked {
+        let pids = list_pids(host);
+        l.walk(&pids, exhaustive);
+        walked_all = pids.iter().all(|p| l.checked.contains(p));
+    }
+    l.out.stats.path = match (by_cgroup, walked) {
+        (true, false) => ScanPath::Cgroup,
+        (true, true) => ScanPath::CgroupAndWalk,
+        (false, _) => ScanPath::Walk,
+    };
+    l.out.stats.stopped_early = !walked_all;
+    if !exhaustive && l.out.stats.stopped_early {
+        complete_relatives(host, &mut l, cg2);
     }
     log::debug!(
-        "port: fd walk: {} holders, {:?}",
-        out.holders.len(),
-        out.stats
+        "port: holders {:?}, {:?}",
+        l.out.holders.keys().collect::<Vec<_>>(),
+        l.out.stats
     );
-    out
+    l.out
 }
 
-/// The other processes of a system service's cgroup.
-fn cgroup_peers(host: &Host, pid: i32) -> Vec<i32> {
-    let Some(cg) = process::cgroup(host, pid) else {
-        return Vec::new();
-    };
-    if !process::unit_from_cgroup(&cg).is_some_and(|u| u.ends_with(".service")) {
-        return Vec::new();
-    }
-    for base in ["/sys/fs/cgroup", "/sys/fs/cgroup/systemd"] {
-        let p = host.path(format!("{base}{cg}/cgroup.procs"));
-        if let Ok(text) = std::fs::read_to_string(p) {
-            return text
-                .lines()
-                .filter_map(|l| l.trim().parse().ok())
-                .take(4096)
-                .collect();
+/// Reads the processes of the cgroups sock_diag named for the sockets; whether that
+/// found a holder of any socket. Records why the rest need the walk.
+fn cgroup_stage(l: &mut Lookup<'_>, cg2: Option<&Cgroup2>, listeners: &[Listener]) -> bool {
+    let mut by_id: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    let mut no_id = Vec::new();
+    for s in listeners {
+        match s.cgroup_id {
+            Some(id) => by_id.entry(id).or_default().push(s.inode),
+            None => no_id.push(s.inode),
         }
     }
-    Vec::new()
-}
-
-/// After an early stop: checks the relatives of every holder, which is where the other
-/// holders of an inherited socket live.
-fn complete_relatives(
-    host: &Host,
-    proc_fd: &OwnedFd,
-    wanted: &[u64],
-    out: &mut FdScan,
-    checked: &mut HashSet<i32>,
-) {
-    let mut path = Vec::new();
-    let mut check = |pid: i32, out: &mut FdScan, checked: &mut HashSet<i32>| -> bool {
-        if !checked.insert(pid) {
-            return out.holders.contains_key(&pid);
-        }
-        out.stats.relatives_checked += 1;
-        match probe(proc_fd, pid, wanted, &mut path) {
-            Probe::Holds(v) => {
-                out.holders.insert(pid, v);
-                true
-            }
-            Probe::Miss => false,
-            Probe::Denied => {
-                out.stats.denied += 1;
-                false
-            }
-            Probe::Vanished => {
-                out.stats.vanished += 1;
-                false
-            }
-        }
+    if !no_id.is_empty() {
+        l.out.stats.walk_reasons.push(format!(
+            "the socket table names no cgroup for socket inode(s) {no_id:?} (read from \
+             /proc/net, or a kernel before 5.7)"
+        ));
+    }
+    if by_id.is_empty() {
+        return false;
+    }
+    let Some(cg2) = cg2 else {
+        l.out
+            .stats
+            .walk_reasons
+            .push("no cgroup2 filesystem is mounted (cgroup v1 only)".into());
+        return false;
     };
-    let mut ppid_map: Option<BTreeMap<i32, Vec<i32>>> = None;
-    let mut queue: Vec<i32> = out.holders.keys().copied().filter(|&p| p > 1).collect();
-    let mut expanded: HashSet<i32> = HashSet::new();
-    while let Some(pid) = queue.pop() {
-        if !expanded.insert(pid) {
+    let mut candidates = Vec::new();
+    for (id, mut sockets) in by_id {
+        sockets.sort_unstable();
+        sockets.dedup();
+        let mut look = CgroupLook {
+            id,
+            sockets,
+            ..CgroupLook::default()
+        };
+        match cg2.by_id(id).and_then(|d| {
+            look.path = Some(d.path.clone());
+            d.procs()
+        }) {
+            Ok(pids) => {
+                look.processes = pids.len();
+                candidates.extend(pids);
+            }
+            Err(e) => {
+                look.error = Some(match (e, &look.path) {
+                    (Errno::ENOENT, None) => {
+                        "no such cgroup (removed, or outside this cgroup namespace)".into()
+                    }
+                    (Errno::E2BIG, None) => {
+                        format!("not found within {WALK_MAX_DIRS} cgroup directories")
+                    }
+                    (e, None) => format!("opening it: {e}"),
+                    (e, Some(_)) => format!("reading cgroup.procs: {e}"),
+                })
+            }
+        }
+        l.out.stats.cgroups.push(look);
+    }
+    candidates.sort_unstable();
+    candidates.dedup();
+    l.walk(&candidates, false);
+    let mut any = false;
+    for look in &mut l.out.stats.cgroups {
+        look.answered = look.error.is_none() && look.sockets.iter().all(|i| l.found.contains(i));
+        any |= look.sockets.iter().any(|i| l.found.contains(i));
+        let missing: Vec<u64> = look
+            .sockets
+            .iter()
+            .copied()
+            .filter(|i| !l.found.contains(i))
+            .collect();
+        if missing.is_empty() {
             continue;
         }
-        // Up: the parent chain, while it holds the socket too (stop below PID 1).
-        let mut top = pid;
-        while let Some(parent) = parent_of(host, top) {
-            if parent <= 1 || !check(parent, out, checked) {
-                break;
-            }
-            top = parent;
-            queue.push(parent);
-        }
-        // Down: every descendant of the topmost holder.
-        let mut stack = vec![top];
-        while let Some(p) = stack.pop() {
-            let kids = match process::children(host, p) {
-                Some(k) => k,
-                None => ppid_map
-                    .get_or_insert_with(|| process::children_by_parent(host))
-                    .get(&p)
-                    .cloned()
-                    .unwrap_or_default(),
-            };
-            for k in kids {
-                if check(k, out, checked) {
-                    queue.push(k);
-                }
-                stack.push(k);
-            }
-        }
-        // Sideways: the other processes of the same service.
-        for peer in cgroup_peers(host, pid) {
-            if peer > 1 && check(peer, out, checked) {
-                queue.push(peer);
-            }
-        }
+        let name = look
+            .path
+            .clone()
+            .unwrap_or_else(|| format!("id {}", look.id));
+        l.out.stats.walk_reasons.push(match &look.error {
+            Some(e) => format!("cgroup {name}: {e}"),
+            None => format!(
+                "no process of cgroup {name} ({} listed) holds socket inode(s) {missing:?}: \
+                 passed to another cgroup, or its maker exited",
+                look.processes
+            ),
+        });
     }
-}
-
-/// The parent pid from `/proc/PID/stat`.
-fn parent_of(host: &Host, pid: i32) -> Option<i32> {
-    process::stat(host, pid).map(|s| s.ppid)
+    any
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsRawFd;
     use std::os::unix::ffi::OsStrExt;
 
     #[test]
-    fn fd_dir_paths() {
-        let mut p = Vec::new();
-        fd_dir_path(0, &mut p);
-        assert_eq!(p, b"0/fd");
-        fd_dir_path(4_194_304, &mut p);
-        assert_eq!(p, b"4194304/fd");
-    }
-
-    #[test]
-    fn socket_links() {
-        assert_eq!(socket_inode(b"socket:[12345]"), Some(12345));
-        assert_eq!(socket_inode(b"socket:[]"), None);
-        assert_eq!(socket_inode(b"pipe:[12345]"), None);
-        assert_eq!(socket_inode(b"/dev/null"), None);
-        assert_eq!(socket_inode(b"socket:[99999999999999999999999]"), None);
-    }
-
-    #[test]
-    fn own_socket_is_found_live() {
+    fn own_socket_is_found_live_both_ways() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
         let fd = l.as_raw_fd();
         let link = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap();
         let ino = socket_inode(link.as_os_str().as_bytes()).unwrap();
@@ -462,6 +508,26 @@ mod tests {
             let s = scan_fds(&host, &[ino], exhaustive);
             assert_eq!(s.holders.get(&me), Some(&vec![ino]), "{s:?}");
             assert!(s.stats.processes > 0);
+            assert_eq!(s.stats.path, ScanPath::Walk);
+        }
+        let Ok(listeners) = super::super::diag::sock_diag(super::super::Proto::Tcp, port) else {
+            eprintln!("sock_diag refused here: the cgroup half of this test did not run");
+            return;
+        };
+        assert_eq!(listeners.iter().map(|l| l.inode).collect::<Vec<_>>(), [ino]);
+        let opts = ScanOptions {
+            exhaustive: false,
+            cgroups: true,
+        };
+        let s = scan_sockets(&host, &listeners, opts);
+        assert_eq!(s.holders.get(&me), Some(&vec![ino]), "{s:?}");
+        let cgroup_v2 = Cgroup2::open(&host).is_some();
+        if cgroup_v2 && listeners[0].cgroup_id.is_some() {
+            assert_eq!(s.stats.path, ScanPath::Cgroup, "{:?}", s.stats);
+            assert!(s.stats.cgroups[0].answered);
+        } else {
+            assert_eq!(s.stats.path, ScanPath::Walk, "{:?}", s.stats);
+            assert!(!s.stats.walk_reasons.is_empty());
         }
     }
 }

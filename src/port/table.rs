@@ -47,6 +47,10 @@ pub struct Listener {
     pub uid: u32,
     /// The socket's inode: what `/proc/PID/fd/N` links to as `socket:[INODE]`.
     pub inode: u64,
+    /// The id of the cgroup v2 the socket's creator was in when it made the socket
+    /// (sock_diag's `INET_DIAG_CGROUP_ID`, Linux 5.7+); `None` when unknown (`/proc/net`,
+    /// an older kernel).
+    pub cgroup_id: Option<u64>,
 }
 
 /// A TCP listener on `0.0.0.0`, port 0, inode 0: the base a test builds a listener from.
@@ -60,6 +64,7 @@ impl Default for Listener {
             state: SocketState::Listen,
             uid: 0,
             inode: 0,
+            cgroup_id: None,
         }
     }
 }
@@ -194,6 +199,7 @@ pub fn listeners_from_rows(rows: &[ProcNetRow], proto: Proto, port: u16) -> Vec<
             state: SocketState::from_raw(r.state),
             uid: r.uid,
             inode: r.inode,
+            cgroup_id: None,
         })
         .collect()
 }
@@ -271,6 +277,7 @@ mod tests {
             state: SocketState::Listen,
             uid: 0,
             inode: 1,
+            cgroup_id: None,
         }
     }
 

@@ -9,6 +9,7 @@ use proptest::prelude::*;
 use super::{cfg, json, lines_of, mangle_json, maybe_mangled, text, weird_token};
 use crate::engine::{PsEntry, Status};
 use crate::port::Proto;
+use crate::port::cgroup::{cgroup_v1_mounted, cgroup2_mount_points, parse_procs};
 use crate::port::docker::{ContainerRef, from_cgroup, from_proxy, parse_proxy_args, publishes};
 use crate::port::owner::{SocketUnit, parse_btime, parse_list_sockets, parse_passwd};
 use crate::port::scan::{dirent_names, socket_inode};
@@ -373,5 +374,52 @@ proptest! {
     #[test]
     fn port_numbers(p in any::<u16>()) {
         prop_assert_eq!(crate::port::check_port(p).is_ok(), p != 0);
+    }
+}
+
+// ---- cgroups: /proc/self/mountinfo, cgroup.procs ---------------------------------------
+
+proptest! {
+    #![proptest_config(cfg(512))]
+
+    /// Any mountinfo text: no panic; every mount point found is absolute and unescaped.
+    #[test]
+    fn mountinfo_never_panics(s in prop_oneof![
+        text(),
+        lines_of(prop_oneof![
+            "[0-9]{1,3} [0-9]{1,3} 0:[0-9]{1,2} (/|/[a-z/]{1,12}) /[a-z/\\\\0-9]{0,20} rw - (cgroup2|cgroup|tmpfs) [a-z]{0,6} rw",
+            text(),
+        ], 8),
+    ]) {
+        for p in cgroup2_mount_points(&s) {
+            prop_assert!(p.is_absolute());
+            prop_assert!(!p.to_string_lossy().contains('\\'));
+        }
+        let _ = cgroup_v1_mounted(&s);
+    }
+
+    /// Pids written one a line read back in order; zeros, garbage and overflow are left
+    /// out, never wrapped.
+    #[test]
+    fn cgroup_procs_round_trip(
+        pids in proptest::collection::vec(1..=i32::MAX, 0..50),
+        junk in proptest::collection::vec(prop_oneof![
+            Just("0".to_string()), Just("-1".to_string()), Just("2147483648".to_string()),
+            Just(u64::MAX.to_string()), text(),
+        ], 0..5),
+    ) {
+        let mut t = String::new();
+        for p in &pids {
+            t.push_str(&format!("{p}\n"));
+        }
+        let clean = parse_procs(t.as_bytes());
+        prop_assert_eq!(&clean, &pids);
+        for j in &junk {
+            t.push_str(j);
+            t.push('\n');
+        }
+        let read = parse_procs(t.as_bytes());
+        prop_assert!(read.iter().all(|p| *p > 0));
+        prop_assert_eq!(&read[..pids.len()], &pids[..]);
     }
 }

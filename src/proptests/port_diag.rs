@@ -67,6 +67,7 @@ fn listener(p: Proto) -> impl Strategy<Value = Listener> {
             state: crate::net::SocketState::from_raw(state),
             uid,
             inode: u64::from(inode),
+            cgroup_id: None,
         },
     )
 }
@@ -127,12 +128,17 @@ proptest! {
     /// Sockets encoded as the kernel sends them decode to the same sockets.
     #[test]
     fn sock_diag_round_trip(
-        ls in proptest::collection::vec((listener(Proto::Udp), proptest::option::of(any::<u8>())), 0..6),
+        ls in proptest::collection::vec(
+            (listener(Proto::Udp), proptest::option::of(any::<u8>()), proptest::option::of(1..=u64::MAX)),
+            0..6,
+        ),
         done in any::<bool>(),
     ) {
         let mut b = Vec::new();
-        for (l, v6) in &ls {
-            b.extend(nlmsg(SOCK_DIAG_BY_FAMILY, &diag_msg(l, *v6, &[]), None));
+        for (l, v6, cg) in &ls {
+            // INET_DIAG_CGROUP_ID (21): the socket's cgroup id, a u64.
+            let attrs: Vec<(u16, Vec<u8>)> = cg.iter().map(|id| (21, id.to_ne_bytes().to_vec())).collect();
+            b.extend(nlmsg(SOCK_DIAG_BY_FAMILY, &diag_msg(l, *v6, &attrs), None));
         }
         if done {
             b.extend(nlmsg(NLMSG_DONE, &0i32.to_ne_bytes(), None));
@@ -142,7 +148,7 @@ proptest! {
         prop_assert_eq!(batch.error, None);
         let want: Vec<Listener> = ls
             .iter()
-            .map(|(l, v6)| Listener { v6only: v6.map(|v| v != 0), ..l.clone() })
+            .map(|(l, v6, cg)| Listener { v6only: v6.map(|v| v != 0), cgroup_id: *cg, ..l.clone() })
             .collect();
         prop_assert_eq!(batch.sockets, want);
     }

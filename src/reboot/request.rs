@@ -196,7 +196,7 @@ impl<'h> LedgerWriter<'h> {
         if self.lock.is_some() {
             return Ok(());
         }
-        let lock = HostLock::acquire(self.host, RELOCK_WAIT)?;
+        let lock = HostLock::for_edits(self.host, &self.state_dir, RELOCK_WAIT)?;
         self.ledger = ledger::read_ledger(self.host, &self.state_dir)?;
         self.lock = Some(lock);
         Ok(())

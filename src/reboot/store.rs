@@ -26,14 +26,18 @@ pub(super) fn lock_and_read(
 ) -> Result<(Option<HostLock>, LockState, Result<Ledger>)> {
     let host = run.host();
     let peek = ledger::read_ledger(host, state_dir);
-    let must_write = wanted || peek.as_ref().is_ok_and(|l| !l.confirmable(now).is_empty());
+    let must_write = wanted
+        || peek.as_ref().is_ok_and(|l| !l.confirmable(now).is_empty())
+        // A write cut short (a power cut between the temp file and the rename) left its
+        // temp file: the lock's sweep removes it.
+        || (!run.dry_run() && state::has_leftovers(host, state_dir));
     if run.dry_run() {
         return Ok((None, probe_lock(host), peek));
     }
     if !must_write {
         return Ok((None, LockState::Free, peek));
     }
-    match HostLock::acquire(host, LOCK_WAIT) {
+    match HostLock::for_edits(host, state_dir, LOCK_WAIT) {
         // Read again under the lock: another run may have written since the peek.
         Ok(l) => Ok((
             Some(l),

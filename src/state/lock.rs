@@ -119,6 +119,23 @@ impl HostLock {
         }
     }
 
+    /// The lock for a run about to edit the host: [`HostLock::acquire`], then the temp
+    /// files of writers that are gone swept from every directory hostfix writes into
+    /// ([`super::sweep_leftovers`]: the state directory `state_dir` and its
+    /// subdirectories, `/etc`, the systemd unit directory, `/etc/sysctl.d`). Every
+    /// operation takes the lock through this; the sweep is best effort.
+    ///
+    /// # Errors
+    /// As [`HostLock::acquire`].
+    pub fn for_edits(host: &Host, state_dir: &Path, wait: Duration) -> Result<HostLock> {
+        let lock = HostLock::acquire(host, wait)?;
+        let removed = super::sweep_leftovers(host, state_dir);
+        if !removed.is_empty() {
+            log::debug!("lock: swept {} leftover temp file(s)", removed.len());
+        }
+        Ok(lock)
+    }
+
     /// The lock file (joined to the host's root).
     #[cfg_attr(not(feature = "testing"), allow(dead_code))] // used by hostfix::testing
     pub fn path(&self) -> &Path {

@@ -19,8 +19,11 @@
 //!   a run that holds the host lock, so the host lock serialises those writes too.
 //!
 //! State files are written with [`crate::fsutil::write_atomic`] (temp file, fsync,
-//! rename) into a directory made by [`ensure_state_dir`]; the temp files of a run killed
-//! mid-write are swept by the next run that writes there ([`sweep_temps`]).
+//! rename) into a directory made by [`ensure_state_dir`]. The temp files of a run killed
+//! mid-write (or cut by the power) carry their writer's pid, start time and boot, so the
+//! next run can tell that writer is gone even after a reboot; they are swept by every
+//! run that takes the host lock ([`HostLock::for_edits`], [`sweep_leftovers`]) and by
+//! the next write in their directory.
 
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
@@ -33,6 +36,7 @@ use crate::host::Host;
 
 mod file;
 mod lock;
+mod temps;
 
 use file::not_regular;
 #[cfg_attr(not(feature = "testing"), allow(unused_imports))] // used by hostfix::testing
@@ -41,6 +45,11 @@ pub use file::{
     remove_regular,
 };
 pub use lock::{HOST_LOCK, HostLock, LockProbe};
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))] // used by hostfix::testing
+pub use temps::{
+    Now as TempNow, SYSTEM_DIRS, TempWriter, boot_tag, has_leftovers, parse_temp_name, sweep_dir,
+    sweep_leftovers, this_writer, writer_gone,
+};
 
 /// The effective uid of this process: the owner of every file and directory it creates
 /// (the host seam's uid may pretend otherwise; the filesystem does not).
@@ -129,7 +138,7 @@ pub fn ensure_state_dir(host: &Host, dir: &Path, sub: &str) -> Result<PathBuf> {
         }
         Err(e) => return Err(e),
     }
-    sweep_temps(&real);
+    sweep_dir(&real, None);
     Ok(real)
 }
 
@@ -174,48 +183,6 @@ pub fn readable_state_dir(host: &Host, dir: &Path, sub: &str) -> Result<Option<P
         other => other,
     })?;
     Ok(Some(real))
-}
-
-/// Removes, from one of hostfix's private state directories, the temp files of atomic
-/// writes whose writer is gone (`.NAME.hostfix-PID.tmp`, left by a run killed between
-/// writing its temp file and renaming it). Only regular files with hostfix's temp
-/// names are touched. Best effort: returns what was removed.
-pub fn sweep_temps(dir: &Path) -> Vec<PathBuf> {
-    let mut removed = Vec::new();
-    let Ok(rd) = fs::read_dir(dir) else {
-        return removed;
-    };
-    for e in rd.flatten() {
-        let name = e.file_name();
-        let Some(pid) = name.to_str().and_then(temp_writer_pid) else {
-            continue;
-        };
-        let regular = e.file_type().is_ok_and(|t| t.is_file());
-        let gone =
-            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) == Err(Errno::ESRCH);
-        if !regular || !gone {
-            continue;
-        }
-        match fs::remove_file(e.path()) {
-            Ok(()) => {
-                log::info!(
-                    "state: removed {}, left by a run that died",
-                    e.path().display()
-                );
-                removed.push(e.path());
-            }
-            Err(err) => log::warn!("state: removing {}: {err}", e.path().display()),
-        }
-    }
-    removed
-}
-
-/// The writer's pid in a temp file name of [`crate::fsutil::write_atomic`]
-/// (`.NAME.hostfix-PID.tmp`).
-fn temp_writer_pid(name: &str) -> Option<i32> {
-    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
-    let (_, pid) = rest.rsplit_once(".hostfix-")?;
-    pid.parse::<i32>().ok().filter(|p| *p > 0)
 }
 
 /// Checks that a directory hostfix keeps state in is safe to trust: a real directory (not
@@ -299,30 +266,5 @@ mod tests {
         let link = d.path().join("link");
         std::os::unix::fs::symlink(&p, &link).unwrap();
         assert!(check_private_dir(&link, me).is_err());
-    }
-
-    #[test]
-    fn only_dead_writers_temp_files_are_swept() {
-        assert_eq!(
-            temp_writer_pid(".reboot-ledger.json.hostfix-42.tmp"),
-            Some(42)
-        );
-        assert_eq!(temp_writer_pid(".a.hostfix-0.tmp"), None);
-        assert_eq!(temp_writer_pid("reboot-ledger.json"), None);
-        assert_eq!(temp_writer_pid(".x.hostfix-12ab.tmp"), None);
-        let d = tempfile::tempdir().unwrap();
-        let dead = d.path().join(".reboot-ledger.json.hostfix-2000000000.tmp");
-        let live = d.path().join(format!(
-            ".reboot-ledger.json.hostfix-{}.tmp",
-            std::process::id()
-        ));
-        let not_ours = d.path().join("reboot-ledger.json");
-        let dead_dir = d.path().join(".x.hostfix-2000000001.tmp");
-        for f in [&dead, &live, &not_ours] {
-            fs::write(f, "x").unwrap();
-        }
-        fs::create_dir(&dead_dir).unwrap();
-        assert_eq!(sweep_temps(d.path()), vec![dead.clone()]);
-        assert!(!dead.exists() && live.exists() && not_ours.exists() && dead_dir.exists());
     }
 }

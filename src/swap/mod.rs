@@ -261,7 +261,7 @@ fn take_lock(run: &Runner<'_>, wait: std::time::Duration) -> Result<Option<HostL
     if run.dry_run() {
         return Ok(None);
     }
-    HostLock::acquire(run.host(), wait).map(Some)
+    HostLock::for_edits(run.host(), &run.policy().state_dir, wait).map(Some)
 }
 
 fn refuse(run: &mut Runner<'_>, r: PlanRefusal) -> Error {

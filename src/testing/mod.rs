@@ -135,6 +135,10 @@ pub mod port {
     };
     pub use crate::port::removal::tied_to_family;
 
+    /// `port::cgroup`.
+    pub mod cgroup {
+        pub use crate::port::cgroup::*;
+    }
     /// `port::diag`.
     pub mod diag {
         pub use crate::port::diag::*;

@@ -366,6 +366,31 @@ fn smoke_doctor_in_a_guest() {
     );
 }
 
+/// A doctor report found the holders of `port` through the cgroup the kernel names for
+/// its sockets (no walk over `/proc`), each such cgroup's path ending in `unit`; `-v`
+/// (the block's stderr) says so too.
+fn assert_found_by_cgroup(r: &Results, block: &str, doc: &Value, port: u64, unit: &str) {
+    let ports = doc["facts"]["ports"].as_array().expect("facts.ports");
+    let h = ports
+        .iter()
+        .find(|h| h["port"] == port)
+        .unwrap_or_else(|| panic!("{block}: no facts for port {port}: {ports:#?}"));
+    assert_eq!(h["scan"]["path"], "cgroup", "{block}: {:#}", h["scan"]);
+    let cgroups = h["scan"]["cgroups"].as_array().expect("scan.cgroups");
+    assert!(
+        !cgroups.is_empty()
+            && cgroups
+                .iter()
+                .all(|c| c["path"].as_str().is_some_and(|p| p.ends_with(unit))),
+        "{block}: the sockets of :{port} were not made in {unit}: {cgroups:#?}"
+    );
+    assert!(
+        r.stderr(block).contains("holders found by cgroup"),
+        "{block}: -v does not say the cgroup answered:\n{}",
+        r.stderr(block)
+    );
+}
+
 /// Scenario 1: the incident, fixed by running hostfix; a second run changes nothing.
 #[test]
 fn incident_is_fixed_and_a_second_run_changes_nothing() {
@@ -444,6 +469,8 @@ fn incident_is_fixed_and_a_second_run_changes_nothing() {
         f[mem]
     );
     assert!(port < mem, "findings are not in request order: {f:#?}");
+    // nginx's sockets were found through nginx.service's cgroup, without a walk.
+    assert_found_by_cgroup(r, "doctor-before", &doc, 80, "nginx.service");
 
     // The fix.
     assert_report(r, "port-free", 0, true);
@@ -503,6 +530,9 @@ fn incident_is_fixed_and_a_second_run_changes_nothing() {
     assert_eq!(r.block("web-http-still"), r.value("token"));
 
     let after = assert_report(r, "doctor-after", 0, false);
+    // docker-proxy's sockets, made by the proxy dockerd starts in its own cgroup, were
+    // found through that cgroup, without a walk.
+    assert_found_by_cgroup(r, "doctor-after", &after, 80, "docker.service");
     let f = findings(&after);
     assert!(
         !f.iter().any(|f| finding_text(f).contains("nginx-light")),

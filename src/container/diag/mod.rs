@@ -179,7 +179,7 @@ pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) -> Vec<Co
             Vec::new()
         }
     };
-    let table = procs::scan(host);
+    let table = procs::scan_by_cgroup(host);
     let stuck = stuck_containers(host, &list, &table);
     let holders = blocked_port_holders(host, &list, &inspected);
     for f in findings_with_holders(&list, &inspected, &table, &stuck, &holders) {

@@ -241,7 +241,11 @@ fn free(run: &mut Runner<'_>, spec: &FreeSpec, res: &mut FreeResult) -> Result<(
     let _lock = if run.dry_run() {
         None
     } else {
-        Some(HostLock::acquire(host, Duration::from_secs(30))?)
+        Some(HostLock::for_edits(
+            host,
+            &run.policy().state_dir,
+            Duration::from_secs(30),
+        )?)
     };
     let pm = match spec.remove_package {
         true => Some(package::detect(host)?),

@@ -165,6 +165,7 @@ impl FreeGoal<'_> {
                     proto: spec.proto,
                     exhaustive: true,
                     packages: true,
+                    cgroups: true,
                 },
             )?;
             // A `::` probe is dual-stack unless net.ipv6.bindv6only says otherwise.
