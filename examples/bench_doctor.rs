@@ -258,10 +258,10 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     // The real ring buffer, read once as doctor reads it (one record per read(2)).
-    let (log, rep) = hostfix::evidence::sources::kernel_log(
+    let (log, rep) = hostfix::testing::evidence::sources::kernel_log(
         &hostfix::Host::live(),
         None,
-        &hostfix::evidence::Limits::default(),
+        &hostfix::testing::evidence::Limits::default(),
     );
     let records = log.and_then(|l| l.stats).map_or(0, |s| s.records);
     println!(

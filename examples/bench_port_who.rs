@@ -418,7 +418,7 @@ pub fn run_bench(o: &Opts, hostfix: &str) -> u8 {
             return 2;
         }
     }
-    let Some(cg2) = hostfix::port::cgroup::Cgroup2::open(&hostfix::Host::live()) else {
+    let Some(cg2) = hostfix::testing::port::cgroup::Cgroup2::open(&hostfix::Host::live()) else {
         eprintln!("bench_port_who: no cgroup2 filesystem is mounted (cgroup v1 only)");
         return 2;
     };

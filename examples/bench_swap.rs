@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hostfix::host::{LiveSystem, System};
+use hostfix::testing::{LiveSystem, System};
 
 struct Loop {
     mount: PathBuf,
@@ -57,7 +57,7 @@ fn out(program: &str, args: &[&str]) -> String {
 
 fn swapoff_under(dir: &Path) {
     let text = std::fs::read_to_string("/proc/swaps").unwrap_or_default();
-    if let Ok(v) = hostfix::swap::parse_proc_swaps(&text) {
+    if let Ok(v) = hostfix::testing::swap::parse_proc_swaps(&text) {
         for e in v.into_iter().filter(|e| e.path.starts_with(dir)) {
             if let Err(err) = LiveSystem.swapoff(&e.path) {
                 eprintln!("swapoff {}: {err}", e.path.display());
@@ -69,7 +69,7 @@ fn swapoff_under(dir: &Path) {
 /// Whether `/proc/swaps` lists `file`.
 fn active(file: &Path) -> bool {
     let text = std::fs::read_to_string("/proc/swaps").unwrap_or_default();
-    hostfix::swap::parse_proc_swaps(&text).is_ok_and(|v| v.iter().any(|e| e.path == file))
+    hostfix::testing::swap::parse_proc_swaps(&text).is_ok_and(|v| v.iter().any(|e| e.path == file))
 }
 
 /// How hostfix allocated the file, from its report's allocation step.

@@ -12,24 +12,25 @@ use std::process::ExitCode;
 
 use hostfix::resources::{CheckSpec, check};
 use hostfix::size::Threshold;
-use hostfix::{Host, Policy, Risk};
+use hostfix::{Host, Policy};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mem = args.first().map_or("10%", String::as_str);
     let disk = args.get(1).map_or("1G", String::as_str);
     let spec = match (Threshold::parse_size(mem), Threshold::parse_size(disk)) {
-        (Ok(m), Ok(d)) => CheckSpec {
-            mem_available: vec![m],
-            disk_free: vec![(PathBuf::from("/"), d)],
-            ..CheckSpec::default()
-        },
+        (Ok(m), Ok(d)) => {
+            let mut spec = CheckSpec::default();
+            spec.mem_available = vec![m];
+            spec.disk_free = vec![(PathBuf::from("/"), d)];
+            spec
+        }
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("{e}");
             return ExitCode::from(2);
         }
     };
-    let report = check(&Host::live(), &spec, &Policy::new(Risk::ReadOnly));
+    let report = check(&Host::live(), &spec, &Policy::new(spec.default_cap()));
     for c in &report.result.checks {
         println!(
             "{:<13} {:>14} available, {:>14} required: {}",

@@ -12,7 +12,7 @@
 use std::process::ExitCode;
 
 use hostfix::swap::{Persist, SwapSize, SwapSpec, ensure_swap_file};
-use hostfix::{Host, Policy, Risk, StepStatus};
+use hostfix::{Host, Policy};
 
 fn main() -> ExitCode {
     let mut positional = Vec::new();
@@ -40,22 +40,14 @@ fn main() -> ExitCode {
     }
     spec.persist = persist;
 
-    let policy = Policy::new(Risk::Additive).dry_run(dry_run);
+    // The cap `hostfix swap ensure` uses: additive.
+    let policy = Policy::new(spec.default_cap()).dry_run(dry_run);
     let report = ensure_swap_file(&Host::live(), &spec, &policy);
 
     for step in &report.steps {
-        let mark = match step.status {
-            StepStatus::Done => "done",
-            StepStatus::Planned => "plan",
-            StepStatus::Skipped => "skip",
-            StepStatus::Refused => "REFUSED",
-            StepStatus::Failed => "FAILED",
-        };
         println!(
-            "[{mark:>7}] {:<11} {}: {}",
-            step.risk.as_str(),
-            step.action,
-            step.detail
+            "[{:>7}] {:<11} {}: {}",
+            step.status, step.risk, step.action, step.detail
         );
     }
     let s = &report.result;

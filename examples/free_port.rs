@@ -15,7 +15,7 @@
 use std::process::ExitCode;
 
 use hostfix::port::{self, FreeSpec, WhoSpec};
-use hostfix::{Host, Policy, Risk};
+use hostfix::{Host, Policy};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,7 +29,7 @@ fn main() -> ExitCode {
 
     // Who holds it? (read-only, milliseconds)
     match port::find_holders(&host, &WhoSpec::tcp(port)) {
-        Ok(h) => print!("{}", port::describe_holders(&h)),
+        Ok(h) => print!("{h}"),
         Err(e) => {
             eprintln!("free_port: {e}");
             return ExitCode::from(e.exit_code() as u8);
@@ -37,15 +37,10 @@ fn main() -> ExitCode {
     }
 
     // Free it. Removing a package is destructive: the flag is the consent.
-    let spec = FreeSpec {
-        remove_package,
-        ..FreeSpec::tcp(port)
-    };
-    let cap = if remove_package {
-        Risk::Destructive
-    } else {
-        Risk::Disruptive
-    };
+    let mut spec = FreeSpec::tcp(port);
+    spec.remove_package = remove_package;
+    // The flag raises the cap to destructive, as `hostfix port free --remove-package`.
+    let cap = spec.default_cap();
     let report = port::free_port(&host, &spec, &Policy::new(cap).dry_run(dry_run));
     for step in &report.steps {
         println!(

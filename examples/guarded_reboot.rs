@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use hostfix::reboot::{self, RebootDecision, RebootSpec, Rules};
+use hostfix::reboot::{self, RebootDecision, RebootSpec};
 use hostfix::{Host, Policy, Risk};
 
 fn main() {
@@ -24,17 +24,12 @@ fn main() {
             k => key = k.to_string(),
         }
     }
-    let spec = RebootSpec {
-        if_needed: true,
-        rules: Rules {
-            once: Some(key),
-            min_uptime: Some(Duration::from_secs(300)),
-            ..Rules::default()
-        },
-        delay: Duration::from_secs(30),
-        message: Some("provisioning: rebooting in 30 seconds".into()),
-        ..RebootSpec::default()
-    };
+    let mut spec = RebootSpec::default();
+    spec.if_needed = true;
+    spec.rules.once = Some(key);
+    spec.rules.min_uptime = Some(Duration::from_secs(300));
+    spec.delay = Duration::from_secs(30);
+    spec.message = Some("provisioning: rebooting in 30 seconds".into());
     // The caller's consent to reboot is the cap; without --apply it is only a plan.
     let policy = Policy::new(Risk::Reboot).dry_run(!apply);
     let report = reboot::reboot(&Host::live(), &spec, &policy);

@@ -42,12 +42,7 @@ fn main() -> ExitCode {
     );
 
     for step in &report.steps {
-        println!(
-            "{:<8} {:<11} {}",
-            format!("{:?}", step.status).to_lowercase(),
-            step.risk,
-            step.action
-        );
+        println!("{:<8} {:<11} {}", step.status, step.risk, step.action);
     }
     let r = &report.result;
     if r.already_gone {

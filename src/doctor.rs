@@ -5,7 +5,7 @@
 //! there, then the container engine and the containers behind it, then the memory, swap
 //! and disk the application needs, and last whether the host waits for a reboot. Findings
 //! come in that order, each with its evidence, the log lines that prove it
-//! ([`crate::evidence`]: the container's log, the unit's journal, the kernel's OOM kills
+//! (the container's log, the unit's journal, the kernel's OOM kills
 //! and hung tasks) and, where hostfix can fix it, the command that would and that
 //! command's risk. Nothing is changed; the only thing sent is a `HEAD /` to loopback.
 
@@ -18,9 +18,69 @@ pub use crate::finding::{
     Area, Diagnosis, DoctorOptions, Finding, Fix, Proof, Severity, Source, Subject,
 };
 
-/// Runs the read-only diagnosis.
+/// The human rendering of a [`Diagnosis`] (`hostfix doctor`): the findings by area,
+/// each with its mark (`ok`, `info`, `WARN`, `PROBLEM`), evidence and fix, then what
+/// could not be seen.
+impl std::fmt::Display for Diagnosis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut area = None;
+        for finding in &self.findings {
+            if area != Some(finding.area) {
+                writeln!(f, "{}:", finding.area)?;
+                area = Some(finding.area);
+            }
+            let mark = match finding.severity {
+                Severity::Ok => "ok",
+                Severity::Info => "info",
+                Severity::Warning => "WARN",
+                Severity::Problem => "PROBLEM",
+            };
+            writeln!(f, "  [{mark}] {}", finding.title)?;
+            for e in &finding.evidence {
+                writeln!(f, "      {e}")?;
+            }
+            for p in &finding.proofs {
+                writeln!(f, "      from {}:", p.from)?;
+                for l in &p.lines {
+                    writeln!(f, "        | {l}")?;
+                }
+            }
+            if let Some(fix) = &finding.fix {
+                writeln!(f, "      fix: {}   (risk: {})", fix.command, fix.risk)?;
+            }
+        }
+        for u in &self.unseen {
+            writeln!(f, "not seen: {u}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs the read-only diagnosis ([`DoctorOptions::default_cap`]).
 ///
 /// Never fails as a whole: what cannot be read is listed in [`Diagnosis::unseen`].
+///
+/// # Example
+///
+/// The incident's host: no swap, and 5% of memory available.
+///
+/// ```
+/// use hostfix::doctor::{diagnose, Area, DoctorOptions, Severity};
+/// use hostfix::testing::FakeRoot;
+/// use hostfix::{Policy, Risk};
+///
+/// let root = FakeRoot::new();
+/// root.meminfo(1 << 30, 50 << 20).no_swap();
+/// let (host, _) = root.host();
+/// let mut opts = DoctorOptions::default();
+/// opts.ports.clear();
+/// let report = diagnose(&host, &opts, &Policy::new(opts.default_cap()));
+/// assert!(report.is_ok() && !report.changed);
+/// let memory = report.result.findings.iter().find(|f| f.area == Area::Memory).unwrap();
+/// assert_eq!(memory.severity, Severity::Problem);
+/// let fix = memory.fix.as_ref().unwrap();
+/// assert_eq!((fix.command.as_str(), fix.risk), ("hostfix swap ensure --size auto", Risk::Additive));
+/// ```
 pub fn diagnose(host: &Host, opts: &DoctorOptions, policy: &Policy) -> Report<Diagnosis> {
     let policy = Policy {
         max_risk: Risk::ReadOnly,
@@ -91,7 +151,7 @@ fn diagnose_memory(host: &Host, d: &mut Diagnosis) {
 
 /// The findings for a memory reading (pure). Inside a container (`container` names it) swap
 /// is the host's to give, so no swap fix is offered there.
-pub fn memory_findings(m: &Memory, container: Option<&str>) -> Vec<Finding> {
+pub(crate) fn memory_findings(m: &Memory, container: Option<&str>) -> Vec<Finding> {
     let pct = m.available_percent();
     let severity = if pct < MEM_SHORT_PERCENT {
         Severity::Problem
@@ -251,7 +311,7 @@ fn diagnose_disks(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) {
 }
 
 /// The findings for one filesystem (pure).
-pub fn disk_findings(disk: &Disk) -> Vec<Finding> {
+pub(crate) fn disk_findings(disk: &Disk) -> Vec<Finding> {
     let mut out = Vec::new();
     let pct = disk.free_percent();
     let sev = if pct < 5.0 || disk.free_bytes < 256 * ByteSize::MIB {
@@ -306,7 +366,7 @@ pub fn disk_findings(disk: &Disk) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources::{MemInfo, combine};
+    use crate::resources::memory::{MemInfo, combine};
 
     #[test]
     fn incident_memory_reads_as_a_problem_with_its_fix() {

@@ -11,6 +11,7 @@ use crate::risk::Risk;
 /// Where along a request's path a finding sits; the order findings are reported in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Area {
     /// The request doctor sent to the host's loopback addresses, and who answered it.
     Request,
@@ -28,9 +29,32 @@ pub enum Area {
     Reboot,
 }
 
+impl Area {
+    /// The area as the JSON spells it: `request`, `ports`, `containers`, `memory`,
+    /// `swap`, `disk` or `reboot`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Area::Request => "request",
+            Area::Ports => "ports",
+            Area::Containers => "containers",
+            Area::Memory => "memory",
+            Area::Swap => "swap",
+            Area::Disk => "disk",
+            Area::Reboot => "reboot",
+        }
+    }
+}
+
+impl std::fmt::Display for Area {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Severity {
     /// All is well.
     Ok,
@@ -42,8 +66,27 @@ pub enum Severity {
     Problem,
 }
 
+impl Severity {
+    /// The severity as the JSON spells it: `ok`, `info`, `warning` or `problem`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Ok => "ok",
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Problem => "problem",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A command that would fix a finding, with its risk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Fix {
     /// The command line.
     pub command: String,
@@ -55,6 +98,7 @@ pub struct Fix {
 /// library user) can name its target without reading the title.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Subject {
     /// A host port.
     Port {
@@ -92,6 +136,7 @@ pub enum Subject {
 /// Where the lines of a [`Proof`] come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Source {
     /// The request doctor sent (the answer's status line and `Server` header).
     Request,
@@ -114,6 +159,7 @@ pub enum Source {
 /// Lines from one source that prove a finding, as the source printed them (control
 /// characters replaced, each line bounded in length).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Proof {
     /// The kind of source.
     pub source: Source,
@@ -125,6 +171,7 @@ pub struct Proof {
 
 /// One finding of the diagnosis.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Finding {
     /// Where along the request's path.
     pub area: Area,
@@ -188,19 +235,31 @@ impl Finding {
     }
 }
 
-/// What doctor looks at.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What doctor looks at: [`DoctorOptions::default`], then the fields (every field
+/// optional in a config).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct DoctorOptions {
-    /// The ports a request arrives at (default 80 and 443).
+    /// The ports a request arrives at. Default 80 and 443.
     pub ports: Vec<u16>,
-    /// The paths whose disk space matters (default `/`, and `/var`, `/var/lib/docker`
-    /// and `/tmp` when they are other filesystems).
+    /// The paths whose disk space matters. Default `/`, and `/var`, `/var/lib/docker`
+    /// and `/tmp` when they are other filesystems.
     pub disk_paths: Vec<std::path::PathBuf>,
-    /// hostfix's state directory (where the reboot ledger is read from).
+    /// hostfix's state directory (where the reboot ledger is read from). Default
+    /// `/var/lib/hostfix`.
     pub state_dir: std::path::PathBuf,
-    /// How far back the kernel log, the journal and container logs are read (`None`:
-    /// since boot, or as far as each log goes).
+    /// How far back the kernel log, the journal and container logs are read (at most
+    /// 366 days). Default `None`: since boot, or as far as each log goes.
+    #[serde(deserialize_with = "crate::de::opt_duration")]
     pub since: Option<std::time::Duration>,
+}
+
+impl DoctorOptions {
+    /// The risk cap `hostfix doctor` runs under: [`Risk::ReadOnly`] (it only reads).
+    pub fn default_cap(&self) -> Risk {
+        Risk::ReadOnly
+    }
 }
 
 impl Default for DoctorOptions {
@@ -219,6 +278,7 @@ impl Default for DoctorOptions {
 
 /// The diagnosis being gathered: findings, raw facts, and what could not be seen.
 #[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
 pub struct Diagnosis {
     /// Findings, in request order once finished.
     pub findings: Vec<Finding>,

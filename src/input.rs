@@ -4,6 +4,7 @@
 /// Bad input: the value, what it was for, and what would be accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {what} {input:?}: {reason}; expected {expected}")]
+#[non_exhaustive]
 pub struct InputError {
     /// What the input was for ("size", "duration", "threshold", "--max-risk").
     pub what: String,

@@ -1,28 +1,33 @@
 //! The risk model, steps, policies and reports every operation shares.
 //!
-//! An operation observes the host, then walks its steps through a [`Runner`]. The runner
-//! is the one place that decides, for each step, whether it is taken (`done`), only shown
+//! An operation observes the host, then walks its steps through the crate's plan
+//! runner, the one place that decides, for each step, whether it is taken (`done`), only shown
 //! (`planned`, under `--dry-run`), or refused (riskier than the [`Policy`] allows). A dry
 //! run therefore walks exactly the code path an apply walks, minus the changes.
 
+use std::fmt;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::error::ErrorKind;
+
 pub use crate::risk::Risk;
 
 mod climb;
-mod ladder;
+pub(crate) mod ladder;
+mod render;
 mod report;
 mod runner;
 
-pub use ladder::{Climb, Goal, Mode, Need, NextRung, Rung, Verdict};
+pub(crate) use ladder::{Climb, Goal, Mode, Need, NextRung, Rung, Verdict};
 pub use report::Report;
-pub use runner::{Exec, Runner};
+pub(crate) use runner::{Exec, Runner};
 
 /// What became of a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum StepStatus {
     /// Would be taken (dry run).
     Planned,
@@ -36,8 +41,82 @@ pub enum StepStatus {
     Failed,
 }
 
+impl StepStatus {
+    /// The status as the JSON and the CLI spell it: `planned`, `done`, `skipped`,
+    /// `refused` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Planned => "planned",
+            StepStatus::Done => "done",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Refused => "refused",
+            StepStatus::Failed => "failed",
+        }
+    }
+}
+
+impl fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How an operation ended: the report's `outcome`, and the CLI's exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The desired state holds (exit 0).
+    Ok,
+    /// It does not: a step or a check failed (exit 1).
+    Failed,
+    /// The input was unusable (exit 2).
+    BadInput,
+    /// A needed step was not taken: above the cap, a protected target, a guard (exit 3).
+    Refused,
+}
+
+impl Outcome {
+    /// The outcome as the JSON spells it: `ok`, `failed`, `bad-input` or `refused`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Failed => "failed",
+            Outcome::BadInput => "bad-input",
+            Outcome::Refused => "refused",
+        }
+    }
+
+    /// The `hostfix` exit code: 0, 1, 2 or 3.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Outcome::Ok => 0,
+            Outcome::Failed => ErrorKind::Failed.exit_code(),
+            Outcome::BadInput => ErrorKind::BadInput.exit_code(),
+            Outcome::Refused => ErrorKind::Refused.exit_code(),
+        }
+    }
+}
+
+impl From<ErrorKind> for Outcome {
+    fn from(k: ErrorKind) -> Self {
+        match k {
+            ErrorKind::Failed => Outcome::Failed,
+            ErrorKind::BadInput => Outcome::BadInput,
+            ErrorKind::Refused => Outcome::Refused,
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One step of an operation: what, how risky, why, and what became of it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Step {
     /// What the step does ("swapon /swapfile").
     pub action: String,
@@ -56,15 +135,22 @@ pub struct Step {
 }
 
 /// What the caller allows an operation to do.
+///
+/// Each operation's spec names the cap its command uses by default
+/// ([`SwapSpec::default_cap`](crate::swap::SwapSpec::default_cap),
+/// [`FreeSpec::default_cap`](crate::port::FreeSpec::default_cap), ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Policy {
-    /// The riskiest step the operation may take.
+    /// The riskiest step the operation may take (given to [`Policy::new`]; each spec's
+    /// `default_cap()` is the one its command uses).
     pub max_risk: Risk,
-    /// Plan only: observe, decide, and take no step that changes the host.
+    /// Plan only: observe, decide, and take no step that changes the host. Default
+    /// `false`.
     pub dry_run: bool,
-    /// Where hostfix keeps its ledgers and records (a path on the host, default
-    /// `/var/lib/hostfix`; `..` is resolved before use). The host lock is not here: it
-    /// is the machine's ([`crate::state::HostLock`]).
+    /// Where hostfix keeps its ledgers and records (a path on the host; `..` is resolved
+    /// before use). Default `/var/lib/hostfix` ([`Policy::DEFAULT_STATE_DIR`]). The host
+    /// lock is not here: it is the machine's (`/run/hostfix/lock`).
     pub state_dir: PathBuf,
 }
 
@@ -150,7 +236,8 @@ mod tests {
         assert_eq!(e.exit_code(), 3);
         let rep: Report<Out> = r.finish(Err(e));
         assert_eq!(rep.exit_code(), 3);
-        assert_eq!(rep.outcome(), "refused");
+        assert_eq!(rep.outcome(), Outcome::Refused);
+        assert_eq!(rep.outcome().to_string(), "refused");
         assert_eq!(rep.steps[1].status, StepStatus::Refused);
         let json = serde_json::to_value(&rep).unwrap();
         assert_eq!(json["operation"], "test");

@@ -12,6 +12,7 @@ use hostfix::container::RemoveOptions;
 use hostfix::port::FreeSpec;
 use hostfix::reboot::{RebootSpec, Rules};
 use hostfix::swap::{SwapSize, SwapSpec};
+use hostfix::testing::with;
 use serde_json::Value;
 
 struct Out {
@@ -345,51 +346,43 @@ fn library_specs_refuse_durations_above_their_ceiling() {
             .to_string()
             .contains("--lock-wait")
     );
-    let f = FreeSpec {
-        timeout: Duration::from_secs(u64::MAX),
-        ..FreeSpec::tcp(80)
-    };
+    let f = with(FreeSpec::tcp(80), |it| {
+        it.timeout = Duration::from_secs(u64::MAX);
+    });
     assert!(f.validate().unwrap_err().to_string().contains("--timeout"));
     FreeSpec::tcp(80).validate().unwrap();
     let mut o = RemoveOptions::new("web");
     assert_eq!(o.validate().unwrap(), "web");
     o.stop_grace = Duration::MAX;
     assert!(o.validate().unwrap_err().to_string().contains("--timeout"));
-    let ok = RebootSpec {
-        rules: Rules {
-            max_attempts: 3,
-            window: Duration::from_secs(3600),
-            ..Rules::default()
-        },
-        ..RebootSpec::default()
-    };
+    let ok = with(RebootSpec::default(), |it| {
+        it.rules = with(Rules::default(), |it| {
+            it.max_attempts = 3;
+            it.window = Duration::from_secs(3600);
+        });
+    });
     ok.validate().unwrap();
     for (bad, flag) in [
         (
-            RebootSpec {
-                rules: Rules {
-                    window: Duration::MAX,
-                    ..ok.rules.clone()
-                },
-                ..ok.clone()
-            },
+            with(ok.clone(), |it| {
+                it.rules = with(ok.rules.clone(), |it| {
+                    it.window = Duration::MAX;
+                });
+            }),
             "--window",
         ),
         (
-            RebootSpec {
-                rules: Rules {
-                    min_uptime: Some(Duration::MAX),
-                    ..ok.rules.clone()
-                },
-                ..ok.clone()
-            },
+            with(ok.clone(), |it| {
+                it.rules = with(ok.rules.clone(), |it| {
+                    it.min_uptime = Some(Duration::MAX);
+                });
+            }),
             "--min-uptime",
         ),
         (
-            RebootSpec {
-                delay: Duration::from_secs(2 * 86400),
-                ..ok.clone()
-            },
+            with(ok.clone(), |it| {
+                it.delay = Duration::from_secs(2 * 86400);
+            }),
             "--delay",
         ),
     ] {

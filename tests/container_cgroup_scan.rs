@@ -16,8 +16,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use hostfix::Host;
-use hostfix::container::procs;
-use hostfix::port::cgroup::Cgroup2;
+use hostfix::testing::container::procs;
+use hostfix::testing::port::cgroup::Cgroup2;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serial_test::serial;

@@ -16,12 +16,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use hostfix::container::ladder::ContainerRung;
-use hostfix::container::procs::{self, Futility, Sampling};
 use hostfix::container::{self, NoRebootGate, RemoveOptions};
-use hostfix::host::{Cmd, CmdOutput, LiveSystem, System};
+use hostfix::testing::container::ladder::ContainerRung;
+use hostfix::testing::container::procs::{self, Futility, Sampling};
+use hostfix::testing::with;
+use hostfix::testing::{Cmd, CmdOutput, FakeRoot, RecordingSystem};
 use hostfix::{Host, Policy, Risk, StepStatus};
-use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use serde_json::json;
 
@@ -225,7 +225,7 @@ fn sleeper() -> Child {
 fn state_of(pid: u32) -> Option<char> {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| hostfix::process::parse_stat(&s))
+        .and_then(|s| hostfix::testing::process::parse_stat(&s))
         .map(|s| s.state)
 }
 
@@ -240,116 +240,77 @@ fn wait_state(pid: u32, want: char, within: Duration) -> bool {
     false
 }
 
-/// The real kernel, with a scripted engine that lists one container (or none).
+/// The real kernel (signals, sleeps and the clock are real), with a scripted engine
+/// that lists one container (or none): a live recording system whose run hook is the
+/// engine. Every engine command line (without its `timeout` wrapper) is kept in `calls`;
+/// the signals are in the recorder's calls.
 #[derive(Debug)]
 struct KernelWithFakeEngine {
-    live: LiveSystem,
-    id: String,
-    listed_as: Option<&'static str>,
-    calls: Mutex<Vec<String>>,
+    rec: Arc<RecordingSystem>,
+    calls: Arc<Mutex<Vec<String>>>,
 }
 
-impl System for KernelWithFakeEngine {
-    fn run(&self, cmd: &Cmd) -> hostfix::Result<CmdOutput> {
-        let mut args = cmd.args.clone();
-        if cmd.program.ends_with("timeout") {
-            args = args[4..].to_vec();
-        }
-        let line = args.join(" ");
-        self.calls.lock().unwrap().push(line.clone());
-        let Some(status) = self.listed_as else {
-            return Ok(match args[0].as_str() {
-                "ps" => CmdOutput::ok(""),
-                "info" => CmdOutput::ok("false\n"),
-                _ => CmdOutput::failed(
-                    1,
-                    format!(
-                        "Error response from daemon: No such container: {}",
-                        args.last().unwrap()
-                    ),
-                ),
-            });
-        };
-        Ok(match args[0].as_str() {
-            "ps" => CmdOutput::ok(
-                json!({"ID": self.id, "Names": "stuck", "State": status, "Status": "Up"})
-                    .to_string()
-                    + "\n",
-            ),
-            "container" => CmdOutput::ok(
-                json!({"Id": self.id, "Name": "/stuck",
-                       "State": {"Status": status, "Running": true, "Pid": 0}})
-                .to_string()
-                    + "\n",
-            ),
+/// What the scripted engine answers to `args` (the docker arguments).
+fn engine_answer(id: &str, listed_as: Option<&str>, args: &[String]) -> CmdOutput {
+    let Some(status) = listed_as else {
+        return match args[0].as_str() {
+            "ps" => CmdOutput::ok(""),
             "info" => CmdOutput::ok("false\n"),
             _ => CmdOutput::failed(
                 1,
-                "Error response from daemon: cannot remove - tried to kill container, but did not receive an exit event",
+                format!(
+                    "Error response from daemon: No such container: {}",
+                    args.last().unwrap()
+                ),
             ),
-        })
-    }
-    fn swapon(&self, _: &Path, _: Option<i32>) -> Result<(), Errno> {
-        panic!("swapon")
-    }
-    fn swapoff(&self, _: &Path) -> Result<(), Errno> {
-        panic!("swapoff")
-    }
-    fn signal(&self, pid: i32, start: Option<u64>, sig: Signal) -> Result<(), Errno> {
-        self.calls
-            .lock()
-            .unwrap()
-            .push(format!("signal {pid} {sig:?}"));
-        self.live.signal(pid, start, sig)
-    }
-    fn try_bind(&self, _: std::net::SocketAddr, _: bool) -> Result<(), Errno> {
-        panic!("bind")
-    }
-    fn sync(&self) {}
-    fn reboot_syscall(&self) -> Result<(), Errno> {
-        panic!("reboot")
-    }
-    fn sleep(&self, d: Duration) {
-        std::thread::sleep(d);
-    }
-    fn now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-    fn euid(&self) -> u32 {
-        self.live.euid()
+        };
+    };
+    match args[0].as_str() {
+        "ps" => CmdOutput::ok(
+            json!({"ID": id, "Names": "stuck", "State": status, "Status": "Up"}).to_string() + "\n",
+        ),
+        "container" => CmdOutput::ok(
+            json!({"Id": id, "Name": "/stuck",
+                   "State": {"Status": status, "Running": true, "Pid": 0}})
+            .to_string()
+                + "\n",
+        ),
+        "info" => CmdOutput::ok("false\n"),
+        _ => CmdOutput::failed(
+            1,
+            "Error response from daemon: cannot remove - tried to kill container, but did not receive an exit event",
+        ),
     }
 }
 
 /// A root whose `usr/bin` holds the `docker` and `timeout` the ladder finds, while every
 /// other path (`/proc`, `/sys`) is the live one, through symlinks.
-struct LiveRoot {
-    _tmp: tempfile::TempDir,
-    path: PathBuf,
-}
-
-fn live_root() -> LiveRoot {
-    let tmp = tempfile::tempdir().unwrap();
-    let path = tmp.path().to_path_buf();
-    for d in ["proc", "sys", "run"] {
-        std::os::unix::fs::symlink(format!("/{d}"), path.join(d)).unwrap();
+fn live_root() -> FakeRoot {
+    let root = FakeRoot::new();
+    for d in ["/proc", "/sys", "/run"] {
+        root.symlink(d, d);
     }
-    std::fs::create_dir_all(path.join("usr/bin")).unwrap();
-    for program in ["usr/bin/docker", "usr/bin/timeout"] {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::write(path.join(program), "").unwrap();
-        let exe = std::fs::Permissions::from_mode(0o755);
-        std::fs::set_permissions(path.join(program), exe).unwrap();
-    }
-    LiveRoot { _tmp: tmp, path }
+    root.program("/usr/bin/docker").program("/usr/bin/timeout");
+    root
 }
 
 fn engine(id: &str, listed_as: Option<&'static str>) -> Arc<KernelWithFakeEngine> {
-    Arc::new(KernelWithFakeEngine {
-        live: LiveSystem,
-        id: id.to_string(),
-        listed_as,
-        calls: Mutex::new(Vec::new()),
-    })
+    let rec = Arc::new(RecordingSystem::live());
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let (seen, id) = (calls.clone(), id.to_string());
+    rec.on_run(move |cmd: &Cmd| {
+        let mut args = cmd.args.clone();
+        if cmd.program.ends_with("timeout") {
+            args = args[4..].to_vec();
+        }
+        seen.lock().unwrap().push(args.join(" "));
+        Some(engine_answer(&id, listed_as, &args))
+    });
+    rec.on_swapon(|_, _| panic!("swapon"));
+    rec.on_swapoff(|_| panic!("swapoff"));
+    rec.on_bind(|_, _| panic!("bind"));
+    rec.on_reboot(|| panic!("reboot"));
+    Arc::new(KernelWithFakeEngine { rec, calls })
 }
 
 #[test]
@@ -548,12 +509,12 @@ fn writer_in_d_skips_to_the_reboot(hier: Hier, mount: &Path) -> bool {
 
     let root = live_root();
     let sys = engine(&id, Some("running"));
-    let host = Host::with_system(&root.path, sys.clone());
+    let host = Host::with_system(root.path(), sys.rec.clone());
     let mut o = RemoveOptions::new(&id);
-    o.sampling = Sampling {
-        samples: 3,
-        interval: Duration::from_millis(200),
-    };
+    o.sampling = with(Sampling::default(), |it| {
+        it.samples = 3;
+        it.interval = Duration::from_millis(200);
+    });
     let policy = Policy::new(Risk::Destructive).state_dir("/var/lib/hostfix");
     let r = container::remove(&host, &o, &policy, &NoRebootGate);
     assert_eq!(r.exit_code(), 3, "{:?}\n{:#?}", r.error, r.steps);
@@ -588,6 +549,7 @@ fn writer_in_d_skips_to_the_reboot(hier: Hier, mount: &Path) -> bool {
             || c.starts_with("info")),
         "nothing but reads: {calls:?}"
     );
+    assert!(sys.rec.signals().is_empty(), "{:?}", sys.rec.signals());
     assert_eq!(
         state_of(pid),
         Some('D'),
@@ -660,7 +622,7 @@ fn stopped_shim_and_leftover_die(hier: Hier, mount: &Path) {
 
     let root = live_root();
     let sys = engine(&id, None);
-    let host = Host::with_system(&root.path, sys.clone());
+    let host = Host::with_system(root.path(), sys.rec.clone());
     let state = tempfile::tempdir().unwrap();
     let policy = Policy::new(Risk::Disruptive).state_dir(state.path());
 
@@ -672,13 +634,7 @@ fn stopped_shim_and_leftover_die(hier: Hier, mount: &Path) {
         r.result.next.as_ref().unwrap().rung,
         ContainerRung::KillShim
     );
-    assert!(
-        sys.calls
-            .lock()
-            .unwrap()
-            .iter()
-            .all(|c| !c.starts_with("signal"))
-    );
+    assert!(sys.rec.signals().is_empty());
     assert_eq!(state_of(shim_pid), Some('T'));
 
     let policy = Policy::new(Risk::Destructive).state_dir(state.path());

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use hostfix::container::ladder::{ContainerRung, RebootRequest};
 use hostfix::container::{self, GuardedReboot, NoRebootGate, RebootGate, Removal, RemoveOptions};
-use hostfix::host::{Cmd, CmdOutput, System};
+use hostfix::testing::container::ladder::{ContainerRung, RebootRequest};
+use hostfix::testing::{Cmd, CmdOutput, FakeRoot, RecordingSystem};
 use hostfix::{Host, Policy, Report, Risk, StepStatus};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
@@ -30,19 +30,6 @@ fn id() -> String {
         .unwrap()
         .trim()
         .to_string()
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&dst).unwrap();
-            copy_tree(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), dst).unwrap();
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -376,8 +363,9 @@ impl Fake {
     }
 }
 
-impl System for Fake {
-    fn run(&self, cmd: &Cmd) -> hostfix::Result<CmdOutput> {
+/// The fake's answers to the calls hostfix makes: the recording system's hooks.
+impl Fake {
+    fn run(&self, cmd: &Cmd) -> CmdOutput {
         let base = |p: &str| p.rsplit('/').next().unwrap_or(p).to_string();
         let mut prog = base(&cmd.program);
         let mut args = cmd.args.clone();
@@ -390,19 +378,13 @@ impl System for Fake {
             .lock()
             .unwrap()
             .push(format!("{prog} {}", args.join(" ")));
-        Ok(match prog.as_str() {
+        match prog.as_str() {
             "docker" => self.docker(&args),
             "systemctl" => self.systemctl(&args),
             // The reboot guard's message to logged-in users.
             "wall" => ok(""),
             other => panic!("unexpected program {other}"),
-        })
-    }
-    fn swapon(&self, _: &Path, _: Option<i32>) -> Result<(), Errno> {
-        panic!("swapon")
-    }
-    fn swapoff(&self, _: &Path) -> Result<(), Errno> {
-        panic!("swapoff")
+        }
     }
     fn signal(&self, pid: i32, start: Option<u64>, sig: Signal) -> Result<(), Errno> {
         self.calls
@@ -440,34 +422,34 @@ impl System for Fake {
         }
         Ok(())
     }
-    fn try_bind(&self, _: std::net::SocketAddr, _: bool) -> Result<(), Errno> {
-        panic!("bind")
-    }
-    fn sync(&self) {}
-    fn reboot_syscall(&self) -> Result<(), Errno> {
-        panic!("the ladder never calls reboot(2) itself")
-    }
-    fn sleep(&self, _: Duration) {}
-    fn now(&self) -> SystemTime {
-        SystemTime::UNIX_EPOCH + Duration::from_secs(1_714_640_000)
-    }
-    fn euid(&self) -> u32 {
-        0
-    }
+}
+
+/// A recording system whose hooks are the fake: docker, containerd and the kernel.
+fn recorder(fake: &Arc<Fake>) -> Arc<RecordingSystem> {
+    let rec = Arc::new(RecordingSystem::new());
+    let f = fake.clone();
+    rec.on_run(move |cmd| Some(f.run(cmd)));
+    let f = fake.clone();
+    rec.on_signal(move |pid, start, sig| f.signal(pid, start, sig));
+    rec.on_swapon(|_, _| panic!("swapon"));
+    rec.on_swapoff(|_| panic!("swapoff"));
+    rec.on_bind(|_, _| panic!("bind"));
+    rec.on_reboot(|| panic!("the ladder never calls reboot(2) itself"));
+    rec.set_now(SystemTime::UNIX_EPOCH + Duration::from_secs(1_714_640_000));
+    rec
 }
 
 struct Setup {
-    _tmp: tempfile::TempDir,
+    _root: FakeRoot,
     root: PathBuf,
     fake: Arc<Fake>,
     host: Host,
 }
 
 fn setup(root: &str, fault: Fault, status: &str, listed: bool) -> Setup {
-    let tmp = tempfile::tempdir().unwrap();
-    let r = tmp.path().join("root");
-    std::fs::create_dir_all(&r).unwrap();
-    copy_tree(&fixture(&format!("roots/{root}")), &r);
+    let fake_root = FakeRoot::new();
+    fake_root.copy_tree(fixture(&format!("roots/{root}")), "/");
+    let r = fake_root.path().to_path_buf();
     let shim = r.join("proc/4290").exists().then_some(4290);
     let mut containers = Vec::new();
     if listed {
@@ -489,9 +471,9 @@ fn setup(root: &str, fault: Fault, status: &str, listed: bool) -> Setup {
         });
     }
     let fake = Fake::new(&r, fault, containers);
-    let host = Host::with_system(&r, fake.clone());
+    let host = Host::with_system(&r, recorder(&fake));
     Setup {
-        _tmp: tmp,
+        _root: fake_root,
         root: r,
         fake,
         host,
@@ -902,7 +884,7 @@ fn unknown_and_ambiguous_targets() {
 #[test]
 fn another_run_holding_the_lock_refuses() {
     let s = setup("running", Fault::None, "running", true);
-    let held = hostfix::state::HostLock::acquire(&s.host, Duration::ZERO).unwrap();
+    let held = hostfix::testing::state::HostLock::acquire(&s.host, Duration::ZERO).unwrap();
     let policy = Policy::new(Risk::Disruptive).state_dir("/var/lib/hostfix");
     let mut o = RemoveOptions::new("web");
     o.lock_wait = Duration::ZERO;

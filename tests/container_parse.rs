@@ -6,20 +6,21 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hostfix::Host;
 use hostfix::Risk;
-use hostfix::container::ladder::{
+use hostfix::doctor::{Area, Severity};
+use hostfix::testing::container::ladder::{
     ContainerRung, LadderEnv, Names, Observation, RungDecision, action, decide, next_rung,
     plan_ladder, restart_hits, restart_impact,
 };
-use hostfix::container::procs::{self, Futility, Sampling};
-use hostfix::container::{
+use hostfix::testing::container::procs::{self, Futility, Sampling};
+use hostfix::testing::container::{
     ContainerInfo, PortHolderSummary, PortHolders, findings, findings_with_holders,
 };
-use hostfix::doctor::{Area, Severity};
-use hostfix::engine::{
+use hostfix::testing::engine::{
     self, EngineFailure, Status, classify_failure, parse_inspect, parse_live_restore, parse_ps,
 };
-use hostfix::host::{Call, CmdOutput, Host, RecordingSystem};
+use hostfix::testing::{Call, CmdOutput, FakeRoot, RecordingSystem};
 
 fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -67,7 +68,10 @@ fn inspect_of_a_container_whose_port_was_taken() {
     let mut ports: Vec<u16> = i.published.iter().map(|p| p.host_port).collect();
     ports.sort();
     assert_eq!(ports, vec![80, 443]);
-    assert_eq!(hostfix::engine::ports_in_use_from_error(&i.error), vec![80]);
+    assert_eq!(
+        hostfix::testing::engine::ports_in_use_from_error(&i.error),
+        vec![80]
+    );
 }
 
 #[test]
@@ -189,12 +193,12 @@ fn d_state_in_every_sample_is_futile() {
 
 #[test]
 fn a_process_that_leaves_d_is_not_stuck() {
-    let tmp = tempfile::tempdir().unwrap();
-    copy_tree(&fixture("roots/stuck-d"), tmp.path());
-    let host = Host::fake(tmp.path());
+    let root = FakeRoot::new();
+    root.copy_tree(fixture("roots/stuck-d"), "/");
+    let host = Host::fake(root.path());
     let p = procs::scan(&host).processes_of(&id());
     // The I/O returns before the second sample.
-    let stat = tmp.path().join("proc/4321/stat");
+    let stat = root.join("/proc/4321/stat");
     let text = std::fs::read_to_string(&stat)
         .unwrap()
         .replace(") D ", ") R ");
@@ -267,6 +271,7 @@ fn decisions(o: &Observation, env: &LadderEnv) -> Vec<(ContainerRung, bool)> {
             RungDecision::Try => Some((*r, true)),
             RungDecision::Skip(_) => Some((*r, false)),
             RungDecision::NotApplicable => None,
+            other => panic!("a decision this test does not know: {other:?}"),
         })
         .collect()
 }
@@ -675,23 +680,10 @@ fn doctor_when_the_engine_is_down() {
     rec.respond("", CmdOutput::failed(1, read("engine/daemon-down.txt")));
     let host = Host::with_system(fixture("roots/empty"), rec);
     let mut d = hostfix::doctor::Diagnosis::default();
-    hostfix::container::diagnose(&host, &Default::default(), &mut d);
+    hostfix::testing::container::diagnose(&host, &Default::default(), &mut d);
     assert_eq!(d.findings.len(), 1);
     // No socket in the fixture root: the engine is simply not there.
     assert_eq!(d.findings[0].severity, Severity::Info);
     assert!(d.findings[0].evidence[0].contains("Is the docker daemon running?"));
     let _ = engine::short_id("abc");
-}
-
-pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&dst).unwrap();
-            copy_tree(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), dst).unwrap();
-        }
-    }
 }

@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
+use hostfix::Host;
 use hostfix::doctor::{Area, Diagnosis, DoctorOptions, Severity, Source, Subject};
-use hostfix::evidence::{Limits, SourceStatus, sources};
-use hostfix::host::{CmdOutput, Host, RecordingSystem};
+use hostfix::testing::evidence::{Limits, SourceStatus, sources};
+use hostfix::testing::with;
+use hostfix::testing::{CmdOutput, RecordingSystem};
 use hostfix::{Policy, Risk};
 
 const ID: &str = "3f4e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f";
@@ -88,12 +90,12 @@ fn scripted(root: &Path) -> Arc<RecordingSystem> {
 }
 
 fn doctor(host: &Host, since: Option<Duration>) -> Diagnosis {
-    let opts = DoctorOptions {
-        ports: vec![],
-        disk_paths: vec![],
-        state_dir: "/state".into(),
-        since,
-    };
+    let opts = with(DoctorOptions::default(), |it| {
+        it.ports = vec![];
+        it.disk_paths = vec![];
+        it.state_dir = "/state".into();
+        it.since = since;
+    });
     hostfix::doctor::diagnose(host, &opts, &Policy::new(Risk::ReadOnly)).result
 }
 

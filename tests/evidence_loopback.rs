@@ -15,7 +15,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use hostfix::doctor::{Area, DoctorOptions, Severity, Subject};
-use hostfix::evidence::probe::{self, Outcome, ProbeLimits};
+use hostfix::testing::evidence::probe::{self, Outcome, ProbeLimits};
+use hostfix::testing::with;
 use hostfix::{Host, Policy, Risk};
 
 /// A server thread: accepts on `l` and hands each connection to `serve` until stopped.
@@ -252,12 +253,12 @@ fn our_name() -> String {
 }
 
 fn opts(ports: Vec<u16>) -> DoctorOptions {
-    DoctorOptions {
-        ports,
-        disk_paths: vec![],
-        state_dir: "/nonexistent/hostfix-state".into(),
-        since: None,
-    }
+    with(DoctorOptions::default(), |it| {
+        it.ports = ports;
+        it.disk_paths = vec![];
+        it.state_dir = "/nonexistent/hostfix-state".into();
+        it.since = None;
+    })
 }
 
 #[test]
@@ -276,7 +277,7 @@ fn doctor_names_the_process_a_loopback_port_reaches() {
     assert_eq!(f.title, format!("requests to :{port} reach {}", our_name()));
     assert!(f.subjects.contains(&Subject::Port {
         port,
-        proto: hostfix::net::Proto::Tcp
+        proto: hostfix::port::Proto::Tcp
     }));
     assert!(
         f.evidence[0].starts_with(&format!("connect to 127.0.0.1:{port}: connection accepted"))

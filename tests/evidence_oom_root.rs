@@ -14,7 +14,8 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use hostfix::doctor::{Area, DoctorOptions, Source};
-use hostfix::evidence::{Limits, SourceStatus, sources};
+use hostfix::testing::evidence::{Limits, SourceStatus, sources};
+use hostfix::testing::with;
 use hostfix::{Host, Policy, Risk};
 
 const LIMIT: u64 = 24 * 1024 * 1024;
@@ -164,12 +165,12 @@ fn oom_kill_in_a_tiny_cgroup_is_reported_with_its_cgroup() {
     assert_eq!(kill.host_wide, Some(false), "{kill:#?}");
 
     // doctor: a memory finding naming the kill and its cgroup, with the kernel's lines.
-    let opts = DoctorOptions {
-        ports: vec![],
-        disk_paths: vec![],
-        state_dir: "/nonexistent/hostfix-state".into(),
-        since: Some(Duration::from_secs(300)),
-    };
+    let opts = with(DoctorOptions::default(), |it| {
+        it.ports = vec![];
+        it.disk_paths = vec![];
+        it.state_dir = "/nonexistent/hostfix-state".into();
+        it.since = Some(Duration::from_secs(300));
+    });
     let d = hostfix::doctor::diagnose(&host, &opts, &Policy::new(Risk::ReadOnly)).result;
     let f = d
         .findings

@@ -8,18 +8,19 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use hostfix::doctor::{Area, Severity, Source, Subject};
-use hostfix::engine::parse_inspect;
-use hostfix::evidence::engine_log::{self, Class, Stream};
-use hostfix::evidence::findings::{self, Place};
-use hostfix::evidence::journal;
-use hostfix::evidence::kernel::{At, KernelEvents, Scanner};
-use hostfix::evidence::kmsg;
-use hostfix::evidence::probe::{Outcome, Probe};
-use hostfix::evidence::request::{self, Interest, PortRequest};
-use hostfix::evidence::sources::KernelLog;
-use hostfix::net::Proto;
-use hostfix::port::owner::{OwnerGroup, OwnerKind, PortOwner};
+use hostfix::port::Proto;
 use hostfix::port::{Holders, Listener};
+use hostfix::testing::engine::parse_inspect;
+use hostfix::testing::evidence::engine_log::{self, Class, Stream};
+use hostfix::testing::evidence::findings::{self, Place};
+use hostfix::testing::evidence::journal;
+use hostfix::testing::evidence::kernel::{At, KernelEvents, Scanner};
+use hostfix::testing::evidence::kmsg;
+use hostfix::testing::evidence::probe::{Outcome, Probe};
+use hostfix::testing::evidence::request::{self, Interest, PortRequest};
+use hostfix::testing::evidence::sources::KernelLog;
+use hostfix::testing::port::owner::{OwnerGroup, OwnerKind, PortOwner};
+use hostfix::testing::with;
 
 const ID: &str = "3f4e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f";
 /// The boot time the fixtures are read with: 2024-04-24T23:06:40Z.
@@ -347,41 +348,40 @@ fn hung_tasks_without_their_process_are_warnings_on_the_disk() {
 // ---- who a request reached ----
 
 fn owner(pid: i32, name: &str, kind: OwnerKind, inode: u64) -> PortOwner {
-    PortOwner {
-        pid,
-        ppid: 1,
-        name: name.into(),
-        exe: None,
-        exe_deleted: false,
-        cmdline: vec![name.into()],
-        uid: Some(0),
-        user: Some("root".into()),
-        start_time: 1,
-        started_at: None,
-        state: 'S',
-        cgroup: None,
-        sockets: vec![],
-        inodes: vec![inode],
-        kind,
-        unit: None,
-        socket_units: vec![],
-        container: None,
-        package: None,
-        protected: None,
-    }
+    with(PortOwner::default(), |it| {
+        it.pid = pid;
+        it.ppid = 1;
+        it.name = name.into();
+        it.exe = None;
+        it.exe_deleted = false;
+        it.cmdline = vec![name.into()];
+        it.uid = Some(0);
+        it.user = Some("root".into());
+        it.start_time = 1;
+        it.started_at = None;
+        it.state = 'S';
+        it.cgroup = None;
+        it.sockets = vec![];
+        it.inodes = vec![inode];
+        it.kind = kind;
+        it.unit = None;
+        it.socket_units = vec![];
+        it.container = None;
+        it.package = None;
+        it.protected = None;
+    })
 }
 
 fn listener(addr: &str, v6only: Option<bool>, inode: u64) -> Listener {
-    Listener {
-        proto: Proto::Tcp,
-        address: addr.parse().unwrap(),
-        port: 80,
-        v6only,
-        state: 10,
-        uid: 0,
-        inode,
-        cgroup_id: None,
-    }
+    with(Listener::default(), |it| {
+        it.proto = Proto::Tcp;
+        it.address = addr.parse().unwrap();
+        it.port = 80;
+        it.v6only = v6only;
+        it.state = hostfix::port::SocketState::Listen;
+        it.uid = 0;
+        it.inode = inode;
+    })
 }
 
 /// nginx.service on 0.0.0.0:80 (inode 1) and a stray python on [::1]:80 (inode 2).
@@ -389,24 +389,23 @@ fn incident_holders() -> Holders {
     let mut nginx = owner(812, "nginx", OwnerKind::Service, 1);
     nginx.unit = Some("nginx.service".into());
     let py = owner(900, "python3", OwnerKind::Process, 2);
-    Holders {
-        port: 80,
-        listeners: vec![listener("0.0.0.0", None, 1), listener("::1", Some(true), 2)],
-        owners: vec![nginx, py],
-        groups: vec![
-            OwnerGroup {
-                leader: 812,
-                pids: vec![812],
-                summary: "pid 812 nginx, unit nginx.service".into(),
-            },
-            OwnerGroup {
-                leader: 900,
-                pids: vec![900],
-                summary: "pid 900 python3".into(),
-            },
-        ],
-        ..Holders::default()
-    }
+    with(Holders::default(), |it| {
+        it.port = 80;
+        it.listeners = vec![listener("0.0.0.0", None, 1), listener("::1", Some(true), 2)];
+        it.owners = vec![nginx, py];
+        it.groups = vec![
+            with(OwnerGroup::default(), |it| {
+                it.leader = 812;
+                it.pids = vec![812];
+                it.summary = "pid 812 nginx, unit nginx.service".into();
+            }),
+            with(OwnerGroup::default(), |it| {
+                it.leader = 900;
+                it.pids = vec![900];
+                it.summary = "pid 900 python3".into();
+            }),
+        ];
+    })
 }
 
 #[test]
@@ -587,12 +586,11 @@ fn no_request_is_sent_where_a_connection_would_start_a_service() {
     // Only PID 1 holds it, for a socket unit: a connection would start the service.
     let mut pid1 = owner(1, "systemd", OwnerKind::SocketActivated, 7);
     pid1.socket_units = vec!["cockpit.socket".into()];
-    let socket = Holders {
-        port: 80,
-        listeners: vec![listener("::", Some(false), 7)],
-        owners: vec![pid1.clone()],
-        ..Holders::default()
-    };
+    let socket = with(Holders::default(), |it| {
+        it.port = 80;
+        it.listeners = vec![listener("::", Some(false), 7)];
+        it.owners = vec![pid1.clone()];
+    });
     let why = request::may_send(Some(&socket), v4).unwrap_err();
     assert_eq!(
         why,

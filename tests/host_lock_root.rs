@@ -16,7 +16,7 @@ mod swap_support;
 use std::process::{Child, Command, Stdio};
 
 use serial_test::serial;
-use swap_support::{FakeRoot, LoopFs, real_swaps_under};
+use swap_support::{FakeRoot, LoopFs, live_root, real_swaps_under};
 
 /// Whether the root tier can run here; skips loudly when not (a failure under
 /// `HOSTFIX_REQUIRE_ROOT=1`).
@@ -57,7 +57,7 @@ fn finish(c: Child) -> (i32, serde_json::Value, String) {
 
 /// The fstab lines whose first field is `path`.
 fn fstab_lines_for(root: &FakeRoot, path: &str) -> usize {
-    root.fstab()
+    root.read("/etc/fstab")
         .lines()
         .filter(|l| l.split_whitespace().next() == Some(path))
         .count()
@@ -69,9 +69,9 @@ fn eight_runs_with_eight_state_dirs_keep_every_swap_and_every_fstab_line() {
     if !root_tier() {
         return;
     }
-    let root = FakeRoot::live();
+    let root = live_root();
     let fs = LoopFs::ext4(&root.join("/mnt"));
-    let before = root.fstab();
+    let before = root.read("/etc/fstab");
     let children: Vec<(String, Child)> = (0..8)
         .map(|n| {
             let path = format!("/mnt/s{n}");
@@ -102,7 +102,7 @@ fn eight_runs_with_eight_state_dirs_keep_every_swap_and_every_fstab_line() {
     }
     let active = real_swaps_under(&fs.mount);
     assert_eq!(active.len(), 8, "{active:#?}");
-    let fstab = root.fstab();
+    let fstab = root.read("/etc/fstab");
     for n in 0..8 {
         let path = format!("/mnt/s{n}");
         assert!(
@@ -134,7 +134,7 @@ fn settled(root: &FakeRoot, fs: &LoopFs, path: &str) -> bool {
     assert!(
         (listed && exists && lines == 1) || (!listed && !exists && lines == 0),
         "inconsistent: listed {listed}, exists {exists}, fstab lines {lines}\n{}",
-        root.fstab()
+        root.read("/etc/fstab")
     );
     listed
 }
@@ -173,7 +173,7 @@ fn ensure_racing_remove_with_other_state_dirs_ends_consistently() {
     if !root_tier() {
         return;
     }
-    let root = FakeRoot::live();
+    let root = live_root();
     let fs = LoopFs::ext4(&root.join("/mnt"));
     let (ensure_dir, remove_dir) = ("/state-ensure", "/state-remove");
     let mut outcomes = Vec::new();

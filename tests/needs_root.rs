@@ -13,7 +13,9 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 
-use hostfix::reboot::{EntryState, Ledger, LedgerEntry};
+use hostfix::reboot::{EntryState, LedgerEntry};
+use hostfix::testing::reboot::Ledger;
+use hostfix::testing::with;
 use reboot_common::{MACHINE_ID, NOW, copy_root};
 use serial_test::serial;
 
@@ -29,7 +31,7 @@ fn root_tier() -> bool {
 /// A fake root any user can walk through, with root's private state directory holding a
 /// good ledger; and a copy of the binary any user can run.
 struct Setup {
-    root: tempfile::TempDir,
+    root: hostfix::testing::FakeRoot,
     bin_dir: tempfile::TempDir,
 }
 
@@ -38,21 +40,21 @@ impl Setup {
         let root = copy_root("none");
         std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let mut l = Ledger::default();
-        l.entries.push(LedgerEntry {
-            id: 1,
-            key: None,
-            reason: "kernel".into(),
-            boot_id: "an-earlier-boot".into(),
-            machine_id: Some(MACHINE_ID.into()),
-            started_at: NOW - 86_400,
-            delay_secs: 0,
-            method: "sync, systemctl reboot".into(),
-            state: EntryState::Confirmed,
-            requested_at: Some(NOW - 86_400),
-            confirmed_at: Some(NOW - 86_000),
-            confirmed_boot_id: None,
-            error: None,
-        });
+        l.entries.push(with(LedgerEntry::default(), |it| {
+            it.id = 1;
+            it.key = None;
+            it.reason = "kernel".into();
+            it.boot_id = "an-earlier-boot".into();
+            it.machine_id = Some(MACHINE_ID.into());
+            it.started_at = NOW - 86_400;
+            it.delay_secs = 0;
+            it.method = "sync, systemctl reboot".into();
+            it.state = EntryState::Confirmed;
+            it.requested_at = Some(NOW - 86_400);
+            it.confirmed_at = Some(NOW - 86_000);
+            it.confirmed_boot_id = None;
+            it.error = None;
+        }));
         reboot_common::write_ledger(root.path(), &l);
         let state = root.path().join("var/lib/hostfix");
         std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();

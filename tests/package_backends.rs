@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hostfix::Host;
-use hostfix::host::{CmdOutput, RecordingSystem};
-use hostfix::package::{self, Apk, PackageManager, Pacman, Rpm};
+use hostfix::testing::package::{self, Apk, PackageManager, Pacman, Rpm};
+use hostfix::testing::{CmdOutput, RecordingSystem};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/package")
@@ -52,7 +52,7 @@ fn apk_owner_origin_and_simulation() {
     assert_eq!(mod_.source, "nginx");
     assert!(apk.info(&host, "busybox").unwrap().unwrap().required);
     let musl = apk.info(&host, "musl").unwrap().unwrap();
-    assert!(hostfix::protect::package(&musl).is_some());
+    assert!(hostfix::testing::protect::package(&musl).is_some());
     // `apk del -s nginx` names the module that keeps nginx; the set grows by it.
     let s = apk.simulate_removal(&host, &["nginx".into()]).unwrap();
     assert_eq!(s.removes, vec!["nginx-mod-http-echo", "nginx"]);

@@ -7,8 +7,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use hostfix::Host;
-use hostfix::host::LiveSystem;
-use hostfix::package::{self, PackageManager, Pacman, Rpm};
+use hostfix::testing::LiveSystem;
+use hostfix::testing::package::{self, PackageManager, Pacman, Rpm};
 
 #[path = "support/tiers.rs"]
 mod tiers;

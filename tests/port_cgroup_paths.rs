@@ -25,8 +25,10 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use hostfix::Host;
-use hostfix::port::cgroup::Cgroup2;
-use hostfix::port::{self, Holders, ScanPath, WhoSpec, diag, table::Proto};
+use hostfix::port::{self, Holders, Proto, ScanPath, WhoSpec};
+use hostfix::testing::port::cgroup::Cgroup2;
+use hostfix::testing::port::diag;
+use hostfix::testing::with;
 use nix::sched::{CloneFlags, unshare};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -179,11 +181,12 @@ impl Drop for Proc {
 /// `port who` through the cgroups, by the walk, and exhaustively.
 fn three_ways(port: u16) -> [Holders; 3] {
     let host = Host::live();
-    let spec = |cgroups, exhaustive| WhoSpec {
-        cgroups,
-        exhaustive,
-        packages: false,
-        ..WhoSpec::tcp(port)
+    let spec = |cgroups, exhaustive| {
+        with(WhoSpec::tcp(port), |s| {
+            s.cgroups = cgroups;
+            s.exhaustive = exhaustive;
+            s.packages = false;
+        })
     };
     [
         port::find_holders(&host, &spec(true, false)).unwrap(),

@@ -4,14 +4,14 @@
 #[path = "fixtures/port/fakeroot.rs"]
 mod fakeroot;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use fakeroot::{FakeProc, FakeRoot, ino};
-use hostfix::host::{Call, Cmd, CmdOutput, RecordingSystem, System};
+use fakeroot::{FakeProc, FakeRoot, PortRoot, ino, port_root};
 use hostfix::port::{FreeSpec, free_port};
+use hostfix::testing::with;
+use hostfix::testing::{Call, CmdOutput, RecordingSystem};
 use hostfix::{Host, Policy, Risk, StepStatus};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
@@ -25,102 +25,74 @@ enum FreedBy {
 }
 
 /// A recording system whose port is held until `freed_by` happens, and whose
-/// `apt-get remove` marks the packages removed in the fake root.
+/// `apt-get remove` marks the packages removed in the fake root: its hooks are the
+/// simulation.
 #[derive(Debug)]
 struct Sim {
-    rec: RecordingSystem,
-    held: Mutex<bool>,
-    freed_by: FreedBy,
-    root: PathBuf,
-    last_simulation: Mutex<String>,
+    rec: Arc<RecordingSystem>,
+    held: Arc<Mutex<bool>>,
 }
 
 impl Sim {
     fn new(root: &Path, held: bool, freed_by: FreedBy) -> Arc<Sim> {
-        Arc::new(Sim {
-            rec: RecordingSystem::new(),
-            held: Mutex::new(held),
-            freed_by,
-            root: root.to_path_buf(),
-            last_simulation: Mutex::new(String::new()),
-        })
+        let rec = Arc::new(RecordingSystem::new());
+        let held = Arc::new(Mutex::new(held));
+        let last_simulation = Mutex::new(String::new());
+        let root: PathBuf = root.to_path_buf();
+        let (h, f) = (held.clone(), freed_by.clone());
+        rec.after_run(move |cmd, out| {
+            let line = cmd.display();
+            if let FreedBy::Command(p) = f {
+                if line.starts_with(p) {
+                    *h.lock().unwrap() = false;
+                }
+            }
+            if line.starts_with("apt-get -s") {
+                *last_simulation.lock().unwrap() = out.stdout.clone();
+            }
+            if line.starts_with("apt-get -y") {
+                // apt removes what it was asked to, and what its simulation said goes too.
+                let status = root.join("var/lib/dpkg/status");
+                let sim = hostfix::testing::package::parse_apt_simulation(
+                    &last_simulation.lock().unwrap(),
+                );
+                for pkg in cmd
+                    .args
+                    .iter()
+                    .skip_while(|a| *a != "remove")
+                    .skip(1)
+                    .chain(&sim.removes)
+                {
+                    edit_status(&status, pkg);
+                }
+            }
+        });
+        let h = held.clone();
+        rec.on_signal(move |_, _, sig| {
+            if freed_by == FreedBy::Signal(sig) {
+                *h.lock().unwrap() = false;
+            }
+            Ok(())
+        });
+        let h = held.clone();
+        rec.on_bind(move |_, _| {
+            if *h.lock().unwrap() {
+                Err(Errno::EADDRINUSE)
+            } else {
+                Ok(())
+            }
+        });
+        rec.on_reboot(|| Err(Errno::EPERM));
+        Arc::new(Sim { rec, held })
+    }
+    fn host(&self, root: &Path) -> Host {
+        Host::with_system(root, self.rec.clone())
     }
     fn commands(&self) -> Vec<String> {
         self.rec.commands()
     }
     fn signals(&self) -> Vec<(i32, Signal)> {
-        self.rec
-            .calls()
-            .into_iter()
-            .filter_map(|c| match c {
-                Call::Signal(p, s) => Some((p, s)),
-                _ => None,
-            })
-            .collect()
-    }
-}
-
-impl System for Sim {
-    fn run(&self, cmd: &Cmd) -> hostfix::Result<CmdOutput> {
-        let out = self.rec.run(cmd)?;
-        let line = cmd.display();
-        if let FreedBy::Command(p) = self.freed_by {
-            if line.starts_with(p) {
-                *self.held.lock().unwrap() = false;
-            }
-        }
-        if line.starts_with("apt-get -s") {
-            *self.last_simulation.lock().unwrap() = out.stdout.clone();
-        }
-        if line.starts_with("apt-get -y") {
-            // apt removes what it was asked to, and what its simulation said goes too.
-            let status = self.root.join("var/lib/dpkg/status");
-            let sim = hostfix::package::parse_apt_simulation(&self.last_simulation.lock().unwrap());
-            for pkg in cmd
-                .args
-                .iter()
-                .skip_while(|a| *a != "remove")
-                .skip(1)
-                .chain(&sim.removes)
-            {
-                edit_status(&status, pkg);
-            }
-        }
-        Ok(out)
-    }
-    fn swapon(&self, p: &Path, prio: Option<i32>) -> Result<(), Errno> {
-        self.rec.swapon(p, prio)
-    }
-    fn swapoff(&self, p: &Path) -> Result<(), Errno> {
-        self.rec.swapoff(p)
-    }
-    fn signal(&self, pid: i32, st: Option<u64>, sig: Signal) -> Result<(), Errno> {
-        self.rec.signal(pid, st, sig)?;
-        if self.freed_by == FreedBy::Signal(sig) {
-            *self.held.lock().unwrap() = false;
-        }
-        Ok(())
-    }
-    fn try_bind(&self, addr: SocketAddr, udp: bool) -> Result<(), Errno> {
-        self.rec.try_bind(addr, udp)?;
-        if *self.held.lock().unwrap() {
-            Err(Errno::EADDRINUSE)
-        } else {
-            Ok(())
-        }
-    }
-    fn sync(&self) {}
-    fn reboot_syscall(&self) -> Result<(), Errno> {
-        Err(Errno::EPERM)
-    }
-    fn sleep(&self, d: Duration) {
-        self.rec.sleep(d)
-    }
-    fn now(&self) -> SystemTime {
-        self.rec.now()
-    }
-    fn euid(&self) -> u32 {
-        0
+        self.rec.signals()
     }
 }
 
@@ -143,14 +115,13 @@ fn edit_status(status: &Path, package: &str) {
 }
 
 fn spec(port: u16) -> FreeSpec {
-    FreeSpec {
-        timeout: Duration::from_millis(300),
-        ..FreeSpec::tcp(port)
-    }
+    with(FreeSpec::tcp(port), |it| {
+        it.timeout = Duration::from_millis(300);
+    })
 }
 
 fn bare_root() -> FakeRoot {
-    let r = FakeRoot::new();
+    let r = port_root();
     r.init().fillers(10, 3);
     r.add(
         &FakeProc::new(900, "python3", "/usr/bin/python3.11")
@@ -161,7 +132,7 @@ fn bare_root() -> FakeRoot {
 }
 
 fn nginx_root() -> FakeRoot {
-    let r = FakeRoot::new();
+    let r = port_root();
     r.init().systemd().dpkg();
     r.add(
         &FakeProc::new(812, "nginx", "/usr/sbin/nginx")
@@ -183,7 +154,7 @@ fn nginx_root() -> FakeRoot {
 fn a_free_port_changes_nothing() {
     let r = bare_root();
     let sim = Sim::new(r.path(), false, FreedBy::Nothing);
-    let host = Host::with_system(r.path(), sim.clone());
+    let host = sim.host(r.path());
     let rep = free_port(&host, &spec(80), &Policy::new(Risk::Disruptive));
     assert!(rep.is_ok(), "{:?}", rep.error);
     assert!(!rep.changed);
@@ -210,7 +181,7 @@ fn a_free_port_changes_nothing() {
 fn a_bare_process_gets_sigterm_only() {
     let r = bare_root();
     let sim = Sim::new(r.path(), true, FreedBy::Signal(Signal::SIGTERM));
-    let host = Host::with_system(r.path(), sim.clone());
+    let host = sim.host(r.path());
     let rep = free_port(&host, &spec(80), &Policy::new(Risk::Disruptive));
     assert!(rep.is_ok(), "{:?}", rep.error);
     assert!(rep.changed && rep.result.free);
@@ -229,7 +200,7 @@ fn a_bare_process_gets_sigterm_only() {
 fn sigterm_ignored_ends_at_sigkill() {
     let r = bare_root();
     let sim = Sim::new(r.path(), true, FreedBy::Signal(Signal::SIGKILL));
-    let host = Host::with_system(r.path(), sim.clone());
+    let host = sim.host(r.path());
     let rep = free_port(&host, &spec(80), &Policy::new(Risk::Disruptive));
     assert!(rep.is_ok(), "{:?}", rep.error);
     assert_eq!(
@@ -259,7 +230,7 @@ fn sigterm_ignored_ends_at_sigkill() {
 fn still_held_after_every_rung_fails() {
     let r = bare_root();
     let sim = Sim::new(r.path(), true, FreedBy::Nothing);
-    let host = Host::with_system(r.path(), sim.clone());
+    let host = sim.host(r.path());
     let rep = free_port(&host, &spec(80), &Policy::new(Risk::Disruptive));
     assert_eq!(rep.exit_code(), 1);
     assert!(
@@ -276,7 +247,7 @@ fn still_held_after_every_rung_fails() {
 fn a_unit_is_disabled_then_stopped_and_nothing_is_signalled() {
     let r = nginx_root();
     let sim = Sim::new(r.path(), true, FreedBy::Command("systemctl stop"));
-    let host = Host::with_system(r.path(), sim.clone());
+    let host = sim.host(r.path());
     let rep = free_port(&host, &spec(80), &Policy::new(Risk::Disruptive));
     assert!(rep.is_ok(), "{:?}", rep.error);
     let cmds = sim.commands();
@@ -305,7 +276,7 @@ fn a_unit_is_disabled_then_stopped_and_nothing_is_signalled() {
 
 #[test]
 fn a_socket_unit_is_stopped_before_its_service() {
-    let r = FakeRoot::new();
+    let r = port_root();
     r.systemd();
     r.add(
         &FakeProc::new(1, "systemd", "/usr/lib/systemd/systemd")
@@ -323,7 +294,7 @@ fn a_socket_unit_is_stopped_before_its_service() {
         "systemctl list-sockets",
         CmdOutput::ok("[::]:443 Stream web.socket web.service\n"),
     );
-    let host = Host::with_system(r.path(), sim.clone());
+    let host = sim.host(r.path());
     let rep = free_port(&host, &spec(443), &Policy::new(Risk::Disruptive));
     assert!(rep.is_ok(), "{:?}", rep.error);
     let cmds = sim.commands();
@@ -339,7 +310,7 @@ fn a_socket_unit_is_stopped_before_its_service() {
 fn a_unit_that_survives_its_stop_gets_signals() {
     let r = nginx_root();
     let sim = Sim::new(r.path(), true, FreedBy::Signal(Signal::SIGTERM));
-    let host = Host::with_system(r.path(), sim.clone());
+    let host = sim.host(r.path());
     let rep = free_port(&host, &spec(80), &Policy::new(Risk::Disruptive));
     assert!(rep.is_ok(), "{:?}", rep.error);
     let st = rep
@@ -365,7 +336,7 @@ fn without_systemd_the_unit_rung_is_skipped() {
     let r = nginx_root();
     std::fs::remove_dir_all(r.path().join("run/systemd")).unwrap();
     let sim = Sim::new(r.path(), true, FreedBy::Signal(Signal::SIGTERM));
-    let host = Host::with_system(r.path(), sim.clone());
+    let host = sim.host(r.path());
     let rep = free_port(&host, &spec(80), &Policy::new(Risk::Disruptive));
     assert!(rep.is_ok(), "{:?}", rep.error);
     assert!(sim.commands().iter().all(|c| !c.starts_with("systemctl")));
@@ -404,7 +375,7 @@ fn assert_refused_untouched(
 #[test]
 fn protected_owners_are_refused_before_anything() {
     // sshd
-    let r = FakeRoot::new();
+    let r = port_root();
     r.init().systemd();
     r.add(
         &FakeProc::new(600, "sshd", "/usr/sbin/sshd")
@@ -413,14 +384,14 @@ fn protected_owners_are_refused_before_anything() {
     );
     let sim = Sim::new(r.path(), true, FreedBy::Signal(Signal::SIGTERM));
     let rep = free_port(
-        &Host::with_system(r.path(), sim.clone()),
+        &sim.host(r.path()),
         &spec(80),
         &Policy::new(Risk::Destructive),
     );
     assert_refused_untouched(&rep, &sim, "sshd");
 
     // PID 1 of a non-systemd init
-    let r = FakeRoot::new();
+    let r = port_root();
     r.add(
         &FakeProc::new(1, "init", "/sbin/init")
             .ppid(0)
@@ -428,14 +399,14 @@ fn protected_owners_are_refused_before_anything() {
     );
     let sim = Sim::new(r.path(), true, FreedBy::Signal(Signal::SIGTERM));
     let rep = free_port(
-        &Host::with_system(r.path(), sim.clone()),
+        &sim.host(r.path()),
         &spec(80),
         &Policy::new(Risk::Destructive),
     );
     assert_refused_untouched(&rep, &sim, "PID 1");
 
     // docker-proxy: refused with the command that would stop the container
-    let r = FakeRoot::new();
+    let r = port_root();
     r.init().systemd();
     r.write("run/docker.sock", "");
     r.add(
@@ -453,7 +424,7 @@ fn protected_owners_are_refused_before_anything() {
         ),
     );
     let rep = free_port(
-        &Host::with_system(r.path(), sim.clone()),
+        &sim.host(r.path()),
         &spec(80),
         &Policy::new(Risk::Destructive),
     );
@@ -468,7 +439,7 @@ fn protected_owners_are_refused_before_anything() {
     );
 
     // dockerd itself
-    let r = FakeRoot::new();
+    let r = port_root();
     r.init();
     r.add(
         &FakeProc::new(701, "dockerd", "/usr/bin/dockerd")
@@ -477,7 +448,7 @@ fn protected_owners_are_refused_before_anything() {
     );
     let sim = Sim::new(r.path(), true, FreedBy::Signal(Signal::SIGTERM));
     let rep = free_port(
-        &Host::with_system(r.path(), sim.clone()),
+        &sim.host(r.path()),
         &spec(80),
         &Policy::new(Risk::Destructive),
     );
@@ -488,7 +459,7 @@ fn protected_owners_are_refused_before_anything() {
 fn the_risk_cap_is_honoured() {
     let r = bare_root();
     let sim = Sim::new(r.path(), true, FreedBy::Signal(Signal::SIGTERM));
-    let host = Host::with_system(r.path(), sim.clone());
+    let host = sim.host(r.path());
     let rep = free_port(&host, &spec(80), &Policy::new(Risk::Additive));
     assert_eq!(rep.exit_code(), 3);
     assert!(sim.signals().is_empty());
@@ -513,7 +484,7 @@ fn the_risk_cap_is_honoured() {
 fn a_dry_run_plans_the_ladder_and_touches_nothing() {
     let r = nginx_root();
     let sim = Sim::new(r.path(), true, FreedBy::Command("systemctl stop"));
-    let host = Host::with_system(r.path(), sim.clone());
+    let host = sim.host(r.path());
     let rep = free_port(
         &host,
         &spec(80),
@@ -580,11 +551,10 @@ fn nginx_sim_with(r: &FakeRoot, simulation: CmdOutput) -> Arc<Sim> {
 fn remove_package_stops_the_unit_then_removes_its_source_packages() {
     let r = nginx_root();
     let sim = nginx_removal_sim(&r);
-    let host = Host::with_system(r.path(), sim.clone());
-    let s = FreeSpec {
-        remove_package: true,
-        ..spec(80)
-    };
+    let host = sim.host(r.path());
+    let s = with(spec(80), |it| {
+        it.remove_package = true;
+    });
     let rep = free_port(&host, &s, &Policy::new(Risk::Destructive));
     assert!(rep.is_ok(), "{:?} {:#?}", rep.error, rep.steps);
     let cmds = sim.commands();
@@ -622,11 +592,7 @@ fn remove_package_stops_the_unit_then_removes_its_source_packages() {
 
     // Second run: the port is free and the packages are gone: nothing to do.
     let sim2 = Sim::new(r.path(), false, FreedBy::Nothing);
-    let rep = free_port(
-        &Host::with_system(r.path(), sim2.clone()),
-        &s,
-        &Policy::new(Risk::Destructive),
-    );
+    let rep = free_port(&sim2.host(r.path()), &s, &Policy::new(Risk::Destructive));
     assert!(rep.is_ok() && !rep.changed, "{:?}", rep.error);
     assert!(sim2.commands().is_empty());
 }
@@ -643,15 +609,10 @@ fn an_interrupted_removal_is_finished_by_the_next_run() {
     );
     let sim = nginx_removal_sim(&r);
     *sim.held.lock().unwrap() = false;
-    let s = FreeSpec {
-        remove_package: true,
-        ..spec(80)
-    };
-    let rep = free_port(
-        &Host::with_system(r.path(), sim.clone()),
-        &s,
-        &Policy::new(Risk::Destructive),
-    );
+    let s = with(spec(80), |it| {
+        it.remove_package = true;
+    });
+    let rep = free_port(&sim.host(r.path()), &s, &Policy::new(Risk::Destructive));
     assert!(rep.is_ok(), "{:?} {:#?}", rep.error, rep.steps);
     assert!(rep.changed);
     assert!(sim.commands().iter().any(|c| c.starts_with("apt-get -y")));
@@ -666,10 +627,9 @@ fn an_interrupted_removal_is_finished_by_the_next_run() {
 
 #[test]
 fn remove_package_refuses_foreign_essential_and_impossible_removals() {
-    let s = FreeSpec {
-        remove_package: true,
-        ..spec(80)
-    };
+    let s = with(spec(80), |it| {
+        it.remove_package = true;
+    });
     // python3 -m http.server: apt cannot remove python3.11-minimal without breaking
     // python3.
     let r = bare_root();
@@ -682,11 +642,7 @@ fn remove_package_refuses_foreign_essential_and_impossible_removals() {
     out.stdout = apt_fixture("remove-python3.11-minimal.txt");
     sim.rec
         .respond("apt-get -s -q remove python3.11-minimal", out);
-    let rep = free_port(
-        &Host::with_system(r.path(), sim.clone()),
-        &s,
-        &Policy::new(Risk::Destructive),
-    );
+    let rep = free_port(&sim.host(r.path()), &s, &Policy::new(Risk::Destructive));
     assert_refused_untouched(&rep, &sim, "python3 : PreDepends");
 
     // A simulation that would take a package of another source.
@@ -695,15 +651,11 @@ fn remove_package_refuses_foreign_essential_and_impossible_removals() {
         &r,
         CmdOutput::ok("Remv nginx-light [1]\nRemv nginx-common [1]\nRemv python3 [3.11.2-1+b1]\n"),
     );
-    let rep = free_port(
-        &Host::with_system(r.path(), sim.clone()),
-        &s,
-        &Policy::new(Risk::Destructive),
-    );
+    let rep = free_port(&sim.host(r.path()), &s, &Policy::new(Risk::Destructive));
     assert_refused_untouched(&rep, &sim, "python3 (built from python3-defaults)");
 
     // An essential package.
-    let r = FakeRoot::new();
+    let r = port_root();
     r.init().dpkg();
     r.add(&FakeProc::new(60, "bash", "/usr/bin/bash").sockets(&[ino::TCP4_ANY_80]));
     let sim = Sim::new(r.path(), true, FreedBy::Signal(Signal::SIGTERM));
@@ -711,11 +663,7 @@ fn remove_package_refuses_foreign_essential_and_impossible_removals() {
         "apt-get -s -q remove bash",
         CmdOutput::ok(apt_fixture("remove-bash.txt")),
     );
-    let rep = free_port(
-        &Host::with_system(r.path(), sim.clone()),
-        &s,
-        &Policy::new(Risk::Destructive),
-    );
+    let rep = free_port(&sim.host(r.path()), &s, &Policy::new(Risk::Destructive));
     assert_refused_untouched(&rep, &sim, "bash is an essential package");
 
     // A removal that would upgrade something on the way.
@@ -726,11 +674,7 @@ fn remove_package_refuses_foreign_essential_and_impossible_removals() {
             "Remv nginx-light [1]\nInst perl-base [5.36.0-7+deb12u2] (5.36.0-7+deb12u4)\n",
         ),
     );
-    let rep = free_port(
-        &Host::with_system(r.path(), sim.clone()),
-        &s,
-        &Policy::new(Risk::Destructive),
-    );
+    let rep = free_port(&sim.host(r.path()), &s, &Policy::new(Risk::Destructive));
     assert_refused_untouched(&rep, &sim, "install or upgrade perl-base");
 }
 
@@ -738,11 +682,11 @@ fn remove_package_refuses_foreign_essential_and_impossible_removals() {
 /// the same source) depends on together with `libnginx-mod-http-echo`, a module built
 /// from its own source that needs nginx's ABI. As recorded in a bookworm guest.
 fn bookworm_nginx_root(extra_status: &str) -> FakeRoot {
-    let r = FakeRoot::new();
+    let r = port_root();
     r.init().systemd();
     r.write(
         "var/lib/dpkg/status",
-        &format!(
+        format!(
             "Package: libnginx-mod-http-echo
 Status: install ok installed
 Priority: optional
@@ -823,7 +767,7 @@ fn a_metapackage_and_the_add_on_it_pulled_in_go_with_the_holder() {
         "Remv nginx-light [1.22.1-9+deb12u9]\nRemv libnginx-mod-http-echo [1:0.63-4]\n\
          Remv nginx [1.22.1-9+deb12u9]\nRemv nginx-common [1.22.1-9+deb12u9]\n",
     );
-    let host = Host::with_system(r.path(), sim.clone());
+    let host = sim.host(r.path());
     // `port who` names the package the user installed.
     let who = hostfix::port::find_holders(&host, &hostfix::port::WhoSpec::tcp(80)).unwrap();
     assert!(
@@ -833,10 +777,9 @@ fn a_metapackage_and_the_add_on_it_pulled_in_go_with_the_holder() {
         "{}",
         who.groups[0].summary
     );
-    let s = FreeSpec {
-        remove_package: true,
-        ..spec(80)
-    };
+    let s = with(spec(80), |it| {
+        it.remove_package = true;
+    });
     let rep = free_port(&host, &s, &Policy::new(Risk::Destructive));
     assert!(rep.is_ok(), "{:?} {:#?}", rep.error, rep.steps);
     let plan = rep.result.removal.as_ref().unwrap();
@@ -876,11 +819,7 @@ fn a_metapackage_and_the_add_on_it_pulled_in_go_with_the_holder() {
         "Remv nginx-light [1]\nRemv libnginx-mod-http-echo [1]\n\
          Remv libnginx-mod-http-geoip2 [1]\nRemv nginx [1]\nRemv nginx-common [1]\n",
     );
-    let rep = free_port(
-        &Host::with_system(r.path(), sim.clone()),
-        &s,
-        &Policy::new(Risk::Destructive),
-    );
+    let rep = free_port(&sim.host(r.path()), &s, &Policy::new(Risk::Destructive));
     assert_refused_untouched(
         &rep,
         &sim,
@@ -891,7 +830,7 @@ fn a_metapackage_and_the_add_on_it_pulled_in_go_with_the_holder() {
 #[test]
 fn one_source_many_packages_is_fine() {
     // apache2 and apache2-bin come from one source: removing both is allowed.
-    let r = FakeRoot::new();
+    let r = port_root();
     r.init().dpkg();
     r.add(&FakeProc::new(70, "apache2", "/usr/sbin/apache2").sockets(&[ino::TCP4_ANY_80]));
     let sim = Sim::new(r.path(), true, FreedBy::Command("apt-get -y"));
@@ -899,15 +838,10 @@ fn one_source_many_packages_is_fine() {
         "apt-get -s -q remove apache2-bin",
         CmdOutput::ok("Remv apache2 [2.4.62-1~deb12u2]\nRemv apache2-bin [2.4.62-1~deb12u2]\n"),
     );
-    let s = FreeSpec {
-        remove_package: true,
-        ..spec(80)
-    };
-    let rep = free_port(
-        &Host::with_system(r.path(), sim.clone()),
-        &s,
-        &Policy::new(Risk::Destructive),
-    );
+    let s = with(spec(80), |it| {
+        it.remove_package = true;
+    });
+    let rep = free_port(&sim.host(r.path()), &s, &Policy::new(Risk::Destructive));
     assert!(rep.is_ok(), "{:?} {:#?}", rep.error, rep.steps);
     assert_eq!(
         rep.result.removal.as_ref().unwrap().removes,
@@ -920,15 +854,10 @@ fn one_source_many_packages_is_fine() {
 fn remove_package_under_a_disruptive_cap_is_refused_before_stopping() {
     let r = nginx_root();
     let sim = nginx_removal_sim(&r);
-    let s = FreeSpec {
-        remove_package: true,
-        ..spec(80)
-    };
-    let rep = free_port(
-        &Host::with_system(r.path(), sim.clone()),
-        &s,
-        &Policy::new(Risk::Disruptive),
-    );
+    let s = with(spec(80), |it| {
+        it.remove_package = true;
+    });
+    let rep = free_port(&sim.host(r.path()), &s, &Policy::new(Risk::Disruptive));
     assert_refused_untouched(&rep, &sim, "--max-risk destructive");
     let st = rep
         .steps
@@ -943,7 +872,7 @@ fn bad_input() {
     let r = bare_root();
     let sim = Sim::new(r.path(), true, FreedBy::Nothing);
     let rep = free_port(
-        &Host::with_system(r.path(), sim.clone()),
+        &sim.host(r.path()),
         &spec(0),
         &Policy::new(Risk::Disruptive),
     );
@@ -951,7 +880,7 @@ fn bad_input() {
     let sim = Sim::new(r.path(), false, FreedBy::Nothing);
     sim.rec.fail_next("bind", Errno::EADDRNOTAVAIL);
     let rep = free_port(
-        &Host::with_system(r.path(), sim.clone()),
+        &sim.host(r.path()),
         &spec(80),
         &Policy::new(Risk::Disruptive),
     );
@@ -960,7 +889,7 @@ fn bad_input() {
     let sim = Sim::new(r.path(), false, FreedBy::Nothing);
     sim.rec.fail_next("bind", Errno::EACCES);
     let rep = free_port(
-        &Host::with_system(r.path(), sim.clone()),
+        &sim.host(r.path()),
         &spec(80),
         &Policy::new(Risk::Disruptive),
     );

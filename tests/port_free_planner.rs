@@ -5,35 +5,36 @@
 use std::net::SocketAddr;
 
 use hostfix::error::Refusal;
-use hostfix::plan::Verdict;
-use hostfix::port::{
-    FreeObservation, FreeRung, FreeSpec, OwnerKind, PortOwner, RemovalPlan, decide_free as decide,
-    protected_refusal, signalled, units_of,
+use hostfix::port::{FreeSpec, OwnerKind, PortOwner, RemovalPlan};
+use hostfix::testing::plan::Verdict;
+use hostfix::testing::port::{
+    FreeObservation, FreeRung, decide_free as decide, protected_refusal, signalled, units_of,
 };
+use hostfix::testing::with;
 
 fn owner(pid: i32, name: &str, kind: OwnerKind) -> PortOwner {
-    PortOwner {
-        pid,
-        ppid: 1,
-        name: name.into(),
-        exe: None,
-        exe_deleted: false,
-        cmdline: vec![name.into()],
-        uid: Some(0),
-        user: Some("root".into()),
-        start_time: 4242,
-        started_at: None,
-        state: 'S',
-        cgroup: None,
-        sockets: vec!["0.0.0.0:80/tcp".into()],
-        inodes: vec![1000 + pid as u64],
-        kind,
-        unit: None,
-        socket_units: Vec::new(),
-        container: None,
-        package: None,
-        protected: None,
-    }
+    with(PortOwner::default(), |it| {
+        it.pid = pid;
+        it.ppid = 1;
+        it.name = name.into();
+        it.exe = None;
+        it.exe_deleted = false;
+        it.cmdline = vec![name.into()];
+        it.uid = Some(0);
+        it.user = Some("root".into());
+        it.start_time = 4242;
+        it.started_at = None;
+        it.state = 'S';
+        it.cgroup = None;
+        it.sockets = vec!["0.0.0.0:80/tcp".into()];
+        it.inodes = vec![1000 + pid as u64];
+        it.kind = kind;
+        it.unit = None;
+        it.socket_units = Vec::new();
+        it.container = None;
+        it.package = None;
+        it.protected = None;
+    })
 }
 
 fn nginx_service() -> Vec<PortOwner> {
@@ -55,13 +56,13 @@ fn held(targets: Vec<PortOwner>) -> FreeObservation {
 }
 
 fn plan() -> RemovalPlan {
-    RemovalPlan {
-        manager: "dpkg".into(),
-        packages: vec!["nginx".into(), "nginx-light".into()],
-        sources: vec!["nginx".into()],
-        removes: vec!["nginx".into(), "nginx-light".into(), "nginx-common".into()],
-        command: "apt-get remove -y nginx nginx-light".into(),
-    }
+    with(RemovalPlan::default(), |it| {
+        it.manager = "dpkg".into();
+        it.packages = vec!["nginx".into(), "nginx-light".into()];
+        it.sources = vec!["nginx".into()];
+        it.removes = vec!["nginx".into(), "nginx-light".into(), "nginx-common".into()];
+        it.command = "apt-get remove -y nginx nginx-light".into();
+    })
 }
 
 fn verdicts(spec: &FreeSpec, o: &FreeObservation) -> Vec<(FreeRung, Verdict)> {

@@ -10,8 +10,10 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use hostfix::port::table::{self, Proto};
-use hostfix::port::{self, FreeSpec, WhoSpec, diag, free_port};
+use hostfix::port::{self, FreeSpec, WhoSpec, free_port};
+use hostfix::testing::port::diag;
+use hostfix::testing::port::table::{self, Proto};
+use hostfix::testing::with;
 use hostfix::{Host, Policy, Risk, StepStatus};
 use nix::sched::{CloneFlags, unshare};
 use nix::sys::signal::{Signal, killpg};
@@ -153,10 +155,9 @@ fn policy(state: &tempfile::TempDir) -> Policy {
 }
 
 fn quick(port: u16) -> FreeSpec {
-    FreeSpec {
-        timeout: Duration::from_secs(1),
-        ..FreeSpec::tcp(port)
-    }
+    with(FreeSpec::tcp(port), |it| {
+        it.timeout = Duration::from_secs(1);
+    })
 }
 
 #[test]
@@ -231,10 +232,9 @@ fn a_udp_socket() {
         "TCP 5354 is free"
     );
     assert!(UdpSocket::bind("0.0.0.0:5354").is_err());
-    let spec = FreeSpec {
-        proto: Proto::Udp,
-        ..quick(5354)
-    };
+    let spec = with(quick(5354), |it| {
+        it.proto = Proto::Udp;
+    });
     let rep = free_port(&Host::live(), &spec, &policy(&state));
     assert!(rep.is_ok(), "{:?}", rep.error);
     assert!(h.exit().is_some());
@@ -405,10 +405,9 @@ while True:
     let host = Host::live();
     let mut vanished = 0;
     for i in 0..40 {
-        let spec = WhoSpec {
-            exhaustive: i % 2 == 0,
-            ..WhoSpec::tcp(8088)
-        };
+        let spec = with(WhoSpec::tcp(8088), |it| {
+            it.exhaustive = i % 2 == 0;
+        });
         let r = port::find_holders(&host, &spec).unwrap();
         assert_eq!(r.owners.len(), 1);
         assert_eq!(r.owners[0].pid, h.pid);

@@ -6,11 +6,13 @@ mod fakeroot;
 
 use std::sync::Arc;
 
-use fakeroot::{FakeProc, FakeRoot, ino};
+use fakeroot::{FakeProc, FakeRoot, PortRoot, ino, port_root};
 use hostfix::doctor::Severity;
-use hostfix::host::{CmdOutput, RecordingSystem};
-use hostfix::port::table::{self, Proto};
 use hostfix::port::{self, OwnerKind, TableSource, WhoSpec};
+use hostfix::testing::port::port_findings;
+use hostfix::testing::port::table::{self, Proto};
+use hostfix::testing::with;
+use hostfix::testing::{CmdOutput, RecordingSystem};
 use hostfix::{Host, Policy, Risk};
 
 fn fixture(name: &str) -> String {
@@ -48,7 +50,8 @@ fn recorded_tables_parse_and_filter() {
     assert_eq!(u53[0].inode, ino::UDP4_ANY_53);
     // A connected UDP socket holds its own local port.
     let u5300 = table::listeners_from_rows(&all_udp, Proto::Udp, 5300);
-    assert_eq!(u5300[0].state, 1);
+    assert_eq!(u5300[0].state, port::SocketState::Established);
+    assert_eq!(u5300[0].state.raw(), 1);
     assert_eq!(
         table::listeners_from_rows(&all_udp, Proto::Udp, 5353)[0].endpoint(),
         "[::]:5353"
@@ -57,7 +60,7 @@ fn recorded_tables_parse_and_filter() {
 }
 
 fn nginx_root() -> FakeRoot {
-    let r = FakeRoot::new();
+    let r = port_root();
     r.init().systemd().dpkg();
     r.fillers(100, 40);
     r.add(
@@ -111,10 +114,9 @@ fn nginx_master_and_workers_with_unit_and_package() {
     // The exhaustive walk finds the same owners.
     let full = port::find_holders(
         &host,
-        &WhoSpec {
-            exhaustive: true,
-            ..WhoSpec::tcp(80)
-        },
+        &with(WhoSpec::tcp(80), |it| {
+            it.exhaustive = true;
+        }),
     )
     .unwrap();
     assert!(!full.scan.stopped_early);
@@ -137,7 +139,7 @@ fn a_boot_time_at_u64_max_is_no_start_time() {
 fn independent_sockets_are_separate_groups() {
     // Two processes with their own sockets on one port (SO_REUSEPORT siblings, or one
     // per address family).
-    let r = FakeRoot::new();
+    let r = port_root();
     r.init().fillers(10, 5);
     r.add(&FakeProc::new(20, "app", "/usr/bin/app").sockets(&[ino::TCP4_LO_8080]));
     r.add(&FakeProc::new(21, "app", "/usr/bin/app").sockets(&[ino::TCP6_LO_8080]));
@@ -151,7 +153,7 @@ fn independent_sockets_are_separate_groups() {
 
 #[test]
 fn vanished_processes_are_skipped() {
-    let r = FakeRoot::new();
+    let r = port_root();
     r.init().fillers(10, 5);
     r.vanished(16).vanished(17);
     r.add(&FakeProc::new(30, "named", "/usr/sbin/named").sockets(&[ino::UDP4_ANY_53]));
@@ -165,7 +167,7 @@ fn vanished_processes_are_skipped() {
 
 #[test]
 fn unowned_and_free_ports() {
-    let r = FakeRoot::new();
+    let r = port_root();
     r.init();
     let host = Host::fake(r.path());
     let h = port::find_holders(&host, &WhoSpec::tcp(443)).unwrap();
@@ -174,8 +176,8 @@ fn unowned_and_free_ports() {
     assert!(h.unowned[0].starts_with("[::]:443/tcp (inode 94487"));
     let free = port::find_holders(&host, &WhoSpec::tcp(444)).unwrap();
     assert!(free.is_free());
-    assert!(port::describe_holders(&free).contains("free"));
-    let f = port::port_findings(&free);
+    assert!(free.to_string().contains("free"));
+    let f = port_findings(&free);
     assert_eq!(f[0].severity, Severity::Ok);
     let e = port::find_holders(&host, &WhoSpec::tcp(0)).unwrap_err();
     assert_eq!(e.exit_code(), 2);
@@ -183,7 +185,7 @@ fn unowned_and_free_ports() {
 
 #[test]
 fn socket_activated_pid1() {
-    let r = FakeRoot::new();
+    let r = port_root();
     r.systemd();
     r.add(
         &FakeProc::new(1, "systemd", "/usr/lib/systemd/systemd")
@@ -205,13 +207,13 @@ fn socket_activated_pid1() {
     assert_eq!(o.socket_units, vec!["web.socket"]);
     assert_eq!(h.groups[0].summary, "pid 1 systemd, socket web.socket");
     // doctor offers the fix: stopping the socket unit (PID 1 is never signalled).
-    let f = port::port_findings(&h);
+    let f = port_findings(&h);
     assert_eq!(f[0].fix.as_ref().unwrap().command, "hostfix port free 443");
 }
 
 #[test]
 fn docker_proxy_names_the_container() {
-    let r = FakeRoot::new();
+    let r = port_root();
     r.init().systemd();
     r.write("run/docker.sock", "");
     r.add(
@@ -257,16 +259,16 @@ fn docker_proxy_names_the_container() {
         h.groups[0].summary,
         "pid 700 docker-proxy, unit docker.service, container web (3f4e5a) (docker-proxy)"
     );
-    let f = port::port_findings(&h);
+    let f = port_findings(&h);
     assert_eq!(f[0].severity, Severity::Ok);
     assert!(f[0].fix.is_none());
     assert!(f[0].evidence.iter().any(|e| e.contains("docker stop web")));
-    assert!(port::describe_holders(&h).contains("stop it with: docker stop web"));
+    assert!(h.to_string().contains("stop it with: docker stop web"));
 }
 
 #[test]
 fn local_programs_skip_the_package_lookup() {
-    let r = FakeRoot::new();
+    let r = port_root();
     r.init().dpkg();
     r.add(&FakeProc::new(40, "srv", "/usr/local/bin/srv").sockets(&[ino::TCP4_LO_9000]));
     let host = Host::fake(r.path());
@@ -279,7 +281,7 @@ fn doctor_findings_and_who_report() {
     let r = nginx_root();
     let host = Host::fake(r.path());
     let h = port::find_holders(&host, &WhoSpec::tcp(80)).unwrap();
-    let f = port::port_findings(&h);
+    let f = port_findings(&h);
     assert_eq!(f.len(), 1);
     assert_eq!(
         f[0].title,
@@ -301,14 +303,14 @@ fn doctor_findings_and_who_report() {
     assert_eq!(json["owners"][0]["kind"], "service");
     assert_eq!(json["owners"][0]["package"]["name"], "nginx-light");
     assert_eq!(json["groups"][0]["pids"].as_array().unwrap().len(), 4);
-    let text = port::describe_holders(&rep.result);
+    let text = rep.result.to_string();
     assert!(text.contains("nginx: worker process"), "{text}");
 }
 
 #[test]
 fn a_replaced_executable_still_finds_its_package() {
     // After an upgrade, /proc/PID/exe reads "/usr/sbin/nginx (deleted)".
-    let r = FakeRoot::new();
+    let r = port_root();
     r.init().dpkg();
     r.add(&FakeProc::new(812, "nginx", "/usr/sbin/nginx (deleted)").sockets(&[ino::TCP4_ANY_80]));
     let host = Host::fake(r.path());

@@ -8,12 +8,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use hostfix::error::{Error, Refusal};
-use hostfix::host::{Call, CmdOutput, RecordingSystem};
 use hostfix::reboot::{
-    self, EntryState, EntryStatus, Ledger, LedgerEntry, RebootDecision, RebootMethod, RebootSpec,
-    Rules,
+    self, EntryState, EntryStatus, LedgerEntry, RebootDecision, RebootMethod, RebootSpec, Rules,
 };
-use hostfix::state::HostLock;
+use hostfix::testing::reboot::Ledger;
+use hostfix::testing::state::HostLock;
+use hostfix::testing::with;
+use hostfix::testing::{Call, CmdOutput, RecordingSystem};
 use hostfix::{Policy, Risk, StepStatus};
 use nix::errno::Errno;
 use reboot_common::{BOOT_ID, MACHINE_ID, NOW, at, copy_root, host, ledger_file, read_ledger};
@@ -48,11 +49,10 @@ fn systemd_reboot_is_recorded_before_it_is_requested() {
     let d = copy_root("none");
     systemd(d.path());
     let (h, rec) = host(d.path());
-    let spec = RebootSpec {
-        reason: Some("kernel 6.1.0-18".into()),
-        message: Some("rebooting for the kernel".into()),
-        ..RebootSpec::default()
-    };
+    let spec = with(RebootSpec::default(), |it| {
+        it.reason = Some("kernel 6.1.0-18".into());
+        it.message = Some("rebooting for the kernel".into());
+    });
     let rep = reboot::reboot(&h, &spec, &policy());
     assert_eq!(rep.exit_code(), 0, "{:?}", rep.error);
     assert!(rep.changed && !rep.dry_run);
@@ -110,10 +110,9 @@ fn delays_stay_in_seconds() {
     let d = copy_root("none");
     systemd(d.path());
     let (h, rec) = host(d.path());
-    let spec = RebootSpec {
-        delay: Duration::from_secs(90),
-        ..RebootSpec::default()
-    };
+    let spec = with(RebootSpec::default(), |it| {
+        it.delay = Duration::from_secs(90);
+    });
     let rep = reboot::reboot(&h, &spec, &policy());
     assert_eq!(rep.exit_code(), 0, "{:?}", rep.error);
     assert_eq!(
@@ -173,10 +172,9 @@ fn auto_falls_back_to_the_syscall_after_sync() {
     systemd(d.path());
     let (h, rec) = host(d.path());
     rec.respond("systemctl reboot", CmdOutput::failed(1, "Access denied"));
-    let spec = RebootSpec {
-        method: RebootMethod::Auto,
-        ..RebootSpec::default()
-    };
+    let spec = with(RebootSpec::default(), |it| {
+        it.method = RebootMethod::Auto;
+    });
     let rep = reboot::reboot(&h, &spec, &policy());
     assert_eq!(rep.exit_code(), 0, "{:?}", rep.error);
     assert_eq!(
@@ -213,10 +211,9 @@ fn forced_syscall_never_asks_the_init_system() {
     let d = copy_root("none");
     systemd(d.path());
     let (h, rec) = host(d.path());
-    let spec = RebootSpec {
-        method: RebootMethod::Syscall,
-        ..RebootSpec::default()
-    };
+    let spec = with(RebootSpec::default(), |it| {
+        it.method = RebootMethod::Syscall;
+    });
     let rep = reboot::reboot(&h, &spec, &policy());
     assert_eq!(rep.exit_code(), 0, "{:?}", rep.error);
     assert_eq!(reboot_calls(&rec), vec![Call::Sync, Call::Reboot]);
@@ -228,15 +225,13 @@ fn dry_run_decides_and_changes_nothing() {
     let d = copy_root("reboot-required");
     systemd(d.path());
     let (h, rec) = host(d.path());
-    let spec = RebootSpec {
-        if_needed: true,
-        rules: Rules {
-            once: Some("k".into()),
-            min_uptime: Some(Duration::from_secs(60)),
-            ..Rules::default()
-        },
-        ..RebootSpec::default()
-    };
+    let spec = with(RebootSpec::default(), |it| {
+        it.if_needed = true;
+        it.rules = with(Rules::default(), |it| {
+            it.once = Some("k".into());
+            it.min_uptime = Some(Duration::from_secs(60));
+        });
+    });
     let rep = reboot::reboot(&h, &spec, &policy().dry_run(true));
     assert_eq!(rep.exit_code(), 0, "{:?}", rep.error);
     assert!(rep.dry_run && rep.changed);
@@ -278,13 +273,11 @@ fn dry_run_decides_and_changes_nothing() {
     assert_eq!(planned, ["additive", "reboot"]);
 
     // A dry run that the guard would refuse says so, with the same exit code.
-    let spec = RebootSpec {
-        rules: Rules {
-            min_uptime: Some(Duration::from_secs(3600)),
-            ..Rules::default()
-        },
-        ..RebootSpec::default()
-    };
+    let spec = with(RebootSpec::default(), |it| {
+        it.rules = with(Rules::default(), |it| {
+            it.min_uptime = Some(Duration::from_secs(3600));
+        });
+    });
     let rep = reboot::reboot(&h, &spec, &policy().dry_run(true));
     assert_eq!(rep.exit_code(), 3);
     assert_eq!(refused_rule(&rep.error), "min-uptime");
@@ -296,10 +289,9 @@ fn if_needed_without_a_reason_does_nothing() {
     let d = copy_root("none");
     systemd(d.path());
     let (h, rec) = host(d.path());
-    let spec = RebootSpec {
-        if_needed: true,
-        ..RebootSpec::default()
-    };
+    let spec = with(RebootSpec::default(), |it| {
+        it.if_needed = true;
+    });
     let rep = reboot::reboot(&h, &spec, &policy());
     assert_eq!(rep.exit_code(), 0);
     assert!(!rep.changed);
@@ -314,10 +306,9 @@ fn if_needed_reboots_for_the_reasons_found() {
     let d = copy_root("reboot-required");
     systemd(d.path());
     let (h, rec) = host(d.path());
-    let spec = RebootSpec {
-        if_needed: true,
-        ..RebootSpec::default()
-    };
+    let spec = with(RebootSpec::default(), |it| {
+        it.if_needed = true;
+    });
     let rep = reboot::reboot(&h, &spec, &policy());
     assert_eq!(rep.exit_code(), 0, "{:?}", rep.error);
     assert!(rec.commands().contains(&"systemctl reboot".to_string()));
@@ -332,10 +323,9 @@ fn when_condition_gates_the_reboot() {
     systemd(d.path());
     let (h, rec) = host(d.path());
     rec.respond_once("sh -c", CmdOutput::failed(1, ""));
-    let spec = RebootSpec {
-        when: Some("test -e /var/lib/app/upgraded".into()),
-        ..RebootSpec::default()
-    };
+    let spec = with(RebootSpec::default(), |it| {
+        it.when = Some("test -e /var/lib/app/upgraded".into());
+    });
     let rep = reboot::reboot(&h, &spec, &policy());
     assert_eq!(rep.exit_code(), 0);
     assert_eq!(rep.result.decision, RebootDecision::NotNeeded);
@@ -352,10 +342,9 @@ fn when_condition_gates_the_reboot() {
     systemd(d.path());
     let (h, rec) = host(d.path());
     rec.respond_once("sh -c", CmdOutput::failed(127, "sh: 1: nosuch: not found"));
-    let spec = RebootSpec {
-        when: Some("nosuch".into()),
-        ..RebootSpec::default()
-    };
+    let spec = with(RebootSpec::default(), |it| {
+        it.when = Some("nosuch".into());
+    });
     let rep = reboot::reboot(&h, &spec, &policy());
     assert_eq!(rep.exit_code(), 1);
     assert!(!rec.commands().contains(&"systemctl reboot".to_string()));
@@ -367,27 +356,26 @@ fn the_next_boot_confirms_the_reboot() {
     let d = copy_root("none");
     systemd(d.path());
     let (h, _) = host(d.path());
-    let spec = RebootSpec {
-        if_needed: true,
-        ..RebootSpec::default()
-    };
+    let spec = with(RebootSpec::default(), |it| {
+        it.if_needed = true;
+    });
     // A reboot started in an earlier boot, an hour ago.
     let mut l = Ledger::default();
-    l.entries.push(LedgerEntry {
-        id: 1,
-        key: Some("kernel".into()),
-        reason: "kernel".into(),
-        boot_id: "11111111-2222-3333-4444-555555555555".into(),
-        machine_id: Some(MACHINE_ID.into()),
-        started_at: NOW - 3600,
-        delay_secs: 0,
-        method: "sync, systemctl reboot".into(),
-        state: EntryState::Started,
-        requested_at: Some(NOW - 3600),
-        confirmed_at: None,
-        confirmed_boot_id: None,
-        error: None,
-    });
+    l.entries.push(with(LedgerEntry::default(), |it| {
+        it.id = 1;
+        it.key = Some("kernel".into());
+        it.reason = "kernel".into();
+        it.boot_id = "11111111-2222-3333-4444-555555555555".into();
+        it.machine_id = Some(MACHINE_ID.into());
+        it.started_at = NOW - 3600;
+        it.delay_secs = 0;
+        it.method = "sync, systemctl reboot".into();
+        it.state = EntryState::Started;
+        it.requested_at = Some(NOW - 3600);
+        it.confirmed_at = None;
+        it.confirmed_boot_id = None;
+        it.error = None;
+    }));
     reboot_common::write_ledger(d.path(), &l);
     let rep = reboot::reboot(&h, &spec, &policy());
     assert_eq!(rep.exit_code(), 0, "{:?}", rep.error);
@@ -416,13 +404,11 @@ fn once_refuses_the_second_reboot() {
     let d = copy_root("none");
     systemd(d.path());
     let (h, rec) = host(d.path());
-    let spec = RebootSpec {
-        rules: Rules {
-            once: Some("first-boot".into()),
-            ..Rules::default()
-        },
-        ..RebootSpec::default()
-    };
+    let spec = with(RebootSpec::default(), |it| {
+        it.rules = with(Rules::default(), |it| {
+            it.once = Some("first-boot".into());
+        });
+    });
     assert_eq!(reboot::reboot(&h, &spec, &policy()).exit_code(), 0);
     // Even much later, and in another boot: once means ever.
     std::fs::write(
@@ -486,10 +472,9 @@ fn pending_reboot_is_not_requested_twice() {
     let d = copy_root("none");
     systemd(d.path());
     let (h, rec) = host(d.path());
-    let spec = RebootSpec {
-        delay: Duration::from_secs(300),
-        ..RebootSpec::default()
-    };
+    let spec = with(RebootSpec::default(), |it| {
+        it.delay = Duration::from_secs(300);
+    });
     assert_eq!(reboot::reboot(&h, &spec, &policy()).exit_code(), 0);
     rec.set_now(at(NOW + 60));
     let rep = reboot::reboot(&h, &spec, &policy());
@@ -503,13 +488,11 @@ fn min_uptime_refuses_a_fresh_boot() {
     let d = copy_root("none");
     systemd(d.path());
     let (h, rec) = host(d.path());
-    let spec = RebootSpec {
-        rules: Rules {
-            min_uptime: Some(Duration::from_secs(600)),
-            ..Rules::default()
-        },
-        ..RebootSpec::default()
-    };
+    let spec = with(RebootSpec::default(), |it| {
+        it.rules = with(Rules::default(), |it| {
+            it.min_uptime = Some(Duration::from_secs(600));
+        });
+    });
     let rep = reboot::reboot(&h, &spec, &policy());
     assert_eq!(rep.exit_code(), 3);
     assert_eq!(refused_rule(&rep.error), "min-uptime");
@@ -568,31 +551,24 @@ fn bad_input_changes_nothing() {
     let d = copy_root("none");
     let (h, rec) = host(d.path());
     let cases = [
-        RebootSpec {
-            rules: Rules {
-                max_attempts: 0,
-                ..Rules::default()
-            },
-            ..RebootSpec::default()
-        },
-        RebootSpec {
-            rules: Rules {
-                once: Some("two words".into()),
-                ..Rules::default()
-            },
-            ..RebootSpec::default()
-        },
-        RebootSpec {
-            rules: Rules {
-                window: Duration::ZERO,
-                ..Rules::default()
-            },
-            ..RebootSpec::default()
-        },
-        RebootSpec {
-            when: Some("  ".into()),
-            ..RebootSpec::default()
-        },
+        with(RebootSpec::default(), |it| {
+            it.rules = with(Rules::default(), |it| {
+                it.max_attempts = 0;
+            });
+        }),
+        with(RebootSpec::default(), |it| {
+            it.rules = with(Rules::default(), |it| {
+                it.once = Some("two words".into());
+            });
+        }),
+        with(RebootSpec::default(), |it| {
+            it.rules = with(Rules::default(), |it| {
+                it.window = Duration::ZERO;
+            });
+        }),
+        with(RebootSpec::default(), |it| {
+            it.when = Some("  ".into());
+        }),
     ];
     for spec in cases {
         let rep = reboot::reboot(&h, &spec, &policy());
@@ -615,29 +591,27 @@ fn a_run_killed_between_recording_and_requesting_converges() {
     systemd(d.path());
     let (h, rec) = host(d.path());
     let mut l = Ledger::default();
-    l.entries.push(LedgerEntry {
-        id: 1,
-        key: Some("first-boot".into()),
-        reason: "requested by the caller".into(),
-        boot_id: BOOT_ID.into(),
-        machine_id: Some(MACHINE_ID.into()),
-        started_at: NOW,
-        delay_secs: 0,
-        method: "sync, systemctl reboot".into(),
-        state: EntryState::Started,
-        requested_at: None,
-        confirmed_at: None,
-        confirmed_boot_id: None,
-        error: None,
-    });
+    l.entries.push(with(LedgerEntry::default(), |it| {
+        it.id = 1;
+        it.key = Some("first-boot".into());
+        it.reason = "requested by the caller".into();
+        it.boot_id = BOOT_ID.into();
+        it.machine_id = Some(MACHINE_ID.into());
+        it.started_at = NOW;
+        it.delay_secs = 0;
+        it.method = "sync, systemctl reboot".into();
+        it.state = EntryState::Started;
+        it.requested_at = None;
+        it.confirmed_at = None;
+        it.confirmed_boot_id = None;
+        it.error = None;
+    }));
     reboot_common::write_ledger(d.path(), &l);
-    let spec = RebootSpec {
-        rules: Rules {
-            once: Some("first-boot".into()),
-            ..Rules::default()
-        },
-        ..RebootSpec::default()
-    };
+    let spec = with(RebootSpec::default(), |it| {
+        it.rules = with(Rules::default(), |it| {
+            it.once = Some("first-boot".into());
+        });
+    });
     // Right away it may still be underway: refused (the key is in use, it is pending).
     rec.set_now(at(NOW + 60));
     let rep = reboot::reboot(&h, &spec, &policy());

@@ -6,8 +6,12 @@ mod reboot_common;
 use std::time::Duration;
 
 use hostfix::error::Refusal;
-use hostfix::reboot::guard::{self, GuardInput, GuardVerdict, LedgerInput, LockState, Rules};
-use hostfix::reboot::{EntryState, Ledger, LedgerEntry, Now};
+use hostfix::reboot::{EntryState, LedgerEntry};
+use hostfix::testing::reboot::guard::{
+    self, GuardInput, GuardVerdict, LedgerInput, LockState, Rules,
+};
+use hostfix::testing::reboot::{Ledger, Now};
+use hostfix::testing::with;
 use reboot_common::NOW;
 
 const BOOT: &str = "boot-now";
@@ -17,21 +21,21 @@ const HOUR: u64 = 3600;
 
 /// An entry started `ago` seconds before NOW in `boot`.
 fn e(id: u64, key: Option<&str>, boot: &str, ago: i64, state: EntryState) -> LedgerEntry {
-    LedgerEntry {
-        id,
-        key: key.map(Into::into),
-        reason: "test".into(),
-        boot_id: boot.into(),
-        machine_id: Some(MACHINE.into()),
-        started_at: (NOW as i64 - ago) as u64,
-        delay_secs: 0,
-        method: "systemctl reboot".into(),
-        state,
-        requested_at: None,
-        confirmed_at: None,
-        confirmed_boot_id: None,
-        error: None,
-    }
+    with(LedgerEntry::default(), |it| {
+        it.id = id;
+        it.key = key.map(Into::into);
+        it.reason = "test".into();
+        it.boot_id = boot.into();
+        it.machine_id = Some(MACHINE.into());
+        it.started_at = (NOW as i64 - ago) as u64;
+        it.delay_secs = 0;
+        it.method = "systemctl reboot".into();
+        it.state = state;
+        it.requested_at = None;
+        it.confirmed_at = None;
+        it.confirmed_boot_id = None;
+        it.error = None;
+    })
 }
 
 fn with_delay(mut x: LedgerEntry, secs: u64) -> LedgerEntry {
@@ -64,12 +68,12 @@ struct Case {
 }
 
 fn rules(once: Option<&str>, max: u32, window: u64, min_uptime: Option<u64>) -> Rules {
-    Rules {
-        once: once.map(Into::into),
-        max_attempts: max,
-        window: Duration::from_secs(window),
-        min_uptime: min_uptime.map(Duration::from_secs),
-    }
+    with(Rules::default(), |it| {
+        it.once = once.map(Into::into);
+        it.max_attempts = max;
+        it.window = Duration::from_secs(window);
+        it.min_uptime = min_uptime.map(Duration::from_secs);
+    })
 }
 
 fn case(

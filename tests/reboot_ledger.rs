@@ -8,27 +8,29 @@ use std::path::Path;
 
 use hostfix::doctor::{Area, Diagnosis, DoctorOptions, Severity};
 use hostfix::error::{Error, Refusal};
-use hostfix::host::Call;
-use hostfix::reboot::{self, EntryState, Ledger, LedgerEntry, RebootSpec};
+use hostfix::reboot::{self, EntryState, LedgerEntry, RebootSpec};
+use hostfix::testing::Call;
+use hostfix::testing::reboot::Ledger;
+use hostfix::testing::with;
 use hostfix::{Policy, Risk};
 use reboot_common::{BOOT_ID, MACHINE_ID, NOW, copy_root, host, ledger_file};
 
 fn entry(id: u64, boot: &str, ago: u64, state: EntryState) -> LedgerEntry {
-    LedgerEntry {
-        id,
-        key: None,
-        reason: format!("reason {id}"),
-        boot_id: boot.into(),
-        machine_id: Some(MACHINE_ID.into()),
-        started_at: NOW - ago,
-        delay_secs: 0,
-        method: "sync, systemctl reboot".into(),
-        state,
-        requested_at: Some(NOW - ago),
-        confirmed_at: None,
-        confirmed_boot_id: None,
-        error: None,
-    }
+    with(LedgerEntry::default(), |it| {
+        it.id = id;
+        it.key = None;
+        it.reason = format!("reason {id}");
+        it.boot_id = boot.into();
+        it.machine_id = Some(MACHINE_ID.into());
+        it.started_at = NOW - ago;
+        it.delay_secs = 0;
+        it.method = "sync, systemctl reboot".into();
+        it.state = state;
+        it.requested_at = Some(NOW - ago);
+        it.confirmed_at = None;
+        it.confirmed_boot_id = None;
+        it.error = None;
+    })
 }
 
 fn corrupt_cases() -> Vec<(&'static str, Vec<u8>)> {
@@ -62,10 +64,9 @@ fn corrupt_ledgers_refuse_and_stay_untouched() {
         std::fs::create_dir_all(f.parent().unwrap()).unwrap();
         std::fs::write(&f, &bytes).unwrap();
         for dry_run in [true, false] {
-            let spec = RebootSpec {
-                if_needed: true,
-                ..RebootSpec::default()
-            };
+            let spec = with(RebootSpec::default(), |it| {
+                it.if_needed = true;
+            });
             let rep = reboot::reboot(&h, &spec, &Policy::new(Risk::Reboot).dry_run(dry_run));
             assert_eq!(rep.exit_code(), 3, "{name}");
             match &rep.error {
@@ -125,7 +126,7 @@ fn ledger_round_trip_and_forward_compatible_fields() {
 fn diagnose(root: &Path) -> Diagnosis {
     let (h, _) = host(root);
     let mut d = Diagnosis::default();
-    reboot::diagnose_in(&h, Path::new("/var/lib/hostfix"), &mut d);
+    hostfix::testing::reboot::diagnose_in(&h, Path::new("/var/lib/hostfix"), &mut d);
     d
 }
 
@@ -211,6 +212,6 @@ fn doctor_on_a_quiet_host_and_a_corrupt_ledger() {
     // The default diagnose entry point, as doctor calls it, works on a fake root too.
     let (h, _) = host(d.path());
     let mut diag = Diagnosis::default();
-    reboot::diagnose(&h, &DoctorOptions::default(), &mut diag);
+    hostfix::testing::reboot::diagnose(&h, &DoctorOptions::default(), &mut diag);
     assert_eq!(diag.findings.len(), 2);
 }

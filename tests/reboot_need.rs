@@ -4,8 +4,9 @@
 
 mod reboot_common;
 
-use hostfix::host::{CmdOutput, RecordingSystem};
-use hostfix::reboot::{NeedReason, NeedSource, NeedVerdict, RebootNeed, detect_need};
+use hostfix::reboot::{NeedReason, NeedSource, NeedVerdict, RebootNeed};
+use hostfix::testing::reboot::detect_need;
+use hostfix::testing::{CmdOutput, RecordingSystem};
 use reboot_common::{fixture, host};
 
 fn verdict(n: &RebootNeed, s: NeedSource) -> NeedVerdict {
@@ -201,6 +202,7 @@ fn every_source_together() {
             NeedReason::NeedsRestarting { .. } => "needs-restarting",
             NeedReason::Kernel { .. } => "kernel",
             NeedReason::Caller { .. } => "caller",
+            other => panic!("a reason this test does not know: {other:?}"),
         })
         .collect();
     assert_eq!(

@@ -21,7 +21,8 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use hostfix::Host;
-use hostfix::reboot::{EntryState, Ledger};
+use hostfix::reboot::EntryState;
+use hostfix::testing::reboot::Ledger;
 use tiers::Tier;
 
 const HOSTFIX: &str = env!("CARGO_BIN_EXE_hostfix");
@@ -146,7 +147,8 @@ fn hostfix_in_pidns(args: &[&str]) -> Run {
 fn state_dir() -> Option<tempfile::TempDir> {
     for base in [env!("CARGO_TARGET_TMPDIR"), "/var/lib"] {
         let base = Path::new(base);
-        if !base.is_dir() || hostfix::reboot::check_state_dir(&Host::live(), base).is_err() {
+        if !base.is_dir() || hostfix::testing::reboot::check_state_dir(&Host::live(), base).is_err()
+        {
             continue;
         }
         if let Ok(d) = tempfile::Builder::new()

@@ -3,8 +3,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use hostfix::resources::{CheckSpec, check, read_disk};
+use hostfix::resources::{CheckSpec, check};
 use hostfix::size::Threshold;
+use hostfix::testing::resources::read_disk;
+use hostfix::testing::with;
 use hostfix::{Host, Policy, Risk};
 
 #[path = "support/tiers.rs"]
@@ -52,9 +54,10 @@ fn tmpfs_of_known_size_reads_exactly() {
     assert_eq!(d2.free_bytes, (64 << 20) - (16 << 20) - 9 * 4096);
     assert_eq!(d.inodes_free - d2.inodes_free, 10);
 
-    let spec = |t: &str| CheckSpec {
-        disk_free: vec![(dir.path().to_path_buf(), Threshold::parse_size(t).unwrap())],
-        ..CheckSpec::default()
+    let spec = |t: &str| {
+        with(CheckSpec::default(), |it| {
+            it.disk_free = vec![(dir.path().to_path_buf(), Threshold::parse_size(t).unwrap())];
+        })
     };
     let policy = Policy::new(Risk::ReadOnly);
     assert!(check(&host, &spec("40M"), &policy).is_ok());
@@ -62,12 +65,11 @@ fn tmpfs_of_known_size_reads_exactly() {
     assert_eq!(r.exit_code(), 1);
     assert!(check(&host, &spec("70%"), &policy).is_ok());
     assert_eq!(check(&host, &spec("80%"), &policy).exit_code(), 1);
-    let inodes = CheckSpec {
-        inodes_free: vec![(
+    let inodes = with(CheckSpec::default(), |it| {
+        it.inodes_free = vec![(
             Path::new(dir.path()).to_path_buf(),
             Threshold::parse_count("990").unwrap(),
-        )],
-        ..CheckSpec::default()
-    };
+        )];
+    });
     assert_eq!(check(&host, &inodes, &policy).exit_code(), 1);
 }

@@ -7,18 +7,18 @@
 mod reboot_common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use hostfix::error::{Error, Refusal};
-use hostfix::host::{Call, Cmd, CmdOutput, RecordingSystem, System};
-use hostfix::reboot::{self, EntryState, Ledger, LedgerEntry, RebootSpec};
-use hostfix::state::{HOST_LOCK, HostLock, MAX_STATE_FILE};
+use hostfix::reboot::{self, EntryState, LedgerEntry, RebootSpec};
+use hostfix::testing::reboot::Ledger;
+use hostfix::testing::state::{HOST_LOCK, HostLock, MAX_STATE_FILE};
+use hostfix::testing::with;
+use hostfix::testing::{Call, RecordingSystem};
 use hostfix::{Host, Policy, Risk};
-use nix::errno::Errno;
-use nix::sys::signal::Signal;
 use reboot_common::{BOOT_ID, MACHINE_ID, NOW, at, copy_root, host, ledger_file};
 
 /// Runs `hostfix --root ROOT ARGS`, killing it (by its pid) and failing when it has not
@@ -68,21 +68,21 @@ fn mkfifo(p: &Path) {
 }
 
 fn entry(id: u64, boot: &str, state: EntryState) -> LedgerEntry {
-    LedgerEntry {
-        id,
-        key: None,
-        reason: format!("reason {id}"),
-        boot_id: boot.into(),
-        machine_id: Some(MACHINE_ID.into()),
-        started_at: NOW - 86_400,
-        delay_secs: 0,
-        method: "sync, systemctl reboot".into(),
-        state,
-        requested_at: Some(NOW - 86_400),
-        confirmed_at: None,
-        confirmed_boot_id: None,
-        error: None,
-    }
+    with(LedgerEntry::default(), |it| {
+        it.id = id;
+        it.key = None;
+        it.reason = format!("reason {id}");
+        it.boot_id = boot.into();
+        it.machine_id = Some(MACHINE_ID.into());
+        it.started_at = NOW - 86_400;
+        it.delay_secs = 0;
+        it.method = "sync, systemctl reboot".into();
+        it.state = state;
+        it.requested_at = Some(NOW - 86_400);
+        it.confirmed_at = None;
+        it.confirmed_boot_id = None;
+        it.error = None;
+    })
 }
 
 #[test]
@@ -203,7 +203,7 @@ fn unusable_container_records_are_reported_and_never_block_a_run() {
 fn dotdot_cannot_walk_out_of_the_volatile_state_dir_check() {
     let h = Host::fake("/nonexistent-root");
     for sneaky in ["/var/lib/../../run/x", "/var/lib/hostfix/../../../tmp/h"] {
-        let e = reboot::check_state_dir(&h, Path::new(sneaky)).unwrap_err();
+        let e = hostfix::testing::reboot::check_state_dir(&h, Path::new(sneaky)).unwrap_err();
         assert!(e.to_string().contains("emptied at boot"), "{sneaky}: {e}");
     }
     let d = copy_root("none");
@@ -289,7 +289,8 @@ fn hostile_ledgers_are_typed_errors_naming_the_file_and_the_reset() {
         let f = ledger_file(d.path());
         std::fs::create_dir_all(f.parent().unwrap()).unwrap();
         std::fs::write(&f, &bytes).unwrap();
-        let e = reboot::ledger::read_ledger(&h, Path::new("/var/lib/hostfix")).unwrap_err();
+        let e = hostfix::testing::reboot::ledger::read_ledger(&h, Path::new("/var/lib/hostfix"))
+            .unwrap_err();
         match &e {
             Error::Refused(Refusal::StateFile {
                 path,
@@ -320,16 +321,19 @@ fn links_and_special_files_in_place_of_a_ledger_are_refused() {
     let target = d.path().join("elsewhere.json");
     std::fs::write(&target, Ledger::default().to_bytes()).unwrap();
     std::os::unix::fs::symlink(&target, ledger_file(d.path())).unwrap();
-    let e = reboot::ledger::read_ledger(&h, Path::new("/var/lib/hostfix")).unwrap_err();
+    let e = hostfix::testing::reboot::ledger::read_ledger(&h, Path::new("/var/lib/hostfix"))
+        .unwrap_err();
     assert!(e.to_string().contains("a symbolic link"), "{e}");
     std::fs::remove_file(ledger_file(d.path())).unwrap();
     std::fs::create_dir(ledger_file(d.path())).unwrap();
-    let e = reboot::ledger::read_ledger(&h, Path::new("/var/lib/hostfix")).unwrap_err();
+    let e = hostfix::testing::reboot::ledger::read_ledger(&h, Path::new("/var/lib/hostfix"))
+        .unwrap_err();
     assert!(e.to_string().contains("a directory"), "{e}");
     // A state directory anyone can write to holds nothing to believe.
     std::fs::remove_dir(ledger_file(d.path())).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let e = reboot::ledger::read_ledger(&h, Path::new("/var/lib/hostfix")).unwrap_err();
+    let e = hostfix::testing::reboot::ledger::read_ledger(&h, Path::new("/var/lib/hostfix"))
+        .unwrap_err();
     assert!(e.to_string().contains("no one else can write"), "{e}");
 }
 
@@ -365,7 +369,7 @@ fn temp_files_of_writers_gone_are_swept_even_across_a_reboot() {
     for dir in ["etc/systemd/system", "etc/sysctl.d"] {
         std::fs::create_dir_all(d.path().join(dir)).unwrap();
     }
-    let me = hostfix::state::this_writer();
+    let me = hostfix::testing::state::this_writer();
     let (start, boot) = me.run.clone().expect("start time and boot id from /proc");
     let other_boot = if boot == "000000000000" {
         "111111111111"
@@ -373,7 +377,7 @@ fn temp_files_of_writers_gone_are_swept_even_across_a_reboot() {
         "000000000000"
     };
     let tag = |pid: i32, boot: &str| {
-        hostfix::state::TempWriter {
+        hostfix::testing::state::TempWriter {
             pid,
             run: Some((start, boot.to_string())),
         }
@@ -408,10 +412,7 @@ fn temp_files_of_writers_gone_are_swept_even_across_a_reboot() {
         std::fs::write(f, b"{\"version\":1,\"entr").unwrap();
     }
     // A dry run changes nothing.
-    let spec = RebootSpec {
-        if_needed: true,
-        ..RebootSpec::default()
-    };
+    let spec = with(RebootSpec::default(), |s| s.if_needed = true);
     let dry = reboot::reboot(&h, &spec, &Policy::new(Risk::Reboot).dry_run(true));
     assert_eq!(dry.exit_code(), 0, "{:?}", dry.error);
     assert!(gone.iter().all(|f| f.exists()));
@@ -429,80 +430,35 @@ fn temp_files_of_writers_gone_are_swept_even_across_a_reboot() {
     assert!(!ledger_file(d.path()).exists(), "no ledger written");
 }
 
-/// A recording system that, when asked to wait a second or more, checks whether another
-/// process could take the host lock now.
-#[derive(Debug)]
-struct LockWatcher {
-    rec: RecordingSystem,
-    lock: PathBuf,
-    free_during_waits: Mutex<Vec<bool>>,
-}
-
-impl System for LockWatcher {
-    fn run(&self, cmd: &Cmd) -> hostfix::Result<CmdOutput> {
-        self.rec.run(cmd)
-    }
-    fn swapon(&self, p: &Path, prio: Option<i32>) -> Result<(), Errno> {
-        self.rec.swapon(p, prio)
-    }
-    fn swapoff(&self, p: &Path) -> Result<(), Errno> {
-        self.rec.swapoff(p)
-    }
-    fn signal(&self, pid: i32, start: Option<u64>, sig: Signal) -> Result<(), Errno> {
-        self.rec.signal(pid, start, sig)
-    }
-    fn try_bind(&self, a: std::net::SocketAddr, udp: bool) -> Result<(), Errno> {
-        self.rec.try_bind(a, udp)
-    }
-    fn sync(&self) {
-        self.rec.sync();
-    }
-    fn reboot_syscall(&self) -> Result<(), Errno> {
-        self.rec.reboot_syscall()
-    }
-    fn sleep(&self, d: Duration) {
-        if d >= Duration::from_secs(1) {
-            // A separate open file description: flock conflicts with our own lock too.
-            let f = std::fs::File::open(&self.lock).unwrap();
-            let free =
-                nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock).is_ok();
-            self.free_during_waits.lock().unwrap().push(free);
-        }
-        self.rec.sleep(d);
-    }
-    fn now(&self) -> SystemTime {
-        self.rec.now()
-    }
-    fn euid(&self) -> u32 {
-        self.rec.euid()
-    }
-}
-
 #[test]
 fn the_host_lock_is_not_held_while_a_reboot_waits_out_its_delay() {
     // No systemd: hostfix itself waits out the delay, then asks `shutdown -r now`.
     let d = copy_root("none");
-    let rec = RecordingSystem::new();
+    // When asked to wait a second or more, the recorder checks whether another process
+    // could take the host lock now.
+    let rec = Arc::new(RecordingSystem::new());
     rec.set_now(at(NOW));
-    let sys = Arc::new(LockWatcher {
-        rec,
-        lock: d.path().join(HOST_LOCK.trim_start_matches('/')),
-        free_during_waits: Mutex::new(Vec::new()),
+    let lock = d.path().join(HOST_LOCK.trim_start_matches('/'));
+    let free_during_waits = Arc::new(Mutex::new(Vec::new()));
+    let seen = free_during_waits.clone();
+    rec.on_sleep(move |d| {
+        if d >= Duration::from_secs(1) {
+            // A separate open file description: flock conflicts with our own lock too.
+            let f = std::fs::File::open(&lock).unwrap();
+            let free =
+                nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock).is_ok();
+            seen.lock().unwrap().push(free);
+        }
     });
-    let h = Host::with_system(d.path(), sys.clone());
-    let spec = RebootSpec {
-        delay: Duration::from_secs(90),
-        ..RebootSpec::default()
-    };
+    let h = Host::with_system(d.path(), rec.clone());
+    let spec = with(RebootSpec::default(), |it| {
+        it.delay = Duration::from_secs(90);
+    });
     let rep = reboot::reboot(&h, &spec, &Policy::new(Risk::Reboot));
     assert_eq!(rep.exit_code(), 0, "{:?}", rep.error);
-    assert_eq!(*sys.free_during_waits.lock().unwrap(), vec![true]);
-    assert!(
-        sys.rec
-            .calls()
-            .contains(&Call::Sleep(Duration::from_secs(90)))
-    );
-    assert!(sys.rec.commands().iter().any(|c| c == "shutdown -r now"));
+    assert_eq!(*free_during_waits.lock().unwrap(), vec![true]);
+    assert!(rec.calls().contains(&Call::Sleep(Duration::from_secs(90))));
+    assert!(rec.commands().iter().any(|c| c == "shutdown -r now"));
     // The lock was taken again for the ledger's update after the wait.
     let l = reboot_common::read_ledger(d.path());
     assert_eq!(l.entries[0].requested_at, Some(NOW + 90));
@@ -548,7 +504,7 @@ fn doctor_names_a_run_holding_the_host_lock_without_taking_it() {
             .cloned()
     };
     let mut diag = hostfix::doctor::Diagnosis::default();
-    reboot::diagnose_in(&h, Path::new("/var/lib/hostfix"), &mut diag);
+    hostfix::testing::reboot::diagnose_in(&h, Path::new("/var/lib/hostfix"), &mut diag);
     assert!(editing(&diag).is_none(), "{diag:#?}");
     assert!(
         !d.path().join("run/hostfix").exists(),
@@ -556,7 +512,7 @@ fn doctor_names_a_run_holding_the_host_lock_without_taking_it() {
     );
     let held = HostLock::acquire(&h, Duration::ZERO).unwrap();
     let mut diag = hostfix::doctor::Diagnosis::default();
-    reboot::diagnose_in(&h, Path::new("/var/lib/hostfix"), &mut diag);
+    hostfix::testing::reboot::diagnose_in(&h, Path::new("/var/lib/hostfix"), &mut diag);
     let f = editing(&diag).unwrap_or_else(|| panic!("{diag:#?}"));
     assert!(f.evidence[0].contains(HOST_LOCK), "{f:?}");
     // The probe let go at once: the holder still holds, and after it, anyone may take it.
@@ -606,10 +562,9 @@ fn unusable_removal_ledgers_are_reported_never_acted_on() {
         }
         let rec = Arc::new(RecordingSystem::new());
         let h = Host::with_system(d.path(), rec.clone());
-        let spec = hostfix::port::FreeSpec {
-            remove_package: true,
-            ..hostfix::port::FreeSpec::tcp(80)
-        };
+        let spec = with(hostfix::port::FreeSpec::tcp(80), |it| {
+            it.remove_package = true;
+        });
         // On its own thread: a FIFO must not hang the run (the test fails instead).
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {

@@ -14,11 +14,12 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hostfix::host::Call;
-use hostfix::swap::header::{Signature, read_signature};
 use hostfix::swap::{
     Persist, RemoveOptions, SwapSize, SwapSpec, ensure_swap_file, remove_swap_file,
 };
+use hostfix::testing::swap::header::{Signature, read_signature};
+use hostfix::testing::with;
+use hostfix::testing::{Call, System};
 use hostfix::{Host, Policy, Risk, StepStatus};
 use nix::errno::Errno;
 use swap_support::{FakeKernel, FakeRoot, MIB, is_root_or_note, me, snapshot, write_intent_record};
@@ -40,9 +41,9 @@ struct Env {
 }
 
 fn env() -> Env {
-    let root = FakeRoot::fake();
+    let root = FakeRoot::for_swap();
     let kernel = FakeKernel::new(root.path());
-    let host = Host::with_system(root.path(), kernel.clone());
+    let host = kernel.host();
     Env { root, kernel, host }
 }
 
@@ -86,7 +87,7 @@ impl Env {
             "{}",
             self.proc_swaps()
         );
-        let fstab = self.root.fstab();
+        let fstab = self.root.read("/etc/fstab");
         assert_eq!(
             fstab.matches("/swapfile none swap").count(),
             1,
@@ -262,7 +263,7 @@ fn wrong_size_inactive_is_resized_additively() {
         .unwrap();
     let uuid = e.header_uuid();
     // Swap it off behind hostfix's back: persisted but not active, and the wrong size.
-    e.host.system().swapoff(&e.file()).unwrap();
+    e.kernel.rec.swapoff(&e.file()).unwrap();
     let r = e.ensure(&spec(24 * MIB), Risk::Additive);
     assert!(r.is_ok(), "{:?}", r.error);
     e.assert_converged(24 * MIB);
@@ -333,7 +334,7 @@ fn crash_during_swap_over_converges() {
     );
     e.assert_converged(32 * MIB);
     assert!(
-        !e.root.fstab().contains("swapover"),
+        !e.root.read("/etc/fstab").contains("swapover"),
         "the temp area is never persisted"
     );
     // ...and a disruptive one retires it.
@@ -373,14 +374,14 @@ fn active_not_persisted_and_persisted_not_active() {
     e.ensure(&spec(16 * MIB), Risk::Additive)
         .into_result()
         .unwrap();
-    e.root.write_fstab("# emptied\n");
+    e.root.fstab("# emptied\n");
     let r = e.ensure(&spec(16 * MIB), Risk::Additive);
     assert!(r.is_ok() && r.changed);
     assert_eq!(
-        e.root.fstab(),
+        e.root.read("/etc/fstab"),
         "# emptied\n/swapfile none swap sw,nofail 0 0\n"
     );
-    e.host.system().swapoff(&e.file()).unwrap();
+    e.kernel.rec.swapoff(&e.file()).unwrap();
     let r = e.ensure(&spec(16 * MIB), Risk::Additive);
     assert!(r.is_ok() && r.changed);
     e.assert_converged(16 * MIB);
@@ -412,7 +413,10 @@ fn missing_fstab_is_created() {
     std::fs::remove_file(e.root.join("/etc/fstab")).unwrap();
     let r = e.ensure(&spec(16 * MIB), Risk::Additive);
     assert!(r.is_ok(), "{:?}", r.error);
-    assert_eq!(e.root.fstab(), "/swapfile none swap sw,nofail 0 0\n");
+    assert_eq!(
+        e.root.read("/etc/fstab"),
+        "/swapfile none swap sw,nofail 0 0\n"
+    );
     let m = std::fs::metadata(e.root.join("/etc/fstab")).unwrap();
     assert_eq!(m.mode() & 0o777, 0o644);
 }
@@ -424,14 +428,14 @@ fn own_duplicate_lines_collapse_and_other_lines_are_refused() {
         .into_result()
         .unwrap();
     // hostfix's own line twice (copied by hand): collapsed to one, where it stood.
-    e.root.write_fstab(
+    e.root.fstab(
         "# keep\n/swapfile none swap sw,nofail 0 0\nUUID=x / ext4 defaults 0 1\n\
          /swapfile none swap sw,nofail 0 0\n",
     );
     let r = e.ensure(&spec(16 * MIB), Risk::Additive);
     assert!(r.is_ok(), "{:?}", r.error);
     assert_eq!(
-        e.root.fstab(),
+        e.root.read("/etc/fstab"),
         "# keep\n/swapfile none swap sw,nofail 0 0\nUUID=x / ext4 defaults 0 1\n"
     );
     e.assert_converged(16 * MIB);
@@ -443,7 +447,7 @@ fn own_duplicate_lines_collapse_and_other_lines_are_refused() {
         "/swapfile none swap sw,nofail,pri=5 0 0\n",
     ] {
         let text = format!("# keep\n/swapfile none swap sw,nofail 0 0\n{theirs}");
-        e.root.write_fstab(&text);
+        e.root.fstab(&text);
         let before = e.tree();
         let r = e.ensure(&spec(16 * MIB), Risk::Destructive);
         assert_eq!(r.exit_code(), 3, "{theirs:?}: {:?}", r.error);
@@ -516,7 +520,8 @@ fn refusals_touch_nothing() {
             "a swap area someone else made (mkswap), root 0600, no fstab line",
             |e| {
                 let mut b = vec![0u8; 16 << 20];
-                let h = hostfix::swap::header::build_header(4096, 16 << 20, &[9; 16], "").unwrap();
+                let h = hostfix::testing::swap::header::build_header(4096, 16 << 20, &[9; 16], "")
+                    .unwrap();
                 b[..4096].copy_from_slice(&h);
                 std::fs::write(e.file(), b).unwrap();
                 std::fs::set_permissions(e.file(), std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -527,7 +532,7 @@ fn refusals_touch_nothing() {
             "the user's own fstab line for the path (pri=5, noauto)",
             |e| {
                 e.root
-                    .write_fstab("# mine\n/swapfile none swap pri=5,noauto 0 0\n");
+                    .fstab("# mine\n/swapfile none swap pri=5,noauto 0 0\n");
             },
             "`/swapfile none swap pri=5,noauto 0 0` names /swapfile",
         ),
@@ -632,7 +637,7 @@ fn systemd_unit_persistence_and_back() {
     )
     .unwrap();
     assert_eq!(link, PathBuf::from("../swapfile.swap"));
-    assert!(!e.root.fstab().contains("/swapfile"));
+    assert!(!e.root.read("/etc/fstab").contains("/swapfile"));
     assert!(!e.ensure(&s, Risk::Additive).changed);
     // Back to fstab: the unit goes, one line comes.
     s.persist = Persist::Fstab;
@@ -641,7 +646,7 @@ fn systemd_unit_persistence_and_back() {
     assert!(!e.root.join("/etc/systemd/system/swapfile.swap").exists());
     assert!(
         e.root
-            .fstab()
+            .read("/etc/fstab")
             .contains("/swapfile none swap sw,nofail,pri=7 0 0")
     );
 }
@@ -656,7 +661,7 @@ fn escaped_paths_in_fstab_and_unit() {
     assert!(r.is_ok(), "{:?}", r.error);
     assert!(
         e.root
-            .fstab()
+            .read("/etc/fstab")
             .contains("/var/my\\040swap none swap sw,nofail 0 0")
     );
     assert!(e.proc_swaps().contains("my\\040swap"));
@@ -722,10 +727,9 @@ fn remove_verifies_before_deleting() {
     e.ensure(&spec(16 * MIB), Risk::Additive)
         .into_result()
         .unwrap();
-    let opts = RemoveOptions {
-        path: "/swapfile".into(),
-        ..RemoveOptions::default()
-    };
+    let opts = with(RemoveOptions::default(), |it| {
+        it.path = "/swapfile".into();
+    });
     // Not without the destructive cap: nothing touched.
     let r = remove_swap_file(
         &e.host,
@@ -743,7 +747,7 @@ fn remove_verifies_before_deleting() {
     assert!(r.result.gone && r.result.was_active);
     assert!(!e.file().exists());
     assert!(!e.proc_swaps().contains("/swapfile"));
-    assert!(!e.root.fstab().contains("/swapfile"));
+    assert!(!e.root.read("/etc/fstab").contains("/swapfile"));
     // Again: nothing to do.
     let r = remove_swap_file(
         &e.host,
@@ -797,12 +801,11 @@ impl Env {
     fn doctor(&self) -> hostfix::doctor::Diagnosis {
         hostfix::doctor::diagnose(
             &self.host,
-            &hostfix::doctor::DoctorOptions {
-                ports: vec![],
-                disk_paths: vec![],
-                state_dir: "/state".into(),
-                ..Default::default()
-            },
+            &with(hostfix::doctor::DoctorOptions::default(), |it| {
+                it.ports = vec![];
+                it.disk_paths = vec![];
+                it.state_dir = "/state".into();
+            }),
             &Policy::new(Risk::ReadOnly).state_dir("/state"),
         )
         .result
@@ -825,7 +828,7 @@ fn doctor_reports_swap_file_health_and_fixes() {
         .unwrap();
     std::fs::set_permissions(e.file(), std::fs::Permissions::from_mode(0o644)).unwrap();
     e.root
-        .write_fstab("/swapfile none swap sw,nofail 0 0\n/gone none swap sw,nofail 0 0\n");
+        .fstab("/swapfile none swap sw,nofail 0 0\n/gone none swap sw,nofail 0 0\n");
     let swap = e.swap_findings();
     assert_eq!(swap.len(), 2, "{swap:#?}");
     let leak = swap.iter().find(|f| f.title.contains("/swapfile")).unwrap();
@@ -846,7 +849,7 @@ fn doctor_reports_swap_file_health_and_fixes() {
     );
     assert!(gone.fix.is_none(), "{gone:#?}");
     // The same for the user's own line naming hostfix's file.
-    e.root.write_fstab("/swapfile none swap sw 0 0\n");
+    e.root.fstab("/swapfile none swap sw 0 0\n");
     let swap = e.swap_findings();
     let f = &swap[0];
     assert!(f.evidence.iter().any(|e| e.contains("lacks nofail")));
@@ -863,7 +866,8 @@ fn doctor_reports_swap_file_health_and_fixes() {
 #[test]
 fn lock_serialises_runs() {
     let e = env();
-    let _held = hostfix::state::HostLock::acquire(&e.host, std::time::Duration::ZERO).unwrap();
+    let _held =
+        hostfix::testing::state::HostLock::acquire(&e.host, std::time::Duration::ZERO).unwrap();
     let mut s = spec(16 * MIB);
     s.lock_wait = std::time::Duration::from_millis(100);
     let r = e.ensure(&s, Risk::Additive);
@@ -884,7 +888,7 @@ fn a_file_and_line_hostfix_did_not_make_are_never_adopted_changed_or_deleted() {
         nix::unistd::chown(&e.file(), Some(1000.into()), Some(1000.into())).unwrap();
     }
     e.root
-        .write_fstab("# mine\n/swapfile none swap pri=5,noauto 0 0\n");
+        .fstab("# mine\n/swapfile none swap pri=5,noauto 0 0\n");
     let before = e.tree();
     for risk in [Risk::Additive, Risk::Disruptive, Risk::Destructive] {
         let r = e.ensure(&spec(16 * MIB), risk);
@@ -911,7 +915,7 @@ fn remove_takes_hostfix_lines_only_and_says_what_it_left() {
         .unwrap();
     let own = "/swapfile none swap sw,nofail 0 0\n";
     // Another line names the file: deleting it would leave that line dangling. Refused.
-    e.root.write_fstab(&format!(
+    e.root.fstab(&format!(
         "# keep\n{own}/swapfile none swap pri=5,noauto 0 0\n"
     ));
     let before = e.tree();
@@ -922,15 +926,18 @@ fn remove_takes_hostfix_lines_only_and_says_what_it_left() {
     assert_eq!(e.tree(), before);
     // Without it, hostfix's file, line and record go; the other lines stay byte for byte.
     e.root
-        .write_fstab(&format!("# keep\n{own}UUID=x / ext4 defaults 0 1\n"));
+        .fstab(&format!("# keep\n{own}UUID=x / ext4 defaults 0 1\n"));
     let r = remove_swap_file(&e.host, &RemoveOptions::default(), &destructive);
     assert!(r.is_ok(), "{:?}", r.error);
     assert!(!e.file().exists());
-    assert_eq!(e.root.fstab(), "# keep\nUUID=x / ext4 defaults 0 1\n");
+    assert_eq!(
+        e.root.read("/etc/fstab"),
+        "# keep\nUUID=x / ext4 defaults 0 1\n"
+    );
     assert!(!e.root.join("/state/swap/swapfile.swap.json").exists());
     // The file gone, a line hostfix did not write stays, and the report says so.
     e.root
-        .write_fstab("# keep\n/swapfile none swap pri=5,noauto 0 0\n");
+        .fstab("# keep\n/swapfile none swap pri=5,noauto 0 0\n");
     let r = remove_swap_file(&e.host, &RemoveOptions::default(), &destructive);
     assert!(r.is_ok() && !r.changed, "{:?}", r.error);
     let left = r
@@ -944,7 +951,7 @@ fn remove_takes_hostfix_lines_only_and_says_what_it_left() {
     );
     assert_eq!(left.detail, "not written by hostfix");
     assert_eq!(
-        e.root.fstab(),
+        e.root.read("/etc/fstab"),
         "# keep\n/swapfile none swap pri=5,noauto 0 0\n"
     );
 }
@@ -955,12 +962,12 @@ fn an_earlier_hostfix_setup_is_adopted_then_managed() {
     // exact fstab line. Recognised, recorded (bookkeeping: no change), then managed.
     let e = env();
     let mut b = vec![0u8; 16 << 20];
-    let h = hostfix::swap::header::build_header(4096, 16 << 20, &[3; 16], "").unwrap();
+    let h = hostfix::testing::swap::header::build_header(4096, 16 << 20, &[3; 16], "").unwrap();
     b[..4096].copy_from_slice(&h);
     std::fs::write(e.file(), b).unwrap();
     std::fs::set_permissions(e.file(), std::fs::Permissions::from_mode(0o600)).unwrap();
     e.root
-        .write_fstab("# keep\n/swapfile none swap sw,nofail,pri=4 0 0\n");
+        .fstab("# keep\n/swapfile none swap sw,nofail,pri=4 0 0\n");
     let r = e.ensure(&spec(16 * MIB), Risk::Additive);
     assert!(r.is_ok(), "{:?}", r.error);
     assert!(
@@ -977,7 +984,7 @@ fn an_earlier_hostfix_setup_is_adopted_then_managed() {
         "{rec}"
     );
     assert_eq!(
-        e.root.fstab(),
+        e.root.read("/etc/fstab"),
         "# keep\n/swapfile none swap sw,nofail,pri=4 0 0\n",
         "its priority kept"
     );
@@ -990,7 +997,7 @@ fn an_earlier_hostfix_setup_is_adopted_then_managed() {
     );
     assert!(r.is_ok(), "{:?}", r.error);
     assert!(!e.file().exists());
-    assert_eq!(e.root.fstab(), "# keep\n");
+    assert_eq!(e.root.read("/etc/fstab"), "# keep\n");
 }
 
 /// A crash point of a resize reachable through the seam: the call that fails.
@@ -1064,7 +1071,7 @@ fn a_resize_killed_at_each_call_converges_and_doctor_says_how() {
             }
             c => panic!("{kill:?}: exit {c}: {:?}", r.error),
         }
-        assert!(!e.root.fstab().contains("swapover"), "{kill:?}");
+        assert!(!e.root.read("/etc/fstab").contains("swapover"), "{kill:?}");
         if !e.proc_swaps().contains("hostfix-swapover") {
             assert!(
                 !temp.exists(),
@@ -1095,9 +1102,9 @@ fn doctor_flags_a_persisted_swap_over_area_and_never_offers_to_persist_one() {
         .unwrap();
     e.kernel.fail_swapon_of(&e.file(), Errno::EIO);
     assert_eq!(e.ensure(&spec(32 * MIB), Risk::Disruptive).exit_code(), 1);
-    let mut fstab = e.root.fstab();
+    let mut fstab = e.root.read("/etc/fstab");
     fstab.push_str("/.swapfile.hostfix-swapover none swap sw,nofail 0 0\n");
-    e.root.write_fstab(&fstab);
+    e.root.fstab(&fstab);
     let findings = e.swap_findings();
     let persisted = findings
         .iter()

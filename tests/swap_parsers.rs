@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use hostfix::swap::fstab::{Fstab, FstabEntry, FstabLine, set_own_line, swap_line};
-use hostfix::swap::header::{Signature, build_header, parse_uuid, read_signature};
-use hostfix::swap::parse_proc_swaps;
-use hostfix::swap::spec::normalize;
+use hostfix::testing::swap::fstab::{Fstab, FstabEntry, FstabLine, set_own_line, swap_line};
+use hostfix::testing::swap::header::{Signature, build_header, parse_uuid, read_signature};
+use hostfix::testing::swap::parse_proc_swaps;
+use hostfix::testing::swap::spec::normalize;
 
 fn fixture(name: &str) -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -8,21 +8,23 @@ use std::path::PathBuf;
 
 use hostfix::error::Refusal;
 use hostfix::plan::Risk;
-use hostfix::resources::{Disk, MemInfo, Memory, combine};
+use hostfix::resources::{Disk, Memory};
 use hostfix::size::{ByteSize, Threshold};
-use hostfix::swap::fs::{FsInfo, FsKind, KernelVersion};
-use hostfix::swap::fstab::FstabEntry;
-use hostfix::swap::header::{Signature, build_header, format_uuid, read_signature};
-use hostfix::swap::observe::{
+use hostfix::swap::{Persist, SwapEntry, SwapSize, SwapSpec};
+use hostfix::testing::resources::{MemInfo, combine};
+use hostfix::testing::swap::fs::{FsInfo, FsKind, KernelVersion};
+use hostfix::testing::swap::fstab::FstabEntry;
+use hostfix::testing::swap::header::{Signature, build_header, format_uuid, read_signature};
+use hostfix::testing::swap::observe::{
     Content, FileFacts, FstabFacts, FstabMatch, Observation, Target, TempFacts, UnitFacts,
 };
-use hostfix::swap::planner::{
+use hostfix::testing::swap::planner::{
     Action, PlannedStep, RemoveSpec, Role, disk_guard, kernel_size_matches, memory_guard,
     plan_ensure, plan_remove, resolve, sysctl_content, temp_size,
 };
-use hostfix::swap::record::{MadeFile, RecordFacts, SwapRecord};
-use hostfix::swap::unit::render_unit;
-use hostfix::swap::{Persist, SwapEntry, SwapSize, SwapSpec};
+use hostfix::testing::swap::record::{MadeFile, RecordFacts, SwapRecord};
+use hostfix::testing::swap::unit::render_unit;
+use hostfix::testing::with;
 
 const MIB: u64 = ByteSize::MIB;
 const GIB: u64 = ByteSize::GIB;
@@ -162,14 +164,14 @@ fn swap_file(size: u64) -> FileFacts {
 }
 
 fn entry(path: &str, size: u64, used: u64) -> SwapEntry {
-    SwapEntry {
-        path: path.into(),
-        deleted: false,
-        kind: "file".into(),
-        size_bytes: size - 4096,
-        used_bytes: used,
-        priority: -2,
-    }
+    with(SwapEntry::default(), |it| {
+        it.path = path.into();
+        it.deleted = false;
+        it.kind = "file".into();
+        it.size_bytes = size - 4096;
+        it.used_bytes = used;
+        it.priority = -2;
+    })
 }
 
 fn fstab_line(n: usize, opts: &str) -> FstabMatch {
@@ -880,7 +882,7 @@ fn containers_and_non_root_are_refused_before_anything() {
     let mut f = swap_file(GIB);
     f.mode = 0o644;
     o.target = Target::File(f);
-    let (finding, _) = hostfix::swap::diagnose::file_finding(&o);
+    let (finding, _) = hostfix::testing::swap::diagnose::file_finding(&o);
     assert!(finding.fix.is_none());
     assert!(
         finding
@@ -1169,7 +1171,7 @@ fn a_resize_killed_at_any_point_converges_at_the_default_cap() {
         // doctor's advice for the same host: the swap file's own command, never one
         // naming the swap-over area, disruptive exactly when something must be swapped
         // off.
-        let (finding, _) = hostfix::swap::diagnose::file_finding(&o);
+        let (finding, _) = hostfix::testing::swap::diagnose::file_finding(&o);
         let temp_on = o.temp.as_ref().is_some_and(|t| t.active.is_some());
         let resize_left = o.active.as_ref().is_some_and(|e| e.size_bytes < GIB + MIB)
             && o.record.record().is_some_and(|r| r.temp.is_some())
@@ -1332,12 +1334,11 @@ fn remove_takes_only_what_hostfix_made() {
 fn resize_with_huge_numbers_from_the_host_does_not_overflow() {
     let mut o = converged();
     let e = entry("/swapfile", GIB, u64::MAX);
-    let other = SwapEntry {
-        path: "/other".into(),
-        size_bytes: u64::MAX / 2,
-        used_bytes: 0,
-        ..e.clone()
-    };
+    let other = with(e.clone(), |it| {
+        it.path = "/other".into();
+        it.size_bytes = u64::MAX / 2;
+        it.used_bytes = 0;
+    });
     o.active = Some(e.clone());
     o.swaps = vec![e, other];
     let d = resolve(&spec(2 * GIB), &o).unwrap();

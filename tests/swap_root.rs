@@ -13,24 +13,25 @@ mod swap_support;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 
-use hostfix::host::LiveSystem;
 use hostfix::size::Threshold;
-use hostfix::swap::header::{Signature, read_signature};
-use hostfix::swap::planner::kernel_size_matches;
 use hostfix::swap::{RemoveOptions, SwapSize, SwapSpec, ensure_swap_file, remove_swap_file};
+use hostfix::testing::LiveSystem;
+use hostfix::testing::swap::header::{Signature, read_signature};
+use hostfix::testing::swap::planner::kernel_size_matches;
+use hostfix::testing::with;
 use hostfix::{Host, Policy, Risk};
 use nix::errno::Errno;
 use serial_test::serial;
 use swap_support::{
-    FakeRoot, Flaky, LoopFs, MIB, real_swaps_under, root_or_skip, sh, snapshot, write_intent_record,
+    FakeRoot, LoopFs, MIB, flaky_swapon, live_root, real_swaps_under, root_or_skip, sh, snapshot,
+    write_intent_record,
 };
 
 const FILE: &str = "/mnt/swapfile";
 
 fn host(root: &FakeRoot) -> Host {
-    Host::with_system(root.path(), Arc::new(LiveSystem))
+    Host::live_at(root.path())
 }
 
 fn spec(size: u64) -> SwapSpec {
@@ -78,7 +79,7 @@ fn assert_active(root: &FakeRoot, fs: &LoopFs, size: u64) {
     assert!(blkid.contains(&format!("UUID={uuid}")), "{blkid}");
     let label = sh("swaplabel", &[real.to_str().unwrap()]);
     assert!(label.contains(&uuid), "{label}");
-    let fstab = root.fstab();
+    let fstab = root.read("/etc/fstab");
     assert_eq!(fstab.matches(FILE).count(), 1, "{fstab}");
     assert!(
         fstab.contains("/mnt/swapfile none swap sw,nofail 0 0\n"),
@@ -91,7 +92,7 @@ fn full_cycle(mkfs: &[&str], image_mib: u64) -> Option<(FakeRoot, LoopFs)> {
     if !root_or_skip(&[mkfs[0], "losetup", "blkid", "swaplabel"]) {
         return None;
     }
-    let root = FakeRoot::live();
+    let root = live_root();
     let fs = LoopFs::new(mkfs, image_mib, 1, &root.join("/mnt"));
     let h = host(&root);
     let r = ensure_swap_file(&h, &spec(32 * MIB), &policy(Risk::Additive));
@@ -125,16 +126,15 @@ fn full_cycle(mkfs: &[&str], image_mib: u64) -> Option<(FakeRoot, LoopFs)> {
 
     let r = remove_swap_file(
         &h,
-        &RemoveOptions {
-            path: FILE.into(),
-            ..RemoveOptions::default()
-        },
+        &with(RemoveOptions::default(), |it| {
+            it.path = FILE.into();
+        }),
         &policy(Risk::Destructive),
     );
     assert!(r.is_ok(), "{:?}\n{:#?}", r.error, r.steps);
     assert!(real_swaps_under(&fs.mount).is_empty());
     assert!(!root.join(FILE).exists());
-    assert!(!root.fstab().contains(FILE));
+    assert!(!root.read("/etc/fstab").contains(FILE));
     Some((root, fs))
 }
 
@@ -156,7 +156,7 @@ fn btrfs_create_resize_remove_with_nocow() {
     if !root_or_skip(&["mkfs.btrfs", "lsattr"]) {
         return;
     }
-    let root = FakeRoot::live();
+    let root = live_root();
     let fs = LoopFs::new(&["mkfs.btrfs", "-q", "-f"], 256, 1, &root.join("/mnt"));
     let h = host(&root);
     let r = ensure_swap_file(&h, &spec(32 * MIB), &policy(Risk::Additive));
@@ -179,7 +179,7 @@ fn ext2_without_fallocate_falls_back_to_zeros() {
     if !root_or_skip(&["mkfs.ext2"]) {
         return;
     }
-    let root = FakeRoot::live();
+    let root = live_root();
     let fs = LoopFs::new(&["mkfs.ext2", "-q", "-F"], 128, 1, &root.join("/mnt"));
     let r = ensure_swap_file(&host(&root), &spec(32 * MIB), &policy(Risk::Additive));
     assert!(r.is_ok(), "{:?}\n{:#?}", r.error, r.steps);
@@ -199,7 +199,7 @@ fn tmpfs_is_refused_clearly() {
     if !root_or_skip(&[]) {
         return;
     }
-    let root = FakeRoot::live();
+    let root = live_root();
     let mnt = root.join("/mnt");
     sh(
         "mount",
@@ -224,7 +224,7 @@ fn tmpfs_is_refused_clearly() {
     let msg = r.error.unwrap().to_string();
     assert!(msg.contains("tmpfs"), "{msg}");
     assert!(!root.join(FILE).exists());
-    assert!(!root.fstab().contains(FILE));
+    assert!(!root.read("/etc/fstab").contains(FILE));
 }
 
 #[test]
@@ -233,7 +233,7 @@ fn multi_device_btrfs_is_refused() {
     if !root_or_skip(&["mkfs.btrfs"]) {
         return;
     }
-    let root = FakeRoot::live();
+    let root = live_root();
     let fs = LoopFs::new(
         &["mkfs.btrfs", "-q", "-f", "-d", "single", "-m", "single"],
         256,
@@ -263,7 +263,7 @@ fn reset(root: &FakeRoot, fs: &LoopFs) {
         }
     }
     let _ = std::fs::remove_file(root.join(RECORD));
-    root.write_fstab("# fstab of a test root\n");
+    root.fstab("# fstab of a test root\n");
 }
 
 trait SwapoffPath {
@@ -272,7 +272,7 @@ trait SwapoffPath {
 
 impl SwapoffPath for LiveSystem {
     fn swapoff_path(&self, p: &Path) {
-        use hostfix::host::System;
+        use hostfix::testing::System;
         self.swapoff(p).unwrap();
     }
 }
@@ -288,7 +288,7 @@ fn every_state_converges_on_disk() {
     if !root_or_skip(&["mkfs.ext4", "fallocate", "dd"]) {
         return;
     }
-    let root = FakeRoot::live();
+    let root = live_root();
     let fs = LoopFs::ext4(&root.join("/mnt"));
     let h = host(&root);
     let file = root.join(FILE);
@@ -356,7 +356,7 @@ fn every_state_converges_on_disk() {
             Box::new(|| {
                 make(16 * MIB);
                 std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
-                root.write_fstab("# fstab of a test root\n");
+                root.fstab("# fstab of a test root\n");
             }),
         ),
         (
@@ -370,7 +370,7 @@ fn every_state_converges_on_disk() {
             "hostfix's line twice",
             Box::new(|| {
                 make(16 * MIB);
-                root.write_fstab(
+                root.fstab(
                     "/mnt/swapfile none swap sw,nofail 0 0\n# comment\n\
                      /mnt/swapfile none swap sw,nofail 0 0\n",
                 );
@@ -400,7 +400,7 @@ fn a_swap_file_hostfix_did_not_make_is_never_touched() {
     if !root_or_skip(&["mkfs.ext4", "mkswap", "fallocate"]) {
         return;
     }
-    let root = FakeRoot::live();
+    let root = live_root();
     let fs = LoopFs::ext4(&root.join("/mnt"));
     let h = host(&root);
     let file = root.join(FILE);
@@ -419,7 +419,7 @@ fn a_swap_file_hostfix_did_not_make_is_never_touched() {
         }
         sh("fallocate", &["-l", "16M", &f]);
         mkswap(&file, 0o600);
-        root.write_fstab("# mine\n/mnt/swapfile none swap pri=5,noauto 0 0\n");
+        root.fstab("# mine\n/mnt/swapfile none swap pri=5,noauto 0 0\n");
         let before = snapshot(root.path());
         let before: Vec<_> = before
             .into_iter()
@@ -433,10 +433,9 @@ fn a_swap_file_hostfix_did_not_make_is_never_touched() {
             assert!(msg.contains("hostfix did not create it"), "{msg}");
             let r = remove_swap_file(
                 &h,
-                &RemoveOptions {
-                    path: FILE.into(),
-                    ..RemoveOptions::default()
-                },
+                &with(RemoveOptions::default(), |it| {
+                    it.path = FILE.into();
+                }),
                 &policy(risk),
             );
             assert_eq!(r.exit_code(), 3, "{replaced} {risk}: {:?}", r.error);
@@ -457,17 +456,11 @@ fn crashes_between_steps_converge() {
     if !root_or_skip(&["mkfs.ext4"]) {
         return;
     }
-    let root = FakeRoot::live();
+    let root = live_root();
     let fs = LoopFs::ext4(&root.join("/mnt"));
     let real = root.join(FILE);
     // Crash at swapon (after create, allocate, header).
-    let flaky = Arc::new(Flaky::default());
-    flaky
-        .fail_swapon_of
-        .lock()
-        .unwrap()
-        .push((real.clone(), Errno::EIO));
-    let fh = Host::with_system(root.path(), flaky.clone());
+    let fh = Host::with_system(root.path(), flaky_swapon(&real, Errno::EIO));
     let r = ensure_swap_file(&fh, &spec(16 * MIB), &policy(Risk::Additive));
     assert_eq!(r.exit_code(), 1);
     assert!(real_swaps_under(&fs.mount).is_empty());
@@ -476,11 +469,7 @@ fn crashes_between_steps_converge() {
     assert_active(&root, &fs, 16 * MIB);
 
     // Crash in the middle of a swap-over: the temp area is on, the file off and resized.
-    flaky
-        .fail_swapon_of
-        .lock()
-        .unwrap()
-        .push((real.clone(), Errno::EIO));
+    let fh = Host::with_system(root.path(), flaky_swapon(&real, Errno::EIO));
     let r = ensure_swap_file(&fh, &spec(32 * MIB), &policy(Risk::Disruptive));
     assert_eq!(r.exit_code(), 1, "{:#?}", r.steps);
     let on = real_swaps_under(&fs.mount);
@@ -501,7 +490,7 @@ fn kill_dash_nine_at_any_moment_converges() {
     if !root_or_skip(&["mkfs.ext2"]) {
         return;
     }
-    let root = FakeRoot::live();
+    let root = live_root();
     // ext2: no fallocate, so the file is written with zeros and there is time to die in.
     let fs = LoopFs::new(&["mkfs.ext2", "-q", "-F"], 256, 1, &root.join("/mnt"));
     let bin = env!("CARGO_BIN_EXE_hostfix");
@@ -562,7 +551,7 @@ fn a_file_bind_mounted_over_the_path_is_refused() {
     if !root_or_skip(&["mkfs.ext4", "mount", "umount"]) {
         return;
     }
-    let root = FakeRoot::live();
+    let root = live_root();
     let fs = LoopFs::ext4(&root.join("/mnt"));
     let h = host(&root);
     // hostfix's own file, then another file bind-mounted over its path.
@@ -595,10 +584,9 @@ fn a_file_bind_mounted_over_the_path_is_refused() {
         );
         let r = remove_swap_file(
             &h,
-            &RemoveOptions {
-                path: FILE.into(),
-                ..RemoveOptions::default()
-            },
+            &with(RemoveOptions::default(), |it| {
+                it.path = FILE.into();
+            }),
             &policy(risk),
         );
         assert_eq!(r.exit_code(), 3, "{risk}: {:?}", r.error);
@@ -638,7 +626,7 @@ fn a_resize_killed_for_real_converges_and_doctor_names_the_fix() {
     if !root_or_skip(&["mkfs.ext2"]) {
         return;
     }
-    let root = FakeRoot::live();
+    let root = live_root();
     // ext2: no fallocate, so both areas are written with zeros and there is time to die.
     // 4 KiB blocks: on 1 KiB blocks the kernel uses only the pages whose blocks happen to
     // be page-aligned, which after a resize can be a third of the file.
@@ -707,20 +695,25 @@ fn a_resize_killed_for_real_converges_and_doctor_names_the_fix() {
         // that names (and would persist) the temporary area.
         let d = hostfix::doctor::diagnose(
             &h,
-            &hostfix::doctor::DoctorOptions {
-                ports: vec![],
-                disk_paths: vec![],
-                state_dir: "/state".into(),
-                ..Default::default()
-            },
+            &with(hostfix::doctor::DoctorOptions::default(), |it| {
+                it.ports = vec![];
+                it.disk_paths = vec![];
+                it.state_dir = "/state".into();
+            }),
             &policy(Risk::ReadOnly),
         )
         .result;
-        // (The test root's /proc is the machine's: only this test's file counts.)
+        // (The test root's /proc is the machine's: only this test's file counts. Swap
+        // areas of other roots, another test's for instance, show with their real path,
+        // which may end in /mnt/swapfile too: a finding is ours when it names a host path
+        // under this root's /mnt, never when it merely contains FILE. Running a foreign
+        // finding's fix here would make and swap on a file for it.)
         let ours: Vec<_> = d
             .findings
             .iter()
-            .filter(|f| f.title.contains(FILE) || f.title.contains("swapover"))
+            .filter(|f| {
+                f.title.starts_with("swap file /mnt/") || f.title.contains(" persists /mnt/")
+            })
             .collect();
         let fixes: Vec<_> = ours.iter().filter_map(|f| f.fix.clone()).collect();
         for fix in &fixes {
@@ -738,7 +731,7 @@ fn a_resize_killed_for_real_converges_and_doctor_names_the_fix() {
             code == 0 || (code == 3 && out.contains("needs --max-risk disruptive")),
             "{state}: exit {code}\n{out}{err}"
         );
-        assert!(!root.fstab().contains("swapover"), "{state}");
+        assert!(!root.read("/etc/fstab").contains("swapover"), "{state}");
         let temp_on = real_swaps_under(&fs.mount)
             .iter()
             .any(|e| e.path.ends_with(".swapfile.hostfix-swapover"));
@@ -773,7 +766,7 @@ fn data_and_symlinks_are_never_touched() {
     if !root_or_skip(&["mkfs.ext4"]) {
         return;
     }
-    let root = FakeRoot::live();
+    let root = live_root();
     let fs = LoopFs::ext4(&root.join("/mnt"));
     let h = host(&root);
     std::fs::write(root.join("/mnt/precious"), b"do not lose me").unwrap();
@@ -791,10 +784,9 @@ fn data_and_symlinks_are_never_touched() {
         assert_eq!(r.exit_code(), 3);
         let r = remove_swap_file(
             &h,
-            &RemoveOptions {
-                path: FILE.into(),
-                ..RemoveOptions::default()
-            },
+            &with(RemoveOptions::default(), |it| {
+                it.path = FILE.into();
+            }),
             &policy(risk),
         );
         assert_eq!(r.exit_code(), 3);
@@ -824,7 +816,7 @@ fn cli_contract_json_and_exit_codes() {
     if !root_or_skip(&["mkfs.ext4"]) {
         return;
     }
-    let root = FakeRoot::live();
+    let root = live_root();
     let fs = LoopFs::ext4(&root.join("/mnt"));
     let base = ["swap", "ensure", "--path", FILE, "--keep-free", "8M"];
     let with = |extra: &[&'static str]| -> Vec<&str> {
@@ -899,7 +891,7 @@ fn eight_concurrent_runs_leave_one_swap_and_one_line() {
     if !root_or_skip(&["mkfs.ext4"]) {
         return;
     }
-    let root = FakeRoot::live();
+    let root = live_root();
     let fs = LoopFs::ext4(&root.join("/mnt"));
     let bin = env!("CARGO_BIN_EXE_hostfix");
     let children: Vec<_> = (0..8)

@@ -13,6 +13,7 @@ use crate::reboot::{self, GuardVerdict, RebootMethod, RebootSpec, Rules};
 
 /// What the ladder asks of the reboot guard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct RebootRequest {
     /// A key for the guard's once-only rule: one reboot per container
     /// (`container-rm-<full id>`).

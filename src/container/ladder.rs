@@ -27,12 +27,14 @@ use serde::Serialize;
 use crate::engine::{ContainerInfo, Status, short_id};
 use crate::plan::Risk;
 
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))] // used by hostfix::testing
 pub use super::gate::{NoRebootGate, RebootGate, RebootRequest};
 use super::procs::{ContainerProcess, Futility, Shim};
 
 /// One rung of the ladder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum ContainerRung {
     /// `docker unpause`: only for a container the engine paused (its cgroup is frozen).
     Unpause,
@@ -218,6 +220,7 @@ pub struct LadderEnv {
 /// What the ladder does with a rung, given what it sees.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "decision", content = "why", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum RungDecision {
     /// Take it.
     Try,
@@ -297,6 +300,7 @@ pub fn decide(rung: ContainerRung, o: &Observation, env: &LadderEnv) -> RungDeci
 
 /// One rung as planned from an observation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct RungPlan {
     /// The rung.
     pub rung: ContainerRung,
@@ -328,6 +332,7 @@ pub fn plan_ladder(o: &Observation, env: &LadderEnv, names: &Names, cap: Risk) -
 }
 
 /// The rung that would be tried after `after` (pure), if `after` did not remove it.
+#[cfg_attr(not(feature = "testing"), allow(dead_code))] // used by hostfix::testing
 pub fn next_rung(after: ContainerRung, o: &Observation, env: &LadderEnv) -> Option<ContainerRung> {
     ContainerRung::LADDER
         .iter()

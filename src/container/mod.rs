@@ -7,13 +7,14 @@
 //! reason, the reboot only through the reboot guard ([`GuardedReboot`], or any
 //! [`RebootGate`]).
 //!
-//! [`diagnose`] adds `doctor`'s findings: containers that are dead, stuck in removal,
-//! restarting in a loop, not started because their host port is taken, processes of a
-//! container the engine no longer lists, and processes that no signal can reach.
+//! [`crate::doctor::diagnose`] reports, from this module: containers that are dead,
+//! stuck in removal, restarting in a loop, not started because their host port is taken,
+//! processes of a container the engine no longer lists, and processes that no signal can
+//! reach.
 //!
-//! The engine is reached through [`crate::engine`], the client `port` uses too (`docker`
-//! found by [`crate::program`], under coreutils `timeout`); errors keep the engine's own
-//! message.
+//! The engine is reached through one client, the one `port` uses too (`docker` found on
+//! the host's `PATH` or its standard directories, under coreutils `timeout`); errors keep
+//! the engine's own message.
 //!
 //! ```no_run
 //! use hostfix::container::{self, GuardedReboot, RemoveOptions};
@@ -34,26 +35,21 @@
 
 pub(crate) mod diag;
 mod gate;
-pub mod ladder;
-mod options;
-pub mod procs;
+pub(crate) mod ladder;
+pub(crate) mod options;
+pub(crate) mod procs;
 pub(crate) mod record;
 mod remove;
+mod render;
 mod resolve;
 mod rungs;
 
 pub use crate::error::ContainerError;
 
-pub use crate::engine::{ContainerInfo, Engine, PsEntry, PublishedPort, Status};
-pub use diag::{
-    ContainerFacts, ContainerSummary, PortHolderSummary, PortHolders, blocked_ports, diagnose,
-    findings, findings_with_holders, port_holders,
-};
-pub use gate::GuardedReboot;
-pub use ladder::{
-    ContainerRung, LadderEnv, NoRebootGate, Observation, RebootGate, RebootRequest, RungDecision,
-    RungPlan, decide, plan_ladder,
-};
-pub use procs::{ContainerProcess, Futility, Shim};
-pub use record::{RebootEvidence, RebootRecord};
-pub use remove::{NextContainerRung, Removal, RemoveOptions, remove, validate_target};
+pub use crate::engine::Status;
+pub(crate) use diag::{blocked_ports, diagnose};
+pub use gate::{GuardedReboot, NoRebootGate, RebootGate, RebootRequest};
+pub use ladder::{ContainerRung, RungDecision, RungPlan};
+pub use procs::{ContainerProcess, Futility, Sampling, Shim};
+pub use record::RebootEvidence;
+pub use remove::{NextContainerRung, Removal, RemoveOptions, remove};

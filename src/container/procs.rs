@@ -14,6 +14,7 @@ use crate::process;
 
 /// A process that belongs to a container (its cgroup holds the container's id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ContainerProcess {
     /// Host pid.
     pub pid: i32,
@@ -32,6 +33,7 @@ pub struct ContainerProcess {
 
 /// A containerd shim process serving a container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Shim {
     /// Host pid.
     pub pid: i32,
@@ -242,6 +244,7 @@ pub fn scan_pids(host: &Host, pids: Vec<i32>) -> ProcTable {
 /// Why signals cannot end a container's processes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Futility {
     /// Processes stayed in uninterruptible sleep (`D`) in every sample: they take no
     /// signal, SIGKILL included, until their I/O returns.
@@ -365,11 +368,14 @@ pub fn frozen(host: &Host, procs: &[ContainerProcess]) -> Option<Futility> {
 }
 
 /// How many times, and how far apart, processes are sampled before `D` counts as stuck.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Sampling {
-    /// Samples taken (the first is the scan itself).
+    /// Samples taken (the first is the scan itself). Default 3.
     pub samples: u32,
-    /// Time between samples.
+    /// Time between samples. Default 300 ms.
+    #[serde(deserialize_with = "crate::de::duration")]
     pub interval: Duration,
 }
 

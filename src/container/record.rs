@@ -56,6 +56,7 @@ pub struct RebootRecord {
 
 /// What the ladder knows of an earlier reboot it asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct RebootEvidence {
     /// The boot the reboot was asked in.
     pub requested_in_boot: String,

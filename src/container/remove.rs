@@ -17,7 +17,7 @@ use super::ladder::{
     ContainerRung, LadderEnv, Names, Observation, RebootGate, RebootRequest, RungPlan, plan_ladder,
     restart_hits,
 };
-pub use super::options::{RemoveOptions, validate_target};
+pub use super::options::RemoveOptions;
 use super::procs::{ContainerProcess, Futility, Shim};
 use super::record::{RebootEvidence, RebootRecord, read_record, remove_record, write_record};
 use super::resolve::{Resolved, resolve};
@@ -25,6 +25,7 @@ use super::rungs::{BoundRung, Ctx, Gone};
 
 /// The next rung, as reported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct NextContainerRung {
     /// The rung.
     pub rung: ContainerRung,
@@ -36,6 +37,7 @@ pub struct NextContainerRung {
 
 /// What `container rm` found and did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Removal {
     /// The container as asked for.
     pub target: String,
@@ -70,15 +72,66 @@ pub struct Removal {
     pub reboot: Option<RebootEvidence>,
     /// What remains of it, when it is not gone.
     pub remains: Option<String>,
+    /// Whether this was a dry run (its rendering then shows the planned ladder). Not in
+    /// the JSON: the report's `dry_run` says it.
+    #[serde(skip)]
+    pub(crate) dry_run: bool,
 }
 
-/// Removes a stuck container by the ladder, verifying after each rung.
+/// Removes a stuck container by the ladder, verifying after each rung (`hostfix
+/// container rm`; its cap is [`RemoveOptions::default_cap`], disruptive). The reboot
+/// rung goes through `gate`: [`GuardedReboot`](super::GuardedReboot) (the reboot guard:
+/// one reboot per container, ever), [`NoRebootGate`](super::NoRebootGate), or a
+/// caller's own [`RebootGate`].
 ///
 /// The report's result says which rung removed it, or which rung would come next and
 /// its risk. Exit codes through [`Report::exit_code`]: 0 gone (already gone:
 /// `changed: false`), 3 the next rung is above the cap or the guard refused it, 1 a rung
 /// failed in a way that stops the ladder (the engine does not answer, a restart failed,
 /// not root), or the host is rebooting to clear it.
+///
+/// # Example
+///
+/// A fake engine (the recorder's run hook answers `docker`) where `docker stop` works:
+/// the first rung removes the container, verified gone.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use hostfix::container::{remove, NoRebootGate, RemoveOptions, ContainerRung};
+/// use hostfix::testing::{CmdOutput, FakeRoot};
+/// use hostfix::Policy;
+///
+/// const ID: &str = "4c01db0b339c8b7f9e1e6d2f7a3b5c9d0e8f1a2b3c4d5e6f7a8b9c0d1e2f3a4b";
+/// let root = FakeRoot::new();
+/// root.program("/usr/bin/docker");
+/// let (host, rec) = root.host();
+/// let running = Arc::new(Mutex::new(true));
+/// let up = running.clone();
+/// rec.on_run(move |cmd| {
+///     let listed = *up.lock().unwrap();
+///     let out = match cmd.args.first().map(String::as_str)? {
+///         "ps" if listed => format!(r#"{{"ID":"{ID}","Names":"web","State":"running"}}"#),
+///         "ps" => String::new(),
+///         "container" if listed => format!(
+///             r#"{{"Id":"{ID}","Name":"/web","State":{{"Status":"running","Running":true}}}}"#
+///         ),
+///         "container" => return Some(CmdOutput::failed(1, "No such container: web")),
+///         "stop" => {
+///             *up.lock().unwrap() = false;
+///             "web".into()
+///         }
+///         _ => return None, // docker rm, docker info: success, no output
+///     };
+///     Some(CmdOutput::ok(out + "\n"))
+/// });
+///
+/// let opts = RemoveOptions::new("web");
+/// let policy = Policy::new(opts.default_cap()).state_dir("/state");
+/// let report = remove(&host, &opts, &policy, &NoRebootGate);
+/// assert!(report.is_ok(), "{report}");
+/// assert_eq!(report.result.removed_by, Some(ContainerRung::Stop));
+/// assert!(report.result.gone);
+/// ```
 pub fn remove(
     host: &Host,
     opts: &RemoveOptions,
@@ -88,6 +141,7 @@ pub fn remove(
     let mut run = Runner::new("container rm", host, policy);
     let mut out = Removal {
         target: opts.target.clone(),
+        dry_run: policy.dry_run,
         ..Removal::default()
     };
     let res = walk(&mut run, opts, gate, &mut out);
@@ -403,7 +457,7 @@ fn report_unusable(run: &mut Runner<'_>, unusable: &[Error]) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::super::options::validate_target;
 
     #[test]
     fn targets() {

@@ -19,9 +19,11 @@ use crate::error::Result;
 use crate::host::{Cmd, CmdOutput, Host};
 use crate::program;
 
+#[cfg(any(test, feature = "testing"))]
+pub use parse::state_from_status_text;
 pub use parse::{
     ContainerInfo, PsEntry, PublishedPort, Status, is_full_id, parse_inspect, parse_live_restore,
-    parse_ps, ports_in_use_from_error, short_id, state_from_status_text,
+    parse_ps, ports_in_use_from_error, short_id,
 };
 
 /// Why an engine command did not succeed, read from its exit status and stderr.
@@ -182,6 +184,7 @@ impl Engine {
     }
 
     /// The command that runs `args` with the given time limit.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))] // used by hostfix::testing
     pub fn cmd(&self, args: &[&str], limit: Duration) -> Cmd {
         wrap(&self.timeout, &self.program, args, limit)
     }

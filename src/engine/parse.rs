@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 
 /// What state the engine says a container is in (`State.Status`, `docker ps` `State`).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Status {
     /// Created, never started (or its start failed).
     Created,
@@ -168,6 +169,7 @@ impl ContainerInfo {
     }
 
     /// The first 12 hex digits of the id, as `docker ps` shows it.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))] // used by hostfix::testing
     pub fn short_id(&self) -> &str {
         short_id(&self.id)
     }

@@ -40,6 +40,7 @@ impl ErrorKind {
 
 /// Why a step was not taken although it was needed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Refusal {
     /// The next step is riskier than the policy allows.
     #[error("{action}: needs --max-risk {needed} (the cap is {cap})")]
@@ -111,6 +112,7 @@ pub enum Refusal {
 
 /// Every error hostfix returns.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The input is unusable.
     #[error(transparent)]
@@ -209,7 +211,7 @@ fn command_failure(status: &Option<i32>, stderr: &str, spawn: &Option<String>) -
 }
 
 /// Classifies a module error for the exit code.
-pub trait Classify {
+pub(crate) trait Classify {
     /// The kind of failure.
     fn kind(&self) -> ErrorKind;
 }

@@ -11,6 +11,7 @@ use crate::net::Proto;
 
 /// Errors of the swap operations (failures of the host, not of the input: exit 1).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SwapError {
     /// `swapon` returned success but `/proc/swaps` does not list the file.
     #[error("swapon {path}: returned success but /proc/swaps does not list it")]
@@ -50,6 +51,7 @@ impl Classify for SwapError {
 
 /// Errors of this module.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PortError {
     /// Every allowed step was taken and the port still does not bind.
     #[error("port {port}/{proto} is still held after every allowed step: {holders}")]
@@ -97,6 +99,7 @@ impl Classify for PortError {
 
 /// Errors of this module.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PackageError {
     /// No package database of a supported manager was found.
     #[error(
@@ -139,6 +142,7 @@ impl Classify for PackageError {
 
 /// Errors of this module.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RebootError {
     /// The orderly request (`systemctl reboot`, ...) failed, and no fallback was allowed.
     #[error(
@@ -184,6 +188,7 @@ impl Classify for RebootError {
 
 /// Errors of this module.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ContainerError {
     /// `systemctl restart` of containerd or docker failed.
     #[error("restarting {unit} failed: {message}")]
@@ -223,6 +228,7 @@ impl Classify for ContainerError {
 /// Errors of the engine client: no engine, an engine that does not answer or refuses us,
 /// a failed or hung engine command. Each keeps the engine's own message.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EngineError {
     /// There is no `docker` program on the host.
     #[error("no container engine CLI found: `docker` is not in PATH")]

@@ -43,7 +43,9 @@ use crate::host::Host;
 use crate::port::{Holders, WhoSpec};
 
 pub use probe::{Outcome, Probe, ProbeLimits};
-pub use request::{Answerer, Interest, PortRequest, UnitEvidence};
+#[cfg(any(test, feature = "testing"))]
+pub use request::Answerer;
+pub use request::{Interest, PortRequest, UnitEvidence};
 pub use sources::{ContainerEvidence, KernelLog, SourceReport, SourceStatus};
 
 /// How long and how much each source may take.

@@ -81,6 +81,7 @@ impl Psi {
 
     /// Whether tasks stall on memory enough to matter: some ≥ 10% over a minute, or all
     /// tasks ≥ 5% over 10 s.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))] // used by hostfix::testing
     pub fn stalling(&self) -> bool {
         self.some.avg60 >= 10.0 || self.full.is_some_and(|f| f.avg10 >= 5.0)
     }

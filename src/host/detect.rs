@@ -14,7 +14,7 @@ pub enum InitSystem {
 
 impl Host {
     /// The init system.
-    pub fn init_system(&self) -> InitSystem {
+    pub(crate) fn init_system(&self) -> InitSystem {
         if self.path("/run/systemd/system").is_dir() {
             InitSystem::Systemd
         } else {
@@ -28,7 +28,7 @@ impl Host {
     /// `/run/.containerenv`, and `/.dockerenv`. `/.dockerenv` alone is weak evidence (VM
     /// images built with Docker keep it), so it counts only when the root filesystem is an
     /// overlay as Docker mounts it, or PID 1's cgroup names Docker.
-    pub fn container(&self) -> Option<String> {
+    pub(crate) fn container(&self) -> Option<String> {
         if let Ok(Some(s)) = self.read_opt("/run/systemd/container") {
             let s = s.trim();
             if !s.is_empty() {

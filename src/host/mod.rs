@@ -3,13 +3,16 @@
 //!
 //! Readers take the host's root, so tests point a [`Host`] at a tempdir of fixture files
 //! (`proc/meminfo`, `etc/fstab`, ...). Everything that changes the live system or runs a
-//! command goes through the [`System`] trait: [`LiveSystem`] does it for real,
-//! [`RecordingSystem`] records what would have run and answers from a script.
-
+//! command goes through one seam: the real system on a live host, and with the
+//! `testing` feature a recording one that tests give behaviours to
+//! (`hostfix::testing::RecordingSystem`, on a `hostfix::testing::FakeRoot`).
 //!
-//! Split by concern: [`system`] (the seam, the real system, commands), [`recording`] (the
-//! recording fake), [`detect`] (init system and container detection), [`proc_stat`] (the
-//! one `/proc/PID/stat` parser, which the live signal's pid check needs).
+//! [`Errno`] and [`Signal`] are re-exported from `nix`, so the errors and results that
+//! carry them can be matched without depending on `nix`.
+//!
+//! Split by concern (private): `system` (the seam, the real system, commands),
+//! `recording` (the recording fake), `detect` (init system and container detection),
+//! `proc_stat` (the one `/proc/PID/stat` parser, which the live signal's pid check needs).
 
 use std::ffi::OsString;
 use std::fmt;
@@ -19,13 +22,20 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 
 mod detect;
-pub mod proc_stat;
-mod recording;
-mod system;
+pub(crate) mod proc_stat;
+#[cfg(any(test, feature = "testing"))]
+pub(crate) mod recording;
+pub(crate) mod system;
 
-pub use detect::{InitSystem, container_from_environ, root_fs_type};
-pub use recording::{Call, RecordingSystem};
-pub use system::{Cmd, CmdOutput, LiveSystem, System};
+pub use nix::errno::Errno;
+pub use nix::sys::signal::Signal;
+
+pub(crate) use detect::InitSystem;
+#[cfg(test)]
+pub(crate) use detect::{container_from_environ, root_fs_type};
+#[cfg(any(test, feature = "testing"))]
+pub(crate) use recording::RecordingSystem;
+pub(crate) use system::{Cmd, CmdOutput, LiveSystem, System};
 
 /// A host: the root its files are read from, the seam its changes go through, and the
 /// owner its system files (a swap file, hostfix's state) belong to.
@@ -70,16 +80,37 @@ impl Host {
         }
     }
 
-    /// A fake host: files read under `root`, calls recorded by a fresh
-    /// [`RecordingSystem`]; its files are expected to belong to the running user.
-    pub fn fake(root: impl Into<PathBuf>) -> Self {
-        Host::with_system(root, Arc::new(RecordingSystem::new()))
+    /// The machine this runs on, with its files read and written under `root` instead
+    /// of `/` (an image being prepared, a chroot): system calls and commands still act
+    /// on the running kernel. Its files are expected to belong to the running user
+    /// unless `root` is `/` ([`Host::with_owner`] changes that).
+    pub fn live_at(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        if root == Path::new("/") {
+            return Host::live();
+        }
+        Host::on(root, Arc::new(LiveSystem))
     }
 
-    /// A host with this root and this system. Its files are expected to belong to root
+    /// A fake host: files read under `root`, calls recorded by a fresh
+    /// `RecordingSystem`; its files are expected to belong to the running user. For
+    /// tests (the `testing` feature; `hostfix::testing::FakeRoot::host` gives the
+    /// recorder too).
+    #[cfg(any(test, feature = "testing"))]
+    pub fn fake(root: impl Into<PathBuf>) -> Self {
+        Host::on(root, Arc::new(RecordingSystem::new()))
+    }
+
+    /// A host with this root and this system (the `testing` feature: a
+    /// `hostfix::testing::RecordingSystem`). Its files are expected to belong to root
     /// when `root` is `/`, and to the running user otherwise ([`Host::with_owner`]
     /// changes that).
+    #[cfg(any(test, feature = "testing"))]
     pub fn with_system(root: impl Into<PathBuf>, system: Arc<dyn System>) -> Self {
+        Host::on(root, system)
+    }
+
+    fn on(root: impl Into<PathBuf>, system: Arc<dyn System>) -> Self {
         let root = root.into();
         let owner = default_owner(&root);
         Host {
@@ -113,12 +144,12 @@ impl Host {
     }
 
     /// The seam for changes and commands.
-    pub fn system(&self) -> &dyn System {
+    pub(crate) fn system(&self) -> &dyn System {
         self.system.as_ref()
     }
 
     /// A host path (`/etc/fstab`) joined to the root.
-    pub fn path(&self, host_path: impl AsRef<Path>) -> PathBuf {
+    pub(crate) fn path(&self, host_path: impl AsRef<Path>) -> PathBuf {
         let p = host_path.as_ref();
         let rel = p.strip_prefix("/").unwrap_or(p);
         if rel.as_os_str().is_empty() {
@@ -128,7 +159,7 @@ impl Host {
     }
 
     /// The host path for a path under the root (the inverse of [`Host::path`]).
-    pub fn host_path(&self, real: &Path) -> PathBuf {
+    pub(crate) fn host_path(&self, real: &Path) -> PathBuf {
         match real.strip_prefix(&self.root) {
             Ok(rel) => Path::new("/").join(rel),
             Err(_) => real.to_path_buf(),
@@ -139,7 +170,7 @@ impl Host {
     ///
     /// # Errors
     /// [`Error::Io`] with the host path.
-    pub fn read(&self, host_path: impl AsRef<Path>) -> Result<String> {
+    pub(crate) fn read(&self, host_path: impl AsRef<Path>) -> Result<String> {
         let p = host_path.as_ref();
         std::fs::read_to_string(self.path(p)).map_err(|e| Error::io("reading", p, e))
     }
@@ -148,7 +179,7 @@ impl Host {
     ///
     /// # Errors
     /// [`Error::Io`] for any failure other than "not found".
-    pub fn read_opt(&self, host_path: impl AsRef<Path>) -> Result<Option<String>> {
+    pub(crate) fn read_opt(&self, host_path: impl AsRef<Path>) -> Result<Option<String>> {
         match self.read(host_path) {
             Ok(s) => Ok(Some(s)),
             Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
@@ -162,7 +193,7 @@ impl Host {
     ///
     /// # Errors
     /// [`Error::Command`] with the exit status and stderr otherwise.
-    pub fn run_ok(&self, cmd: &Cmd) -> Result<CmdOutput> {
+    pub(crate) fn run_ok(&self, cmd: &Cmd) -> Result<CmdOutput> {
         let out = self.system.run(cmd)?;
         if out.success() {
             Ok(out)
@@ -172,7 +203,7 @@ impl Host {
     }
 
     /// Whether hostfix runs as root.
-    pub fn is_root(&self) -> bool {
+    pub(crate) fn is_root(&self) -> bool {
         self.system.euid() == 0
     }
 
@@ -180,7 +211,7 @@ impl Host {
     ///
     /// # Errors
     /// [`Error::Io`] when it cannot be read.
-    pub fn kernel_release(&self) -> Result<String> {
+    pub(crate) fn kernel_release(&self) -> Result<String> {
         Ok(self.read("/proc/sys/kernel/osrelease")?.trim().to_string())
     }
 
@@ -188,7 +219,7 @@ impl Host {
     ///
     /// # Errors
     /// [`Error::Io`] when it cannot be read.
-    pub fn boot_id(&self) -> Result<String> {
+    pub(crate) fn boot_id(&self) -> Result<String> {
         Ok(self
             .read("/proc/sys/kernel/random/boot_id")?
             .trim()
@@ -197,7 +228,7 @@ impl Host {
 }
 
 /// `OsString` of a path, for command arguments.
-pub fn arg(path: &Path) -> String {
+pub(crate) fn arg(path: &Path) -> String {
     OsString::from(path).to_string_lossy().into_owned()
 }
 

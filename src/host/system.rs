@@ -76,6 +76,7 @@ pub struct CmdOutput {
 
 impl CmdOutput {
     /// A successful run that printed `stdout`.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))] // used by hostfix::testing
     pub fn ok(stdout: impl Into<String>) -> Self {
         CmdOutput {
             status: Some(0),
@@ -85,6 +86,7 @@ impl CmdOutput {
     }
 
     /// A run that exited with `status` and printed `stderr`.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))] // used by hostfix::testing
     pub fn failed(status: i32, stderr: impl Into<String>) -> Self {
         CmdOutput {
             status: Some(status),

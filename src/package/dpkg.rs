@@ -179,6 +179,7 @@ impl Dpkg {
     ///
     /// # Errors
     /// [`Error::Io`] when it cannot be read.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))] // used by hostfix::testing
     pub fn status(&self, host: &Host) -> Result<Vec<DpkgEntry>> {
         Ok(parse_dpkg_status(&host.read("/var/lib/dpkg/status")?))
     }

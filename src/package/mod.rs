@@ -21,15 +21,24 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use apk::{Apk, parse_apk_del_simulation, parse_apk_installed, parse_apk_who_owns};
+pub use apk::Apk;
+pub use dpkg::Dpkg;
+pub use pacman::Pacman;
+pub use rpm::Rpm;
+// The parsers, for the tests (`hostfix::testing::package`).
+#[cfg(any(test, feature = "testing"))]
+pub use apk::{parse_apk_del_simulation, parse_apk_installed, parse_apk_who_owns};
+#[cfg(any(test, feature = "testing"))]
 pub use dpkg::{
-    Dpkg, DpkgEntry, list_owns, parse_apt_simulation, parse_dpkg_relation_names, parse_dpkg_status,
+    DpkgEntry, list_owns, parse_apt_simulation, parse_dpkg_relation_names, parse_dpkg_status,
     strip_arch,
 };
+#[cfg(any(test, feature = "testing"))]
 pub use pacman::{
-    Pacman, parse_pacman_breaks, parse_pacman_desc, parse_pacman_hold_pkgs, parse_pacman_relations,
+    parse_pacman_breaks, parse_pacman_desc, parse_pacman_hold_pkgs, parse_pacman_relations,
 };
-pub use rpm::{Rpm, parse_rpm_needed_by, rpm_source_name, split_name_version};
+#[cfg(any(test, feature = "testing"))]
+pub use rpm::{parse_rpm_needed_by, rpm_source_name, split_name_version};
 
 pub use crate::error::PackageError;
 use crate::error::Result;
@@ -37,6 +46,7 @@ use crate::host::{Cmd, CmdOutput, Host};
 
 /// An installed package, as its manager describes it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PackageInfo {
     /// The package's name (without an architecture qualifier).
     pub name: String,

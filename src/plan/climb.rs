@@ -26,6 +26,7 @@ impl<O> Climb<O> {
     ///
     /// # Errors
     /// The error that stopped the climb.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))] // used by hostfix::testing
     pub fn into_result(self) -> Result<(O, Option<usize>)> {
         match self.error {
             Some(e) => Err(e),

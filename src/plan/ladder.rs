@@ -72,7 +72,7 @@ pub trait Rung<O> {
         Need::IfUnmet
     }
     /// Whether it only writes hostfix's own records (a step, but not a change of the
-    /// host; see [`Runner::bookkeeping`](crate::plan::Runner::bookkeeping)).
+    /// host; see `Runner::bookkeeping`).
     fn bookkeeping(&self) -> bool {
         false
     }

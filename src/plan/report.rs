@@ -3,16 +3,31 @@
 
 use serde::Serialize;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 
-use super::{Risk, Step};
+use super::{Outcome, Risk, Step};
 
 /// What an operation did and found.
 ///
 /// Serialized, it is the CLI's JSON document: `operation`, `changed`, `dry_run`,
 /// `max_risk`, `outcome` (`ok|failed|bad-input|refused`), `exit_code`, `error` (a message or
-/// null), `steps`, and the operation's own result fields at the top level.
+/// null), `steps`, and the operation's own result fields at the top level. Displayed
+/// (`{report}`), it is the CLI's human summary: the outcome, the result, the steps that
+/// changed or would change something, and the error.
+///
+/// A report whose [`error`](Report::error) is set is a failure, refusal or bad input:
+/// check [`Report::is_ok`] or [`Report::outcome`]. Dropping a report unread is a
+/// warning (`#[must_use]`), an error under `#![deny(unused_must_use)]`:
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// # use hostfix::resources::{check, CheckSpec};
+/// # use hostfix::{Host, Policy, Risk};
+/// check(&Host::live(), &CheckSpec::default(), &Policy::new(Risk::ReadOnly));
+/// ```
 #[derive(Debug)]
+#[must_use = "a report may hold an error: check is_ok(), outcome() or into_result()"]
+#[non_exhaustive]
 pub struct Report<T> {
     /// The operation's name (`"swap ensure"`).
     pub operation: String,
@@ -36,14 +51,11 @@ impl<T> Report<T> {
         self.error.is_none()
     }
 
-    /// `ok`, or the kind of the error.
-    pub fn outcome(&self) -> &'static str {
-        match self.error.as_ref().map(Error::kind) {
-            None => "ok",
-            Some(ErrorKind::Failed) => "failed",
-            Some(ErrorKind::BadInput) => "bad-input",
-            Some(ErrorKind::Refused) => "refused",
-        }
+    /// [`Outcome::Ok`], or the kind of the error.
+    pub fn outcome(&self) -> Outcome {
+        self.error
+            .as_ref()
+            .map_or(Outcome::Ok, |e| Outcome::from(e.kind()))
     }
 
     /// The CLI exit code: 0 ok, 1 failed, 2 bad input, 3 refused.
@@ -71,7 +83,7 @@ impl<T: Serialize> Serialize for Report<T> {
             changed: bool,
             dry_run: bool,
             max_risk: Risk,
-            outcome: &'static str,
+            outcome: Outcome,
             exit_code: i32,
             error: Option<String>,
             steps: &'a [Step],

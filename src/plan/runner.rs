@@ -8,7 +8,7 @@ use super::{Policy, Report, Risk, Step, StepStatus};
 
 /// How a step went when it was handed to the [`Runner`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exec {
+pub(crate) enum Exec {
     /// The step ran and succeeded.
     Done,
     /// Dry run: the step was recorded as planned and not run.
@@ -17,7 +17,7 @@ pub enum Exec {
 
 /// Walks an operation's steps under a policy and records them.
 #[derive(Debug)]
-pub struct Runner<'h> {
+pub(crate) struct Runner<'h> {
     // `pub(super)`: the ladder (`plan/ladder.rs`) amends the last step it recorded.
     pub(super) operation: String,
     host: &'h Host,
@@ -65,6 +65,7 @@ impl<'h> Runner<'h> {
     }
 
     /// The steps recorded so far.
+    #[cfg(test)]
     pub fn steps(&self) -> &[Step] {
         &self.steps
     }
@@ -289,11 +290,6 @@ impl<'h> Runner<'h> {
         let r = self.step(action, Risk::Additive, reason, apply);
         self.changed = before;
         r
-    }
-
-    /// Marks the host as changed by something recorded outside [`Runner::step`].
-    pub fn mark_changed(&mut self) {
-        self.changed = true;
     }
 
     /// Ends the operation and builds its report.

@@ -143,6 +143,7 @@ impl Cgroup2 {
     }
 
     /// Where it is mounted.
+    #[cfg_attr(not(any(test, feature = "testing")), allow(dead_code))] // tests, benchmarks
     pub fn mount_point(&self) -> &Path {
         &self.point
     }

@@ -16,7 +16,7 @@ use nix::sys::socket::{
 };
 use nix::sys::time::TimeVal;
 
-use super::table::{Listener, Proto, TCP_LISTEN, holds_port};
+use super::table::{Listener, Proto, SocketState, TCP_LISTEN, holds_port};
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
 const NLM_F_REQUEST: u16 = 1;
@@ -180,7 +180,7 @@ fn parse_diag_msg(m: &[u8], proto: Proto) -> Option<Listener> {
         address,
         port,
         v6only,
-        state,
+        state: SocketState::from_raw(state),
         uid,
         inode,
         cgroup_id,
@@ -224,7 +224,7 @@ pub fn sock_diag(proto: Proto, port: u16) -> Result<Vec<Listener>, Errno> {
                 batch
                     .sockets
                     .into_iter()
-                    .filter(|l| l.port == port && l.inode != 0 && holds_port(proto, l.state)),
+                    .filter(|l| l.port == port && l.inode != 0 && holds_port(proto, l.state.raw())),
             );
             if batch.done {
                 break;

@@ -98,6 +98,7 @@ pub fn engine_from_cgroup(cgroup: &str) -> &'static str {
 
 /// The container that holds a port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ContainerRef {
     /// The engine's CLI (`docker`, `podman`, `crictl`).
     pub engine: String,

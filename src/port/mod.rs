@@ -4,7 +4,7 @@
 //! (netlink sock_diag, filtered on state and port in the kernel, with each socket's
 //! cgroup; `/proc/net/*` as the fallback), then the open files of the processes in those
 //! cgroups, or where that does not find them a parallel walk over `/proc/*/fd` that stops
-//! at the last wanted socket ([`scan`]), then each owner classified ([`owner`]): a
+//! at the last wanted socket, then each owner classified ([`OwnerKind`]): a
 //! systemd service, a socket unit
 //! PID 1 holds the socket for, a container (`docker-proxy` or a process in a container's
 //! cgroup), the distro package of its executable, or a bare process.
@@ -21,69 +21,90 @@
 //!
 //! ```no_run
 //! use hostfix::port::{self, FreeSpec, WhoSpec};
-//! use hostfix::{Host, Policy, Risk};
+//! use hostfix::{Host, Policy};
 //!
 //! let host = Host::live();
 //! // "pid 812 nginx (master) and 3 workers, unit nginx.service, package nginx-light"
 //! for g in port::find_holders(&host, &WhoSpec::tcp(80))?.groups {
 //!     println!("{}", g.summary);
 //! }
-//! let spec = FreeSpec { remove_package: true, ..FreeSpec::tcp(80) };
-//! let report = port::free_port(&host, &spec, &Policy::new(Risk::Destructive));
+//! let mut spec = FreeSpec::tcp(80);
+//! spec.remove_package = true; // the consent: the default cap becomes destructive
+//! let report = port::free_port(&host, &spec, &Policy::new(spec.default_cap()));
 //! if let Some(e) = &report.error {
 //!     eprintln!("port 80 not freed (exit {}): {e}", report.exit_code());
 //! }
 //! # Ok::<(), hostfix::Error>(())
 //! ```
+//!
+//! `examples/free_port.rs` is this as a program.
 
-pub mod cgroup;
-pub mod diag;
-pub mod docker;
-mod fds;
-mod free;
-pub mod owner;
-mod relatives;
-mod removal;
-pub mod scan;
-pub mod table;
-
-use std::fmt::Write as _;
+pub(crate) mod cgroup;
+pub(crate) mod diag;
+pub(crate) mod docker;
+pub(crate) mod fds;
+pub(crate) mod findings;
+pub(crate) mod free;
+pub(crate) mod owner;
+pub(crate) mod relatives;
+pub(crate) mod removal;
+mod render;
+pub(crate) mod scan;
+pub(crate) mod table;
 
 use serde::Serialize;
 
-pub use free::{
-    FreeObservation, FreeResult, FreeRung, FreeSpec, RemovalPlan, decide as decide_free, free_port,
-    protected_refusal, signalled, targets, units_of,
-};
-pub use owner::{OwnerGroup, OwnerKind, PortOwner};
-pub use removal::tied_to_family;
+pub use free::{FreeResult, FreeSpec, RemovalPlan, free_port};
+pub use owner::{OwnerGroup, OwnerKind, PortOwner, SocketUnit};
 pub use scan::{CgroupLook, ScanPath, ScanStats};
-pub use table::{Listener, Proto, TableSource};
+pub use table::{Listener, Proto, SocketState, TableSource};
+
+pub use crate::package::PackageInfo;
+pub use docker::ContainerRef;
+pub(crate) use findings::diagnose;
 
 pub use crate::error::PortError;
 use crate::error::{InputError, Result};
-use crate::finding::{Area, Diagnosis, DoctorOptions, Finding, Severity};
 use crate::host::Host;
 use crate::plan::{Policy, Report, Risk, Runner};
 
-/// What [`who`] looks up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What [`who`] looks up: [`WhoSpec::tcp`] or [`WhoSpec::udp`], then the fields.
+///
+/// Read from a config (`serde`), only `port` is required:
+/// `{"port": 80, "proto": "udp", "exhaustive": true}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct WhoSpec {
-    /// The port.
+    /// The port (1-65535; required).
     pub port: u16,
-    /// The protocol.
+    /// The protocol. Default `tcp`.
+    #[serde(default)]
     pub proto: Proto,
     /// Walk every process instead of stopping at the last wanted socket (finds owners
-    /// that received the socket from outside their process tree and service).
+    /// that received the socket from outside their process tree and service). Default
+    /// `false`.
+    #[serde(default)]
     pub exhaustive: bool,
-    /// Look up the distro package of each owner's executable.
+    /// Look up the distro package of each owner's executable. Default `true`.
+    #[serde(default = "yes")]
     pub packages: bool,
     /// Look among the processes of each socket's cgroup before walking every process
-    /// (live host, cgroup v2; the owners found are the same either way, see [`scan`]).
+    /// (live host, cgroup v2; the owners found are the same either way). Default `true`.
+    #[serde(default = "yes")]
     pub cgroups: bool,
 }
 
+fn yes() -> bool {
+    true
+}
+
 impl WhoSpec {
+    /// The risk cap `hostfix port who` runs under: [`Risk::ReadOnly`] (it only reads).
+    pub fn default_cap(&self) -> Risk {
+        Risk::ReadOnly
+    }
+
     /// A TCP lookup with package names, stopping early.
     pub fn tcp(port: u16) -> Self {
         WhoSpec {
@@ -93,6 +114,14 @@ impl WhoSpec {
             packages: true,
             cgroups: true,
         }
+    }
+
+    /// Checks the spec: the port is not 0.
+    ///
+    /// # Errors
+    /// [`InputError`] for port 0.
+    pub fn validate(&self) -> Result<()> {
+        check_port(self.port)
     }
 
     /// A UDP lookup with package names, stopping early.
@@ -106,6 +135,7 @@ impl WhoSpec {
 
 /// Who holds a port.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Holders {
     /// The port.
     pub port: u16,
@@ -151,6 +181,38 @@ pub(crate) fn check_port(port: u16) -> Result<()> {
 
 /// Finds the sockets holding a port and the processes holding them, classified.
 ///
+/// On a live host the socket table comes from netlink (`/proc/net` when netlink is
+/// refused); on a fake root from its `/proc/net/{tcp,tcp6,udp,udp6}`.
+///
+/// # Example
+///
+/// ```
+/// use hostfix::port::{find_holders, OwnerKind, WhoSpec};
+/// use hostfix::testing::{FakeProcess, FakeRoot};
+///
+/// // A fake host: `python3 -m http.server 80` holds 0.0.0.0:80 (socket inode 4242).
+/// let root = FakeRoot::new();
+/// root.write(
+///     "/proc/net/tcp",
+///     "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   \
+///      0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242\n",
+/// );
+/// root.init().add(
+///     &FakeProcess::new(900, "python3", "/usr/bin/python3")
+///         .cmdline(&["python3", "-m", "http.server", "80"])
+///         .sockets(&[4242]),
+/// );
+/// let (host, rec) = root.host();
+/// # let _ = rec;
+///
+/// let holders = find_holders(&host, &WhoSpec::tcp(80))?;
+/// assert_eq!(holders.owners[0].pid, 900);
+/// assert_eq!(holders.owners[0].kind, OwnerKind::Process);
+/// assert_eq!(holders.groups[0].summary, "pid 900 python3");
+/// assert!(holders.to_string().contains("python3 -m http.server 80"));
+/// # Ok::<(), hostfix::Error>(())
+/// ```
+///
 /// # Errors
 /// [`InputError`] for port 0; [`crate::Error::Io`] or [`crate::Error::Parse`] when
 /// neither netlink nor `/proc/net` can be read.
@@ -185,7 +247,7 @@ pub fn find_holders(host: &Host, spec: &WhoSpec) -> Result<Holders> {
         "port: holders found by {} in {:?}: {}",
         scan.stats.path.as_str(),
         t1.elapsed(),
-        scan_summary(&scan.stats)
+        scan.stats.summary()
     );
     let t2 = std::time::Instant::now();
     h.owners = owner::build_owners(
@@ -215,7 +277,36 @@ pub fn find_holders(host: &Host, spec: &WhoSpec) -> Result<Holders> {
 }
 
 /// `hostfix port who`: every process holding the port, with its unit, package or
-/// container. Read-only.
+/// container. Read-only ([`WhoSpec::default_cap`]): [`find_holders`] as a report.
+///
+/// # Example
+///
+/// ```
+/// use hostfix::port::{who, WhoSpec};
+/// use hostfix::Policy;
+/// use hostfix::testing::{FakeProcess, FakeRoot};
+///
+/// // A fake host: `python3 -m http.server 80` holds 0.0.0.0:80 (socket inode 4242).
+/// let root = FakeRoot::new();
+/// root.write(
+///     "/proc/net/tcp",
+///     "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   \
+///      0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242\n",
+/// );
+/// root.init().add(
+///     &FakeProcess::new(900, "python3", "/usr/bin/python3")
+///         .cmdline(&["python3", "-m", "http.server", "80"])
+///         .sockets(&[4242]),
+/// );
+/// let (host, rec) = root.host();
+/// # let _ = rec;
+///
+/// let spec = WhoSpec::tcp(80);
+/// let report = who(&host, &spec, &Policy::new(spec.default_cap()));
+/// assert!(report.is_ok() && !report.changed);
+/// assert!(!report.result.is_free());
+/// assert!(report.to_string().contains("tcp port 80: 0.0.0.0:80/tcp"));
+/// ```
 pub fn who(host: &Host, spec: &WhoSpec, policy: &Policy) -> Report<Holders> {
     let policy = Policy {
         max_risk: Risk::ReadOnly,
@@ -244,7 +335,7 @@ pub fn who(host: &Host, spec: &WhoSpec, policy: &Policy) -> Report<Holders> {
                     "{} owner(s) in {} process(es) read: {}",
                     h.owners.len(),
                     h.scan.processes,
-                    scan_summary(&h.scan)
+                    h.scan.summary()
                 ),
             );
         }
@@ -252,227 +343,6 @@ pub fn who(host: &Host, spec: &WhoSpec, policy: &Policy) -> Report<Holders> {
     run.finish(res)
 }
 
-/// Which way the holders were found, in words: the cgroups read and why the walk ran.
-pub fn scan_summary(s: &ScanStats) -> String {
-    let cgroups: Vec<String> = s
-        .cgroups
-        .iter()
-        .map(|c| {
-            format!(
-                "cgroup {} ({} process(es){})",
-                c.path.clone().unwrap_or_else(|| format!("id {}", c.id)),
-                c.processes,
-                match (&c.error, c.answered) {
-                    (Some(e), _) => format!(": {e}"),
-                    (None, true) => ", holds its sockets".to_string(),
-                    (None, false) => ", not all its sockets".to_string(),
-                }
-            )
-        })
-        .collect();
-    let mut parts = Vec::new();
-    if !cgroups.is_empty() {
-        parts.push(format!("read {}", cgroups.join(", ")));
-    }
-    match s.path {
-        ScanPath::Cgroup => parts.push("no walk over /proc needed".into()),
-        ScanPath::Walk | ScanPath::CgroupAndWalk => parts.push(format!(
-            "walked /proc ({}{})",
-            s.walk_reasons.join("; "),
-            if s.stopped_early {
-                ", stopped at the last socket"
-            } else {
-                ""
-            }
-        )),
-        ScanPath::None => {}
-    }
-    parts.join("; ")
-}
-
-/// A human rendering of [`Holders`].
-pub fn describe_holders(h: &Holders) -> String {
-    let mut s = String::new();
-    if h.listeners.is_empty() {
-        let _ = writeln!(s, "{} port {}: free (nothing holds it)", h.proto, h.port);
-        return s;
-    }
-    let _ = writeln!(
-        s,
-        "{} port {}: {}",
-        h.proto,
-        h.port,
-        h.listeners
-            .iter()
-            .map(Listener::describe)
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    for g in &h.groups {
-        let _ = writeln!(s, "{}", g.summary);
-        for pid in &g.pids {
-            if let Some(o) = h.owners.iter().find(|o| o.pid == *pid) {
-                let _ = writeln!(
-                    s,
-                    "  {:>7} {:<10} {}",
-                    o.pid,
-                    o.user
-                        .clone()
-                        .or(o.uid.map(|u| u.to_string()))
-                        .unwrap_or_default(),
-                    one_line(if o.cmdline.is_empty() {
-                        o.name.clone()
-                    } else {
-                        o.cmdline.join(" ")
-                    })
-                );
-            }
-        }
-        if let Some(l) = g
-            .pids
-            .first()
-            .and_then(|p| h.owners.iter().find(|o| o.pid == *p))
-        {
-            if let Some(c) = &l.container {
-                let _ = writeln!(s, "  stop it with: {}", c.stop_command);
-            } else if let Some(p) = &l.protected {
-                let _ = writeln!(s, "  protected: {p}");
-            }
-        }
-    }
-    for u in &h.unowned {
-        let _ = writeln!(s, "no process found for {u}");
-    }
-    for n in &h.notes {
-        let _ = writeln!(s, "note: {n}");
-    }
-    s
-}
-
-/// A command line on one line of at most 120 characters.
-fn one_line(s: String) -> String {
-    let flat: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let flat = flat.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() > 120 {
-        format!("{}...", flat.chars().take(117).collect::<String>())
-    } else {
-        flat
-    }
-}
-
-/// The doctor findings for one port's holders (pure).
-pub fn port_findings(h: &Holders) -> Vec<Finding> {
-    let port = h.port;
-    if h.listeners.is_empty() {
-        return vec![Finding::new(
-            Area::Ports,
-            Severity::Ok,
-            format!("port {port}/{}: free", h.proto),
-        )];
-    }
-    let mut out = Vec::new();
-    let addrs = h
-        .listeners
-        .iter()
-        .map(Listener::describe)
-        .collect::<Vec<_>>()
-        .join(", ");
-    for g in &h.groups {
-        out.extend(group_finding(h, g, &addrs));
-    }
-    if !h.unowned.is_empty() {
-        let mut f = Finding::new(
-            Area::Ports,
-            Severity::Info,
-            format!(
-                "port {port}/{}: held by sockets of no visible process",
-                h.proto
-            ),
-        );
-        for u in &h.unowned {
-            f = f.evidence(u.clone());
-        }
-        out.push(f);
-    }
-    out
-}
-
-/// The finding for one process tree holding the port: who it is, and the fix (none for a
-/// container's or a protected process, the socket unit's for PID 1).
-fn group_finding(h: &Holders, g: &OwnerGroup, addrs: &str) -> Option<Finding> {
-    let port = h.port;
-    let leader = h.owners.iter().find(|o| o.pid == g.leader)?;
-    let members: Vec<&PortOwner> = h
-        .owners
-        .iter()
-        .filter(|o| g.pids.contains(&o.pid))
-        .collect();
-    let mut f = Finding::new(
-        Area::Ports,
-        Severity::Info,
-        format!("port {port}/{}: {}", h.proto, g.summary),
-    )
-    .evidence(format!("listening on {addrs}"));
-    for m in &members {
-        f = f.evidence(format!(
-            "pid {} {} ({})",
-            m.pid,
-            m.name,
-            m.exe
-                .as_ref()
-                .map(|e| e.display().to_string())
-                .unwrap_or_else(|| "no exe".into())
-        ));
-    }
-    let udp = if h.proto == Proto::Udp { " --udp" } else { "" };
-    if let Some(c) = &leader.container {
-        f.severity = Severity::Ok;
-        f = f.evidence(format!(
-            "a container publishes it; to free the port: {}",
-            c.stop_command
-        ));
-    } else if let Some(p) = members.iter().find_map(|m| m.protected.as_ref()) {
-        if leader.kind == OwnerKind::SocketActivated && !leader.socket_units.is_empty() {
-            f = f.fix(format!("hostfix port free {port}{udp}"), Risk::Disruptive);
-        } else {
-            f = f.evidence(format!("protected, hostfix will not free it: {p}"));
-        }
-    } else {
-        f = f.fix(format!("hostfix port free {port}{udp}"), Risk::Disruptive);
-        if let Some(pkg) = &leader.package {
-            f = f.evidence(format!(
-                "if {} is not wanted on this host: hostfix port free {port}{udp} --remove-package (risk destructive)",
-                pkg.name
-            ));
-        }
-    }
-    Some(f)
-}
-
-/// Adds this module's findings to a diagnosis: the holders of each port asked about.
-/// Returns them, for the requests doctor sends next.
-pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) -> Vec<Holders> {
-    let mut all = Vec::new();
-    for &port in &opts.ports {
-        match find_holders(host, &WhoSpec::tcp(port)) {
-            Ok(h) => {
-                for f in port_findings(&h) {
-                    d.add(f);
-                }
-                for n in &h.notes {
-                    d.unseen(format!("port {port}: {n}"));
-                }
-                all.push(h);
-            }
-            Err(e) => d.unseen(format!("port {port}: {e}")),
-        }
-    }
-    d.fact("ports", &all);
-    all
-}
 /// The sockets holding `port`: netlink sock_diag on a live host (the kernel filters on
 /// state and port), `/proc/net` when netlink is refused or the host is a fake root.
 ///

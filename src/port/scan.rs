@@ -41,6 +41,8 @@ use serde::Serialize;
 
 #[cfg(test)]
 pub(crate) use super::fds::dirent_names;
+#[cfg_attr(not(any(test, feature = "testing")), allow(unused_imports))]
+// proptests, hostfix::testing
 pub use super::fds::socket_inode;
 pub(crate) use super::fds::{Probe, probe};
 
@@ -96,6 +98,7 @@ pub struct CgroupLook {
 
 /// How the lookup went.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ScanStats {
     /// Processes whose open files were read.
     pub processes: usize,
@@ -305,6 +308,7 @@ impl<'a> Lookup<'a> {
 /// alone (no cgroup shortcut): [`scan_sockets`] for sockets without a cgroup.
 ///
 /// Never fails: processes that vanish or deny access are counted in the stats.
+#[cfg_attr(not(any(test, feature = "testing")), allow(dead_code))] // tests, benchmarks
 pub fn scan_fds(host: &Host, wanted: &[u64], exhaustive: bool) -> FdScan {
     let mut wanted = wanted.to_vec();
     wanted.sort_unstable();

@@ -8,16 +8,18 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::host::Host;
 
-pub use crate::net::Proto;
+pub use crate::net::{Proto, SocketState};
 
 /// `TCP_LISTEN` in the kernel's socket states.
 pub const TCP_LISTEN: u8 = 10;
 /// `TCP_CLOSE`: an unconnected UDP socket.
+#[cfg_attr(not(feature = "testing"), allow(dead_code))] // used by hostfix::testing
 pub const TCP_CLOSE: u8 = 7;
 
 /// Where the socket table was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum TableSource {
     /// Netlink sock_diag, the kernel filtering on state and port.
     SockDiag,
@@ -27,6 +29,7 @@ pub enum TableSource {
 
 /// A socket holding a port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Listener {
     /// The protocol.
     pub proto: Proto,
@@ -37,8 +40,9 @@ pub struct Listener {
     /// For an IPv6 socket, whether it is IPv6 only (`false`: dual-stack, it holds the
     /// IPv4 port too); `None` when unknown (the `/proc/net` table does not say).
     pub v6only: Option<bool>,
-    /// The kernel's socket state (10 listen, 7 unconnected UDP, 1 connected).
-    pub state: u8,
+    /// The kernel's socket state (listen, unconnected UDP, connected); in JSON the
+    /// kernel's number (10, 7, 1).
+    pub state: SocketState,
     /// The socket's owner uid.
     pub uid: u32,
     /// The socket's inode: what `/proc/PID/fd/N` links to as `socket:[INODE]`.
@@ -47,6 +51,22 @@ pub struct Listener {
     /// (sock_diag's `INET_DIAG_CGROUP_ID`, Linux 5.7+); `None` when unknown (`/proc/net`,
     /// an older kernel).
     pub cgroup_id: Option<u64>,
+}
+
+/// A TCP listener on `0.0.0.0`, port 0, inode 0: the base a test builds a listener from.
+impl Default for Listener {
+    fn default() -> Self {
+        Listener {
+            proto: Proto::Tcp,
+            address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: 0,
+            v6only: None,
+            state: SocketState::Listen,
+            uid: 0,
+            inode: 0,
+            cgroup_id: None,
+        }
+    }
 }
 
 impl Listener {
@@ -176,7 +196,7 @@ pub fn listeners_from_rows(rows: &[ProcNetRow], proto: Proto, port: u16) -> Vec<
             address: r.local,
             port: r.port,
             v6only: None,
-            state: r.state,
+            state: SocketState::from_raw(r.state),
             uid: r.uid,
             inode: r.inode,
             cgroup_id: None,
@@ -254,7 +274,7 @@ mod tests {
             address: addr.parse().unwrap(),
             port: 80,
             v6only,
-            state: TCP_LISTEN,
+            state: SocketState::Listen,
             uid: 0,
             inode: 1,
             cgroup_id: None,

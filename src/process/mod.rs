@@ -15,7 +15,9 @@ use serde::Serialize;
 
 use crate::host::Host;
 
-pub use crate::host::proc_stat::{PF_KTHREAD, ProcStat, parse_stat};
+pub use crate::host::proc_stat::ProcStat;
+#[cfg(any(test, feature = "testing"))]
+pub use crate::host::proc_stat::{PF_KTHREAD, parse_stat};
 
 /// The text of `/proc/PID/NAME` under the host's root; `None` when the process vanished
 /// or the file cannot be read.

@@ -8,11 +8,14 @@ use std::path::Path;
 use proptest::prelude::*;
 
 use super::{cfg, json, lines_of, mangle_json, text, weird_token};
+use crate::container::diag::findings;
+use crate::container::options::validate_target;
 use crate::container::procs::{
     ProcTable, parse_events_frozen, parse_freeze, parse_freezer_state, parse_freezer_v1,
     shim_container_id,
 };
-use crate::container::{ContainerInfo, PsEntry, RebootRecord, Status, findings, validate_target};
+use crate::container::record::RebootRecord;
+use crate::engine::{ContainerInfo, PsEntry, Status};
 use crate::engine::{
     classify_failure, is_full_id, parse_inspect, parse_live_restore, parse_ps,
     ports_in_use_from_error, short_id, state_from_status_text,

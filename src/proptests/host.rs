@@ -13,7 +13,7 @@ use crate::process::{
     Process, container_id_from_cgroup, parse_cgroup, parse_cmdline, parse_stat, parse_status_uid,
     unit_from_cgroup,
 };
-use crate::resources::{
+use crate::resources::memory::{
     CgroupMemory, MemInfo, Pressure, parse_cgroup_v2_path, parse_inactive_file, parse_memory_max,
 };
 

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use proptest::prelude::*;
 
 use super::{cfg, json, lines_of, mangle_json, maybe_mangled, text, weird_token};
-use crate::container::{PsEntry, Status};
+use crate::engine::{PsEntry, Status};
 use crate::port::Proto;
 use crate::port::cgroup::{cgroup_v1_mounted, cgroup2_mount_points, parse_procs};
 use crate::port::docker::{ContainerRef, from_cgroup, from_proxy, parse_proxy_args, publishes};

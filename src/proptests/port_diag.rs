@@ -37,7 +37,7 @@ fn diag_msg(l: &Listener, v6only: Option<u8>, extra_attrs: &[(u16, Vec<u8>)]) ->
         IpAddr::V6(a) => (libc::AF_INET6 as u8, a.octets().to_vec()),
     };
     m[0] = family;
-    m[1] = l.state;
+    m[1] = l.state.raw();
     m[4..6].copy_from_slice(&l.port.to_be_bytes());
     m[8..8 + addr.len()].copy_from_slice(&addr);
     m[64..68].copy_from_slice(&l.uid.to_ne_bytes());
@@ -64,7 +64,7 @@ fn listener(p: Proto) -> impl Strategy<Value = Listener> {
             address,
             port,
             v6only: None,
-            state,
+            state: crate::net::SocketState::from_raw(state),
             uid,
             inode: u64::from(inode),
             cgroup_id: None,

@@ -13,7 +13,7 @@ use super::ledger::{self, EntryStatus, EntryView, Now};
 use super::need::{NeedCheck, NeedVerdict, RebootNeed, detect_need};
 use super::{HISTORY_SHOWN, read_machine_id, read_uptime};
 use crate::error::{Error, Refusal};
-use crate::finding::{Area, Diagnosis, Finding, Severity};
+use crate::finding::{Area, Diagnosis, DoctorOptions, Finding, Severity};
 use crate::host::Host;
 use crate::plan::Risk;
 
@@ -41,7 +41,13 @@ pub struct RebootFacts {
     pub uptime_secs: Option<u64>,
 }
 
-/// [`super::diagnose()`] with the ledger in `state_dir` (a host path). Read-only: the ledger is
+/// Adds the reboot need and the reboots hostfix started to a diagnosis, reading the
+/// ledger in the state directory doctor was given.
+pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) {
+    diagnose_in(host, &opts.state_dir, d);
+}
+
+/// [`diagnose()`] with the ledger in `state_dir` (a host path). Read-only: the ledger is
 /// not written, reboots are only shown as completed.
 pub fn diagnose_in(host: &Host, state_dir: &Path, d: &mut Diagnosis) {
     let need = detect_need(host, None);

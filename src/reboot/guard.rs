@@ -25,6 +25,7 @@ use crate::size::format_duration;
 /// A rule's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum GuardVerdict {
     /// The rule allows the reboot.
     Allow,
@@ -51,6 +52,7 @@ impl GuardVerdict {
 
 /// One rule's verdict and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct RuleVerdict {
     /// The rule's name, as its flag is spelled (`once`, `max-attempts`, ...).
     pub rule: String,
@@ -70,16 +72,21 @@ impl RuleVerdict {
     }
 }
 
-/// The rules asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The reboot guard's rules (every field optional in a config).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Rules {
-    /// At most one reboot ever for this key.
+    /// At most one reboot ever for this key (`--once`). Default none.
     pub once: Option<String>,
-    /// At most this many reboots started in `window`.
+    /// At most this many reboots started in `window` (at least 1). Default 3.
     pub max_attempts: u32,
-    /// The window `max_attempts` counts in.
+    /// The window `max_attempts` counts in (at most 366 days). Default 1 hour.
+    #[serde(deserialize_with = "crate::de::duration")]
     pub window: Duration,
-    /// Refuse while the host has been up less than this.
+    /// Refuse while the host has been up less than this (at most 366 days). Default
+    /// none.
+    #[serde(deserialize_with = "crate::de::opt_duration")]
     pub min_uptime: Option<Duration>,
 }
 

@@ -39,10 +39,12 @@ pub const PENDING_GRACE: Duration = Duration::from_secs(15 * 60);
 pub const KEEP_UNKEYED: usize = 100;
 
 /// What became of a recorded reboot, as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum EntryState {
     /// Recorded before the reboot was requested; not yet seen to have happened.
+    #[default]
     Started,
     /// A later run saw another boot id: the reboot happened.
     Confirmed,
@@ -51,9 +53,11 @@ pub enum EntryState {
 }
 
 /// One reboot hostfix started.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct LedgerEntry {
-    /// A number unique in this ledger, increasing (until `u64::MAX`; see [`Ledger::next_id`]).
+    /// A number unique in this ledger, increasing (a ledger whose numbers reached
+    /// `u64::MAX` is refused, never wrapped).
     pub id: u64,
     /// The `--once` key, when one was given.
     #[serde(default)]
@@ -91,10 +95,11 @@ pub struct LedgerEntry {
 /// What a recorded reboot is now, judged against the current boot and time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum EntryStatus {
     /// It happened: the boot id changed since it was started.
     Completed,
-    /// Same boot, and its due time (plus [`PENDING_GRACE`]) has not passed yet.
+    /// Same boot, and its due time (plus a grace of fifteen minutes) has not passed yet.
     Pending,
     /// Same boot, and its due time is long past: started but never happened.
     NeverHappened,
@@ -131,7 +136,7 @@ pub struct Now<'a> {
 
 impl LedgerEntry {
     /// What this entry is now.
-    pub fn status(&self, now: &Now<'_>) -> EntryStatus {
+    pub(crate) fn status(&self, now: &Now<'_>) -> EntryStatus {
         if let (Some(mine), Some(cur)) = (self.machine_id.as_deref(), now.machine_id) {
             if mine != cur {
                 return EntryStatus::Foreign;
@@ -154,7 +159,7 @@ impl LedgerEntry {
 
     /// One line for people: `#3 2024-05-01T10:00:00Z key k: reason via method —
     /// completed (confirmed ...)`.
-    pub fn describe(&self, now: &Now<'_>) -> String {
+    pub(crate) fn describe(&self, now: &Now<'_>) -> String {
         let mut s = format!("#{} {}", self.id, format_utc(self.started_at));
         if let Some(k) = &self.key {
             s.push_str(&format!(" key {k}"));
@@ -170,7 +175,7 @@ impl LedgerEntry {
 
     /// A short reference for rule verdicts: `#3 (started 2024-05-01T10:00:00Z; pending
     /// in this boot, due ...)`.
-    pub fn brief(&self, now: &Now<'_>) -> String {
+    pub(crate) fn brief(&self, now: &Now<'_>) -> String {
         format!(
             "#{} (started {}; {})",
             self.id,
@@ -180,7 +185,7 @@ impl LedgerEntry {
     }
 
     /// What became of it, in words.
-    pub fn what_became(&self, now: &Now<'_>) -> String {
+    pub(crate) fn what_became(&self, now: &Now<'_>) -> String {
         match self.status(now) {
             EntryStatus::Completed => match self.confirmed_at {
                 Some(t) => format!("completed (confirmed {})", format_utc(t)),
@@ -208,6 +213,7 @@ impl LedgerEntry {
 
 /// An entry with its status now, for reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct EntryView {
     /// The entry as stored.
     #[serde(flatten)]

@@ -1,9 +1,10 @@
 //! Reboot with a guard: only when needed, never in a loop.
 //!
 //! [`reboot`] observes the host (boot id, uptime, init system), detects the reboot need
-//! from every source ([`need`]), takes the host lock, reads the guard ledger
-//! ([`ledger`]), confirms the reboots earlier runs started (their boot id is not the
-//! current one any more), and evaluates every guard rule ([`guard`]). Only when it is
+//! from every source ([`RebootNeed`]), takes the host lock, reads the guard ledger
+//! (`STATE_DIR/reboot-ledger.json`), confirms the reboots earlier runs started (their
+//! boot id is not the current one any more), and evaluates every guard rule ([`Rules`],
+//! [`RuleVerdict`]). Only when it is
 //! needed (or not gated by `--if-needed`) and every rule allows it, it records the reboot
 //! in the ledger (atomically, fsynced) and only then requests it: `sync`, then the orderly
 //! way (`systemctl reboot`, or `systemd-run --on-active=Ns systemctl reboot` for a delay
@@ -14,62 +15,74 @@
 //! entry stays `started` until a run in the next boot confirms it. A run in the same boot
 //! long after the due time reports it as "never happened" (so does `doctor`).
 //!
-//! The host lock ([`crate::state::HostLock`]) is held only while the ledger is written and the reboot
+//! The host lock (`/run/hostfix/lock`) is held only while the ledger is written and the reboot
 //! requested, never while hostfix itself waits out a `--delay` (without systemd, or
 //! before `reboot(2)`): it is let go before the wait and taken again for the ledger's
 //! next update. A dry run only probes it.
 
-mod diagnose;
+pub(crate) mod diagnose;
 mod flow;
-pub mod guard;
-pub mod kernel;
-pub mod ledger;
-pub mod need;
-pub mod request;
-mod store;
+pub(crate) mod guard;
+pub(crate) mod kernel;
+pub(crate) mod ledger;
+pub(crate) mod need;
+mod render;
+pub(crate) mod request;
+pub(crate) mod store;
 
 use std::time::Duration;
 
 use serde::Serialize;
 
-pub use diagnose::{RebootFacts, diagnose_in};
-pub use guard::{GuardInput, GuardVerdict, LedgerInput, LockState, RuleVerdict, Rules};
-pub use kernel::{InstalledKernel, KernelStatus};
-pub use ledger::{EntryState, EntryStatus, EntryView, Ledger, LedgerEntry, Now};
-pub use need::{NeedCheck, NeedReason, NeedSource, NeedVerdict, RebootNeed, detect_need};
+pub(crate) use diagnose::diagnose;
+pub use guard::{GuardVerdict, RuleVerdict, Rules};
+pub use ledger::{EntryState, EntryStatus, EntryView, LedgerEntry};
+pub use need::{NeedCheck, NeedReason, NeedSource, NeedVerdict, RebootNeed};
 pub use request::RebootMethod;
-pub use store::{check_state_dir, probe_lock};
+pub(crate) use store::{check_state_dir, probe_lock};
 
 use crate::error::InputError;
 pub use crate::error::RebootError;
-use crate::finding::{Diagnosis, DoctorOptions};
 use crate::host::Host;
-use crate::plan::{Policy, Report, Runner};
+use crate::plan::{Policy, Report, Risk, Runner};
 
 /// How long a reboot waits for another run's host lock before its guard refuses.
-pub const LOCK_WAIT: Duration = Duration::from_secs(10);
+pub(crate) const LOCK_WAIT: Duration = Duration::from_secs(10);
 
-/// What `hostfix reboot` is asked to do.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// What `hostfix reboot` is asked to do: [`RebootSpec::default`], then the fields.
+///
+/// Read from a config (`serde`), every field is optional:
+/// `{"if_needed": true, "rules": {"once": "kernel-2024-05"}, "delay": "90s"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct RebootSpec {
-    /// Reboot only when a need source gives a reason.
+    /// Reboot only when a need source gives a reason. Default `false`: reboot.
     pub if_needed: bool,
-    /// Why, recorded in the ledger (default: the reasons found, or "requested").
+    /// Why, recorded in the ledger. Default: the reasons found, or "requested".
     pub reason: Option<String>,
-    /// The guard rules.
+    /// The guard rules. Default: [`Rules::default`].
     pub rules: Rules,
-    /// Wait this long before rebooting (seconds are kept, never rounded to minutes).
+    /// Wait this long before rebooting (seconds are kept, never rounded to minutes; at
+    /// most a day). Default 0.
+    #[serde(deserialize_with = "crate::de::duration")]
     pub delay: Duration,
     /// The caller's condition: a shell command whose exit 0 means "reboot needed".
-    /// Giving one implies `if_needed`.
+    /// Giving one implies `if_needed`. Default none.
     pub when: Option<String>,
-    /// A message for logged-in users (`wall`) and the journal.
+    /// A message for logged-in users (`wall`) and the journal. Default none.
     pub message: Option<String>,
-    /// How the reboot is requested.
+    /// How the reboot is requested. Default [`RebootMethod::Orderly`].
     pub method: RebootMethod,
 }
 
 impl RebootSpec {
+    /// The risk cap `hostfix reboot` runs under unless `--max-risk` says otherwise:
+    /// [`Risk::Reboot`] (the command is the consent; the guard still decides).
+    pub fn default_cap(&self) -> Risk {
+        Risk::Reboot
+    }
+
     /// Checks the spec.
     ///
     /// # Errors
@@ -140,6 +153,7 @@ impl RebootSpec {
 /// What was decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum RebootDecision {
     /// Nothing was decided (the run stopped earlier: bad input, unreadable host).
     #[default]
@@ -154,6 +168,7 @@ pub enum RebootDecision {
 
 /// The result of `hostfix reboot`.
 #[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
 pub struct RebootResult {
     /// What was decided.
     pub decision: RebootDecision,
@@ -184,15 +199,54 @@ pub struct RebootResult {
 }
 
 /// How many ledger entries reports and `doctor` show.
-pub const HISTORY_SHOWN: usize = 5;
+pub(crate) const HISTORY_SHOWN: usize = 5;
 
-/// Reboots the host when needed and when the guard allows.
+/// Reboots the host when needed and when the guard allows (`hostfix reboot`; its cap is
+/// [`RebootSpec::default_cap`], `reboot`: the call is the consent, the guard decides).
 ///
 /// The report's error is an [`InputError`] for a bad spec or a state directory that does
-/// not survive a reboot (exit 2), a [`Refusal::Guard`](crate::error::Refusal::Guard) naming the first rule that refused
-/// (exit 3), [`Refusal::RiskAboveCap`](crate::error::Refusal::RiskAboveCap) when the policy caps below `reboot` (exit 3), or a
-/// [`RebootError`] when the request failed (exit 1). On success the reboot was
-/// *requested*; it has not happened yet.
+/// not survive a reboot (exit 2), a [`Refusal::Guard`](crate::error::Refusal::Guard)
+/// naming the first rule that refused (exit 3),
+/// [`Refusal::RiskAboveCap`](crate::error::Refusal::RiskAboveCap) when the policy caps
+/// below `reboot` (exit 3), or a [`RebootError`] when the request failed (exit 1). On
+/// success the reboot was *requested*; it has not happened yet.
+///
+/// # Example
+///
+/// A fake systemd host that says it needs a reboot (`/run/reboot-required`): the reboot
+/// is requested once for the key, and the guard refuses a second request.
+///
+/// ```
+/// use hostfix::reboot::{reboot, RebootDecision, RebootSpec};
+/// use hostfix::testing::FakeRoot;
+/// use hostfix::{Outcome, Policy};
+///
+/// let root = FakeRoot::new();
+/// root.systemd()
+///     .boot_id("0f5e7a4c-1b2d-4e8f-9a6b-3c2d1e0f9a8b")
+///     .uptime(86_400)
+///     .write("/etc/machine-id", "5d3c0e2f4a6b48c9a1e7f0b2c4d6e8f0\n")
+///     .write("/run/reboot-required", "");
+/// let (host, rec) = root.host();
+///
+/// let mut spec = RebootSpec::default();
+/// spec.if_needed = true;
+/// spec.rules.once = Some("kernel-2024-05".into());
+/// let policy = Policy::new(spec.default_cap());
+///
+/// let plan = reboot(&host, &spec, &policy.clone().dry_run(true));
+/// assert_eq!(plan.result.decision, RebootDecision::Reboot);
+/// assert!(rec.commands().is_empty());
+///
+/// let report = reboot(&host, &spec, &policy);
+/// assert!(report.is_ok() && report.result.requested, "{report}");
+/// assert_eq!(rec.commands(), ["systemctl reboot"]);
+///
+/// // The same key again, in the same boot: the guard refuses (exit 3).
+/// let again = reboot(&host, &spec, &policy);
+/// assert_eq!(again.outcome(), Outcome::Refused);
+/// assert_eq!(rec.commands().len(), 1);
+/// ```
 pub fn reboot(host: &Host, spec: &RebootSpec, policy: &Policy) -> Report<RebootResult> {
     let mut run = Runner::new("reboot", host, policy);
     let mut out = RebootResult::default();
@@ -209,7 +263,7 @@ pub fn reboot(host: &Host, spec: &RebootSpec, policy: &Policy) -> Report<RebootR
 ///
 /// # Errors
 /// What is wrong with the text.
-pub fn parse_uptime(text: &str) -> std::result::Result<Duration, String> {
+pub(crate) fn parse_uptime(text: &str) -> std::result::Result<Duration, String> {
     let first = text.split_whitespace().next().ok_or("empty")?;
     let secs: f64 = first
         .parse()
@@ -222,7 +276,7 @@ pub fn parse_uptime(text: &str) -> std::result::Result<Duration, String> {
 ///
 /// # Errors
 /// Why it cannot be read, in words.
-pub fn read_uptime(host: &Host) -> std::result::Result<Duration, String> {
+pub(crate) fn read_uptime(host: &Host) -> std::result::Result<Duration, String> {
     let text = host.read("/proc/uptime").map_err(|e| e.to_string())?;
     parse_uptime(&text).map_err(|e| format!("/proc/uptime: {e}"))
 }
@@ -236,12 +290,6 @@ fn read_machine_id(host: &Host) -> Option<String> {
             None
         }
     }
-}
-
-/// Adds the reboot need and the reboots hostfix started to a diagnosis, reading the
-/// ledger in the default state directory.
-pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) {
-    diagnose_in(host, &opts.state_dir, d);
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use crate::program;
 /// Where a verdict on the reboot need comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum NeedSource {
     /// `/run/reboot-required` (and `.pkgs`).
     RebootRequired,
@@ -44,6 +45,7 @@ impl NeedSource {
 /// One source's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum NeedVerdict {
     /// The source says a reboot is needed.
     Needed,
@@ -69,6 +71,7 @@ impl NeedVerdict {
 
 /// What one source said, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct NeedCheck {
     /// The source.
     pub source: NeedSource,
@@ -81,6 +84,7 @@ pub struct NeedCheck {
 /// A reason a reboot is needed, with its evidence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "source", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum NeedReason {
     /// `/run/reboot-required` exists.
     RebootRequired {
@@ -133,6 +137,7 @@ impl fmt::Display for NeedReason {
 
 /// The reboot need: every reason found, and every source's verdict.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct RebootNeed {
     /// Whether any source says a reboot is needed.
     pub needed: bool,

@@ -27,8 +27,9 @@ use crate::state::HostLock;
 const RELOCK_WAIT: Duration = Duration::from_secs(60);
 
 /// How the reboot is requested.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum RebootMethod {
     /// The init system's orderly reboot only (systemd/logind, or `shutdown`).
     #[default]

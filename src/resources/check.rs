@@ -15,18 +15,35 @@ use crate::host::Host;
 use crate::plan::{Policy, Report, Runner};
 use crate::size::{ByteSize, Threshold};
 
-/// What `hostfix check` is asked to verify.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What `hostfix check` is asked to verify: [`CheckSpec::default`] (nothing, which
+/// [`CheckSpec::validate`] refuses), then the thresholds.
+///
+/// Read from a config (`serde`), with the CLI's syntax:
+/// `{"mem_available": ["10%"], "disk_free": ["/=2G", "/var=10%"], "inodes_free": ["/=5%"]}`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct CheckSpec {
-    /// Lower bounds on available memory (absolute, or percent of the total).
+    /// Lower bounds on available memory (absolute, or percent of the total). Default
+    /// none.
     pub mem_available: Vec<Threshold>,
-    /// Lower bounds on free bytes, per path.
+    /// Lower bounds on free bytes, per absolute path (`PATH=SIZE|PCT` in a config).
+    /// Default none.
+    #[serde(deserialize_with = "crate::de::disk_thresholds")]
     pub disk_free: Vec<(PathBuf, Threshold)>,
-    /// Lower bounds on free inodes, per path.
+    /// Lower bounds on free inodes, per absolute path (`PATH=N|PCT` in a config).
+    /// Default none.
+    #[serde(deserialize_with = "crate::de::inode_thresholds")]
     pub inodes_free: Vec<(PathBuf, Threshold)>,
 }
 
 impl CheckSpec {
+    /// The risk cap `hostfix check` runs under: [`Risk::ReadOnly`](crate::Risk::ReadOnly)
+    /// (it only reads).
+    pub fn default_cap(&self) -> crate::risk::Risk {
+        crate::risk::Risk::ReadOnly
+    }
+
     /// Parses a `PATH=THRESHOLD` argument of `--disk-free` (size) or `--inodes-free`
     /// (count, when `count` is true).
     ///
@@ -72,8 +89,18 @@ impl CheckSpec {
 }
 
 impl CheckSpec {
-    /// The spec with every path normalised (`.` and `..` resolved lexically, as
-    /// [`crate::state::normalize`] does), after checking it can be checked: at least one
+    /// Checks the spec as [`check`] does before reading anything: at least one
+    /// threshold, every threshold valid (an amount above 0, a finite percentage above 0%
+    /// and at most 100%), every path absolute.
+    ///
+    /// # Errors
+    /// [`InputError`] naming the flag and what it accepts.
+    pub fn validate(&self) -> std::result::Result<(), InputError> {
+        self.normalized().map(drop)
+    }
+
+    /// The spec with every path normalised (`.` and `..` resolved lexically, without
+    /// touching the filesystem), after checking it can be checked: at least one
     /// threshold, every percentage finite and in (0, 100], every path absolute.
     ///
     /// # Errors
@@ -184,6 +211,7 @@ fn refuse_pseudo(host: &Host, what: &str, path: &Path) -> Result<()> {
 
 /// One threshold compared with its reading.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct CheckItem {
     /// `mem-available`, `disk-free` or `inodes-free`.
     pub check: String,
@@ -203,6 +231,7 @@ pub struct CheckItem {
 
 /// The result of `hostfix check`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct CheckResult {
     /// Every threshold with its reading.
     pub checks: Vec<CheckItem>,
@@ -214,10 +243,36 @@ pub struct CheckResult {
 
 /// Checks every threshold; the report's error is [`Error::Unmet`] when any does not hold.
 ///
-/// Read-only: it never changes the host. Bad input (exit 2): no threshold at all, a
-/// percentage that is not finite or not in (0, 100], a relative path, a path on a pseudo
-/// filesystem ([`pseudo_filesystem`]) or one that does not exist. Paths are normalised
-/// first (`/var/../proc` is `/proc`).
+/// Read-only ([`CheckSpec::default_cap`]): it never changes the host. Bad input (exit 2):
+/// no threshold at all, a percentage that is not finite or not in (0, 100], a relative
+/// path, a path on a kernel pseudo filesystem (`/proc`, `/sys`, cgroups, ...) or one that
+/// does not exist. Paths are normalised first (`/var/../proc` is `/proc`).
+///
+/// # Example
+///
+/// ```
+/// use hostfix::resources::{check, CheckSpec};
+/// use hostfix::size::Threshold;
+/// use hostfix::testing::FakeRoot;
+/// use hostfix::{Outcome, Policy};
+///
+/// let root = FakeRoot::new();
+/// root.meminfo(4 << 30, 1 << 30); // 4 GiB of RAM, 1 GiB available
+/// let (host, _) = root.host();
+///
+/// let mut spec = CheckSpec::default();
+/// spec.mem_available.push(Threshold::parse_size("10%")?);
+/// spec.disk_free.push(CheckSpec::parse_path_threshold("/=1M", false)?);
+/// let report = check(&host, &spec, &Policy::new(spec.default_cap()));
+/// assert!(report.is_ok(), "{report}");
+/// assert!(report.result.checks.iter().all(|c| c.holds));
+///
+/// spec.mem_available.push(Threshold::parse_size("2G")?);
+/// let report = check(&host, &spec, &Policy::new(spec.default_cap()));
+/// assert_eq!(report.outcome(), Outcome::Failed);
+/// assert_eq!(report.exit_code(), 1);
+/// # Ok::<(), hostfix::Error>(())
+/// ```
 pub fn check(host: &Host, spec: &CheckSpec, policy: &Policy) -> Report<CheckResult> {
     let mut run = Runner::new("check", host, policy);
     let mut out = CheckResult::default();

@@ -10,6 +10,7 @@ use crate::host::Host;
 
 /// Space and inodes on the filesystem holding a path.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Disk {
     /// The path asked about (a host path).
     pub path: PathBuf,

@@ -108,6 +108,7 @@ impl MemInfo {
 
 /// Pressure stall information for one resource (`/proc/pressure/memory`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Pressure {
     /// Share of time some task stalled, averaged over 10 s (percent).
     pub some_avg10: f64,
@@ -165,6 +166,7 @@ impl Pressure {
 
 /// A cgroup v2 memory limit that applies to hostfix's own cgroup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct CgroupMemory {
     /// The cgroup (as in `/proc/self/cgroup`) whose limit is the tightest.
     pub cgroup: String,
@@ -204,6 +206,7 @@ pub fn parse_inactive_file(text: &str) -> u64 {
 
 /// Memory as hostfix sees it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Memory {
     /// RAM, or the cgroup limit when it is lower (bytes).
     pub total: u64,

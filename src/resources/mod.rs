@@ -6,15 +6,15 @@
 //! (`f_bavail * f_frsize`) and inodes free (`f_favail`), per path.
 
 mod check;
-mod disk;
-mod memory;
+pub(crate) mod disk;
+pub(crate) mod memory;
+mod render;
 
-pub use check::{CheckItem, CheckResult, CheckSpec, check, pseudo_filesystem, show_amount};
-pub use disk::{Disk, read_disk};
-pub use memory::{
-    CgroupMemory, MemInfo, Memory, Pressure, combine, parse_cgroup_v2_path, parse_inactive_file,
-    parse_memory_max, read_memory,
-};
+pub use check::{CheckItem, CheckResult, CheckSpec, check};
+pub use disk::Disk;
+pub(crate) use disk::read_disk;
+pub(crate) use memory::read_memory;
+pub use memory::{CgroupMemory, Memory, Pressure};
 
 fn percent(part: u64, whole: u64) -> f64 {
     if whole == 0 {

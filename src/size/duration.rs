@@ -72,7 +72,7 @@ pub const MAX_SPAN: Duration = Duration::from_secs(366 * 24 * 60 * 60);
 ///
 /// # Errors
 /// [`InputError`] naming `what`, the value and the ceiling.
-pub fn check_duration(what: &str, d: Duration, max: Duration) -> Result<(), InputError> {
+pub(crate) fn check_duration(what: &str, d: Duration, max: Duration) -> Result<(), InputError> {
     if d <= max {
         return Ok(());
     }

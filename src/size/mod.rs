@@ -13,9 +13,8 @@ use crate::error::InputError;
 mod duration;
 mod threshold;
 
-pub use duration::{
-    MAX_SPAN, MAX_WAIT, check_duration, format_duration, parse_duration, parse_duration_at_most,
-};
+pub(crate) use duration::check_duration;
+pub use duration::{MAX_SPAN, MAX_WAIT, format_duration, parse_duration, parse_duration_at_most};
 pub use threshold::Threshold;
 
 const SIZE_EXPECTED: &str = "a size such as 512M, 2G, 1.5GiB, 2048MiB or a number of bytes \

@@ -30,6 +30,7 @@ const MIN_LOCK_WAIT: Duration = Duration::from_millis(250);
 #[derive(Debug)]
 pub struct HostLock {
     _lock: Flock<File>,
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))] // used by hostfix::testing
     path: PathBuf,
 }
 
@@ -136,6 +137,7 @@ impl HostLock {
     }
 
     /// The lock file (joined to the host's root).
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))] // used by hostfix::testing
     pub fn path(&self) -> &Path {
         &self.path
     }

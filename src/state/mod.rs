@@ -39,11 +39,13 @@ mod lock;
 mod temps;
 
 use file::not_regular;
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))] // used by hostfix::testing
 pub use file::{
     MAX_STATE_FILE, clip, file_kind, move_aside_hint, open_regular, read_regular, read_state_file,
     remove_regular,
 };
 pub use lock::{HOST_LOCK, HostLock, LockProbe};
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))] // used by hostfix::testing
 pub use temps::{
     Now as TempNow, SYSTEM_DIRS, TempWriter, boot_tag, has_leftovers, parse_temp_name, sweep_dir,
     sweep_leftovers, this_writer, writer_gone,

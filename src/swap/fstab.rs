@@ -45,6 +45,7 @@ impl FstabEntry {
 
     /// How the spec names its device: `path`, `uuid`, `label`, `partuuid`, `partlabel`
     /// or `other`.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))] // used by hostfix::testing
     pub fn spec_kind(&self) -> &'static str {
         let s = self.spec.as_str();
         if s.starts_with('/') {

@@ -101,6 +101,7 @@ pub enum Signature {
 
 impl Signature {
     /// Whether this is a swap area (any version).
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))] // used by hostfix::testing
     pub fn is_swap(&self) -> bool {
         matches!(self, Signature::Swap(_) | Signature::SwapV0 { .. })
     }

@@ -1,8 +1,8 @@
 //! Swap files: create, enable, persist, resize and remove, without ever losing data.
 //!
-//! [`ensure_swap_file`] observes the host ([`observe()`]), plans the steps least risky
-//! first ([`plan_ensure`]) and takes them through the [`Runner`], so a dry run walks the
-//! same path. The plan for a missing file: create it (`O_CREAT|O_EXCL|O_NOFOLLOW`, mode
+//! [`ensure_swap_file`] observes the host, plans the steps least risky first (a pure
+//! function of the observation) and takes them through the plan runner, so a dry run
+//! walks the same path. The plan for a missing file: create it (`O_CREAT|O_EXCL|O_NOFOLLOW`, mode
 //! 0600) → on btrfs set NOCOW on the empty file → allocate (`fallocate`, verified to leave
 //! no holes; zeros in 4 MiB blocks otherwise) → fsync → write the swap header in Rust
 //! (`blkid` and `swaplabel` read it) → `swapon` (verified in `/proc/swaps`) → persist
@@ -25,38 +25,40 @@
 
 mod apply;
 mod climb;
-pub mod diagnose;
-pub mod fs;
-pub mod fstab;
-pub mod header;
-pub mod observe;
-pub mod planner;
-mod proc_swaps;
-pub mod record;
-pub mod spec;
-pub mod unit;
+pub(crate) mod diagnose;
+pub(crate) mod fs;
+pub(crate) mod fstab;
+pub(crate) mod header;
+pub(crate) mod observe;
+pub(crate) mod planner;
+pub(crate) mod proc_swaps;
+pub(crate) mod record;
+mod render;
+pub(crate) mod spec;
+pub(crate) mod unit;
 
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use serde::Serialize;
 
-pub use diagnose::diagnose;
-pub use observe::{Observation, observe};
-pub use planner::{Desired, PlannedStep, RemoveSpec, plan_ensure, plan_remove, resolve};
-pub use proc_swaps::{SwapEntry, parse_proc_swaps, unescape_octal};
+pub(crate) use diagnose::diagnose;
+pub(crate) use observe::{Observation, observe};
+pub(crate) use planner::{Desired, RemoveSpec, plan_ensure, plan_remove, resolve};
+pub use proc_swaps::SwapEntry;
+pub(crate) use proc_swaps::{parse_proc_swaps, unescape_octal};
 pub use spec::{AutoSize, Persist, SwapSize, SwapSpec};
 
 pub use crate::error::SwapError;
 use crate::error::{Error, Result};
 use crate::host::Host;
-use crate::plan::{Policy, Report, Runner};
+use crate::plan::{Policy, Report, Risk, Runner};
 use crate::state::HostLock;
 use apply::{Applier, Ctx};
 use planner::PlanRefusal;
 
 /// The likely cause of a `swapon` errno, in words.
-pub fn swapon_cause(e: Errno) -> Option<&'static str> {
+pub(crate) fn swapon_cause(e: Errno) -> Option<&'static str> {
     Some(match e {
         Errno::EPERM => "not permitted (running in a container?)",
         Errno::EINVAL => "file has holes / filesystem cannot hold swap",
@@ -69,7 +71,7 @@ pub fn swapon_cause(e: Errno) -> Option<&'static str> {
 }
 
 /// The likely cause of a `swapoff` errno, in words.
-pub fn swapoff_cause(e: Errno) -> Option<&'static str> {
+pub(crate) fn swapoff_cause(e: Errno) -> Option<&'static str> {
     Some(match e {
         Errno::EPERM => "not permitted (running in a container?)",
         Errno::EINVAL => "not an active swap area",
@@ -88,6 +90,7 @@ pub fn active_swaps(host: &Host) -> Result<Vec<SwapEntry>> {
 
 /// A swap file's state, as `swap ensure` leaves it (or found it).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct SwapStatus {
     /// The host path.
     pub path: PathBuf,
@@ -162,7 +165,49 @@ impl SwapStatus {
 /// Makes the swap file exist with the wanted size, active and persisted (`hostfix swap
 /// ensure`). The report's `changed` is false on a converged host.
 ///
-/// Takes the state lock (waiting up to [`SwapSpec::lock_wait`]) unless this is a dry run.
+/// Takes the host lock (waiting up to [`SwapSpec::lock_wait`]) unless this is a dry run.
+/// The cap `hostfix swap ensure` uses is [`SwapSpec::default_cap`] (additive); resizing
+/// an active file needs [`Risk::Disruptive`].
+///
+/// The report's error is an [`InputError`](crate::error::InputError) for a bad spec
+/// (exit 2), a [`Refusal`](crate::error::Refusal) for what is not hostfix's to touch, a
+/// guard or the cap (exit 3), or the failure of a step (exit 1, with its errno).
+///
+/// # Example
+///
+/// On a fake host (the `testing` feature) whose recorder lists the file in the fake
+/// `/proc/swaps` when it is swapped on, as the kernel would:
+///
+/// ```
+/// use hostfix::size::Threshold;
+/// use hostfix::swap::{ensure_swap_file, SwapSize, SwapSpec};
+/// use hostfix::testing::FakeRoot;
+/// use hostfix::{Policy, StepStatus};
+///
+/// let root = FakeRoot::for_swap();
+/// let (host, rec) = root.host();
+/// root.swap_table(&rec);
+///
+/// let mut spec = SwapSpec::new(SwapSize::Bytes(64 << 20));
+/// spec.keep_free = vec![Threshold::Absolute(128 << 20)];
+/// let policy = Policy::new(spec.default_cap()).state_dir("/state");
+///
+/// // A dry run: the plan, and nothing changed.
+/// let plan = ensure_swap_file(&host, &spec, &policy.clone().dry_run(true));
+/// assert!(plan.is_ok() && plan.changed);
+/// assert!(plan.steps.iter().any(|s| s.status == StepStatus::Planned));
+/// assert!(!root.join("/swapfile").exists());
+///
+/// // Applied: created, swapped on, persisted.
+/// let report = ensure_swap_file(&host, &spec, &policy);
+/// assert!(report.is_ok(), "{report}");
+/// assert!(report.result.active);
+/// assert!(root.read("/etc/fstab").contains("/swapfile none swap sw,nofail 0 0"));
+///
+/// // Converged: a second run changes nothing.
+/// let again = ensure_swap_file(&host, &spec, &policy);
+/// assert!(again.is_ok() && !again.changed);
+/// ```
 pub fn ensure_swap_file(host: &Host, spec: &SwapSpec, policy: &Policy) -> Report<SwapStatus> {
     let mut run = Runner::new("swap ensure", host, policy);
     let mut status = SwapStatus {
@@ -348,6 +393,7 @@ fn unmet_persistence(d: &Desired, o: &Observation, own: &planner::Ownership) -> 
 
 /// What `swap remove` leaves.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct RemoveStatus {
     /// The host path.
     pub path: PathBuf,
@@ -361,15 +407,40 @@ pub struct RemoveStatus {
     pub persisted_in: Vec<String>,
 }
 
-/// Options of [`remove_swap_file`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Options of [`remove_swap_file`]: [`RemoveOptions::default`], then the fields (every
+/// field optional in a config).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct RemoveOptions {
     /// The swap file (a host path). Default `/swapfile`.
     pub path: PathBuf,
     /// Memory that must remain available on top of the pages moved back into RAM.
+    /// Default 256 MiB.
+    #[serde(deserialize_with = "crate::de::bytes")]
     pub memory_margin: u64,
-    /// How long to wait for another hostfix run's lock.
+    /// How long to wait for another hostfix run's lock (at most a day). Default 5
+    /// minutes.
+    #[serde(deserialize_with = "crate::de::duration")]
     pub lock_wait: std::time::Duration,
+}
+
+impl RemoveOptions {
+    /// Checks the options: the path as [`SwapSpec::validate`] checks it, and the lock
+    /// wait at most a day.
+    ///
+    /// # Errors
+    /// [`crate::error::InputError`] naming the field and what it accepts.
+    pub fn validate(&self) -> std::result::Result<(), crate::error::InputError> {
+        spec::check_path(&self.path)?;
+        crate::size::check_duration("--lock-wait", self.lock_wait, crate::size::MAX_WAIT)
+    }
+
+    /// The risk cap `hostfix swap remove` runs under unless `--max-risk` says otherwise:
+    /// [`Risk::Destructive`] (the command is the consent to delete the file).
+    pub fn default_cap(&self) -> Risk {
+        Risk::Destructive
+    }
 }
 
 impl Default for RemoveOptions {
@@ -385,6 +456,32 @@ impl Default for RemoveOptions {
 /// Removes a swap file (`hostfix swap remove`): swapoff when memory can take its pages,
 /// remove its fstab lines and hostfix's `.swap` unit, and delete the file only after
 /// verifying it is a swap area.
+///
+/// The cap `hostfix swap remove` uses is [`RemoveOptions::default_cap`] (destructive).
+/// A file hostfix cannot verify is a swap area is refused (exit 3), as is a swapoff the
+/// available memory cannot take.
+///
+/// # Example
+///
+/// ```
+/// use hostfix::swap::{ensure_swap_file, remove_swap_file, RemoveOptions, SwapSize, SwapSpec};
+/// use hostfix::testing::FakeRoot;
+/// use hostfix::Policy;
+///
+/// let root = FakeRoot::for_swap();
+/// let (host, rec) = root.host();
+/// root.swap_table(&rec);
+/// # let mut spec = SwapSpec::new(SwapSize::Bytes(64 << 20));
+/// # spec.keep_free.clear();
+/// # let made = ensure_swap_file(&host, &spec, &Policy::new(spec.default_cap()).state_dir("/state"));
+/// # assert!(made.is_ok(), "{made}");
+/// // ... a swap file made by `ensure_swap_file` is active at /swapfile.
+/// let opts = RemoveOptions::default();
+/// let report = remove_swap_file(&host, &opts, &Policy::new(opts.default_cap()).state_dir("/state"));
+/// assert!(report.is_ok() && report.result.gone, "{report}");
+/// assert!(!root.join("/swapfile").exists());
+/// assert!(!root.read("/etc/fstab").contains("/swapfile"));
+/// ```
 pub fn remove_swap_file(
     host: &Host,
     opts: &RemoveOptions,
@@ -404,7 +501,7 @@ fn remove_inner(
     opts: &RemoveOptions,
     status: &mut RemoveStatus,
 ) -> Result<()> {
-    spec::check_path(&opts.path)?;
+    opts.validate()?;
     let host = run.host();
     let _lock = take_lock(run, opts.lock_wait)?;
     let state_dir = run.policy().state_dir.clone();
@@ -471,7 +568,7 @@ fn remove_inner(
 }
 
 /// Whether a host path names hostfix's temporary swap-over area.
-pub fn is_swapover_path(path: &Path) -> bool {
+pub(crate) fn is_swapover_path(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.starts_with('.') && n.ends_with(observe::SWAPOVER_SUFFIX))

@@ -7,7 +7,8 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 /// One active swap area, as `/proc/swaps` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct SwapEntry {
     /// The file or device, with the kernel's octal escapes (`\040`) decoded and a
     /// trailing ` (deleted)` removed.

@@ -9,11 +9,13 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::InputError;
+use crate::risk::Risk;
 use crate::size::{ByteSize, Threshold};
 
-/// The swap file's size.
+/// The swap file's size. In a config: `"auto"`, a size (`"2G"`), or bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum SwapSize {
     /// Exactly this many bytes (rounded down to whole pages).
     Bytes(u64),
@@ -37,6 +39,22 @@ impl FromStr for SwapSize {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for SwapSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Text(String),
+            Bytes(u64),
+            Tagged { bytes: u64 },
+        }
+        match Wire::deserialize(d)? {
+            Wire::Text(s) => s.parse().map_err(serde::de::Error::custom),
+            Wire::Bytes(b) | Wire::Tagged { bytes: b } => Ok(SwapSize::Bytes(b)),
+        }
+    }
+}
+
 impl fmt::Display for SwapSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -47,8 +65,9 @@ impl fmt::Display for SwapSize {
 }
 
 /// How the swap file is activated at boot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Persist {
     /// A line in `/etc/fstab` (with `nofail`).
     #[default]
@@ -87,34 +106,43 @@ impl FromStr for Persist {
     }
 }
 
-/// The desired swap file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The desired swap file: [`SwapSpec::new`] with a size, then the fields.
+///
+/// Read from a config (`serde`), every field is optional (`size` defaults to `auto`),
+/// sizes and durations as the CLI writes them:
+/// `{"size": "2G", "persist": "systemd", "swappiness": 10, "lock_wait": "1m"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default = "SwapSpec::auto", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct SwapSpec {
     /// Where (a host path, absolute). Default `/swapfile`.
     pub path: PathBuf,
-    /// How big.
+    /// How big. Default in a config: `auto`.
     pub size: SwapSize,
     /// How it comes back after a reboot. Default fstab.
     pub persist: Persist,
-    /// The swap priority (0..=32767); `None` lets the kernel choose (and leaves an
-    /// existing area's priority alone).
+    /// The swap priority (0..=32767). Default `None`: the kernel chooses (and an
+    /// existing area's priority is left alone).
     pub priority: Option<i32>,
-    /// `vm.swappiness` to set now and at boot (0..=200); `None` leaves it alone.
+    /// `vm.swappiness` to set now and at boot (0..=200). Default `None`: left alone.
     pub swappiness: Option<u32>,
-    /// The label written into a new swap header (at most 16 bytes).
+    /// The label written into a new swap header (at most 16 bytes). Default none.
     pub label: Option<String>,
-    /// Free disk that must remain after the file is created: the largest of these
-    /// (default 10% and 1 GiB). Empty: no guard.
+    /// Free disk that must remain after the file is created: the largest of these.
+    /// Default 10% and 1 GiB; empty: no guard.
     pub keep_free: Vec<Threshold>,
     /// The largest size `auto` picks. Default 8 GiB.
+    #[serde(deserialize_with = "crate::de::bytes")]
     pub auto_max: u64,
     /// The largest share of free disk (percent) `auto` picks. Default 25.
     pub auto_disk_share: f64,
     /// Memory that must remain available on top of the swap moved back into RAM before
     /// any `swapoff`. Default 256 MiB.
+    #[serde(deserialize_with = "crate::de::bytes")]
     pub memory_margin: u64,
-    /// How long to wait for another hostfix run's lock. Default 5 minutes.
-    #[serde(skip)]
+    /// How long to wait for another hostfix run's lock (at most a day). Default 5
+    /// minutes.
+    #[serde(skip_serializing, deserialize_with = "crate::de::duration")]
     pub lock_wait: Duration,
 }
 
@@ -124,6 +152,21 @@ pub const DEFAULT_PATH: &str = "/swapfile";
 pub const MIN_SIZE: u64 = ByteSize::MIB;
 
 impl SwapSpec {
+    /// The default swap file path, `/swapfile`.
+    pub const DEFAULT_PATH: &'static str = DEFAULT_PATH;
+
+    /// The risk cap `hostfix swap ensure` runs under unless `--max-risk` says otherwise:
+    /// [`Risk::Additive`]. A missing file is created, enabled and persisted; resizing an
+    /// active file swaps it off, which needs [`Risk::Disruptive`].
+    pub fn default_cap(&self) -> Risk {
+        Risk::Additive
+    }
+
+    /// The spec a config without a size asks for: [`SwapSize::Auto`], every default.
+    fn auto() -> Self {
+        Self::new(SwapSize::Auto)
+    }
+
     /// A spec with this size and every default (`/swapfile`, fstab, keep 10% and 1 GiB of
     /// the disk free).
     pub fn new(size: SwapSize) -> Self {
@@ -197,6 +240,16 @@ impl SwapSpec {
                 "too small",
                 "at least 1M",
             ));
+        }
+        for t in &self.keep_free {
+            if !t.is_valid() {
+                return Err(InputError::new(
+                    "keep-free threshold",
+                    t.to_string(),
+                    "not a finite share above 0% and at most 100%",
+                    "a size such as 1G, or a percentage such as 10%",
+                ));
+            }
         }
         Ok(())
     }
@@ -275,6 +328,7 @@ pub fn normalize(path: &Path) -> PathBuf {
 
 /// How `auto` sized the file, with its reasons.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct AutoSize {
     /// The size chosen (bytes, whole MiB).
     pub bytes: u64,

@@ -72,6 +72,7 @@ pub fn render_unit(host_path: &str, priority: Option<i32>) -> String {
 }
 
 /// The `What=` of a `.swap` unit's `[Swap]` section, with `%%` decoded.
+#[cfg_attr(not(feature = "testing"), allow(dead_code))] // used by hostfix::testing
 pub fn unit_what(text: &str) -> Option<String> {
     swap_value(text, "What").map(|v| v.replace("%%", "%"))
 }
@@ -100,6 +101,7 @@ pub fn unit_priority(text: &str) -> Option<i32> {
 
 /// Whether a unit file carries hostfix's marker line (which says nothing of whether it
 /// was edited since: hostfix compares the whole unit with what it recorded).
+#[cfg_attr(not(feature = "testing"), allow(dead_code))] // used by hostfix::testing
 pub fn has_marker(text: &str) -> bool {
     text.lines().next() == Some(MARKER)
 }

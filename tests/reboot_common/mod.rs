@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hostfix::Host;
-use hostfix::host::RecordingSystem;
-use hostfix::reboot::Ledger;
+use hostfix::testing::reboot::Ledger;
+use hostfix::testing::{FakeRoot, RecordingSystem};
 
 /// The fixed "now" of fake hosts: 2027-01-15T08:00:00Z.
 pub const NOW: u64 = 1_800_000_000;
@@ -26,25 +26,12 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A writable copy of a fixture root.
-pub fn copy_root(name: &str) -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    copy_dir(&fixture(name), d.path());
-    d
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dst);
-        } else {
-            // fs::copy keeps the mode (the executable bit of needs-restarting).
-            std::fs::copy(e.path(), &dst).unwrap();
-        }
-    }
+/// A writable copy of a fixture root (file modes kept: the executable bit of
+/// needs-restarting).
+pub fn copy_root(name: &str) -> FakeRoot {
+    let root = FakeRoot::new();
+    root.copy_tree(fixture(name), "/");
+    root
 }
 
 /// A host on `root` whose calls are recorded, with the clock at `NOW`.

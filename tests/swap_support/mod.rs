@@ -8,14 +8,13 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use hostfix::Result;
-use hostfix::host::{Call, Cmd, CmdOutput, LiveSystem, RecordingSystem, System};
-use hostfix::swap::fstab::escape_field;
-use hostfix::swap::header::{Signature, read_signature};
+use hostfix::Host;
+use hostfix::testing::swap::fstab::escape_field;
+use hostfix::testing::swap::header::{Signature, read_signature};
+use hostfix::testing::{Call, LiveSystem, RecordingSystem, System};
 use nix::errno::Errno;
-use nix::sys::signal::Signal;
 
 pub const MIB: u64 = 1 << 20;
 
@@ -33,114 +32,52 @@ pub fn root_or_skip(tools: &[&str]) -> bool {
     )
 }
 
-/// A fake host root in a tempdir.
-pub struct FakeRoot {
-    pub dir: tempfile::TempDir,
-}
+pub use hostfix::testing::FakeRoot;
 
-impl FakeRoot {
-    /// A root whose `/proc` is made of fixture files (for the fake kernel): 4 GiB of RAM,
-    /// 3 GiB available, no swap, swappiness 60.
-    pub fn fake() -> FakeRoot {
-        let dir = tempfile::Builder::new()
-            .prefix("hostfix-swap-")
-            .tempdir()
-            .unwrap();
-        let r = dir.path();
-        for d in ["proc/sys/kernel/random", "proc/sys/vm", "etc", "state"] {
-            std::fs::create_dir_all(r.join(d)).unwrap();
+/// A root for the real kernel: `proc -> /proc` except a fake
+/// `proc/sys/vm/swappiness` (so a test never changes the machine's), `sys -> /sys`,
+/// an `etc/fstab`, and a `mnt` directory for a loop filesystem.
+pub fn live_root() -> FakeRoot {
+    let r = FakeRoot::new();
+    r.mkdir("/mnt").mkdir("/state");
+    for entry in std::fs::read_dir("/proc").unwrap() {
+        let name = entry.unwrap().file_name();
+        if name != "sys" {
+            r.symlink(
+                Path::new("/proc").join(&name),
+                Path::new("/proc").join(&name),
+            );
         }
-        std::fs::write(
-            r.join("proc/swaps"),
-            "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n",
-        )
-        .unwrap();
-        std::fs::write(
-            r.join("proc/meminfo"),
-            "MemTotal:        4194304 kB\nMemFree:         3000000 kB\n\
-             MemAvailable:    3145728 kB\nBuffers:           10000 kB\nCached:           100000 kB\n\
-             SwapTotal:             0 kB\nSwapFree:              0 kB\n",
-        )
-        .unwrap();
-        std::fs::write(r.join("proc/sys/kernel/osrelease"), "6.1.0-test\n").unwrap();
-        std::fs::write(
-            r.join("proc/sys/kernel/random/uuid"),
-            "5a5a5a5a-1234-4abc-8def-0123456789ab\n",
-        )
-        .unwrap();
-        std::fs::write(r.join("proc/sys/vm/swappiness"), "60\n").unwrap();
-        std::fs::write(
-            r.join("etc/fstab"),
-            "# fstab\nUUID=0a1b2c3d-1111-2222-3333-444455556666 / ext4 errors=remount-ro 0 1\n",
-        )
-        .unwrap();
-        FakeRoot { dir }
     }
-
-    /// A root for the real kernel: `proc -> /proc` except a fake
-    /// `proc/sys/vm/swappiness` (so a test never changes the machine's), `sys -> /sys`,
-    /// an `etc/fstab`, and a `mnt` directory for a loop filesystem.
-    pub fn live() -> FakeRoot {
-        let dir = tempfile::Builder::new()
-            .prefix("hostfix-swap-")
-            .tempdir()
-            .unwrap();
-        let r = dir.path();
-        for d in ["proc/sys/vm", "etc", "mnt", "state"] {
-            std::fs::create_dir_all(r.join(d)).unwrap();
+    for entry in std::fs::read_dir("/proc/sys").unwrap() {
+        let name = entry.unwrap().file_name();
+        if name != "vm" {
+            r.symlink(
+                Path::new("/proc/sys").join(&name),
+                Path::new("/proc/sys").join(&name),
+            );
         }
-        for entry in std::fs::read_dir("/proc").unwrap() {
-            let name = entry.unwrap().file_name();
-            if name != "sys" {
-                std::os::unix::fs::symlink(
-                    Path::new("/proc").join(&name),
-                    r.join("proc").join(&name),
-                )
-                .unwrap();
-            }
-        }
-        for entry in std::fs::read_dir("/proc/sys").unwrap() {
-            let name = entry.unwrap().file_name();
-            if name != "vm" {
-                std::os::unix::fs::symlink(
-                    Path::new("/proc/sys").join(&name),
-                    r.join("proc/sys").join(&name),
-                )
-                .unwrap();
-            }
-        }
-        std::fs::write(r.join("proc/sys/vm/swappiness"), "60\n").unwrap();
-        std::os::unix::fs::symlink("/sys", r.join("sys")).unwrap();
-        std::fs::write(
-            r.join("etc/fstab"),
+    }
+    r.write("/proc/sys/vm/swappiness", "60\n")
+        .symlink("/sys", "/sys")
+        .fstab(
             "# fstab of a test root\nUUID=0a1b2c3d-1111-2222-3333-444455556666 / ext4 errors=remount-ro 0 1\n",
-        )
-        .unwrap();
-        FakeRoot { dir }
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    pub fn join(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p.trim_start_matches('/'))
-    }
-
-    pub fn fstab(&self) -> String {
-        std::fs::read_to_string(self.join("/etc/fstab")).unwrap()
-    }
-
-    pub fn write_fstab(&self, text: &str) {
-        std::fs::write(self.join("/etc/fstab"), text).unwrap();
-    }
+        );
+    r
 }
 
-/// The kernel's swap table, faked in `ROOT/proc/swaps`.
+/// The kernel's swap table, faked in `ROOT/proc/swaps`: a recording system whose
+/// `swapon` and `swapoff` hooks edit it as the kernel would (checking the header and
+/// that the file has no holes), with scripted failures per path (crash stand-ins).
 #[derive(Debug)]
 pub struct FakeKernel {
+    pub rec: Arc<RecordingSystem>,
+    table: Arc<SwapTable>,
+}
+
+#[derive(Debug)]
+struct SwapTable {
     root: PathBuf,
-    pub rec: RecordingSystem,
     lock: Mutex<()>,
     fail_swapon_of: Mutex<Vec<(PathBuf, Errno)>>,
     fail_swapoff_of: Mutex<Vec<(PathBuf, Errno)>>,
@@ -148,18 +85,29 @@ pub struct FakeKernel {
 
 impl FakeKernel {
     pub fn new(root: &Path) -> Arc<FakeKernel> {
-        Arc::new(FakeKernel {
+        let rec = Arc::new(RecordingSystem::new());
+        let table = Arc::new(SwapTable {
             root: root.to_path_buf(),
-            rec: RecordingSystem::new(),
             lock: Mutex::new(()),
             fail_swapon_of: Mutex::new(Vec::new()),
             fail_swapoff_of: Mutex::new(Vec::new()),
-        })
+        });
+        let t = table.clone();
+        rec.on_swapon(move |path, priority| t.swapon(path, priority));
+        let t = table.clone();
+        rec.on_swapoff(move |path| t.swapoff(path));
+        Arc::new(FakeKernel { rec, table })
+    }
+
+    /// A host on `root` whose swap calls go to this kernel.
+    pub fn host(&self) -> Host {
+        Host::with_system(&self.table.root, self.rec.clone())
     }
 
     /// Makes the next swapoff of `path` fail with `errno` (a crash stand-in).
     pub fn fail_swapoff_of(&self, path: &Path, errno: Errno) {
-        self.fail_swapoff_of
+        self.table
+            .fail_swapoff_of
             .lock()
             .unwrap()
             .push((path.to_path_buf(), errno));
@@ -167,12 +115,35 @@ impl FakeKernel {
 
     /// Makes the next swapon of `path` fail with `errno` (a crash stand-in).
     pub fn fail_swapon_of(&self, path: &Path, errno: Errno) {
-        self.fail_swapon_of
+        self.table
+            .fail_swapon_of
             .lock()
             .unwrap()
             .push((path.to_path_buf(), errno));
     }
 
+    /// Lists a file as active (as if swapon had run), with `used` KiB in use.
+    pub fn activate(&self, path: &Path, used_kib: u64) {
+        self.table.activate(path, used_kib);
+    }
+
+    pub fn swapons(&self) -> Vec<PathBuf> {
+        self.rec
+            .calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::Swapon(p, _) => Some(p),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.rec.calls()
+    }
+}
+
+impl SwapTable {
     fn swaps_file(&self) -> PathBuf {
         self.root.join("proc/swaps")
     }
@@ -192,8 +163,7 @@ impl FakeKernel {
             .position(|l| l.split_whitespace().next() == Some(esc.as_str()))
     }
 
-    /// Lists a file as active (as if swapon had run), with `used` KiB in use.
-    pub fn activate(&self, path: &Path, used_kib: u64) {
+    fn activate(&self, path: &Path, used_kib: u64) {
         let size = std::fs::metadata(path).unwrap().len();
         let mut lines = self.lines();
         lines.push(format!(
@@ -204,29 +174,8 @@ impl FakeKernel {
         std::fs::write(self.swaps_file(), lines.join("\n") + "\n").unwrap();
     }
 
-    pub fn swapons(&self) -> Vec<PathBuf> {
-        self.rec
-            .calls()
-            .into_iter()
-            .filter_map(|c| match c {
-                Call::Swapon(p, _) => Some(p),
-                _ => None,
-            })
-            .collect()
-    }
-
-    pub fn calls(&self) -> Vec<Call> {
-        self.rec.calls()
-    }
-}
-
-impl System for FakeKernel {
-    fn run(&self, cmd: &Cmd) -> Result<CmdOutput> {
-        self.rec.run(cmd)
-    }
     fn swapon(&self, path: &Path, priority: Option<i32>) -> std::result::Result<(), Errno> {
         let _g = self.lock.lock().unwrap();
-        self.rec.swapon(path, priority)?;
         {
             let mut f = self.fail_swapon_of.lock().unwrap();
             if let Some(i) = f.iter().position(|(p, _)| p == path) {
@@ -254,9 +203,9 @@ impl System for FakeKernel {
         std::fs::write(self.swaps_file(), lines.join("\n") + "\n").unwrap();
         Ok(())
     }
+
     fn swapoff(&self, path: &Path) -> std::result::Result<(), Errno> {
         let _g = self.lock.lock().unwrap();
-        self.rec.swapoff(path)?;
         {
             let mut f = self.fail_swapoff_of.lock().unwrap();
             if let Some(i) = f.iter().position(|(p, _)| p == path) {
@@ -270,30 +219,6 @@ impl System for FakeKernel {
         lines.remove(i);
         std::fs::write(self.swaps_file(), lines.join("\n") + "\n").unwrap();
         Ok(())
-    }
-    fn signal(&self, pid: i32, start: Option<u64>, sig: Signal) -> std::result::Result<(), Errno> {
-        self.rec.signal(pid, start, sig)
-    }
-    fn try_bind(&self, addr: std::net::SocketAddr, udp: bool) -> std::result::Result<(), Errno> {
-        self.rec.try_bind(addr, udp)
-    }
-    fn sync(&self) {
-        self.rec.sync();
-    }
-    fn reboot_syscall(&self) -> std::result::Result<(), Errno> {
-        self.rec.reboot_syscall()
-    }
-    fn sleep(&self, d: Duration) {
-        self.rec.sleep(d);
-    }
-    fn now(&self) -> SystemTime {
-        self.rec.now()
-    }
-    /// The fake kernel lets hostfix act as root would (swapon), whoever runs the test;
-    /// the files it makes belong to the host's owner ([`hostfix::Host::owner`]), which
-    /// on a fake root is the user running the test.
-    fn euid(&self) -> u32 {
-        0
     }
 }
 
@@ -340,46 +265,21 @@ pub fn write_intent_record(root: &Path, state: &str, path: &str, name: &str, uui
     .unwrap();
 }
 
-/// The real kernel, with scripted failures of `swapon` for a path (a crash stand-in).
-#[derive(Debug, Default)]
-pub struct Flaky {
-    pub fail_swapon_of: Mutex<Vec<(PathBuf, Errno)>>,
-}
-
-impl System for Flaky {
-    fn run(&self, cmd: &Cmd) -> Result<CmdOutput> {
-        LiveSystem.run(cmd)
-    }
-    fn swapon(&self, path: &Path, priority: Option<i32>) -> std::result::Result<(), Errno> {
-        let mut f = self.fail_swapon_of.lock().unwrap();
-        if let Some(i) = f.iter().position(|(p, _)| p == path) {
-            let (_, e) = f.remove(i);
-            return Err(e);
+/// The real kernel, with a failure of `swapon` for a path (a crash stand-in): a live
+/// recording system whose swapon hook fails once for `path` with `errno`.
+pub fn flaky_swapon(path: &Path, errno: Errno) -> Arc<RecordingSystem> {
+    let rec = Arc::new(RecordingSystem::live());
+    let pending = Mutex::new(Some((path.to_path_buf(), errno)));
+    rec.on_swapon(move |p, priority| {
+        let mut pending = pending.lock().unwrap();
+        if pending.as_ref().is_some_and(|(f, _)| f == p) {
+            if let Some((_, e)) = pending.take() {
+                return Err(e);
+            }
         }
-        LiveSystem.swapon(path, priority)
-    }
-    fn swapoff(&self, path: &Path) -> std::result::Result<(), Errno> {
-        LiveSystem.swapoff(path)
-    }
-    fn signal(&self, pid: i32, start: Option<u64>, sig: Signal) -> std::result::Result<(), Errno> {
-        LiveSystem.signal(pid, start, sig)
-    }
-    fn try_bind(&self, addr: std::net::SocketAddr, udp: bool) -> std::result::Result<(), Errno> {
-        LiveSystem.try_bind(addr, udp)
-    }
-    fn sync(&self) {}
-    fn reboot_syscall(&self) -> std::result::Result<(), Errno> {
-        Err(Errno::EPERM)
-    }
-    fn sleep(&self, d: Duration) {
-        std::thread::sleep(d);
-    }
-    fn now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-    fn euid(&self) -> u32 {
-        nix::unistd::geteuid().as_raw()
-    }
+        LiveSystem.swapon(p, priority)
+    });
+    rec
 }
 
 /// Every file under a directory with its mode, owner and content hash: two snapshots are
@@ -445,7 +345,7 @@ pub fn sh(program: &str, args: &[&str]) -> String {
 /// The real /proc/swaps entries under a directory.
 pub fn real_swaps_under(dir: &Path) -> Vec<hostfix::swap::SwapEntry> {
     let text = std::fs::read_to_string("/proc/swaps").unwrap();
-    hostfix::swap::parse_proc_swaps(&text)
+    hostfix::testing::swap::parse_proc_swaps(&text)
         .unwrap()
         .into_iter()
         .filter(|e| e.path.starts_with(dir))

@@ -190,7 +190,7 @@ pub fn parse_mount_points(mountinfo: &str) -> Vec<PathBuf> {
     mountinfo
         .lines()
         .filter_map(|l| l.split(' ').nth(4))
-        .map(|p| PathBuf::from(hostfix::swap::unescape_octal(p)))
+        .map(|p| PathBuf::from(hostfix::testing::swap::unescape_octal(p)))
         .collect()
 }
 

@@ -1,11 +1,9 @@
 //! `hostfix check`.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
-use hostfix::Risk;
-use hostfix::resources::{self, CheckResult, CheckSpec};
+use hostfix::resources::{self, CheckSpec};
 use hostfix::size::Threshold;
 
 use crate::Global;
@@ -57,32 +55,10 @@ fn absolute((p, t): (PathBuf, Threshold)) -> (PathBuf, Threshold) {
 /// Runs `check`. With no threshold at all it is bad input (exit 2): a check of nothing
 /// would always pass.
 pub fn run(g: &Global, a: CheckArgs) -> i32 {
-    let spec = CheckSpec {
-        mem_available: a.mem_available,
-        disk_free: a.disk_free.into_iter().map(absolute).collect(),
-        inodes_free: a.inodes_free.into_iter().map(absolute).collect(),
-    };
-    let report = resources::check(&g.host(), &spec, &g.policy(Risk::ReadOnly));
-    crate::output::emit(g, &report, summary)
-}
-
-fn summary(r: &CheckResult) -> String {
-    let mut s = String::new();
-    for c in &r.checks {
-        let _ = writeln!(
-            s,
-            "[{}] {}{}: {} available, needs {} ({} of {})",
-            if c.holds { "ok" } else { "BELOW" },
-            c.check,
-            c.path
-                .as_ref()
-                .map(|p| format!(" {}", p.display()))
-                .unwrap_or_default(),
-            resources::show_amount(&c.check, c.actual),
-            c.threshold,
-            resources::show_amount(&c.check, c.required),
-            resources::show_amount(&c.check, c.total),
-        );
-    }
-    s
+    let mut spec = CheckSpec::default();
+    spec.mem_available = a.mem_available;
+    spec.disk_free = a.disk_free.into_iter().map(absolute).collect();
+    spec.inodes_free = a.inodes_free.into_iter().map(absolute).collect();
+    let report = resources::check(&g.host(), &spec, &g.policy(spec.default_cap()));
+    crate::output::emit(g, &report)
 }

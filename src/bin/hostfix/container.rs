@@ -1,11 +1,9 @@
 //! `hostfix container`.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use hostfix::Risk;
-use hostfix::container::{self, GuardedReboot, Removal, RemoveOptions, RungDecision};
+use hostfix::container::{self, GuardedReboot, RemoveOptions};
 
 use crate::Global;
 use crate::args::{self, Utf8};
@@ -57,78 +55,10 @@ pub fn run(g: &Global, c: ContainerCmd) -> i32 {
             let report = container::remove(
                 &g.host(),
                 &opts,
-                &g.policy(Risk::Disruptive),
+                &g.policy(opts.default_cap()),
                 &GuardedReboot::default(),
             );
-            crate::output::emit(g, &report, |r| summary(r, g.dry_run))
+            crate::output::emit(g, &report)
         }
     }
-}
-
-fn summary(r: &Removal, dry_run: bool) -> String {
-    let mut s = String::new();
-    let who = match (&r.name, &r.id) {
-        (Some(n), Some(id)) => format!("{n} ({})", id.get(..12).unwrap_or(id)),
-        _ => r.target.clone(),
-    };
-    if r.already_gone {
-        let _ = writeln!(s, "{who}: already gone (not listed, no process, no shim)");
-    } else if let Some(rung) = r.removed_by {
-        let _ = writeln!(s, "{who}: removed by rung {rung}");
-    } else if let Some(st) = &r.status {
-        let _ = writeln!(
-            s,
-            "{who}: {st}, {} process(es), {} shim(s)",
-            r.processes.len(),
-            r.shims.len()
-        );
-    }
-    if let Some(f) = &r.futility {
-        let _ = writeln!(s, "signals cannot work: {}", f.why());
-    }
-    if let Some(rb) = &r.reboot {
-        let _ = writeln!(
-            s,
-            "reboot: asked in boot {}{}",
-            rb.requested_in_boot,
-            if rb.confirmed {
-                ", confirmed: the host booted since"
-            } else {
-                ", not happened yet"
-            }
-        );
-    }
-    if let Some(rem) = &r.remains {
-        if !r.gone {
-            let _ = writeln!(s, "remains: {rem}");
-        }
-    }
-    if let Some(n) = &r.next {
-        let _ = writeln!(s, "next rung: {} (risk {}): {}", n.rung, n.risk, n.action);
-    }
-    if dry_run && !r.ladder.is_empty() {
-        let _ = writeln!(s, "ladder:");
-        for p in &r.ladder {
-            let what = match &p.decision {
-                RungDecision::Try if p.allowed => "try".to_string(),
-                RungDecision::Try => "above --max-risk".to_string(),
-                RungDecision::Skip(why) => format!("skip: {why}"),
-                RungDecision::NotApplicable => continue,
-            };
-            let _ = writeln!(
-                s,
-                "  {:<14} {:<11} {what}",
-                p.rung.as_str(),
-                p.risk.as_str()
-            );
-        }
-    }
-    if !r.engine_restart_hits.is_empty() && r.removed_by.is_none() {
-        let _ = writeln!(
-            s,
-            "an engine restart would interrupt: {}",
-            r.engine_restart_hits.join(", ")
-        );
-    }
-    s
 }

@@ -1,9 +1,7 @@
 //! `hostfix doctor`.
 
-use std::fmt::Write as _;
-
 use clap::Args;
-use hostfix::doctor::{self, Diagnosis, DoctorOptions, Severity};
+use hostfix::doctor::{self, DoctorOptions};
 
 use crate::Global;
 use crate::args::{self, Utf8};
@@ -22,48 +20,12 @@ pub struct DoctorArgs {
 
 /// Runs `doctor`.
 pub fn run(g: &Global, a: DoctorArgs) -> i32 {
-    let mut opts = DoctorOptions {
-        state_dir: g.state_dir.clone(),
-        since: a.since,
-        ..DoctorOptions::default()
-    };
+    let mut opts = DoctorOptions::default();
+    opts.state_dir = g.state_dir.clone();
+    opts.since = a.since;
     if !a.ports.is_empty() {
         opts.ports = a.ports;
     }
-    let report = doctor::diagnose(&g.host(), &opts, &g.policy(hostfix::Risk::ReadOnly));
-    crate::output::emit(g, &report, summary)
-}
-
-fn summary(d: &Diagnosis) -> String {
-    let mut s = String::new();
-    let mut area = None;
-    for f in &d.findings {
-        if area != Some(f.area) {
-            let _ = writeln!(s, "{}:", format!("{:?}", f.area).to_lowercase());
-            area = Some(f.area);
-        }
-        let mark = match f.severity {
-            Severity::Ok => "ok",
-            Severity::Info => "info",
-            Severity::Warning => "WARN",
-            Severity::Problem => "PROBLEM",
-        };
-        let _ = writeln!(s, "  [{mark}] {}", f.title);
-        for e in &f.evidence {
-            let _ = writeln!(s, "      {e}");
-        }
-        for p in &f.proofs {
-            let _ = writeln!(s, "      from {}:", p.from);
-            for l in &p.lines {
-                let _ = writeln!(s, "        | {l}");
-            }
-        }
-        if let Some(fix) = &f.fix {
-            let _ = writeln!(s, "      fix: {}   (risk: {})", fix.command, fix.risk);
-        }
-    }
-    for u in &d.unseen {
-        let _ = writeln!(s, "not seen: {u}");
-    }
-    s
+    let report = doctor::diagnose(&g.host(), &opts, &g.policy(opts.default_cap()));
+    crate::output::emit(g, &report)
 }

@@ -19,7 +19,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
-use hostfix::host::LiveSystem;
 use hostfix::{Host, Policy, Risk};
 
 /// Idempotent, risk-ranked fixes for Linux hosts.
@@ -136,14 +135,11 @@ fn value_of<'a>(flag: &str, w: &'a std::ffi::OsStr) -> &'a [u8] {
 impl Global {
     /// The host to work on: the live system, with files under `--root`.
     pub fn host(&self) -> Host {
-        if self.root == std::path::Path::new("/") {
-            Host::live()
-        } else {
-            Host::with_system(self.root.clone(), std::sync::Arc::new(LiveSystem))
-        }
+        Host::live_at(self.root.clone())
     }
 
-    /// The policy for a command whose default cap is `default`.
+    /// The policy for a command whose default cap is `default` (the spec's
+    /// `default_cap()`).
     pub fn policy(&self, default: Risk) -> Policy {
         Policy::new(self.max_risk.unwrap_or(default))
             .dry_run(self.dry_run)

@@ -5,12 +5,11 @@
 //! exit code still tells the outcome, and nothing panics.
 
 use std::ffi::OsString;
-use std::fmt::Write as _;
 use std::io::Write as _;
 
 use clap::CommandFactory;
 use clap::error::ErrorKind;
-use hostfix::{Report, StepStatus};
+use hostfix::Report;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -30,19 +29,13 @@ pub fn err(text: &str) {
     let _ = e.write_all(text.as_bytes()).and_then(|()| e.flush());
 }
 
-/// Prints a report and returns the exit code.
-///
-/// `summary` renders the operation's own result for people; the steps and the error are
-/// rendered here, the same for every command.
-pub fn emit<T: Serialize>(
-    g: &Global,
-    report: &Report<T>,
-    summary: impl FnOnce(&T) -> String,
-) -> i32 {
+/// Prints a report (its JSON, or its human rendering: the library's `Display`) and
+/// returns the exit code.
+pub fn emit<T: Serialize + std::fmt::Display>(g: &Global, report: &Report<T>) -> i32 {
     if g.json {
         out(&format!("{}\n", to_json(report)));
     } else {
-        out(&human(report, summary));
+        out(&report.to_string());
     }
     report.exit_code()
 }
@@ -173,49 +166,4 @@ fn walk(argv: &[OsString]) -> (String, Vec<String>) {
         words.join(" ")
     };
     (operation, names)
-}
-
-/// The human rendering of a report.
-pub fn human<T>(report: &Report<T>, summary: impl FnOnce(&T) -> String) -> String {
-    let mut s = String::new();
-    let state = match (report.outcome(), report.changed, report.dry_run) {
-        ("ok", true, true) => "would change the host",
-        ("ok", false, true) => "nothing to do",
-        ("ok", true, false) => "changed",
-        ("ok", false, false) => "ok, nothing changed",
-        ("refused", ..) => "refused",
-        ("bad-input", ..) => "bad input",
-        _ => "FAILED",
-    };
-    let _ = writeln!(
-        s,
-        "{}: {state}{}",
-        report.operation,
-        if report.dry_run { " (dry run)" } else { "" }
-    );
-    let body = summary(&report.result);
-    if !body.is_empty() {
-        for line in body.lines() {
-            let _ = writeln!(s, "  {line}");
-        }
-    }
-    let shown: Vec<_> = report
-        .steps
-        .iter()
-        .filter(|st| st.status != StepStatus::Done || st.risk > hostfix::Risk::ReadOnly)
-        .collect();
-    if !shown.is_empty() {
-        let _ = writeln!(s, "steps:");
-        for st in shown {
-            let status = format!("{:?}", st.status).to_lowercase();
-            let _ = writeln!(s, "  [{status:<7}] {:<11} {}", st.risk.as_str(), st.action);
-            if !st.detail.is_empty() && st.status != StepStatus::Planned {
-                let _ = writeln!(s, "             {}", st.detail);
-            }
-        }
-    }
-    if let Some(e) = &report.error {
-        let _ = writeln!(s, "{}: {e}", report.outcome());
-    }
-    s
 }

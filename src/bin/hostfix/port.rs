@@ -1,12 +1,10 @@
 //! `hostfix port`.
 
-use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use hostfix::Risk;
-use hostfix::port::{self, FreeResult, FreeSpec, Proto, WhoSpec};
+use hostfix::port::{self, FreeSpec, Proto, WhoSpec};
 
 use crate::Global;
 use crate::args::{self, Utf8};
@@ -72,70 +70,28 @@ pub fn run(g: &Global, c: PortCmd) -> i32 {
     let host = g.host();
     match c {
         PortCmd::Who(a) => {
-            let spec = WhoSpec {
-                exhaustive: a.exhaustive,
-                ..if a.udp {
-                    WhoSpec::udp(a.port)
-                } else {
-                    WhoSpec::tcp(a.port)
-                }
+            let mut spec = if a.udp {
+                WhoSpec::udp(a.port)
+            } else {
+                WhoSpec::tcp(a.port)
             };
-            let report = port::who(&host, &spec, &g.policy(Risk::ReadOnly));
-            crate::output::emit(g, &report, port::describe_holders)
+            spec.exhaustive = a.exhaustive;
+            let report = port::who(&host, &spec, &g.policy(spec.default_cap()));
+            crate::output::emit(g, &report)
         }
         PortCmd::Free(a) => {
-            let spec = FreeSpec {
-                port: a.port,
-                proto: if a.udp { Proto::Udp } else { Proto::Tcp },
-                addresses: if a.addresses.is_empty() {
-                    FreeSpec::default_addresses()
-                } else {
-                    a.addresses
-                },
-                remove_package: a.remove_package,
-                timeout: a.timeout,
-            };
-            let default = if a.remove_package {
-                Risk::Destructive
-            } else {
-                Risk::Disruptive
-            };
-            let report = port::free_port(&host, &spec, &g.policy(default));
-            crate::output::emit(g, &report, free_summary)
+            let mut spec = FreeSpec::tcp(a.port);
+            if a.udp {
+                spec.proto = Proto::Udp;
+            }
+            if !a.addresses.is_empty() {
+                spec.addresses = a.addresses;
+            }
+            spec.remove_package = a.remove_package;
+            spec.timeout = a.timeout;
+            // --remove-package is the consent: it raises the default cap to destructive.
+            let report = port::free_port(&host, &spec, &g.policy(spec.default_cap()));
+            crate::output::emit(g, &report)
         }
     }
-}
-
-fn free_summary(r: &FreeResult) -> String {
-    let mut s = String::new();
-    let addrs: Vec<String> = r.addresses.iter().map(ToString::to_string).collect();
-    let _ = writeln!(
-        s,
-        "{} port {} on {}: {}",
-        r.proto,
-        r.port,
-        addrs.join(", "),
-        if r.free { "free" } else { "not verified free" }
-    );
-    for g in &r.groups {
-        let _ = writeln!(s, "held by {}", g.summary);
-        if let Some(c) = r
-            .holders
-            .iter()
-            .find(|o| o.pid == g.leader)
-            .and_then(|o| o.container.as_ref())
-        {
-            let _ = writeln!(s, "  stop it with: {}", c.stop_command);
-        }
-    }
-    if let Some(p) = &r.removal {
-        let _ = writeln!(
-            s,
-            "package removal ({}): {} (removes {})",
-            p.manager,
-            p.command,
-            p.removes.join(", ")
-        );
-    }
-    s
 }

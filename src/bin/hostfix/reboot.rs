@@ -1,14 +1,9 @@
 //! `hostfix reboot`.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use clap::Args;
-use hostfix::Risk;
-use hostfix::reboot::{
-    self, GuardVerdict, NeedVerdict, RebootDecision, RebootMethod, RebootResult, RebootSpec, Rules,
-};
-use hostfix::size::format_duration;
+use hostfix::reboot::{self, RebootMethod, RebootSpec};
 
 use crate::Global;
 use crate::args::{self, Utf8};
@@ -75,87 +70,17 @@ fn parse_method(s: &str) -> Result<RebootMethod, String> {
 
 /// Runs `reboot`. The command is the consent: its default cap is `reboot`.
 pub fn run(g: &Global, a: RebootArgs) -> i32 {
-    let spec = RebootSpec {
-        if_needed: a.if_needed,
-        reason: a.reason,
-        rules: Rules {
-            once: a.once,
-            max_attempts: a.max_attempts,
-            window: a.window,
-            min_uptime: a.min_uptime,
-        },
-        delay: a.delay,
-        when: a.when,
-        message: a.message,
-        method: a.method,
-    };
-    let report = reboot::reboot(&g.host(), &spec, &g.policy(Risk::Reboot));
-    crate::output::emit(g, &report, summary)
-}
-
-fn summary(r: &RebootResult) -> String {
-    let mut s = String::new();
-    let decision = match r.decision {
-        RebootDecision::Undecided => "undecided",
-        RebootDecision::Reboot if r.requested => "reboot requested (not done yet)",
-        RebootDecision::Reboot => "reboot",
-        RebootDecision::NotNeeded => "no reboot: not needed",
-        RebootDecision::Refused => "no reboot: refused",
-    };
-    let _ = writeln!(s, "decision: {decision}");
-    if !r.why.is_empty() {
-        let _ = writeln!(s, "  {}", r.why);
-    }
-    if !r.need.checks.is_empty() {
-        let _ = writeln!(
-            s,
-            "need: {}",
-            if r.need.needed {
-                "a reboot is needed"
-            } else {
-                "no reason found"
-            }
-        );
-        for c in &r.need.checks {
-            let v = match c.verdict {
-                NeedVerdict::Needed => "needed",
-                NeedVerdict::NotNeeded => "no",
-                NeedVerdict::Unknown => "unknown",
-                NeedVerdict::Absent => "absent",
-            };
-            let _ = writeln!(s, "  [{v:<7}] {}: {}", c.source.as_str(), c.detail);
-        }
-    }
-    if !r.guard.is_empty() {
-        let _ = writeln!(s, "guard:");
-        for v in &r.guard {
-            let mark = match v.verdict {
-                GuardVerdict::Allow => "allow",
-                GuardVerdict::Refuse => "REFUSE",
-                GuardVerdict::Off => "off",
-                GuardVerdict::Unknown => "unknown",
-            };
-            let _ = writeln!(s, "  [{mark:<6}] {}: {}", v.rule, v.detail);
-        }
-    }
-    if let Some(e) = &r.entry {
-        let _ = writeln!(
-            s,
-            "ledger: entry #{} in {} (delay {})",
-            e.id,
-            r.ledger,
-            format_duration(Duration::from_secs(e.delay_secs))
-        );
-    }
-    if !r.confirmed.is_empty() {
-        let ids: Vec<String> = r.confirmed.iter().map(|i| format!("#{i}")).collect();
-        let _ = writeln!(s, "confirmed completed reboots: {}", ids.join(", "));
-    }
-    if !r.history.is_empty() {
-        let _ = writeln!(s, "last reboots:");
-        for h in &r.history {
-            let _ = writeln!(s, "  {}", h.summary);
-        }
-    }
-    s
+    let mut spec = RebootSpec::default();
+    spec.if_needed = a.if_needed;
+    spec.reason = a.reason;
+    spec.rules.once = a.once;
+    spec.rules.max_attempts = a.max_attempts;
+    spec.rules.window = a.window;
+    spec.rules.min_uptime = a.min_uptime;
+    spec.delay = a.delay;
+    spec.when = a.when;
+    spec.message = a.message;
+    spec.method = a.method;
+    let report = reboot::reboot(&g.host(), &spec, &g.policy(spec.default_cap()));
+    crate::output::emit(g, &report)
 }

@@ -1,12 +1,10 @@
 //! `hostfix swap`.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use hostfix::Risk;
 use hostfix::size::{ByteSize, Threshold};
-use hostfix::swap::{self, Persist, RemoveOptions, RemoveStatus, SwapSize, SwapSpec, SwapStatus};
+use hostfix::swap::{self, Persist, RemoveOptions, SwapSize, SwapSpec};
 
 use crate::Global;
 use crate::args::{self, AnyPath, Utf8};
@@ -33,7 +31,7 @@ pub struct EnsureArgs {
     #[arg(long, value_name = "SIZE|auto", value_parser = Utf8(parse_swap_size), allow_hyphen_values = true)]
     size: SwapSize,
     /// The swap file.
-    #[arg(long, value_name = "P", default_value = swap::spec::DEFAULT_PATH, value_parser = AnyPath)]
+    #[arg(long, value_name = "P", default_value = SwapSpec::DEFAULT_PATH, value_parser = AnyPath)]
     path: PathBuf,
     /// How it comes back after a reboot: fstab (a line with nofail), systemd (a .swap unit)
     /// or none.
@@ -67,7 +65,7 @@ pub struct EnsureArgs {
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
     /// The swap file.
-    #[arg(long, value_name = "P", default_value = swap::spec::DEFAULT_PATH, value_parser = AnyPath)]
+    #[arg(long, value_name = "P", default_value = SwapSpec::DEFAULT_PATH, value_parser = AnyPath)]
     path: PathBuf,
     /// Memory that must stay available, on top of the pages moved back, before swapoff.
     #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = Utf8(parse_bytes))]
@@ -116,86 +114,16 @@ pub fn run(g: &Global, c: SwapCmd) -> i32 {
             spec.auto_max = a.auto_max;
             spec.memory_margin = a.memory_margin;
             spec.lock_wait = a.lock_wait;
-            let report = swap::ensure_swap_file(&g.host(), &spec, &g.policy(Risk::Additive));
-            crate::output::emit(g, &report, ensure_summary)
+            let report = swap::ensure_swap_file(&g.host(), &spec, &g.policy(spec.default_cap()));
+            crate::output::emit(g, &report)
         }
         SwapCmd::Remove(a) => {
-            let opts = RemoveOptions {
-                path: a.path,
-                memory_margin: a.memory_margin,
-                lock_wait: a.lock_wait,
-            };
-            let report = swap::remove_swap_file(&g.host(), &opts, &g.policy(Risk::Destructive));
-            crate::output::emit(g, &report, remove_summary)
+            let mut opts = RemoveOptions::default();
+            opts.path = a.path;
+            opts.memory_margin = a.memory_margin;
+            opts.lock_wait = a.lock_wait;
+            let report = swap::remove_swap_file(&g.host(), &opts, &g.policy(opts.default_cap()));
+            crate::output::emit(g, &report)
         }
     }
-}
-
-fn ensure_summary(s: &SwapStatus) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{}: {}{}",
-        s.path.display(),
-        s.file_bytes
-            .map_or("no file".to_string(), |b| ByteSize(b).to_string()),
-        if s.size_bytes > 0 && s.file_bytes != Some(s.size_bytes) {
-            format!(" (wanted {})", ByteSize(s.size_bytes))
-        } else {
-            String::new()
-        }
-    );
-    if let Some(a) = &s.auto {
-        let _ = writeln!(out, "size auto: {}", a.reason);
-    }
-    let _ = writeln!(
-        out,
-        "active: {}",
-        match (s.active, s.used_bytes, s.priority) {
-            (true, Some(u), Some(p)) => format!("yes, {} used, priority {p}", ByteSize(u)),
-            (true, ..) => "yes".to_string(),
-            _ => "no".to_string(),
-        }
-    );
-    let _ = writeln!(
-        out,
-        "persisted: {}",
-        if s.persisted_in.is_empty() {
-            "no".to_string()
-        } else {
-            s.persisted_in.join(", ")
-        }
-    );
-    if let Some(u) = &s.uuid {
-        let _ = writeln!(
-            out,
-            "UUID={u}{}",
-            s.label
-                .as_ref()
-                .map(|l| format!(" LABEL={l}"))
-                .unwrap_or_default()
-        );
-    }
-    if let (Some(fs), Some(m)) = (&s.filesystem, &s.mode) {
-        let _ = writeln!(out, "on {fs}, mode {m}");
-    }
-    out
-}
-
-fn remove_summary(s: &RemoveStatus) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{}: {}",
-        s.path.display(),
-        match (s.existed, s.gone) {
-            (false, _) => "there was no file",
-            (true, true) => "deleted",
-            (true, false) => "still there",
-        }
-    );
-    if !s.persisted_in.is_empty() {
-        let _ = writeln!(out, "still persisted in {}", s.persisted_in.join(", "));
-    }
-    out
 }

@@ -16,6 +16,7 @@ use super::{PortHolders, blocked_ports};
 ///
 /// `inspected` holds the containers worth a closer look (not running, or restarting);
 /// `stuck` the containers whose processes no signal can end.
+#[cfg_attr(not(feature = "testing"), allow(dead_code))] // used by hostfix::testing
 pub fn findings(
     list: &[PsEntry],
     inspected: &[ContainerInfo],

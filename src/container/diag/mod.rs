@@ -20,6 +20,7 @@ use super::procs::{self, Futility, ProcTable, Sampling};
 
 mod findings;
 
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))] // used by hostfix::testing
 pub use findings::{findings, findings_with_holders};
 
 /// One container, as `doctor` reports it in its facts.

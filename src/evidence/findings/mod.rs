@@ -15,7 +15,9 @@ use crate::finding::{Area, Diagnosis, Finding, Proof, Severity, Source, Subject}
 mod container;
 mod kernel;
 
-pub use container::{container_finding, container_parts, container_state_line};
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))] // used by hostfix::testing
+pub use container::container_state_line;
+pub use container::{container_finding, container_parts};
 use kernel::kill_place;
 pub use kernel::{Place, fs_finding, hung_findings, kernel_container_ids, oom_finding};
 

@@ -25,8 +25,12 @@ use serde::Serialize;
 mod observe;
 mod rungs;
 
-pub use observe::{FreeObservation, targets, units_of};
-pub use rungs::{FreeRung, decide, protected_refusal, signalled};
+pub use observe::FreeObservation;
+#[cfg(any(test, feature = "testing"))]
+pub use observe::{targets, units_of};
+pub use rungs::{FreeRung, protected_refusal};
+#[cfg(any(test, feature = "testing"))]
+pub use rungs::{decide, signalled};
 
 use super::owner::{OwnerGroup, PortOwner};
 pub use super::removal::RemovalPlan;
@@ -40,22 +44,51 @@ use crate::state::HostLock;
 use observe::FreeGoal;
 use rungs::BoundRung;
 
-/// What [`free_port`] frees.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What [`free_port`] frees: [`FreeSpec::tcp`], then the fields.
+///
+/// Read from a config (`serde`), only `port` is required:
+/// `{"port": 80, "remove_package": true, "timeout": "20s"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct FreeSpec {
-    /// The port.
+    /// The port (1-65535; required).
     pub port: u16,
-    /// The protocol.
+    /// The protocol. Default `tcp`.
+    #[serde(default)]
     pub proto: Proto,
-    /// The addresses that must bind (default `0.0.0.0` and `::`).
+    /// The addresses that must bind. Default `0.0.0.0` and `::` (empty means the
+    /// default too).
+    #[serde(default = "FreeSpec::default_addresses")]
     pub addresses: Vec<IpAddr>,
-    /// Also remove the distro package holding the port (risk `destructive`).
+    /// Also remove the distro package holding the port (risk `destructive`): the
+    /// consent [`FreeSpec::default_cap`] follows. Default `false`.
+    #[serde(default)]
     pub remove_package: bool,
-    /// How long to wait for the owners to exit after each signal.
+    /// How long to wait for the owners to exit after each signal (at most a day).
+    /// Default 10 s.
+    #[serde(default = "default_timeout", deserialize_with = "crate::de::duration")]
     pub timeout: Duration,
 }
 
+fn default_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
 impl FreeSpec {
+    /// The risk cap `hostfix port free` runs under unless `--max-risk` says otherwise,
+    /// and its consent rule: [`Risk::Disruptive`] (stop units, signal processes), or
+    /// [`Risk::Destructive`] with [`FreeSpec::remove_package`], which is the consent to
+    /// remove the package holding the port. A package is never removed without
+    /// `remove_package`, whatever the cap.
+    pub fn default_cap(&self) -> Risk {
+        if self.remove_package {
+            Risk::Destructive
+        } else {
+            Risk::Disruptive
+        }
+    }
+
     /// Frees a TCP port on `0.0.0.0` and `::`, waiting up to 10 s per signal.
     pub fn tcp(port: u16) -> Self {
         FreeSpec {
@@ -63,7 +96,7 @@ impl FreeSpec {
             proto: Proto::Tcp,
             addresses: Self::default_addresses(),
             remove_package: false,
-            timeout: Duration::from_secs(10),
+            timeout: default_timeout(),
         }
     }
 
@@ -117,6 +150,7 @@ impl FreeSpec {
 
 /// What `port free` did and found.
 #[derive(Debug, Clone, Default, Serialize)]
+#[non_exhaustive]
 pub struct FreeResult {
     /// The port.
     pub port: u16,
@@ -135,12 +169,58 @@ pub struct FreeResult {
     pub removal: Option<RemovalPlan>,
 }
 
-/// Frees a port by the least risky ladder; see the module documentation.
+/// Frees a port by the least risky ladder: stop and disable the owners' units, remove
+/// the package (with [`FreeSpec::remove_package`]), SIGTERM, SIGKILL, each rung taken
+/// only while the port is still held and verified by binding the addresses. The cap
+/// `hostfix port free` uses is [`FreeSpec::default_cap`].
 ///
-/// The report's error is a [`Refusal`] (exit 3) for a protected owner, a removal that
-/// would take more than the holder's source package, or a rung above `--max-risk`;
-/// [`PortError::StillHeld`] when every allowed rung was taken and the port still does
-/// not bind; [`InputError`] for port 0 or an address not on this host.
+/// The report's error is a [`Refusal`](crate::error::Refusal) (exit 3) for a protected
+/// owner, a removal that would take more than the holder's source package, or a rung
+/// above `--max-risk`; [`PortError::StillHeld`] when every allowed rung was taken and the
+/// port still does not bind; an [`InputError`](crate::error::InputError) for port 0 or an
+/// address not on this host.
+///
+/// # Example
+///
+/// A fake host where a bare process holds port 80 until it gets SIGTERM: the recorder's
+/// hooks are the kernel (the bind probe fails with `EADDRINUSE` while the port is held).
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+/// use hostfix::host::{Errno, Signal};
+/// use hostfix::port::{free_port, FreeSpec};
+/// use hostfix::testing::{FakeProcess, FakeRoot};
+/// use hostfix::Policy;
+///
+/// let root = FakeRoot::new();
+/// root.write(
+///     "/proc/net/tcp",
+///     "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   \
+///      0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242\n",
+/// );
+/// root.init().add(
+///     &FakeProcess::new(900, "python3", "/usr/bin/python3")
+///         .cmdline(&["python3", "-m", "http.server", "80"])
+///         .sockets(&[4242]),
+/// );
+/// let (host, rec) = root.host();
+/// let held = Arc::new(Mutex::new(true));
+/// let h = held.clone();
+/// rec.on_signal(move |_pid, _start, sig| {
+///     if sig == Signal::SIGTERM {
+///         *h.lock().unwrap() = false;
+///     }
+///     Ok(())
+/// });
+/// rec.on_bind(move |_, _| if *held.lock().unwrap() { Err(Errno::EADDRINUSE) } else { Ok(()) });
+///
+/// let mut spec = FreeSpec::tcp(80);
+/// spec.timeout = Duration::from_millis(200);
+/// let report = free_port(&host, &spec, &Policy::new(spec.default_cap()));
+/// assert!(report.is_ok() && report.result.free, "{report}");
+/// assert_eq!(rec.signals(), vec![(900, Signal::SIGTERM)]);
+/// ```
 pub fn free_port(host: &Host, spec: &FreeSpec, policy: &Policy) -> Report<FreeResult> {
     let mut run = Runner::new("port free", host, policy);
     let mut res = FreeResult {

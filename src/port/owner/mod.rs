@@ -14,14 +14,19 @@ use serde::Serialize;
 use super::docker::ContainerRef;
 use crate::package::PackageInfo;
 
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))] // used by hostfix::testing
 pub use build::{build_owners, lookup_package, may_be_packaged, parse_btime, parse_passwd};
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))] // used by hostfix::testing
 pub use classify::{Context, classify, is_docker_proxy};
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))] // used by hostfix::testing
 pub use group::{describe_group, group_owners};
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))] // used by hostfix::testing
 pub use sockets::{LIST_SOCKETS_ARGS, SocketUnit, parse_list_sockets};
 
 /// What runs a port's owner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum OwnerKind {
     /// PID 1 on a host whose init is not systemd.
     Init,
@@ -32,11 +37,13 @@ pub enum OwnerKind {
     /// A container's process, or the `docker-proxy` publishing a container's port.
     Container,
     /// Any other process (started by hand, from a login session, a user unit).
+    #[default]
     Process,
 }
 
 /// A process holding a port.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PortOwner {
     /// Its pid.
     pub pid: i32,
@@ -81,7 +88,8 @@ pub struct PortOwner {
 }
 
 /// Owners in one process tree: an nginx master and its workers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct OwnerGroup {
     /// The topmost owner of the tree.
     pub leader: i32,

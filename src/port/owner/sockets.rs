@@ -7,6 +7,7 @@ use crate::port::table::Proto;
 
 /// A line of `systemctl list-sockets --show-types`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct SocketUnit {
     /// What it listens on (`[::]:80`, `0.0.0.0:80`, `/run/x.sock`).
     pub listen: String,

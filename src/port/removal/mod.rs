@@ -26,7 +26,8 @@ pub(crate) use ledger::Key;
 pub(super) use ledger::{drop_ledger, earlier_removal, write_ledger};
 
 /// The package removal `--remove-package` plans.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RemovalPlan {
     /// The package manager.
     pub manager: String,

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 mod file;
 
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))] // used by hostfix::testing
 pub use file::{
     FS_COMPR_FL, FS_NOCOW_FL, Mapping, ZERO_BLOCK, fallocate, get_flags, has_holes, is_all_zeros,
     map_extents, read_head, set_nocow, zero_fill,

@@ -21,8 +21,12 @@ use crate::resources::{self, Disk, Memory};
 pub mod path;
 mod persist;
 
-pub use path::{dir_problem, mount_points, path_problem};
-pub use persist::{OTHER_UNIT_DIRS, fstab_names, fstab_real_path, read_fstab};
+pub use path::path_problem;
+#[cfg(any(test, feature = "testing"))]
+pub use path::{dir_problem, mount_points};
+#[cfg(any(test, feature = "testing"))]
+pub use persist::OTHER_UNIT_DIRS;
+pub use persist::{fstab_names, fstab_real_path, read_fstab};
 
 /// The `sysctl.d` file hostfix writes `vm.swappiness` to (a host path).
 pub const SYSCTL_FILE: &str = "/etc/sysctl.d/90-hostfix-swap.conf";

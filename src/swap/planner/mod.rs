@@ -24,9 +24,9 @@ mod resize;
 
 pub use action::{Action, PlanRefusal, PlannedStep, Role};
 pub use checks::describe_file;
-pub use guards::{
-    TEMP_MIN, disk_guard, kernel_size_matches, memory_guard, other_swap_free, temp_size,
-};
+#[cfg(any(test, feature = "testing"))]
+pub use guards::TEMP_MIN;
+pub use guards::{disk_guard, kernel_size_matches, memory_guard, other_swap_free, temp_size};
 pub use ownership::{Own, Ownership, ownership};
 pub use persist::{wanted_line, wanted_unit};
 pub use remove::{RemoveSpec, plan_remove};

@@ -1,6 +1,6 @@
 //! Which of the things at a swap path hostfix made (pure): the file, the temporary
 //! swap-over area, each fstab line and the `.swap` unit, judged against hostfix's record
-//! ([`crate::swap::record`]). What hostfix did not make is never adopted, changed or
+//! (`swap::record`). What hostfix did not make is never adopted, changed or
 //! deleted.
 //!
 //! - A file is hostfix's when the record names its inode and birth time (its device and

@@ -203,7 +203,22 @@ fn absolute(p: &Path) -> PathBuf {
     std::env::current_dir().map_or_else(|_| p.to_path_buf(), |cwd| cwd.join(p))
 }
 
-/// `.` and `..` resolved without touching the filesystem (a relative path stays as it is).
+/// `.` and `..` resolved without touching the filesystem (a relative path, or one
+/// holding a NUL byte, stays as it is).
 fn lexical(p: &Path) -> PathBuf {
-    hostfix::state::normalize("path", p).unwrap_or_else(|_| p.to_path_buf())
+    use std::path::Component;
+    if !p.is_absolute() || p.as_os_str().as_encoded_bytes().contains(&0) {
+        return p.to_path_buf();
+    }
+    let mut out = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(n) => out.push(n),
+        }
+    }
+    out
 }
