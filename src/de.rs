@@ -5,7 +5,6 @@
 //! is a serde error naming the value and what is accepted.
 
 use std::fmt;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -66,32 +65,6 @@ pub(crate) fn bytes<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         }
     }
     d.deserialize_any(V)
-}
-
-/// `PATH=SIZE|PCT` (`/=2G`, `/var=10%`) for disk space, as `--disk-free` reads it.
-pub(crate) fn disk_thresholds<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Vec<(PathBuf, Threshold)>, D::Error> {
-    path_thresholds(d, false)
-}
-
-/// `PATH=N|PCT` (`/=10000`, `/var=5%`) for inodes, as `--inodes-free` reads it.
-pub(crate) fn inode_thresholds<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Vec<(PathBuf, Threshold)>, D::Error> {
-    path_thresholds(d, true)
-}
-
-fn path_thresholds<'de, D: Deserializer<'de>>(
-    d: D,
-    count: bool,
-) -> Result<Vec<(PathBuf, Threshold)>, D::Error> {
-    Vec::<String>::deserialize(d)?
-        .iter()
-        .map(|t| {
-            crate::resources::CheckSpec::parse_path_threshold(t, count).map_err(de::Error::custom)
-        })
-        .collect()
 }
 
 /// A threshold: `10%` or a size (`512M`, `2G`, bytes), as `--mem-available` reads it; or

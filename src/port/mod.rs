@@ -39,6 +39,7 @@
 //!
 //! `examples/free_port.rs` is this as a program.
 
+pub(crate) mod cglook;
 pub(crate) mod cgroup;
 pub(crate) mod diag;
 pub(crate) mod docker;

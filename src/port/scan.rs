@@ -34,7 +34,6 @@ use std::os::fd::OwnedFd;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use serde::Serialize;
@@ -46,7 +45,9 @@ pub(crate) use super::fds::dirent_names;
 pub use super::fds::socket_inode;
 pub(crate) use super::fds::{Probe, probe};
 
-use super::cgroup::{Cgroup2, WALK_MAX_DIRS};
+pub use super::cglook::CgroupLook;
+use super::cglook::{by_cgroup, judge, read_cgroups};
+use super::cgroup::Cgroup2;
 use super::relatives::complete_relatives;
 use super::table::Listener;
 use crate::host::Host;
@@ -77,23 +78,6 @@ impl ScanPath {
             ScanPath::CgroupAndWalk => "cgroup-and-walk",
         }
     }
-}
-
-/// A cgroup sock_diag named for some of the sockets, and what reading it gave.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct CgroupLook {
-    /// Its id (the inode of its directory in the cgroup2 filesystem).
-    pub id: u64,
-    /// Its path under the cgroup2 mount (`/system.slice/nginx.service`), when found.
-    pub path: Option<String>,
-    /// The sockets (inodes) made in it.
-    pub sockets: Vec<u64>,
-    /// How many processes it lists.
-    pub processes: usize,
-    /// Whether every socket made in it was found held by a process read there.
-    pub answered: bool,
-    /// Why it could not be read, when it could not.
-    pub error: Option<String>,
 }
 
 /// How the lookup went.
@@ -401,20 +385,8 @@ fn finish(
 /// Reads the processes of the cgroups sock_diag named for the sockets; whether that
 /// found a holder of any socket. Records why the rest need the walk.
 fn cgroup_stage(l: &mut Lookup<'_>, cg2: Option<&Cgroup2>, listeners: &[Listener]) -> bool {
-    let mut by_id: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
-    let mut no_id = Vec::new();
-    for s in listeners {
-        match s.cgroup_id {
-            Some(id) => by_id.entry(id).or_default().push(s.inode),
-            None => no_id.push(s.inode),
-        }
-    }
-    if !no_id.is_empty() {
-        l.out.stats.walk_reasons.push(format!(
-            "the socket table names no cgroup for socket inode(s) {no_id:?} (read from \
-             /proc/net, or a kernel before 5.7)"
-        ));
-    }
+    let (by_id, reason) = by_cgroup(listeners);
+    l.out.stats.walk_reasons.extend(reason);
     if by_id.is_empty() {
         return false;
     }
@@ -425,67 +397,11 @@ fn cgroup_stage(l: &mut Lookup<'_>, cg2: Option<&Cgroup2>, listeners: &[Listener
             .push("no cgroup2 filesystem is mounted (cgroup v1 only)".into());
         return false;
     };
-    let mut candidates = Vec::new();
-    for (id, mut sockets) in by_id {
-        sockets.sort_unstable();
-        sockets.dedup();
-        let mut look = CgroupLook {
-            id,
-            sockets,
-            ..CgroupLook::default()
-        };
-        match cg2.by_id(id).and_then(|d| {
-            look.path = Some(d.path.clone());
-            d.procs()
-        }) {
-            Ok(pids) => {
-                look.processes = pids.len();
-                candidates.extend(pids);
-            }
-            Err(e) => {
-                look.error = Some(match (e, &look.path) {
-                    (Errno::ENOENT, None) => {
-                        "no such cgroup (removed, or outside this cgroup namespace)".into()
-                    }
-                    (Errno::E2BIG, None) => {
-                        format!("not found within {WALK_MAX_DIRS} cgroup directories")
-                    }
-                    (e, None) => format!("opening it: {e}"),
-                    (e, Some(_)) => format!("reading cgroup.procs: {e}"),
-                })
-            }
-        }
-        l.out.stats.cgroups.push(look);
-    }
-    candidates.sort_unstable();
-    candidates.dedup();
+    let (looks, candidates) = read_cgroups(cg2, by_id);
     l.walk(&candidates, false);
-    let mut any = false;
-    for look in &mut l.out.stats.cgroups {
-        look.answered = look.error.is_none() && look.sockets.iter().all(|i| l.found.contains(i));
-        any |= look.sockets.iter().any(|i| l.found.contains(i));
-        let missing: Vec<u64> = look
-            .sockets
-            .iter()
-            .copied()
-            .filter(|i| !l.found.contains(i))
-            .collect();
-        if missing.is_empty() {
-            continue;
-        }
-        let name = look
-            .path
-            .clone()
-            .unwrap_or_else(|| format!("id {}", look.id));
-        l.out.stats.walk_reasons.push(match &look.error {
-            Some(e) => format!("cgroup {name}: {e}"),
-            None => format!(
-                "no process of cgroup {name} ({} listed) holds socket inode(s) {missing:?}: \
-                 passed to another cgroup, or its maker exited",
-                look.processes
-            ),
-        });
-    }
+    let (any, looks, reasons) = judge(looks, &l.found);
+    l.out.stats.cgroups.extend(looks);
+    l.out.stats.walk_reasons.extend(reasons);
     any
 }
 

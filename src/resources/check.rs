@@ -7,7 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize};
 
 use super::{Disk, Memory, read_disk, read_memory};
 use crate::error::{Error, InputError, Result};
@@ -29,11 +30,11 @@ pub struct CheckSpec {
     pub mem_available: Vec<Threshold>,
     /// Lower bounds on free bytes, per absolute path (`PATH=SIZE|PCT` in a config).
     /// Default none.
-    #[serde(deserialize_with = "crate::de::disk_thresholds")]
+    #[serde(deserialize_with = "disk_thresholds")]
     pub disk_free: Vec<(PathBuf, Threshold)>,
     /// Lower bounds on free inodes, per absolute path (`PATH=N|PCT` in a config).
     /// Default none.
-    #[serde(deserialize_with = "crate::de::inode_thresholds")]
+    #[serde(deserialize_with = "inode_thresholds")]
     pub inodes_free: Vec<(PathBuf, Threshold)>,
 }
 
@@ -411,6 +412,30 @@ fn item(check: &str, path: Option<&Path>, t: &Threshold, actual: u64, total: u64
         total,
         holds: t.holds(actual, total),
     }
+}
+
+/// `PATH=SIZE|PCT` (`/=2G`, `/var=10%`) for disk space, as `--disk-free` reads it.
+pub(crate) fn disk_thresholds<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<(PathBuf, Threshold)>, D::Error> {
+    path_thresholds(d, false)
+}
+
+/// `PATH=N|PCT` (`/=10000`, `/var=5%`) for inodes, as `--inodes-free` reads it.
+pub(crate) fn inode_thresholds<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<(PathBuf, Threshold)>, D::Error> {
+    path_thresholds(d, true)
+}
+
+fn path_thresholds<'de, D: Deserializer<'de>>(
+    d: D,
+    count: bool,
+) -> Result<Vec<(PathBuf, Threshold)>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|t| CheckSpec::parse_path_threshold(t, count).map_err(de::Error::custom))
+        .collect()
 }
 
 #[cfg(test)]
