@@ -1,7 +1,6 @@
 //! Real statvfs numbers on a tmpfs of a known size (root only).
 
 use std::path::Path;
-use std::process::Command;
 
 use hostfix::resources::{CheckSpec, check};
 use hostfix::size::Threshold;
@@ -12,13 +11,8 @@ use hostfix::{Host, Policy, Risk};
 #[path = "support/tiers.rs"]
 mod tiers;
 
-struct Mount(std::path::PathBuf);
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
+#[path = "support/mounts.rs"]
+mod mounts;
 
 #[test]
 #[serial_test::serial]
@@ -27,19 +21,7 @@ fn tmpfs_of_known_size_reads_exactly() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let st = Command::new("mount")
-        .args([
-            "-t",
-            "tmpfs",
-            "-o",
-            "size=64m,nr_inodes=1000",
-            "hostfix-test",
-        ])
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let _m = Mount(dir.path().to_path_buf());
+    let _m = mounts::tmpfs(dir.path(), "size=64m,nr_inodes=1000");
     let host = Host::live();
     let d = read_disk(&host, dir.path()).unwrap();
     assert_eq!(d.total_bytes, 64 << 20);

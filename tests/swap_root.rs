@@ -11,7 +11,7 @@
 mod swap_support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use hostfix::size::Threshold;
@@ -201,24 +201,7 @@ fn tmpfs_is_refused_clearly() {
     }
     let root = live_root();
     let mnt = root.join("/mnt");
-    sh(
-        "mount",
-        &[
-            "-t",
-            "tmpfs",
-            "-o",
-            "size=64M,mode=0755",
-            "hostfix-test",
-            mnt.to_str().unwrap(),
-        ],
-    );
-    struct Umount(PathBuf);
-    impl Drop for Umount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _guard = Umount(mnt.clone());
+    let _guard = swap_support::mounts::tmpfs(&mnt, "size=64M,mode=0755");
     let r = ensure_swap_file(&host(&root), &spec(16 * MIB), &policy(Risk::Destructive));
     assert_eq!(r.exit_code(), 3);
     let msg = r.error.unwrap().to_string();
@@ -563,17 +546,7 @@ fn a_file_bind_mounted_over_the_path_is_refused() {
     std::fs::write(&other, vec![0u8; 16 << 20]).unwrap();
     std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o600)).unwrap();
     let target = root.join(FILE);
-    sh(
-        "mount",
-        &["--bind", other.to_str().unwrap(), target.to_str().unwrap()],
-    );
-    struct Umount(PathBuf);
-    impl Drop for Umount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let guard = Umount(target.clone());
+    let guard = swap_support::mounts::bind(&other, &target);
     let before = std::fs::read(&other).unwrap();
     for risk in [Risk::Additive, Risk::Destructive] {
         let r = ensure_swap_file(&h, &spec(16 * MIB), &policy(risk));

@@ -20,6 +20,8 @@ pub const MIB: u64 = 1 << 20;
 
 #[path = "../support/tiers.rs"]
 pub mod tiers;
+#[path = "../support/mounts.rs"]
+pub mod mounts;
 
 /// Whether root tests can run here; skips the test loudly (a failure under
 /// `HOSTFIX_REQUIRE_ROOT=1`) when not.
@@ -357,6 +359,7 @@ pub struct LoopFs {
     pub mount: PathBuf,
     pub devices: Vec<String>,
     images: Vec<PathBuf>,
+    mounted: Option<mounts::Mounted>,
     _images_dir: tempfile::TempDir,
 }
 
@@ -372,6 +375,7 @@ impl LoopFs {
             mount: mount.to_path_buf(),
             devices: Vec::new(),
             images: Vec::new(),
+            mounted: None,
             _images_dir: images_dir,
         };
         for i in 0..count {
@@ -388,7 +392,7 @@ impl LoopFs {
         args.extend(fs.devices.iter().map(String::as_str));
         sh(mkfs[0], &args);
         std::fs::create_dir_all(mount).unwrap();
-        sh("mount", &[&fs.devices[0], mount.to_str().unwrap()]);
+        fs.mounted = Some(mounts::device(Path::new(&fs.devices[0]), mount));
         fs
     }
 
@@ -404,7 +408,8 @@ impl Drop for LoopFs {
                 eprintln!("cleanup: swapoff {}: {err}", e.path.display());
             }
         }
-        let _ = Command::new("umount").arg(&self.mount).status();
+        // Detached here, before the devices.
+        self.mounted = None;
         for d in &self.devices {
             let _ = Command::new("losetup").args(["-d", d]).status();
         }
