@@ -334,11 +334,7 @@ fn become_root_trusts_the_owner_of_the_binary() {
     for p in [&tmp, &exe, &args] {
         std::os::unix::fs::chown(p, Some(65534), Some(65534)).unwrap();
     }
-    let out = Command::new(&exe)
-        .arg(&args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = run_copied_binary(Command::new(&exe).arg(&args).stdin(Stdio::null()));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0), "{v}");
     assert_eq!(v["failed"], false, "{v}");
@@ -346,4 +342,22 @@ fn become_root_trusts_the_owner_of_the_binary() {
     // The same file run by the root-owned binary is refused.
     let (code, v, _) = run_with(&args, &tmp);
     assert_refused(code, &v, "owned by uid 65534");
+}
+
+/// Runs a binary this test just copied. Another test thread may fork while the copy's
+/// file is still open for writing; its child holds the write descriptor until it execs,
+/// and exec of the copy fails with ETXTBSY in that window. Retried for up to 5 s.
+fn run_copied_binary(cmd: &mut Command) -> std::process::Output {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match cmd.output() {
+            Err(e)
+                if e.raw_os_error() == Some(libc::ETXTBSY)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => return r.unwrap(),
+        }
+    }
 }

@@ -39,11 +39,5 @@ pub fn bind(source: &Path, target: &Path) -> Mounted {
 pub fn device(device: &Path, target: &Path) -> Mounted {
     Mount::builder()
         .mount_autodrop(device, target, UnmountFlags::DETACH)
-        .unwrap_or_else(|e| {
-            panic!(
-                "mounting {} at {}: {e}",
-                device.display(),
-                target.display()
-            )
-        })
+        .unwrap_or_else(|e| panic!("mounting {} at {}: {e}", device.display(), target.display()))
 }

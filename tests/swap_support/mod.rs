@@ -18,10 +18,10 @@ use nix::errno::Errno;
 
 pub const MIB: u64 = 1 << 20;
 
-#[path = "../support/tiers.rs"]
-pub mod tiers;
 #[path = "../support/mounts.rs"]
 pub mod mounts;
+#[path = "../support/tiers.rs"]
+pub mod tiers;
 
 /// Whether root tests can run here; skips the test loudly (a failure under
 /// `HOSTFIX_REQUIRE_ROOT=1`) when not.
