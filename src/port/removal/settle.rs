@@ -87,11 +87,13 @@ pub(crate) fn settle_dpkg(run: &mut Runner<'_>, pm: &dyn PackageManager) -> Resu
         format!("interrupted: {}", describe(&i).join("; ")),
     );
     let state_dir = run.policy().state_dir.clone();
-    let ledgers = covered(host, &state_dir).unwrap_or_else(|e| {
-        log::warn!("port free: removal ledgers: {e}");
-        Vec::new()
-    });
-    let packages = match judge_interruption(&i, &all_covered(&ledgers)) {
+    let verdict = match covered(host, &state_dir) {
+        Ok(ledgers) => judge_interruption(&i, &all_covered(&ledgers)),
+        Err(e) => Verdict::Refuse(vec![format!(
+            "hostfix's removal ledgers cannot be read: {e}"
+        )]),
+    };
+    let packages = match verdict {
         Verdict::Refuse(why) => {
             let refusal = Refusal::DpkgInterrupted {
                 packages: i.names(),
@@ -136,16 +138,19 @@ pub(crate) fn diagnose(host: &Host, state_dir: &Path, d: &mut Diagnosis) {
         Ok(None) => return,
         Err(e) => return d.unseen(format!("dpkg's state: {e}")),
     };
-    let ledgers = covered(host, state_dir).unwrap_or_else(|e| {
-        d.unseen(format!("hostfix's removal ledgers: {e}"));
-        Vec::new()
-    });
     d.fact("dpkg_interrupted", &i);
-    d.add(finding(&i, &ledgers));
+    match covered(host, state_dir) {
+        Ok(ledgers) => d.add(finding(&i, Some(&ledgers))),
+        Err(e) => {
+            d.unseen(format!("hostfix's removal ledgers: {e}"));
+            d.add(finding(&i, None));
+        }
+    }
 }
 
-/// The finding for an interruption, given the ledgers (pure).
-fn finding(i: &DpkgInterruption, ledgers: &[(Key, Vec<String>)]) -> Finding {
+/// The finding for an interruption, given the ledgers (`None`: they could not be read)
+/// (pure).
+fn finding(i: &DpkgInterruption, ledgers: Option<&[(Key, Vec<String>)]>) -> Finding {
     let names = i.names();
     let title = if names.is_empty() {
         "dpkg was interrupted: its journal is unfinished".to_string()
@@ -157,6 +162,12 @@ fn finding(i: &DpkgInterruption, ledgers: &[(Key, Vec<String>)]) -> Finding {
         f = f.evidence(line);
     }
     f = f.evidence("apt refuses to install or remove anything until it is settled");
+    let Some(ledgers) = ledgers else {
+        return f.evidence(
+            "whether hostfix can finish it is unknown: its removal ledgers cannot be read \
+             (run doctor as root)",
+        );
+    };
     match judge_interruption(i, &all_covered(ledgers)) {
         Verdict::Finish(_) => {
             // The ledger that names the first package says which run to repeat.
@@ -189,4 +200,46 @@ fn finding(i: &DpkgInterruption, ledgers: &[(Key, Vec<String>)]) -> Finding {
         }
     }
     f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::package::parse_dpkg_interruption;
+    use crate::port::Proto;
+
+    fn cut() -> DpkgInterruption {
+        DpkgInterruption {
+            packages: parse_dpkg_interruption(
+                "Package: dnsd\nStatus: purge ok half-installed\n",
+                &[],
+            ),
+            journal: vec!["0001".into()],
+        }
+    }
+
+    #[test]
+    fn the_finding_names_the_run_that_finishes_it() {
+        let key = Key {
+            proto: Proto::Udp,
+            port: 53,
+        };
+        let f = finding(&cut(), Some(&[(key, vec!["dnsd".into()])]));
+        let fix = f.fix.as_ref().unwrap();
+        assert_eq!(fix.command, "hostfix port free 53 --udp --remove-package");
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.contains("1 unfinished entry (0001)"))
+        );
+        // Another port's ledger does not cover it.
+        let f = finding(&cut(), Some(&[(key, vec!["other".into()])]));
+        assert!(f.fix.is_none());
+        assert!(f.evidence.iter().any(|e| e.contains("dpkg --configure -a")));
+        // Unreadable ledgers: no verdict either way.
+        let f = finding(&cut(), None);
+        assert!(f.fix.is_none());
+        assert!(f.evidence.iter().any(|e| e.contains("unknown")));
+        assert!(!f.evidence.iter().any(|e| e.contains("will not finish")));
+    }
 }
