@@ -46,6 +46,8 @@ pub struct InterruptedPackage {
     pub reinstall_required: bool,
     /// Named in dpkg's unfinished journal.
     pub in_journal: bool,
+    /// hostfix never removes it: essential, protected or required.
+    pub protected: bool,
 }
 
 impl InterruptedPackage {
@@ -61,6 +63,7 @@ impl InterruptedPackage {
             want: e.want.clone(),
             reinstall_required: e.flag == "reinstreq",
             in_journal,
+            protected: crate::protect::package(&e.to_info()).is_some(),
         }
     }
 }
@@ -110,9 +113,11 @@ pub fn parse_dpkg_interruption(status: &str, journal: &[String]) -> Vec<Interrup
             // Two architectures of one package: one entry, the most worrying facts.
             Some(p) => {
                 p.reinstall_required |= e.flag == "reinstreq";
+                p.protected |= crate::protect::package(&e.to_info()).is_some();
                 p.in_journal |= in_journal;
                 if !matches!(e.want.as_str(), "deinstall" | "purge") {
                     p.want = e.want.clone();
+                    p.status = format!("{} {} {}", e.want, e.flag, e.state);
                 }
             }
             None => out.push(InterruptedPackage::from_entry(&e, in_journal)),
@@ -187,6 +192,8 @@ pub fn judge_interruption(i: &DpkgInterruption, covered: &[String]) -> Verdict {
             "dpkg was installing or configuring it, not removing it"
         } else if p.reinstall_required {
             "dpkg needs it reinstalled first"
+        } else if p.protected {
+            "it is essential or required, which hostfix never removes"
         } else {
             continue;
         };
@@ -281,6 +288,17 @@ Essential: yes
             judge_interruption(&inst, &["a".into()]),
             Verdict::Refuse(_)
         ));
+        let essential = DpkgInterruption {
+            packages: parse_dpkg_interruption(
+                "Package: a\nEssential: yes\nStatus: deinstall ok half-configured\n",
+                &[],
+            ),
+            journal: vec![],
+        };
+        let Verdict::Refuse(why) = judge_interruption(&essential, &["a".into()]) else {
+            panic!("an essential package finished");
+        };
+        assert!(why[0].contains("essential"), "{why:?}");
         let journal_only = DpkgInterruption {
             packages: vec![],
             journal: vec!["0000".into()],

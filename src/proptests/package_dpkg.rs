@@ -108,6 +108,14 @@ proptest! {
         status in proptest::collection::vec(entry(), 0..6),
         covered in proptest::collection::vec(0..6usize, 0..6),
     ) {
+        // One paragraph per package, as dpkg writes it (the generator names no
+        // architecture).
+        let mut seen = Vec::new();
+        let status: Vec<Entry> = status.into_iter().filter(|e| {
+            let fresh = !seen.contains(&e.0);
+            seen.push(e.0);
+            fresh
+        }).collect();
         let text: String = status.iter().map(para).collect();
         let packages = parse_dpkg_interruption(&text, &[]);
         let covered: Vec<String> = covered.into_iter().map(name).collect();
@@ -117,15 +125,25 @@ proptest! {
                 prop_assert!(!packages.is_empty());
                 for p in &packages {
                     prop_assert!(covered.contains(&p.package));
-                    prop_assert!(p.status.starts_with("deinstall ok ") || p.status.starts_with("purge ok "));
+                    prop_assert!(matches!(p.want.as_str(), "deinstall" | "purge"));
+                    prop_assert!(!p.reinstall_required && !p.protected);
+                    // What the text said of it: every paragraph of it a clean removal.
+                    let said = status.iter().filter(|e| name(e.0) == p.package);
+                    for (_, want, flag, _) in said {
+                        prop_assert!(matches!(*want, "deinstall" | "purge") && *flag == "ok");
+                    }
                 }
                 prop_assert_eq!(names, packages.iter().map(|p| p.package.clone()).collect::<Vec<_>>());
             }
             Verdict::Refuse(why) => {
                 prop_assert!(!why.is_empty());
+                // Some paragraph of an involved package is not a clean removal, or it
+                // is not covered.
                 let blocker = packages.iter().any(|p| {
                     !covered.contains(&p.package)
-                        || !(p.status.starts_with("deinstall ok ") || p.status.starts_with("purge ok "))
+                        || status.iter().filter(|e| name(e.0) == p.package).any(|(_, want, flag, _)| {
+                            !matches!(*want, "deinstall" | "purge") || *flag != "ok"
+                        })
                 });
                 prop_assert!(packages.is_empty() || blocker);
             }
