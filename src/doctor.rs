@@ -99,6 +99,9 @@ pub fn diagnose(host: &Host, opts: &DoctorOptions, policy: &Policy) -> Report<Di
     timings.time("memory", || diagnose_memory(host, &mut d));
     timings.time("swap", || crate::swap::diagnose(host, opts, &mut d));
     timings.time("disks", || diagnose_disks(host, opts, &mut d));
+    timings.time("packages", || {
+        crate::port::removal::diagnose_dpkg(host, &opts.state_dir, &mut d)
+    });
     timings.time("reboot", || crate::reboot::diagnose(host, opts, &mut d));
     // Last: the request follows the ports and containers found, and its logs' proofs
     // join the findings already there.

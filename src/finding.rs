@@ -25,13 +25,15 @@ pub enum Area {
     Swap,
     /// Disk space and inodes.
     Disk,
+    /// The package manager's own state (a dpkg left half-way by a power cut).
+    Packages,
     /// Whether a reboot is needed, and past reboots.
     Reboot,
 }
 
 impl Area {
     /// The area as the JSON spells it: `request`, `ports`, `containers`, `memory`,
-    /// `swap`, `disk` or `reboot`.
+    /// `swap`, `disk`, `packages` or `reboot`.
     pub fn as_str(self) -> &'static str {
         match self {
             Area::Request => "request",
@@ -40,6 +42,7 @@ impl Area {
             Area::Memory => "memory",
             Area::Swap => "swap",
             Area::Disk => "disk",
+            Area::Packages => "packages",
             Area::Reboot => "reboot",
         }
     }

@@ -8,9 +8,10 @@ mod reboot_common;
 #[path = "support/tiers.rs"]
 mod tiers;
 
+use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use hostfix::reboot::{EntryState, LedgerEntry};
@@ -203,4 +204,115 @@ fn a_dry_run_as_non_root_shows_the_whole_plan_and_marks_what_needs_root() {
         );
     }
     assert_eq!(std::fs::read_dir(s.path("run/hostfix")).unwrap().count(), 1);
+}
+
+/// Gives a tree to `nobody`, links not followed.
+fn give_to_nobody(p: &Path) {
+    std::os::unix::fs::lchown(p, Some(NOBODY), Some(NOBODY)).unwrap();
+    if std::fs::symlink_metadata(p).unwrap().is_dir() {
+        for e in std::fs::read_dir(p).unwrap() {
+            give_to_nobody(&e.unwrap().path());
+        }
+    }
+}
+
+/// Runs the binary of `s` as `nobody` with `args` (no `--root` added), returning the exit
+/// code and the JSON report.
+fn run_as_nobody(s: &Setup, args: &[OsString]) -> (i32, serde_json::Value, String) {
+    let out = Command::new(s.bin())
+        .arg("--json")
+        .args(args)
+        .env_clear()
+        .env("PATH", "/nonexistent")
+        .current_dir("/")
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let j = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    (out.status.code().unwrap_or(-1), j, stdout)
+}
+
+/// The planned steps of a report; each must say it needs root.
+fn planned_need_root(j: &serde_json::Value, out: &str) -> Vec<String> {
+    let planned: Vec<&serde_json::Value> = j["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "planned")
+        .collect();
+    for p in &planned {
+        assert_eq!(p["needs_root"], true, "{out}");
+        assert!(
+            p["detail"].as_str().unwrap().contains("needs root"),
+            "{out}"
+        );
+    }
+    planned
+        .iter()
+        .map(|p| p["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+#[serial]
+fn a_swap_dry_run_as_non_root_shows_the_whole_plan() {
+    if !root_tier() {
+        return;
+    }
+    let s = Setup::new();
+    // A host of the user's own: a swap-ready fake root and state directory owned by nobody.
+    let root = hostfix::testing::FakeRoot::for_swap();
+    let state = tempfile::tempdir().unwrap();
+    give_to_nobody(root.path());
+    give_to_nobody(state.path());
+    let fstab = root.read("/etc/fstab");
+    let st = state.path().join("st");
+    let on_fake = |extra: &[&str]| {
+        let mut a: Vec<OsString> = extra.iter().map(OsString::from).collect();
+        a.extend([
+            "--root".into(),
+            root.path().into(),
+            "--state-dir".into(),
+            st.clone().into(),
+        ]);
+        a.extend(["swap", "ensure", "--size", "1G", "--path", "/swapfile"].map(OsString::from));
+        run_as_nobody(&s, &a)
+    };
+    let (code, j, out) = on_fake(&["--dry-run"]);
+    assert_eq!(code, 0, "{out}");
+    let actions = planned_need_root(&j, &out);
+    for want in [
+        "create /swapfile",
+        "write swap header",
+        "swapon /swapfile",
+        "persist /swapfile",
+    ] {
+        assert!(
+            actions.iter().any(|a| a.starts_with(want)),
+            "{want}: {actions:?}"
+        );
+    }
+    assert!(!root.join("/swapfile").exists());
+    assert_eq!(root.read("/etc/fstab"), fstab);
+    // A real run as that user is refused before its first change.
+    let (code, j, out) = on_fake(&[]);
+    assert_eq!(code, 3, "{out}");
+    assert!(j["error"].as_str().unwrap().contains("needs root"), "{out}");
+    assert!(!root.join("/swapfile").exists());
+    assert_eq!(root.read("/etc/fstab"), fstab);
+
+    // The real host, read only: a path that does not exist, a state directory of its own.
+    let path = format!("/hostfix-dry-run-{}.swap", std::process::id());
+    let mut args: Vec<OsString> = vec!["--dry-run".into(), "--state-dir".into(), st.into()];
+    args.extend(["swap", "ensure", "--size", "1G", "--path", &path].map(OsString::from));
+    let (code, j, out) = run_as_nobody(&s, &args);
+    assert_eq!(code, 0, "{out}");
+    let actions = planned_need_root(&j, &out);
+    assert!(
+        actions.iter().any(|a| a.starts_with("swapon")),
+        "{actions:?}"
+    );
+    assert!(!Path::new(&path).exists());
 }

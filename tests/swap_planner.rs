@@ -4,7 +4,7 @@
 //! version's setup) and what it refuses to touch; and, for every point at which a resize
 //! can be killed, what the next run at the default cap does and what `doctor` advises.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use hostfix::error::Refusal;
 use hostfix::plan::Risk;
@@ -20,7 +20,7 @@ use hostfix::testing::swap::observe::{
 };
 use hostfix::testing::swap::planner::{
     Action, PlannedStep, RemoveSpec, Role, disk_guard, kernel_size_matches, memory_guard,
-    plan_ensure, plan_remove, resolve, sysctl_content, temp_size,
+    plan_ensure, plan_remove, resolve, root_refusal, sysctl_content, temp_size,
 };
 use hostfix::testing::swap::record::{MadeFile, RecordFacts, SwapRecord};
 use hostfix::testing::swap::unit::render_unit;
@@ -861,9 +861,24 @@ fn containers_and_non_root_are_refused_before_anything() {
     let mut o = converged();
     o.container = Some("lxc".into());
     assert!(plan(&spec(GIB), &o).is_empty());
+    // Without root the whole plan is made (a dry run shows it); a real run is refused
+    // before its first change.
     let mut o = empty_host();
     o.is_root = false;
-    assert!(matches!(refusal(&spec(GIB), &o), Refusal::NeedsRoot { .. }));
+    let steps = plan(&spec(GIB), &o);
+    assert!(steps.len() > 1, "{:?}", names(&steps));
+    let r = root_refusal(Path::new("/swapfile"), &o, &steps).expect("refused without root");
+    let Refusal::NeedsRoot { action } = r.refusal else {
+        panic!("{:?}", r.refusal)
+    };
+    assert!(action.starts_with("create /swapfile"), "{action}");
+    o.is_root = true;
+    assert!(root_refusal(Path::new("/swapfile"), &o, &steps).is_none());
+    // Nothing to change: nothing to refuse, root or not.
+    let mut o = converged();
+    o.is_root = false;
+    let steps = plan(&spec(GIB), &o);
+    assert!(root_refusal(Path::new("/swapfile"), &o, &steps).is_none());
     // Without root, hostfix's record cannot be read: whose the file is stays unknown,
     // and that needs root, not a verdict on the file. doctor says so and offers no fix.
     let mut o = converged();

@@ -102,6 +102,21 @@ pub enum Refusal {
         /// How to reset it, as a command the user can run after inspecting the file.
         reset: String,
     },
+    /// dpkg was stopped half-way (a power cut, a kill) in a change hostfix did not record
+    /// making: only the operator can settle it (`dpkg --configure -a`), and until then
+    /// no package can be removed.
+    #[error(
+        "dpkg was interrupted and left {} half-way ({}); hostfix finishes only removals it \
+         recorded making: check what dpkg will do, run `dpkg --configure -a`, then run \
+         hostfix again",
+        interrupted_names(.packages), .why.join("; ")
+    )]
+    DpkgInterrupted {
+        /// The packages dpkg left half-way (empty when only its journal is unfinished).
+        packages: Vec<String>,
+        /// Why hostfix does not finish it, package by package.
+        why: Vec<String>,
+    },
     /// Another hostfix run holds the host lock.
     #[error("another hostfix run holds the lock {path}")]
     Locked {
@@ -186,6 +201,14 @@ pub enum Error {
     /// A container-engine error.
     #[error(transparent)]
     Engine(#[from] EngineError),
+}
+
+fn interrupted_names(packages: &[String]) -> String {
+    if packages.is_empty() {
+        "its database".to_string()
+    } else {
+        packages.join(", ")
+    }
 }
 
 fn hint_suffix(hint: &Option<String>) -> String {

@@ -17,6 +17,12 @@ pub struct DpkgEntry {
     pub architecture: Option<String>,
     /// `Version:`.
     pub version: Option<String>,
+    /// The first word of `Status:`, the selection (`install`, `hold`, `deinstall`,
+    /// `purge`, `unknown`).
+    pub want: String,
+    /// The second word of `Status:` (`ok`, or `reinstreq` when dpkg needs the package
+    /// reinstalled before anything else is done with it).
+    pub flag: String,
     /// The state word of `Status:` (`installed`, `config-files`, `half-configured`, ...).
     pub state: String,
     /// `Source:` without its version (`nginx` for `Source: nginx (1.22.1-9)`).
@@ -110,7 +116,10 @@ pub fn parse_dpkg_status(text: &str) -> Vec<DpkgEntry> {
             "Architecture" => cur.architecture = Some(value.to_string()),
             "Version" => cur.version = Some(value.to_string()),
             "Status" => {
-                cur.state = value.split_whitespace().nth(2).unwrap_or("").to_string();
+                let mut w = value.split_whitespace().map(str::to_string);
+                cur.want = w.next().unwrap_or_default();
+                cur.flag = w.next().unwrap_or_default();
+                cur.state = w.next().unwrap_or_default();
             }
             "Source" => {
                 cur.source = value.split_whitespace().next().map(str::to_string);

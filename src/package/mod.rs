@@ -13,6 +13,7 @@
 
 mod apk;
 mod dpkg;
+mod interrupted;
 mod pacman;
 mod rpm;
 
@@ -23,6 +24,10 @@ use serde::Serialize;
 
 pub use apk::Apk;
 pub use dpkg::Dpkg;
+pub use interrupted::{DPKG_UPDATES, DpkgInterruption};
+#[cfg(any(test, feature = "testing"))]
+pub use interrupted::{InterruptedPackage, parse_dpkg_interruption};
+pub(crate) use interrupted::{Verdict, finish_command, judge_interruption, read_dpkg_interruption};
 pub use pacman::Pacman;
 pub use rpm::Rpm;
 // The parsers, for the tests (`hostfix::testing::package`).

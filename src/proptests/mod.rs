@@ -14,6 +14,7 @@
 mod container;
 mod host;
 mod package;
+mod package_dpkg;
 mod port;
 mod port_diag;
 mod reboot;

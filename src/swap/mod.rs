@@ -44,7 +44,7 @@ use serde::Serialize;
 
 pub(crate) use diagnose::diagnose;
 pub(crate) use observe::{Observation, observe};
-pub(crate) use planner::{Desired, RemoveSpec, plan_ensure, plan_remove, resolve};
+pub(crate) use planner::{Desired, RemoveSpec, plan_ensure, plan_remove, resolve, root_refusal};
 pub use proc_swaps::SwapEntry;
 pub(crate) use proc_swaps::{parse_proc_swaps, unescape_octal};
 pub use spec::{AutoSize, Persist, SwapSize, SwapSpec};
@@ -236,6 +236,7 @@ fn ensure_inner(run: &mut Runner<'_>, spec: &SwapSpec, status: &mut SwapStatus) 
     }
     *status = SwapStatus::from_observation(&o, Some(&d), spec.persist);
     let steps = plan_ensure(&d, &o).map_err(|r| refuse(run, r))?;
+    refuse_without_root(run, &d.path, &o, &steps)?;
     let ctx = Ctx {
         path: o.path.clone(),
         memory_margin: d.memory_margin,
@@ -262,6 +263,20 @@ fn take_lock(run: &Runner<'_>, wait: std::time::Duration) -> Result<Option<HostL
         return Ok(None);
     }
     HostLock::for_edits(run.host(), &run.policy().state_dir, wait).map(Some)
+}
+
+/// A real run without root refuses before its first change; a dry run goes on and shows
+/// the whole plan, each step marked as needing root.
+fn refuse_without_root(
+    run: &mut Runner<'_>,
+    path: &std::path::Path,
+    o: &Observation,
+    steps: &[planner::PlannedStep],
+) -> Result<()> {
+    match root_refusal(path, o, steps) {
+        Some(r) if !run.dry_run() => Err(refuse(run, r)),
+        _ => Ok(()),
+    }
 }
 
 fn refuse(run: &mut Runner<'_>, r: PlanRefusal) -> Error {
@@ -517,6 +532,7 @@ fn remove_inner(
         memory_margin: opts.memory_margin,
     };
     let steps = plan_remove(&r, &o).map_err(|r| refuse(run, r))?;
+    refuse_without_root(run, &r.path, &o, &steps)?;
     let ctx = Ctx {
         path: o.path.clone(),
         memory_margin: opts.memory_margin,

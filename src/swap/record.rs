@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, InputError, Result};
+use crate::error::{Error, InputError, Refusal, Result};
 use crate::host::Host;
 use crate::state;
 
@@ -133,13 +133,21 @@ impl RecordFacts {
     }
 }
 
-/// The record's host path for a swap path.
+/// The record's file name for a swap path (`swapfile.swap.json`).
+fn record_name(swap_path: &Path) -> std::result::Result<String, InputError> {
+    Ok(format!("{}.json", super::unit::unit_name(swap_path)?))
+}
+
+/// The record's host path for a swap path, in the normalised state directory
+/// ([`state::state_dir`]).
 ///
 /// # Errors
-/// [`InputError`] when the swap path is not absolute or has `..`.
+/// [`InputError`] when the swap path is not absolute or has `..`, or the state directory
+/// is not absolute.
 pub fn record_path(state_dir: &Path, swap_path: &Path) -> std::result::Result<PathBuf, InputError> {
-    let name = super::unit::unit_name(swap_path)?;
-    Ok(state_dir.join(RECORD_DIR).join(format!("{name}.json")))
+    Ok(state::state_dir(state_dir)?
+        .join(RECORD_DIR)
+        .join(record_name(swap_path)?))
 }
 
 /// Parses a record (pure).
@@ -165,33 +173,35 @@ pub fn parse_record(bytes: &[u8], swap_path: &Path) -> std::result::Result<SwapR
 }
 
 /// Reads the record for a swap path. Never fails: what cannot be read or trusted is
-/// [`RecordFacts::Unreadable`], with why.
+/// [`RecordFacts::Unreadable`], with why; what this user may not look at is
+/// [`RecordFacts::Unseen`]. A record is trusted only from folders no one but root or the
+/// host's owner can write ([`state::readable_state_dir`]).
 pub fn read_record(host: &Host, state_dir: &Path, swap_path: &Path) -> RecordFacts {
     let unreadable = |why: String| RecordFacts::Unreadable { why };
-    let denied = |e: &Error| matches!(e.errno(), Some(Errno::EACCES | Errno::EPERM));
-    let path = match record_path(state_dir, swap_path) {
+    let denied = |e: &Error| {
+        matches!(e, Error::Refused(Refusal::NeedsRoot { .. }))
+            || matches!(e.errno(), Some(Errno::EACCES | Errno::EPERM))
+    };
+    let (path, name) = match record_path(state_dir, swap_path).and_then(|p| {
+        let name = record_name(swap_path)?;
+        Ok((p, name))
+    }) {
         Ok(p) => p,
         Err(e) => return unreadable(e.to_string()),
     };
-    let uid = host.owner().0;
-    // A record is trusted only from folders no one but the host's owner can write.
-    for dir in [state_dir.to_path_buf(), state_dir.join(RECORD_DIR)] {
-        let real = host.path(&dir);
-        match std::fs::symlink_metadata(&real) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return RecordFacts::Absent,
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                return RecordFacts::Unseen {
-                    why: format!("{}: {e}", dir.display()),
-                };
-            }
-            Err(e) => return unreadable(format!("{}: {e}", dir.display())),
-            Ok(_) => {}
-        }
-        if let Err(e) = state::check_private_dir(&real, uid) {
-            return unreadable(format!("{e} (found as {})", dir.display()));
+    let mut real_dir = None;
+    for sub in ["", RECORD_DIR] {
+        match state::readable_state_dir(host, state_dir, sub) {
+            Ok(Some(real)) => real_dir = Some(real),
+            Ok(None) => return RecordFacts::Absent,
+            Err(e) if denied(&e) => return RecordFacts::Unseen { why: e.to_string() },
+            Err(e) => return unreadable(e.to_string()),
         }
     }
-    match state::read_regular(&host.path(&path)) {
+    let Some(dir) = real_dir else {
+        return RecordFacts::Absent;
+    };
+    match state::read_regular(&dir.join(name)) {
         Ok(None) => RecordFacts::Absent,
         Ok(Some(bytes)) => match parse_record(&bytes, swap_path) {
             Ok(r) => RecordFacts::Present(r),
@@ -208,23 +218,22 @@ pub fn read_record(host: &Host, state_dir: &Path, swap_path: &Path) -> RecordFac
     }
 }
 
-/// Writes the record (atomically, mode 0600, in private folders it creates), or removes
-/// it when it names nothing.
+/// Writes the record (atomically, mode 0600, in the private folders
+/// [`state::ensure_state_dir`] makes), or removes it when it names nothing.
 ///
 /// # Errors
-/// [`Error::Io`] or a refusal from [`state::ensure_private_dir`].
+/// [`InputError`] for a bad path; [`Error::Io`] or a refusal from
+/// [`state::ensure_state_dir`].
 pub fn write_record(host: &Host, state_dir: &Path, rec: &SwapRecord) -> Result<()> {
     let path = record_path(state_dir, &rec.path)?;
-    let real = host.path(&path);
     if rec.is_empty() {
-        return state::remove_regular(&real);
+        return state::remove_regular(&host.path(&path));
     }
-    let uid = host.owner().0;
-    state::ensure_private_dir(&host.path(state_dir), uid)?;
-    state::ensure_private_dir(&host.path(state_dir.join(RECORD_DIR)), uid)?;
+    state::ensure_state_dir(host, state_dir, "")?;
+    let dir = state::ensure_state_dir(host, state_dir, RECORD_DIR)?;
     let json =
         serde_json::to_vec_pretty(rec).map_err(|e| Error::parse("swap record", e.to_string()))?;
-    crate::fsutil::write_atomic(&real, &json, Some(0o600))
+    crate::fsutil::write_atomic(&dir.join(record_name(&rec.path)?), &json, Some(0o600))
 }
 
 #[cfg(test)]
@@ -291,5 +300,33 @@ mod tests {
         r.fstab_lines.clear();
         write_record(&host, state, &r).unwrap();
         assert!(!host.path("/state/swap/swapfile.swap.json").exists());
+    }
+
+    #[test]
+    fn the_state_dir_is_normalised_and_its_links_are_not_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let host = Host::fake(d.path());
+        let mut r = SwapRecord::new(Path::new("/swapfile"));
+        r.fstab_lines.push("x".into());
+        // `..` is resolved before anything: the record lands where the checks looked.
+        write_record(&host, Path::new("/a/../state"), &r).unwrap();
+        assert!(host.path("/state/swap/swapfile.swap.json").is_file());
+        assert!(!host.path("/a").exists());
+        assert_eq!(
+            read_record(&host, Path::new("/state/x/.."), Path::new("/swapfile")),
+            RecordFacts::Present(r.clone())
+        );
+        assert_eq!(
+            record_path(Path::new("/a/../state"), Path::new("/swapfile")).unwrap(),
+            Path::new("/state/swap/swapfile.swap.json")
+        );
+        // A link in the record folder's place is neither followed nor trusted.
+        std::fs::create_dir_all(host.path("/elsewhere/swap")).unwrap();
+        std::os::unix::fs::symlink(host.path("/state/swap"), host.path("/linked")).unwrap();
+        assert!(matches!(
+            read_record(&host, Path::new("/linked"), Path::new("/swapfile")),
+            RecordFacts::Unreadable { .. }
+        ));
+        assert!(write_record(&host, Path::new("/linked"), &r).is_err());
     }
 }

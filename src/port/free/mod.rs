@@ -357,6 +357,10 @@ fn plan_removal(
     goal: &mut FreeGoal<'_>,
     o: &mut FreeObservation,
 ) -> Result<()> {
+    // A removal dpkg was cut off in is finished (or refused) before anything else.
+    if rm::settle_dpkg(run, pm)? {
+        return Ok(());
+    }
     let host = run.host();
     let policy = run.policy().clone();
     let earlier = rm::earlier_removal(run, spec.key(), pm).filter(|_| o.blocked.is_empty());

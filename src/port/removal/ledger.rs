@@ -139,6 +139,63 @@ fn read_ledger(host: &Host, policy: &Policy, spec: Key) -> Result<Option<Removal
     })
 }
 
+/// The key a ledger's file name is for (`port-free-tcp-80.json`), if it is one.
+fn parse_ledger_name(name: &str) -> Option<Key> {
+    let (proto, port) = name
+        .strip_prefix("port-free-")?
+        .strip_suffix(".json")?
+        .split_once('-')?;
+    let proto = match proto {
+        "tcp" => crate::port::Proto::Tcp,
+        "udp" => crate::port::Proto::Udp,
+        _ => return None,
+    };
+    let port: u16 = port.parse().ok().filter(|p| *p != 0)?;
+    (ledger_name(Key { proto, port }) == name).then_some(Key { proto, port })
+}
+
+/// Every removal ledger in the state directory that can be used, with its port. One
+/// that cannot be used is logged and left out: it vouches for nothing.
+///
+/// # Errors
+/// As [`state::readable_state_dir`], and [`Error::Io`] when it cannot be listed.
+pub(crate) fn recorded_removals(
+    host: &Host,
+    state_dir: &std::path::Path,
+) -> Result<Vec<(Key, RemovalPlan)>> {
+    let Some(dir) = state::readable_state_dir(host, state_dir, "")? else {
+        return Ok(Vec::new());
+    };
+    let rd = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("listing", host.host_path(&dir), e)),
+    };
+    let mut names: Vec<(Key, String)> = rd
+        .filter_map(|e| {
+            let n = e.ok()?.file_name().into_string().ok()?;
+            Some((parse_ledger_name(&n)?, n))
+        })
+        .collect();
+    names.sort_by_key(|(k, _)| (k.proto.as_str(), k.port));
+    let mut out = Vec::new();
+    for (key, name) in names {
+        let p = dir.join(&name);
+        let read = state::read_state_file(host, &p, &state::move_aside_hint(&host.host_path(&p)))
+            .and_then(|t| {
+                t.map(|t| parse_removal_ledger(&t))
+                    .transpose()
+                    .map_err(|why| Error::parse(name.clone(), why))
+            });
+        match read {
+            Ok(Some(plan)) => out.push((key, plan)),
+            Ok(None) => {}
+            Err(e) => log::warn!("removal ledger {name}: not used: {e}"),
+        }
+    }
+    Ok(out)
+}
+
 pub(in crate::port) fn drop_ledger(host: &Host, policy: &Policy, spec: Key) {
     let p = ledger_path(host, policy, spec);
     if let Err(e) = state::remove_regular(&p) {

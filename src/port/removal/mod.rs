@@ -21,9 +21,11 @@ use crate::package::{PackageError, PackageInfo, PackageManager, Relations};
 use crate::protect;
 
 mod ledger;
+mod settle;
 
 pub(crate) use ledger::Key;
 pub(super) use ledger::{drop_ledger, earlier_removal, write_ledger};
+pub(crate) use settle::{diagnose as diagnose_dpkg, settle_dpkg};
 
 /// The package removal `--remove-package` plans.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -158,7 +158,7 @@ fn area_finding(e: &SwapEntry) -> Option<Finding> {
 /// area is a finding too.
 fn fstab_swap_files(host: &Host, any_active: bool, d: &mut Diagnosis) -> Vec<PathBuf> {
     let mut paths = Vec::new();
-    match host.read_opt("/etc/fstab") {
+    match super::observe::read_fstab(host) {
         Ok(Some(text)) => {
             for l in Fstab::parse(&text).lines {
                 let Some(e) = &l.entry else { continue };

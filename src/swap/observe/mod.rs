@@ -313,7 +313,9 @@ pub fn observe(host: &Host, path: &Path, state_dir: &Path) -> Result<Observation
         .ok()
         .flatten()
         .and_then(|s| s.trim().parse().ok());
-    let sysctl_file = host.read_opt(SYSCTL_FILE)?;
+    // hostfix's own file: a regular file or refused, never followed or blocked on.
+    let sysctl_file = crate::state::read_regular(&host.path(SYSCTL_FILE))?
+        .map(|b| String::from_utf8_lossy(&b).into_owned());
     let tpath = temp_path_for(&path);
     let treal = host.path(&tpath);
     let temp = match read_target(&treal, &tpath)? {

@@ -46,18 +46,30 @@ pub fn fstab_real_path(host: &Host) -> PathBuf {
     }
 }
 
-/// The text of fstab; `None` when there is none.
+/// The text of fstab (through one symlink at `/etc/fstab`, as [`fstab_real_path`]
+/// resolves it); `None` when there is none. Opened without blocking or following a
+/// further link: a FIFO or device there never hangs a run.
 ///
 /// # Errors
-/// [`Error::Io`], or [`Error::Parse`] when it is not UTF-8 (hostfix will not edit it).
+/// [`crate::error::Refusal::NotRegularFile`] when it is not a regular file; [`Error::Io`]
+/// (also when larger than [`crate::state::MAX_STATE_FILE`]); [`Error::Parse`] when it is
+/// not UTF-8 (hostfix will not edit it).
 pub fn read_fstab(host: &Host) -> Result<Option<String>> {
-    match std::fs::read(fstab_real_path(host)) {
-        Ok(b) => String::from_utf8(b)
-            .map(Some)
-            .map_err(|_| Error::parse("/etc/fstab", "not valid UTF-8; hostfix will not edit it")),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io("reading", "/etc/fstab", e)),
-    }
+    let real = fstab_real_path(host);
+    let bytes = crate::state::read_regular(&real).map_err(|e| match e {
+        Error::Refused(crate::error::Refusal::NotRegularFile { found, .. }) => {
+            crate::error::Refusal::NotRegularFile {
+                path: host.host_path(&real),
+                found,
+            }
+            .into()
+        }
+        other => other,
+    })?;
+    bytes
+        .map(String::from_utf8)
+        .transpose()
+        .map_err(|_| Error::parse("/etc/fstab", "not valid UTF-8; hostfix will not edit it"))
 }
 
 pub(super) fn read_fstab_facts(

@@ -2,7 +2,7 @@
 //! risky first, or the refusal that protects the host. Pure: every decision here is a
 //! function of its arguments, and tested as such.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -343,18 +343,31 @@ impl Planner<'_> {
                     ),
                 ));
             }
-            if !o.is_root {
-                return Err(PlanRefusal {
-                    action: first.clone(),
-                    risk: Risk::Additive,
-                    refusal: Refusal::NeedsRoot {
-                        action: format!("{first} (swapon needs CAP_SYS_ADMIN)"),
-                    },
-                });
-            }
         }
         Ok(self.steps)
     }
+}
+
+/// The refusal of a run without root that would change something (swapon needs
+/// `CAP_SYS_ADMIN`, and the files are root's), naming its first change; `None` when it
+/// is root or changes nothing (pure). Only a real run asks: a dry run shows the whole plan
+/// instead, each step marked as needing root.
+pub fn root_refusal(path: &Path, o: &Observation, steps: &[PlannedStep]) -> Option<PlanRefusal> {
+    if o.is_root {
+        return None;
+    }
+    let first = steps
+        .iter()
+        .find(|s| !matches!(s.action, Action::LeaveAlone { .. }))?
+        .action
+        .describe(path, &o.temp_path());
+    Some(PlanRefusal {
+        action: first.clone(),
+        risk: Risk::Additive,
+        refusal: Refusal::NeedsRoot {
+            action: format!("{first} (swapon and swapoff need CAP_SYS_ADMIN)"),
+        },
+    })
 }
 
 /// Plans `swap ensure` (pure).

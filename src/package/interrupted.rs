@@ -1,0 +1,312 @@
+//! dpkg left half-way: the packages a power cut or a kill stopped dpkg in the middle of
+//! changing (`Status: deinstall ok half-configured`, `half-installed`, `unpacked`,
+//! `triggers-pending` ...), and its journal (`/var/lib/dpkg/updates/NNNN`, status
+//! paragraphs dpkg has written but not yet folded into the status file). While either is
+//! there, apt refuses everything with "dpkg was interrupted, you must manually run
+//! 'dpkg --configure -a'".
+//!
+//! The reading is a pure function of the status text and the journal's texts
+//! ([`parse_dpkg_interruption`]); whether hostfix may finish the work is another
+//! ([`judge_interruption`]): only when every package involved is one hostfix recorded it
+//! was removing, and dpkg too was removing it.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::dpkg::{DpkgEntry, parse_dpkg_status};
+use crate::error::{Error, Result};
+use crate::host::{Cmd, Host};
+use crate::state;
+
+/// The dpkg states that mean dpkg stopped in the middle of a change (those
+/// `dpkg --audit` reports).
+const HALF_STATES: [&str; 5] = [
+    "half-installed",
+    "half-configured",
+    "unpacked",
+    "triggers-awaited",
+    "triggers-pending",
+];
+
+/// dpkg's journal of changes not yet folded into the status file.
+pub const DPKG_UPDATES: &str = "/var/lib/dpkg/updates";
+
+/// A package dpkg stopped in the middle of changing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct InterruptedPackage {
+    /// The package's name.
+    pub package: String,
+    /// Its `Status:` as dpkg last recorded it (the journal's, when it has one).
+    pub status: String,
+    /// What dpkg was doing to it: its selection (`deinstall` and `purge` are removals).
+    pub want: String,
+    /// dpkg needs it reinstalled before anything else (`reinstreq`).
+    pub reinstall_required: bool,
+    /// Named in dpkg's unfinished journal.
+    pub in_journal: bool,
+    /// hostfix never removes it: essential, protected or required.
+    pub protected: bool,
+}
+
+impl InterruptedPackage {
+    /// Whether dpkg was removing it (its selection is `deinstall` or `purge`).
+    pub fn being_removed(&self) -> bool {
+        matches!(self.want.as_str(), "deinstall" | "purge")
+    }
+
+    fn from_entry(e: &DpkgEntry, in_journal: bool) -> Self {
+        InterruptedPackage {
+            package: e.package.clone(),
+            status: format!("{} {} {}", e.want, e.flag, e.state),
+            want: e.want.clone(),
+            reinstall_required: e.flag == "reinstreq",
+            in_journal,
+            protected: crate::protect::package(&e.to_info()).is_some(),
+        }
+    }
+}
+
+/// What dpkg left half-way on a host.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct DpkgInterruption {
+    /// The packages involved: those in a half state, and those its journal names.
+    pub packages: Vec<InterruptedPackage>,
+    /// The journal's entries (file names under [`DPKG_UPDATES`]), in order.
+    pub journal: Vec<String>,
+}
+
+impl DpkgInterruption {
+    /// The packages' names, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.packages.iter().map(|p| p.package.clone()).collect()
+    }
+}
+
+/// The packages dpkg left half-way, from the status file's text and its journal's
+/// entries' texts in order (pure): the journal's paragraphs override the status file's,
+/// as dpkg folds them; a package is involved when its state is a half state, dpkg needs
+/// it reinstalled, or the journal names it.
+pub fn parse_dpkg_interruption(status: &str, journal: &[String]) -> Vec<InterruptedPackage> {
+    let key = |e: &DpkgEntry| (e.package.clone(), e.architecture.clone());
+    let mut merged: Vec<(DpkgEntry, bool)> = parse_dpkg_status(status)
+        .into_iter()
+        .map(|e| (e, false))
+        .collect();
+    for text in journal {
+        for e in parse_dpkg_status(text) {
+            match merged.iter_mut().find(|(m, _)| key(m) == key(&e)) {
+                Some(slot) => *slot = (e, true),
+                None => merged.push((e, true)),
+            }
+        }
+    }
+    let mut out: Vec<InterruptedPackage> = Vec::new();
+    for (e, in_journal) in merged {
+        let half = HALF_STATES.contains(&e.state.as_str()) || e.flag == "reinstreq";
+        if !(half || in_journal) {
+            continue;
+        }
+        match out.iter_mut().find(|p| p.package == e.package) {
+            // Two architectures of one package: one entry, the most worrying facts.
+            Some(p) => {
+                p.reinstall_required |= e.flag == "reinstreq";
+                p.protected |= crate::protect::package(&e.to_info()).is_some();
+                p.in_journal |= in_journal;
+                if !matches!(e.want.as_str(), "deinstall" | "purge") {
+                    p.want = e.want.clone();
+                    p.status = format!("{} {} {}", e.want, e.flag, e.state);
+                }
+            }
+            None => out.push(InterruptedPackage::from_entry(&e, in_journal)),
+        }
+    }
+    out
+}
+
+/// Whether a journal entry's name is one dpkg folds: digits only (`tmp.i` is the entry
+/// being written, which dpkg discards).
+fn is_journal_entry(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 32 && name.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Reads what dpkg left half-way on the host; `Ok(None)` when nothing is (or the host
+/// has no dpkg).
+///
+/// # Errors
+/// [`Error::Io`] when the status file or the journal cannot be read;
+/// [`crate::error::Refusal::NotRegularFile`] for a journal entry that is a link, FIFO,
+/// device or directory.
+pub fn read_dpkg_interruption(host: &Host) -> Result<Option<DpkgInterruption>> {
+    let Some(status) = host.read_opt("/var/lib/dpkg/status")? else {
+        return Ok(None);
+    };
+    let dir = host.path(DPKG_UPDATES);
+    let mut names: Vec<String> = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| is_journal_entry(n))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(Error::io("listing", DPKG_UPDATES, e)),
+    };
+    names.sort_by(|a, b| (a.len(), a).cmp(&(b.len(), b)));
+    let mut texts = Vec::new();
+    for n in &names {
+        let p: PathBuf = dir.join(n);
+        if let Some(bytes) = state::read_regular(&p)? {
+            texts.push(String::from_utf8_lossy(&bytes).into_owned());
+        }
+    }
+    let packages = parse_dpkg_interruption(&status, &texts);
+    if packages.is_empty() && names.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(DpkgInterruption {
+        packages,
+        journal: names,
+    }))
+}
+
+/// What hostfix may do about an interruption.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Verdict {
+    /// Finish it: every package involved is one hostfix recorded it was removing and
+    /// dpkg was removing; `dpkg --remove` these.
+    Finish(Vec<String>),
+    /// Leave it to the operator: why, package by package.
+    Refuse(Vec<String>),
+}
+
+/// Whether hostfix may finish an interruption, given the packages its removal ledgers
+/// recorded it was removing (`covered`) (pure).
+pub fn judge_interruption(i: &DpkgInterruption, covered: &[String]) -> Verdict {
+    let mut why = Vec::new();
+    for p in &i.packages {
+        let reason = if !covered.contains(&p.package) {
+            "hostfix recorded no removal of it"
+        } else if !p.being_removed() {
+            "dpkg was installing or configuring it, not removing it"
+        } else if p.reinstall_required {
+            "dpkg needs it reinstalled first"
+        } else if p.protected {
+            "it is essential or required, which hostfix never removes"
+        } else {
+            continue;
+        };
+        why.push(format!("{} ({}): {reason}", p.package, p.status));
+    }
+    if i.packages.is_empty() {
+        why.push(format!(
+            "dpkg's journal ({DPKG_UPDATES}: {}) names no package hostfix could check",
+            i.journal.join(", ")
+        ));
+    }
+    if why.is_empty() {
+        Verdict::Finish(i.names())
+    } else {
+        Verdict::Refuse(why)
+    }
+}
+
+/// `dpkg --remove PACKAGES` (with `--root` on a host that is not the live root): what
+/// finishes removals dpkg was cut off in, and folds its journal in.
+pub fn finish_command(host: &Host, packages: &[String]) -> Cmd {
+    let mut args: Vec<String> = Vec::new();
+    if let Some(root) = super::root_args(host) {
+        args.push("--root".into());
+        args.push(root);
+    }
+    args.push("--remove".into());
+    args.extend(packages.iter().cloned());
+    Cmd::new("dpkg", args).env("DEBIAN_FRONTEND", "noninteractive")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATUS: &str = "\
+Package: nginx-light
+Status: deinstall ok half-configured
+Source: nginx
+
+Package: nginx-common
+Status: install ok installed
+
+Package: bash
+Status: install ok installed
+Essential: yes
+";
+
+    #[test]
+    fn half_states_and_the_journal() {
+        let p = parse_dpkg_interruption(STATUS, &[]);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].package, "nginx-light");
+        assert_eq!(p[0].status, "deinstall ok half-configured");
+        assert!(p[0].being_removed() && !p[0].in_journal);
+        // The journal overrides the status file, in order.
+        let j = vec![
+            "Package: nginx-common\nStatus: deinstall ok half-installed\n".to_string(),
+            "Package: nginx-light\nStatus: deinstall ok config-files\n".to_string(),
+        ];
+        let p = parse_dpkg_interruption(STATUS, &j);
+        let names: Vec<&str> = p.iter().map(|p| p.package.as_str()).collect();
+        assert_eq!(names, ["nginx-light", "nginx-common"]);
+        assert_eq!(p[0].status, "deinstall ok config-files");
+        assert!(p[0].in_journal && p[1].in_journal);
+        let r = parse_dpkg_interruption("Package: x\nStatus: install reinstreq installed\n", &[]);
+        assert!(r[0].reinstall_required && !r[0].being_removed());
+        assert!(
+            parse_dpkg_interruption("Package: a\nStatus: install ok unpacked\n", &[]).len() == 1
+        );
+    }
+
+    #[test]
+    fn only_recorded_removals_are_finished() {
+        let i = DpkgInterruption {
+            packages: parse_dpkg_interruption(STATUS, &[]),
+            journal: vec![],
+        };
+        assert_eq!(
+            judge_interruption(&i, &["nginx-light".into()]),
+            Verdict::Finish(vec!["nginx-light".into()])
+        );
+        let Verdict::Refuse(why) = judge_interruption(&i, &["nginx".into()]) else {
+            panic!("not covered, finished");
+        };
+        assert!(why[0].contains("nginx-light") && why[0].contains("no removal"));
+        let inst = DpkgInterruption {
+            packages: parse_dpkg_interruption("Package: a\nStatus: install ok unpacked\n", &[]),
+            journal: vec![],
+        };
+        assert!(matches!(
+            judge_interruption(&inst, &["a".into()]),
+            Verdict::Refuse(_)
+        ));
+        let essential = DpkgInterruption {
+            packages: parse_dpkg_interruption(
+                "Package: a\nEssential: yes\nStatus: deinstall ok half-configured\n",
+                &[],
+            ),
+            journal: vec![],
+        };
+        let Verdict::Refuse(why) = judge_interruption(&essential, &["a".into()]) else {
+            panic!("an essential package finished");
+        };
+        assert!(why[0].contains("essential"), "{why:?}");
+        let journal_only = DpkgInterruption {
+            packages: vec![],
+            journal: vec!["0000".into()],
+        };
+        assert!(matches!(
+            judge_interruption(&journal_only, &[]),
+            Verdict::Refuse(_)
+        ));
+        assert!(is_journal_entry("0007") && !is_journal_entry("tmp.i") && !is_journal_entry(""));
+    }
+}
