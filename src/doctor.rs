@@ -17,6 +17,12 @@ use crate::size::ByteSize;
 pub use crate::finding::{
     Area, Diagnosis, DoctorOptions, Finding, Fix, FixOp, Proof, Severity, Source, Subject,
 };
+pub use crate::fix::{Applied, Consent};
+pub use plan::Candidate;
+pub use repair::{FixRun, Repair, fix};
+
+pub(crate) mod plan;
+mod repair;
 
 /// The human rendering of a [`Diagnosis`] (`hostfix doctor`): the findings by area,
 /// each with its mark (`ok`, `info`, `WARN`, `PROBLEM`), evidence and fix, then what

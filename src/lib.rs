@@ -117,6 +117,7 @@ mod engine;
 pub mod error;
 mod evidence;
 mod finding;
+mod fix;
 mod fsutil;
 pub mod host;
 mod input;
