@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::plan::{self, Candidate, Next};
 use super::{DoctorOptions, diagnose};
 use crate::error::{Error, Refusal};
-use crate::finding::{Diagnosis, FixOp, Severity};
+use crate::finding::{Diagnosis, Fix, FixOp, Severity};
 use crate::fix::{Applied, Consent};
 use crate::host::Host;
 use crate::plan::{Outcome, Policy, Report, Risk, Step, StepStatus};
@@ -82,7 +82,9 @@ impl Walk<'_> {
     /// Applies one fix; `Err` stops the run with the operation's error, `Ok(false)` when
     /// the run ends here without one (a reboot underway).
     fn apply(&mut self, c: Candidate) -> Result<bool, Error> {
-        let mut report = c.fix.apply(self.host, self.policy, self.consent);
+        let mut report = self
+            .as_planned(&c.fix)
+            .apply(self.host, self.policy, self.consent);
         self.taken.push(c.fix.op.clone());
         let status = status_of(&report);
         let detail = match &report.error {
@@ -106,6 +108,31 @@ impl Walk<'_> {
             self.current = diagnose(self.host, self.opts, self.policy).result;
         }
         Ok(!rebooting)
+    }
+
+    /// The fix as a dry run applies it: a start does not check the ports a fix planned
+    /// before it frees (in a dry run they are still held).
+    fn as_planned(&self, fix: &Fix) -> Fix {
+        let FixOp::StartContainer { id, name, ports } = &fix.op else {
+            return fix.clone();
+        };
+        if !self.policy.dry_run {
+            return fix.clone();
+        }
+        let freed: Vec<u16> = self
+            .taken
+            .iter()
+            .filter_map(|op| match op {
+                FixOp::FreePort { port, .. } => Some(*port),
+                _ => None,
+            })
+            .collect();
+        let op = FixOp::StartContainer {
+            id: id.clone(),
+            name: name.clone(),
+            ports: ports.iter().copied().filter(|p| !freed.contains(p)).collect(),
+        };
+        Fix::new(op, fix.risk)
     }
 
     /// Runs fixes until none is left, the cap stops the run, or a fix fails.
