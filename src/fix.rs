@@ -130,7 +130,11 @@ impl Fix {
             FixOp::StartContainer { name, ports, .. } => {
                 let mut spec = StartSpec::new(name.clone());
                 spec.ports = ports.clone();
-                container::start(host, &spec, policy).map(Applied::Started)
+                let mut report = container::start(host, &spec, policy);
+                if report.is_ok() && !report.dry_run {
+                    report.result.requests = request_again(host, ports);
+                }
+                report.map(Applied::Started)
             }
             FixOp::Reboot => {
                 let mut spec = RebootSpec::default();
@@ -140,4 +144,28 @@ impl Fix {
             }
         }
     }
+}
+
+/// Sends the request doctor sends to each port again, now that the container runs, to
+/// show who answers there; only on the live root (a fake root's ports are not its own).
+fn request_again(host: &Host, ports: &[u16]) -> Vec<String> {
+    use crate::evidence::{ProbeLimits, probe};
+    if !host.is_live_root() {
+        return vec!["not sent: the host is not the live root".into()];
+    }
+    let mut out = Vec::new();
+    for &port in ports {
+        let holders = port::find_holders(host, &port::WhoSpec::tcp(port)).ok();
+        for ip in probe::LOOPBACKS {
+            let addr = std::net::SocketAddr::new(ip, port);
+            // Never where a connection would change the host (a socket unit, inetd).
+            if let Err(why) = crate::evidence::request::may_send(holders.as_ref(), ip) {
+                out.push(format!("{addr}: not sent: {why}"));
+                continue;
+            }
+            let p = probe::send(addr, probe::is_http_port(port, None), ProbeLimits::default());
+            out.push(format!("{addr}: {}", p.outcome.describe()));
+        }
+    }
+    out
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use hostfix::doctor::{Consent, DoctorOptions, FixOp, Repair, fix};
+use hostfix::doctor::{Applied, Consent, DoctorOptions, FixOp, Repair, fix};
 use hostfix::host::Errno;
 use hostfix::testing::{Call, CmdOutput, FakeProcess, FakeRoot, RecordingSystem, with};
 use hostfix::{Host, Outcome, Policy, Report, Risk, StepStatus};
@@ -260,6 +260,14 @@ fn disruptive_frees_the_port_then_starts_web_least_risky_first_and_stops_at_the_
     let stop = calls.iter().position(|c| c == "systemctl stop nginx.service").unwrap();
     let start = calls.iter().position(|c| c.ends_with(&format!("docker start {WEB}"))).unwrap();
     assert!(stop < start, "{calls:?}");
+    // The start was verified, and the request sent again (not on a fake root's ports).
+    match &r.result.fixes[2].report.result {
+        Applied::Started(s) => {
+            assert!(s.running && !s.already_running, "{s:?}");
+            assert_eq!(s.requests, ["not sent: the host is not the live root"]);
+        }
+        other => panic!("{other:?}"),
+    }
     // The package stays without the consent; the reboot is above the cap.
     assert!(installed(&i.root, "nginx-light"));
     assert_eq!(r.exit_code(), 3);

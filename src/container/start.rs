@@ -53,6 +53,10 @@ pub struct Started {
     pub already_running: bool,
     /// Whether it runs now (under `--dry-run`: whether it already did).
     pub running: bool,
+    /// The requests sent to its ports on the loopback addresses once it runs, and their
+    /// answers (`doctor --fix` sends them: `127.0.0.1:80: HTTP/1.1 200 OK, Server:
+    /// nginx/1.25.5`).
+    pub requests: Vec<String>,
 }
 
 impl std::fmt::Display for Started {
@@ -62,7 +66,11 @@ impl std::fmt::Display for Started {
             (true, _) => writeln!(f, "container {name}: already running"),
             (false, true) => writeln!(f, "container {name}: running"),
             (false, false) => writeln!(f, "container {name}: not running"),
+        }?;
+        for r in &self.requests {
+            writeln!(f, "request: {r}")?;
         }
+        Ok(())
     }
 }
 
