@@ -10,8 +10,8 @@ use crate::risk::Risk;
 
 mod op;
 
-pub use op::{Fix, FixOp};
 pub(crate) use op::size_arg;
+pub use op::{Fix, FixOp};
 
 /// Where along a request's path a finding sits; the order findings are reported in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]

@@ -119,7 +119,8 @@ impl Fix {
             FixOp::FreePort { port, proto } => {
                 let mut spec = FreeSpec::tcp(*port);
                 spec.proto = *proto;
-                spec.remove_package = consent.remove_package && policy.max_risk >= Risk::Destructive;
+                spec.remove_package =
+                    consent.remove_package && policy.max_risk >= Risk::Destructive;
                 port::free_port(host, &spec, policy).map(Applied::Port)
             }
             FixOp::RemoveContainer { target } => {
@@ -137,9 +138,11 @@ impl Fix {
                 report.map(Applied::Started)
             }
             FixOp::Reboot => {
-                let mut spec = RebootSpec::default();
-                spec.if_needed = true;
-                spec.reason = Some("hostfix doctor --fix".into());
+                let spec = RebootSpec {
+                    if_needed: true,
+                    reason: Some("hostfix doctor --fix".into()),
+                    ..RebootSpec::default()
+                };
                 reboot::reboot(host, &spec, policy).map(Applied::Reboot)
             }
         }
@@ -163,7 +166,11 @@ fn request_again(host: &Host, ports: &[u16]) -> Vec<String> {
                 out.push(format!("{addr}: not sent: {why}"));
                 continue;
             }
-            let p = probe::send(addr, probe::is_http_port(port, None), ProbeLimits::default());
+            let p = probe::send(
+                addr,
+                probe::is_http_port(port, None),
+                ProbeLimits::default(),
+            );
             out.push(format!("{addr}: {}", p.outcome.describe()));
         }
     }

@@ -70,12 +70,22 @@ fn fake_kernel_swap(root: &FakeRoot, rec: &RecordingSystem) {
     rec.on_swapon(move |path, _| {
         let kib = std::fs::metadata(path).map_err(|_| Errno::ENOENT)?.len() / 1024;
         let mut t = std::fs::read_to_string(&swaps).map_err(|_| Errno::EIO)?;
-        t.push_str(&format!("{:<39} file\t\t{}\t\t0\t\t-2\n", path.display(), kib - 4));
+        t.push_str(&format!(
+            "{:<39} file\t\t{}\t\t0\t\t-2\n",
+            path.display(),
+            kib - 4
+        ));
         std::fs::write(&swaps, t).map_err(|_| Errno::EIO)?;
         let m = std::fs::read_to_string(&meminfo).map_err(|_| Errno::EIO)?;
         let m = m
-            .replace("SwapTotal:               0 kB", &format!("SwapTotal: {} kB", kib - 4))
-            .replace("SwapFree:                0 kB", &format!("SwapFree: {} kB", kib - 4));
+            .replace(
+                "SwapTotal:               0 kB",
+                &format!("SwapTotal: {} kB", kib - 4),
+            )
+            .replace(
+                "SwapFree:                0 kB",
+                &format!("SwapFree: {} kB", kib - 4),
+            );
         std::fs::write(&meminfo, m).map_err(|_| Errno::EIO)
     });
 }
@@ -214,10 +224,15 @@ fn changing(rec: &RecordingSystem) -> Vec<String> {
     rec.calls()
         .into_iter()
         .filter_map(|c| match c {
-            Call::Run(line) => ["systemctl stop", "systemctl disable", "apt-get -y", "docker start"]
-                .iter()
-                .any(|x| line.starts_with(x) || line.contains(&format!("/{x}")))
-                .then_some(line),
+            Call::Run(line) => [
+                "systemctl stop",
+                "systemctl disable",
+                "apt-get -y",
+                "docker start",
+            ]
+            .iter()
+            .any(|x| line.starts_with(x) || line.contains(&format!("/{x}")))
+            .then_some(line),
             Call::Swapon(..) | Call::Swapoff(..) | Call::Signal(..) | Call::Reboot => {
                 Some(format!("{c:?}"))
             }
@@ -235,13 +250,26 @@ fn the_default_cap_makes_swap_and_stops_at_the_port_naming_it() {
     // Exit 3, naming the next fix and the cap it needs.
     assert_eq!(r.exit_code(), 3, "{r}");
     let e = r.error.as_ref().unwrap().to_string();
-    assert_eq!(e, "hostfix port free 80: needs --max-risk disruptive (the cap is additive)");
+    assert_eq!(
+        e,
+        "hostfix port free 80: needs --max-risk disruptive (the cap is additive)"
+    );
     assert_eq!(r.result.next.as_ref().unwrap().fix.risk, Risk::Disruptive);
     let last = r.steps.last().unwrap();
-    assert_eq!((last.status, last.action.as_str()), (StepStatus::Refused, "hostfix port free 80"));
-    assert!(r.to_string().contains("next fix: hostfix port free 80 needs --max-risk disruptive"));
+    assert_eq!(
+        (last.status, last.action.as_str()),
+        (StepStatus::Refused, "hostfix port free 80")
+    );
+    assert!(
+        r.to_string()
+            .contains("next fix: hostfix port free 80 needs --max-risk disruptive")
+    );
     // nginx still runs: nothing above the cap was touched.
-    assert!(!changing(&i.rec).iter().any(|c| c.contains("systemctl")), "{:?}", changing(&i.rec));
+    assert!(
+        !changing(&i.rec).iter().any(|c| c.contains("systemctl")),
+        "{:?}",
+        changing(&i.rec)
+    );
 }
 
 #[test]
@@ -250,15 +278,25 @@ fn disruptive_frees_the_port_then_starts_web_least_risky_first_and_stops_at_the_
     let r = run(&i, Risk::Disruptive, false, Consent::default());
     assert_eq!(
         commands(&r),
-        ["hostfix swap ensure --size auto", "hostfix port free 80", "docker start web"],
+        [
+            "hostfix swap ensure --size auto",
+            "hostfix port free 80",
+            "docker start web"
+        ],
         "{r}"
     );
     let risks: Vec<Risk> = r.result.fixes.iter().map(|f| f.fix.fix.risk).collect();
     assert_eq!(risks, [Risk::Additive, Risk::Disruptive, Risk::Additive]);
     // The engine's start ran after nginx was stopped.
     let calls = i.rec.commands();
-    let stop = calls.iter().position(|c| c == "systemctl stop nginx.service").unwrap();
-    let start = calls.iter().position(|c| c.ends_with(&format!("docker start {WEB}"))).unwrap();
+    let stop = calls
+        .iter()
+        .position(|c| c == "systemctl stop nginx.service")
+        .unwrap();
+    let start = calls
+        .iter()
+        .position(|c| c.ends_with(&format!("docker start {WEB}")))
+        .unwrap();
     assert!(stop < start, "{calls:?}");
     // The start was verified, and the request sent again (not on a fake root's ports).
     match &r.result.fixes[2].report.result {
@@ -274,25 +312,61 @@ fn disruptive_frees_the_port_then_starts_web_least_risky_first_and_stops_at_the_
     assert_eq!(r.result.next.as_ref().unwrap().fix.op, FixOp::Reboot);
     // After: web runs, nothing is left but the reboot.
     let after = r.result.after.as_ref().unwrap();
-    let fixes: Vec<&str> = after.findings.iter().filter_map(|f| f.fix.as_ref()).map(|f| f.command.as_str()).collect();
+    let fixes: Vec<&str> = after
+        .findings
+        .iter()
+        .filter_map(|f| f.fix.as_ref())
+        .map(|f| f.command.as_str())
+        .collect();
     assert_eq!(fixes, ["hostfix reboot --if-needed"], "{r}");
-    assert!(r.result.before.findings.iter().any(|f| f.title.starts_with("container web is created")));
-    assert!(!after.findings.iter().any(|f| f.title.starts_with("container web")
-        && f.severity >= hostfix::doctor::Severity::Warning), "{r}");
+    assert!(
+        r.result
+            .before
+            .findings
+            .iter()
+            .any(|f| f.title.starts_with("container web is created"))
+    );
+    assert!(
+        !after
+            .findings
+            .iter()
+            .any(|f| f.title.starts_with("container web")
+                && f.severity >= hostfix::doctor::Severity::Warning),
+        "{r}"
+    );
 }
 
 #[test]
 fn a_dry_run_shows_the_whole_sequence_and_changes_nothing() {
     let i = incident(true);
-    let files = ["/etc/fstab", "/proc/swaps", "/proc/meminfo", "/var/lib/dpkg/status", "/proc/net/tcp"];
+    let files = [
+        "/etc/fstab",
+        "/proc/swaps",
+        "/proc/meminfo",
+        "/var/lib/dpkg/status",
+        "/proc/net/tcp",
+    ];
     let before: Vec<String> = files.iter().map(|f| i.root.read(f)).collect();
-    let r = run(&i, Risk::Destructive, true, with(Consent::default(), |c| c.remove_package = true));
+    let r = run(
+        &i,
+        Risk::Destructive,
+        true,
+        with(Consent::default(), |c| c.remove_package = true),
+    );
     assert_eq!(
         commands(&r),
-        ["hostfix swap ensure --size auto", "hostfix port free 80", "docker start web"],
+        [
+            "hostfix swap ensure --size auto",
+            "hostfix port free 80",
+            "docker start web"
+        ],
         "{r}"
     );
-    assert!(r.steps[..3].iter().all(|s| s.status == StepStatus::Planned), "{:#?}", r.steps);
+    assert!(
+        r.steps[..3].iter().all(|s| s.status == StepStatus::Planned),
+        "{:#?}",
+        r.steps
+    );
     assert!(r.result.after.is_none() && r.changed && r.dry_run);
     assert_eq!(r.exit_code(), 3, "the reboot is above the cap: {r}");
     let now: Vec<String> = files.iter().map(|f| i.root.read(f)).collect();

@@ -52,16 +52,25 @@ fn a_dry_run_plans_the_swap_fix_and_changes_nothing() {
     let (code, v) = hostfix(root.path(), &["--fix"]);
     assert_eq!(code, 0, "{v:#}");
     assert_eq!(v["operation"], "doctor --fix");
-    assert_eq!((v["dry_run"].as_bool(), v["max_risk"].as_str()), (Some(true), Some("additive")));
+    assert_eq!(
+        (v["dry_run"].as_bool(), v["max_risk"].as_str()),
+        (Some(true), Some("additive"))
+    );
     let fixes = v["fixes"].as_array().unwrap();
-    assert_eq!(fixes[0]["command"], "hostfix swap ensure --size auto", "{v:#}");
+    assert_eq!(
+        fixes[0]["command"], "hostfix swap ensure --size auto",
+        "{v:#}"
+    );
     assert_eq!(fixes[0]["op"]["kind"], "ensure-swap");
     assert_eq!(fixes[0]["report"]["operation"], "swap ensure");
     let steps = v["steps"].as_array().unwrap();
     assert!(steps.iter().all(|s| s["status"] == "planned"), "{v:#}");
     assert!(v["after"].is_null() && v["before"]["findings"].is_array());
     assert!(!root.path().join("swapfile").exists());
-    assert_eq!(std::fs::read_to_string(root.path().join("etc/fstab")).unwrap(), fstab);
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("etc/fstab")).unwrap(),
+        fstab
+    );
 }
 
 #[test]

@@ -123,9 +123,13 @@ mod tests {
         for f in [
             Finding::new(Area::Ports, Severity::Info, "port 80/tcp: nginx")
                 .fix(free80(), Risk::Disruptive),
-            Finding::new(Area::Containers, Severity::Problem, "container web is created")
-                .fix(free80(), Risk::Disruptive)
-                .about(web),
+            Finding::new(
+                Area::Containers,
+                Severity::Problem,
+                "container web is created",
+            )
+            .fix(free80(), Risk::Disruptive)
+            .about(web),
             Finding::new(Area::Memory, Severity::Problem, "no swap").fix(swap(), Risk::Additive),
             Finding::new(Area::Reboot, Severity::Warning, "a reboot is needed")
                 .fix(FixOp::Reboot, Risk::Reboot),
@@ -164,7 +168,10 @@ mod tests {
         }
         let all = [swap(), free80(), FixOp::Reboot];
         assert_eq!(next_fix(&d, &[], Risk::Reboot, &all), Next::Done);
-        assert_eq!(next_fix(&Diagnosis::default(), &[], Risk::Reboot, &[]), Next::Done);
+        assert_eq!(
+            next_fix(&Diagnosis::default(), &[], Risk::Reboot, &[]),
+            Next::Done
+        );
     }
 
     #[test]

@@ -130,7 +130,11 @@ impl Walk<'_> {
         let op = FixOp::StartContainer {
             id: id.clone(),
             name: name.clone(),
-            ports: ports.iter().copied().filter(|p| !freed.contains(p)).collect(),
+            ports: ports
+                .iter()
+                .copied()
+                .filter(|p| !freed.contains(p))
+                .collect(),
         };
         Fix::new(op, fix.risk)
     }
@@ -194,7 +198,12 @@ impl Walk<'_> {
 /// assert_eq!(report.result.fixes[0].fix.fix.command, "hostfix swap ensure --size auto");
 /// assert!(!root.join("/swapfile").exists());
 /// ```
-pub fn fix(host: &Host, opts: &DoctorOptions, consent: &Consent, policy: &Policy) -> Report<Repair> {
+pub fn fix(
+    host: &Host,
+    opts: &DoctorOptions,
+    consent: &Consent,
+    policy: &Policy,
+) -> Report<Repair> {
     let before = diagnose(host, opts, policy).result;
     let mut w = Walk {
         host,
@@ -255,7 +264,13 @@ impl fmt::Display for Repair {
             return writeln!(f, "nothing to fix");
         }
         for (i, x) in self.fixes.iter().enumerate() {
-            writeln!(f, "fix {}: {} (risk {})", i + 1, x.fix.fix.command, x.fix.fix.risk)?;
+            writeln!(
+                f,
+                "fix {}: {} (risk {})",
+                i + 1,
+                x.fix.fix.command,
+                x.fix.fix.risk
+            )?;
             for line in x.report.to_string().lines() {
                 writeln!(f, "  {line}")?;
             }

@@ -176,28 +176,60 @@ mod tests {
             persist_systemd,
         };
         let cases = [
-            (swap("/swapfile", None, false), Risk::Additive, "hostfix swap ensure --size auto"),
+            (
+                swap("/swapfile", None, false),
+                Risk::Additive,
+                "hostfix swap ensure --size auto",
+            ),
             (
                 swap("/var/my swap", Some(1 << 30), true),
                 Risk::Disruptive,
                 "hostfix swap ensure --size 1G --path '/var/my swap' --persist systemd --max-risk disruptive",
             ),
-            (FixOp::FreePort { port: 80, proto: Proto::Tcp }, Risk::Disruptive, "hostfix port free 80"),
-            (FixOp::FreePort { port: 53, proto: Proto::Udp }, Risk::Disruptive, "hostfix port free 53 --udp"),
-            (FixOp::RemoveContainer { target: "web".into() }, Risk::Disruptive, "hostfix container rm web"),
             (
-                FixOp::RemoveContainer { target: "web".into() },
+                FixOp::FreePort {
+                    port: 80,
+                    proto: Proto::Tcp,
+                },
+                Risk::Disruptive,
+                "hostfix port free 80",
+            ),
+            (
+                FixOp::FreePort {
+                    port: 53,
+                    proto: Proto::Udp,
+                },
+                Risk::Disruptive,
+                "hostfix port free 53 --udp",
+            ),
+            (
+                FixOp::RemoveContainer {
+                    target: "web".into(),
+                },
+                Risk::Disruptive,
+                "hostfix container rm web",
+            ),
+            (
+                FixOp::RemoveContainer {
+                    target: "web".into(),
+                },
                 Risk::Reboot,
                 "hostfix container rm web --max-risk reboot",
             ),
             (
-                FixOp::RemoveContainer { target: "3f4e".into() },
+                FixOp::RemoveContainer {
+                    target: "3f4e".into(),
+                },
                 Risk::Destructive,
                 "hostfix container rm 3f4e --max-risk destructive",
             ),
             (FixOp::Reboot, Risk::Reboot, "hostfix reboot --if-needed"),
             (
-                FixOp::StartContainer { id: "7c2d".into(), name: "web".into(), ports: vec![80] },
+                FixOp::StartContainer {
+                    id: "7c2d".into(),
+                    name: "web".into(),
+                    ports: vec![80],
+                },
                 Risk::Additive,
                 "docker start web",
             ),

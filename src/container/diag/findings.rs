@@ -285,7 +285,9 @@ fn blocked_finding(
             f.evidence(format!("once the port is free: docker start {name}"))
         }
         None => f
-            .evidence(format!("port {list_ports} is free now: docker start {name}"))
+            .evidence(format!(
+                "port {list_ports} is free now: docker start {name}"
+            ))
             .fix(
                 FixOp::StartContainer {
                     id: e.id.clone(),
