@@ -211,6 +211,14 @@ fn run(i: &Incident, cap: Risk, dry_run: bool, consent: Consent) -> Report<Repai
     fix(&i.host, &opts(), &consent, &policy)
 }
 
+/// With `HOSTFIX_SHOW=1`, prints the report as `hostfix doctor --fix` prints it (the
+/// README's example comes from here).
+fn show(r: &Report<Repair>) {
+    if std::env::var_os("HOSTFIX_SHOW").is_some() {
+        eprintln!("{r}");
+    }
+}
+
 fn commands(r: &Report<Repair>) -> Vec<&str> {
     r.result
         .fixes
@@ -245,6 +253,7 @@ fn changing(rec: &RecordingSystem) -> Vec<String> {
 fn the_default_cap_makes_swap_and_stops_at_the_port_naming_it() {
     let i = incident(false);
     let r = run(&i, Risk::Additive, false, Consent::default());
+    show(&r);
     assert_eq!(commands(&r), ["hostfix swap ensure --size auto"], "{r}");
     assert!(i.root.read("/proc/swaps").contains("/swapfile"));
     // Exit 3, naming the next fix and the cap it needs.
@@ -276,6 +285,7 @@ fn the_default_cap_makes_swap_and_stops_at_the_port_naming_it() {
 fn disruptive_frees_the_port_then_starts_web_least_risky_first_and_stops_at_the_reboot() {
     let i = incident(true);
     let r = run(&i, Risk::Disruptive, false, Consent::default());
+    show(&r);
     assert_eq!(
         commands(&r),
         [
@@ -353,6 +363,7 @@ fn a_dry_run_shows_the_whole_sequence_and_changes_nothing() {
         true,
         with(Consent::default(), |c| c.remove_package = true),
     );
+    show(&r);
     assert_eq!(
         commands(&r),
         [
