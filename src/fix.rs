@@ -17,16 +17,39 @@ use crate::port::{self, FreeResult, FreeSpec};
 use crate::reboot::{self, RebootResult, RebootSpec};
 use crate::swap::{self, Persist, SwapSize, SwapSpec, SwapStatus};
 
-/// What the caller consents to beyond the risk cap. Read from a config (`serde`), every
-/// field is optional: `{"remove_package": true}`.
+/// What the caller of `doctor --fix` consents to beyond the risk cap. Read from a config
+/// (`serde`), every field is optional: `{"remove_package": true}`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Consent {
     /// A port fix may remove the distro package holding the port (as `port free
-    /// --remove-package`). Taken only when the cap is at least [`Risk::Destructive`] too:
-    /// a package is never removed without both. Default `false`.
+    /// --remove-package`). Taken only under a cap of at least [`Risk::Destructive`]: a
+    /// package is never removed without both. Default `false`.
     pub remove_package: bool,
+}
+
+impl Consent {
+    /// The fix as this consent under `cap` takes it: a port fix removes the package too
+    /// when the consent is given and the cap is at least [`Risk::Destructive`] (its risk
+    /// and command line then say so); every other fix as it is.
+    pub fn grant(&self, fix: &Fix, cap: Risk) -> Fix {
+        match &fix.op {
+            FixOp::FreePort {
+                port,
+                proto,
+                remove_package: false,
+            } if self.remove_package && cap >= Risk::Destructive => {
+                let op = FixOp::FreePort {
+                    port: *port,
+                    proto: *proto,
+                    remove_package: true,
+                };
+                Fix::new(op, fix.risk.max(Risk::Destructive))
+            }
+            _ => fix.clone(),
+        }
+    }
 }
 
 /// What applying a fix did: the operation's own result.
@@ -79,8 +102,9 @@ impl Fix {
     /// [`port::free_port`], [`container::remove`] with the reboot guard,
     /// [`container::start`], [`reboot::reboot`] with `if_needed`) under `policy`: a
     /// step above `policy.max_risk` is refused as that operation refuses it, a dry run
-    /// plans. A port fix removes the package holding the port only with
-    /// [`Consent::remove_package`] and a cap of at least [`Risk::Destructive`].
+    /// plans. A port fix removes the package holding the port only when its op says
+    /// `remove_package` (the consent, as `port free --remove-package`), and then needs a
+    /// cap of at least [`Risk::Destructive`] as `port free` does.
     ///
     /// # Example
     ///
@@ -88,7 +112,7 @@ impl Fix {
     /// dry run:
     ///
     /// ```
-    /// use hostfix::doctor::{diagnose, Consent, DoctorOptions};
+    /// use hostfix::doctor::{diagnose, DoctorOptions};
     /// use hostfix::testing::FakeRoot;
     /// use hostfix::{Policy, Risk};
     ///
@@ -101,11 +125,11 @@ impl Fix {
     /// let fix = d.findings.iter().find_map(|f| f.fix.clone()).unwrap();
     /// assert_eq!(fix.command, "hostfix swap ensure --size auto");
     /// let policy = Policy::new(Risk::Additive).dry_run(true).state_dir("/state");
-    /// let report = fix.apply(&host, &policy, &Consent::default());
+    /// let report = fix.apply(&host, &policy);
     /// assert!(report.is_ok() && report.changed, "{report}");
     /// assert!(!root.join("/swapfile").exists());
     /// ```
-    pub fn apply(&self, host: &Host, policy: &Policy, consent: &Consent) -> Report<Applied> {
+    pub fn apply(&self, host: &Host, policy: &Policy) -> Report<Applied> {
         log::info!("fix: {} (risk {})", self.command, self.risk);
         match &self.op {
             FixOp::EnsureSwap {
@@ -116,11 +140,14 @@ impl Fix {
                 let spec = FixOp::swap_spec(path, *size, *persist_systemd);
                 swap::ensure_swap_file(host, &spec, policy).map(Applied::Swap)
             }
-            FixOp::FreePort { port, proto } => {
+            FixOp::FreePort {
+                port,
+                proto,
+                remove_package,
+            } => {
                 let mut spec = FreeSpec::tcp(*port);
                 spec.proto = *proto;
-                spec.remove_package =
-                    consent.remove_package && policy.max_risk >= Risk::Destructive;
+                spec.remove_package = *remove_package;
                 port::free_port(host, &spec, policy).map(Applied::Port)
             }
             FixOp::RemoveContainer { target } => {

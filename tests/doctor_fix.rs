@@ -364,15 +364,18 @@ fn a_dry_run_shows_the_whole_sequence_and_changes_nothing() {
         with(Consent::default(), |c| c.remove_package = true),
     );
     show(&r);
+    // With the consent under the destructive cap, the port fix removes the package too:
+    // it is the riskiest, so it comes after the swap; the start it allows follows it.
     assert_eq!(
         commands(&r),
         [
             "hostfix swap ensure --size auto",
-            "hostfix port free 80",
+            "hostfix port free 80 --remove-package",
             "docker start web"
         ],
         "{r}"
     );
+    assert_eq!(r.result.fixes[1].fix.fix.risk, Risk::Destructive);
     assert!(
         r.steps[..3].iter().all(|s| s.status == StepStatus::Planned),
         "{:#?}",

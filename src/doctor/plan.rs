@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::finding::{Diagnosis, Fix, FixOp, Subject};
+use crate::fix::Consent;
 use crate::risk::Risk;
 
 /// A fix and the finding it fixes.
@@ -29,13 +30,19 @@ pub enum Next {
     Done,
 }
 
-/// Every fix a diagnosis names, least risky first (findings' order among equals), each
-/// operation once; then `extra` (fixes expected to appear, in a dry run).
-pub fn candidates(d: &Diagnosis, extra: &[Candidate]) -> Vec<Candidate> {
+/// Every fix a diagnosis names as `consent` under `cap` takes it ([`Consent::grant`]),
+/// least risky first (findings' order among equals), each operation once; then `extra`
+/// (fixes expected to appear, in a dry run).
+pub fn candidates(
+    d: &Diagnosis,
+    extra: &[Candidate],
+    cap: Risk,
+    consent: &Consent,
+) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = Vec::new();
     let named = d.findings.iter().filter_map(|f| {
         f.fix.as_ref().map(|fix| Candidate {
-            fix: fix.clone(),
+            fix: consent.grant(fix, cap),
             finding: f.title.clone(),
         })
     });
@@ -52,8 +59,14 @@ pub fn candidates(d: &Diagnosis, extra: &[Candidate]) -> Vec<Candidate> {
 /// The next step of `doctor --fix` (pure): the least risky fix not yet taken in this run
 /// (`taken`: a fix whose finding remains after it ran is not run again), applied when the
 /// cap allows it, else the stop that names it.
-pub fn next_fix(d: &Diagnosis, extra: &[Candidate], cap: Risk, taken: &[FixOp]) -> Next {
-    let left = candidates(d, extra)
+pub fn next_fix(
+    d: &Diagnosis,
+    extra: &[Candidate],
+    cap: Risk,
+    consent: &Consent,
+    taken: &[FixOp],
+) -> Next {
+    let left = candidates(d, extra, cap, consent)
         .into_iter()
         .find(|c| !taken.contains(&c.fix.op));
     match left {
@@ -69,9 +82,10 @@ pub fn follow_ups(d: &Diagnosis, applied: &Fix) -> Vec<Candidate> {
     let FixOp::FreePort { port, .. } = &applied.op else {
         return Vec::new();
     };
+    let frees_it = |op: &FixOp| matches!(op, FixOp::FreePort { port: p, .. } if p == port);
     d.findings
         .iter()
-        .filter(|f| f.fix.as_ref().is_some_and(|x| x.op == applied.op))
+        .filter(|f| f.fix.as_ref().is_some_and(|x| frees_it(&x.op)))
         .flat_map(|f| {
             f.subjects.iter().filter_map(|s| match s {
                 Subject::Container { id, name } => Some(Candidate {
@@ -101,6 +115,7 @@ mod tests {
         FixOp::FreePort {
             port: 80,
             proto: Proto::Tcp,
+            remove_package: false,
         }
     }
 
@@ -142,7 +157,7 @@ mod tests {
 
     #[test]
     fn least_risky_first_each_once_in_request_order_among_equals() {
-        let c = candidates(&incident(), &[]);
+        let c = candidates(&incident(), &[], Risk::Reboot, &Consent::default());
         let ops: Vec<&FixOp> = c.iter().map(|c| &c.fix.op).collect();
         assert_eq!(ops, [&swap(), &free80(), &FixOp::Reboot]);
         assert_eq!(c[1].finding, "port 80/tcp: nginx");
@@ -151,25 +166,40 @@ mod tests {
     #[test]
     fn the_cap_stops_at_the_next_fix_and_names_it() {
         let d = incident();
-        match next_fix(&d, &[], Risk::Additive, &[]) {
+        match next_fix(&d, &[], Risk::Additive, &Consent::default(), &[]) {
             Next::Apply(c) => assert_eq!(c.fix.op, swap()),
             n => panic!("{n:?}"),
         }
-        match next_fix(&d, &[], Risk::Additive, &[swap()]) {
+        match next_fix(&d, &[], Risk::Additive, &Consent::default(), &[swap()]) {
             Next::AboveCap(c) => {
                 assert_eq!(c.fix.command, "hostfix port free 80");
                 assert_eq!(c.fix.risk, Risk::Disruptive);
             }
             n => panic!("{n:?}"),
         }
-        match next_fix(&d, &[], Risk::Destructive, &[swap(), free80()]) {
+        match next_fix(
+            &d,
+            &[],
+            Risk::Destructive,
+            &Consent::default(),
+            &[swap(), free80()],
+        ) {
             Next::AboveCap(c) => assert_eq!(c.fix.op, FixOp::Reboot),
             n => panic!("{n:?}"),
         }
         let all = [swap(), free80(), FixOp::Reboot];
-        assert_eq!(next_fix(&d, &[], Risk::Reboot, &all), Next::Done);
         assert_eq!(
-            next_fix(&Diagnosis::default(), &[], Risk::Reboot, &[]),
+            next_fix(&d, &[], Risk::Reboot, &Consent::default(), &all),
+            Next::Done
+        );
+        assert_eq!(
+            next_fix(
+                &Diagnosis::default(),
+                &[],
+                Risk::Reboot,
+                &Consent::default(),
+                &[]
+            ),
             Next::Done
         );
     }
@@ -185,9 +215,51 @@ mod tests {
         assert!(follow_ups(&d, &Fix::new(swap(), Risk::Additive)).is_empty());
         // In a dry run the start comes next, before the reboot, at the disruptive cap.
         let taken = [swap(), free80()];
-        match next_fix(&d, &ups, Risk::Disruptive, &taken) {
+        match next_fix(&d, &ups, Risk::Disruptive, &Consent::default(), &taken) {
             Next::Apply(c) => assert!(matches!(c.fix.op, FixOp::StartContainer { .. })),
             n => panic!("{n:?}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod consent_tests {
+    use super::*;
+    use crate::finding::{Area, Finding, Severity};
+    use crate::net::Proto;
+
+    fn held() -> Diagnosis {
+        let mut d = Diagnosis::default();
+        let op = FixOp::FreePort {
+            port: 80,
+            proto: Proto::Tcp,
+            remove_package: false,
+        };
+        d.add(
+            Finding::new(Area::Ports, Severity::Info, "port 80/tcp: nginx")
+                .fix(op, Risk::Disruptive),
+        );
+        d
+    }
+
+    #[test]
+    fn a_package_is_removed_only_with_the_consent_and_the_destructive_cap() {
+        let yes = Consent {
+            remove_package: true,
+        };
+        let shown = |cap, consent: &Consent| match next_fix(&held(), &[], cap, consent, &[]) {
+            Next::Apply(c) | Next::AboveCap(c) => (c.fix.command, c.fix.risk),
+            Next::Done => panic!("nothing"),
+        };
+        let plain = ("hostfix port free 80".to_string(), Risk::Disruptive);
+        assert_eq!(shown(Risk::Disruptive, &yes), plain);
+        assert_eq!(shown(Risk::Destructive, &Consent::default()), plain);
+        assert_eq!(shown(Risk::Reboot, &Consent::default()), plain);
+        let removal = (
+            "hostfix port free 80 --remove-package".to_string(),
+            Risk::Destructive,
+        );
+        assert_eq!(shown(Risk::Destructive, &yes), removal);
+        assert_eq!(shown(Risk::Reboot, &yes), removal);
     }
 }

@@ -82,9 +82,7 @@ impl Walk<'_> {
     /// Applies one fix; `Err` stops the run with the operation's error, `Ok(false)` when
     /// the run ends here without one (a reboot underway).
     fn apply(&mut self, c: Candidate) -> Result<bool, Error> {
-        let mut report = self
-            .as_planned(&c.fix)
-            .apply(self.host, self.policy, self.consent);
+        let mut report = self.as_planned(&c.fix).apply(self.host, self.policy);
         self.taken.push(c.fix.op.clone());
         let status = status_of(&report);
         let detail = match &report.error {
@@ -143,7 +141,13 @@ impl Walk<'_> {
     fn run(&mut self) -> Option<Error> {
         let cap = self.policy.max_risk;
         for _ in 0..MAX_FIXES {
-            match plan::next_fix(&self.current, &self.expected, cap, &self.taken) {
+            match plan::next_fix(
+                &self.current,
+                &self.expected,
+                cap,
+                self.consent,
+                &self.taken,
+            ) {
                 Next::Done => return None,
                 Next::AboveCap(c) => {
                     let refusal = Refusal::RiskAboveCap {

@@ -39,6 +39,10 @@ pub enum FixOp {
         port: u16,
         /// Its protocol.
         proto: Proto,
+        /// Also remove the distro package holding it (`--remove-package`, risk
+        /// destructive): the consent, as [`FreeSpec::remove_package`](crate::port::FreeSpec::remove_package).
+        /// Doctor's findings never set it; `doctor --fix` does only when asked to.
+        remove_package: bool,
     },
     /// [`crate::container::remove`]: a stuck container is gone.
     RemoveContainer {
@@ -66,6 +70,10 @@ impl FixOp {
     pub fn default_cap(&self) -> Risk {
         match self {
             FixOp::EnsureSwap { .. } | FixOp::StartContainer { .. } => Risk::Additive,
+            FixOp::FreePort {
+                remove_package: true,
+                ..
+            } => Risk::Destructive,
             FixOp::FreePort { .. } | FixOp::RemoveContainer { .. } => Risk::Disruptive,
             FixOp::Reboot => Risk::Reboot,
         }
@@ -86,10 +94,20 @@ impl FixOp {
                 }
                 c
             }
-            FixOp::FreePort { port, proto } => match proto {
-                Proto::Udp => format!("hostfix port free {port} --udp"),
-                Proto::Tcp => format!("hostfix port free {port}"),
-            },
+            FixOp::FreePort {
+                port,
+                proto,
+                remove_package,
+            } => {
+                let mut c = format!("hostfix port free {port}");
+                if *proto == Proto::Udp {
+                    c.push_str(" --udp");
+                }
+                if *remove_package {
+                    c.push_str(" --remove-package");
+                }
+                c
+            }
             FixOp::RemoveContainer { target } => {
                 format!("hostfix container rm {}", shell_quote(target))
             }
@@ -190,6 +208,7 @@ mod tests {
                 FixOp::FreePort {
                     port: 80,
                     proto: Proto::Tcp,
+                    remove_package: false,
                 },
                 Risk::Disruptive,
                 "hostfix port free 80",
@@ -198,9 +217,19 @@ mod tests {
                 FixOp::FreePort {
                     port: 53,
                     proto: Proto::Udp,
+                    remove_package: false,
                 },
                 Risk::Disruptive,
                 "hostfix port free 53 --udp",
+            ),
+            (
+                FixOp::FreePort {
+                    port: 80,
+                    proto: Proto::Tcp,
+                    remove_package: true,
+                },
+                Risk::Destructive,
+                "hostfix port free 80 --remove-package",
             ),
             (
                 FixOp::RemoveContainer {

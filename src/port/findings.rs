@@ -99,6 +99,7 @@ fn free_op(h: &Holders) -> FixOp {
     FixOp::FreePort {
         port: h.port,
         proto: h.proto,
+        remove_package: false,
     }
 }
 

@@ -278,6 +278,7 @@ fn blocked_finding(
                     FixOp::FreePort {
                         port: *p,
                         proto: crate::net::Proto::Tcp,
+                        remove_package: false,
                     },
                     Risk::Disruptive,
                 );
