@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use hostfix::container::{StartSpec, start};
 use hostfix::doctor::{Applied, Consent, DoctorOptions, FixOp, Repair, fix};
 use hostfix::host::Errno;
 use hostfix::testing::{Call, CmdOutput, FakeProcess, FakeRoot, RecordingSystem, with};
@@ -423,4 +424,68 @@ fn a_package_goes_only_with_the_consent_and_the_destructive_cap() {
     assert_eq!(r.exit_code(), 0, "{r}");
     assert!(!installed(&k.root, "nginx-light"), "{r}");
     assert_eq!(r.outcome(), Outcome::Ok);
+}
+
+#[test]
+fn a_container_is_not_started_while_its_port_is_held() {
+    let i = incident(false);
+    let mut spec = StartSpec::new("web");
+    spec.ports = vec![80];
+    let r = start(
+        &i.host,
+        &spec,
+        &Policy::new(spec.default_cap()).state_dir("/state"),
+    );
+    assert_eq!(r.exit_code(), 1, "{r}");
+    let e = r.error.as_ref().unwrap().to_string();
+    assert!(
+        e.starts_with("container web was not started: host port 80 is still held by pid 812 nginx"),
+        "{e}"
+    );
+    assert!(!r.changed && !r.result.running);
+    assert!(changing(&i.rec).is_empty(), "{:?}", changing(&i.rec));
+    // Once nginx is gone it starts, and a second start changes nothing.
+    nginx_gone(i.root.path());
+    let r = start(
+        &i.host,
+        &spec,
+        &Policy::new(spec.default_cap()).state_dir("/state"),
+    );
+    assert!(r.is_ok() && r.changed && r.result.running, "{r}");
+    let again = start(
+        &i.host,
+        &spec,
+        &Policy::new(spec.default_cap()).state_dir("/state"),
+    );
+    assert!(
+        again.is_ok() && !again.changed && again.result.already_running,
+        "{again}"
+    );
+}
+
+#[test]
+fn a_fix_that_fails_stops_the_run_with_its_error() {
+    let i = incident(false);
+    i.rec.on_swapon(|_, _| Err(Errno::EINVAL));
+    let r = run(&i, Risk::Disruptive, false, Consent::default());
+    assert_eq!(r.exit_code(), 1, "{r}");
+    assert_eq!(commands(&r), ["hostfix swap ensure --size auto"]);
+    assert_eq!(r.steps.last().unwrap().status, StepStatus::Failed);
+    assert_eq!(r.error.as_ref().unwrap().errno(), Some(Errno::EINVAL));
+    // The findings after: the swap is still missing.
+    let after = r.result.after.as_ref().unwrap();
+    assert!(
+        after
+            .findings
+            .iter()
+            .any(|f| f.title.starts_with("no swap")),
+        "{r}"
+    );
+    // Nothing after it ran: nginx still holds :80.
+    assert!(
+        !i.rec
+            .commands()
+            .iter()
+            .any(|c| c.starts_with("systemctl stop"))
+    );
 }

@@ -99,13 +99,14 @@ impl Walk<'_> {
                 .extend(plan::follow_ups(&self.current, &c.fix));
         }
         self.out.fixes.push(FixRun { fix: c, report });
-        if let Some(e) = error {
-            return Err(e);
-        }
+        // The host as it is now, for the next fix or for the findings after.
         if !self.policy.dry_run && !rebooting {
             self.current = diagnose(self.host, self.opts, self.policy).result;
         }
-        Ok(!rebooting)
+        match error {
+            Some(e) => Err(e),
+            None => Ok(!rebooting),
+        }
     }
 
     /// The fix as a dry run applies it: a start does not check the ports a fix planned

@@ -269,6 +269,11 @@ mod tests {
     }
 
     #[test]
+    fn the_default_swap_path_is_swap_ensures() {
+        assert_eq!(SWAP_DEFAULT_PATH, crate::swap::SwapSpec::DEFAULT_PATH);
+    }
+
+    #[test]
     fn odd_words_are_quoted() {
         assert_eq!(shell_quote("it's"), "'it'\\''s'");
         assert_eq!(shell_quote(""), "''");
