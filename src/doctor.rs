@@ -15,8 +15,14 @@ use crate::resources::{self, Disk, Memory};
 use crate::size::ByteSize;
 
 pub use crate::finding::{
-    Area, Diagnosis, DoctorOptions, Finding, Fix, Proof, Severity, Source, Subject,
+    Area, Diagnosis, DoctorOptions, Finding, Fix, FixOp, Proof, Severity, Source, Subject,
 };
+pub use crate::fix::{Applied, Consent};
+pub use plan::Candidate;
+pub use repair::{FixRun, Repair, fix};
+
+pub(crate) mod plan;
+mod repair;
 
 /// The human rendering of a [`Diagnosis`] (`hostfix doctor`): the findings by area,
 /// each with its mark (`ok`, `info`, `WARN`, `PROBLEM`), evidence and fix, then what
@@ -172,7 +178,14 @@ pub(crate) fn memory_findings(m: &Memory, container: Option<&str>) -> Vec<Findin
 /// The swap fix: offered on a host, only explained inside a container.
 fn swap_fix(f: Finding, container: Option<&str>) -> Finding {
     match container {
-        None => f.fix("hostfix swap ensure --size auto", Risk::Additive),
+        None => f.fix(
+            FixOp::EnsureSwap {
+                path: crate::swap::SwapSpec::DEFAULT_PATH.into(),
+                size: None,
+                persist_systemd: false,
+            },
+            Risk::Additive,
+        ),
         Some(c) => f.evidence(format!(
             "inside a {c} container: swap can only be added on the host that runs it"
         )),

@@ -8,6 +8,11 @@ use crate::net::Proto;
 use crate::plan::Policy;
 use crate::risk::Risk;
 
+mod op;
+
+pub(crate) use op::size_arg;
+pub use op::{Fix, FixOp};
+
 /// Where along a request's path a finding sits; the order findings are reported in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -85,16 +90,6 @@ impl std::fmt::Display for Severity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// A command that would fix a finding, with its risk.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct Fix {
-    /// The command line.
-    pub command: String,
-    /// The riskiest step it may take.
-    pub risk: Risk,
 }
 
 /// What a finding is about: the thing a fix would act on, typed so that a fix (or a
@@ -228,12 +223,9 @@ impl Finding {
         self
     }
 
-    /// Sets the fix.
-    pub fn fix(mut self, command: impl Into<String>, risk: Risk) -> Self {
-        self.fix = Some(Fix {
-            command: command.into(),
-            risk,
-        });
+    /// Sets the fix: `op` at `risk` (its command line rendered from it).
+    pub fn fix(mut self, op: FixOp, risk: Risk) -> Self {
+        self.fix = Some(Fix::new(op, risk));
         self
     }
 }

@@ -20,6 +20,8 @@
 //! | [`reboot::reboot`] | reboot when needed and the guard allows | reboot |
 //! | [`container::remove`] | a stuck container is gone: stop → kill → rm -f → kill the shim → restart the engine → guarded reboot | disruptive |
 //! | [`doctor::diagnose`] | findings along a request's path, each with its fix | read-only |
+//! | [`container::start`] | a container kept from its port runs, once the port is free | additive |
+//! | [`doctor::fix`] | the findings' typed fixes ([`doctor::Fix::apply`]) within the cap, least risky first, diagnosing again after each | additive |
 //!
 //! Specs are built in code (`SwapSpec::new(size)`, then the fields) or read from a
 //! provisioning config (`serde::Deserialize`, with the CLI's syntax for sizes, durations
@@ -117,6 +119,7 @@ mod engine;
 pub mod error;
 mod evidence;
 mod finding;
+mod fix;
 mod fsutil;
 pub mod host;
 mod input;

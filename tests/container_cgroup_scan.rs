@@ -125,6 +125,15 @@ signal.pause()";
         panic!("the stand-in shim did not start: {line:?}");
     };
 
+    // Both asleep in pause() before the scans: each records the process state, and a
+    // process read running by one scan and sleeping by the next is not the difference
+    // under test.
+    for pid in [shim_pid, child] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !sleeping(pid) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
     let host = Host::live();
     let full = procs::scan(&host);
     let candidates = procs::candidates(&host, &cg).expect("the cgroup tree");
@@ -150,4 +159,12 @@ signal.pause()";
     assert!(candidates.contains(&child) && candidates.contains(&shim_pid));
     // What doctor calls: the tree on a cgroup v2 host, the walk on a hybrid one.
     assert_eq!(pids(&fallback), pids(&full), "hybrid: {}", cg.hybrid());
+}
+
+/// Whether `/proc/PID/stat` says the process sleeps (`S`).
+fn sleeping(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.starts_with('S')))
+        .unwrap_or(false)
 }

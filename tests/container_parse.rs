@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use hostfix::Host;
 use hostfix::Risk;
-use hostfix::doctor::{Area, Severity};
+use hostfix::doctor::{Area, FixOp, Severity};
 use hostfix::testing::container::ladder::{
     ContainerRung, LadderEnv, Names, Observation, RungDecision, action, decide, next_rung,
     plan_ladder, restart_hits, restart_impact,
@@ -573,9 +573,17 @@ fn doctor_names_the_port_holder_in_the_containers_way() {
             .any(|e| e.contains("another container publishes port 80"))
     );
 
-    // The port is free now (the holder went away): only a start is left.
+    // The port is free now (the holder went away): only a start is left, and it is the fix.
     let f = blocked(&PortHolders::from([(80, Vec::new())]));
-    assert!(f.fix.is_none(), "{f:#?}");
+    let fix = f.fix.as_ref().unwrap();
+    assert_eq!(
+        (fix.command.as_str(), fix.risk),
+        ("docker start nginx", Risk::Additive)
+    );
+    assert!(
+        matches!(&fix.op, FixOp::StartContainer { name, ports, .. } if name == "nginx" && ports == &[80]),
+        "{fix:?}"
+    );
     assert!(
         f.evidence
             .iter()

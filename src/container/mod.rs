@@ -43,6 +43,7 @@ mod remove;
 mod render;
 mod resolve;
 mod rungs;
+mod start;
 
 pub use crate::error::ContainerError;
 
@@ -53,3 +54,4 @@ pub use ladder::{ContainerRung, RungDecision, RungPlan};
 pub use procs::{ContainerProcess, Futility, Sampling, Shim};
 pub use record::RebootEvidence;
 pub use remove::{NextContainerRung, Removal, RemoveOptions, remove};
+pub use start::{StartSpec, Started, start};

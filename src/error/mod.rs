@@ -52,6 +52,15 @@ pub enum Refusal {
         /// The cap in force.
         cap: Risk,
     },
+    /// The next step needs a consent the caller did not give (a package removal needs
+    /// `--remove-package`), whatever the cap.
+    #[error("{action}: needs {consent} (a consent the risk cap does not give)")]
+    NeedsConsent {
+        /// The step that would have been taken.
+        action: String,
+        /// The flag that gives the consent (`--remove-package`).
+        consent: String,
+    },
     /// The target is one hostfix never touches (PID 1, sshd, an essential package, ...).
     #[error("{target} is protected: {why}")]
     Protected {

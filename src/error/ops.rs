@@ -213,6 +213,15 @@ pub enum ContainerError {
         /// The container.
         name: String,
     },
+    /// A container to start is not running: unknown to the engine, kept from a host port
+    /// still held, or not running after `docker start`.
+    #[error("container {name} was not started: {why}")]
+    NotStarted {
+        /// The container.
+        name: String,
+        /// Why.
+        why: String,
+    },
 }
 
 impl Classify for ContainerError {
@@ -220,7 +229,8 @@ impl Classify for ContainerError {
         match self {
             ContainerError::Restart { .. }
             | ContainerError::Exhausted { .. }
-            | ContainerError::RebootPending { .. } => ErrorKind::Failed,
+            | ContainerError::RebootPending { .. }
+            | ContainerError::NotStarted { .. } => ErrorKind::Failed,
         }
     }
 }

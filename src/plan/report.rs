@@ -63,6 +63,19 @@ impl<T> Report<T> {
         self.error.as_ref().map_or(0, Error::exit_code)
     }
 
+    /// The same report with its result turned into another.
+    pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> Report<U> {
+        Report {
+            operation: self.operation,
+            changed: self.changed,
+            dry_run: self.dry_run,
+            max_risk: self.max_risk,
+            steps: self.steps,
+            error: self.error,
+            result: f(self.result),
+        }
+    }
+
     /// The result when the desired state holds, the error otherwise.
     ///
     /// # Errors

@@ -1,7 +1,7 @@
 //! `port`'s findings for `doctor`: who holds each port a request arrives at.
 
 use super::{Holders, Listener, OwnerGroup, OwnerKind, PortOwner, Proto, WhoSpec, find_holders};
-use crate::finding::{Area, Diagnosis, DoctorOptions, Finding, Severity};
+use crate::finding::{Area, Diagnosis, DoctorOptions, Finding, FixOp, Severity};
 use crate::host::Host;
 use crate::risk::Risk;
 
@@ -78,12 +78,12 @@ fn group_finding(h: &Holders, g: &OwnerGroup, addrs: &str) -> Option<Finding> {
         ));
     } else if let Some(p) = members.iter().find_map(|m| m.protected.as_ref()) {
         if leader.kind == OwnerKind::SocketActivated && !leader.socket_units.is_empty() {
-            f = f.fix(format!("hostfix port free {port}{udp}"), Risk::Disruptive);
+            f = f.fix(free_op(h), Risk::Disruptive);
         } else {
             f = f.evidence(format!("protected, hostfix will not free it: {p}"));
         }
     } else {
-        f = f.fix(format!("hostfix port free {port}{udp}"), Risk::Disruptive);
+        f = f.fix(free_op(h), Risk::Disruptive);
         if let Some(pkg) = &leader.package {
             f = f.evidence(format!(
                 "if {} is not wanted on this host: hostfix port free {port}{udp} --remove-package (risk destructive)",
@@ -92,6 +92,15 @@ fn group_finding(h: &Holders, g: &OwnerGroup, addrs: &str) -> Option<Finding> {
         }
     }
     Some(f)
+}
+
+/// The fix that frees the port `h` is about.
+fn free_op(h: &Holders) -> FixOp {
+    FixOp::FreePort {
+        port: h.port,
+        proto: h.proto,
+        remove_package: false,
+    }
 }
 
 /// Adds this module's findings to a diagnosis: the holders of each port asked about.

@@ -13,7 +13,7 @@ use super::ledger::{self, EntryStatus, EntryView, Now};
 use super::need::{NeedCheck, NeedVerdict, RebootNeed, detect_need};
 use super::{HISTORY_SHOWN, read_machine_id, read_uptime};
 use crate::error::{Error, Refusal};
-use crate::finding::{Area, Diagnosis, DoctorOptions, Finding, Severity};
+use crate::finding::{Area, Diagnosis, DoctorOptions, Finding, FixOp, Severity};
 use crate::host::Host;
 use crate::plan::Risk;
 
@@ -89,7 +89,7 @@ fn need_finding(need: &RebootNeed) -> Finding {
             Severity::Warning,
             format!("a reboot is needed: {}", need.summary()),
         )
-        .fix("hostfix reboot --if-needed", Risk::Reboot)
+        .fix(FixOp::Reboot, Risk::Reboot)
     } else {
         Finding::new(Area::Reboot, Severity::Ok, "no reboot needed")
     };

@@ -256,3 +256,8 @@ pub mod fsutil {
 pub mod program {
     pub use crate::program::*;
 }
+
+/// Internals of [`crate::doctor`]: `doctor --fix`'s planning core.
+pub mod doctor {
+    pub use crate::doctor::plan::*;
+}

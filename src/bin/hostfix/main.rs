@@ -150,7 +150,8 @@ impl Global {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Read-only report of the host, in the order a request meets it: who holds the ports,
-    /// containers, memory and swap, disk, reboot need; each finding with its fix.
+    /// containers, memory and swap, disk, reboot need; each finding with its fix. With
+    /// --fix: apply the fixes within --max-risk (default additive), least risky first.
     Doctor(doctor::DoctorArgs),
     /// Exit 0 when every threshold holds, 1 otherwise (read-only).
     Check(check::CheckArgs),

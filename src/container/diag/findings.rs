@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::engine::{ContainerInfo, PsEntry, Status, short_id};
-use crate::finding::{Area, Finding, Severity, Subject};
+use crate::finding::{Area, Finding, FixOp, Severity, Subject};
 use crate::plan::Risk;
 
 use super::super::procs::{Futility, ProcTable};
@@ -67,10 +67,7 @@ pub fn findings_with_holders(
                 )
                 .evidence(f.why())
                 .evidence("stop, kill, rm -f and an engine restart cannot remove it; a reboot can")
-                .fix(
-                    format!("hostfix container rm {name} --max-risk reboot"),
-                    Risk::Reboot,
-                ),
+                .fix(rm_op(name), Risk::Reboot),
             );
         }
         for f in &mut out[first..] {
@@ -104,7 +101,6 @@ pub fn findings_with_holders(
 /// removal, restarting in a loop, restarted often, paused.
 fn state_finding(e: &PsEntry, info: Option<&ContainerInfo>, table: &ProcTable) -> Option<Finding> {
     let name = e.name();
-    let rm = format!("hostfix container rm {name}");
     match &e.state {
         Status::Dead => Some(
             Finding::new(
@@ -113,7 +109,7 @@ fn state_finding(e: &PsEntry, info: Option<&ContainerInfo>, table: &ProcTable) -
                 format!("container {name} is dead: the engine failed to stop or remove it"),
             )
             .evidence(engine_words(e, info))
-            .fix(rm, Risk::Disruptive),
+            .fix(rm_op(name), Risk::Disruptive),
         ),
         Status::Removing => Some(
             Finding::new(
@@ -130,7 +126,7 @@ fn state_finding(e: &PsEntry, info: Option<&ContainerInfo>, table: &ProcTable) -
                 "the ladder stops at its cap and names the next rung; \
                  raise --max-risk to allow it",
             )
-            .fix(rm, Risk::Disruptive),
+            .fix(rm_op(name), Risk::Disruptive),
         ),
         Status::Restarting => {
             let mut f = Finding::new(
@@ -195,20 +191,14 @@ fn leftover_finding(id: &str, table: &ProcTable, stuck: &BTreeMap<String, Futili
     for s in &shims {
         f = f.evidence(format!("shim pid {} state {}", s.pid, s.state));
     }
-    let fix = match stuck.get(id) {
+    let risk = match stuck.get(id) {
         Some(why) => {
             f = f.evidence(why.why());
-            (
-                format!("hostfix container rm {id} --max-risk reboot"),
-                Risk::Reboot,
-            )
+            Risk::Reboot
         }
-        None => (
-            format!("hostfix container rm {id} --max-risk destructive"),
-            Risk::Destructive,
-        ),
+        None => Risk::Destructive,
     };
-    f.fix(fix.0, fix.1)
+    f.fix(rm_op(id), risk)
 }
 
 /// A container that could not start because a host port was taken: the engine's words,
@@ -284,13 +274,36 @@ fn blocked_finding(
                          --remove-package (risk destructive)"
                     ));
                 }
-                f = f.fix(format!("hostfix port free {p}"), Risk::Disruptive);
+                f = f.fix(
+                    FixOp::FreePort {
+                        port: *p,
+                        proto: crate::net::Proto::Tcp,
+                        remove_package: false,
+                    },
+                    Risk::Disruptive,
+                );
             }
             f.evidence(format!("once the port is free: docker start {name}"))
         }
-        None => f.evidence(format!(
-            "port {list_ports} is free now: docker start {name}"
-        )),
+        None => f
+            .evidence(format!(
+                "port {list_ports} is free now: docker start {name}"
+            ))
+            .fix(
+                FixOp::StartContainer {
+                    id: e.id.clone(),
+                    name: name.to_string(),
+                    ports: ports.to_vec(),
+                },
+                Risk::Additive,
+            ),
+    }
+}
+
+/// The fix that removes a container.
+fn rm_op(target: &str) -> FixOp {
+    FixOp::RemoveContainer {
+        target: target.to_string(),
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use super::ledger::{Key, recorded_removals};
 use crate::error::{Error, Refusal, Result};
-use crate::finding::{Area, Diagnosis, Finding, Severity};
+use crate::finding::{Area, Diagnosis, Finding, FixOp, Severity};
 use crate::host::Host;
 use crate::package::{
     DpkgInterruption, PackageManager, Verdict, finish_command, judge_interruption,
@@ -179,13 +179,12 @@ fn finding(i: &DpkgInterruption, ledgers: Option<&[(Key, Vec<String>)]>) -> Find
                 "hostfix can finish it: its removal ledger records removing these packages",
             );
             if let Some(k) = key {
-                let udp = if k.proto == crate::port::Proto::Udp {
-                    " --udp"
-                } else {
-                    ""
-                };
                 f = f.fix(
-                    format!("hostfix port free {}{udp} --remove-package", k.port),
+                    FixOp::FreePort {
+                        port: k.port,
+                        proto: k.proto,
+                        remove_package: true,
+                    },
                     Risk::Destructive,
                 );
             }

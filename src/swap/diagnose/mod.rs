@@ -9,7 +9,7 @@ use super::fstab::Fstab;
 use super::observe::{self, Content, Observation, Target};
 use super::planner::{Own, Ownership, ownership};
 use super::proc_swaps::SwapEntry;
-use crate::finding::{Area, Diagnosis, DoctorOptions, Finding, Severity};
+use crate::finding::{Area, Diagnosis, DoctorOptions, Finding, FixOp, Severity};
 use crate::host::Host;
 use crate::plan::Risk;
 use crate::size::ByteSize;
@@ -34,35 +34,22 @@ pub struct SwapFileHealth {
 }
 
 /// A `--size` argument for a byte count (`2G`, `512M`, or bytes).
+#[cfg_attr(not(any(test, feature = "testing")), allow(dead_code))] // hostfix::testing
 pub fn size_arg(bytes: u64) -> String {
-    if bytes >= ByteSize::GIB && bytes % ByteSize::GIB == 0 {
-        format!("{}G", bytes / ByteSize::GIB)
-    } else if bytes % ByteSize::MIB == 0 && bytes > 0 {
-        format!("{}M", bytes / ByteSize::MIB)
-    } else {
-        bytes.to_string()
-    }
+    crate::finding::size_arg(bytes)
 }
 
-fn shell_quote(s: &str) -> String {
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+:=".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
+/// The `swap ensure` command for this path and size (at its default cap).
 fn ensure_cmd(path: &Path, size: Option<u64>) -> String {
-    let mut c = format!(
-        "hostfix swap ensure --size {}",
-        size.map_or("auto".to_string(), size_arg)
-    );
-    if path != Path::new(super::spec::DEFAULT_PATH) {
-        c.push_str(&format!(" --path {}", shell_quote(&path.to_string_lossy())));
+    ensure_op(path, size, false).command(Risk::Additive)
+}
+
+fn ensure_op(path: &Path, size: Option<u64>, persist_systemd: bool) -> FixOp {
+    FixOp::EnsureSwap {
+        path: path.to_path_buf(),
+        size,
+        persist_systemd,
     }
-    c
 }
 
 /// The swap file a swap-over path belongs to (`/d/.NAME.hostfix-swapover` → `/d/NAME`).
@@ -248,8 +235,8 @@ pub fn file_finding(o: &Observation) -> (Finding, SwapFileHealth) {
         finding = finding.evidence(p.clone());
     }
     if severity > Severity::Ok {
-        if let Some((cmd, risk)) = fix_command(o, &own) {
-            finding = finding.fix(cmd, risk);
+        if let Some((op, risk)) = fix_op(o, &own) {
+            finding = finding.fix(op, risk);
         }
     }
     let health = SwapFileHealth {
@@ -270,7 +257,7 @@ pub fn file_finding(o: &Observation) -> (Finding, SwapFileHealth) {
 
 /// The `swap ensure` that fixes what was found, and its risk; `None` when hostfix would
 /// refuse (something there is not hostfix's, or holds data).
-fn fix_command(o: &Observation, own: &Ownership) -> Option<(String, Risk)> {
+fn fix_op(o: &Observation, own: &Ownership) -> Option<(FixOp, Risk)> {
     let f = o.target.file();
     let not_ours = own.unreadable.is_some()
         || own.unseen.is_some()
@@ -310,15 +297,8 @@ fn fix_command(o: &Observation, own: &Ownership) -> Option<(String, Risk)> {
     } else {
         Risk::Additive
     };
-    let mut cmd = ensure_cmd(&o.path, size);
     let unit_only = own.own_lines.is_empty() && own.unit.as_ref().is_some_and(Own::is_ours);
-    if unit_only {
-        cmd.push_str(" --persist systemd");
-    }
-    if risk == Risk::Disruptive {
-        cmd.push_str(" --max-risk disruptive");
-    }
-    Some((cmd, risk))
+    Some((ensure_op(&o.path, size, unit_only), risk))
 }
 
 #[cfg(test)]
