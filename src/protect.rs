@@ -158,13 +158,7 @@ pub fn is_engine(name: &str, exe: Option<&Path>, unit: Option<&str>) -> bool {
 /// Why a package is never removed, when it never is: the distro marks it essential or
 /// required.
 pub fn package(p: &PackageInfo) -> Option<String> {
-    if p.essential {
-        Some(format!("{} is an essential package", p.name))
-    } else if p.required {
-        Some(format!("{} is a required package", p.name))
-    } else {
-        None
-    }
+    p.never_removed()
 }
 
 /// Why container `id` is never removed, when hostfix runs inside it: the caller or one of

@@ -392,7 +392,7 @@ Version: 2.4.57-2
         assert!(!n.essential, "a continuation line is not a field");
         let i = n.to_info();
         assert_eq!(i.source, "nginx");
-        assert!(crate::protect::package(&i).is_none());
+        assert!(i.never_removed().is_none());
         let b = s[1].to_info();
         assert_eq!(b.source, "bash");
         assert!(b.essential && b.required);

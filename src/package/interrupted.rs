@@ -63,7 +63,7 @@ impl InterruptedPackage {
             want: e.want.clone(),
             reinstall_required: e.flag == "reinstreq",
             in_journal,
-            protected: crate::protect::package(&e.to_info()).is_some(),
+            protected: e.to_info().never_removed().is_some(),
         }
     }
 }
@@ -113,7 +113,7 @@ pub fn parse_dpkg_interruption(status: &str, journal: &[String]) -> Vec<Interrup
             // Two architectures of one package: one entry, the most worrying facts.
             Some(p) => {
                 p.reinstall_required |= e.flag == "reinstreq";
-                p.protected |= crate::protect::package(&e.to_info()).is_some();
+                p.protected |= e.to_info().never_removed().is_some();
                 p.in_journal |= in_journal;
                 if !matches!(e.want.as_str(), "deinstall" | "purge") {
                     p.want = e.want.clone();

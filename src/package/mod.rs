@@ -72,6 +72,20 @@ pub struct PackageInfo {
     pub required_by: Vec<String>,
 }
 
+impl PackageInfo {
+    /// Why hostfix never removes it, when it never does: the distro marks it essential or
+    /// required ([`crate::protect`] answers the same through this).
+    pub(crate) fn never_removed(&self) -> Option<String> {
+        if self.essential {
+            Some(format!("{} is an essential package", self.name))
+        } else if self.required {
+            Some(format!("{} is a required package", self.name))
+        } else {
+            None
+        }
+    }
+}
+
 /// How an installed package is tied to others, by name (versions, architecture
 /// qualifiers and alternatives' structure dropped: `a (>= 1) | b` gives `a` and `b`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -254,38 +254,28 @@ fn blocked_finding(
     for p in ports {
         f = f.evidence(format!("who holds port {p}: hostfix port who {p}"));
     }
-    // The first port still taken is the one to free; when every port is free now, only
-    // a start is left.
+    blocked_fix(f, name, e, ports, holders)
+}
+
+/// The fix of a container kept from its ports: free the first port still taken (unless
+/// another container publishes it), or, when every port is free now, start it.
+fn blocked_fix(
+    mut f: Finding,
+    name: &str,
+    e: &PsEntry,
+    ports: &[u16],
+    holders: &PortHolders,
+) -> Finding {
     let taken = ports
         .iter()
         .find(|p| holders.get(p).is_none_or(|h| !h.is_empty()));
-    match taken {
-        Some(p) => {
-            let hs = holders.get(p).map(Vec::as_slice).unwrap_or_default();
-            if hs.iter().any(|h| h.container) {
-                f = f.evidence(format!(
-                    "another container publishes port {p}: hostfix will not stop it; \
-                     stop that container or publish {name} elsewhere"
-                ));
-            } else {
-                for pkg in hs.iter().filter_map(|h| h.package.as_deref()) {
-                    f = f.evidence(format!(
-                        "if {pkg} is not wanted on this host: hostfix port free {p} \
-                         --remove-package (risk destructive)"
-                    ));
-                }
-                f = f.fix(
-                    FixOp::FreePort {
-                        port: *p,
-                        proto: crate::net::Proto::Tcp,
-                        remove_package: false,
-                    },
-                    Risk::Disruptive,
-                );
-            }
-            f.evidence(format!("once the port is free: docker start {name}"))
-        }
-        None => f
+    let Some(p) = taken else {
+        let list_ports = ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        return f
             .evidence(format!(
                 "port {list_ports} is free now: docker start {name}"
             ))
@@ -296,8 +286,31 @@ fn blocked_finding(
                     ports: ports.to_vec(),
                 },
                 Risk::Additive,
-            ),
+            );
+    };
+    let hs = holders.get(p).map(Vec::as_slice).unwrap_or_default();
+    if hs.iter().any(|h| h.container) {
+        f = f.evidence(format!(
+            "another container publishes port {p}: hostfix will not stop it; \
+             stop that container or publish {name} elsewhere"
+        ));
+    } else {
+        for pkg in hs.iter().filter_map(|h| h.package.as_deref()) {
+            f = f.evidence(format!(
+                "if {pkg} is not wanted on this host: hostfix port free {p} \
+                 --remove-package (risk destructive)"
+            ));
+        }
+        f = f.fix(
+            FixOp::FreePort {
+                port: *p,
+                proto: crate::net::Proto::Tcp,
+                remove_package: false,
+            },
+            Risk::Disruptive,
+        );
     }
+    f.evidence(format!("once the port is free: docker start {name}"))
 }
 
 /// The fix that removes a container.
