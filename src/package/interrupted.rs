@@ -56,6 +56,16 @@ impl InterruptedPackage {
         matches!(self.want.as_str(), "deinstall" | "purge")
     }
 
+    /// Whether it is installed and whole, only its triggers waiting (`install ok
+    /// triggers-pending` or `triggers-awaited`, not in the journal): a removal activates
+    /// the triggers of packages such as man-db, and dpkg runs them when it finishes.
+    pub fn triggers_only(&self) -> bool {
+        !self.being_removed()
+            && !self.in_journal
+            && !self.reinstall_required
+            && self.status.starts_with("install ok triggers-")
+    }
+
     fn from_entry(e: &DpkgEntry, in_journal: bool) -> Self {
         InterruptedPackage {
             package: e.package.clone(),
@@ -182,11 +192,16 @@ pub enum Verdict {
 }
 
 /// Whether hostfix may finish an interruption, given the packages its removal ledgers
-/// recorded it was removing (`covered`) (pure).
+/// recorded it was removing (`covered`) (pure). Packages only waiting for their triggers
+/// ([`InterruptedPackage::triggers_only`]) are left to dpkg, which runs their triggers when
+/// it finishes the removal; they are not removed.
 pub fn judge_interruption(i: &DpkgInterruption, covered: &[String]) -> Verdict {
     let mut why = Vec::new();
+    let mut finish = Vec::new();
     for p in &i.packages {
-        let reason = if !covered.contains(&p.package) {
+        let reason = if p.triggers_only() && !covered.contains(&p.package) {
+            continue;
+        } else if !covered.contains(&p.package) {
             "hostfix recorded no removal of it"
         } else if !p.being_removed() {
             "dpkg was installing or configuring it, not removing it"
@@ -195,9 +210,13 @@ pub fn judge_interruption(i: &DpkgInterruption, covered: &[String]) -> Verdict {
         } else if p.protected {
             "it is essential or required, which hostfix never removes"
         } else {
+            finish.push(p.package.clone());
             continue;
         };
         why.push(format!("{} ({}): {reason}", p.package, p.status));
+    }
+    if why.is_empty() && finish.is_empty() && !i.packages.is_empty() {
+        why.push("only triggers wait, and no removal of hostfix's is half-done".into());
     }
     if i.packages.is_empty() {
         why.push(format!(
@@ -206,7 +225,7 @@ pub fn judge_interruption(i: &DpkgInterruption, covered: &[String]) -> Verdict {
         ));
     }
     if why.is_empty() {
-        Verdict::Finish(i.names())
+        Verdict::Finish(finish)
     } else {
         Verdict::Refuse(why)
     }
@@ -308,5 +327,44 @@ Essential: yes
             Verdict::Refuse(_)
         ));
         assert!(is_journal_entry("0007") && !is_journal_entry("tmp.i") && !is_journal_entry(""));
+    }
+
+    /// A cut inside a removal often leaves man-db waiting for its triggers: dpkg runs
+    /// them when it finishes; they alone are no removal to finish.
+    #[test]
+    fn packages_waiting_only_for_triggers_are_left_to_dpkg() {
+        let text = format!("{STATUS}\nPackage: man-db\nStatus: install ok triggers-pending\n");
+        let i = DpkgInterruption {
+            packages: parse_dpkg_interruption(&text, &[]),
+            journal: vec![],
+        };
+        assert_eq!(i.names(), ["nginx-light", "man-db"]);
+        assert_eq!(
+            judge_interruption(&i, &["nginx-light".into()]),
+            Verdict::Finish(vec!["nginx-light".into()])
+        );
+        let alone = DpkgInterruption {
+            packages: parse_dpkg_interruption(
+                "Package: man-db\nStatus: install ok triggers-pending\n",
+                &[],
+            ),
+            journal: vec![],
+        };
+        let Verdict::Refuse(why) = judge_interruption(&alone, &["nginx-light".into()]) else {
+            panic!("triggers alone finished");
+        };
+        assert!(why[0].contains("only triggers"), "{why:?}");
+        // In the journal, or half-configured, it is dpkg's unfinished work: refused.
+        let journal = DpkgInterruption {
+            packages: parse_dpkg_interruption(
+                &text,
+                &["Package: man-db\nStatus: install ok triggers-pending\n".into()],
+            ),
+            journal: vec!["0001".into()],
+        };
+        assert!(matches!(
+            judge_interruption(&journal, &["nginx-light".into()]),
+            Verdict::Refuse(_)
+        ));
     }
 }
