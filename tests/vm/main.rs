@@ -19,6 +19,7 @@
 
 mod clients;
 mod container;
+mod doctor_fix;
 mod guest;
 mod image;
 mod powercut;
