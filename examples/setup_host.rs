@@ -124,11 +124,10 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
     use std::sync::{Arc, Mutex};
 
     use hostfix::host::Errno;
-    use hostfix::testing::{CmdOutput, FakeProcess, FakeRoot, RecordingSystem};
+    use hostfix::testing::{CmdOutput, FakeProcess, FakeRoot, RecordingSystem, dpkg_mark_removed};
     use hostfix::{Outcome, StepStatus};
 
     use super::*;
@@ -193,7 +192,7 @@ mod tests {
             }
             if line.starts_with("apt-get -y") {
                 for pkg in ["nginx-light", "nginx-common"] {
-                    mark_removed(&status, pkg);
+                    dpkg_mark_removed(&status, pkg);
                 }
             }
         });
@@ -204,28 +203,6 @@ mod tests {
                 Ok(())
             }
         });
-    }
-
-    fn mark_removed(status: &Path, package: &str) {
-        let text = std::fs::read_to_string(status).unwrap();
-        let out: Vec<String> = text
-            .split("\n\n")
-            .map(|p| {
-                if p.lines().any(|l| l == format!("Package: {package}")) {
-                    p.replace("install ok installed", "deinstall ok config-files")
-                } else {
-                    p.to_string()
-                }
-            })
-            .collect();
-        std::fs::write(status, out.join("\n\n")).unwrap();
-    }
-
-    fn installed(root: &FakeRoot, package: &str) -> bool {
-        root.read("/var/lib/dpkg/status").split("\n\n").any(|p| {
-            p.lines().any(|l| l == format!("Package: {package}"))
-                && p.contains("Status: install ok installed")
-        })
     }
 
     fn setup() -> Setup {
@@ -258,7 +235,7 @@ mod tests {
         }
         assert!(!root.join("/swapfile").exists());
         assert_eq!(root.read("/etc/fstab"), fstab);
-        assert!(installed(&root, "nginx-light"));
+        assert!(root.dpkg_installed("nginx-light"));
         assert!(rec.signals().is_empty());
         let cmds = rec.commands();
         assert!(
@@ -283,7 +260,7 @@ mod tests {
         );
         // Port 80: free, its unit stopped and the package gone.
         assert!(done.port.as_ref().unwrap().result.free);
-        assert!(!installed(&root, "nginx-light") && !installed(&root, "nginx-common"));
+        assert!(!root.dpkg_installed("nginx-light") && !root.dpkg_installed("nginx-common"));
         assert!(
             rec.commands()
                 .iter()

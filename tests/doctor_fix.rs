@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex};
 use hostfix::container::{StartSpec, start};
 use hostfix::doctor::{Applied, Consent, DoctorOptions, FixOp, Repair, fix};
 use hostfix::host::Errno;
-use hostfix::testing::{Call, CmdOutput, FakeProcess, FakeRoot, RecordingSystem, with};
+use hostfix::testing::{
+    Call, CmdOutput, FakeProcess, FakeRoot, RecordingSystem, dpkg_mark_removed, with,
+};
 use hostfix::{Host, Outcome, Policy, Report, Risk, StepStatus};
 
 const WEB: &str = "7c2d9e4f1a3b5c6d8e0f2a4b6c8d0e1f3a5b7c9d1e2f4a6b8c0d2e4f6a8b0c1d";
@@ -152,7 +154,7 @@ fn fake_systemd_apt_and_docker(root: &FakeRoot, rec: &RecordingSystem) {
         }
         if line.starts_with("apt-get -y") {
             for pkg in ["nginx-light", "nginx-common"] {
-                mark_removed(&r.join("var/lib/dpkg/status"), pkg);
+                dpkg_mark_removed(&r.join("var/lib/dpkg/status"), pkg);
             }
         }
     });
@@ -175,28 +177,6 @@ fn nginx_gone(root: &Path) {
         let kept: Vec<&str> = text.lines().filter(|l| !l.contains(":0050 ")).collect();
         std::fs::write(&p, kept.join("\n") + "\n").unwrap();
     }
-}
-
-fn mark_removed(status: &Path, package: &str) {
-    let text = std::fs::read_to_string(status).unwrap();
-    let out: Vec<String> = text
-        .split("\n\n")
-        .map(|p| {
-            if p.lines().any(|l| l == format!("Package: {package}")) {
-                p.replace("install ok installed", "deinstall ok config-files")
-            } else {
-                p.to_string()
-            }
-        })
-        .collect();
-    std::fs::write(status, out.join("\n\n")).unwrap();
-}
-
-fn installed(root: &FakeRoot, package: &str) -> bool {
-    root.read("/var/lib/dpkg/status").split("\n\n").any(|p| {
-        p.lines().any(|l| l == format!("Package: {package}"))
-            && p.contains("Status: install ok installed")
-    })
 }
 
 fn opts() -> DoctorOptions {
@@ -318,7 +298,7 @@ fn disruptive_frees_the_port_then_starts_web_least_risky_first_and_stops_at_the_
         other => panic!("{other:?}"),
     }
     // The package stays without the consent; the reboot is above the cap.
-    assert!(installed(&i.root, "nginx-light"));
+    assert!(i.root.dpkg_installed("nginx-light"));
     assert_eq!(r.exit_code(), 3);
     assert_eq!(r.result.next.as_ref().unwrap().fix.op, FixOp::Reboot);
     // After: web runs, nothing is left but the reboot.
@@ -413,16 +393,16 @@ fn a_package_goes_only_with_the_consent_and_the_destructive_cap() {
     let j = incident(false);
     let r = run(&j, Risk::Disruptive, false, consent);
     assert_eq!(r.exit_code(), 0, "{r}");
-    assert!(installed(&j.root, "nginx-light"));
+    assert!(j.root.dpkg_installed("nginx-light"));
     // The destructive cap alone: kept.
     let r = run(&i, Risk::Destructive, false, Consent::default());
     assert_eq!(r.exit_code(), 0, "{r}");
-    assert!(installed(&i.root, "nginx-light"));
+    assert!(i.root.dpkg_installed("nginx-light"));
     // Both: removed.
     let k = incident(false);
     let r = run(&k, Risk::Destructive, false, consent);
     assert_eq!(r.exit_code(), 0, "{r}");
-    assert!(!installed(&k.root, "nginx-light"), "{r}");
+    assert!(!k.root.dpkg_installed("nginx-light"), "{r}");
     assert_eq!(r.outcome(), Outcome::Ok);
 }
 

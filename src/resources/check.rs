@@ -230,6 +230,16 @@ pub struct CheckItem {
     pub holds: bool,
 }
 
+impl CheckItem {
+    /// What it checks, with its path: `mem-available`, `disk-free /var`.
+    pub(crate) fn subject(&self) -> String {
+        match &self.path {
+            Some(p) => format!("{} {}", self.check, p.display()),
+            None => self.check.clone(),
+        }
+    }
+}
+
 /// The result of `hostfix check`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[non_exhaustive]
@@ -375,12 +385,8 @@ fn failed_checks(out: &CheckResult) -> Option<String> {
         .filter(|c| !c.holds)
         .map(|c| {
             format!(
-                "{}{} is {}, below {}",
-                c.check,
-                c.path
-                    .as_ref()
-                    .map(|p| format!(" {}", p.display()))
-                    .unwrap_or_default(),
+                "{} is {}, below {}",
+                c.subject(),
                 show_amount(&c.check, c.actual),
                 c.threshold
             )

@@ -12,13 +12,9 @@ impl fmt::Display for CheckResult {
         for c in &self.checks {
             writeln!(
                 f,
-                "[{}] {}{}: {} available, needs {} ({} of {})",
+                "[{}] {}: {} available, needs {} ({} of {})",
                 if c.holds { "ok" } else { "BELOW" },
-                c.check,
-                c.path
-                    .as_ref()
-                    .map(|p| format!(" {}", p.display()))
-                    .unwrap_or_default(),
+                c.subject(),
                 show_amount(&c.check, c.actual),
                 c.threshold,
                 show_amount(&c.check, c.required),

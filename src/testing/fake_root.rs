@@ -361,10 +361,40 @@ impl FakeRoot {
         self
     }
 
+    /// Whether dpkg's status file under this root lists `package` as installed.
+    #[track_caller]
+    pub fn dpkg_installed(&self, package: &str) -> bool {
+        self.read("/var/lib/dpkg/status").split("\n\n").any(|p| {
+            p.lines().any(|l| l == format!("Package: {package}"))
+                && p.contains("Status: install ok installed")
+        })
+    }
+
     #[track_caller]
     fn create_dirs(&self, p: &Path) {
         fs::create_dir_all(p).unwrap_or_else(|e| panic!("making {}: {e}", p.display()));
     }
+}
+
+/// Marks `package` removed (`deinstall ok config-files`) in the dpkg status file at
+/// `status` (a real path: `root.join("/var/lib/dpkg/status")`), as a fake `apt-get
+/// remove` answering through [`RecordingSystem::on_run`](crate::testing::RecordingSystem::on_run) does.
+#[track_caller]
+pub fn dpkg_mark_removed(status: &Path, package: &str) {
+    let text =
+        fs::read_to_string(status).unwrap_or_else(|e| panic!("reading {}: {e}", status.display()));
+    let out: Vec<String> = text
+        .split("\n\n")
+        .map(|p| {
+            if p.lines().any(|l| l == format!("Package: {package}")) {
+                p.replace("install ok installed", "deinstall ok config-files")
+            } else {
+                p.to_string()
+            }
+        })
+        .collect();
+    fs::write(status, out.join("\n\n"))
+        .unwrap_or_else(|e| panic!("writing {}: {e}", status.display()));
 }
 
 /// A path as `/proc/swaps` prints it: space, tab, newline and backslash in octal.

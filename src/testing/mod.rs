@@ -63,7 +63,7 @@ mod fake_root;
 
 pub use crate::host::recording::{Call, RecordingSystem};
 pub use crate::host::system::{Cmd, CmdOutput, LiveSystem, System};
-pub use fake_root::{FakeProcess, FakeRoot};
+pub use fake_root::{FakeProcess, FakeRoot, dpkg_mark_removed};
 
 /// `value`, changed by `f`: how a test builds a value of one of hostfix's
 /// `#[non_exhaustive]` types (specs, results, records) from a constructor or its
