@@ -169,7 +169,7 @@ impl SwapStatus {
 ///
 /// Takes the host lock (waiting up to [`SwapSpec::lock_wait`]) unless this is a dry run.
 /// The cap `hostfix swap ensure` uses is [`SwapSpec::default_cap`] (additive); resizing
-/// an active file needs [`Risk::Disruptive`].
+/// an active file needs [`Risk::Disruptive`](crate::Risk::Disruptive).
 ///
 /// The report's error is an [`InputError`](crate::error::InputError) for a bad spec
 /// (exit 2), a [`Refusal`](crate::error::Refusal) for what is not hostfix's to touch, a

@@ -48,7 +48,7 @@ pub struct RemoveOptions {
 }
 
 impl RemoveOptions {
-    /// Checks the options: the path as [`SwapSpec::validate`] checks it, and the lock
+    /// Checks the options: the path as [`SwapSpec::validate`](super::SwapSpec::validate) checks it, and the lock
     /// wait at most a day.
     ///
     /// # Errors
