@@ -138,6 +138,15 @@ impl Walk<'_> {
         Fix::new(op, fix.risk)
     }
 
+    /// Stops the run at fix `c` with `refusal`: its step refused, it named as the next fix.
+    fn stop_at(&mut self, c: Candidate, refusal: Refusal) -> Error {
+        self.steps
+            .push(step_of(&c, StepStatus::Refused, refusal.to_string()));
+        log::warn!("doctor --fix: next fix {refusal}");
+        self.out.next = Some(c);
+        refusal.into()
+    }
+
     /// Runs fixes until none is left, the cap stops the run, or a fix fails.
     fn run(&mut self) -> Option<Error> {
         let cap = self.policy.max_risk;
@@ -156,22 +165,14 @@ impl Walk<'_> {
                         needed: c.fix.risk,
                         cap,
                     };
-                    self.steps
-                        .push(step_of(&c, StepStatus::Refused, refusal.to_string()));
-                    log::warn!("doctor --fix: next fix {refusal}");
-                    self.out.next = Some(c);
-                    return Some(refusal.into());
+                    return Some(self.stop_at(c, refusal));
                 }
                 Next::NeedsConsent(c) => {
                     let refusal = Refusal::NeedsConsent {
                         action: c.fix.command.clone(),
                         consent: "--remove-package".into(),
                     };
-                    self.steps
-                        .push(step_of(&c, StepStatus::Refused, refusal.to_string()));
-                    log::warn!("doctor --fix: next fix {refusal}");
-                    self.out.next = Some(c);
-                    return Some(refusal.into());
+                    return Some(self.stop_at(c, refusal));
                 }
                 Next::Apply(c) => match self.apply(c) {
                     Ok(true) => {}

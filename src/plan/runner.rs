@@ -179,22 +179,7 @@ impl<'h> Runner<'h> {
             needed: risk,
             cap: self.policy.max_risk,
         };
-        let step = Step {
-            action,
-            risk,
-            status: StepStatus::Refused,
-            reason,
-            detail: refusal.to_string(),
-            needs_root: false,
-        };
-        log::warn!(
-            "{}: refused {}: {}",
-            self.operation,
-            step.action,
-            step.detail
-        );
-        self.steps.push(step);
-        Error::Refused(refusal)
+        self.refuse_step(action, risk, reason, refusal)
     }
 
     /// Records a step as planned (dry run).
