@@ -38,6 +38,10 @@ pub const DPKG_UPDATES: &str = "/var/lib/dpkg/updates";
 pub struct InterruptedPackage {
     /// The package's name.
     pub package: String,
+    /// The name dpkg knows this instance by: the package's name, or `name:arch` when
+    /// several architectures of it are on the host (multi-arch), where dpkg refuses a
+    /// bare name as ambiguous.
+    pub instance: String,
     /// Its `Status:` as dpkg last recorded it (the journal's, when it has one).
     pub status: String,
     /// What dpkg was doing to it: its selection (`deinstall` and `purge` are removals).
@@ -66,9 +70,14 @@ impl InterruptedPackage {
             && self.status.starts_with("install ok triggers-")
     }
 
-    fn from_entry(e: &DpkgEntry, in_journal: bool) -> Self {
+    fn from_entry(e: &DpkgEntry, in_journal: bool, several: bool) -> Self {
+        let instance = match (&e.architecture, several) {
+            (Some(arch), true) => format!("{}:{arch}", e.package),
+            _ => e.package.clone(),
+        };
         InterruptedPackage {
             package: e.package.clone(),
+            instance,
             status: format!("{} {} {}", e.want, e.flag, e.state),
             want: e.want.clone(),
             reinstall_required: e.flag == "reinstreq",
@@ -89,9 +98,9 @@ pub struct DpkgInterruption {
 }
 
 impl DpkgInterruption {
-    /// The packages' names, in order.
+    /// The packages' names as dpkg knows them ([`InterruptedPackage::instance`]), in order.
     pub fn names(&self) -> Vec<String> {
-        self.packages.iter().map(|p| p.package.clone()).collect()
+        self.packages.iter().map(|p| p.instance.clone()).collect()
     }
 }
 
@@ -113,27 +122,23 @@ pub fn parse_dpkg_interruption(status: &str, journal: &[String]) -> Vec<Interrup
             }
         }
     }
-    let mut out: Vec<InterruptedPackage> = Vec::new();
-    for (e, in_journal) in merged {
-        let half = HALF_STATES.contains(&e.state.as_str()) || e.flag == "reinstreq";
-        if !(half || in_journal) {
-            continue;
-        }
-        match out.iter_mut().find(|p| p.package == e.package) {
-            // Two architectures of one package: one entry, the most worrying facts.
-            Some(p) => {
-                p.reinstall_required |= e.flag == "reinstreq";
-                p.protected |= e.to_info().never_removed().is_some();
-                p.in_journal |= in_journal;
-                if !matches!(e.want.as_str(), "deinstall" | "purge") {
-                    p.want = e.want.clone();
-                    p.status = format!("{} {} {}", e.want, e.flag, e.state);
-                }
-            }
-            None => out.push(InterruptedPackage::from_entry(&e, in_journal)),
-        }
-    }
-    out
+    // A name with more than one instance on the host (one per architecture, not
+    // `not-installed`) is ambiguous to dpkg: each instance is named `name:arch`.
+    let present = |name: &str| {
+        merged
+            .iter()
+            .filter(|(m, _)| m.package == name && m.state != "not-installed")
+            .count()
+    };
+    merged
+        .iter()
+        .filter(|(e, in_journal)| {
+            *in_journal || HALF_STATES.contains(&e.state.as_str()) || e.flag == "reinstreq"
+        })
+        .map(|(e, in_journal)| {
+            InterruptedPackage::from_entry(e, *in_journal, present(&e.package) > 1)
+        })
+        .collect()
 }
 
 /// Whether a journal entry's name is one dpkg folds: digits only (`tmp.i` is the entry
@@ -199,9 +204,14 @@ pub fn judge_interruption(i: &DpkgInterruption, covered: &[String]) -> Verdict {
     let mut why = Vec::new();
     let mut finish = Vec::new();
     for p in &i.packages {
-        let reason = if p.triggers_only() && !covered.contains(&p.package) {
+        // A multi-arch instance is covered only by its qualified name: a bare name in a
+        // ledger (apt's native architecture) does not say which instance it was.
+        let recorded = covered.contains(&p.instance);
+        let reason = if p.triggers_only() && !recorded {
             continue;
-        } else if !covered.contains(&p.package) {
+        } else if !recorded && p.instance != p.package && covered.contains(&p.package) {
+            "several architectures of it are installed and hostfix's record names none"
+        } else if !recorded {
             "hostfix recorded no removal of it"
         } else if !p.being_removed() {
             "dpkg was installing or configuring it, not removing it"
@@ -210,10 +220,10 @@ pub fn judge_interruption(i: &DpkgInterruption, covered: &[String]) -> Verdict {
         } else if p.protected {
             "it is essential or required, which hostfix never removes"
         } else {
-            finish.push(p.package.clone());
+            finish.push(p.instance.clone());
             continue;
         };
-        why.push(format!("{} ({}): {reason}", p.package, p.status));
+        why.push(format!("{} ({}): {reason}", p.instance, p.status));
     }
     if why.is_empty() && finish.is_empty() && !i.packages.is_empty() {
         why.push("only triggers wait, and no removal of hostfix's is half-done".into());
@@ -327,6 +337,46 @@ Essential: yes
             Verdict::Refuse(_)
         ));
         assert!(is_journal_entry("0007") && !is_journal_entry("tmp.i") && !is_journal_entry(""));
+    }
+
+    /// Two architectures of one package (multi-arch): dpkg refuses the bare name as
+    /// ambiguous, so each instance is named `name:arch`, and only a record naming that
+    /// instance lets hostfix finish it.
+    #[test]
+    fn multi_arch_instances_are_named_with_their_architecture() {
+        let text = "\
+Package: libfoo1
+Architecture: amd64
+Status: deinstall ok half-configured
+
+Package: libfoo1
+Architecture: i386
+Status: install ok installed
+
+Package: nginx-light
+Architecture: amd64
+Status: deinstall ok half-configured
+";
+        let i = DpkgInterruption {
+            packages: parse_dpkg_interruption(text, &[]),
+            journal: vec![],
+        };
+        assert_eq!(i.names(), ["libfoo1:amd64", "nginx-light"]);
+        assert_eq!(i.packages[0].package, "libfoo1");
+        let Verdict::Refuse(why) =
+            judge_interruption(&i, &["libfoo1".into(), "nginx-light".into()])
+        else {
+            panic!("a bare name finished one of two instances");
+        };
+        assert!(why[0].starts_with("libfoo1:amd64") && why[0].contains("several architectures"));
+        assert_eq!(
+            judge_interruption(&i, &["libfoo1:amd64".into(), "nginx-light".into()]),
+            Verdict::Finish(vec!["libfoo1:amd64".into(), "nginx-light".into()])
+        );
+        // The other instance gone (`not-installed`): the bare name is not ambiguous.
+        let gone = text.replace("install ok installed", "purge ok not-installed");
+        let i = parse_dpkg_interruption(&gone, &[]);
+        assert_eq!(i[0].instance, "libfoo1");
     }
 
     /// A cut inside a removal often leaves man-db waiting for its triggers: dpkg runs
