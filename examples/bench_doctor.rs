@@ -31,6 +31,10 @@
 //! aside, is under 100 ms and its peak RSS under 10 MB in the two own-cgroup series (the
 //! targets: a benchmark, not a test).
 
+#[path = "support/bench.rs"]
+mod common;
+use common::{Kids, idle_forever, median, ms, run, spawn_idle};
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::fd::OwnedFd;
@@ -44,38 +48,6 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid, fork, pipe, read, write};
-
-/// The processes this benchmark forked; killed and reaped on drop.
-struct Kids(Vec<Pid>);
-
-impl Drop for Kids {
-    fn drop(&mut self) {
-        for p in &self.0 {
-            let _ = kill(*p, Signal::SIGKILL);
-        }
-        for p in &self.0 {
-            let _ = waitpid(*p, None);
-        }
-    }
-}
-
-fn idle_forever() -> ! {
-    loop {
-        // SAFETY: pause(2) has no arguments and only returns on a signal.
-        unsafe { libc::pause() };
-    }
-}
-
-fn spawn_idle() -> Pid {
-    // SAFETY: single-threaded while forking; the child only calls prctl and pause.
-    match unsafe { fork() }.expect("fork") {
-        ForkResult::Child => {
-            let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-            idle_forever()
-        }
-        ForkResult::Parent { child } => child,
-    }
-}
 
 /// Forks an HTTP server on port 80 and waits until it listens. With `cgroup`, the server
 /// moves into that cgroup before it makes its socket, as a systemd service starts in its
@@ -187,52 +159,6 @@ fn kernel_log(lines: usize, uptime_s: f64) -> (String, usize) {
         n += 1;
     }
     (w.out, kills as usize)
-}
-
-struct Run {
-    wall: Duration,
-    cpu: Duration,
-    maxrss_kb: i64,
-    stdout: String,
-}
-
-// The child is reaped by wait4, which also gives its rusage (peak RSS).
-#[allow(clippy::zombie_processes)]
-fn run(prog: &str, args: &[&str]) -> Run {
-    let start = Instant::now();
-    let mut child = Command::new(prog)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{prog}: {e}"));
-    let mut stdout = String::new();
-    let _ = child
-        .stdout
-        .take()
-        .map(|mut o| o.read_to_string(&mut stdout));
-    let mut status = 0;
-    // SAFETY: zeroed rusage is a valid value for wait4 to overwrite.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child; the pointers are valid for the call.
-    let rc = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
-    assert!(rc > 0, "wait4 {prog}");
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    Run {
-        wall: start.elapsed(),
-        cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
-        maxrss_kb: ru.ru_maxrss,
-        stdout,
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 fn arg(name: &str, default: usize) -> usize {
@@ -451,13 +377,14 @@ fn measure(hostfix: &str, runs: usize, http: Pid, kills: usize) -> Measured {
     let mut sources: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
     for i in 0..runs {
         let r = run(
-            hostfix,
             &[
+                hostfix,
                 "doctor",
                 "--json",
                 "--state-dir",
                 "/nonexistent/hostfix-bench",
             ],
+            Stdio::null(),
         );
         let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("doctor's JSON");
         if i == 0 {
@@ -485,11 +412,17 @@ fn measure(hostfix: &str, runs: usize, http: Pid, kills: usize) -> Measured {
         }
     }
     Measured {
-        wall: median(wall),
-        cpu: median(cpu),
+        wall: median(&mut wall),
+        cpu: median(&mut cpu),
         rss_kb: rss,
-        passes: passes.into_iter().map(|(k, v)| (k, median(v))).collect(),
-        sources: sources.into_iter().map(|(k, v)| (k, median(v))).collect(),
+        passes: passes
+            .into_iter()
+            .map(|(k, mut v)| (k, median(&mut v)))
+            .collect(),
+        sources: sources
+            .into_iter()
+            .map(|(k, mut v)| (k, median(&mut v)))
+            .collect(),
     }
 }
 

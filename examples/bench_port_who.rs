@@ -41,16 +41,19 @@
 //! `--hold SECONDS` pauses after the setup and prints the `nsenter` line to look inside.
 //! `HOSTFIX_BIN` overrides the binary.
 
-use std::io::Read;
+#[path = "support/bench.rs"]
+mod common;
+use common::{Kids, idle_forever, median, ms, run, spawn_idle};
+
 use std::net::TcpListener;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{OFlag, open};
 use nix::sched::{CloneFlags, unshare};
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::Signal;
 use nix::sys::stat::Mode;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, pipe, read, write};
@@ -90,43 +93,9 @@ impl Opts {
     }
 }
 
-/// The processes this benchmark forked; killed and reaped on drop.
-struct Kids(Vec<Pid>);
-
-impl Drop for Kids {
-    fn drop(&mut self) {
-        for p in &self.0 {
-            let _ = kill(*p, Signal::SIGKILL);
-        }
-        for p in &self.0 {
-            let _ = waitpid(*p, None);
-        }
-    }
-}
-
-fn idle_forever() -> ! {
-    loop {
-        // SAFETY: pause(2) has no arguments and only returns on a signal.
-        unsafe { libc::pause() };
-    }
-}
-
 /// Moves the calling process into a cgroup.
 fn join(cg: &Path) -> std::io::Result<()> {
     std::fs::write(cg.join("cgroup.procs"), "0")
-}
-
-/// Forks an idle process that dies with us.
-fn spawn_idle() -> Pid {
-    // SAFETY: this process is single-threaded while it forks; the child only calls
-    // async-signal-safe functions (prctl, pause).
-    match unsafe { fork() }.expect("fork") {
-        ForkResult::Child => {
-            let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
-            idle_forever()
-        }
-        ForkResult::Parent { child } => child,
-    }
 }
 
 /// Forks a holder of `port` that makes its socket in cgroup `made_in` (if any), then
@@ -160,52 +129,6 @@ fn spawn_holder(port: u16, made_in: Option<&Path>, lives_in: Option<&Path>) -> P
 }
 
 /// One run of a tool.
-struct Run {
-    wall: Duration,
-    cpu: Duration,
-    maxrss_kb: i64,
-    stdout: String,
-}
-
-// The child is reaped by wait4, which also gives its rusage (peak RSS).
-#[allow(clippy::zombie_processes)]
-fn run(argv: &[String]) -> Run {
-    let start = Instant::now();
-    let mut child = Command::new(&argv[0])
-        .args(&argv[1..])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e}", argv[0]));
-    let mut stdout = String::new();
-    let _ = child
-        .stdout
-        .take()
-        .map(|mut o| o.read_to_string(&mut stdout));
-    let mut status = 0;
-    // SAFETY: zeroed rusage is a valid value for wait4 to overwrite.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child; the pointers are valid for the call.
-    let rc = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
-    assert!(rc > 0, "wait4 {}", argv[0]);
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    Run {
-        wall: start.elapsed(),
-        cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
-        maxrss_kb: ru.ru_maxrss,
-        stdout,
-    }
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 /// The owners hostfix names and the path it says answered.
 fn hostfix_answer(json: &str) -> (Vec<i32>, String) {
     let v: serde_json::Value = serde_json::from_str(json).expect("hostfix JSON");
@@ -311,16 +234,16 @@ fn measure(c: &Case, mode: Figure, hostfix: &str, runs: usize, lsof: bool) -> Ro
         c.path
     };
     for _ in 0..runs {
-        let h = run(&argv[0]);
+        let h = run(&argv[0], Stdio::null());
         let (owners, got_path) = hostfix_answer(&h.stdout);
         assert_eq!(owners, want, "{}: hostfix owners", c.name);
         assert_eq!(got_path, path, "{}: the path that answered", c.name);
-        let s = run(&argv[1]);
+        let s = run(&argv[1], Stdio::null());
         assert_eq!(pids_ss(&s.stdout, c.port), want, "{}: ss owners", c.name);
         rss = rss.max(h.maxrss_kb);
         let mut runs = vec![h, s];
         if lsof {
-            let l = run(&argv[2]);
+            let l = run(&argv[2], Stdio::null());
             assert_eq!(pids_lsof(&l.stdout), want, "{}: lsof owners", c.name);
             runs.push(l);
         }
@@ -333,7 +256,7 @@ fn measure(c: &Case, mode: Figure, hostfix: &str, runs: usize, lsof: bool) -> Ro
         if v[i].is_empty() {
             Duration::ZERO
         } else {
-            median(std::mem::take(&mut v[i]))
+            median(&mut v[i])
         }
     };
     Row {

@@ -20,9 +20,13 @@
 //! with `discard` so deleted files give their space back; everything is swapped off,
 //! unmounted and detached on exit, even on a panic. `HOSTFIX_BIN` overrides the binary.
 
+#[path = "support/bench.rs"]
+mod common;
+use common::{median, run};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hostfix::testing::{LiveSystem, System};
 
@@ -95,52 +99,6 @@ fn reset(root: &Path, file: &Path) {
     std::fs::write(root.join("etc/fstab"), "# bench\n").expect("fstab");
     sh("sync");
     std::thread::sleep(Duration::from_millis(200));
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-/// Wall and CPU seconds of one process (and its children), and its stdout.
-struct Timed {
-    wall: f64,
-    cpu: f64,
-    stdout: String,
-}
-
-// The child is reaped by wait4, which also gives its rusage.
-#[allow(clippy::zombie_processes)]
-fn timed(program: &str, args: &[&str]) -> Timed {
-    use std::io::Read;
-    let t = Instant::now();
-    let mut child = Command::new(program)
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    let mut stdout = String::new();
-    let _ = child
-        .stdout
-        .take()
-        .map(|mut o| o.read_to_string(&mut stdout));
-    let mut status = 0;
-    // SAFETY: zeroed rusage is a valid value for wait4 to overwrite.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child; the pointers are valid for the call.
-    let rc = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
-    let wall = t.elapsed().as_secs_f64();
-    assert!(rc > 0, "wait4 {program}");
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{program} {args:?} failed (status {status}): {stdout}"
-    );
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    Timed {
-        wall,
-        cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
-        stdout,
-    }
 }
 
 fn hostfix_bin() -> PathBuf {
@@ -238,13 +196,21 @@ fn main() {
     for round in 1..=rounds {
         for (i, (_, prog, args)) in methods.iter().enumerate() {
             reset(&root, &file);
-            let t = timed(prog, args);
+            let mut argv = vec![*prog];
+            argv.extend_from_slice(args);
+            let t = run(&argv, Stdio::inherit());
+            assert!(
+                t.succeeded(),
+                "{argv:?} failed (status {}): {}",
+                t.status,
+                t.stdout
+            );
             assert!(active(&file), "{}: {f} is not in /proc/swaps", methods[i].0);
             if i == 0 {
                 how = allocation(&t.stdout);
             }
-            wall[i].push(t.wall);
-            cpu[i].push(t.cpu);
+            wall[i].push(t.wall.as_secs_f64());
+            cpu[i].push(t.cpu.as_secs_f64());
         }
         println!(
             "round {round}: hostfix {:.3}s  fallocate+mkswap+swapon {:.3}s  dd+mkswap+swapon {:.3}s",
