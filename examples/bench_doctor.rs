@@ -33,7 +33,7 @@
 
 #[path = "support/bench.rs"]
 mod common;
-use common::{Kids, idle_forever, median, ms, run, spawn_idle};
+use common::{Kids, idle_forever, median, ms, private_root_and_proc, run, spawn_idle};
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -242,22 +242,7 @@ fn main() -> ExitCode {
 /// kernel log fixture over `/dev/kmsg`.
 fn setup_namespaces(kmsg: &std::path::Path) {
     use nix::mount::{MsFlags, mount};
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .expect("make / private in the new mount namespace");
-    mount(
-        Some("proc"),
-        "/proc",
-        Some("proc"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        None::<&str>,
-    )
-    .expect("mount /proc for the new PID namespace");
+    private_root_and_proc();
     mount(
         Some(kmsg),
         "/dev/kmsg",

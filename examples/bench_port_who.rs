@@ -43,7 +43,7 @@
 
 #[path = "support/bench.rs"]
 mod common;
-use common::{Kids, idle_forever, median, ms, run, spawn_idle};
+use common::{Kids, idle_forever, median, ms, private_root_and_proc, run, spawn_idle};
 
 use std::net::TcpListener;
 use std::os::fd::OwnedFd;
@@ -388,23 +388,7 @@ pub fn run_bench(o: &Opts, hostfix: &str) -> u8 {
 
 /// The host inside the namespaces: mounts, processes, holders; then the figures.
 fn bench(o: &Opts, hostfix: &str, base: &Path) -> u8 {
-    use nix::mount::{MsFlags, mount};
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .expect("make / private in the new mount namespace");
-    mount(
-        Some("proc"),
-        "/proc",
-        Some("proc"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        None::<&str>,
-    )
-    .expect("mount /proc for the new PID namespace");
+    private_root_and_proc();
     let shared = base.join("shared");
     join(&shared).expect("join the shared cgroup");
     let cg = |n: &str| base.join(n);

@@ -110,3 +110,25 @@ pub fn median<T: Copy + PartialOrd>(v: &mut [T]) -> T {
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
+
+/// In fresh mount and PID namespaces: `/` made private (nothing mounted here reaches the
+/// host) and a `/proc` of the new PID namespace.
+pub fn private_root_and_proc() {
+    use nix::mount::{MsFlags, mount};
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .expect("make / private in the new mount namespace");
+    mount(
+        Some("proc"),
+        "/proc",
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    )
+    .expect("mount /proc for the new PID namespace");
+}
