@@ -357,7 +357,9 @@ pub fn removal_after_reboot(
         .evidence(asked)
         .evidence(format!("the engine: {}", e.status))
         .evidence(format!("why it was stuck: {}", record.reason))
-        .evidence("no signal was futile after the boot: the ladder's first rung removes it")
+        .evidence(
+            "after the boot no process of it is left in D: the ladder's first rung removes it",
+        )
         .fix(rm_op(name), Risk::Disruptive),
     )
 }
