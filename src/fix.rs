@@ -198,7 +198,17 @@ fn request_again(host: &Host, ports: &[u16]) -> Vec<String> {
                 probe::is_http_port(port, None),
                 ProbeLimits::default(),
             );
-            out.push(format!("{addr}: {}", p.outcome.describe()));
+            let mut line = format!("{addr}: {}", p.outcome.describe());
+            if let Some(h) = holders.as_ref().filter(|_| p.outcome.connected()) {
+                let who: Vec<String> = crate::evidence::request::answerers(h, ip)
+                    .into_iter()
+                    .map(|a| a.name)
+                    .collect();
+                if !who.is_empty() {
+                    line.push_str(&format!(", reached {}", who.join(" and ")));
+                }
+            }
+            out.push(line);
         }
     }
     out

@@ -469,3 +469,157 @@ fn a_fix_that_fails_stops_the_run_with_its_error() {
             .any(|c| c.starts_with("systemctl stop"))
     );
 }
+
+const STUCK: &str = "3819cbceae677b0d56879d96a5b0de8ef8e1b1ecb84c4234fd4e4f32d246d849";
+
+/// The engine after the reboot the ladder asked for to clear `stuck-d` (its process was in
+/// `D`): the container is listed exited, and `docker rm stuck-d` removes it.
+fn docker_after_boot(removed: &AtomicBool, args: &[String]) -> Option<CmdOutput> {
+    let gone = removed.load(Ordering::SeqCst);
+    let ps = format!(
+        r#"{{"ID": "{STUCK}", "Names": "stuck-d", "Image": "local/busybox:1", "State": "exited", "Status": "Exited (255) 1 minute ago", "Ports": ""}}"#
+    );
+    let inspect = format!(
+        r#"{{"Id": "{STUCK}", "Name": "/stuck-d", "RestartCount": 0, "State": {{"Status": "exited", "Running": false, "Paused": false, "Restarting": false, "OOMKilled": false, "Dead": false, "Pid": 0, "ExitCode": 255, "Error": "", "StartedAt": "2026-12-01T10:12:00Z", "FinishedAt": "2026-12-01T10:20:00Z"}}, "HostConfig": {{"PortBindings": {{}}, "RestartPolicy": {{"Name": "no"}}}}}}"#
+    );
+    match args.first().map(String::as_str)? {
+        "ps" if gone => Some(CmdOutput::ok("")),
+        "ps" => Some(CmdOutput::ok(ps + "\n")),
+        "container" if gone => Some(CmdOutput::failed(
+            1,
+            "Error response from daemon: No such container: stuck-d",
+        )),
+        "container" => Some(CmdOutput::ok(inspect + "\n")),
+        "info" => Some(CmdOutput::ok("false\n")),
+        "logs" => Some(CmdOutput::ok("")),
+        "rm" if !gone
+            && args.last().is_some_and(|t| {
+                t == "stuck-d" || (t.len() >= 12 && STUCK.starts_with(t.as_str()))
+            }) =>
+        {
+            removed.store(true, Ordering::SeqCst);
+            Some(CmdOutput::ok("stuck-d\n"))
+        }
+        _ => None,
+    }
+}
+
+/// The run after the boot finishes what the reboot was for: doctor names the container the
+/// ladder rebooted to remove (its record, another boot id), `doctor --fix` removes it at
+/// the first rung and confirms the reboot, and the next run changes nothing.
+#[test]
+fn after_the_reboot_doctor_fix_finishes_the_removal_it_was_for() {
+    let root = FakeRoot::new();
+    root.meminfo(512 << 20, 300 << 20)
+        .systemd()
+        .boot_id("5d2c8e1a-7b3f-4a9d-8c6e-1f0b2a4d6e8c")
+        .uptime(120)
+        .program("/usr/bin/docker")
+        .init();
+    // The swap made before the reboot, active again from fstab.
+    let m = root
+        .read("/proc/meminfo")
+        .replace(
+            "SwapTotal:               0 kB",
+            "SwapTotal:          524284 kB",
+        )
+        .replace(
+            "SwapFree:                0 kB",
+            "SwapFree:           524284 kB",
+        );
+    root.write("/proc/meminfo", m).write(
+        "/proc/swaps",
+        "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n/dev/vda2 partition 524284 0 -2\n",
+    );
+    let record = format!(
+        r#"{{"version": 1, "id": "{STUCK}", "name": "stuck-d", "boot_id": "0b5e2f7a-3c1d-4e8f-9a6b-2d4c6e8f0a1b", "requested_at": 1764584000, "reason": "container stuck-d (3819cbceae67) cannot be removed: pid 574 is in uninterruptible sleep (D)"}}"#
+    );
+    root.write(format!("/state/container/{STUCK}.reboot.json"), record);
+    use std::os::unix::fs::PermissionsExt;
+    for d in ["/state", "/state/container"] {
+        std::fs::set_permissions(root.join(d), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let rec_file = root.join(format!("/state/container/{STUCK}.reboot.json"));
+    std::fs::set_permissions(&rec_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (host, rec) = root.host();
+    let removed = Arc::new(AtomicBool::new(false));
+    let engine = root.join("/usr/bin/docker").display().to_string();
+    let r2 = removed.clone();
+    rec.on_run(move |cmd| {
+        (cmd.program == engine)
+            .then(|| docker_after_boot(&r2, &cmd.args))
+            .flatten()
+    });
+    rec.on_reboot(|| panic!("no second reboot"));
+    let opts = with(opts(), |o| o.ports.clear());
+    let policy = Policy::new(Risk::Reboot).state_dir("/state");
+
+    let d = hostfix::doctor::diagnose(&host, &opts, &policy).result;
+    let f = d
+        .findings
+        .iter()
+        .find(|f| f.title.contains("container stuck-d"))
+        .unwrap_or_else(|| panic!("{d}"));
+    let fix = f.fix.as_ref().unwrap();
+    assert_eq!(
+        (fix.command.as_str(), fix.risk),
+        ("hostfix container rm stuck-d", Risk::Disruptive),
+        "{d}"
+    );
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.contains("0b5e2f7a-3c1d-4e8f-9a6b-2d4c6e8f0a1b")),
+        "{f:?}"
+    );
+
+    let r = fix_run(&host, &opts, &policy);
+    show(&r);
+    assert_eq!(r.exit_code(), 0, "{r}");
+    assert_eq!(commands(&r), ["hostfix container rm stuck-d"], "{r}");
+    let Applied::Removed(removal) = &r.result.fixes[0].report.result else {
+        panic!("{r}");
+    };
+    assert!(removal.gone, "{r}");
+    assert!(removal.reboot.as_ref().is_some_and(|b| b.confirmed), "{r}");
+    assert!(removed.load(Ordering::SeqCst));
+    assert!(
+        !rec_file.exists(),
+        "the ladder's record is forgotten once it is gone"
+    );
+    assert!(
+        !r.result
+            .after
+            .as_ref()
+            .unwrap()
+            .findings
+            .iter()
+            .any(|f| f.title.contains("stuck-d")),
+        "{r}"
+    );
+
+    let again = fix_run(&host, &opts, &policy);
+    assert_eq!(again.exit_code(), 0, "{again}");
+    assert!(again.result.nothing_to_fix && !again.changed, "{again}");
+}
+
+fn fix_run(host: &Host, opts: &DoctorOptions, policy: &Policy) -> Report<Repair> {
+    fix(host, opts, &Consent::default(), policy)
+}
+
+/// At the reboot cap the run ends with the reboot it started: no diagnosis of a host that
+/// is shutting down (`after` is none), and the report says the reboot was requested.
+#[test]
+fn a_fix_that_starts_a_reboot_ends_the_run_without_an_after() {
+    let i = incident(true);
+    let r = run(&i, Risk::Reboot, false, Consent::default());
+    show(&r);
+    let cmds = commands(&r);
+    assert_eq!(cmds.last(), Some(&"hostfix reboot --if-needed"), "{r}");
+    match &r.result.fixes.last().unwrap().report.result {
+        Applied::Reboot(x) => assert!(x.requested, "{r}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(r.result.after.is_none(), "{r}");
+    assert!(!r.to_string().lines().any(|l| l.trim() == "after:"), "{r}");
+}

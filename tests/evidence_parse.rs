@@ -653,3 +653,38 @@ fn a_unit_that_answered_carries_its_state_and_journal() {
     assert_eq!(f.proofs[1].lines.len(), 3);
     assert!(f.proofs[1].lines[2].starts_with("2024-05-02T09:40:00+0000 nginx[812]: "));
 }
+
+/// The kernel reports a task again at every timeout while it stays in `D` (the guest of
+/// the doctor-fix VM scenario: ten reports of one writer on a frozen ext4): one task, its
+/// latest report, and how often it came.
+#[test]
+fn a_task_reported_at_every_timeout_is_one_task() {
+    let mut k = kernel_log("6.1-debian-hung-repeated", 245.0, None);
+    assert_eq!(k.events.hung_tasks.len(), 10);
+    let cgroup = format!("/system.slice/docker-{ID}.scope");
+    k.hung_now = [(
+        574,
+        hostfix::testing::evidence::sources::HungNow {
+            cgroup: Some(cgroup),
+            state: 'D',
+        },
+    )]
+    .into();
+    let names: BTreeMap<String, String> = [(ID.to_string(), "stuck-d".to_string())].into();
+    let f = findings::hung_findings(&k, &names);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].area, Area::Containers);
+    assert_eq!(f[0].severity, Severity::Problem);
+    assert_eq!(
+        f[0].title,
+        "the kernel reported 1 task blocked for more than 109 s in container stuck-d (sh:574) since boot"
+    );
+    assert_eq!(
+        f[0].evidence,
+        [
+            "pid 574 (sh) is still in uninterruptible sleep (D): no signal ends it (reported 10 times)"
+        ]
+    );
+    assert_eq!(f[0].proofs[0].lines.len(), 1, "{:#?}", f[0].proofs[0].lines);
+    assert!(f[0].proofs[0].lines[0].contains("109 seconds"));
+}

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::plan::{self, Candidate, Next};
 use super::{DoctorOptions, diagnose};
-use crate::error::{Error, Refusal};
+use crate::error::{ContainerError, Error, Refusal};
 use crate::finding::{Diagnosis, Fix, FixOp, Severity};
 use crate::fix::{Applied, Consent};
 use crate::host::Host;
@@ -36,7 +36,8 @@ pub struct Repair {
     pub before: Diagnosis,
     /// The fixes taken (planned, in a dry run), in order.
     pub fixes: Vec<FixRun>,
-    /// The diagnosis after the last fix (in a dry run: `None`, nothing changed).
+    /// The diagnosis after the last fix (`None` in a dry run, where nothing changed, and
+    /// after a fix that started a reboot).
     pub after: Option<Diagnosis>,
     /// The fix the cap stopped at, when one did.
     pub next: Option<Candidate>,
@@ -65,6 +66,18 @@ fn step_of(c: &Candidate, status: StepStatus, detail: String) -> Step {
     }
 }
 
+/// Whether a fix's operation started a reboot: the reboot fix requested one, or the
+/// container ladder took its reboot rung (its error says the removal waits for the boot).
+/// The run ends there, without diagnosing a host that is shutting down; the run after the
+/// boot goes on.
+fn reboot_underway(applied: &Applied, error: Option<&Error>) -> bool {
+    matches!(applied, Applied::Reboot(r) if r.requested)
+        || matches!(
+            error,
+            Some(Error::Container(ContainerError::RebootPending { .. }))
+        )
+}
+
 /// The run's state between fixes.
 struct Walk<'a> {
     host: &'a Host,
@@ -76,6 +89,8 @@ struct Walk<'a> {
     taken: Vec<FixOp>,
     steps: Vec<Step>,
     out: Repair,
+    /// A fix started a reboot: the host is not diagnosed again.
+    rebooting: bool,
 }
 
 impl Walk<'_> {
@@ -93,7 +108,7 @@ impl Walk<'_> {
         };
         self.steps.push(step_of(&c, status, detail));
         let error = report.error.take();
-        let rebooting = matches!(&report.result, Applied::Reboot(r) if r.requested);
+        let rebooting = reboot_underway(&report.result, error.as_ref());
         if self.policy.dry_run {
             self.expected
                 .extend(plan::follow_ups(&self.current, &c.fix));
@@ -103,6 +118,7 @@ impl Walk<'_> {
         if !self.policy.dry_run && !rebooting {
             self.current = diagnose(self.host, self.opts, self.policy).result;
         }
+        self.rebooting |= rebooting;
         match error {
             Some(e) => Err(e),
             None => Ok(!rebooting),
@@ -232,12 +248,15 @@ pub fn fix(
         taken: Vec::new(),
         steps: Vec::new(),
         out: Repair::default(),
+        rebooting: false,
     };
     let error = w.run();
     let mut out = w.out;
     out.nothing_to_fix = out.fixes.is_empty() && out.next.is_none();
     out.before = before;
-    if !policy.dry_run {
+    // After a fix that started a reboot there is no "after" in this boot: the run after
+    // the boot diagnoses the host as it comes up.
+    if !policy.dry_run && !w.rebooting {
         out.after = Some(w.current);
     }
     Report {
@@ -314,5 +333,25 @@ impl DoctorOptions {
     /// `--max-risk destructive` as well.
     pub fn fix_cap(&self) -> Risk {
         Risk::Additive
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ladder_s_reboot_rung_ends_the_run_as_a_reboot_does() {
+        let pending: Error = ContainerError::RebootPending {
+            name: "stuck-d".into(),
+        }
+        .into();
+        assert!(reboot_underway(&Applied::Nothing, Some(&pending)));
+        let exhausted: Error = ContainerError::Exhausted {
+            name: "stuck-d".into(),
+        }
+        .into();
+        assert!(!reboot_underway(&Applied::Nothing, Some(&exhausted)));
+        assert!(!reboot_underway(&Applied::Nothing, None));
     }
 }

@@ -138,6 +138,16 @@ pub fn parse_uptime(text: &str) -> Option<f64> {
         .filter(|u| u.is_finite() && *u >= 0.0)
 }
 
+/// When the host booted, in seconds since the epoch (pure): the kernel's `btime` from
+/// `/proc/stat`, the same in every run of this boot, so an event's time does not move
+/// by a second between two reports; else the time now less the uptime.
+pub fn boot_epoch(stat: Option<&str>, now: f64, uptime: Option<f64>) -> Option<f64> {
+    match stat.and_then(crate::port::owner::parse_btime) {
+        Some(b) => Some(b as f64),
+        None => uptime.map(|u| now - u),
+    }
+}
+
 /// Reads the kernel's log: `/dev/kmsg`, else the journal's kernel messages.
 pub fn kernel_log(
     host: &Host,
@@ -150,7 +160,8 @@ pub fn kernel_log(
         .ok()
         .and_then(|t| parse_uptime(&t));
     let now = crate::reboot::ledger::unix_secs(host.system().now()) as f64;
-    let boot_epoch = uptime.map(|u| now - u);
+    let stat = host.read("/proc/stat").ok();
+    let boot_epoch = boot_epoch(stat.as_deref(), now, uptime);
     let mut log = KernelLog {
         window_s: since.map(|d| d.as_secs()),
         uptime_s: uptime,
@@ -453,5 +464,30 @@ pub fn host_pressure(host: &Host) -> (Option<Psi>, SourceReport) {
                 SourceReport::new("pressure", start, SourceStatus::Failed, Some(d)),
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod boot_epoch_tests {
+    use super::boot_epoch;
+
+    #[test]
+    fn btime_is_the_boot_time_else_now_less_the_uptime() {
+        let stat = "cpu  1 2 3 4\nbtime 1764583900\nprocesses 7\n";
+        // Two runs a moment apart: the same boot time from btime.
+        assert_eq!(
+            boot_epoch(Some(stat), 1_764_584_000.0, Some(100.4)),
+            Some(1_764_583_900.0)
+        );
+        assert_eq!(
+            boot_epoch(Some(stat), 1_764_584_001.0, Some(100.9)),
+            Some(1_764_583_900.0)
+        );
+        assert_eq!(
+            boot_epoch(Some("cpu 1\n"), 1_000.0, Some(100.0)),
+            Some(900.0)
+        );
+        assert_eq!(boot_epoch(None, 1_000.0, Some(100.0)), Some(900.0));
+        assert_eq!(boot_epoch(None, 1_000.0, None), None);
     }
 }

@@ -10,6 +10,7 @@ use crate::finding::{Area, Finding, FixOp, Severity, Subject};
 use crate::plan::Risk;
 
 use super::super::procs::{Futility, ProcTable};
+use super::super::record::RebootRecord;
 use super::{PortHolders, blocked_ports};
 
 /// The findings for what the engine and `/proc` show (pure), without port holders.
@@ -313,6 +314,56 @@ fn blocked_fix(
     f.evidence(format!("once the port is free: docker start {name}"))
 }
 
+/// A container hostfix rebooted the host to remove (its ladder's record, `record`) and
+/// that the engine still lists after the boot (pure): the removal the reboot was for is
+/// not finished, and with no process left in `D` the ladder's first rung finishes it.
+/// `None` in the boot the reboot was asked in (the stuck finding says what is left), when
+/// the boot id is unknown, and for a container that runs again (a restart policy brought
+/// it back: it is not stuck, and removing it is the user's call).
+pub fn removal_after_reboot(
+    e: &PsEntry,
+    record: &RebootRecord,
+    boot_id: Option<&str>,
+) -> Option<Finding> {
+    let now = boot_id.filter(|b| *b != record.boot_id)?;
+    if e.id != record.id {
+        return None;
+    }
+    let name = e.name();
+    let asked = format!(
+        "hostfix asked for a reboot to remove it in boot {}; this is boot {now}",
+        record.boot_id
+    );
+    if e.state == Status::Running {
+        return Some(
+            Finding::new(
+                Area::Containers,
+                Severity::Info,
+                format!("container {name} runs again after the reboot hostfix asked to remove it"),
+            )
+            .evidence(asked)
+            .evidence(format!("the engine: {}", e.status))
+            .evidence(format!(
+                "to remove it after all: hostfix container rm {name}"
+            )),
+        );
+    }
+    Some(
+        Finding::new(
+            Area::Containers,
+            Severity::Warning,
+            format!("container {name}: the removal hostfix rebooted for is not finished"),
+        )
+        .evidence(asked)
+        .evidence(format!("the engine: {}", e.status))
+        .evidence(format!("why it was stuck: {}", record.reason))
+        .evidence(
+            "after the boot no process of it is left in D: the ladder's first rung removes it",
+        )
+        .fix(rm_op(name), Risk::Disruptive),
+    )
+}
+
 /// The fix that removes a container.
 fn rm_op(target: &str) -> FixOp {
     FixOp::RemoveContainer {
@@ -333,4 +384,67 @@ fn remains(procs: usize, shims: usize) -> String {
         if procs == 1 { "" } else { "es" },
         if shims == 1 { "" } else { "s" }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "3f4e5d6c7b8a9f0e1d2c3b4a5f6e7d8c9b0a1f2e3d4c5b6a7f8e9d0c1b2a3f4e";
+
+    fn entry(state: Status, status: &str) -> PsEntry {
+        PsEntry {
+            id: ID.into(),
+            names: vec!["stuck-d".into()],
+            image: "busybox".into(),
+            state,
+            status: status.into(),
+            ports: String::new(),
+        }
+    }
+
+    fn record() -> RebootRecord {
+        RebootRecord {
+            version: 1,
+            id: ID.into(),
+            name: "stuck-d".into(),
+            boot_id: "boot-a".into(),
+            requested_at: 1_700_000_000,
+            reason: "its process is in uninterruptible sleep (D)".into(),
+        }
+    }
+
+    #[test]
+    fn after_the_reboot_the_removal_it_was_for_is_the_fix() {
+        let exited = entry(Status::Exited, "Exited (255) 1 minute ago");
+        let f = removal_after_reboot(&exited, &record(), Some("boot-b")).unwrap();
+        assert_eq!(f.severity, Severity::Warning);
+        assert!(f.title.contains("container stuck-d"), "{}", f.title);
+        let fix = f.fix.as_ref().unwrap();
+        assert_eq!(
+            (fix.command.as_str(), fix.risk),
+            ("hostfix container rm stuck-d", Risk::Disruptive)
+        );
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.contains("boot-a") && e.contains("boot-b"))
+        );
+    }
+
+    #[test]
+    fn no_fix_before_the_boot_for_another_container_or_when_it_runs_again() {
+        let exited = entry(Status::Exited, "Exited (255) 1 minute ago");
+        // The boot the reboot was asked in: the stuck finding says what is left.
+        assert!(removal_after_reboot(&exited, &record(), Some("boot-a")).is_none());
+        assert!(removal_after_reboot(&exited, &record(), None).is_none());
+        let mut other = exited.clone();
+        other.id = ID.replace('3', "4");
+        assert!(removal_after_reboot(&other, &record(), Some("boot-b")).is_none());
+        // A restart policy brought it back: said, not removed.
+        let running = entry(Status::Running, "Up 1 minute");
+        let f = removal_after_reboot(&running, &record(), Some("boot-b")).unwrap();
+        assert!(f.fix.is_none(), "{f:?}");
+        assert_eq!(f.severity, Severity::Info);
+    }
 }

@@ -21,7 +21,7 @@ use super::procs::{self, Futility, ProcTable, Sampling};
 mod findings;
 
 #[cfg_attr(not(feature = "testing"), allow(unused_imports))] // used by hostfix::testing
-pub use findings::{findings, findings_with_holders};
+pub use findings::{findings, findings_with_holders, removal_after_reboot};
 
 /// One container, as `doctor` reports it in its facts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -137,7 +137,7 @@ const INSPECT_MAX: usize = 200;
 ///
 /// Without a `docker` program there is nothing to say; an engine that does not answer
 /// is a finding (a warning when its socket exists), a refused socket is "unseen".
-pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) -> Vec<ContainerInfo> {
+pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) -> Vec<ContainerInfo> {
     let Ok(mut engine) = Engine::locate(host) else {
         d.fact("containers", &ContainerFacts::default());
         return Vec::new();
@@ -185,6 +185,9 @@ pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) -> Vec<Co
     for f in findings_with_holders(&list, &inspected, &table, &stuck, &holders) {
         d.add(f);
     }
+    for f in after_reboot(host, opts, &list, &stuck) {
+        d.add(f);
+    }
     facts.containers = summaries(&list, &inspected, &table, &stuck);
     facts.port_holders = holders;
     facts.leftovers = table
@@ -194,6 +197,28 @@ pub fn diagnose(host: &Host, _opts: &DoctorOptions, d: &mut Diagnosis) -> Vec<Co
         .collect();
     d.fact("containers", &facts);
     inspected
+}
+
+/// The containers the ladder rebooted the host to remove and the engine still lists
+/// after the boot ([`removal_after_reboot`]), from the ladder's records in the state
+/// directory. A record that cannot be read is left to `container rm` to report.
+fn after_reboot(
+    host: &Host,
+    opts: &DoctorOptions,
+    list: &[PsEntry],
+    stuck: &BTreeMap<String, Futility>,
+) -> Vec<Finding> {
+    let boot_id = host.boot_id().ok();
+    list.iter()
+        .filter(|e| !stuck.contains_key(&e.id))
+        .filter_map(|e| {
+            let found = super::record::read_record(host, &opts.state_dir, Some(&e.id), e.name());
+            for u in &found.unusable {
+                log::warn!("doctor: container {}: {u}", e.name());
+            }
+            removal_after_reboot(e, &found.record?, boot_id.as_deref())
+        })
+        .collect()
 }
 
 /// An engine that does not answer: a warning when its socket exists, else a note that

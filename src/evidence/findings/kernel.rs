@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::super::kernel::{OomKill, When};
+use super::super::kernel::{HungTask, OomKill, When};
 use super::super::sources::KernelLog;
 use crate::finding::{Area, Finding, Proof, Severity, Source, Subject};
 use crate::process::{container_id_from_cgroup, unit_from_cgroup};
@@ -168,9 +168,9 @@ pub fn oom_finding(k: &KernelLog, names: &BTreeMap<String, String>) -> Option<Fi
 /// The hung-task reports, one finding per place (pure): a container's in the containers'
 /// area, the rest with the disks (a task blocked in `D` waits on I/O, mostly).
 pub fn hung_findings(k: &KernelLog, names: &BTreeMap<String, String>) -> Vec<Finding> {
-    let mut by_place: BTreeMap<String, (Option<Place>, Vec<&super::super::kernel::HungTask>)> =
-        BTreeMap::new();
-    for h in &k.events.hung_tasks {
+    let mut by_place: BTreeMap<String, (Option<Place>, Vec<&HungTask>)> = BTreeMap::new();
+    let (tasks, reports) = latest_per_task(&k.events.hung_tasks);
+    for h in tasks {
         let place = k
             .hung_now
             .get(&h.pid)
@@ -221,14 +221,19 @@ pub fn hung_findings(k: &KernelLog, names: &BTreeMap<String, String>) -> Vec<Fin
                 pid: t.pid,
                 name: t.name.clone(),
             });
-            f = f.evidence(match k.hung_now.get(&t.pid) {
+            let mut line = match k.hung_now.get(&t.pid) {
                 Some(n) if n.state == 'D' => format!(
                     "pid {} ({}) is still in uninterruptible sleep (D): no signal ends it",
                     t.pid, t.name
                 ),
                 Some(n) => format!("pid {} ({}) runs on, state {}", t.pid, t.name, n.state),
                 None => format!("pid {} ({}) is gone", t.pid, t.name),
-            });
+            };
+            match reports.get(&(t.pid, t.name.as_str())) {
+                Some(&n) if n > 1 => line.push_str(&format!(" (reported {n} times)")),
+                _ => {}
+            }
+            f = f.evidence(line);
         }
         out.push(f.proof(Proof {
             source: Source::KernelLog,
@@ -237,6 +242,27 @@ pub fn hung_findings(k: &KernelLog, names: &BTreeMap<String, String>) -> Vec<Fin
         }));
     }
     out
+}
+
+/// Each task's latest report, in the order of those reports, and how many reports each
+/// task had (pure): the kernel reports a task again at every timeout while it stays
+/// blocked (up to `hung_task_warnings` times), and one task is one task.
+fn latest_per_task(all: &[HungTask]) -> (Vec<&HungTask>, BTreeMap<(i32, &str), u64>) {
+    let mut reports: BTreeMap<(i32, &str), u64> = BTreeMap::new();
+    for t in all {
+        *reports.entry((t.pid, t.name.as_str())).or_default() += 1;
+    }
+    let latest = all
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| {
+            !all[i + 1..]
+                .iter()
+                .any(|later| later.pid == t.pid && later.name == t.name)
+        })
+        .map(|(_, t)| t)
+        .collect();
+    (latest, reports)
 }
 
 /// The filesystem and I/O errors, as one finding (pure).
