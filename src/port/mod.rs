@@ -46,6 +46,7 @@ pub(crate) mod docker;
 pub(crate) mod fds;
 pub(crate) mod findings;
 pub(crate) mod free;
+pub(crate) mod initd;
 pub(crate) mod owner;
 pub(crate) mod relatives;
 pub(crate) mod removal;
@@ -56,6 +57,7 @@ pub(crate) mod table;
 use serde::Serialize;
 
 pub use free::{FreeResult, FreeSpec, RemovalPlan, free_port};
+pub use initd::InitService;
 pub use owner::{OwnerGroup, OwnerKind, PortOwner, SocketUnit};
 pub use scan::{CgroupLook, ScanPath, ScanStats};
 pub use table::{Listener, Proto, SocketState, TableSource};

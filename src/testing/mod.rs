@@ -135,6 +135,11 @@ pub mod port {
     };
     pub use crate::port::removal::tied_to_family;
 
+    /// `port::initd`: init scripts on hosts without systemd.
+    pub mod initd {
+        pub use crate::port::initd::*;
+        pub use crate::port::initd::record::{DisabledService, parse_record};
+    }
     /// `port::cgroup`.
     pub mod cgroup {
         pub use crate::port::cgroup::*;
@@ -159,6 +164,11 @@ pub mod port {
     pub mod table {
         pub use crate::port::table::*;
     }
+}
+
+/// Internals of [`crate::host`].
+pub mod host {
+    pub use crate::host::{InitMarks, detect_init};
 }
 
 /// Internals of [`crate::container`].
