@@ -105,7 +105,11 @@ fn looks_alike(o: &PortOwner, s: &InitScript) -> Option<String> {
     let exe_base = o.exe.as_ref().and_then(|e| e.file_name()?.to_str());
     let comm_is = |n: &str| n == o.name || (o.name.len() == 15 && n.starts_with(&o.name));
     if comm_is(&s.name) || exe_base == Some(s.name.as_str()) {
-        return Some(format!("/etc/init.d/{} has its name", s.name));
+        let daemons = match s.vars.daemons.as_slice() {
+            [] => "no DAEMON".to_string(),
+            d => format!("DAEMON={}", d.join(", DAEMON=")),
+        };
+        return Some(format!("/etc/init.d/{} has its name ({daemons})", s.name));
     }
     s.vars
         .daemons
