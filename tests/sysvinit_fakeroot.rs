@@ -42,9 +42,14 @@ fn sysv_root() -> FakeRoot {
 
 fn sysv_root_with(nginx_exe: &str) -> FakeRoot {
     let r = port_root();
-    r.add(&FakeProc::new(1, "init", "/usr/sbin/init").ppid(0).cgroup("/"));
+    r.add(
+        &FakeProc::new(1, "init", "/usr/sbin/init")
+            .ppid(0)
+            .cgroup("/"),
+    );
     r.write("/etc/inittab", "id:2:initdefault:\n");
-    r.program("/usr/sbin/service").program("/usr/sbin/update-rc.d");
+    r.program("/usr/sbin/service")
+        .program("/usr/sbin/update-rc.d");
     r.program("/usr/sbin/invoke-rc.d");
     r.write("/etc/init.d/nginx", NGINX_SCRIPT);
     r.write("/etc/init.d/cron", CRON_SCRIPT);
@@ -91,7 +96,10 @@ fn sim(root: &FakeRoot, held: bool, frees: &'static str) -> (Host, Arc<Recording
         if out.success() && line.starts_with(frees) {
             *h.lock().unwrap() = false;
         }
-        if out.success() && cmd.program == "update-rc.d" && cmd.args.get(1).is_some_and(|a| a == "disable") {
+        if out.success()
+            && cmd.program == "update-rc.d"
+            && cmd.args.get(1).is_some_and(|a| a == "disable")
+        {
             let name = &cmd.args[0];
             for rl in ["2", "3", "4", "5"] {
                 let d = base.join(format!("etc/rc{rl}.d"));
@@ -114,7 +122,9 @@ fn sim(root: &FakeRoot, held: bool, frees: &'static str) -> (Host, Arc<Recording
 }
 
 fn spec() -> FreeSpec {
-    with(FreeSpec::tcp(80), |s| s.timeout = Duration::from_millis(200))
+    with(FreeSpec::tcp(80), |s| {
+        s.timeout = Duration::from_millis(200)
+    })
 }
 
 fn record(root: &FakeRoot) -> Option<serde_json::Value> {
@@ -146,15 +156,23 @@ fn sysvinit_nginx_is_disabled_then_stopped_through_its_script() {
         rec.commands(),
         vec!["update-rc.d nginx disable", "service nginx stop"]
     );
-    assert!(rec.signals().is_empty(), "no signal once the script stopped it");
+    assert!(
+        rec.signals().is_empty(),
+        "no signal once the script stopped it"
+    );
     assert_eq!(start_links(&r, "nginx"), 0);
     assert_eq!(start_links(&r, "cron"), 4, "another service is left alone");
     let s = &rep.result.services;
     assert_eq!(s.len(), 1);
-    assert_eq!((s[0].name.as_str(), s[0].pids.clone()), ("nginx", vec![812, 813]));
+    assert_eq!(
+        (s[0].name.as_str(), s[0].pids.clone()),
+        ("nginx", vec![812, 813])
+    );
     assert_eq!(s[0].enabled_in, vec!["2", "3", "4", "5"]);
     assert!(
-        s[0].evidence.iter().any(|e| e == "pidfile /run/nginx.pid names it (pid 812)"),
+        s[0].evidence
+            .iter()
+            .any(|e| e == "pidfile /run/nginx.pid names it (pid 812)"),
         "{:?}",
         s[0].evidence
     );
@@ -204,9 +222,21 @@ fn an_already_disabled_service_is_stopped_and_not_claimed() {
     let rep = free_port(&host, &spec(), &Policy::new(Risk::Disruptive));
     assert!(rep.is_ok(), "{rep}");
     assert_eq!(rec.commands(), vec!["service nginx stop"]);
-    assert!(record(&r).is_none(), "hostfix disabled nothing, so records nothing");
-    let step = rep.steps.iter().find(|s| s.action.starts_with("stop and disable")).unwrap();
-    assert!(step.detail.contains("already disabled at boot, left as found"), "{}", step.detail);
+    assert!(
+        record(&r).is_none(),
+        "hostfix disabled nothing, so records nothing"
+    );
+    let step = rep
+        .steps
+        .iter()
+        .find(|s| s.action.starts_with("stop and disable"))
+        .unwrap();
+    assert!(
+        step.detail
+            .contains("already disabled at boot, left as found"),
+        "{}",
+        step.detail
+    );
 }
 
 #[test]
@@ -217,9 +247,16 @@ fn a_dry_run_shows_the_commands_and_runs_none() {
     let rep = free_port(&host, &spec(), &policy);
     assert!(rep.is_ok(), "{rep}");
     assert!(rec.commands().is_empty() && rec.signals().is_empty());
-    let step = rep.steps.iter().find(|s| s.action.starts_with("stop and disable")).unwrap();
+    let step = rep
+        .steps
+        .iter()
+        .find(|s| s.action.starts_with("stop and disable"))
+        .unwrap();
     assert_eq!(step.status, StepStatus::Planned);
-    assert!(step.action.contains("update-rc.d nginx disable; service nginx stop"));
+    assert!(
+        step.action
+            .contains("update-rc.d nginx disable; service nginx stop")
+    );
     assert_eq!(start_links(&r, "nginx"), 4);
     assert!(record(&r).is_none());
 }
@@ -259,7 +296,10 @@ fn two_scripts_claiming_the_process_are_refused() {
     assert_eq!(rep.exit_code(), 3, "{rep}");
     let e = rep.error.as_ref().unwrap().to_string();
     assert!(e.contains("2 scripts claim it"), "{e}");
-    assert!(e.contains("/etc/init.d/web") && e.contains("/etc/init.d/nginx"), "{e}");
+    assert!(
+        e.contains("/etc/init.d/web") && e.contains("/etc/init.d/nginx"),
+        "{e}"
+    );
     assert!(rec.commands().is_empty() && rec.signals().is_empty());
 }
 
@@ -292,7 +332,13 @@ fn a_failed_disable_stops_nothing_and_records_nothing() {
     let rep = free_port(&host, &spec(), &Policy::new(Risk::Disruptive));
     assert_eq!(rep.exit_code(), 1, "{rep}");
     assert_eq!(rec.commands(), vec!["update-rc.d nginx disable"]);
-    assert!(rep.error.as_ref().unwrap().to_string().contains("cannot find a LSB script"));
+    assert!(
+        rep.error
+            .as_ref()
+            .unwrap()
+            .to_string()
+            .contains("cannot find a LSB script")
+    );
     assert!(record(&r).is_none());
     assert!(rec.signals().is_empty());
 }
@@ -323,8 +369,10 @@ fn the_daemon_alone_ties_a_process_without_pidfile() {
     );
     assert_eq!(
         rep.result.services[0].evidence,
-        vec!["its DAEMON is /usr/sbin/nginx, the executable of pid 812".to_string(),
-             "its DAEMON is /usr/sbin/nginx, the executable of pid 813".to_string()]
+        vec![
+            "its DAEMON is /usr/sbin/nginx, the executable of pid 812".to_string(),
+            "its DAEMON is /usr/sbin/nginx, the executable of pid 813".to_string()
+        ]
     );
 }
 
@@ -362,5 +410,117 @@ fn a_systemd_host_reads_no_init_script() {
     let (host, rec) = sim(&r, true, "service nginx stop");
     let rep = free_port(&host, &spec(), &Policy::new(Risk::Disruptive));
     assert!(rep.result.services.is_empty());
-    assert!(rec.commands().iter().all(|c| !c.starts_with("update-rc.d")), "{:?}", rec.commands());
+    assert!(
+        rec.commands().iter().all(|c| !c.starts_with("update-rc.d")),
+        "{:?}",
+        rec.commands()
+    );
+}
+
+mod reboot_common;
+
+/// `reboot` on sysvinit: the host's own `shutdown -r now`, recorded in the ledger
+/// before it is asked for, and confirmed by the first run of the next boot.
+#[test]
+fn sysvinit_reboots_through_shutdown_and_the_next_boot_confirms_it() {
+    use hostfix::reboot::{self, EntryState, RebootSpec};
+    use hostfix::testing::Call;
+    let d = reboot_common::copy_root("none");
+    d.write("/etc/inittab", "id:2:initdefault:\n");
+    let (h, rec) = reboot_common::host(d.path());
+    let rep = reboot::reboot(&h, &RebootSpec::default(), &Policy::new(Risk::Reboot));
+    assert_eq!(rep.exit_code(), 0, "{rep}");
+    assert!(rep.result.requested);
+    let calls: Vec<Call> = rec
+        .calls()
+        .into_iter()
+        .filter(|c| {
+            matches!(c, Call::Sync | Call::Reboot)
+                || matches!(c, Call::Run(s) if !s.contains("needs-restarting"))
+        })
+        .collect();
+    assert_eq!(calls, vec![Call::Sync, Call::Run("shutdown -r now".into())]);
+    assert!(
+        rep.steps
+            .iter()
+            .any(|s| s.action == "detect the init system"
+                && s.detail.starts_with("sysvinit (/etc/inittab")),
+        "{rep}"
+    );
+    let l = reboot_common::read_ledger(d.path());
+    assert_eq!(l.entries[0].state, EntryState::Started);
+    assert!(
+        l.entries[0].method.contains("shutdown -r now"),
+        "{}",
+        l.entries[0].method
+    );
+    // The next boot: a new boot id; the first run confirms, and asks for no reboot.
+    d.boot_id("99999999-8888-4777-8666-555555555555");
+    let (h, rec) = reboot_common::host(d.path());
+    let spec = with(RebootSpec::default(), |s| s.if_needed = true);
+    let rep = reboot::reboot(&h, &spec, &Policy::new(Risk::Reboot));
+    assert_eq!(rep.exit_code(), 0, "{rep}");
+    assert_eq!(rep.result.confirmed, vec![1]);
+    assert!(
+        !rec.calls()
+            .iter()
+            .any(|c| matches!(c, Call::Reboot | Call::Sync))
+    );
+    assert_eq!(
+        reboot_common::read_ledger(d.path()).entries[0].state,
+        EntryState::Confirmed
+    );
+}
+
+/// `doctor` on sysvinit without a journal names the init and what it could not read, in
+/// the findings (area `host`), the `init` fact and the unseen lines.
+#[test]
+fn doctor_names_sysvinit_and_says_there_is_no_journal() {
+    use hostfix::doctor::{Area, DoctorOptions, Severity, diagnose};
+    let r = sysv_root();
+    let (host, _) = sim(&r, true, "never");
+    let mut opts = DoctorOptions::default();
+    opts.ports.clear();
+    let rep = diagnose(&host, &opts, &Policy::new(Risk::ReadOnly));
+    assert!(rep.is_ok(), "{rep}");
+    let d = &rep.result;
+    let f = d
+        .findings
+        .iter()
+        .find(|f| f.area == Area::Host)
+        .expect("a host finding");
+    assert_eq!(f.severity, Severity::Info);
+    assert_eq!(f.title, "init: sysvinit (not systemd), no journal");
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.starts_with("not read: the journal: no journal on this host")),
+        "{f:?}"
+    );
+    assert_eq!(d.facts["init"]["system"], "sysvinit");
+    assert_eq!(d.facts["init"]["journal"], false);
+    assert!(
+        d.unseen.iter().any(|u| u.starts_with("the journal:")),
+        "{:?}",
+        d.unseen
+    );
+    let json = serde_json::to_value(d).unwrap();
+    assert!(
+        json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["area"] == "host")
+    );
+    // With journald's directory there, only the units are missing.
+    r.mkdir("/var/log/journal");
+    let rep = diagnose(&host, &opts, &Policy::new(Risk::ReadOnly));
+    let f = rep
+        .result
+        .findings
+        .iter()
+        .find(|f| f.area == Area::Host)
+        .unwrap();
+    assert_eq!(f.title, "init: sysvinit (not systemd)");
+    assert_eq!(rep.result.facts["init"]["journal"], true);
 }

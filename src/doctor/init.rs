@@ -35,7 +35,8 @@ pub(crate) fn init_finding(
             found.system,
             match found.system {
                 InitSystem::Sysvinit => "the scripts of /etc/init.d (runlevel links in /etc/rc?.d)",
-                InitSystem::OpenRc => "OpenRC's scripts in /etc/init.d (runlevels in /etc/runlevels)",
+                InitSystem::OpenRc =>
+                    "OpenRC's scripts in /etc/init.d (runlevels in /etc/runlevels)",
                 _ => "not known to hostfix",
             }
         ));
@@ -93,8 +94,15 @@ mod tests {
         let f = f.unwrap();
         assert_eq!(f.title, "init: sysvinit (not systemd), no journal");
         assert_eq!(f.area, Area::Host);
-        assert!(f.evidence.iter().any(|e| e.contains("/run/initctl")), "{f:?}");
-        assert!(f.evidence.iter().any(|e| e == "not read: the journal: no journal on this host"));
+        assert!(
+            f.evidence.iter().any(|e| e.contains("/run/initctl")),
+            "{f:?}"
+        );
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e == "not read: the journal: no journal on this host")
+        );
         assert!(!fact.journal);
         let json = serde_json::to_value(&fact).unwrap();
         assert_eq!(json["system"], "sysvinit");

@@ -93,16 +93,25 @@ pub fn detect_init(m: InitMarks) -> InitDetection {
     let (system, evidence) = if m.systemd_dir {
         (InitSystem::Systemd, "/run/systemd/system exists")
     } else if m.openrc_dir {
-        (InitSystem::OpenRc, "/run/openrc exists; /run/systemd/system is absent")
+        (
+            InitSystem::OpenRc,
+            "/run/openrc exists; /run/systemd/system is absent",
+        )
     } else if m.initctl {
-        (InitSystem::Sysvinit, "/run/initctl exists; /run/systemd/system is absent")
+        (
+            InitSystem::Sysvinit,
+            "/run/initctl exists; /run/systemd/system is absent",
+        )
     } else if m.openrc_tools {
         (
             InitSystem::OpenRc,
             "rc-service and /etc/runlevels exist; /run/systemd/system is absent",
         )
     } else if m.inittab {
-        (InitSystem::Sysvinit, "/etc/inittab exists; /run/systemd/system is absent")
+        (
+            InitSystem::Sysvinit,
+            "/etc/inittab exists; /run/systemd/system is absent",
+        )
     } else {
         (
             InitSystem::Unknown,
@@ -282,7 +291,10 @@ mod tests {
         assert_eq!(h.init_system(), InitSystem::OpenRc);
         std::fs::create_dir_all(d.path().join("run/systemd/system")).unwrap();
         assert_eq!(h.init_system(), InitSystem::Systemd);
-        assert_eq!(serde_json::to_string(&InitSystem::OpenRc).unwrap(), "\"openrc\"");
+        assert_eq!(
+            serde_json::to_string(&InitSystem::OpenRc).unwrap(),
+            "\"openrc\""
+        );
     }
 
     #[test]

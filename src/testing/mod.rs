@@ -137,8 +137,8 @@ pub mod port {
 
     /// `port::initd`: init scripts on hosts without systemd.
     pub mod initd {
-        pub use crate::port::initd::*;
         pub use crate::port::initd::record::{DisabledService, parse_record};
+        pub use crate::port::initd::*;
     }
     /// `port::cgroup`.
     pub mod cgroup {

@@ -13,8 +13,8 @@ use crate::error::{InputError, Result};
 use crate::host::{Host, InitSystem};
 use crate::package::PackageManager;
 use crate::plan::Goal;
-use crate::port::owner::{OwnerKind, PortOwner};
 use crate::port::initd::{self, InitService};
+use crate::port::owner::{OwnerKind, PortOwner};
 use crate::port::removal::{self, RemovalPlan};
 use crate::port::{Holders, PortError, Proto, WhoSpec, find_holders};
 

@@ -77,7 +77,10 @@ fn strong_ties(o: &PortOwner, s: &InitScript) -> Vec<String> {
     if let Some(exe) = o.exe.as_ref().and_then(|e| e.to_str()) {
         let written = s.vars.daemons.iter().any(|d| d == exe);
         if written || s.daemons_real.iter().any(|d| d == exe) {
-            why.push(format!("its DAEMON is {exe}, the executable of pid {}", o.pid));
+            why.push(format!(
+                "its DAEMON is {exe}, the executable of pid {}",
+                o.pid
+            ));
         }
     }
     why
@@ -126,9 +129,10 @@ fn wants_service(o: &PortOwner) -> bool {
 /// Whether any owner has a package and nothing ties it to a script: only then are the
 /// scripts' packages worth looking up (pure).
 pub fn needs_packages(owners: &[PortOwner], scripts: &[InitScript]) -> bool {
-    owners.iter().filter(|o| wants_service(o)).any(|o| {
-        o.package.is_some() && scripts.iter().all(|s| strong_ties(o, s).is_empty())
-    })
+    owners
+        .iter()
+        .filter(|o| wants_service(o))
+        .any(|o| o.package.is_some() && scripts.iter().all(|s| strong_ties(o, s).is_empty()))
 }
 
 /// Ties each owner to the one script that runs it (pure): the script whose pidfile names
@@ -294,10 +298,13 @@ mod tests {
     #[test]
     fn a_lookalike_is_refused_and_a_stranger_is_left_to_signals() {
         let scripts = [script("nginx", "/usr/sbin/nginx", &[])];
-        let e = tie_owners(&[owner(900, 1, "nginx", "/usr/local/sbin/nginx")], &scripts)
-            .unwrap_err();
+        let e =
+            tie_owners(&[owner(900, 1, "nginx", "/usr/local/sbin/nginx")], &scripts).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("pid 900 nginx (/usr/local/sbin/nginx)"), "{msg}");
+        assert!(
+            msg.contains("pid 900 nginx (/usr/local/sbin/nginx)"),
+            "{msg}"
+        );
         assert!(msg.contains("DAEMON=/usr/sbin/nginx"), "{msg}");
         let t = tie_owners(&[owner(901, 1, "python3", "/usr/bin/python3.11")], &scripts);
         assert_eq!(t, Ok(Vec::new()));
@@ -323,7 +330,10 @@ mod tests {
         });
         let mut s = script("my-service", "/usr/bin/unrelated", &[]);
         s.package = Some(("my".into(), "my".into()));
-        assert!(needs_packages(std::slice::from_ref(&o), std::slice::from_ref(&s)));
+        assert!(needs_packages(
+            std::slice::from_ref(&o),
+            std::slice::from_ref(&s)
+        ));
         let t = tie_owners(std::slice::from_ref(&o), std::slice::from_ref(&s)).unwrap();
         assert_eq!(t[0].name, "my-service");
         let mut s2 = s.clone();
@@ -336,16 +346,33 @@ mod tests {
         let rl = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let d = |c: Vec<Cmd>| c.iter().map(Cmd::display).collect::<Vec<_>>();
         assert_eq!(
-            d(disable_commands(InitSystem::Sysvinit, "nginx", &rl(&["2", "3", "4", "5"]))),
+            d(disable_commands(
+                InitSystem::Sysvinit,
+                "nginx",
+                &rl(&["2", "3", "4", "5"])
+            )),
             vec!["update-rc.d nginx disable"]
         );
         assert!(disable_commands(InitSystem::Sysvinit, "nginx", &[]).is_empty());
         assert_eq!(
-            d(disable_commands(InitSystem::OpenRc, "nginx", &rl(&["default"]))),
+            d(disable_commands(
+                InitSystem::OpenRc,
+                "nginx",
+                &rl(&["default"])
+            )),
             vec!["rc-update del nginx default"]
         );
-        assert_eq!(stop_command(StopTool::Service, "nginx").display(), "service nginx stop");
-        assert_eq!(stop_command(StopTool::RcService, "nginx").display(), "rc-service nginx stop");
-        assert_eq!(stop_command(StopTool::Script, "x").display(), "/etc/init.d/x stop");
+        assert_eq!(
+            stop_command(StopTool::Service, "nginx").display(),
+            "service nginx stop"
+        );
+        assert_eq!(
+            stop_command(StopTool::RcService, "nginx").display(),
+            "rc-service nginx stop"
+        );
+        assert_eq!(
+            stop_command(StopTool::Script, "x").display(),
+            "/etc/init.d/x stop"
+        );
     }
 }

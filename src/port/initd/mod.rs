@@ -55,7 +55,10 @@ pub(crate) fn stop_services(
     let mut notes = Vec::new();
     for s in services {
         if s.disable.is_empty() {
-            notes.push(format!("{}: already disabled at boot, left as found", s.name));
+            notes.push(format!(
+                "{}: already disabled at boot, left as found",
+                s.name
+            ));
         } else {
             // The record must be usable before the host changes.
             record::read(host, state_dir)?;

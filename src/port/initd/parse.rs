@@ -258,7 +258,15 @@ fi
         assert!(!is_start_link("Sxxnginx", "nginx"));
         assert!(!is_start_link("S1nginx", "nginx"));
         assert!(is_service_name("nginx") && is_service_name("php8.2-fpm"));
-        for bad in ["", "-f", ".depend.boot", "README", "a b", "x;y", "nginx.dpkg-old"] {
+        for bad in [
+            "",
+            "-f",
+            ".depend.boot",
+            "README",
+            "a b",
+            "x;y",
+            "nginx.dpkg-old",
+        ] {
             assert!(!is_service_name(bad), "{bad:?}");
         }
     }
