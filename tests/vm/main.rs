@@ -61,6 +61,7 @@ mod image;
 mod powercut;
 mod proc;
 mod results;
+mod sysv;
 #[path = "../support/tiers.rs"]
 mod tiers;
 

@@ -36,7 +36,7 @@ on_err() {
   line=${BASH_LINENO[0]:-0}
   local text
   text=$(sed -n "${line}p" "$src" 2>/dev/null | sed 's/^[[:space:]]*//') || true
-  if [ "$(systemctl is-system-running 2>/dev/null || true)" = stopping ]; then
+  if shutting_down; then
     printf 'NOTE stopped by the shutdown: rc=%s at %s: %s\n' "$rc" "$where" "$text"
   else
     printf 'FAIL rc=%s at %s: %s\n' "$rc" "$where" "$text"
@@ -44,6 +44,13 @@ on_err() {
   exit "$rc"
 }
 trap on_err ERR
+
+# Whether the guest is shutting down or rebooting: systemd says "stopping"; sysvinit is in
+# runlevel 0 or 6.
+shutting_down() {
+  [ "$(systemctl is-system-running 2>/dev/null || true)" = stopping ] ||
+    [ -n "$(runlevel 2>/dev/null | awk '$2 == 0 || $2 == 6 { print 1 }' || true)" ]
+}
 
 fail() {
   printf 'FAIL %s\n' "$*"
