@@ -11,7 +11,8 @@
 //!
 //! [`free_port`] makes the port bindable with the softest fix that works, verifying each
 //! rung by binding the exact addresses the caller needs: stop and disable the unit (and
-//! its `.socket`) → SIGTERM, wait → SIGKILL; with [`FreeSpec::remove_package`], the
+//! its `.socket`; on sysvinit or OpenRC, the init script tied to the holder) → SIGTERM,
+//! wait → SIGKILL; with [`FreeSpec::remove_package`], the
 //! distro package holding the port is removed after a simulated removal shows nothing
 //! else would go.
 //!

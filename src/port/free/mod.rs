@@ -4,7 +4,10 @@
 //! 1. stop and disable the owners' systemd units and their `.socket` units (a killed
 //!    process of a `Restart=` unit comes straight back, and an enabled one comes back at
 //!    boot; disable runs first, so a crash between the two leaves the unit disabled and
-//!    the next run stops it);
+//!    the next run stops it); on a host without systemd, the init scripts tied to the
+//!    owners for certain, the same way (`update-rc.d NAME disable`, `service NAME stop`;
+//!    OpenRC: `rc-update del`, `rc-service stop`), and an owner that cannot be tied for
+//!    certain refuses the operation ([`super::initd`]);
 //! 2. with `--remove-package`: remove the distro package holding the port, after a
 //!    simulated removal showed nothing else would go (checked before anything is done);
 //! 3. SIGTERM to the remaining owners through pidfds, wait;

@@ -2,7 +2,8 @@
 //!
 //! 1. record the planned package removal in the ledger (bookkeeping, with
 //!    `--remove-package`), so a run killed after the next rung finishes the removal;
-//! 2. stop and disable the owners' systemd units and their `.socket` units;
+//! 2. stop and disable the owners' systemd units and their `.socket` units, or on a host
+//!    without systemd their init scripts' services;
 //! 3. remove the distro package (with `--remove-package`; `destructive`, required);
 //! 4. SIGTERM to the remaining owners, wait; 5. SIGKILL, wait.
 
@@ -27,7 +28,8 @@ use crate::size::format_duration;
 pub enum FreeRung {
     /// Write the removal plan to the ledger before anything changes.
     RecordRemoval,
-    /// `systemctl disable` then `stop` the owners' units.
+    /// `systemctl disable` then `stop` the owners' units; without systemd, disable then
+    /// stop the init scripts' services tied to them.
     StopUnits,
     /// Remove the holder's distro package.
     RemovePackage,
