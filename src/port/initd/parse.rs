@@ -236,6 +236,14 @@ fi
     }
 
     #[test]
+    fn a_semicolon_ends_the_assignment_as_in_sh() {
+        // `DAEMON=/A;x cmd` is `DAEMON=/A` then the command `x cmd` (found by the
+        // property test of mangled lines, which first expected it to be left out).
+        assert_eq!(parse_script("DAEMON=/A;x cmd\n").daemons, vec!["/A"]);
+        assert!(parse_script("DAEMON=/A|x\n").daemons.is_empty());
+    }
+
+    #[test]
     fn openrc_scripts() {
         let v = parse_script(
             "#!/sbin/openrc-run\nname=\"nginx\"\ncommand=\"/usr/sbin/nginx\"\n\
