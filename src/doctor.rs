@@ -21,6 +21,7 @@ pub use crate::fix::{Applied, Consent};
 pub use plan::Candidate;
 pub use repair::{FixRun, Repair, fix};
 
+mod init;
 pub(crate) mod plan;
 mod repair;
 
@@ -109,6 +110,7 @@ pub fn diagnose(host: &Host, opts: &DoctorOptions, policy: &Policy) -> Report<Di
         crate::port::removal::diagnose_dpkg(host, &opts.state_dir, &mut d)
     });
     timings.time("reboot", || crate::reboot::diagnose(host, opts, &mut d));
+    timings.time("init", || init::diagnose(host, &mut d));
     // Last: the request follows the ports and containers found, and its logs' proofs
     // join the findings already there.
     let ctx = crate::evidence::Context {

@@ -34,11 +34,14 @@ pub enum Area {
     Packages,
     /// Whether a reboot is needed, and past reboots.
     Reboot,
+    /// The host itself: its init system, and what it cannot offer (no journal, no
+    /// systemd units).
+    Host,
 }
 
 impl Area {
     /// The area as the JSON spells it: `request`, `ports`, `containers`, `memory`,
-    /// `swap`, `disk`, `packages` or `reboot`.
+    /// `swap`, `disk`, `packages`, `reboot` or `host`.
     pub fn as_str(self) -> &'static str {
         match self {
             Area::Request => "request",
@@ -49,6 +52,7 @@ impl Area {
             Area::Disk => "disk",
             Area::Packages => "packages",
             Area::Reboot => "reboot",
+            Area::Host => "host",
         }
     }
 }

@@ -15,7 +15,7 @@
 //! | [`swap::ensure_swap_file`] | the swap file exists, has its size, is active and persisted | additive |
 //! | [`swap::remove_swap_file`] | swapoff, unpersist, delete (only a verified swap area) | destructive |
 //! | [`port::who`], [`port::find_holders`] | every process holding a port, classified | read-only |
-//! | [`port::free_port`] | the port binds: stop the unit → (remove the package) → SIGTERM → SIGKILL | disruptive, destructive with [`port::FreeSpec::remove_package`] |
+//! | [`port::free_port`] | the port binds: stop the unit (or init script) → (remove the package) → SIGTERM → SIGKILL | disruptive, destructive with [`port::FreeSpec::remove_package`] |
 //! | [`resources::check`] | memory, disk and inode thresholds hold | read-only |
 //! | [`reboot::reboot`] | reboot when needed and the guard allows | reboot |
 //! | [`container::remove`] | a stuck container is gone: stop → kill → rm -f → kill the shim → restart the engine → guarded reboot | disruptive |

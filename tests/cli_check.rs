@@ -203,6 +203,7 @@ fn doctor_is_read_only_and_reports_memory_and_disk() {
         "swap",
         "disk",
         "reboot",
+        "host",
     ];
     let idx: Vec<usize> = areas
         .iter()

@@ -126,6 +126,20 @@ pub enum Refusal {
         /// Why hostfix does not finish it, package by package.
         why: Vec<String>,
     },
+    /// A process holding a port looks run by an init script (`/etc/init.d/NAME`), but
+    /// which one is not certain: hostfix stops and disables only a service it can tie to
+    /// the process (its pidfile names it, or its `DAEMON` is the process's executable),
+    /// and signals no process whose service would start it again at boot.
+    #[error(
+        "{target} may be run by an init script, but hostfix cannot tell which for certain: \
+         {found}; stop and disable the right one by hand"
+    )]
+    UncertainService {
+        /// The process (`pid 812 nginx (/usr/local/sbin/nginx)`).
+        target: String,
+        /// What was found, script by script.
+        found: String,
+    },
     /// Another hostfix run holds the host lock.
     #[error("another hostfix run holds the lock {path}")]
     Locked {

@@ -30,7 +30,9 @@ pub(crate) mod system;
 pub use nix::errno::Errno;
 pub use nix::sys::signal::Signal;
 
-pub(crate) use detect::InitSystem;
+pub use detect::{InitDetection, InitSystem};
+#[cfg_attr(not(feature = "testing"), allow(unused_imports))] // used by hostfix::testing
+pub use detect::{InitMarks, detect_init};
 #[cfg(test)]
 pub(crate) use detect::{container_from_environ, root_fs_type};
 #[cfg(any(test, feature = "testing"))]

@@ -11,7 +11,8 @@
 //!
 //! [`free_port`] makes the port bindable with the softest fix that works, verifying each
 //! rung by binding the exact addresses the caller needs: stop and disable the unit (and
-//! its `.socket`) → SIGTERM, wait → SIGKILL; with [`FreeSpec::remove_package`], the
+//! its `.socket`; on sysvinit or OpenRC, the init script tied to the holder) → SIGTERM,
+//! wait → SIGKILL; with [`FreeSpec::remove_package`], the
 //! distro package holding the port is removed after a simulated removal shows nothing
 //! else would go.
 //!
@@ -46,6 +47,7 @@ pub(crate) mod docker;
 pub(crate) mod fds;
 pub(crate) mod findings;
 pub(crate) mod free;
+pub(crate) mod initd;
 pub(crate) mod owner;
 pub(crate) mod relatives;
 pub(crate) mod removal;
@@ -56,6 +58,7 @@ pub(crate) mod table;
 use serde::Serialize;
 
 pub use free::{FreeResult, FreeSpec, RemovalPlan, free_port};
+pub use initd::InitService;
 pub use owner::{OwnerGroup, OwnerKind, PortOwner, SocketUnit};
 pub use scan::{CgroupLook, ScanPath, ScanStats};
 pub use table::{Listener, Proto, SocketState, TableSource};

@@ -13,6 +13,7 @@
 
 mod container;
 mod host;
+mod initd;
 mod package;
 mod package_dpkg;
 mod port;

@@ -160,13 +160,11 @@ fn observe(host: &Host, run: &mut Runner<'_>, out: &mut RebootResult) -> Result<
         }
         Err(e) => run.observe("read /proc/uptime", format!("unknown: {e}")),
     }
-    let init = host.init_system();
+    let found = host.init_detection();
+    let init = found.system;
     run.observe(
         "detect the init system",
-        match init {
-            InitSystem::Systemd => "systemd (/run/systemd/system exists)".to_string(),
-            InitSystem::Other => "not systemd (/run/systemd/system absent)".to_string(),
-        },
+        format!("{} ({})", found.system, found.evidence),
     );
     if let Some(c) = host.container() {
         run.observe(

@@ -103,7 +103,10 @@ pub(super) fn plan_request(init: InitSystem, spec: &RebootSpec, id: u64) -> Requ
             args.extend(systemctl);
             (vec![Cmd::new("systemd-run", args)], false)
         }
-        InitSystem::Other => (
+        // sysvinit, OpenRC or an init hostfix cannot tell: the host's own `shutdown`
+        // (sysvinit's runs the rc scripts of runlevel 6; OpenRC's, or busybox's `reboot`
+        // where there is no `shutdown`, do the same for theirs).
+        InitSystem::OpenRc | InitSystem::Sysvinit | InitSystem::Unknown => (
             vec![
                 Cmd::new("shutdown", ["-r", "now"]),
                 Cmd::new("reboot", Vec::<String>::new()),
@@ -389,7 +392,7 @@ mod tests {
              --on-active=90s --timer-property=AccuracySec=1s systemctl reboot \
              '--message=kernel update'"
         );
-        let p = plan_request(InitSystem::Other, &spec, 7);
+        let p = plan_request(InitSystem::Sysvinit, &spec, 7);
         assert!(p.sleep_first);
         assert_eq!(p.label, "sync, sleep 90s, then shutdown -r now");
         let p = plan_request(InitSystem::Systemd, &RebootSpec::default(), 1);

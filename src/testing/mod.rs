@@ -26,9 +26,9 @@
 //! | --- | --- |
 //! | [`crate::swap::ensure_swap_file`], [`crate::swap::remove_swap_file`] | `/proc/swaps` (*needed*), `/proc/meminfo` (*needed*), `/proc/sys/vm/swappiness`, `/proc/sys/kernel/osrelease`, `/proc/sys/kernel/random/uuid` (a new header's UUID), `/etc/fstab`, `/run/systemd/system` and `/etc/systemd/system` (`--persist systemd`), the swap file's directory (its filesystem, through `statfs`), the state directory's `swap/` records; writes the file, `/etc/fstab`, `/etc/sysctl.d`, units, records, and takes `/run/hostfix/lock`. [`FakeRoot::for_swap`] makes such a root |
 //! | [`crate::port::who`], [`crate::port::find_holders`] | the socket table (`/proc/net/{tcp,tcp6,udp,udp6}` on a fake root), `/proc/PID/{fd/,stat,cmdline,status,cgroup,exe}` of each process ([`FakeRoot::add`]), `/proc/stat` (`btime`), `/etc/passwd`, `/run/systemd/system`, the package database (`/var/lib/dpkg/status`, `/var/lib/rpm`, `/lib/apk/db/installed`, `/var/lib/pacman/local`), `/run/docker.sock` |
-//! | [`crate::port::free_port`] | as `who`, plus `/proc/sys/net/ipv6/bindv6only`, the state directory's removal ledgers, and with `remove_package` dpkg's journal `/var/lib/dpkg/updates/` (a removal dpkg was cut off in); binds through the seam ([`RecordingSystem::on_bind`]) |
+//! | [`crate::port::free_port`] | as `who`, plus `/proc/sys/net/ipv6/bindv6only`, the init system's marks (`/run/systemd/system`, `/run/openrc`, `/run/initctl`, `/etc/inittab`); without systemd `/etc/init.d/*`, their pidfiles, `/etc/rc[2-5].d` or `/etc/runlevels/*` and the `service`/`invoke-rc.d`/`rc-service` programs; the state directory's removal ledgers and `disabled-services.json`, and with `remove_package` dpkg's journal `/var/lib/dpkg/updates/` (a removal dpkg was cut off in); binds through the seam ([`RecordingSystem::on_bind`]) |
 //! | [`crate::resources::check`] | `/proc/meminfo` (*needed* for memory thresholds), `/proc/pressure/memory`, `/proc/self/cgroup` and the cgroup's `memory.max`, `memory.current`, `memory.stat` under `/sys/fs/cgroup`; each disk path's filesystem (`statvfs` of the real path under the root) |
-//! | [`crate::reboot::reboot`] | `/proc/sys/kernel/random/boot_id` (*needed*), `/etc/machine-id`, `/proc/uptime`, `/run/reboot-required(.pkgs)`, `/proc/sys/kernel/osrelease`, `/boot` and `/lib/modules` (a newer kernel), `/run/systemd/system`, the state directory's `reboot-ledger.json` |
+//! | [`crate::reboot::reboot`] | `/proc/sys/kernel/random/boot_id` (*needed*), `/etc/machine-id`, `/proc/uptime`, `/run/reboot-required(.pkgs)`, `/proc/sys/kernel/osrelease`, `/boot` and `/lib/modules` (a newer kernel), the init system's marks (`/run/systemd/system`, `/run/openrc`, `/run/initctl`, `/etc/inittab`: systemctl, or `shutdown -r now` without systemd), the state directory's `reboot-ledger.json` |
 //! | [`crate::container::remove`] | the engine's program (`/usr/bin/docker`, [`FakeRoot::program`]), whose commands the recorder answers ([`RecordingSystem::on_run`]); `/proc/PID/...` of the container's processes and shims; its cgroup under `/sys/fs/cgroup`; the state directory's reboot records |
 //! | [`crate::doctor::diagnose`] | everything above, read-only |
 //!
@@ -135,6 +135,11 @@ pub mod port {
     };
     pub use crate::port::removal::tied_to_family;
 
+    /// `port::initd`: init scripts on hosts without systemd.
+    pub mod initd {
+        pub use crate::port::initd::record::{DisabledService, parse_record};
+        pub use crate::port::initd::*;
+    }
     /// `port::cgroup`.
     pub mod cgroup {
         pub use crate::port::cgroup::*;
@@ -159,6 +164,11 @@ pub mod port {
     pub mod table {
         pub use crate::port::table::*;
     }
+}
+
+/// Internals of [`crate::host`].
+pub mod host {
+    pub use crate::host::{InitMarks, detect_init};
 }
 
 /// Internals of [`crate::container`].

@@ -17,7 +17,9 @@ pub enum PortCmd {
     /// Example: `hostfix port who 80`
     Who(WhoArgs),
     /// Make PORT bindable by the least risky ladder: stop and disable the unit (and its
-    /// .socket) → SIGTERM → SIGKILL, each rung verified by binding the addresses.
+    /// .socket; without systemd, the init script tied to the holder: update-rc.d/service
+    /// or rc-update/rc-service) → SIGTERM → SIGKILL, each rung verified by binding the
+    /// addresses.
     ///
     /// Default --max-risk: disruptive; with --remove-package: destructive. Never touches
     /// PID 1, the caller's process tree, sshd, the container engine, containers (it

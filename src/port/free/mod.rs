@@ -4,7 +4,10 @@
 //! 1. stop and disable the owners' systemd units and their `.socket` units (a killed
 //!    process of a `Restart=` unit comes straight back, and an enabled one comes back at
 //!    boot; disable runs first, so a crash between the two leaves the unit disabled and
-//!    the next run stops it);
+//!    the next run stops it); on a host without systemd, the init scripts tied to the
+//!    owners for certain, the same way (`update-rc.d NAME disable`, `service NAME stop`;
+//!    OpenRC: `rc-update del`, `rc-service stop`), and an owner that cannot be tied for
+//!    certain refuses the operation ([`super::initd`]);
 //! 2. with `--remove-package`: remove the distro package holding the port, after a
 //!    simulated removal showed nothing else would go (checked before anything is done);
 //! 3. SIGTERM to the remaining owners through pidfds, wait;
@@ -167,6 +170,10 @@ pub struct FreeResult {
     pub groups: Vec<OwnerGroup>,
     /// The package removal, with `--remove-package`.
     pub removal: Option<RemovalPlan>,
+    /// On a host without systemd: the init scripts' services found running the holders
+    /// (stopped and disabled unless this is a dry run).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<crate::port::initd::InitService>,
 }
 
 /// Frees a port by the least risky ladder: stop and disable the owners' units, remove
@@ -264,6 +271,12 @@ fn free(run: &mut Runner<'_>, spec: &FreeSpec, res: &mut FreeResult) -> Result<(
         let action = format!("free port {}/{}", spec.port, spec.proto);
         return Err(run.refuse(action, Risk::Disruptive, r));
     }
+    // An owner that cannot be tied to its init script for certain: nothing is stopped.
+    if let Some(r) = o.uncertain.clone() {
+        let action = format!("free port {}/{}", spec.port, spec.proto);
+        return Err(run.refuse(action, Risk::Disruptive, r));
+    }
+    res.services = o.services.clone();
     if let Some(pm) = pm.as_deref() {
         plan_removal(run, spec, pm, &mut goal, &mut o)?;
     }
@@ -283,6 +296,7 @@ fn free(run: &mut Runner<'_>, spec: &FreeSpec, res: &mut FreeResult) -> Result<(
             spec,
             pm: pm.as_deref(),
             ledger: &ledger,
+            state_dir: &policy.state_dir,
         })
         .collect();
     let rungs: Vec<&dyn Rung<FreeObservation>> = steps

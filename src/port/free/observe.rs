@@ -13,6 +13,7 @@ use crate::error::{InputError, Result};
 use crate::host::{Host, InitSystem};
 use crate::package::PackageManager;
 use crate::plan::Goal;
+use crate::port::initd::{self, InitService};
 use crate::port::owner::{OwnerKind, PortOwner};
 use crate::port::removal::{self, RemovalPlan};
 use crate::port::{Holders, PortError, Proto, WhoSpec, find_holders};
@@ -30,6 +31,14 @@ pub struct FreeObservation {
     pub units: Vec<String>,
     /// Whether systemd runs the host.
     pub systemd: bool,
+    /// The init system running the host.
+    pub init: InitSystem,
+    /// On a host without systemd: the init scripts' services running the owners, to
+    /// stop and disable.
+    pub services: Vec<InitService>,
+    /// On a host without systemd: why the owners cannot be tied to their services for
+    /// certain (the operation refuses).
+    pub uncertain: Option<Refusal>,
     /// Whether this observation was made after a rung was taken (the units were
     /// already stopped).
     pub after_units: bool,
@@ -149,8 +158,10 @@ impl FreeGoal<'_> {
     pub fn look(&mut self, host: &Host) -> Result<FreeObservation> {
         let spec = self.spec;
         let blocked = blocked(host, spec)?;
+        let init = host.init_system();
         let mut o = FreeObservation {
-            systemd: host.init_system() == InitSystem::Systemd,
+            systemd: init == InitSystem::Systemd,
+            init,
             after_units: self.rounds > 0,
             removal: self.removal.clone(),
             resumed: self.resumed,
@@ -176,6 +187,12 @@ impl FreeGoal<'_> {
                 .is_some_and(|v| v.trim() == "1");
             o.targets = targets(&h, &blocked, v6only);
             o.units = units_of(&o.targets);
+            if init.has_init_scripts() {
+                match initd::services_of(host, init, &o.targets) {
+                    Ok(s) => o.services = s,
+                    Err(r) => o.uncertain = Some(r),
+                }
+            }
             o.holders = Some(h);
         }
         o.blocked = blocked;

@@ -2,7 +2,8 @@
 //!
 //! 1. record the planned package removal in the ledger (bookkeeping, with
 //!    `--remove-package`), so a run killed after the next rung finishes the removal;
-//! 2. stop and disable the owners' systemd units and their `.socket` units;
+//! 2. stop and disable the owners' systemd units and their `.socket` units, or on a host
+//!    without systemd their init scripts' services;
 //! 3. remove the distro package (with `--remove-package`; `destructive`, required);
 //! 4. SIGTERM to the remaining owners, wait; 5. SIGKILL, wait.
 
@@ -17,6 +18,7 @@ use crate::error::{Error, Refusal, Result};
 use crate::host::{Cmd, Host};
 use crate::package::PackageManager;
 use crate::plan::{Need, Risk, Rung, Verdict};
+use crate::port::initd;
 use crate::port::owner::{OwnerKind, PortOwner};
 use crate::port::removal::{self, RemovalPlan};
 use crate::size::format_duration;
@@ -26,7 +28,8 @@ use crate::size::format_duration;
 pub enum FreeRung {
     /// Write the removal plan to the ledger before anything changes.
     RecordRemoval,
-    /// `systemctl disable` then `stop` the owners' units.
+    /// `systemctl disable` then `stop` the owners' units; without systemd, disable then
+    /// stop the init scripts' services tied to them.
     StopUnits,
     /// Remove the holder's distro package.
     RemovePackage,
@@ -87,6 +90,18 @@ pub(super) struct BoundRung<'a> {
     pub spec: &'a FreeSpec,
     pub pm: Option<&'a dyn PackageManager>,
     pub ledger: &'a dyn Fn(&Host, Option<&RemovalPlan>) -> Result<()>,
+    /// Where the record of disabled services is kept.
+    pub state_dir: &'a std::path::Path,
+}
+
+/// The services to stop and disable, with their commands: `/etc/init.d/nginx
+/// (update-rc.d nginx disable; service nginx stop)`.
+fn services_shown(o: &FreeObservation) -> String {
+    o.services
+        .iter()
+        .map(|s| format!("/etc/init.d/{} ({})", s.name, s.commands.join("; ")))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Whether to take `rung` given `o` (pure).
@@ -96,10 +111,16 @@ pub fn decide(rung: FreeRung, spec: &FreeSpec, o: &FreeObservation) -> Verdict {
             Some(_) if !o.resumed && !o.packages_left.is_empty() => Verdict::Take,
             _ => Verdict::Inapplicable,
         },
-        FreeRung::StopUnits if o.units.is_empty() || o.blocked.is_empty() => Verdict::Inapplicable,
-        FreeRung::StopUnits if !o.systemd => Verdict::Skip(
-            "systemd is not running this host (no /run/systemd/system): signals follow".into(),
-        ),
+        FreeRung::StopUnits if o.blocked.is_empty() => Verdict::Inapplicable,
+        FreeRung::StopUnits if !o.systemd => match (&o.uncertain, o.services.is_empty()) {
+            (Some(r), _) => Verdict::Refuse(r.clone()),
+            (None, false) => Verdict::Take,
+            (None, true) if o.units.is_empty() => Verdict::Inapplicable,
+            (None, true) => Verdict::Skip(
+                "systemd is not running this host (no /run/systemd/system): signals follow".into(),
+            ),
+        },
+        FreeRung::StopUnits if o.units.is_empty() => Verdict::Inapplicable,
         FreeRung::StopUnits => Verdict::Take,
         FreeRung::RemovePackage => match &o.removal {
             None => Verdict::Inapplicable,
@@ -152,6 +173,9 @@ impl Rung<FreeObservation> for BoundRung<'_> {
             FreeRung::RecordRemoval => {
                 format!("record the removal of {} in the ledger", packages())
             }
+            FreeRung::StopUnits if !o.systemd && !o.services.is_empty() => {
+                format!("stop and disable {}", services_shown(o))
+            }
             FreeRung::StopUnits => format!("stop and disable {}", o.units.join(" ")),
             FreeRung::RemovePackage => match planned(o) {
                 Some(p) => format!("remove {} ({})", p.packages.join(" "), p.command),
@@ -168,6 +192,19 @@ impl Rung<FreeObservation> for BoundRung<'_> {
             FreeRung::RecordRemoval => {
                 "a run killed after the unit is stopped finishes the removal next time".into()
             }
+            FreeRung::StopUnits if !o.systemd && !o.services.is_empty() => format!(
+                "{} holds port {port} ({}): an enabled init script starts it again at boot",
+                o.services
+                    .iter()
+                    .map(|s| format!("/etc/init.d/{}", s.name))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                o.services
+                    .iter()
+                    .flat_map(|s| s.evidence.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
             FreeRung::StopUnits => format!(
                 "{} holds port {port}: a killed process of a Restart= unit comes straight back, \
                  and an enabled unit comes back at boot",
@@ -195,6 +232,9 @@ impl Rung<FreeObservation> for BoundRung<'_> {
             FreeRung::RecordRemoval => {
                 (self.ledger)(host, planned(o))?;
                 Ok("recorded".into())
+            }
+            FreeRung::StopUnits if !o.systemd => {
+                initd::stop_services(host, self.spec, self.state_dir, &o.services, &wait_free)
             }
             FreeRung::StopUnits => stop_units(host, self.spec, &o.units),
             FreeRung::RemovePackage => {

@@ -36,7 +36,7 @@ on_err() {
   line=${BASH_LINENO[0]:-0}
   local text
   text=$(sed -n "${line}p" "$src" 2>/dev/null | sed 's/^[[:space:]]*//') || true
-  if [ "$(systemctl is-system-running 2>/dev/null || true)" = stopping ]; then
+  if shutting_down; then
     printf 'NOTE stopped by the shutdown: rc=%s at %s: %s\n' "$rc" "$where" "$text"
   else
     printf 'FAIL rc=%s at %s: %s\n' "$rc" "$where" "$text"
@@ -44,6 +44,13 @@ on_err() {
   exit "$rc"
 }
 trap on_err ERR
+
+# Whether the guest is shutting down or rebooting: systemd says "stopping"; sysvinit is in
+# runlevel 0 or 6.
+shutting_down() {
+  [ "$(systemctl is-system-running 2>/dev/null || true)" = stopping ] ||
+    [ -n "$(runlevel 2>/dev/null | awk '$2 == 0 || $2 == 6 { print 1 }' || true)" ]
+}
 
 fail() {
   printf 'FAIL %s\n' "$*"
@@ -77,6 +84,33 @@ hf() {
   _n=$1
   shift
   block "$_n" "$HOSTFIX" --json -v "$@"
+}
+
+# Whether systemd is PID 1 (otherwise the guest runs sysvinit: no systemctl, no journal).
+has_systemd() {
+  [ -d /run/systemd/system ]
+}
+
+# A service's state under either init: systemd's ActiveState ("active", "inactive",
+# "failed"...), or under sysvinit "active" when its init script's status says it runs,
+# "inactive" when it has an init script and does not, "absent" without one.
+svc_state() {
+  if has_systemd; then
+    systemctl is-active "$1.service" || true
+  elif [ ! -x "/etc/init.d/$1" ]; then
+    echo absent
+  elif service "$1" status >/dev/null 2>&1; then
+    echo active
+  else
+    echo inactive
+  fi
+}
+
+# The package that installed the command $1 (as found on PATH, aliases such as /sbin on a
+# /usr-merged system resolved): read in the guest, never assumed.
+package_of_command() {
+  _p=$(command -v "$1") || return 1
+  dpkg -S "$(readlink -f "$_p")" | cut -d: -f1
 }
 
 # The runner reboots the guest (instead of powering it off) when the scenario returns.
