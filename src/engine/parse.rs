@@ -38,11 +38,14 @@ impl Serialize for Status {
 }
 
 impl Status {
-    /// Parses the engine's word for a state.
+    /// Parses the engine's word for a state. Podman's own words map to the state
+    /// hostfix acts on: `stopped` (exited, not yet cleaned up) is exited, `configured`
+    /// and `initialized` (never started) are created, `stopping` is still running.
     pub fn parse(s: &str) -> Status {
         match s.trim().to_ascii_lowercase().as_str() {
-            "created" => Status::Created,
-            "running" | "up" => Status::Running,
+            "created" | "configured" | "initialized" => Status::Created,
+            "running" | "up" | "stopping" => Status::Running,
+            "stopped" => Status::Exited,
             "paused" => Status::Paused,
             "restarting" => Status::Restarting,
             "removing" => Status::Removing,
@@ -129,6 +132,9 @@ pub struct ContainerInfo {
     pub dead: bool,
     /// `State.Pid` on the host (0 when none).
     pub pid: i32,
+    /// `State.ConmonPid`: the host pid of the container's `conmon` (Podman only; 0 when
+    /// none or under Docker).
+    pub conmon_pid: i32,
     /// `State.ExitCode`.
     pub exit_code: i64,
     /// `State.Error`: why the engine could not start or stop it, in its own words.
@@ -158,6 +164,7 @@ impl ContainerInfo {
             dead: e.state == Status::Dead,
             status: e.state.clone(),
             pid: 0,
+            conmon_pid: 0,
             exit_code: 0,
             error: String::new(),
             oom_killed: false,
@@ -208,6 +215,8 @@ struct WireState {
     dead: bool,
     #[serde(rename = "Pid", default)]
     pid: i64,
+    #[serde(rename = "ConmonPid", default)]
+    conmon_pid: i64,
     #[serde(rename = "ExitCode", default)]
     exit_code: i64,
     #[serde(rename = "Error", default)]
@@ -241,8 +250,9 @@ struct WireRestartPolicy {
 }
 
 /// Parses `docker container inspect --format '{{json .}}'`: one JSON object per line, one
-/// line per container asked for. A bare JSON array (`docker inspect` without `--format`)
-/// is read too.
+/// line per container asked for. A bare JSON array (`docker inspect` without `--format`,
+/// and `podman container inspect`, whose objects have the same shape plus
+/// `State.ConmonPid`) is read too.
 ///
 /// # Errors
 /// [`Error::Parse`] naming the line that is not a container object.
@@ -301,6 +311,7 @@ fn from_wire(w: WireInspect) -> Result<ContainerInfo> {
         restarting: w.state.restarting,
         dead: w.state.dead,
         pid: i32::try_from(w.state.pid).unwrap_or(0),
+        conmon_pid: i32::try_from(w.state.conmon_pid).unwrap_or(0),
         exit_code: w.state.exit_code,
         error: w.state.error,
         oom_killed: w.state.oom_killed,

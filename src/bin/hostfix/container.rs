@@ -52,6 +52,7 @@ pub fn run(g: &Global, c: ContainerCmd) -> i32 {
             let mut opts = RemoveOptions::new(a.target);
             opts.stop_grace = a.timeout;
             opts.command_timeout = a.command_timeout;
+            opts.engine = g.engine;
             let report = container::remove(
                 &g.host(),
                 &opts,

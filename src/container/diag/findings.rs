@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::engine::{ContainerInfo, PsEntry, Status, short_id};
+use crate::engine::{ContainerInfo, EngineKind, PsEntry, Status, short_id};
 use crate::finding::{Area, Finding, FixOp, Severity, Subject};
 use crate::plan::Risk;
 
@@ -27,8 +27,22 @@ pub fn findings(
 }
 
 /// The findings (pure), with the holders of the host ports containers could not get, so
-/// a container that could not start names the process in its way and the fix.
+/// a container that could not start names the process in its way and the fix; under
+/// Docker ([`findings_for`] for another engine).
 pub fn findings_with_holders(
+    list: &[PsEntry],
+    inspected: &[ContainerInfo],
+    table: &ProcTable,
+    stuck: &BTreeMap<String, Futility>,
+    holders: &PortHolders,
+) -> Vec<Finding> {
+    findings_for(EngineKind::Docker, list, inspected, table, stuck, holders)
+}
+
+/// As [`findings_with_holders`], for the containers of engine `k`: its commands in the
+/// evidence (`podman logs`, `podman start`), and fixes that carry it.
+pub fn findings_for(
+    k: EngineKind,
     list: &[PsEntry],
     inspected: &[ContainerInfo],
     table: &ProcTable,
@@ -53,11 +67,12 @@ pub fn findings_with_holders(
         if let Some(i) = info {
             let ports = blocked_ports(i);
             if !ports.is_empty() && !matches!(e.state, Status::Running) {
-                blocked.push(blocked_finding(name, e, i, &ports, holders).about(subject));
+                let f = blocked_finding(k, (name, e), i, &ports, holders);
+                blocked.push(f.about(subject));
                 continue;
             }
         }
-        out.extend(state_finding(e, info, table));
+        out.extend(state_finding(k, e, info, table));
         if let Some(f) = stuck.get(&e.id) {
             out.push(
                 Finding::new(
@@ -66,8 +81,13 @@ pub fn findings_with_holders(
                     format!("container {name}: no signal can end its processes"),
                 )
                 .evidence(f.why())
-                .evidence("stop, kill, rm -f and an engine restart cannot remove it; a reboot can")
-                .fix(rm_op(name), Risk::Reboot),
+                .evidence(match k {
+                    EngineKind::Podman => {
+                        "stop, kill, rm -f and killing its conmon cannot remove it; a reboot can"
+                    }
+                    _ => "stop, kill, rm -f and an engine restart cannot remove it; a reboot can",
+                })
+                .fix(rm_op(k, name), Risk::Reboot),
             );
         }
         for f in &mut out[first..] {
@@ -78,7 +98,7 @@ pub fn findings_with_holders(
         if list.iter().any(|e| e.id == id) {
             continue;
         }
-        out.push(leftover_finding(&id, table, stuck));
+        out.push(leftover_finding(k, &id, table, stuck));
     }
     blocked.append(&mut out);
     let mut out = blocked;
@@ -99,7 +119,12 @@ pub fn findings_with_holders(
 
 /// The finding a container's state calls for, when it calls for one: dead, stuck in
 /// removal, restarting in a loop, restarted often, paused.
-fn state_finding(e: &PsEntry, info: Option<&ContainerInfo>, table: &ProcTable) -> Option<Finding> {
+fn state_finding(
+    k: EngineKind,
+    e: &PsEntry,
+    info: Option<&ContainerInfo>,
+    table: &ProcTable,
+) -> Option<Finding> {
     let name = e.name();
     match &e.state {
         Status::Dead => Some(
@@ -109,7 +134,7 @@ fn state_finding(e: &PsEntry, info: Option<&ContainerInfo>, table: &ProcTable) -
                 format!("container {name} is dead: the engine failed to stop or remove it"),
             )
             .evidence(engine_words(e, info))
-            .fix(rm_op(name), Risk::Disruptive),
+            .fix(rm_op(k, name), Risk::Disruptive),
         ),
         Status::Removing => Some(
             Finding::new(
@@ -126,7 +151,7 @@ fn state_finding(e: &PsEntry, info: Option<&ContainerInfo>, table: &ProcTable) -
                 "the ladder stops at its cap and names the next rung; \
                  raise --max-risk to allow it",
             )
-            .fix(rm_op(name), Risk::Disruptive),
+            .fix(rm_op(k, name), Risk::Disruptive),
         ),
         Status::Restarting => {
             let mut f = Finding::new(
@@ -149,7 +174,7 @@ fn state_finding(e: &PsEntry, info: Option<&ContainerInfo>, table: &ProcTable) -
                     }
                 ));
             }
-            Some(f.evidence(format!("its log: docker logs --tail 50 {name}")))
+            Some(f.evidence(format!("its log: {k} logs --tail 50 {name}")))
         }
         Status::Running => info.filter(|i| i.restart_count >= 3).map(|i| {
             Finding::new(
@@ -157,7 +182,7 @@ fn state_finding(e: &PsEntry, info: Option<&ContainerInfo>, table: &ProcTable) -
                 Severity::Warning,
                 format!("container {name} has restarted {} times", i.restart_count),
             )
-            .evidence(format!("its log: docker logs --tail 50 {name}"))
+            .evidence(format!("its log: {k} logs --tail 50 {name}"))
         }),
         Status::Paused => Some(
             Finding::new(
@@ -165,7 +190,7 @@ fn state_finding(e: &PsEntry, info: Option<&ContainerInfo>, table: &ProcTable) -
                 Severity::Info,
                 format!("container {name} is paused"),
             )
-            .evidence("resume it: docker unpause ".to_string() + name),
+            .evidence(format!("resume it: {k} unpause {name}")),
         ),
         _ => None,
     }
@@ -173,7 +198,12 @@ fn state_finding(e: &PsEntry, info: Option<&ContainerInfo>, table: &ProcTable) -
 
 /// Processes of a container the engine no longer lists, with the fix: the ladder up to
 /// the shim kill, or up to a reboot when no signal can end them.
-fn leftover_finding(id: &str, table: &ProcTable, stuck: &BTreeMap<String, Futility>) -> Finding {
+fn leftover_finding(
+    k: EngineKind,
+    id: &str,
+    table: &ProcTable,
+    stuck: &BTreeMap<String, Futility>,
+) -> Finding {
     let procs = table.processes_of(id);
     let shims = table.shims_of(id);
     let mut f = Finding::new(
@@ -189,7 +219,7 @@ fn leftover_finding(id: &str, table: &ProcTable, stuck: &BTreeMap<String, Futili
         f = f.evidence(format!("pid {} ({}) state {}", p.pid, p.comm, p.state));
     }
     for s in &shims {
-        f = f.evidence(format!("shim pid {} state {}", s.pid, s.state));
+        f = f.evidence(format!("{} pid {} state {}", k.monitor(), s.pid, s.state));
     }
     let risk = match stuck.get(id) {
         Some(why) => {
@@ -198,14 +228,14 @@ fn leftover_finding(id: &str, table: &ProcTable, stuck: &BTreeMap<String, Futili
         }
         None => Risk::Destructive,
     };
-    f.fix(rm_op(id), risk)
+    f.fix(rm_op(k, id), risk)
 }
 
 /// A container that could not start because a host port was taken: the engine's words,
 /// then who holds the port now (the port module's lookup) and the fix that frees it.
 fn blocked_finding(
-    name: &str,
-    e: &PsEntry,
+    k: EngineKind,
+    (name, e): (&str, &PsEntry),
     i: &ContainerInfo,
     ports: &[u16],
     holders: &PortHolders,
@@ -254,15 +284,15 @@ fn blocked_finding(
     for p in ports {
         f = f.evidence(format!("who holds port {p}: hostfix port who {p}"));
     }
-    blocked_fix(f, name, e, ports, holders)
+    blocked_fix(k, f, (name, e), ports, holders)
 }
 
 /// The fix of a container kept from its ports: free the first port still taken (unless
 /// another container publishes it), or, when every port is free now, start it.
 fn blocked_fix(
+    k: EngineKind,
     mut f: Finding,
-    name: &str,
-    e: &PsEntry,
+    (name, e): (&str, &PsEntry),
     ports: &[u16],
     holders: &PortHolders,
 ) -> Finding {
@@ -276,14 +306,13 @@ fn blocked_fix(
             .collect::<Vec<_>>()
             .join(", ");
         return f
-            .evidence(format!(
-                "port {list_ports} is free now: docker start {name}"
-            ))
+            .evidence(format!("port {list_ports} is free now: {k} start {name}"))
             .fix(
                 FixOp::StartContainer {
                     id: e.id.clone(),
                     name: name.to_string(),
                     ports: ports.to_vec(),
+                    engine: k,
                 },
                 Risk::Additive,
             );
@@ -310,13 +339,14 @@ fn blocked_fix(
             Risk::Disruptive,
         );
     }
-    f.evidence(format!("once the port is free: docker start {name}"))
+    f.evidence(format!("once the port is free: {k} start {name}"))
 }
 
 /// The fix that removes a container.
-fn rm_op(target: &str) -> FixOp {
+fn rm_op(k: EngineKind, target: &str) -> FixOp {
     FixOp::RemoveContainer {
         target: target.to_string(),
+        engine: k,
     }
 }
 
