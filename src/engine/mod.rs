@@ -273,12 +273,7 @@ impl Engine {
         if targets.is_empty() {
             return Ok(Vec::new());
         }
-        // Podman prints a JSON array (read by the same parser); Docker one object a line.
-        let mut args = match self.kind {
-            EngineKind::Docker => vec!["container", "inspect", "--format", "{{json .}}"],
-            EngineKind::Podman => vec!["container", "inspect"],
-        };
-        args.extend_from_slice(targets);
+        let args = self.inspect_args(targets);
         let out = self.run(host, &args, self.limits.command)?;
         match out.failure {
             // With several targets the engine prints the ones it found and fails for the
@@ -286,6 +281,18 @@ impl Engine {
             None | Some(EngineFailure::NotFound) => parse_inspect(&out.output.stdout),
             Some(_) => Err(out.to_error().into()),
         }
+    }
+
+    /// The arguments of an inspect of `targets`: Docker prints one JSON object a line
+    /// with `--format '{{json .}}'`; Podman's plain output is a JSON array, read by the
+    /// same parser.
+    pub(crate) fn inspect_args<'a>(&self, targets: &[&'a str]) -> Vec<&'a str> {
+        let mut args = match self.kind {
+            EngineKind::Docker => vec!["container", "inspect", "--format", "{{json .}}"],
+            EngineKind::Podman => vec!["container", "inspect"],
+        };
+        args.extend_from_slice(targets);
+        args
     }
 
     /// Whether the engine restores running containers across its own restart

@@ -452,14 +452,19 @@ pub fn ports_in_use_from_error(error: &str) -> Vec<u16> {
         return Vec::new();
     }
     let mut out = Vec::new();
+    let mut after_listen = false;
     for token in error.split_whitespace() {
+        // Podman's rootful bind error names no address: `listen tcp4 :80: bind: ...`.
+        let any_addr_ok = after_listen;
+        after_listen = matches!(token, "tcp" | "tcp4" | "tcp6" | "udp" | "udp4" | "udp6");
         let t = token.trim_end_matches([':', ',', '.', ')']);
         let Some((addr, port)) = t.rsplit_once(':') else {
             continue;
         };
         let addr = addr.trim_start_matches('[').trim_end_matches(']');
-        let is_addr =
-            !addr.is_empty() && (addr.parse::<std::net::IpAddr>().is_ok() || addr == "localhost");
+        let is_addr = (addr.is_empty() && any_addr_ok)
+            || (!addr.is_empty()
+                && (addr.parse::<std::net::IpAddr>().is_ok() || addr == "localhost"));
         if let (true, Ok(p)) = (is_addr, port.parse::<u16>()) {
             if !out.contains(&p) {
                 out.push(p);
@@ -504,5 +509,8 @@ mod tests {
         let e = "listen tcp6 [::]:443: bind: address already in use";
         assert_eq!(ports_in_use_from_error(e), vec![443]);
         assert!(ports_in_use_from_error("OCI runtime create failed: 0.0.0.0:80").is_empty());
+        let e = "cannot listen on the TCP port: listen tcp4 :8080: bind: address already in use";
+        assert_eq!(ports_in_use_from_error(e), vec![8080]);
+        assert!(ports_in_use_from_error("bind :80: address already in use").is_empty());
     }
 }

@@ -15,6 +15,7 @@ mod container;
 mod host;
 mod package;
 mod package_dpkg;
+mod podman;
 mod port;
 mod port_diag;
 mod reboot;
