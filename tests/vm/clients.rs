@@ -165,7 +165,7 @@ fn cloud_init_fixes_the_incident_host_at_first_boot() {
         ));
         return;
     }
-    let _t = Timer("cloud-init", Instant::now());
+    let _t = Timer("cloud-init".into(), Instant::now());
     let tmp = tempfile::tempdir().unwrap();
     let deb = build_deb(lab, tmp.path());
     let examples = repo().join("examples/cloud-init");
@@ -589,7 +589,7 @@ fn ansible_playbook_fixes_the_incident_host_and_converges() {
             return;
         }
     };
-    let _t = Timer("ansible", Instant::now());
+    let _t = Timer("ansible".into(), Instant::now());
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     let key = w.join("id_ed25519");

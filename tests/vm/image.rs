@@ -1,12 +1,17 @@
-//! The guest's base image: built once from `tests/vm/image/` (debootstrap of Debian
-//! bookworm), cached outside the checkout under a hash of that recipe, shared read-only by
-//! every scenario (each boots on its own copy-on-write overlay).
+//! The guests' base images: one per [`Flavour`], each built once from `tests/vm/image/`
+//! (debootstrap of a Debian release, `build-rootfs.sh OUT MIRROR FLAVOUR`), cached outside
+//! the checkout under a key made of the flavour's name and a hash of its recipe, shared
+//! read-only by every scenario of that flavour (each boots on its own copy-on-write
+//! overlay). A flavour's recipe is `build-rootfs.sh`, `rootfs/` and its own
+//! `flavours/<name>.sh` and `flavours/<name>/`: an edit of another flavour's files leaves
+//! its image valid. An image is built only when a scenario of its flavour runs.
 //!
-//! Cache layout (`$HOSTFIX_VM_CACHE`, default `/var/cache/hostfix-vm`):
-//! - `<hash>/base.img`, `<hash>/vmlinuz`, `<hash>/initrd.img`: a finished image. The
+//! Cache layout (`$HOSTFIX_VM_CACHE`, default `/var/cache/hostfix-vm`), `<key>` being
+//! `<flavour>-<hash>`:
+//! - `<key>/base.img`, `<key>/vmlinuz`, `<key>/initrd.img`: a finished image. The
 //!   directory appears by one `rename` of a finished build, so it is never half there;
-//! - `<hash>.lock`: held (flock) while building, so two test processes never build at once;
-//! - `<hash>.build-<pid>`: a build in progress, or the remains of a killed one (removed by
+//! - `<key>.lock`: held (flock) while building, so two test processes never build at once;
+//! - `<key>.build-<pid>`: a build in progress, or the remains of a killed one (removed by
 //!   the next build, after unmounting anything debootstrap left mounted in it).
 
 use std::fs::{self, File};
@@ -22,10 +27,81 @@ use crate::proc::{self, Outcome};
 /// The longest a cold build may take (debootstrap and apt download about 500 MB).
 const BUILD_TIMEOUT: Duration = Duration::from_secs(25 * 60);
 
+/// A kind of guest: which Debian release, which init as PID 1, which container engine.
+/// Its recipe is `tests/vm/image/flavours/<name>.sh`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Flavour {
+    /// Debian 12 (bookworm), systemd, the distro nginx (`nginx-light`) on :80, Docker, sshd,
+    /// cloud-init: the guest of every scenario that does not ask for another.
+    Bookworm,
+    /// Debian 13 (trixie): systemd 257, cgroup v2 only, apt 3, `/usr` merged; the distro
+    /// nginx (package `nginx`) on :80, Docker, sshd, cloud-init.
+    Trixie,
+    /// Debian 12 with `sysvinit-core` as PID 1 (no systemd running, no journal): nginx and
+    /// sshd from their init scripts; no Docker, no cloud-init.
+    BookwormSysv,
+    /// Debian 13 with systemd and Podman (podman, conmon, crun, netavark) instead of
+    /// Docker; nginx on :80, sshd; no cloud-init.
+    TrixiePodman,
+}
+
+impl Flavour {
+    /// Every flavour.
+    pub const ALL: [Flavour; 4] = [
+        Flavour::Bookworm,
+        Flavour::Trixie,
+        Flavour::BookwormSysv,
+        Flavour::TrixiePodman,
+    ];
+
+    /// Its name: the recipe's `flavours/<name>.sh`, the cache key's prefix.
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavour::Bookworm => "bookworm",
+            Flavour::Trixie => "trixie",
+            Flavour::BookwormSysv => "bookworm-sysv",
+            Flavour::TrixiePodman => "trixie-podman",
+        }
+    }
+
+    /// The Debian release (`VERSION_CODENAME` in the guest's /etc/os-release).
+    pub fn codename(self) -> &'static str {
+        match self {
+            Flavour::Bookworm | Flavour::BookwormSysv => "bookworm",
+            Flavour::Trixie | Flavour::TrixiePodman => "trixie",
+        }
+    }
+
+    /// Whether systemd is PID 1 (otherwise sysvinit's `init`).
+    pub fn systemd(self) -> bool {
+        self != Flavour::BookwormSysv
+    }
+
+    /// The container engine installed: `docker`, `podman`, or none.
+    pub fn engine(self) -> Option<&'static str> {
+        match self {
+            Flavour::Bookworm | Flavour::Trixie => Some("docker"),
+            Flavour::TrixiePodman => Some("podman"),
+            Flavour::BookwormSysv => None,
+        }
+    }
+
+    /// Its position in [`Flavour::ALL`].
+    pub fn index(self) -> usize {
+        Flavour::ALL.iter().position(|f| *f == self).unwrap_or(0)
+    }
+}
+
+impl std::fmt::Display for Flavour {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A finished base image.
 #[derive(Debug, Clone)]
 pub struct Image {
-    /// The recipe hash it was built from.
+    /// Its cache key: `<flavour>-<recipe hash>`.
     pub hash: String,
     /// The raw ext4 root disk (the guest's `/dev/vda`), never written to.
     pub base: PathBuf,
@@ -46,21 +122,24 @@ pub fn cache_root() -> PathBuf {
         .map_or_else(|| PathBuf::from("/var/cache/hostfix-vm"), PathBuf::from)
 }
 
-/// Returns the cached image for the recipe in `recipe`, building it first when missing.
-pub fn ensure(recipe: &Path) -> Result<Image, String> {
-    ensure_in(&cache_root(), recipe, &mirror, &crate::loud)
+/// Returns the cached image of `flavour` for the recipe in `recipe`, building it first when
+/// missing.
+pub fn ensure(recipe: &Path, flavour: Flavour) -> Result<Image, String> {
+    ensure_in(&cache_root(), recipe, flavour.name(), &mirror, &crate::loud)
 }
 
-/// [`ensure`] with the cache in `root`, the mirror from `mirror` (called only to build), and
-/// progress notices to `notify`.
+/// [`ensure`] with the cache in `root`, the flavour named `flavour`, the mirror from
+/// `mirror` (called only to build), and progress notices to `notify`.
 fn ensure_in(
     root: &Path,
     recipe: &Path,
+    flavour: &str,
     mirror: &dyn Fn() -> Result<String, String>,
     notify: &dyn Fn(&str),
 ) -> Result<Image, String> {
     let start = Instant::now();
-    let hash = recipe_hash(recipe).map_err(|e| format!("hashing {}: {e}", recipe.display()))?;
+    let hash = flavour_key(recipe, flavour)
+        .map_err(|e| format!("hashing {} ({flavour}): {e}", recipe.display()))?;
     fs::create_dir_all(root).map_err(|e| format!("creating {}: {e}", root.display()))?;
     let done = root.join(&hash);
     if let Some(img) = finished(&done, &hash, start, false) {
@@ -90,14 +169,14 @@ fn ensure_in(
     let work = root.join(format!("{hash}.build-{}", std::process::id()));
     fs::create_dir_all(&work).map_err(|e| format!("creating {}: {e}", work.display()))?;
     notify(&format!(
-        "hostfix VM tests: building the guest image {hash} (Debian bookworm from {mirror}; \
-         a few minutes, once) in {}",
+        "hostfix VM tests: building the guest image {hash} (flavour {flavour} from \
+         {mirror}; a few minutes, once) in {}",
         work.display()
     ));
     let script = recipe.join("build-rootfs.sh");
     let log = work.join("build.log");
     let mut cmd = Command::new("bash");
-    cmd.arg(&script).arg(&work).arg(&mirror);
+    cmd.arg(&script).arg(&work).arg(&mirror).arg(flavour);
     let out = proc::run_logged(cmd, &log, BUILD_TIMEOUT)
         .map_err(|e| format!("running {}: {e}", script.display()))?;
     if out != Outcome::Exited(0) {
@@ -194,12 +273,42 @@ pub fn parse_mount_points(mountinfo: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The cache key of `flavour`'s image: `<flavour>-<hash>`, the hash over the recipe's files
+/// that flavour uses (see [`flavour_files`]) and its name.
+pub fn flavour_key(dir: &Path, flavour: &str) -> std::io::Result<String> {
+    let mut files = Vec::new();
+    collect_files(dir, dir, &mut files)?;
+    files.retain(|rel| flavour_files(rel, flavour));
+    let mut h = hash_files(dir, files)?;
+    h.write(b"flavour\0");
+    h.write(flavour.as_bytes());
+    Ok(format!("{flavour}-{:016x}", h.0))
+}
+
+/// Whether the recipe file `rel` (relative to the recipe folder) is part of `flavour`'s
+/// recipe: everything outside `flavours/`, and that flavour's `flavours/<name>.sh` and
+/// `flavours/<name>/`.
+pub fn flavour_files(rel: &Path, flavour: &str) -> bool {
+    match rel.strip_prefix("flavours") {
+        Err(_) => true,
+        Ok(rest) => {
+            rest == Path::new(&format!("{flavour}.sh"))
+                || rest.components().count() > 1 && rest.starts_with(flavour)
+        }
+    }
+}
+
 /// A stable hash of the recipe folder: every file's relative path, executable bit and
 /// bytes, in path order (FNV-1a, 64 bits; it only has to notice edits).
 pub fn recipe_hash(dir: &Path) -> std::io::Result<String> {
-    use std::os::unix::fs::PermissionsExt;
     let mut files = Vec::new();
     collect_files(dir, dir, &mut files)?;
+    Ok(format!("{:016x}", hash_files(dir, files)?.0))
+}
+
+/// The hash of `files` (relative to `dir`), in path order.
+fn hash_files(dir: &Path, mut files: Vec<PathBuf>) -> std::io::Result<Fnv> {
+    use std::os::unix::fs::PermissionsExt;
     files.sort();
     let mut h = Fnv::default();
     for rel in files {
@@ -214,7 +323,7 @@ pub fn recipe_hash(dir: &Path) -> std::io::Result<String> {
         }
         h.write(&[0xff]);
     }
-    Ok(format!("{:016x}", h.0))
+    Ok(h)
 }
 
 fn collect_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -467,6 +576,7 @@ mod tests {
             dir.join("build-rootfs.sh"),
             format!(
                 "set -e\necho build >>'{}'\nsleep 1\ntest \"$2\" = http://mirror.example/debian\n\
+                 test \"$3\" = bookworm\n\
                  for f in base.img vmlinuz initrd.img; do echo x >\"$1/$f\"; done\n",
                 count.display()
             ),
@@ -480,14 +590,14 @@ mod tests {
         let (recipe, cache, count) = (d.path().join("r"), d.path().join("c"), d.path().join("n"));
         fs::create_dir_all(&recipe).unwrap();
         fake_recipe(&recipe, &count);
-        let hash = recipe_hash(&recipe).unwrap();
+        let hash = flavour_key(&recipe, "bookworm").unwrap();
         // What a killed build leaves.
         let stale = cache.join(format!("{hash}.build-999999"));
         fs::create_dir_all(stale.join("rootfs/etc")).unwrap();
         let mirror = || Ok("http://mirror.example/debian".to_string());
         let imgs: Vec<Image> = std::thread::scope(|s| {
-            let a = s.spawn(|| ensure_in(&cache, &recipe, &mirror, &|_| {}));
-            let b = s.spawn(|| ensure_in(&cache, &recipe, &mirror, &|_| {}));
+            let a = s.spawn(|| ensure_in(&cache, &recipe, "bookworm", &mirror, &|_| {}));
+            let b = s.spawn(|| ensure_in(&cache, &recipe, "bookworm", &mirror, &|_| {}));
             vec![a.join().unwrap().unwrap(), b.join().unwrap().unwrap()]
         });
         assert_eq!(fs::read_to_string(&count).unwrap(), "build\n");
@@ -506,9 +616,9 @@ mod tests {
         );
         // A failed build leaves no image behind.
         fs::write(recipe.join("build-rootfs.sh"), "echo broken; exit 3\n").unwrap();
-        let err = ensure_in(&cache, &recipe, &mirror, &|_| {}).unwrap_err();
+        let err = ensure_in(&cache, &recipe, "bookworm", &mirror, &|_| {}).unwrap_err();
         assert!(err.contains("broken"), "{err}");
-        let hash2 = recipe_hash(&recipe).unwrap();
+        let hash2 = flavour_key(&recipe, "bookworm").unwrap();
         assert!(!cache.join(&hash2).exists());
     }
 
@@ -552,6 +662,77 @@ mod tests {
             .output()
             .unwrap();
         assert_eq!(String::from_utf8_lossy(&label.stdout).trim(), "cidata");
+    }
+
+    #[test]
+    fn each_flavour_has_its_own_key_and_only_its_files_count() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        fs::create_dir_all(r.join("rootfs/etc")).unwrap();
+        fs::create_dir_all(r.join("flavours/bookworm-sysv/rootfs")).unwrap();
+        fs::write(r.join("build-rootfs.sh"), "build").unwrap();
+        fs::write(r.join("rootfs/etc/hostname"), "vm").unwrap();
+        for f in Flavour::ALL {
+            fs::write(r.join(format!("flavours/{f}.sh")), f.name()).unwrap();
+        }
+        let keys = |r: &Path| -> Vec<String> {
+            Flavour::ALL
+                .iter()
+                .map(|f| flavour_key(r, f.name()).unwrap())
+                .collect()
+        };
+        let k1 = keys(r);
+        for (f, k) in Flavour::ALL.iter().zip(&k1) {
+            assert!(k.starts_with(&format!("{f}-")), "{k}");
+        }
+        let mut uniq = k1.clone();
+        uniq.dedup();
+        assert_eq!(uniq.len(), 4, "{k1:?}");
+        // A file of the sysv flavour changes its key only ("bookworm" is a prefix of
+        // "bookworm-sysv": still only that flavour's).
+        fs::write(r.join("flavours/bookworm-sysv/rootfs/x"), "1").unwrap();
+        let k2 = keys(r);
+        let changed: Vec<bool> = k1.iter().zip(&k2).map(|(a, b)| a != b).collect();
+        assert_eq!(changed, vec![false, false, true, false]);
+        // trixie.sh changes trixie's only; a common file changes them all.
+        fs::write(r.join("flavours/trixie.sh"), "trixie 2").unwrap();
+        let k3 = keys(r);
+        let changed: Vec<bool> = k2.iter().zip(&k3).map(|(a, b)| a != b).collect();
+        assert_eq!(changed, vec![false, true, false, false]);
+        fs::write(r.join("rootfs/etc/hostname"), "vm2").unwrap();
+        assert!(keys(r).iter().zip(&k3).all(|(a, b)| a != b));
+        assert!(flavour_files(Path::new("flavours/trixie.sh"), "trixie"));
+        assert!(!flavour_files(
+            Path::new("flavours/trixie-podman.sh"),
+            "trixie"
+        ));
+        assert!(!flavour_files(
+            Path::new("flavours/bookworm-sysv/rootfs/x"),
+            "bookworm"
+        ));
+        assert!(flavour_files(Path::new("rootfs/etc/fstab"), "trixie"));
+    }
+
+    #[test]
+    fn the_recipe_has_every_flavour() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vm/image");
+        for f in Flavour::ALL {
+            let text = fs::read_to_string(dir.join(format!("flavours/{f}.sh"))).unwrap();
+            assert!(text.contains(&format!("suite={}\n", f.codename())), "{f}");
+            let init = if f.systemd() { "systemd" } else { "sysv" };
+            assert!(text.contains(&format!("init={init}\n")), "{f}");
+            let packages: Vec<&str> = text
+                .lines()
+                .find_map(|l| l.strip_prefix("packages="))
+                .unwrap_or_default()
+                .trim_matches('"')
+                .split_whitespace()
+                .collect();
+            for engine in ["docker.io", "podman"] {
+                let want = f.engine().is_some_and(|e| engine.starts_with(e));
+                assert_eq!(packages.contains(&engine), want, "{f}: {engine}");
+            }
+        }
     }
 
     #[test]

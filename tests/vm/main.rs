@@ -1,6 +1,42 @@
 //! VM scenarios: hostfix against a real Debian host, with systemd, the distro nginx, Docker,
 //! dpkg/apt and real reboots, one throwaway guest per scenario.
 //!
+//! # Guest flavours
+//!
+//! A scenario runs on one [`Flavour`] of guest (`image/flavours/<name>.sh`):
+//!
+//! | flavour | Debian | PID 1 | engine | also |
+//! | --- | --- | --- | --- | --- |
+//! | `Flavour::Bookworm` (default) | 12 | systemd | Docker | nginx-light on :80, sshd, cloud-init |
+//! | `Flavour::Trixie` | 13 | systemd 257 | Docker | nginx on :80, sshd, cloud-init |
+//! | `Flavour::BookwormSysv` | 12 | sysvinit | none | nginx-light and sshd from init scripts, no journal |
+//! | `Flavour::TrixiePodman` | 13 | systemd 257 | Podman (conmon, crun) | nginx on :80, sshd |
+//!
+//! Pick it when taking the guest; the rest is the same for every flavour:
+//!
+//! ```ignore
+//! // tests/vm/scenarios/my-thing.sh runs on a Debian 12 sysvinit guest:
+//! let Some((mut g, _slot, _t)) =
+//!     scenario_on(Flavour::BookwormSysv, "my_test_name", "my-thing")
+//! else {
+//!     return; // skipped (loudly): no qemu, not root, HOSTFIX_VM=0
+//! };
+//! g.boot(BootOpts::once(Duration::from_secs(300)));
+//! assert_clean_single_boot(&g);
+//! ```
+//!
+//! `scenario(test, name)` and `scenario_with(test, name, files)` are the bookworm guest;
+//! `scenario_on(flavour, ..)` / `scenario_with_on(flavour, ..)` take a flavour, and
+//! `lab_on(flavour, test)` gives the lab for a guest built by hand (as `clients.rs` does).
+//! Each flavour's image is built once per recipe, the first time a scenario of that flavour
+//! runs (never for a flavour no selected scenario uses), and cached under
+//! `<flavour>-<hash>`; a flavour's hash covers `build-rootfs.sh`, `image/rootfs/` and only its
+//! own `flavours/<name>.sh` and `flavours/<name>/` (see `image.rs`). The runner
+//! (`hostfix-scenario-runner`) works under systemd and sysvinit alike; `lib.sh` has
+//! `svc_state` and `has_systemd` for scripts that run on both.
+//!
+//! # How a scenario runs
+//!
 //! The guest image is built once (debootstrap, see `image/build-rootfs.sh`) and cached
 //! outside the checkout under a hash of its recipe; each scenario boots a copy-on-write
 //! overlay of it under software-emulated qemu, with the freshly built `hostfix` and the
@@ -37,10 +73,13 @@ use nix::fcntl::{Flock, FlockArg};
 use serde_json::Value;
 
 use guest::{BootOpts, Guest};
+pub use image::Flavour;
 use results::{End, Results};
 
-/// What every scenario shares: the image, the binary under test, this folder.
+/// What every scenario of one flavour shares: the image, the binary under test, this folder.
 pub struct Lab {
+    /// The guest flavour.
+    pub flavour: Flavour,
     /// The cached base image.
     pub image: image::Image,
     /// The `hostfix` binary cargo built for this test run.
@@ -49,7 +88,13 @@ pub struct Lab {
     pub tests_dir: PathBuf,
 }
 
-static LAB: OnceLock<Result<Lab, String>> = OnceLock::new();
+/// One lab per flavour (indexed by [`Flavour::index`]), made on first use.
+static LABS: [OnceLock<Result<Lab, String>>; 4] = [
+    OnceLock::new(),
+    OnceLock::new(),
+    OnceLock::new(),
+    OnceLock::new(),
+];
 /// The right to run a guest: one of the machine's guest slots (`guest-N.lock` in the image
 /// cache, held with flock), so test threads of one run and test runs from two checkouts
 /// share the machine's cores.
@@ -132,18 +177,24 @@ fn skip_reason() -> Option<String> {
     None
 }
 
-/// The lab and the guest slot, or `None` after a loud notice when VM scenarios cannot run
-/// here (a failure instead under `HOSTFIX_REQUIRE_VM=1`).
+/// The bookworm lab and the guest slot: [`lab_on`] with [`Flavour::Bookworm`].
 fn lab(test: &str) -> Option<(&'static Lab, Slot)> {
+    lab_on(Flavour::Bookworm, test)
+}
+
+/// The lab of `flavour` (its image built first when the cache has none) and the guest slot,
+/// or `None` after a loud notice when VM scenarios cannot run here (a failure instead under
+/// `HOSTFIX_REQUIRE_VM=1`).
+fn lab_on(flavour: Flavour, test: &str) -> Option<(&'static Lab, Slot)> {
     if let Some(reason) = skip_reason() {
         skip(&reason);
         return None;
     }
     let machine = machine_slot().unwrap_or_else(|e| panic!("the VM guest slot: {e}"));
     let slot = Slot { _machine: machine };
-    let lab = LAB.get_or_init(|| {
+    let lab = LABS[flavour.index()].get_or_init(|| {
         let tests_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vm");
-        let image = image::ensure(&tests_dir.join("image"))?;
+        let image = image::ensure(&tests_dir.join("image"), flavour)?;
         loud(&format!(
             "hostfix VM tests: image {} {} in {:.0} s",
             image.hash,
@@ -155,6 +206,7 @@ fn lab(test: &str) -> Option<(&'static Lab, Slot)> {
             image.took.as_secs_f64()
         ));
         Ok(Lab {
+            flavour,
             image,
             hostfix: PathBuf::from(env!("CARGO_BIN_EXE_hostfix")),
             tests_dir,
@@ -162,14 +214,51 @@ fn lab(test: &str) -> Option<(&'static Lab, Slot)> {
     });
     match lab {
         Ok(l) => Some((l, slot)),
-        Err(e) => panic!("{test}: the VM scenarios' guest image is not available: {e}"),
+        Err(e) => panic!("{test}: the VM scenarios' guest image ({flavour}) is not available: {e}"),
     }
 }
 
-/// A guest for one scenario (`scenarios/NAME.sh`), its slot, and its timer; `None` after
-/// the loud notice when VM scenarios cannot run here.
+/// Builds (or finds) the images of the flavours named in `HOSTFIX_VM_FLAVOURS` (names
+/// separated by commas or spaces, e.g. `trixie,bookworm-sysv`), without taking a guest
+/// slot: run by hand (`cargo test --test vm build_images -- --ignored`) to warm the cache
+/// while guests run; the build is mostly download and unpacking.
+#[test]
+#[ignore = "builds images by hand; the scenarios build what they need"]
+fn build_images() {
+    if let Some(reason) = skip_reason() {
+        skip(&reason);
+        return;
+    }
+    let names = std::env::var("HOSTFIX_VM_FLAVOURS").unwrap_or_default();
+    let recipe = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vm/image");
+    for name in names.split([',', ' ']).filter(|n| !n.is_empty()) {
+        let flavour = Flavour::ALL
+            .into_iter()
+            .find(|f| f.name() == name)
+            .unwrap_or_else(|| panic!("HOSTFIX_VM_FLAVOURS: no flavour {name:?}"));
+        let img = image::ensure(&recipe, flavour).unwrap_or_else(|e| panic!("{flavour}: {e}"));
+        loud(&format!(
+            "hostfix VM tests: image {} {} in {:.0} s",
+            img.hash,
+            if img.built {
+                "built"
+            } else {
+                "found in the cache"
+            },
+            img.took.as_secs_f64()
+        ));
+    }
+}
+
+/// A bookworm guest for one scenario (`scenarios/NAME.sh`), its slot, and its timer;
+/// `None` after the loud notice when VM scenarios cannot run here.
 fn scenario(test: &str, name: &'static str) -> Option<(Guest, Slot, Timer)> {
-    scenario_with(test, name, &[])
+    scenario_with_on(Flavour::Bookworm, test, name, &[])
+}
+
+/// [`scenario`] on a guest of `flavour`.
+fn scenario_on(flavour: Flavour, test: &str, name: &'static str) -> Option<(Guest, Slot, Timer)> {
+    scenario_with_on(flavour, test, name, &[])
 }
 
 /// [`scenario`], with more files on the guest's handoff disk (name, bytes, mode).
@@ -178,13 +267,23 @@ fn scenario_with(
     name: &'static str,
     files: &[(&str, &[u8], u32)],
 ) -> Option<(Guest, Slot, Timer)> {
-    let (lab, slot) = lab(test)?;
-    let t = Timer(name, Instant::now());
+    scenario_with_on(Flavour::Bookworm, test, name, files)
+}
+
+/// [`scenario_with`] on a guest of `flavour`.
+fn scenario_with_on(
+    flavour: Flavour,
+    test: &str,
+    name: &'static str,
+    files: &[(&str, &[u8], u32)],
+) -> Option<(Guest, Slot, Timer)> {
+    let (lab, slot) = lab_on(flavour, test)?;
+    let t = Timer(format!("{name} ({flavour})"), Instant::now());
     Some((Guest::with_files(lab, name, files), slot, t))
 }
 
 /// Times a scenario, printed past the capture.
-struct Timer(&'static str, Instant);
+struct Timer(String, Instant);
 
 impl Drop for Timer {
     fn drop(&mut self) {
@@ -315,7 +414,31 @@ fn assert_clean_single_boot(g: &Guest) {
 /// hostfix runs there and reports on it.
 #[test]
 fn smoke_doctor_in_a_guest() {
-    let Some((mut g, _slot, _t)) = scenario("smoke_doctor_in_a_guest", "smoke") else {
+    smoke_on(Flavour::Bookworm, "smoke_doctor_in_a_guest");
+}
+
+/// [`smoke_doctor_in_a_guest`] on Debian 13.
+#[test]
+fn smoke_trixie() {
+    smoke_on(Flavour::Trixie, "smoke_trixie");
+}
+
+/// [`smoke_doctor_in_a_guest`] on Debian 12 with sysvinit as PID 1.
+#[test]
+fn smoke_bookworm_sysv() {
+    smoke_on(Flavour::BookwormSysv, "smoke_bookworm_sysv");
+}
+
+/// [`smoke_doctor_in_a_guest`] on Debian 13 with Podman.
+#[test]
+fn smoke_trixie_podman() {
+    smoke_on(Flavour::TrixiePodman, "smoke_trixie_podman");
+}
+
+/// The smoke scenario on a guest of `flavour`: the guest is what the flavour promises
+/// (release, PID 1, engine, nginx on :80, sshd, no swap) and hostfix's doctor runs there.
+fn smoke_on(flavour: Flavour, test: &str) {
+    let Some((mut g, _slot, _t)) = scenario_on(flavour, test, "smoke") else {
         return;
     };
     g.boot(BootOpts::once(Duration::from_secs(240)));
@@ -326,10 +449,31 @@ fn smoke_doctor_in_a_guest() {
         "{}",
         r.value("kernel")
     );
-    assert_eq!(r.value("os"), "bookworm");
-    assert_eq!(r.value("pid1"), "systemd");
-    for u in ["nginx", "docker", "ssh"] {
-        assert_eq!(r.value(&format!("active.{u}")), "active", "{u}.service");
+    assert_eq!(r.value("os"), flavour.codename());
+    let (pid1, init) = if flavour.systemd() {
+        ("systemd", "systemd")
+    } else {
+        ("init", "sysv")
+    };
+    assert_eq!(r.value("pid1"), pid1);
+    assert_eq!(r.value("init"), init);
+    for u in ["nginx", "ssh"] {
+        assert_eq!(r.value(&format!("active.{u}")), "active", "{u} ({flavour})");
+    }
+    let docker = if flavour.engine() == Some("docker") {
+        "active"
+    } else if flavour.systemd() {
+        "inactive"
+    } else {
+        "absent"
+    };
+    assert_eq!(r.value("active.docker"), docker, "docker ({flavour})");
+    for e in ["docker", "podman"] {
+        assert_eq!(
+            !r.value(&format!("engine.{e}")).is_empty(),
+            flavour.engine() == Some(e),
+            "{e} on {flavour}"
+        );
     }
     let listeners = r.block("listeners");
     assert!(
@@ -343,7 +487,9 @@ fn smoke_doctor_in_a_guest() {
         "{}",
         r.block("nginx-owner")
     );
-    assert_eq!(r.value("nginx-light"), "ii ");
+    if flavour.codename() == "bookworm" {
+        assert_eq!(r.value("nginx-light"), "ii ");
+    }
     assert!(swaps(r.block("swaps")).is_empty(), "the guest has swap");
 
     let doc = assert_report(r, "doctor", 0, false);
@@ -395,10 +541,28 @@ fn assert_found_by_cgroup(r: &Results, block: &str, doc: &Value, port: u64, unit
 /// Scenario 1: the incident, fixed by running hostfix; a second run changes nothing.
 #[test]
 fn incident_is_fixed_and_a_second_run_changes_nothing() {
-    let Some((mut g, _slot, _t)) = scenario(
+    incident_on(
+        Flavour::Bookworm,
         "incident_is_fixed_and_a_second_run_changes_nothing",
-        "incident",
-    ) else {
+    );
+}
+
+/// Scenario 1 on Debian 13 (apt 3, systemd 257, nginx without nginx-light).
+#[test]
+fn incident_on_trixie() {
+    incident_on(Flavour::Trixie, "incident_on_trixie");
+}
+
+/// Whether a text names the package `pkg` ("package PKG" among its words).
+fn names_package(text: &str, pkg: &str) -> bool {
+    words(text)
+        .windows(2)
+        .any(|p| p[0] == "package" && p[1] == pkg)
+}
+
+/// The incident on a guest of `flavour` (one with Docker).
+fn incident_on(flavour: Flavour, test: &str) {
+    let Some((mut g, _slot, _t)) = scenario_on(flavour, test, "incident") else {
         return;
     };
     g.boot(BootOpts::once(Duration::from_secs(420)));
@@ -422,28 +586,35 @@ fn incident_is_fixed_and_a_second_run_changes_nothing() {
     // doctor: in request order, the port and who holds it, then memory, each with its fix.
     let doc = assert_report(r, "doctor-before", 0, false);
     let f = findings(&doc);
-    // The package: dpkg's owner of /usr/sbin/nginx ("nginx" in bookworm, where nginx-light
-    // is a metapackage), and nginx-light, the package that was installed by name
-    // ("package nginx (installed for nginx-light)").
+    // The package: dpkg's owner of nginx's binary ("nginx" on bookworm and trixie), and
+    // what was installed for it and goes with it, as apt simulated in the guest (on
+    // bookworm the metapackage nginx-light: "package nginx (installed for nginx-light)").
     let owner = r.value("nginx-owner");
+    let simulated = apt_removals(r.block("apt-simulate"));
+    assert!(
+        simulated.contains(&owner),
+        "apt -s remove {owner} does not remove it:\n{}",
+        r.block("apt-simulate")
+    );
+    let pulled: Vec<&str> = simulated.iter().copied().filter(|p| *p != owner).collect();
+    if flavour.codename() == "bookworm" {
+        assert_eq!(pulled, ["nginx-light"], "{}", r.block("apt-simulate"));
+    }
     let port = f
         .iter()
         .position(|f| {
             let text = f.to_string();
             let w = words(&text);
-            let names_package = w
-                .windows(2)
-                .any(|p| p[0] == "package" && (p[1] == owner || p[1] == "nginx-light"))
-                && w.contains(&"nginx-light");
             f["area"] == "ports"
                 && w.contains(&"80")
                 && w.contains(&"nginx.service")
-                && names_package
+                && (names_package(&text, owner) || pulled.iter().any(|p| names_package(&text, p)))
+                && pulled.iter().all(|p| w.contains(p))
         })
         .unwrap_or_else(|| {
             panic!(
                 "doctor did not report :80 held by nginx.service from the package {owner} \
-                 (or nginx-light): {f:#?}"
+                 (installed for {pulled:?}): {f:#?}"
             )
         });
     assert!(
@@ -486,22 +657,20 @@ fn incident_is_fixed_and_a_second_run_changes_nothing() {
     );
     assert_ne!(r.value("nginx-active"), "active");
     assert!(
-        !r.block("dpkg-nginx-light")
+        !r.block("dpkg-owner")
             .contains("Status: install ok installed"),
-        "nginx-light is still installed:\n{}",
-        r.block("dpkg-nginx-light")
+        "{owner} is still installed:\n{}",
+        r.block("dpkg-owner")
     );
-    // Removed: the package that held the port and nginx-light, and nothing but nginx's own
-    // packages (apt's view of removing the owner is in the block apt-simulate).
+    // Removed: the package that held the port and what apt said goes with it, and nothing
+    // but nginx's own packages.
     let removed: Vec<&str> = r.block("packages-removed").lines().collect();
-    assert!(
-        removed.contains(&owner),
-        "{owner} was not removed: {removed:?}"
-    );
-    assert!(
-        removed.contains(&"nginx-light"),
-        "nginx-light was not removed: {removed:?}"
-    );
+    for p in &simulated {
+        assert!(
+            removed.contains(p),
+            "{p} was not removed: {removed:?} (apt said removing {owner} takes {simulated:?})"
+        );
+    }
     assert!(
         removed.iter().all(|p| p.contains("nginx")),
         "removed beyond nginx: {removed:?}; apt said removing {owner} takes {:?}",
@@ -536,8 +705,9 @@ fn incident_is_fixed_and_a_second_run_changes_nothing() {
     assert_found_by_cgroup(r, "doctor-after", &after, 80, "docker.service");
     let f = findings(&after);
     assert!(
-        !f.iter().any(|f| finding_text(f).contains("nginx-light")),
-        "doctor still sees nginx-light: {f:#?}"
+        !f.iter()
+            .any(|f| simulated.iter().any(|p| names_package(&f.to_string(), p))),
+        "doctor still sees one of {simulated:?}: {f:#?}"
     );
     assert!(
         !f.iter().any(|f| finding_text(f).contains("no swap")),
@@ -549,8 +719,18 @@ fn incident_is_fixed_and_a_second_run_changes_nothing() {
 /// Scenario 2: the swap file is active again after a real reboot, from fstab alone.
 #[test]
 fn swap_survives_a_reboot_from_fstab() {
-    let Some((mut g, _slot, _t)) = scenario("swap_survives_a_reboot_from_fstab", "persistence")
-    else {
+    persistence_on(Flavour::Bookworm, "swap_survives_a_reboot_from_fstab");
+}
+
+/// Scenario 2 on Debian 13.
+#[test]
+fn swap_survives_a_reboot_on_trixie() {
+    persistence_on(Flavour::Trixie, "swap_survives_a_reboot_on_trixie");
+}
+
+/// Scenario 2 on a guest of `flavour` (one with systemd).
+fn persistence_on(flavour: Flavour, test: &str) {
+    let Some((mut g, _slot, _t)) = scenario_on(flavour, test, "persistence") else {
         return;
     };
     let run = g.boot(BootOpts::with_reboots(Duration::from_secs(420)));

@@ -79,6 +79,33 @@ hf() {
   block "$_n" "$HOSTFIX" --json -v "$@"
 }
 
+# Whether systemd is PID 1 (otherwise the guest runs sysvinit: no systemctl, no journal).
+has_systemd() {
+  [ -d /run/systemd/system ]
+}
+
+# A service's state under either init: systemd's ActiveState ("active", "inactive",
+# "failed"...), or under sysvinit "active" when its init script's status says it runs,
+# "inactive" when it has an init script and does not, "absent" without one.
+svc_state() {
+  if has_systemd; then
+    systemctl is-active "$1.service" || true
+  elif [ ! -x "/etc/init.d/$1" ]; then
+    echo absent
+  elif service "$1" status >/dev/null 2>&1; then
+    echo active
+  else
+    echo inactive
+  fi
+}
+
+# The package that installed the command $1 (as found on PATH, aliases such as /sbin on a
+# /usr-merged system resolved): read in the guest, never assumed.
+package_of_command() {
+  _p=$(command -v "$1") || return 1
+  dpkg -S "$(readlink -f "$_p")" | cut -d: -f1
+}
+
 # The runner reboots the guest (instead of powering it off) when the scenario returns.
 request_reboot() {
   : >/run/hostfix-scenario/reboot
