@@ -284,28 +284,29 @@ mod tests {
                 Risk::Additive,
                 "docker start web",
             ),
-            (
-                FixOp::RemoveContainer {
-                    target: "web".into(),
-                    engine: EngineKind::Podman,
-                },
-                Risk::Destructive,
-                "hostfix --engine podman container rm web --max-risk destructive",
-            ),
-            (
-                FixOp::StartContainer {
-                    id: "7c2d".into(),
-                    name: "web".into(),
-                    ports: vec![80],
-                    engine: EngineKind::Podman,
-                },
-                Risk::Additive,
-                "podman start web",
-            ),
         ];
         for (op, risk, want) in cases {
             assert_eq!(Fix::new(op, risk).command, want);
         }
+    }
+
+    #[test]
+    fn container_fixes_name_a_podman_engine() {
+        let rm = FixOp::RemoveContainer {
+            target: "web".into(),
+            engine: EngineKind::Podman,
+        };
+        assert_eq!(
+            Fix::new(rm, Risk::Destructive).command,
+            "hostfix --engine podman container rm web --max-risk destructive"
+        );
+        let start = FixOp::StartContainer {
+            id: "7c2d".into(),
+            name: "web".into(),
+            ports: vec![80],
+            engine: EngineKind::Podman,
+        };
+        assert_eq!(Fix::new(start, Risk::Additive).command, "podman start web");
     }
 
     #[test]
