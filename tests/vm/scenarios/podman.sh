@@ -83,7 +83,7 @@ if ! podman image exists "$IMAGE"; then
 fi
 
 # --- term: PID 1 ignores SIGTERM; podman stop ends it with SIGKILL after the grace.
-podman run -d --name ignores-term "$IMAGE" sh -c 'trap "" TERM; while :; do sleep 1; done' >/dev/null
+podman run -d --network none --name ignores-term "$IMAGE" sh -c 'trap "" TERM; while :; do sleep 1; done' >/dev/null
 term_id=$(cid ignores-term)
 result term.id "$term_id"
 result term.pids-before "$(pids_of "$term_id")"
@@ -92,7 +92,7 @@ result term.listed-after "$(listed "$term_id")"
 result term.pids-after "$(pids_of "$term_id")"
 
 # --- conmon: stopped, so podman never learns the container exited.
-podman run -d --name stuck-conmon "$IMAGE" sleep 100000 >/dev/null
+podman run -d --network none --name stuck-conmon "$IMAGE" sleep 100000 >/dev/null
 conmon_id=$(cid stuck-conmon)
 result conmon.id "$conmon_id"
 cpid=$(podman container inspect -f '{{.State.ConmonPid}}' stuck-conmon)
@@ -111,8 +111,16 @@ result conmon.listed-after "$(listed "$conmon_id")"
 result conmon.pids-after "$(pids_of "$conmon_id")"
 if [ "$(alive "$cpid")" = yes ]; then kill -KILL "$cpid" 2>/dev/null || true; fi
 
-# --- pub: a running container publishing :8080.
-podman run -d -p 8080:80 --name pub "$IMAGE" httpd -f -p 80 >/dev/null || true
+# --- pub: a running container publishing :8080 (conmon holds it). Without a working
+# container network (netavark), the container listens on the host's network instead (its
+# own process holds the port, in its libpod scope): pub.mode says which.
+if block pub-run podman run -d -p 8080:80 --name pub "$IMAGE" httpd -f -p 80; then
+  result pub.mode publish
+else
+  podman rm -f pub >/dev/null 2>&1 || true
+  podman run -d --network host --name pub "$IMAGE" httpd -f -p 8080 >/dev/null || true
+  result pub.mode host
+fi
 wait_listening 8080 30 || true
 block listeners ss -Hltnp
 result pub.id "$(cid pub)"
@@ -132,7 +140,7 @@ truncate -s 64M "$FROZEN_IMG"
 mkfs.ext4 -q -F "$FROZEN_IMG"
 mkdir -p "$FROZEN"
 block d-mount mount -o loop "$FROZEN_IMG" "$FROZEN"
-podman run -d --name stuck-d -v "$FROZEN:/data" "$IMAGE" sh -c 'while :; do echo x > /data/f; done' >/dev/null
+podman run -d --network none --name stuck-d -v "$FROZEN:/data" "$IMAGE" sh -c 'while :; do echo x > /data/f; done' >/dev/null
 d_id=$(cid stuck-d)
 result d.id "$d_id"
 sleep 2
