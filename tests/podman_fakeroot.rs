@@ -754,3 +754,23 @@ fn a_bad_engine_value_exits_2_naming_the_accepted_ones() {
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("'lxc'") && e.contains("docker or podman"), "{e}");
 }
+
+#[test]
+fn the_engine_flag_given_twice_differently_exits_2() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hostfix"))
+        .args([
+            "--dry-run",
+            "--engine",
+            "docker",
+            "port",
+            "who",
+            "80",
+            "--engine",
+            "podman",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("--engine given 2 times"), "{e}");
+}
