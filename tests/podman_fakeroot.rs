@@ -130,6 +130,8 @@ struct Ctr {
     status: String,
     pids: Vec<i32>,
     conmon: Option<i32>,
+    /// Its conmon was killed and podman has not noticed yet.
+    conmon_died: bool,
 }
 
 #[derive(Debug)]
@@ -246,6 +248,19 @@ impl Fake {
                 let force = rest.first() == Some(&"-f");
                 match fault {
                     Fault::StoppedConmon if ctrs[i].conmon.is_some() => CmdOutput::failed(124, ""),
+                    // As Podman 5 does (seen in the trixie-podman guest): the first removal
+                    // after conmon's death records the exit and fails; the next removes.
+                    Fault::StoppedConmon if ctrs[i].conmon_died => {
+                        ctrs[i].conmon_died = false;
+                        ctrs[i].status = "exited".into();
+                        let id = &ctrs[i].id;
+                        CmdOutput::failed(
+                            125,
+                            format!(
+                                "Error: cannot remove container {id} as it could not be stopped: container {id} conmon exited prematurely, exit code could not be retrieved: internal libpod error"
+                            ),
+                        )
+                    }
                     Fault::DState => CmdOutput::failed(125, "Error: cannot remove container"),
                     _ if ctrs[i].status == "running" && !force => CmdOutput::failed(
                         2,
@@ -299,9 +314,19 @@ impl Fake {
                 // left) and the next `podman rm -f` removes it.
                 self.kill_pid(pid);
                 ctrs[i].conmon = None;
-                if *self.fault.lock().unwrap() != Fault::DState {
-                    let c = &mut ctrs[i];
-                    self.exit(c);
+                match *self.fault.lock().unwrap() {
+                    Fault::DState => {}
+                    // Its zombie is reaped; podman still says running.
+                    Fault::StoppedConmon => {
+                        for p in ctrs[i].pids.drain(..) {
+                            self.kill_pid(p);
+                        }
+                        ctrs[i].conmon_died = true;
+                    }
+                    _ => {
+                        let c = &mut ctrs[i];
+                        self.exit(c);
+                    }
                 }
             }
             None => self.kill_pid(pid),
@@ -363,6 +388,7 @@ fn setup(fault: Fault) -> Setup {
             status: "running".into(),
             pids,
             conmon: Some(conmon),
+            conmon_died: false,
         });
     }
     let fake = Arc::new(Fake {
@@ -550,7 +576,11 @@ fn a_stopped_conmon_is_killed_by_its_pid_and_only_that_one() {
         .iter()
         .position(|c| c.starts_with("signal 4290"))
         .unwrap();
-    assert_eq!(acting[kill_at + 1], format!("podman rm -f {id}"));
+    // The first removal makes podman notice conmon's death; the second removes it.
+    assert_eq!(
+        acting[kill_at + 1..],
+        [format!("podman rm -f {id}"), format!("podman rm -f {id}")]
+    );
     // No engine restart, no systemctl: the fake panics on any other program.
     assert!(!acting.iter().any(|c| c.contains("systemctl")));
     let step = r

@@ -216,7 +216,13 @@ impl Ctx<'_> {
         } else {
             // containerd notices the shim's death and cleans up the task.
             self.host.system().sleep(Duration::from_secs(1));
-            notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
+            let rm = self.docker(&["rm", "-f", id], cmd_limit)?;
+            notes.push(rm.summary());
+            if self.engine.kind == EngineKind::Podman && conmon_gone_noticed(&rm) {
+                // Seen on Podman 5: the first removal after conmon's death fails while
+                // it records the exit ("conmon exited prematurely"); the next one removes.
+                notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
+            }
         }
         Ok(())
     }
@@ -408,6 +414,12 @@ impl Rung<Observation> for BoundRung<'_> {
         self.ctx.take_lock()?;
         self.ctx.run_rung(self.rung, o)
     }
+}
+
+/// Whether a failed `podman rm -f` says the container's conmon died: Podman has recorded
+/// the exit, and a second removal works.
+fn conmon_gone_noticed(rm: &crate::engine::EngineOutput) -> bool {
+    !rm.ok() && rm.message().to_ascii_lowercase().contains("conmon exited")
 }
 
 /// Why a rung's `docker rm` is not run after its signal command hung: the engine is stuck

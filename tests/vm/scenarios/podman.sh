@@ -137,7 +137,13 @@ result web-error "$(podman container inspect -f '{{.State.Error}}' web 2>&1)"
 # --- d: a writer stuck in D on a frozen ext4.
 rm -f "$FROZEN_IMG"
 truncate -s 64M "$FROZEN_IMG"
-mkfs.ext4 -q -F "$FROZEN_IMG"
+# The trixie-podman guest has no e2fsprogs: busybox's mke2fs (ext2, mounted by the ext4
+# driver, which freezes the same way).
+if command -v mkfs.ext4 >/dev/null; then
+  mkfs.ext4 -q -F "$FROZEN_IMG"
+else
+  busybox mke2fs -F "$FROZEN_IMG" >/dev/null
+fi
 mkdir -p "$FROZEN"
 block d-mount mount -o loop "$FROZEN_IMG" "$FROZEN"
 podman run -d --network none --name stuck-d -v "$FROZEN:/data" "$IMAGE" sh -c 'while :; do echo x > /data/f; done' >/dev/null
