@@ -225,7 +225,7 @@ fn check_d(r: &Results) {
             "podman stop",
             "podman kill",
             "podman rm -f",
-            "kill the conmon",
+            "SIGKILL conmon",
         ] {
             let s = steps(&doc)
                 .into_iter()
