@@ -117,6 +117,7 @@ pub fn diagnose(host: &Host, opts: &DoctorOptions, policy: &Policy) -> Report<Di
         ports: &opts.ports,
         holders: &holders,
         containers: &containers,
+        engine: opts.engine,
     };
     timings.time("evidence", || {
         crate::evidence::diagnose(host, opts, &ctx, &mut d)

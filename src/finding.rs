@@ -252,6 +252,9 @@ pub struct DoctorOptions {
     /// 366 days). Default `None`: since boot, or as far as each log goes.
     #[serde(deserialize_with = "crate::de::opt_duration")]
     pub since: Option<std::time::Duration>,
+    /// The container engine (`--engine`). Default `None`: detected (the one installed;
+    /// both: Docker when its daemon socket exists, else Podman).
+    pub engine: Option<crate::engine::EngineKind>,
 }
 
 impl DoctorOptions {
@@ -271,6 +274,7 @@ impl Default for DoctorOptions {
                 .collect(),
             state_dir: Policy::DEFAULT_STATE_DIR.into(),
             since: None,
+            engine: None,
         }
     }
 }

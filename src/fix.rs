@@ -150,14 +150,21 @@ impl Fix {
                 spec.remove_package = *remove_package;
                 port::free_port(host, &spec, policy).map(Applied::Port)
             }
-            FixOp::RemoveContainer { target } => {
-                let opts = RemoveOptions::new(target.clone());
+            FixOp::RemoveContainer { target, engine } => {
+                let mut opts = RemoveOptions::new(target.clone());
+                opts.engine = Some(*engine);
                 container::remove(host, &opts, policy, &GuardedReboot::default())
                     .map(Applied::Removed)
             }
-            FixOp::StartContainer { name, ports, .. } => {
+            FixOp::StartContainer {
+                name,
+                ports,
+                engine,
+                ..
+            } => {
                 let mut spec = StartSpec::new(name.clone());
                 spec.ports = ports.clone();
+                spec.engine = Some(*engine);
                 let mut report = container::start(host, &spec, policy);
                 if report.is_ok() && !report.dry_run {
                     report.result.requests = request_again(host, ports);

@@ -18,7 +18,7 @@
 //! | [`port::free_port`] | the port binds: stop the unit (or init script) → (remove the package) → SIGTERM → SIGKILL | disruptive, destructive with [`port::FreeSpec::remove_package`] |
 //! | [`resources::check`] | memory, disk and inode thresholds hold | read-only |
 //! | [`reboot::reboot`] | reboot when needed and the guard allows | reboot |
-//! | [`container::remove`] | a stuck container is gone: stop → kill → rm -f → kill the shim → restart the engine → guarded reboot | disruptive |
+//! | [`container::remove`] | a stuck container is gone: stop → kill → rm -f → kill the shim → restart the engine → guarded reboot (Podman, [`EngineKind`]: stop → kill → rm -f → kill its `conmon` → guarded reboot) | disruptive |
 //! | [`doctor::diagnose`] | findings along a request's path, each with its fix | read-only |
 //! | [`container::start`] | a container kept from its port runs, once the port is free | additive |
 //! | [`doctor::fix`] | the findings' typed fixes ([`doctor::Fix::apply`]) within the cap, least risky first, diagnosing again after each | additive |
@@ -146,6 +146,7 @@ mod proptests;
 /// The `serde_json` of [`doctor::Diagnosis::facts`], so a caller names the same version.
 pub use serde_json;
 
+pub use engine::EngineKind;
 pub use error::{Error, ErrorKind, Result};
 pub use host::Host;
 pub use plan::{Outcome, Policy, Report, Risk, Step, StepStatus};

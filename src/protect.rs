@@ -67,9 +67,13 @@ pub struct PortHolder<'a> {
 /// The container a port holder belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerHold<'a> {
-    /// Whether the holder is `docker-proxy` publishing the port (else a process in the
-    /// container).
+    /// Whether the holder publishes the port for the container (`docker-proxy`,
+    /// Podman's `rootlessport` or `conmon`), else it is a process in the container.
     pub via_proxy: bool,
+    /// The publishing process (`docker-proxy`, `rootlessport`, `conmon`), or `cgroup`.
+    pub via: &'a str,
+    /// The engine's CLI (`docker`, `podman`, `crictl`).
+    pub engine: &'a str,
     /// The container, as people name it (`web (3f4e5a6b7c8d)`).
     pub label: String,
     /// The command that would stop it.
@@ -93,11 +97,14 @@ pub fn port_holder(h: &PortHolder<'_>, caller: &[i32]) -> Option<String> {
         return Some(format!(
             "{} of container {}: stop the container instead: {}",
             if c.via_proxy {
-                "docker-proxy publishes the port"
+                format!("{} publishes the port", c.via)
             } else {
-                "a process"
+                "a process".to_string()
             },
-            c.label,
+            match c.engine {
+                "docker" => c.label.clone(),
+                e => format!("{} ({e})", c.label),
+            },
             c.stop_command
         ));
     }
@@ -268,6 +275,8 @@ mod tests {
         );
         p.container = Some(ContainerHold {
             via_proxy: true,
+            via: "docker-proxy",
+            engine: "docker",
             label: "web (3f4e5a6b7c8d)".into(),
             stop_command: "docker stop web",
         });
@@ -282,12 +291,29 @@ mod tests {
         let mut n = holder(703, "nginx", "/usr/sbin/nginx", None);
         n.container = Some(ContainerHold {
             via_proxy: false,
+            via: "cgroup",
+            engine: "docker",
             label: "web".into(),
             stop_command: "docker stop web",
         });
         assert_eq!(
             port_holder(&n, &[]).as_deref(),
             Some("a process of container web: stop the container instead: docker stop web")
+        );
+        let mut c = holder(704, "conmon", "/usr/bin/conmon", None);
+        c.container = Some(ContainerHold {
+            via_proxy: true,
+            via: "conmon",
+            engine: "podman",
+            label: "web (6a1b9c0d8e7f)".into(),
+            stop_command: "podman stop web",
+        });
+        assert_eq!(
+            port_holder(&c, &[]).as_deref(),
+            Some(
+                "conmon publishes the port of container web (6a1b9c0d8e7f) (podman): stop the \
+                 container instead: podman stop web"
+            )
         );
         // An ordinary service is not protected.
         let s = holder(812, "nginx", "/usr/sbin/nginx", Some("nginx.service"));

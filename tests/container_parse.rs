@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hostfix::Host;
 use hostfix::Risk;
 use hostfix::doctor::{Area, FixOp, Severity};
 use hostfix::testing::container::ladder::{
@@ -21,6 +20,7 @@ use hostfix::testing::engine::{
     self, EngineFailure, Status, classify_failure, parse_inspect, parse_live_restore, parse_ps,
 };
 use hostfix::testing::{Call, CmdOutput, FakeRoot, RecordingSystem};
+use hostfix::{EngineKind, Host};
 
 fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -262,6 +262,7 @@ fn obs(root: &str, inspect: Option<&str>) -> Observation {
 const SYSTEMD: LadderEnv = LadderEnv {
     systemd: true,
     live_restore: Some(false),
+    engine: EngineKind::Docker,
 };
 
 fn decisions(o: &Observation, env: &LadderEnv) -> Vec<(ContainerRung, bool)> {
@@ -292,6 +293,7 @@ fn running_container_tries_every_rung_in_order() {
     let n = Names {
         name: "web".into(),
         stop_grace: Duration::from_secs(10),
+        engine: EngineKind::Docker,
     };
     assert_eq!(
         action(ContainerRung::Stop, &o, &n),
@@ -338,6 +340,7 @@ fn after_the_reboot_the_first_rung_is_a_plain_rm() {
     let n = Names {
         name: "web".into(),
         stop_grace: Duration::from_secs(10),
+        engine: EngineKind::Docker,
     };
     assert_eq!(action(ContainerRung::Stop, &o, &n), "docker rm web");
     match decide(ContainerRung::Kill, &o, &SYSTEMD) {
@@ -365,6 +368,7 @@ fn frozen_v2_skips_only_sigterm_and_v1_every_signal() {
     let no_systemd = LadderEnv {
         systemd: false,
         live_restore: None,
+        engine: EngineKind::Docker,
     };
     let d = decisions(&o, &no_systemd);
     assert!(d.iter().take(5).all(|(_, t)| !*t), "{d:?}");
@@ -402,6 +406,7 @@ fn forgotten_by_the_engine_goes_to_the_shim() {
     let n = Names {
         name: "7c3a9b2f5e1d".into(),
         stop_grace: Duration::from_secs(10),
+        engine: EngineKind::Docker,
     };
     assert!(action(ContainerRung::KillShim, &o, &n).ends_with("and its leftover processes"));
 }
@@ -425,6 +430,7 @@ fn restart_names_the_containers_it_hits() {
     let lr = LadderEnv {
         systemd: true,
         live_restore: Some(true),
+        engine: EngineKind::Docker,
     };
     assert!(restart_hits(&o, &lr).is_empty());
     assert!(restart_impact(&o, &lr).contains("keep running"));

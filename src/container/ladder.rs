@@ -10,6 +10,12 @@
 //! reboot: through the reboot guard                 reboot
 //! ```
 //!
+//! Under Podman ([`EngineKind::Podman`]) the same rungs run `podman`; the shim rung
+//! SIGKILLs the container's `conmon` (by its pid and start time, only that one), and the
+//! engine restart rung is absent: Podman has no daemon. The plan lists it as
+//! [`RungDecision::Absent`] with the reason, and the climb goes from the conmon kill to
+//! the reboot.
+//!
 //! Each rung counts as done only when the container is gone: the engine no longer lists
 //! its full id, no process's cgroup holds the id, and no shim runs with `-id <id>`. The
 //! ladder moves to the next rung only when that check failed. Rungs that cannot work
@@ -24,7 +30,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::engine::{ContainerInfo, Status, short_id};
+use crate::engine::{ContainerInfo, EngineKind, Status, short_id};
 use crate::plan::Risk;
 
 #[cfg_attr(not(feature = "testing"), allow(unused_imports))] // used by hostfix::testing
@@ -45,10 +51,12 @@ pub enum ContainerRung {
     Kill,
     /// `docker rm -f`.
     RmForce,
-    /// SIGKILL to the container's containerd shim (and, when the engine no longer lists
-    /// the container, to its leftover processes), then `docker rm -f`.
+    /// SIGKILL to the container's containerd shim (Podman: its `conmon`) (and, when the
+    /// engine no longer lists the container, to its leftover processes), then `docker rm
+    /// -f`.
     KillShim,
-    /// `systemctl restart containerd`, then `docker`, then `docker rm -f`.
+    /// `systemctl restart containerd`, then `docker`, then `docker rm -f`. Absent under
+    /// Podman (no daemon).
     RestartEngine,
     /// A reboot through the reboot guard.
     Reboot,
@@ -215,6 +223,8 @@ pub struct LadderEnv {
     pub systemd: bool,
     /// Whether the engine keeps containers running across its restart; `None` unknown.
     pub live_restore: Option<bool>,
+    /// The engine (Docker by default).
+    pub engine: EngineKind,
 }
 
 /// What the ladder does with a rung, given what it sees.
@@ -228,11 +238,15 @@ pub enum RungDecision {
     Skip(String),
     /// It does not apply (unpause of a container that is not paused).
     NotApplicable,
+    /// The engine has no such rung (the engine restart under Podman, which has no
+    /// daemon): listed with the reason, never taken.
+    Absent(String),
 }
 
 /// Decides what to do with `rung` given an observation (pure).
 pub fn decide(rung: ContainerRung, o: &Observation, env: &LadderEnv) -> RungDecision {
     let blocked = o.futility.as_ref().filter(|f| f.blocks(rung));
+    let cli = env.engine.as_str();
     let not_listed = || {
         RungDecision::Skip(
             "the engine no longer lists the container: only its processes remain".into(),
@@ -255,7 +269,7 @@ pub fn decide(rung: ContainerRung, o: &Observation, env: &LadderEnv) -> RungDeci
         ContainerRung::Kill => match (o.listed, blocked) {
             (false, _) => not_listed(),
             (true, _) if !o.live() => RungDecision::Skip(format!(
-                "the engine says it is {}: docker kill has nothing to signal",
+                "the engine says it is {}: {cli} kill has nothing to signal",
                 o.status().map_or("not running".into(), ToString::to_string)
             )),
             (true, Some(f)) => RungDecision::Skip(f.why()),
@@ -273,16 +287,22 @@ pub fn decide(rung: ContainerRung, o: &Observation, env: &LadderEnv) -> RungDeci
                     f.why()
                 ))
             } else if o.shims.is_empty() && (o.listed || o.processes.is_empty()) {
-                RungDecision::Skip(format!(
-                    "no containerd shim runs with -id {}",
-                    short_id(&o.id)
-                ))
+                RungDecision::Skip(match env.engine {
+                    EngineKind::Podman => format!("no conmon runs for {}", short_id(&o.id)),
+                    _ => format!("no containerd shim runs with -id {}", short_id(&o.id)),
+                })
             } else {
                 RungDecision::Try
             }
         }
         ContainerRung::RestartEngine => {
-            if !env.systemd {
+            if !env.engine.has_daemon() {
+                RungDecision::Absent(format!(
+                    "{} has no engine daemon: there is no engine to restart; after \
+                     its conmon is killed only a reboot is left",
+                    env.engine
+                ))
+            } else if !env.systemd {
                 RungDecision::Skip(
                     "not a systemd host: hostfix restarts the engine only through systemctl; \
                      restart containerd and docker with the host's own init"
@@ -348,26 +368,30 @@ pub struct Names {
     pub name: String,
     /// The stop grace period.
     pub stop_grace: Duration,
+    /// The engine whose commands the actions name.
+    pub engine: EngineKind,
 }
 
 /// The step action for a rung (pure).
 pub fn action(rung: ContainerRung, o: &Observation, n: &Names) -> String {
     let name = &n.name;
+    let cli = n.engine.as_str();
+    let monitor = n.engine.monitor();
     match rung {
-        ContainerRung::Unpause => format!("docker unpause {name}"),
+        ContainerRung::Unpause => format!("{cli} unpause {name}"),
         ContainerRung::Stop if o.live() => format!(
-            "docker stop -t {} {name}, then docker rm {name}",
+            "{cli} stop -t {} {name}, then {cli} rm {name}",
             n.stop_grace.as_secs()
         ),
-        ContainerRung::Stop => format!("docker rm {name}"),
-        ContainerRung::Kill => format!("docker kill {name}, then docker rm {name}"),
-        ContainerRung::RmForce => format!("docker rm -f {name}"),
+        ContainerRung::Stop => format!("{cli} rm {name}"),
+        ContainerRung::Kill => format!("{cli} kill {name}, then {cli} rm {name}"),
+        ContainerRung::RmForce => format!("{cli} rm -f {name}"),
         ContainerRung::KillShim => {
             let mut what = if o.shims.is_empty() {
-                "kill the containerd shim".to_string()
+                format!("kill the {monitor}")
             } else {
                 format!(
-                    "SIGKILL containerd shim {}",
+                    "SIGKILL {monitor} {}",
                     o.shims
                         .iter()
                         .map(|s| format!("pid {}", s.pid))
@@ -375,13 +399,19 @@ pub fn action(rung: ContainerRung, o: &Observation, n: &Names) -> String {
                         .join(", ")
                 )
             };
-            what.push_str(&format!(" of {name} (-id {})", short_id(&o.id)));
+            match n.engine {
+                EngineKind::Podman => what.push_str(&format!(" of {name}")),
+                _ => what.push_str(&format!(" of {name} (-id {})", short_id(&o.id))),
+            }
             if !o.listed && !o.processes.is_empty() {
                 what.push_str(" and its leftover processes");
             } else {
-                what.push_str(&format!(", then docker rm -f {name}"));
+                what.push_str(&format!(", then {cli} rm -f {name}"));
             }
             what
+        }
+        ContainerRung::RestartEngine if !n.engine.has_daemon() => {
+            format!("none: {cli} has no engine daemon to restart")
         }
         ContainerRung::RestartEngine => format!(
             "systemctl restart containerd, then systemctl restart docker, then docker rm -f {name}"
@@ -401,6 +431,11 @@ pub fn reason(rung: ContainerRung, o: &Observation, env: &LadderEnv) -> String {
         ContainerRung::Stop => "the gentlest removal: let it shut down, then remove it".into(),
         ContainerRung::Kill => "it did not stop: SIGKILL through the engine".into(),
         ContainerRung::RmForce => "the engine could not remove it: force the removal".into(),
+        ContainerRung::KillShim if env.engine == EngineKind::Podman => {
+            "podman gets no exit event: kill the conmon that should report it; \
+             podman rm -f then cleans up"
+                .into()
+        }
         ContainerRung::KillShim => {
             "the engine gets no exit event: kill the shim that should send it; \
                            containerd then cleans up the task"
@@ -438,7 +473,7 @@ pub fn restart_impact(o: &Observation, env: &LadderEnv) -> String {
 
 /// The containers an engine restart would interrupt (pure).
 pub fn restart_hits(o: &Observation, env: &LadderEnv) -> Vec<String> {
-    if env.live_restore == Some(true) {
+    if env.live_restore == Some(true) || !env.engine.has_daemon() {
         Vec::new()
     } else {
         o.others_running.clone()

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::engine::Limits;
+use crate::engine::{EngineKind, Limits};
 use crate::error::InputError;
 use crate::risk::Risk;
 
@@ -42,6 +42,11 @@ pub struct RemoveOptions {
     /// How long to wait for another hostfix run's host lock. Default 10 s.
     #[serde(default = "ten_seconds", deserialize_with = "crate::de::duration")]
     pub lock_wait: Duration,
+    /// The engine (`--engine`): `None` detects it (the one installed; both: Docker when
+    /// its daemon socket exists, else Podman). Under Podman the ladder has no engine
+    /// restart rung and kills the container's `conmon` instead of a containerd shim.
+    #[serde(default)]
+    pub engine: Option<EngineKind>,
 }
 
 fn stop_grace() -> Duration {
@@ -80,6 +85,7 @@ impl RemoveOptions {
             settle: ten_seconds(),
             sampling: Sampling::default(),
             lock_wait: ten_seconds(),
+            engine: None,
         }
     }
 }

@@ -31,19 +31,20 @@ pub struct ContainerProcess {
     pub freezer_v1: Option<String>,
 }
 
-/// A containerd shim process serving a container.
+/// The process that monitors a container for its engine: a containerd shim (Docker), or
+/// `conmon` (Podman).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Shim {
     /// Host pid.
     pub pid: i32,
-    /// Command name (`containerd-shim`, truncated by the kernel to 15 bytes).
+    /// Command name (`containerd-shim`, truncated by the kernel to 15 bytes; `conmon`).
     pub comm: String,
     /// State letter (`T` when stopped, as in the incident's reproduction).
     pub state: char,
     /// Start time, to signal exactly this process.
     pub start_time: u64,
-    /// The container id from its `-id` argument.
+    /// The container id from its `-id` argument (conmon: `-c`).
     pub container_id: String,
 }
 
@@ -201,9 +202,11 @@ pub fn scan_pids(host: &Host, pids: Vec<i32>) -> ProcTable {
         if stat.is_kernel_thread() {
             continue;
         }
-        if stat.comm.starts_with("containerd-shim") {
+        if stat.comm.starts_with("containerd-shim") || stat.comm == "conmon" {
             let cmdline = process::cmdline(host, pid).unwrap_or_default();
-            if let Some(id) = shim_container_id(&cmdline) {
+            let id = shim_container_id(&cmdline)
+                .or_else(|| crate::engine::conmon_container_id(&cmdline));
+            if let Some(id) = id {
                 t.shims.entry(id.clone()).or_default().push(Shim {
                     pid,
                     comm: stat.comm.clone(),
@@ -211,7 +214,9 @@ pub fn scan_pids(host: &Host, pids: Vec<i32>) -> ProcTable {
                     start_time: stat.start_time,
                     container_id: id,
                 });
-                // A shim lives in the engine's cgroup, not the container's.
+                // A shim lives in the engine's cgroup, not the container's (conmon in
+                // `libpod-conmon-<id>.scope`, which names the id too: never a container
+                // process).
                 continue;
             }
         }

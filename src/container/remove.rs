@@ -6,7 +6,7 @@ use std::time::UNIX_EPOCH;
 
 use serde::Serialize;
 
-use crate::engine::{Engine, Limits, Status, short_id};
+use crate::engine::{Engine, EngineKind, Limits, Status, short_id};
 use crate::error::{Error, Refusal, Result};
 use crate::host::{Host, InitSystem};
 use crate::plan::{Climb, Mode, Policy, Report, Risk, Rung, Runner};
@@ -14,8 +14,8 @@ use crate::protect;
 
 use super::ContainerError;
 use super::ladder::{
-    ContainerRung, LadderEnv, Names, Observation, RebootGate, RebootRequest, RungPlan, plan_ladder,
-    restart_hits,
+    ContainerRung, LadderEnv, Names, Observation, RebootGate, RebootRequest, RungDecision,
+    RungPlan, plan_ladder, restart_hits,
 };
 pub use super::options::RemoveOptions;
 use super::procs::{ContainerProcess, Futility, Shim};
@@ -45,6 +45,8 @@ pub struct Removal {
     pub id: Option<String>,
     /// Its name, when known.
     pub name: Option<String>,
+    /// The engine that lists it (`docker`, `podman`), once found.
+    pub engine: Option<EngineKind>,
     /// The engine's status when the ladder started.
     pub status: Option<Status>,
     /// Its processes when the ladder started.
@@ -158,6 +160,7 @@ fn walk(
     let policy = run.policy().clone();
     let target = opts.validate()?;
     let engine = locate_engine(run, opts)?;
+    out.engine = Some(engine.kind);
 
     let boot_id = host.boot_id().ok();
     let early = read_record(host, &policy.state_dir, None, &target);
@@ -229,7 +232,7 @@ fn walk(
 
 /// Finds the container engine and sets its time limits from the options.
 fn locate_engine(run: &mut Runner<'_>, opts: &RemoveOptions) -> Result<Engine> {
-    let mut engine = Engine::locate(run.host())?;
+    let mut engine = Engine::locate(run.host(), opts.engine)?;
     engine.limits = Limits {
         command: opts.command_timeout,
         stop_grace: opts.stop_grace,
@@ -238,8 +241,14 @@ fn locate_engine(run: &mut Runner<'_>, opts: &RemoveOptions) -> Result<Engine> {
     run.observe(
         "find the container engine",
         format!(
-            "{} (commands guarded by {})",
+            "{} at {}{} (commands guarded by {})",
+            engine.kind,
             engine.program,
+            if engine.kind.has_daemon() {
+                ""
+            } else {
+                ", no engine daemon"
+            },
             engine
                 .timeout
                 .as_deref()
@@ -291,14 +300,21 @@ fn escalate(
     let env = LadderEnv {
         systemd: host.init_system() == InitSystem::Systemd,
         live_restore: ctx.engine.live_restore(host),
+        engine: ctx.engine.kind,
     };
     out.live_restore = env.live_restore;
     out.engine_restart_hits = restart_hits(&obs, &env);
     let names = Names {
         name: who.name.to_string(),
         stop_grace: ctx.opts.stop_grace,
+        engine: ctx.engine.kind,
     };
     out.ladder = plan_ladder(&obs, &env, &names, policy.max_risk);
+    for p in &out.ladder {
+        if let RungDecision::Absent(why) = &p.decision {
+            run.observe(format!("rung {}", p.rung), format!("absent: {why}"));
+        }
+    }
     let reboot = |h: &Host, o: &Observation, go: bool| -> Result<String> {
         reboot_rung(h, who, o, gate, &policy, go)
     };

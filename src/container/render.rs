@@ -26,6 +26,13 @@ impl fmt::Display for Removal {
                 r.shims.len()
             )?;
         }
+        if let Some(k) = r.engine.filter(|k| !k.has_daemon()) {
+            writeln!(
+                f,
+                "engine: {k} (no engine daemon: no engine restart rung; its {} is killed instead)",
+                k.monitor()
+            )?;
+        }
         if let Some(fu) = &r.futility {
             writeln!(f, "signals cannot work: {}", fu.why())?;
         }
@@ -56,6 +63,7 @@ impl fmt::Display for Removal {
                     RungDecision::Try if p.allowed => "try".to_string(),
                     RungDecision::Try => "above --max-risk".to_string(),
                     RungDecision::Skip(why) => format!("skip: {why}"),
+                    RungDecision::Absent(why) => format!("absent: {why}"),
                     RungDecision::NotApplicable => continue,
                 };
                 writeln!(

@@ -34,11 +34,7 @@ pub(super) fn resolve(
     target: &str,
     record: Option<&RebootRecord>,
 ) -> Result<Option<Resolved>> {
-    let out = engine.run(
-        host,
-        &["container", "inspect", "--format", "{{json .}}", target],
-        engine.limits.command,
-    )?;
+    let out = engine.run(host, &engine.inspect_args(&[target]), engine.limits.command)?;
     match out.failure {
         None => {
             let info = crate::engine::parse_inspect(&out.output.stdout)?

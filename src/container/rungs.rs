@@ -8,7 +8,7 @@ use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
 use crate::engine::{
-    ContainerInfo, Engine, EngineError, EngineFailure, Status, run_wrapped, short_id,
+    ContainerInfo, Engine, EngineError, EngineFailure, EngineKind, Status, run_wrapped, short_id,
 };
 use crate::error::{Error, Refusal, Result};
 use crate::host::Host;
@@ -171,7 +171,7 @@ impl Ctx<'_> {
                     let stop = self.docker(&["stop", "-t", &secs, id], limit)?;
                     notes.push(stop.summary());
                     if stop.failure == Some(EngineFailure::Hung) {
-                        notes.push(hung_follow_up("stop"));
+                        notes.push(hung_follow_up(self.engine.kind, "stop"));
                         return Ok(notes);
                     }
                 }
@@ -181,7 +181,7 @@ impl Ctx<'_> {
                 let kill = self.docker(&["kill", id], cmd_limit)?;
                 notes.push(kill.summary());
                 if kill.failure == Some(EngineFailure::Hung) {
-                    notes.push(hung_follow_up("kill"));
+                    notes.push(hung_follow_up(self.engine.kind, "kill"));
                     return Ok(notes);
                 }
                 notes.push(self.docker(&["rm", id], cmd_limit)?.summary());
@@ -202,8 +202,12 @@ impl Ctx<'_> {
         let id = self.id.as_str();
         let cmd_limit = self.opts.command_timeout;
         let protected = protect::caller(self.host);
+        let what = match self.engine.kind {
+            EngineKind::Podman => "conmon",
+            _ => "shim",
+        };
         for s in &o.shims {
-            notes.push(self.kill(s.pid, s.start_time, &s.comm, "shim", &protected)?);
+            notes.push(self.kill(s.pid, s.start_time, &s.comm, what, &protected)?);
         }
         if !o.listed {
             for p in &o.processes {
@@ -212,7 +216,13 @@ impl Ctx<'_> {
         } else {
             // containerd notices the shim's death and cleans up the task.
             self.host.system().sleep(Duration::from_secs(1));
-            notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
+            let rm = self.docker(&["rm", "-f", id], cmd_limit)?;
+            notes.push(rm.summary());
+            if self.engine.kind == EngineKind::Podman && conmon_gone_noticed(&rm) {
+                // Seen on Podman 5: the first removal after conmon's death fails while
+                // it records the exit ("conmon exited prematurely"); the next one removes.
+                notes.push(self.docker(&["rm", "-f", id], cmd_limit)?.summary());
+            }
         }
         Ok(())
     }
@@ -220,6 +230,11 @@ impl Ctx<'_> {
     /// The engine rung: `systemctl restart` containerd, then docker; then `docker rm -f`
     /// once the engine answers again, if it still lists the container.
     fn restart_engine(&self, notes: &mut Vec<String>) -> Result<()> {
+        if !self.engine.kind.has_daemon() {
+            // Never planned (the rung is absent); said, should it be reached.
+            notes.push(format!("{}: no engine daemon to restart", self.engine.kind));
+            return Ok(());
+        }
         let id = self.id.as_str();
         let cmd_limit = self.opts.command_timeout;
         let systemctl = program::find(self.host.root(), "systemctl")
@@ -364,7 +379,8 @@ impl Rung<Observation> for BoundRung<'_> {
     fn decide(&self, o: &Observation) -> Verdict {
         match decide(self.rung, o, self.env) {
             RungDecision::Try => Verdict::Take,
-            RungDecision::NotApplicable => Verdict::Inapplicable,
+            // The plan lists an absent rung with its reason; the climb has no such rung.
+            RungDecision::NotApplicable | RungDecision::Absent(_) => Verdict::Inapplicable,
             RungDecision::Skip(why) if o.futility.as_ref().is_some_and(|f| f.blocks(self.rung)) => {
                 Verdict::Futile(why)
             }
@@ -400,8 +416,14 @@ impl Rung<Observation> for BoundRung<'_> {
     }
 }
 
+/// Whether a failed `podman rm -f` says the container's conmon died: Podman has recorded
+/// the exit, and a second removal works.
+fn conmon_gone_noticed(rm: &crate::engine::EngineOutput) -> bool {
+    !rm.ok() && rm.message().to_ascii_lowercase().contains("conmon exited")
+}
+
 /// Why a rung's `docker rm` is not run after its signal command hung: the engine is stuck
 /// on the container, so a plain removal (which needs it stopped) would only hang too.
-fn hung_follow_up(what: &str) -> String {
-    format!("docker rm not tried: the engine hung on docker {what}, the container is not stopped")
+fn hung_follow_up(k: EngineKind, what: &str) -> String {
+    format!("{k} rm not tried: the engine hung on {k} {what}, the container is not stopped")
 }

@@ -21,6 +21,9 @@ pub struct StartSpec {
     /// Default none.
     #[serde(default)]
     pub ports: Vec<u16>,
+    /// The engine (`--engine`); `None` detects it.
+    #[serde(default)]
+    pub engine: Option<crate::engine::EngineKind>,
 }
 
 impl StartSpec {
@@ -29,6 +32,7 @@ impl StartSpec {
         StartSpec {
             target: target.into(),
             ports: Vec::new(),
+            engine: None,
         }
     }
 
@@ -115,7 +119,7 @@ fn not_started(name: &str, why: impl Into<String>) -> Error {
 fn walk(run: &mut Runner<'_>, spec: &StartSpec, out: &mut Started) -> Result<(), Error> {
     let host = run.host();
     let target = super::options::validate_target(&spec.target)?;
-    let engine = Engine::locate(host)?;
+    let engine = Engine::locate(host, spec.engine)?;
     let info = inspect(host, &engine, &target)?;
     out.id = Some(info.id.clone());
     out.name = Some(info.name.clone());
@@ -127,7 +131,9 @@ fn walk(run: &mut Runner<'_>, spec: &StartSpec, out: &mut Started) -> Result<(),
     }
     run.observe(format!("inspect {target}"), info.status.to_string());
     for &port in &spec.ports {
-        let h = find_holders(host, &WhoSpec::tcp(port))?;
+        let mut who = WhoSpec::tcp(port);
+        who.engine = spec.engine;
+        let h = find_holders(host, &who)?;
         if !h.is_free() {
             let who: Vec<&str> = h.groups.iter().map(|g| g.summary.as_str()).collect();
             return Err(not_started(

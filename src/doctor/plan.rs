@@ -91,6 +91,16 @@ fn removes_package(op: &FixOp) -> bool {
     )
 }
 
+/// The engine doctor listed the containers with (its `containers` fact); Docker when it
+/// did not say.
+fn container_engine(d: &Diagnosis) -> crate::engine::EngineKind {
+    d.facts
+        .get("containers")
+        .and_then(|c| c.get("kind"))
+        .and_then(|k| serde_json::from_value(k.clone()).ok())
+        .unwrap_or_default()
+}
+
 /// The fixes a fix is expected to make possible, for a dry run to show the whole sequence
 /// (pure): freeing a port a container could not get lets that container start.
 pub fn follow_ups(d: &Diagnosis, applied: &Fix) -> Vec<Candidate> {
@@ -109,6 +119,7 @@ pub fn follow_ups(d: &Diagnosis, applied: &Fix) -> Vec<Candidate> {
                             id: id.clone(),
                             name: name.clone(),
                             ports: vec![*port],
+                            engine: container_engine(d),
                         },
                         Risk::Additive,
                     ),

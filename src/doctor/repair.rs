@@ -128,7 +128,13 @@ impl Walk<'_> {
     /// The fix as a dry run applies it: a start does not check the ports a fix planned
     /// before it frees (in a dry run they are still held).
     fn as_planned(&self, fix: &Fix) -> Fix {
-        let FixOp::StartContainer { id, name, ports } = &fix.op else {
+        let FixOp::StartContainer {
+            id,
+            name,
+            ports,
+            engine,
+        } = &fix.op
+        else {
             return fix.clone();
         };
         if !self.policy.dry_run {
@@ -150,6 +156,7 @@ impl Walk<'_> {
                 .copied()
                 .filter(|p| !freed.contains(p))
                 .collect(),
+            engine: *engine,
         };
         Fix::new(op, fix.risk)
     }

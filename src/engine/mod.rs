@@ -1,15 +1,18 @@
 //! The container engine, through its CLI: the one client hostfix has for it, used by
 //! `port` (which container publishes a port) and `container` (the removal ladder and
-//! `doctor`'s findings). It runs `docker` through the host's
-//! [`System`](crate::host::System) seam; the parsers of what it prints live in `parse.rs`
-//! and are re-exported here.
+//! `doctor`'s findings). It runs `docker` or `podman` ([`EngineKind`], detected or
+//! chosen with `--engine`) through the host's [`System`](crate::host::System) seam; the
+//! parsers of what they print live in `parse.rs` (Docker) and `podman.rs` (Podman) and
+//! are re-exported here.
 //!
 //! Every engine command runs under coreutils `timeout`, so an engine that never answers
 //! (the incident's `docker rm -f` on a container whose shim is stopped) ends as a failed
 //! command with [`EngineFailure::Hung`], never as a hung hostfix. Errors keep the engine's
 //! own message ("Error response from daemon: ...").
 
+pub(crate) mod kind;
 mod parse;
+mod podman;
 
 use std::path::Path;
 use std::time::Duration;
@@ -19,19 +22,23 @@ use crate::error::Result;
 use crate::host::{Cmd, CmdOutput, Host};
 use crate::program;
 
+pub use kind::EngineKind;
 #[cfg(any(test, feature = "testing"))]
 pub use parse::state_from_status_text;
 pub use parse::{
     ContainerInfo, PsEntry, PublishedPort, Status, is_full_id, parse_inspect, parse_live_restore,
     parse_ps, ports_in_use_from_error, short_id,
 };
+pub use podman::{conmon_container_id, parse_podman_ps};
 
 /// Why an engine command did not succeed, read from its exit status and stderr.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EngineFailure {
-    /// The container does not exist (`No such container`).
+    /// The container does not exist (`No such container`; Podman: `no container with
+    /// name or ID "web" found: no such container`).
     NotFound,
-    /// The daemon does not answer (`Cannot connect to the Docker daemon`).
+    /// The daemon does not answer (`Cannot connect to the Docker daemon`; a remote
+    /// Podman: `Cannot connect to Podman`).
     Unreachable,
     /// The socket refused us (`permission denied while trying to connect`).
     PermissionDenied,
@@ -47,12 +54,16 @@ pub fn classify_failure(out: &CmdOutput, guarded: bool) -> EngineFailure {
     let e = out.stderr.to_ascii_lowercase();
     if guarded && matches!(out.status, Some(124) | Some(137)) {
         EngineFailure::Hung
-    } else if e.contains("no such container") || e.contains("no such object") {
+    } else if e.contains("no such container")
+        || e.contains("no such object")
+        || e.contains("no container with name or id")
+    {
         EngineFailure::NotFound
     } else if e.contains("permission denied") && e.contains("docker daemon socket") {
         EngineFailure::PermissionDenied
     } else if e.contains("cannot connect to the docker daemon")
         || e.contains("is the docker daemon running")
+        || e.contains("cannot connect to podman")
     {
         EngineFailure::Unreachable
     } else {
@@ -83,8 +94,11 @@ impl Default for Limits {
 
 /// The engine's CLI, found on the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Engine {
-    /// The `docker` program (a host path).
+    /// Which engine it is.
+    pub kind: EngineKind,
+    /// The `docker` or `podman` program (a host path).
     pub program: String,
     /// coreutils `timeout`, when found; without it commands run unguarded.
     pub timeout: Option<String>,
@@ -164,19 +178,37 @@ impl EngineOutput {
 }
 
 impl Engine {
-    /// Finds the `docker` CLI (and coreutils `timeout`) on the host.
+    /// Finds the engine's CLI (and coreutils `timeout`) on the host: the `choice`
+    /// (`--engine`), or without one the engine installed (both: Docker when its daemon
+    /// socket exists, else Podman).
     ///
     /// # Errors
-    /// [`EngineError::NoEngine`] when there is no `docker` program.
-    pub fn locate(host: &Host) -> std::result::Result<Engine, EngineError> {
-        let program = program::find(host.root(), "docker")
-            .ok_or(EngineError::NoEngine)?
+    /// [`EngineError::NoEngine`] when neither `docker` nor `podman` is installed;
+    /// [`EngineError::NotInstalled`] when the chosen one is not.
+    pub fn locate(
+        host: &Host,
+        choice: Option<EngineKind>,
+    ) -> std::result::Result<Engine, EngineError> {
+        let found = |k: EngineKind| program::find(host.root(), k.as_str());
+        let offer = kind::Offer {
+            docker: found(EngineKind::Docker).is_some(),
+            podman: found(EngineKind::Podman).is_some(),
+            docker_socket: host.path("/run/docker.sock").exists()
+                || host.path("/var/run/docker.sock").exists(),
+        };
+        let kind = kind::pick(offer, choice).ok_or(match choice {
+            Some(engine) => EngineError::NotInstalled { engine },
+            None => EngineError::NoEngine,
+        })?;
+        let program = found(kind)
+            .ok_or(EngineError::NotInstalled { engine: kind })?
             .run_path();
         let timeout = program::find(host.root(), "timeout").map(|p| p.run_path());
         if timeout.is_none() {
             log::warn!("engine: no `timeout` program: engine commands run unguarded");
         }
         Ok(Engine {
+            kind,
             program,
             timeout,
             limits: Limits::default(),
@@ -206,17 +238,22 @@ impl Engine {
         }
     }
 
-    /// Every container the engine knows (`docker ps -a --no-trunc`).
+    /// Every container the engine knows (`docker ps -a --no-trunc`, `podman ps -a
+    /// --format json`).
     ///
     /// # Errors
     /// [`EngineError::Unreachable`] and friends with the engine's message;
     /// [`Error::Parse`](crate::Error::Parse) when its output is not what `--format '{{json .}}'` prints.
     pub fn list(&self, host: &Host) -> Result<Vec<PsEntry>> {
-        let out = self.read(
-            host,
-            &["ps", "--all", "--no-trunc", "--format", "{{json .}}"],
-        )?;
-        parse_ps(&out)
+        match self.kind {
+            EngineKind::Docker => parse_ps(&self.read(
+                host,
+                &["ps", "--all", "--no-trunc", "--format", "{{json .}}"],
+            )?),
+            EngineKind::Podman => {
+                parse_podman_ps(&self.read(host, &["ps", "--all", "--format", "json"])?)
+            }
+        }
     }
 
     /// Inspects one container; `None` when the engine knows no such container.
@@ -236,8 +273,7 @@ impl Engine {
         if targets.is_empty() {
             return Ok(Vec::new());
         }
-        let mut args = vec!["container", "inspect", "--format", "{{json .}}"];
-        args.extend_from_slice(targets);
+        let args = self.inspect_args(targets);
         let out = self.run(host, &args, self.limits.command)?;
         match out.failure {
             // With several targets the engine prints the ones it found and fails for the
@@ -247,9 +283,25 @@ impl Engine {
         }
     }
 
+    /// The arguments of an inspect of `targets`: Docker prints one JSON object a line
+    /// with `--format '{{json .}}'`; Podman's plain output is a JSON array, read by the
+    /// same parser.
+    pub(crate) fn inspect_args<'a>(&self, targets: &[&'a str]) -> Vec<&'a str> {
+        let mut args = match self.kind {
+            EngineKind::Docker => vec!["container", "inspect", "--format", "{{json .}}"],
+            EngineKind::Podman => vec!["container", "inspect"],
+        };
+        args.extend_from_slice(targets);
+        args
+    }
+
     /// Whether the engine restores running containers across its own restart
-    /// (`LiveRestoreEnabled`); `None` when it cannot tell.
+    /// (`LiveRestoreEnabled`); `None` when it cannot tell. Podman has no daemon and no
+    /// such setting: `None` without asking.
     pub fn live_restore(&self, host: &Host) -> Option<bool> {
+        if self.kind == EngineKind::Podman {
+            return None;
+        }
         match self.read(host, &["info", "--format", "{{json .LiveRestoreEnabled}}"]) {
             Ok(s) => parse_live_restore(&s),
             Err(e) => {
@@ -328,6 +380,13 @@ mod tests {
             EngineFailure::PermissionDenied
         );
         assert_eq!(f(124, ""), EngineFailure::Hung);
+        assert_eq!(
+            f(
+                125,
+                "Error: no container with name or ID \"web\" found: no such container"
+            ),
+            EngineFailure::NotFound
+        );
         assert_eq!(
             classify_failure(&CmdOutput::failed(124, ""), false),
             EngineFailure::Other

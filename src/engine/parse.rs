@@ -38,11 +38,14 @@ impl Serialize for Status {
 }
 
 impl Status {
-    /// Parses the engine's word for a state.
+    /// Parses the engine's word for a state. Podman's own words map to the state
+    /// hostfix acts on: `stopped` (exited, not yet cleaned up) is exited, `configured`
+    /// and `initialized` (never started) are created, `stopping` is still running.
     pub fn parse(s: &str) -> Status {
         match s.trim().to_ascii_lowercase().as_str() {
-            "created" => Status::Created,
-            "running" | "up" => Status::Running,
+            "created" | "configured" | "initialized" => Status::Created,
+            "running" | "up" | "stopping" => Status::Running,
+            "stopped" => Status::Exited,
             "paused" => Status::Paused,
             "restarting" => Status::Restarting,
             "removing" => Status::Removing,
@@ -129,6 +132,9 @@ pub struct ContainerInfo {
     pub dead: bool,
     /// `State.Pid` on the host (0 when none).
     pub pid: i32,
+    /// `State.ConmonPid`: the host pid of the container's `conmon` (Podman only; 0 when
+    /// none or under Docker).
+    pub conmon_pid: i32,
     /// `State.ExitCode`.
     pub exit_code: i64,
     /// `State.Error`: why the engine could not start or stop it, in its own words.
@@ -158,6 +164,7 @@ impl ContainerInfo {
             dead: e.state == Status::Dead,
             status: e.state.clone(),
             pid: 0,
+            conmon_pid: 0,
             exit_code: 0,
             error: String::new(),
             oom_killed: false,
@@ -208,6 +215,8 @@ struct WireState {
     dead: bool,
     #[serde(rename = "Pid", default)]
     pid: i64,
+    #[serde(rename = "ConmonPid", default)]
+    conmon_pid: i64,
     #[serde(rename = "ExitCode", default)]
     exit_code: i64,
     #[serde(rename = "Error", default)]
@@ -241,8 +250,9 @@ struct WireRestartPolicy {
 }
 
 /// Parses `docker container inspect --format '{{json .}}'`: one JSON object per line, one
-/// line per container asked for. A bare JSON array (`docker inspect` without `--format`)
-/// is read too.
+/// line per container asked for. A bare JSON array (`docker inspect` without `--format`,
+/// and `podman container inspect`, whose objects have the same shape plus
+/// `State.ConmonPid`) is read too.
 ///
 /// # Errors
 /// [`Error::Parse`] naming the line that is not a container object.
@@ -301,6 +311,7 @@ fn from_wire(w: WireInspect) -> Result<ContainerInfo> {
         restarting: w.state.restarting,
         dead: w.state.dead,
         pid: i32::try_from(w.state.pid).unwrap_or(0),
+        conmon_pid: i32::try_from(w.state.conmon_pid).unwrap_or(0),
         exit_code: w.state.exit_code,
         error: w.state.error,
         oom_killed: w.state.oom_killed,
@@ -441,14 +452,19 @@ pub fn ports_in_use_from_error(error: &str) -> Vec<u16> {
         return Vec::new();
     }
     let mut out = Vec::new();
+    let mut after_listen = false;
     for token in error.split_whitespace() {
+        // Podman's rootful bind error names no address: `listen tcp4 :80: bind: ...`.
+        let any_addr_ok = after_listen;
+        after_listen = matches!(token, "tcp" | "tcp4" | "tcp6" | "udp" | "udp4" | "udp6");
         let t = token.trim_end_matches([':', ',', '.', ')']);
         let Some((addr, port)) = t.rsplit_once(':') else {
             continue;
         };
         let addr = addr.trim_start_matches('[').trim_end_matches(']');
-        let is_addr =
-            !addr.is_empty() && (addr.parse::<std::net::IpAddr>().is_ok() || addr == "localhost");
+        let is_addr = (addr.is_empty() && any_addr_ok)
+            || (!addr.is_empty()
+                && (addr.parse::<std::net::IpAddr>().is_ok() || addr == "localhost"));
         if let (true, Ok(p)) = (is_addr, port.parse::<u16>()) {
             if !out.contains(&p) {
                 out.push(p);
@@ -493,5 +509,8 @@ mod tests {
         let e = "listen tcp6 [::]:443: bind: address already in use";
         assert_eq!(ports_in_use_from_error(e), vec![443]);
         assert!(ports_in_use_from_error("OCI runtime create failed: 0.0.0.0:80").is_empty());
+        let e = "cannot listen on the TCP port: listen tcp4 :8080: bind: address already in use";
+        assert_eq!(ports_in_use_from_error(e), vec![8080]);
+        assert!(ports_in_use_from_error("bind :80: address already in use").is_empty());
     }
 }

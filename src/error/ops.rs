@@ -240,9 +240,17 @@ impl Classify for ContainerError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EngineError {
-    /// There is no `docker` program on the host.
-    #[error("no container engine CLI found: `docker` is not in PATH")]
+    /// There is no `docker` or `podman` program on the host.
+    #[error("no container engine CLI found: neither `docker` nor `podman` is in PATH")]
     NoEngine,
+    /// The engine asked for (`--engine`) is not installed.
+    #[error(
+        "the container engine {engine} was asked for (--engine {engine}) but `{engine}` is not in PATH"
+    )]
+    NotInstalled {
+        /// The engine asked for.
+        engine: crate::engine::EngineKind,
+    },
     /// The engine's daemon does not answer.
     #[error("the container engine does not answer: {message}")]
     Unreachable {
@@ -277,6 +285,7 @@ impl Classify for EngineError {
     fn kind(&self) -> ErrorKind {
         match self {
             EngineError::NoEngine
+            | EngineError::NotInstalled { .. }
             | EngineError::Unreachable { .. }
             | EngineError::Permission { .. }
             | EngineError::Command { .. }

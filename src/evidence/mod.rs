@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::engine::{ContainerInfo, Engine};
+use crate::engine::{ContainerInfo, Engine, EngineKind};
 use crate::finding::{Diagnosis, DoctorOptions};
 use crate::host::Host;
 use crate::port::{Holders, WhoSpec};
@@ -105,6 +105,8 @@ pub struct Context<'a> {
     pub holders: &'a [Holders],
     /// The containers the engine described.
     pub containers: &'a [ContainerInfo],
+    /// The container engine asked for (`--engine`); `None` detects it.
+    pub engine: Option<EngineKind>,
 }
 
 /// Everything read along the path.
@@ -184,7 +186,7 @@ fn holders_of(
         .map(|&(port, _)| {
             let h = match ctx.holders.iter().find(|h| h.port == port) {
                 Some(h) => Some(h.clone()),
-                None => crate::port::find_holders(host, &WhoSpec::tcp(port))
+                None => crate::port::find_holders(host, &who(port, ctx.engine))
                     .map_err(|e| log::warn!("evidence: who holds port {port}: {e}"))
                     .ok(),
             };
@@ -389,7 +391,7 @@ fn read_logs(
         ));
         wanted.truncate(l.max_containers);
     }
-    let Ok(mut engine) = Engine::locate(host) else {
+    let Ok(mut engine) = Engine::locate(host, ctx.engine) else {
         return;
     };
     engine.limits.command = l.command;
@@ -444,4 +446,11 @@ pub fn diagnose(host: &Host, opts: &DoctorOptions, ctx: &Context<'_>, d: &mut Di
     let ev = gather(host, ctx, opts.since, &Limits::default());
     findings::apply(&ev, ctx, !host.is_root(), d);
     d.fact("evidence", &ev);
+}
+
+/// `port who PORT` (TCP) with the engine asked for.
+fn who(port: u16, engine: Option<EngineKind>) -> WhoSpec {
+    let mut w = WhoSpec::tcp(port);
+    w.engine = engine;
+    w
 }

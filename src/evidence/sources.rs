@@ -361,7 +361,7 @@ pub fn container_evidence(
         name: i.name.clone(),
         info: i.clone(),
         log: Vec::new(),
-        log_command: format!("docker {}", args.join(" ")),
+        log_command: format!("{} {}", engine.kind, args.join(" ")),
         pressure: None,
         pressure_from: None,
         unseen: Vec::new(),

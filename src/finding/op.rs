@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::engine::kind::EngineKind;
 use crate::net::Proto;
 use crate::risk::Risk;
 
@@ -48,6 +49,9 @@ pub enum FixOp {
     RemoveContainer {
         /// The container's name or id.
         target: String,
+        /// The engine that lists it: the fix runs under it (`hostfix --engine podman
+        /// container rm web`).
+        engine: EngineKind,
     },
     /// [`crate::container::start`]: a container that could not start only because its
     /// host port was taken is started, once the port is free.
@@ -58,6 +62,8 @@ pub enum FixOp {
         name: String,
         /// The host ports it publishes, which must be free first.
         ports: Vec<u16>,
+        /// The engine that lists it (`docker start`, `podman start`).
+        engine: EngineKind,
     },
     /// [`crate::reboot::reboot`] with `if_needed`: the host reboots when it needs to,
     /// through the guard.
@@ -108,11 +114,13 @@ impl FixOp {
                 }
                 c
             }
-            FixOp::RemoveContainer { target } => {
-                format!("hostfix container rm {}", shell_quote(target))
-            }
-            FixOp::StartContainer { name, .. } => {
-                return format!("docker start {}", shell_quote(name));
+            FixOp::RemoveContainer { target, engine } => format!(
+                "hostfix {}container rm {}",
+                engine_flag(*engine),
+                shell_quote(target)
+            ),
+            FixOp::StartContainer { name, engine, .. } => {
+                return format!("{engine} start {}", shell_quote(name));
             }
             FixOp::Reboot => "hostfix reboot --if-needed".to_string(),
         };
@@ -143,6 +151,16 @@ impl Fix {
             risk,
             op,
         }
+    }
+}
+
+/// The global flag that picks a non-default engine, before the subcommand: Docker's
+/// fixes render as they always have; Podman's name it (`--engine podman `), so the fix
+/// runs under the engine that listed the container even where both are installed.
+fn engine_flag(engine: EngineKind) -> String {
+    match engine {
+        EngineKind::Docker => String::new(),
+        e => format!("--engine {e} "),
     }
 }
 
@@ -234,6 +252,7 @@ mod tests {
             (
                 FixOp::RemoveContainer {
                     target: "web".into(),
+                    engine: EngineKind::Docker,
                 },
                 Risk::Disruptive,
                 "hostfix container rm web",
@@ -241,6 +260,7 @@ mod tests {
             (
                 FixOp::RemoveContainer {
                     target: "web".into(),
+                    engine: EngineKind::Docker,
                 },
                 Risk::Reboot,
                 "hostfix container rm web --max-risk reboot",
@@ -248,6 +268,7 @@ mod tests {
             (
                 FixOp::RemoveContainer {
                     target: "3f4e".into(),
+                    engine: EngineKind::Docker,
                 },
                 Risk::Destructive,
                 "hostfix container rm 3f4e --max-risk destructive",
@@ -258,6 +279,7 @@ mod tests {
                     id: "7c2d".into(),
                     name: "web".into(),
                     ports: vec![80],
+                    engine: EngineKind::Docker,
                 },
                 Risk::Additive,
                 "docker start web",
@@ -266,6 +288,25 @@ mod tests {
         for (op, risk, want) in cases {
             assert_eq!(Fix::new(op, risk).command, want);
         }
+    }
+
+    #[test]
+    fn container_fixes_name_a_podman_engine() {
+        let rm = FixOp::RemoveContainer {
+            target: "web".into(),
+            engine: EngineKind::Podman,
+        };
+        assert_eq!(
+            Fix::new(rm, Risk::Destructive).command,
+            "hostfix --engine podman container rm web --max-risk destructive"
+        );
+        let start = FixOp::StartContainer {
+            id: "7c2d".into(),
+            name: "web".into(),
+            ports: vec![80],
+            engine: EngineKind::Podman,
+        };
+        assert_eq!(Fix::new(start, Risk::Additive).command, "podman start web");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The container behind a port: `docker-proxy`'s arguments, container ids in cgroup
-//! paths, and the engine's list of containers.
+//! The container behind a port: `docker-proxy`'s arguments, Podman's `rootlessport` and
+//! `conmon` (rootful Podman keeps a published port open in the container's `conmon`),
+//! container ids in cgroup paths, and the engine's list of containers.
 //!
 //! The engine is reached through the one client hostfix has for it, [`crate::engine`]
 //! (`docker ps -a` under `timeout`, parsed there); this file only matches what it lists to
@@ -11,7 +12,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::table::Proto;
-use crate::engine::{Engine, PsEntry};
+use crate::engine::{Engine, EngineKind, PsEntry};
 use crate::host::Host;
 
 /// What `docker-proxy` was started with (`-proto tcp -host-ip 0.0.0.0 -host-port 8080
@@ -159,11 +160,46 @@ pub fn from_proxy(
     }
 }
 
-/// Builds the reference for a process in a container's cgroup.
+/// Whether a process is Podman's `rootlessport`, which publishes a rootless container's
+/// ports on the host.
+pub fn is_rootlessport(name: &str, exe: Option<&std::path::Path>) -> bool {
+    name.starts_with("rootlessport")
+        || exe.is_some_and(|e| e.file_name().is_some_and(|n| n == "rootlessport"))
+}
+
+/// Builds the reference for Podman's `rootlessport` holding a port: the live container
+/// `podman ps` says publishes it.
+pub fn from_rootlessport(port: u16, proto: Proto, ps: Option<&[PsEntry]>) -> ContainerRef {
+    let hit = ps.and_then(|rows| {
+        rows.iter()
+            .find(|r| r.state.is_live() && publishes(&r.ports, port, proto))
+    });
+    ContainerRef {
+        engine: "podman".into(),
+        id: hit.map(|r| r.id.clone()),
+        name: hit.map(|r| r.name().to_string()),
+        via: "rootlessport".into(),
+        forwards_to: None,
+        stop_command: match hit {
+            Some(r) => format!("podman stop {}", r.name()),
+            None => format!("podman stop $(podman ps -q --filter publish={port}/{proto})"),
+        },
+    }
+}
+
+/// Builds the reference for a container's `conmon` holding a port (rootful Podman keeps
+/// each published port open there), from the id on its command line.
+pub fn from_conmon(id: &str, ps: Option<&[PsEntry]>) -> ContainerRef {
+    let mut r = from_cgroup(id, "libpod", ps);
+    r.via = "conmon".into();
+    r
+}
+
+/// Builds the reference for a process in a container's cgroup; `ps` is the list of the
+/// engine the cgroup names (its names are used only when it lists the id).
 pub fn from_cgroup(id: &str, cgroup: &str, ps: Option<&[PsEntry]>) -> ContainerRef {
     let engine = engine_from_cgroup(cgroup);
     let name = ps
-        .filter(|_| engine == "docker")
         .and_then(|rows| rows.iter().find(|r| r.id == id))
         .map(|r| r.name().to_string());
     let short = crate::engine::short_id(id);
@@ -180,24 +216,29 @@ pub fn from_cgroup(id: &str, cgroup: &str, ps: Option<&[PsEntry]>) -> ContainerR
 /// How long the engine's list may take before the lookup goes on without names.
 const LIST_LIMIT: Duration = Duration::from_secs(10);
 
-/// The engine's containers (`docker ps -a` through [`Engine::list`]), when the docker
-/// engine's socket exists on the host; `None` when it does not, there is no `docker`
-/// program, or the engine does not answer (the reference then carries the id only; why is
-/// logged, in the engine's words).
-pub fn docker_ps(host: &Host) -> Option<Vec<PsEntry>> {
-    if !host.path("/run/docker.sock").exists() && !host.path("/var/run/docker.sock").exists() {
-        return None;
-    }
-    let mut engine = match Engine::locate(host) {
+/// The engine's containers (`docker ps -a` or `podman ps -a` through [`Engine::list`])
+/// and which engine listed them: the `choice`, or the engine detected. Docker is asked
+/// only when its daemon socket exists. `None` when there is no engine, or it does not
+/// answer (the reference then carries the id only; why is logged, in the engine's
+/// words). Podman lists the containers of the user hostfix runs as: run as root, a
+/// rootless user's containers are named by id only.
+pub fn engine_ps(host: &Host, choice: Option<EngineKind>) -> Option<(EngineKind, Vec<PsEntry>)> {
+    let mut engine = match Engine::locate(host, choice) {
         Ok(e) => e,
         Err(e) => {
             log::info!("port: {e}");
             return None;
         }
     };
+    if engine.kind == EngineKind::Docker
+        && !host.path("/run/docker.sock").exists()
+        && !host.path("/var/run/docker.sock").exists()
+    {
+        return None;
+    }
     engine.limits.command = LIST_LIMIT;
     match engine.list(host) {
-        Ok(list) => Some(list),
+        Ok(list) => Some((engine.kind, list)),
         Err(e) => {
             log::info!("port: the container engine's list: {e}");
             None
@@ -296,5 +337,29 @@ mod tests {
         assert_eq!(c.label(), "web (3f4e5a6b7c8d)");
         let p = from_cgroup(id, &format!("/machine.slice/libpod-{id}.scope"), None);
         assert_eq!(p.stop_command, "podman stop 3f4e5a6b7c8d");
+        let p = from_conmon(id, Some(&rows));
+        assert_eq!((p.engine.as_str(), p.via.as_str()), ("podman", "conmon"));
+        assert_eq!(p.stop_command, "podman stop web");
+    }
+
+    #[test]
+    fn rootlessport_names_the_publishing_container() {
+        let rows = ps(&[
+            ("aa", "old", "exited", "0.0.0.0:8080->80/tcp"),
+            ("bb", "web", "running", "0.0.0.0:8080->80/tcp"),
+        ]);
+        let r = from_rootlessport(8080, Proto::Tcp, Some(&rows));
+        assert_eq!(r.label(), "web (bb)");
+        assert_eq!(r.stop_command, "podman stop web");
+        assert!(is_rootlessport("rootlessport", None));
+        assert!(is_rootlessport(
+            "exe",
+            Some(std::path::Path::new("/usr/libexec/podman/rootlessport"))
+        ));
+        let none = from_rootlessport(81, Proto::Tcp, Some(&rows));
+        assert_eq!(
+            none.stop_command,
+            "podman stop $(podman ps -q --filter publish=81/tcp)"
+        );
     }
 }

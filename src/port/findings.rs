@@ -108,7 +108,9 @@ fn free_op(h: &Holders) -> FixOp {
 pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) -> Vec<Holders> {
     let mut all = Vec::new();
     for &port in &opts.ports {
-        match find_holders(host, &WhoSpec::tcp(port)) {
+        let mut who = WhoSpec::tcp(port);
+        who.engine = opts.engine;
+        match find_holders(host, &who) {
             Ok(h) => {
                 for f in port_findings(&h) {
                     d.add(f);

@@ -97,6 +97,10 @@ pub struct WhoSpec {
     /// (live host, cgroup v2; the owners found are the same either way). Default `true`.
     #[serde(default = "yes")]
     pub cgroups: bool,
+    /// The container engine asked to name a container holding the port (`--engine`);
+    /// `None` detects it.
+    #[serde(default)]
+    pub engine: Option<crate::engine::EngineKind>,
 }
 
 fn yes() -> bool {
@@ -117,6 +121,7 @@ impl WhoSpec {
             exhaustive: false,
             packages: true,
             cgroups: true,
+            engine: None,
         }
     }
 
@@ -261,6 +266,7 @@ pub fn find_holders(host: &Host, spec: &WhoSpec) -> Result<Holders> {
         spec.port,
         spec.proto,
         spec.packages,
+        spec.engine,
     );
     log::debug!("port: owners read and classified in {:?}", t2.elapsed());
     h.groups = owner::group_owners(&h.owners);

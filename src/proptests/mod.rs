@@ -16,6 +16,7 @@ mod host;
 mod initd;
 mod package;
 mod package_dpkg;
+mod podman;
 mod port;
 mod port_diag;
 mod reboot;

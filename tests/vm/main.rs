@@ -58,6 +58,7 @@ mod container;
 mod doctor_fix;
 mod guest;
 mod image;
+mod podman;
 mod powercut;
 mod proc;
 mod results;

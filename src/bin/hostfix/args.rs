@@ -127,6 +127,11 @@ pub fn risk(s: &str) -> Result<Risk, String> {
     s.parse::<Risk>().map_err(|e| e.to_string())
 }
 
+/// A container engine: `docker` or `podman`.
+pub fn engine(s: &str) -> Result<hostfix::EngineKind, String> {
+    hostfix::EngineKind::parse(s)
+}
+
 /// A TCP or UDP port, 1 to 65535.
 pub fn port(s: &str) -> Result<u16, String> {
     match s.trim().parse::<u16>() {

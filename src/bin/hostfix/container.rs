@@ -17,6 +17,10 @@ pub enum ContainerCmd {
     /// none of its processes remain) before the next is tried; rungs that cannot work
     /// (processes in uninterruptible sleep, a frozen cgroup) are skipped with the reason.
     ///
+    /// Under Podman (detected, or --engine podman) the same rungs run podman, the shim
+    /// rung kills the container's conmon (by its pid, only that one), and there is no
+    /// engine restart rung: Podman has no daemon (the plan says the rung is absent).
+    ///
     /// Default --max-risk disruptive (stop, kill, rm -f). The shim kill and the engine
     /// restart are destructive; the reboot is `reboot`, through the reboot guard (one
     /// reboot per container, ever; recorded in STATE_DIR/reboot-ledger.json): run the same
@@ -52,6 +56,7 @@ pub fn run(g: &Global, c: ContainerCmd) -> i32 {
             let mut opts = RemoveOptions::new(a.target);
             opts.stop_grace = a.timeout;
             opts.command_timeout = a.command_timeout;
+            opts.engine = g.engine;
             let report = container::remove(
                 &g.host(),
                 &opts,

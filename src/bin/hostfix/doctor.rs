@@ -35,6 +35,7 @@ pub fn run(g: &Global, a: DoctorArgs) -> i32 {
     let mut opts = DoctorOptions::default();
     opts.state_dir = g.state_dir.clone();
     opts.since = a.since;
+    opts.engine = g.engine;
     if !a.ports.is_empty() {
         opts.ports = a.ports;
     }

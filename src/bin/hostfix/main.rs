@@ -66,6 +66,11 @@ pub struct Global {
     /// Show the trail: every observation, decision and step (-vv for commands run).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// The container engine: docker or podman. Default: detected (the one installed;
+    /// both: docker when its daemon socket exists, else podman). Podman's container rm
+    /// ladder has no engine restart rung (no daemon) and kills the container's conmon.
+    #[arg(long, global = true, value_name = "ENGINE", value_parser = args::Utf8(args::engine))]
+    pub engine: Option<hostfix::EngineKind>,
     /// Read and write the host's files under DIR instead of / (system calls and commands
     /// still act on the running kernel). For tests and image preparation.
     #[arg(
@@ -82,7 +87,7 @@ pub struct Global {
 /// The global flags that take a value: given twice with different values (one before
 /// the subcommand, one after), clap would silently keep the last, and for a safety cap
 /// (`--max-risk read-only swap ensure --max-risk destructive`) that is bad input instead.
-const ONCE: [&str; 3] = ["--max-risk", "--state-dir", "--root"];
+const ONCE: [&str; 4] = ["--max-risk", "--state-dir", "--root", "--engine"];
 
 /// Checks that no flag of [`ONCE`] is given twice with different values. Runs after clap
 /// accepted the arguments, so every `--max-risk` word before `--` is that flag (no flag

@@ -78,6 +78,7 @@ pub fn run(g: &Global, c: PortCmd) -> i32 {
                 WhoSpec::tcp(a.port)
             };
             spec.exhaustive = a.exhaustive;
+            spec.engine = g.engine;
             let report = port::who(&host, &spec, &g.policy(spec.default_cap()));
             crate::output::emit(g, &report)
         }
@@ -91,6 +92,7 @@ pub fn run(g: &Global, c: PortCmd) -> i32 {
             }
             spec.remove_package = a.remove_package;
             spec.timeout = a.timeout;
+            spec.engine = g.engine;
             // --remove-package is the consent: it raises the default cap to destructive.
             let report = port::free_port(&host, &spec, &g.policy(spec.default_cap()));
             crate::output::emit(g, &report)

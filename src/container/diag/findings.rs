@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::engine::{ContainerInfo, PsEntry, Status, short_id};
+use crate::engine::{ContainerInfo, EngineKind, PsEntry, Status, short_id};
 use crate::finding::{Area, Finding, FixOp, Severity, Subject};
 use crate::plan::Risk;
 
@@ -28,8 +28,22 @@ pub fn findings(
 }
 
 /// The findings (pure), with the holders of the host ports containers could not get, so
-/// a container that could not start names the process in its way and the fix.
+/// a container that could not start names the process in its way and the fix; under
+/// Docker ([`findings_for`] for another engine).
 pub fn findings_with_holders(
+    list: &[PsEntry],
+    inspected: &[ContainerInfo],
+    table: &ProcTable,
+    stuck: &BTreeMap<String, Futility>,
+    holders: &PortHolders,
+) -> Vec<Finding> {
+    findings_for(EngineKind::Docker, list, inspected, table, stuck, holders)
+}
+
+/// As [`findings_with_holders`], for the containers of engine `k`: its commands in the
+/// evidence (`podman logs`, `podman start`), and fixes that carry it.
+pub fn findings_for(
+    k: EngineKind,
     list: &[PsEntry],
     inspected: &[ContainerInfo],
     table: &ProcTable,
@@ -54,11 +68,12 @@ pub fn findings_with_holders(
         if let Some(i) = info {
             let ports = blocked_ports(i);
             if !ports.is_empty() && !matches!(e.state, Status::Running) {
-                blocked.push(blocked_finding(name, e, i, &ports, holders).about(subject));
+                let f = blocked_finding(k, (name, e), i, &ports, holders);
+                blocked.push(f.about(subject));
                 continue;
             }
         }
-        out.extend(state_finding(e, info, table));
+        out.extend(state_finding(k, e, info, table));
         if let Some(f) = stuck.get(&e.id) {
             out.push(
                 Finding::new(
@@ -67,8 +82,13 @@ pub fn findings_with_holders(
                     format!("container {name}: no signal can end its processes"),
                 )
                 .evidence(f.why())
-                .evidence("stop, kill, rm -f and an engine restart cannot remove it; a reboot can")
-                .fix(rm_op(name), Risk::Reboot),
+                .evidence(match k {
+                    EngineKind::Podman => {
+                        "stop, kill, rm -f and killing its conmon cannot remove it; a reboot can"
+                    }
+                    _ => "stop, kill, rm -f and an engine restart cannot remove it; a reboot can",
+                })
+                .fix(rm_op(k, name), Risk::Reboot),
             );
         }
         for f in &mut out[first..] {
@@ -79,7 +99,7 @@ pub fn findings_with_holders(
         if list.iter().any(|e| e.id == id) {
             continue;
         }
-        out.push(leftover_finding(&id, table, stuck));
+        out.push(leftover_finding(k, &id, table, stuck));
     }
     blocked.append(&mut out);
     let mut out = blocked;
@@ -100,7 +120,12 @@ pub fn findings_with_holders(
 
 /// The finding a container's state calls for, when it calls for one: dead, stuck in
 /// removal, restarting in a loop, restarted often, paused.
-fn state_finding(e: &PsEntry, info: Option<&ContainerInfo>, table: &ProcTable) -> Option<Finding> {
+fn state_finding(
+    k: EngineKind,
+    e: &PsEntry,
+    info: Option<&ContainerInfo>,
+    table: &ProcTable,
+) -> Option<Finding> {
     let name = e.name();
     match &e.state {
         Status::Dead => Some(
@@ -110,7 +135,7 @@ fn state_finding(e: &PsEntry, info: Option<&ContainerInfo>, table: &ProcTable) -
                 format!("container {name} is dead: the engine failed to stop or remove it"),
             )
             .evidence(engine_words(e, info))
-            .fix(rm_op(name), Risk::Disruptive),
+            .fix(rm_op(k, name), Risk::Disruptive),
         ),
         Status::Removing => Some(
             Finding::new(
@@ -127,7 +152,7 @@ fn state_finding(e: &PsEntry, info: Option<&ContainerInfo>, table: &ProcTable) -
                 "the ladder stops at its cap and names the next rung; \
                  raise --max-risk to allow it",
             )
-            .fix(rm_op(name), Risk::Disruptive),
+            .fix(rm_op(k, name), Risk::Disruptive),
         ),
         Status::Restarting => {
             let mut f = Finding::new(
@@ -150,7 +175,7 @@ fn state_finding(e: &PsEntry, info: Option<&ContainerInfo>, table: &ProcTable) -
                     }
                 ));
             }
-            Some(f.evidence(format!("its log: docker logs --tail 50 {name}")))
+            Some(f.evidence(format!("its log: {k} logs --tail 50 {name}")))
         }
         Status::Running => info.filter(|i| i.restart_count >= 3).map(|i| {
             Finding::new(
@@ -158,7 +183,7 @@ fn state_finding(e: &PsEntry, info: Option<&ContainerInfo>, table: &ProcTable) -
                 Severity::Warning,
                 format!("container {name} has restarted {} times", i.restart_count),
             )
-            .evidence(format!("its log: docker logs --tail 50 {name}"))
+            .evidence(format!("its log: {k} logs --tail 50 {name}"))
         }),
         Status::Paused => Some(
             Finding::new(
@@ -166,7 +191,7 @@ fn state_finding(e: &PsEntry, info: Option<&ContainerInfo>, table: &ProcTable) -
                 Severity::Info,
                 format!("container {name} is paused"),
             )
-            .evidence("resume it: docker unpause ".to_string() + name),
+            .evidence(format!("resume it: {k} unpause {name}")),
         ),
         _ => None,
     }
@@ -174,7 +199,12 @@ fn state_finding(e: &PsEntry, info: Option<&ContainerInfo>, table: &ProcTable) -
 
 /// Processes of a container the engine no longer lists, with the fix: the ladder up to
 /// the shim kill, or up to a reboot when no signal can end them.
-fn leftover_finding(id: &str, table: &ProcTable, stuck: &BTreeMap<String, Futility>) -> Finding {
+fn leftover_finding(
+    k: EngineKind,
+    id: &str,
+    table: &ProcTable,
+    stuck: &BTreeMap<String, Futility>,
+) -> Finding {
     let procs = table.processes_of(id);
     let shims = table.shims_of(id);
     let mut f = Finding::new(
@@ -190,7 +220,7 @@ fn leftover_finding(id: &str, table: &ProcTable, stuck: &BTreeMap<String, Futili
         f = f.evidence(format!("pid {} ({}) state {}", p.pid, p.comm, p.state));
     }
     for s in &shims {
-        f = f.evidence(format!("shim pid {} state {}", s.pid, s.state));
+        f = f.evidence(format!("{} pid {} state {}", k.monitor(), s.pid, s.state));
     }
     let risk = match stuck.get(id) {
         Some(why) => {
@@ -199,14 +229,14 @@ fn leftover_finding(id: &str, table: &ProcTable, stuck: &BTreeMap<String, Futili
         }
         None => Risk::Destructive,
     };
-    f.fix(rm_op(id), risk)
+    f.fix(rm_op(k, id), risk)
 }
 
 /// A container that could not start because a host port was taken: the engine's words,
 /// then who holds the port now (the port module's lookup) and the fix that frees it.
 fn blocked_finding(
-    name: &str,
-    e: &PsEntry,
+    k: EngineKind,
+    (name, e): (&str, &PsEntry),
     i: &ContainerInfo,
     ports: &[u16],
     holders: &PortHolders,
@@ -255,15 +285,15 @@ fn blocked_finding(
     for p in ports {
         f = f.evidence(format!("who holds port {p}: hostfix port who {p}"));
     }
-    blocked_fix(f, name, e, ports, holders)
+    blocked_fix(k, f, (name, e), ports, holders)
 }
 
 /// The fix of a container kept from its ports: free the first port still taken (unless
 /// another container publishes it), or, when every port is free now, start it.
 fn blocked_fix(
+    k: EngineKind,
     mut f: Finding,
-    name: &str,
-    e: &PsEntry,
+    (name, e): (&str, &PsEntry),
     ports: &[u16],
     holders: &PortHolders,
 ) -> Finding {
@@ -277,14 +307,13 @@ fn blocked_fix(
             .collect::<Vec<_>>()
             .join(", ");
         return f
-            .evidence(format!(
-                "port {list_ports} is free now: docker start {name}"
-            ))
+            .evidence(format!("port {list_ports} is free now: {k} start {name}"))
             .fix(
                 FixOp::StartContainer {
                     id: e.id.clone(),
                     name: name.to_string(),
                     ports: ports.to_vec(),
+                    engine: k,
                 },
                 Risk::Additive,
             );
@@ -311,7 +340,7 @@ fn blocked_fix(
             Risk::Disruptive,
         );
     }
-    f.evidence(format!("once the port is free: docker start {name}"))
+    f.evidence(format!("once the port is free: {k} start {name}"))
 }
 
 /// A container hostfix rebooted the host to remove (its ladder's record, `record`) and
@@ -321,6 +350,7 @@ fn blocked_fix(
 /// the boot id is unknown, and for a container that runs again (a restart policy brought
 /// it back: it is not stuck, and removing it is the user's call).
 pub fn removal_after_reboot(
+    k: EngineKind,
     e: &PsEntry,
     record: &RebootRecord,
     boot_id: Option<&str>,
@@ -344,7 +374,8 @@ pub fn removal_after_reboot(
             .evidence(asked)
             .evidence(format!("the engine: {}", e.status))
             .evidence(format!(
-                "to remove it after all: hostfix container rm {name}"
+                "to remove it after all: {}",
+                rm_op(k, name).command(Risk::Disruptive)
             )),
         );
     }
@@ -360,14 +391,15 @@ pub fn removal_after_reboot(
         .evidence(
             "after the boot no process of it is left in D: the ladder's first rung removes it",
         )
-        .fix(rm_op(name), Risk::Disruptive),
+        .fix(rm_op(k, name), Risk::Disruptive),
     )
 }
 
 /// The fix that removes a container.
-fn rm_op(target: &str) -> FixOp {
+fn rm_op(k: EngineKind, target: &str) -> FixOp {
     FixOp::RemoveContainer {
         target: target.to_string(),
+        engine: k,
     }
 }
 
@@ -417,7 +449,7 @@ mod tests {
     #[test]
     fn after_the_reboot_the_removal_it_was_for_is_the_fix() {
         let exited = entry(Status::Exited, "Exited (255) 1 minute ago");
-        let f = removal_after_reboot(&exited, &record(), Some("boot-b")).unwrap();
+        let f = removal_after_reboot(EngineKind::Docker, &exited, &record(), Some("boot-b")).unwrap();
         assert_eq!(f.severity, Severity::Warning);
         assert!(f.title.contains("container stuck-d"), "{}", f.title);
         let fix = f.fix.as_ref().unwrap();
@@ -436,14 +468,14 @@ mod tests {
     fn no_fix_before_the_boot_for_another_container_or_when_it_runs_again() {
         let exited = entry(Status::Exited, "Exited (255) 1 minute ago");
         // The boot the reboot was asked in: the stuck finding says what is left.
-        assert!(removal_after_reboot(&exited, &record(), Some("boot-a")).is_none());
-        assert!(removal_after_reboot(&exited, &record(), None).is_none());
+        assert!(removal_after_reboot(EngineKind::Docker, &exited, &record(), Some("boot-a")).is_none());
+        assert!(removal_after_reboot(EngineKind::Docker, &exited, &record(), None).is_none());
         let mut other = exited.clone();
         other.id = ID.replace('3', "4");
-        assert!(removal_after_reboot(&other, &record(), Some("boot-b")).is_none());
+        assert!(removal_after_reboot(EngineKind::Docker, &other, &record(), Some("boot-b")).is_none());
         // A restart policy brought it back: said, not removed.
         let running = entry(Status::Running, "Up 1 minute");
-        let f = removal_after_reboot(&running, &record(), Some("boot-b")).unwrap();
+        let f = removal_after_reboot(EngineKind::Docker, &running, &record(), Some("boot-b")).unwrap();
         assert!(f.fix.is_none(), "{f:?}");
         assert_eq!(f.severity, Severity::Info);
     }

@@ -10,7 +10,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::engine::{
-    ContainerInfo, Engine, EngineError, PsEntry, PublishedPort, Status, ports_in_use_from_error,
+    ContainerInfo, Engine, EngineError, EngineKind, PsEntry, PublishedPort, Status,
+    ports_in_use_from_error,
 };
 use crate::error::Error;
 use crate::finding::{Area, Diagnosis, DoctorOptions, Finding, Severity};
@@ -21,7 +22,7 @@ use super::procs::{self, Futility, ProcTable, Sampling};
 mod findings;
 
 #[cfg_attr(not(feature = "testing"), allow(unused_imports))] // used by hostfix::testing
-pub use findings::{findings, findings_with_holders, removal_after_reboot};
+pub use findings::{findings, findings_for, findings_with_holders, removal_after_reboot};
 
 /// One container, as `doctor` reports it in its facts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,8 +55,13 @@ pub struct ContainerSummary {
 /// What `doctor` records about containers under the fact `containers`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ContainerFacts {
-    /// The engine CLI, when there is one.
+    /// The engine CLI, when there is one (a host path).
     pub engine: Option<String>,
+    /// Which engine doctor used (`docker`, `podman`), when there is one.
+    pub kind: Option<EngineKind>,
+    /// Whether the engine has a daemon hostfix may restart (`false` under Podman: the
+    /// removal ladder has no engine restart rung there).
+    pub daemon: Option<bool>,
     /// Whether the engine answered.
     pub reachable: bool,
     /// Every container the engine lists.
@@ -100,8 +106,14 @@ pub type PortHolders = BTreeMap<u16, Vec<PortHolderSummary>>;
 
 /// The holders of a TCP port, as `hostfix port who PORT` finds them; `None` when the
 /// lookup failed (logged).
-pub fn port_holders(host: &Host, port: u16) -> Option<Vec<PortHolderSummary>> {
-    let h = match crate::port::find_holders(host, &crate::port::WhoSpec::tcp(port)) {
+pub fn port_holders(
+    host: &Host,
+    port: u16,
+    engine: Option<crate::engine::EngineKind>,
+) -> Option<Vec<PortHolderSummary>> {
+    let mut who = crate::port::WhoSpec::tcp(port);
+    who.engine = engine;
+    let h = match crate::port::find_holders(host, &who) {
         Ok(h) => h,
         Err(e) => {
             log::warn!("container: who holds port {port}: {e}");
@@ -138,15 +150,27 @@ const INSPECT_MAX: usize = 200;
 /// Without a `docker` program there is nothing to say; an engine that does not answer
 /// is a finding (a warning when its socket exists), a refused socket is "unseen".
 pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) -> Vec<ContainerInfo> {
-    let Ok(mut engine) = Engine::locate(host) else {
-        d.fact("containers", &ContainerFacts::default());
-        return Vec::new();
+    let mut engine = match Engine::locate(host, opts.engine) {
+        Ok(e) => e,
+        Err(e) => {
+            if opts.engine.is_some() {
+                d.unseen(format!("containers: {e}"));
+            }
+            d.fact("containers", &ContainerFacts::default());
+            return Vec::new();
+        }
     };
     engine.limits.command = Duration::from_secs(20);
+    let k = engine.kind;
     let mut facts = ContainerFacts {
         engine: Some(engine.program.clone()),
+        kind: Some(k),
+        daemon: Some(k.has_daemon()),
         ..ContainerFacts::default()
     };
+    if !k.has_daemon() {
+        d.add(no_daemon(&engine));
+    }
     let list = match engine.list(host) {
         Ok(l) => l,
         Err(Error::Engine(EngineError::Permission { message })) => {
@@ -155,7 +179,7 @@ pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) -> Vec<Con
             return Vec::new();
         }
         Err(e) => {
-            d.add(engine_silent(host, &e));
+            d.add(engine_silent(host, k, &e));
             d.fact("containers", &facts);
             return Vec::new();
         }
@@ -175,17 +199,17 @@ pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) -> Vec<Con
     let inspected = match engine.inspect_many(host, &ids) {
         Ok(i) => i,
         Err(e) => {
-            d.unseen(format!("container details (docker container inspect): {e}"));
+            d.unseen(format!("container details ({k} container inspect): {e}"));
             Vec::new()
         }
     };
     let table = procs::scan_by_cgroup(host);
     let stuck = stuck_containers(host, &list, &table);
-    let holders = blocked_port_holders(host, &list, &inspected);
-    for f in findings_with_holders(&list, &inspected, &table, &stuck, &holders) {
+    let holders = blocked_port_holders(host, (&list, &inspected), opts.engine);
+    for f in findings_for(k, &list, &inspected, &table, &stuck, &holders) {
         d.add(f);
     }
-    for f in after_reboot(host, opts, &list, &stuck) {
+    for f in after_reboot(host, opts, k, &list, &stuck) {
         d.add(f);
     }
     facts.containers = summaries(&list, &inspected, &table, &stuck);
@@ -205,6 +229,7 @@ pub fn diagnose(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) -> Vec<Con
 fn after_reboot(
     host: &Host,
     opts: &DoctorOptions,
+    k: EngineKind,
     list: &[PsEntry],
     stuck: &BTreeMap<String, Futility>,
 ) -> Vec<Finding> {
@@ -216,14 +241,44 @@ fn after_reboot(
             for u in &found.unusable {
                 log::warn!("doctor: container {}: {u}", e.name());
             }
-            removal_after_reboot(e, &found.record?, boot_id.as_deref())
+            removal_after_reboot(k, e, &found.record?, boot_id.as_deref())
         })
         .collect()
 }
 
+/// Which engine doctor used, under an engine without a daemon (Podman): said, so the
+/// missing engine restart is stated rather than silently absent.
+fn no_daemon(engine: &Engine) -> Finding {
+    Finding::new(
+        Area::Containers,
+        Severity::Info,
+        format!(
+            "containers: {} ({}), no engine daemon to restart",
+            engine.kind, engine.program
+        ),
+    )
+    .evidence(format!(
+        "each container has its own {}; container rm kills it (the container's own pid) \
+         where Docker's ladder would restart the engine",
+        engine.kind.monitor()
+    ))
+    .evidence(
+        "run as root, podman lists root's containers only: a rootless user's containers \
+         are seen by their processes",
+    )
+}
+
 /// An engine that does not answer: a warning when its socket exists, else a note that
 /// only the CLI is installed.
-fn engine_silent(host: &Host, e: &Error) -> Finding {
+fn engine_silent(host: &Host, k: EngineKind, e: &Error) -> Finding {
+    if k == EngineKind::Podman {
+        return Finding::new(
+            Area::Containers,
+            Severity::Warning,
+            "podman does not answer",
+        )
+        .evidence(e.to_string());
+    }
     let socket = ["/var/run/docker.sock", "/run/docker.sock"]
         .iter()
         .any(|s| host.path(s).exists());
@@ -263,7 +318,11 @@ fn stuck_containers(
 }
 
 /// Who holds the ports containers could not get: the same lookup as `port who`.
-fn blocked_port_holders(host: &Host, list: &[PsEntry], inspected: &[ContainerInfo]) -> PortHolders {
+fn blocked_port_holders(
+    host: &Host,
+    (list, inspected): (&[PsEntry], &[ContainerInfo]),
+    engine: Option<EngineKind>,
+) -> PortHolders {
     let mut holders = PortHolders::new();
     for i in inspected {
         let state = list.iter().find(|e| e.id == i.id).map(|e| &e.state);
@@ -272,7 +331,7 @@ fn blocked_port_holders(host: &Host, list: &[PsEntry], inspected: &[ContainerInf
         }
         for p in blocked_ports(i) {
             if let std::collections::btree_map::Entry::Vacant(slot) = holders.entry(p) {
-                if let Some(h) = port_holders(host, p) {
+                if let Some(h) = port_holders(host, p, engine) {
                     slot.insert(h);
                 }
             }

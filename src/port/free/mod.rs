@@ -72,6 +72,10 @@ pub struct FreeSpec {
     /// Default 10 s.
     #[serde(default = "default_timeout", deserialize_with = "crate::de::duration")]
     pub timeout: Duration,
+    /// The container engine asked to name a container holding the port (`--engine`);
+    /// `None` detects it.
+    #[serde(default)]
+    pub engine: Option<crate::engine::EngineKind>,
 }
 
 fn default_timeout() -> Duration {
@@ -100,6 +104,7 @@ impl FreeSpec {
             addresses: Self::default_addresses(),
             remove_package: false,
             timeout: default_timeout(),
+            engine: None,
         }
     }
 

@@ -177,6 +177,7 @@ impl FreeGoal<'_> {
                     exhaustive: true,
                     packages: true,
                     cgroups: true,
+                    engine: spec.engine,
                 },
             )?;
             // A `::` probe is dual-stack unless net.ipv6.bindv6only says otherwise.

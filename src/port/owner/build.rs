@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::classify::{Context, classify, is_docker_proxy};
 use super::sockets::{LIST_SOCKETS_ARGS, parse_list_sockets};
 use super::{OwnerKind, PortOwner};
+use crate::engine::EngineKind;
 use crate::host::{Cmd, Host, InitSystem};
 use crate::package::{self, PackageInfo, PackageManager};
 use crate::port::docker;
@@ -58,6 +59,7 @@ pub fn build_owners(
     port: u16,
     proto: Proto,
     with_packages: bool,
+    engine: Option<EngineKind>,
 ) -> Vec<PortOwner> {
     let procs: Vec<(Process, Vec<u64>)> = scan
         .holders
@@ -67,7 +69,7 @@ pub fn build_owners(
     if procs.is_empty() {
         return Vec::new();
     }
-    let ctx = lookup_context(host, &procs, port, proto);
+    let ctx = lookup_context(host, &procs, (port, proto), engine);
     let facts = HostFacts::read(host);
     let pm: Option<Box<dyn PackageManager>> = if with_packages {
         package::detect(host).ok()
@@ -121,7 +123,12 @@ pub fn build_owners(
 /// What classification needs to know about the host, gathered once for the processes
 /// holding the port: `systemctl list-sockets` only when one may be a service or PID 1,
 /// `docker ps` only when one may be a container's.
-fn lookup_context(host: &Host, procs: &[(Process, Vec<u64>)], port: u16, proto: Proto) -> Context {
+fn lookup_context(
+    host: &Host,
+    procs: &[(Process, Vec<u64>)],
+    (port, proto): (u16, Proto),
+    engine: Option<EngineKind>,
+) -> Context {
     let systemd = host.init_system() == InitSystem::Systemd;
     let mut ctx = Context {
         port,
@@ -151,13 +158,18 @@ fn lookup_context(host: &Host, procs: &[(Process, Vec<u64>)], port: u16, proto: 
     }
     let wants_docker = procs.iter().any(|(p, _)| {
         is_docker_proxy(&p.stat.comm, p.exe.as_deref())
+            || docker::is_rootlessport(&p.stat.comm, p.exe.as_deref())
+            || crate::engine::conmon_container_id(&p.cmdline).is_some()
             || p.cgroup
                 .as_deref()
                 .and_then(process::container_id_from_cgroup)
                 .is_some()
     });
     if wants_docker {
-        ctx.containers = docker::docker_ps(host);
+        if let Some((kind, list)) = docker::engine_ps(host, engine) {
+            ctx.engine = Some(kind);
+            ctx.containers = Some(list);
+        }
     }
     ctx
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::OwnerKind;
 use super::sockets::SocketUnit;
-use crate::engine::PsEntry;
+use crate::engine::{EngineKind, PsEntry, conmon_container_id};
 use crate::port::docker::{self, ContainerRef};
 use crate::port::table::Proto;
 use crate::process::{self, Process};
@@ -33,8 +33,19 @@ pub struct Context {
     pub caller: Vec<i32>,
     /// `systemctl list-sockets`, when systemd runs the host.
     pub socket_units: Vec<SocketUnit>,
-    /// The engine's containers (`docker ps -a`), when docker runs.
+    /// The engine's containers (`docker ps -a`, `podman ps -a`), when it answers.
     pub containers: Option<Vec<PsEntry>>,
+    /// The engine that listed [`Context::containers`] (`None`: Docker).
+    pub engine: Option<EngineKind>,
+}
+
+impl Context {
+    /// The containers listed by `engine` (`docker`, `podman`), if that engine listed them.
+    fn listed_by(&self, engine: &str) -> Option<&[PsEntry]> {
+        self.containers
+            .as_deref()
+            .filter(|_| self.engine.unwrap_or_default().as_str() == engine)
+    }
 }
 
 /// Classifies a process holding the port (pure): what runs it, its unit, its socket
@@ -75,11 +86,19 @@ pub fn classify(
             &p.cmdline,
             ctx.port,
             proto,
-            ctx.containers.as_deref(),
+            ctx.listed_by("docker"),
         ));
         OwnerKind::Container
+    } else if docker::is_rootlessport(name, exe) {
+        let ps = ctx.listed_by("podman");
+        container = Some(docker::from_rootlessport(ctx.port, proto, ps));
+        OwnerKind::Container
+    } else if let Some(id) = conmon_container_id(&p.cmdline) {
+        container = Some(docker::from_conmon(&id, ctx.listed_by("podman")));
+        OwnerKind::Container
     } else if let Some(id) = process::container_id_from_cgroup(cg) {
-        container = Some(docker::from_cgroup(&id, cg, ctx.containers.as_deref()));
+        let ps = ctx.listed_by(docker::engine_from_cgroup(cg));
+        container = Some(docker::from_cgroup(&id, cg, ps));
         OwnerKind::Container
     } else if !user_unit && unit.as_deref().is_some_and(|u| u.ends_with(".service")) {
         let u = unit.clone().unwrap_or_default();
@@ -101,7 +120,9 @@ pub fn classify(
             unit: unit.as_deref(),
             kernel_thread: p.stat.is_kernel_thread(),
             container: container.as_ref().map(|c| protect::ContainerHold {
-                via_proxy: c.via == "docker-proxy",
+                via_proxy: c.via != "cgroup",
+                via: &c.via,
+                engine: &c.engine,
                 label: c.label(),
                 stop_command: &c.stop_command,
             }),
@@ -145,6 +166,7 @@ mod tests {
                 "[::]:80 Stream web.socket web.service\n/run/x.sock Stream x.socket x.service\n",
             ),
             containers: None,
+            engine: None,
         }
     }
 
@@ -238,6 +260,60 @@ mod tests {
         let mut kt = proc_(50, 2, "kworker", "/", "/");
         kt.stat.flags = crate::process::PF_KTHREAD;
         assert!(classify(&kt, &c).4.unwrap().contains("kernel thread"));
+    }
+
+    #[test]
+    fn podman_holders_name_their_container() {
+        let id = "6a1b9c0d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b";
+        let mut c = ctx(true);
+        c.engine = Some(EngineKind::Podman);
+        c.containers = Some(
+            crate::engine::parse_podman_ps(&format!(
+                r#"[{{"Id":"{id}","Names":["web"],"State":"running","Ports":[{{"host_ip":"","container_port":80,"host_port":80,"range":1,"protocol":"tcp"}}]}}]"#
+            ))
+            .unwrap(),
+        );
+        // Rootful: conmon keeps the published port open, in its libpod-conmon scope.
+        let mut conmon = proc_(
+            900,
+            1,
+            "conmon",
+            "/usr/bin/conmon",
+            &format!("/machine.slice/libpod-conmon-{id}.scope"),
+        );
+        conmon.cmdline = format!("/usr/bin/conmon --api-version 1 -c {id} -u {id} -n web")
+            .split(' ')
+            .map(String::from)
+            .collect();
+        let (k, _, _, cont, p) = classify(&conmon, &c);
+        assert_eq!(k, OwnerKind::Container);
+        let cont = cont.unwrap();
+        assert_eq!(
+            (cont.engine.as_str(), cont.via.as_str()),
+            ("podman", "conmon")
+        );
+        assert_eq!(cont.name.as_deref(), Some("web"));
+        let p = p.unwrap();
+        assert!(
+            p.contains("(podman)") && p.ends_with("podman stop web"),
+            "{p}"
+        );
+        // Rootless: rootlessport holds it.
+        let rp = proc_(
+            901,
+            1,
+            "rootlessport",
+            "/usr/libexec/podman/rootlessport",
+            "/user.slice",
+        );
+        let (_, _, _, cont, p) = classify(&rp, &c);
+        assert_eq!(cont.unwrap().stop_command, "podman stop web");
+        assert!(p.unwrap().contains("rootlessport publishes the port"));
+        // Docker's list never names a podman container.
+        let mut d = c.clone();
+        d.engine = Some(EngineKind::Docker);
+        let (_, _, _, cont, _) = classify(&conmon, &d);
+        assert_eq!(cont.unwrap().stop_command, "podman stop 6a1b9c0d8e7f");
     }
 
     #[test]
