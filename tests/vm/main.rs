@@ -513,6 +513,14 @@ fn check_smoke(flavour: Flavour, r: &Results) {
             .any(|f| finding_text(f).contains("no swap") && fix_command(f).contains("swap ensure")),
         "no 'no swap' finding with its fix: {f:?}"
     );
+    // A request to :80 reaches nginx (on the sysvinit guest too: its loopback is up).
+    assert!(
+        f.iter().any(|f| f["area"] == "request"
+            && f["title"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("requests to :80 reach"))),
+        "no request to :80 reached nginx: {f:#?}"
+    );
     // A fresh guest's filesystems are nearly empty (trixie's /tmp is a small tmpfs).
     let disk_alarms: Vec<&Value> = f
         .iter()
