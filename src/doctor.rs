@@ -333,9 +333,15 @@ fn diagnose_disks(host: &Host, opts: &DoctorOptions, d: &mut Diagnosis) {
 pub(crate) fn disk_findings(disk: &Disk) -> Vec<Finding> {
     let mut out = Vec::new();
     let pct = disk.free_percent();
-    let sev = if pct < 5.0 || disk.free_bytes < 256 * ByteSize::MIB {
+    // The absolute floors (256 MiB, 1 GiB) hold for filesystems far larger than them; a
+    // small one (Debian 13's /tmp, a tmpfs of half the RAM: 232 MiB on a 512 MiB host) is
+    // judged against a quarter and a half of its size instead, so an empty one is not a
+    // problem.
+    let problem_floor = (256 * ByteSize::MIB).min(disk.total_bytes / 4);
+    let warning_floor = ByteSize::GIB.min(disk.total_bytes / 2);
+    let sev = if pct < 5.0 || disk.free_bytes < problem_floor {
         Severity::Problem
-    } else if pct < 10.0 || disk.free_bytes < ByteSize::GIB {
+    } else if pct < 10.0 || disk.free_bytes < warning_floor {
         Severity::Warning
     } else {
         Severity::Ok
@@ -424,6 +430,28 @@ mod tests {
         let ok = Disk::from_statvfs("/".into(), 4096, 10_000_000, 5_000_000, 0, 0);
         assert_eq!(disk_findings(&ok).len(), 1);
         assert_eq!(disk_findings(&ok)[0].severity, Severity::Ok);
+    }
+
+    #[test]
+    fn a_small_empty_filesystem_is_no_problem() {
+        // Debian 13's /tmp on the 512 MiB VM guest (tmpfs, half the RAM), as its doctor
+        // reported it: "/tmp: 232.2 MiB free (100%)", once judged a problem.
+        let tmp = Disk::from_statvfs("/tmp".into(), 4096, 59_443, 59_440, 118_886, 118_880);
+        let f = disk_findings(&tmp);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, Severity::Ok, "{}", f[0].title);
+        assert_eq!(f[0].title, "/tmp: 232.2 MiB free (100%)");
+        // Filled to a fifth of it: a problem; to 40% free: a warning.
+        let full = Disk::from_statvfs("/tmp".into(), 4096, 59_443, 11_000, 0, 0);
+        assert_eq!(disk_findings(&full)[0].severity, Severity::Problem);
+        let half = Disk::from_statvfs("/tmp".into(), 4096, 59_443, 24_000, 0, 0);
+        assert_eq!(disk_findings(&half)[0].severity, Severity::Warning);
+        // A large filesystem keeps the absolute floors: 200 MiB free of 100 GiB (0.2%) is
+        // a problem, 800 MiB free of 8 GiB (10%) a warning.
+        let big = Disk::from_statvfs("/".into(), 4096, 26_214_400, 51_200, 0, 0);
+        assert_eq!(disk_findings(&big)[0].severity, Severity::Problem);
+        let mid = Disk::from_statvfs("/".into(), 4096, 2_097_152, 204_800, 0, 0);
+        assert_eq!(disk_findings(&mid)[0].severity, Severity::Warning);
     }
 
     #[test]

@@ -194,3 +194,37 @@ fn the_live_database_and_a_real_simulation() {
     }
     assert!(d.info(&host, "dpkg").unwrap().is_some());
 }
+
+/// Debian 13: nginx is its own package (no nginx-light), installed by name, its unit in
+/// nginx-common; apt 3 prints the same simulation lines as apt 2.6.
+#[test]
+fn trixie_nginx_and_apt_3() {
+    let rec = Arc::new(RecordingSystem::new());
+    rec.respond(
+        "apt-get -s -q remove nginx",
+        CmdOutput::ok(apt("trixie-remove-nginx.txt")),
+    );
+    rec.respond(
+        "apt-get -s -q remove containerd",
+        CmdOutput::ok(apt("trixie-remove-containerd.txt")),
+    );
+    let host = Host::with_system(fixtures().join("dpkg-root-trixie"), rec.clone());
+    assert_eq!(package::detect(&host).unwrap().name(), "dpkg");
+    assert_eq!(owner(&host, "/usr/sbin/nginx").as_deref(), Some("nginx"));
+    // /usr-merged both ways: the alias finds the owner too.
+    assert_eq!(owner(&host, "/sbin/nginx").as_deref(), Some("nginx"));
+    assert_eq!(
+        owner(&host, "/lib/systemd/system/nginx.service").as_deref(),
+        Some("nginx-common")
+    );
+    let d = Dpkg::new();
+    let nginx = d.info(&host, "nginx").unwrap().unwrap();
+    assert_eq!(nginx.source, "nginx");
+    // Nothing was installed for it: on trixie there is no metapackage over nginx.
+    assert!(nginx.required_by.is_empty(), "{:?}", nginx.required_by);
+    let s = d.simulate_removal(&host, &["nginx".into()]).unwrap();
+    assert_eq!(s.removes, vec!["nginx"]);
+    assert!(s.installs.is_empty());
+    let s = d.simulate_removal(&host, &["containerd".into()]).unwrap();
+    assert_eq!(s.removes, vec!["docker.io", "containerd"]);
+}

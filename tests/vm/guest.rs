@@ -315,14 +315,13 @@ impl Guest {
         fs::create_dir(&handoff_dir).unwrap();
         fs::copy(&self.lab.hostfix, handoff_dir.join("hostfix")).unwrap();
         let scenarios = self.lab.tests_dir.join("scenarios");
-        for (from, to) in [
-            ("lib.sh".to_string(), "lib.sh"),
-            (format!("{}.sh", self.name), "scenario.sh"),
-        ] {
-            let text = fs::read(scenarios.join(&from))
-                .unwrap_or_else(|e| panic!("reading scenarios/{from}: {e}"));
-            image::write_file(&handoff_dir.join(to), &text, 0o644).unwrap();
-        }
+        let read = |from: &str| {
+            fs::read(scenarios.join(from))
+                .unwrap_or_else(|e| panic!("reading scenarios/{from}: {e}"))
+        };
+        image::write_file(&handoff_dir.join("lib.sh"), &read("lib.sh"), 0o644).unwrap();
+        let script = stages_script(&self.name, |stage| read(&format!("{stage}.sh")));
+        image::write_file(&handoff_dir.join("scenario.sh"), &script, 0o644).unwrap();
         for (name, bytes, mode) in extra {
             image::write_file(&handoff_dir.join(name), bytes, *mode).unwrap();
         }
@@ -536,6 +535,27 @@ impl Drop for Guest {
     }
 }
 
+/// The guest's `scenario.sh` for the scenario `name`: `scenarios/<name>.sh`, or for a name
+/// of stages `a+b+c` (scenarios that share one boot) those scripts one after the other in
+/// one shell, each after a `NOTE stage <name>` line. A stage must leave the guest as the
+/// next one expects it, and stages' result names must not collide.
+pub fn stages_script(name: &str, read: impl Fn(&str) -> Vec<u8>) -> Vec<u8> {
+    let stages: Vec<&str> = name.split('+').collect();
+    if stages.len() == 1 {
+        return read(name);
+    }
+    // lib.sh first: under sh it starts the script again under bash, before any output.
+    let mut out = b". \"$SCENARIO_DIR/lib.sh\"\n".to_vec();
+    for stage in stages {
+        out.extend_from_slice(format!("printf 'NOTE stage %s\\n' '{stage}'\n").as_bytes());
+        out.extend(read(stage));
+        if out.last() != Some(&b'\n') {
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
 /// Work folders older than this are what killed test runs (or HOSTFIX_VM_KEEP=1) left.
 const OLD_RUN: Duration = Duration::from_secs(6 * 3600);
 
@@ -603,6 +623,18 @@ mod tests {
         assert!(lean.contains(" systemd.show_status=0 "), "{lean}");
         let p = super::free_local_port();
         assert!(std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
+    }
+
+    #[test]
+    fn stages_run_one_after_the_other() {
+        let read = |n: &str| format!("echo {n}").into_bytes();
+        assert_eq!(super::stages_script("smoke", read), b"echo smoke");
+        let two = String::from_utf8(super::stages_script("smoke+incident", read)).unwrap();
+        assert_eq!(
+            two,
+            ". \"$SCENARIO_DIR/lib.sh\"\nprintf 'NOTE stage %s\\n' 'smoke'\necho smoke\n\
+             printf 'NOTE stage %s\\n' 'incident'\necho incident\n"
+        );
     }
 
     #[test]

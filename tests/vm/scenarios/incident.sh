@@ -28,6 +28,9 @@ result web-state-before "$(docker inspect -f '{{.State.Status}}' web)"
 
 hf doctor-before doctor
 
+# A hostfix run that hangs ends with its trail and what ran at the time, well before the
+# guest's deadline.
+HF_TIMEOUT=150
 # The fix, least risky first.
 hf port-free port free 80 --remove-package
 hf swap-ensure swap ensure --size 1G

@@ -80,10 +80,21 @@ block() {
   return "$_rc"
 }
 
+# With HF_TIMEOUT=SECONDS, a hostfix run still going after that long is killed (rc 124):
+# its trail so far is kept, and what ran then (processes, memory) is the block NAME.hung.
 hf() {
   _n=$1
   shift
-  block "$_n" "$HOSTFIX" --json -v "$@"
+  if [ -z "${HF_TIMEOUT:-}" ]; then
+    block "$_n" "$HOSTFIX" --json -v "$@"
+    return
+  fi
+  _hrc=0
+  block "$_n" timeout --kill-after=5 "$HF_TIMEOUT" "$HOSTFIX" --json -v "$@" || _hrc=$?
+  if [ "$_hrc" -eq 124 ] || [ "$_hrc" -eq 137 ]; then
+    block "$_n.hung" sh -c 'ps -eo pid,ppid,stat,etime,rss,wchan:20,args --sort=start_time | tail -n 40; grep -E "^(MemTotal|MemAvailable|SwapTotal|Dirty)" /proc/meminfo' || true
+  fi
+  return "$_hrc"
 }
 
 # Whether systemd is PID 1 (otherwise the guest runs sysvinit: no systemctl, no journal).
