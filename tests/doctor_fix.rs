@@ -38,7 +38,7 @@ struct Incident {
 
 fn incident(reboot_needed: bool) -> Incident {
     let root = FakeRoot::for_swap();
-    root.meminfo(32 << 20, 2 << 20)
+    root.meminfo(256 << 20, 15 << 20)
         .systemd()
         .boot_id("0f5e7a4c-1b2d-4e8f-9a6b-3c2d1e0f9a8b")
         .uptime(3600)

@@ -597,6 +597,76 @@ fn remove_package_stops_the_unit_then_removes_its_source_packages() {
     assert!(sim2.commands().is_empty());
 }
 
+/// The commands that would change the host or start the package manager: anything but
+/// systemd's read-only queries.
+fn acting(sim: &Sim) -> Vec<String> {
+    sim.commands()
+        .into_iter()
+        .filter(|c| !c.starts_with("systemctl list-") && !c.starts_with("systemctl show"))
+        .collect()
+}
+
+/// A small host without swap whose memory is nearly gone (the incident's): the package
+/// manager is not started there (apt thrashed for minutes on such a Debian 13 guest, and
+/// the OOM killer can end dpkg half-way). The run is refused before anything is stopped,
+/// naming the swap to make first; the dry run plans the removal unsimulated and says so;
+/// with swap the same host removes the package.
+#[test]
+fn a_removal_waits_for_memory_or_swap() {
+    let meminfo = |swap_kib: u64| {
+        format!(
+            "MemTotal: 481280 kB\nMemFree: 20000 kB\nMemAvailable: 67584 kB\n\
+             SwapTotal: {swap_kib} kB\nSwapFree: {swap_kib} kB\n"
+        )
+    };
+    let r = nginx_root();
+    std::fs::write(r.path().join("proc/meminfo"), meminfo(0)).unwrap();
+    let sim = nginx_removal_sim(&r);
+    let host = sim.host(r.path());
+    let s = with(spec(80), |it| it.remove_package = true);
+    let rep = free_port(&host, &s, &Policy::new(Risk::Destructive));
+    assert_eq!(rep.exit_code(), 3, "{:?} {:#?}", rep.error, rep.steps);
+    let err = rep
+        .error
+        .as_ref()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("66 MiB available") && err.contains("hostfix swap ensure"),
+        "{err}"
+    );
+    assert!(acting(&sim).is_empty(), "{:?}", sim.commands());
+    assert!(sim.signals().is_empty());
+
+    let dry = free_port(&host, &s, &Policy::new(Risk::Destructive).dry_run(true));
+    assert_eq!(dry.exit_code(), 0, "{:?} {:#?}", dry.error, dry.steps);
+    assert!(
+        dry.steps
+            .iter()
+            .any(|st| st.detail.contains("not simulated")),
+        "{:#?}",
+        dry.steps
+    );
+    assert!(
+        dry.steps
+            .iter()
+            .any(|st| st.status == StepStatus::Planned
+                && st.action.starts_with("remove nginx-light")),
+        "{:#?}",
+        dry.steps
+    );
+    assert!(acting(&sim).is_empty(), "{:?}", sim.commands());
+
+    std::fs::write(r.path().join("proc/meminfo"), meminfo(1 << 20)).unwrap();
+    let rep = free_port(&host, &s, &Policy::new(Risk::Destructive));
+    assert!(rep.is_ok(), "{:?} {:#?}", rep.error, rep.steps);
+    assert!(
+        sim.commands().iter().any(|c| c.starts_with("apt-get -y")),
+        "{:?}",
+        sim.commands()
+    );
+}
+
 #[test]
 fn an_interrupted_removal_is_finished_by_the_next_run() {
     let r = nginx_root();

@@ -13,6 +13,7 @@ mod render;
 pub use check::{CheckItem, CheckResult, CheckSpec, check};
 pub use disk::Disk;
 pub(crate) use disk::read_disk;
+pub(crate) use memory::MemInfo;
 pub(crate) use memory::read_memory;
 pub use memory::{CgroupMemory, Memory, Pressure};
 

@@ -449,7 +449,8 @@ mod tests {
     #[test]
     fn after_the_reboot_the_removal_it_was_for_is_the_fix() {
         let exited = entry(Status::Exited, "Exited (255) 1 minute ago");
-        let f = removal_after_reboot(EngineKind::Docker, &exited, &record(), Some("boot-b")).unwrap();
+        let f =
+            removal_after_reboot(EngineKind::Docker, &exited, &record(), Some("boot-b")).unwrap();
         assert_eq!(f.severity, Severity::Warning);
         assert!(f.title.contains("container stuck-d"), "{}", f.title);
         let fix = f.fix.as_ref().unwrap();
@@ -468,14 +469,19 @@ mod tests {
     fn no_fix_before_the_boot_for_another_container_or_when_it_runs_again() {
         let exited = entry(Status::Exited, "Exited (255) 1 minute ago");
         // The boot the reboot was asked in: the stuck finding says what is left.
-        assert!(removal_after_reboot(EngineKind::Docker, &exited, &record(), Some("boot-a")).is_none());
+        assert!(
+            removal_after_reboot(EngineKind::Docker, &exited, &record(), Some("boot-a")).is_none()
+        );
         assert!(removal_after_reboot(EngineKind::Docker, &exited, &record(), None).is_none());
         let mut other = exited.clone();
         other.id = ID.replace('3', "4");
-        assert!(removal_after_reboot(EngineKind::Docker, &other, &record(), Some("boot-b")).is_none());
+        assert!(
+            removal_after_reboot(EngineKind::Docker, &other, &record(), Some("boot-b")).is_none()
+        );
         // A restart policy brought it back: said, not removed.
         let running = entry(Status::Running, "Up 1 minute");
-        let f = removal_after_reboot(EngineKind::Docker, &running, &record(), Some("boot-b")).unwrap();
+        let f =
+            removal_after_reboot(EngineKind::Docker, &running, &record(), Some("boot-b")).unwrap();
         assert!(f.fix.is_none(), "{f:?}");
         assert_eq!(f.severity, Severity::Info);
     }

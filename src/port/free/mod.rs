@@ -411,7 +411,7 @@ fn plan_removal(
         return Ok(());
     }
     // Check again even when resuming: the host may have changed since.
-    let check = rm::check_removal(host, pm, &packages, &sources)?;
+    let check = rm::check_removal(host, pm, &packages, &sources, policy.dry_run)?;
     for (what, found) in &check.notes {
         run.observe(what.clone(), found.clone());
     }

@@ -19,6 +19,8 @@ use crate::error::{Error, Refusal, Result};
 use crate::host::{Cmd, Host, InitSystem};
 use crate::package::{PackageError, PackageInfo, PackageManager, Relations};
 use crate::protect;
+use crate::resources::MemInfo;
+use crate::size::ByteSize;
 
 mod ledger;
 mod settle;
@@ -85,6 +87,11 @@ impl RemovalCheck {
 /// or required, nothing built from another source than `sources` but the add-ons tied
 /// to them ([`tied_to_family`]), nothing installed or upgraded on the way. Read-only.
 ///
+/// The package manager is not started when memory is too short for it
+/// ([`short_for_packages`]): the run is refused, naming the swap to make first; a dry run
+/// plans the removal of `packages` unsimulated and says so (a swap fix planned before it
+/// would change the memory, and the real run checks again).
+///
 /// # Errors
 /// When the package manager cannot be asked at all (its refusal to simulate is a
 /// [`Refusal::Unsafe`] in the outcome instead).
@@ -93,6 +100,7 @@ pub(crate) fn check_removal(
     pm: &dyn PackageManager,
     packages: &[String],
     sources: &[String],
+    dry_run: bool,
 ) -> Result<RemovalCheck> {
     let target = format!("package {}", packages.join(" "));
     let unsafe_ = |why: String| Refusal::Unsafe {
@@ -100,6 +108,19 @@ pub(crate) fn check_removal(
         why,
     };
     let mut notes = Vec::new();
+    if let Some(why) = read_meminfo(host).as_ref().and_then(short_for_packages) {
+        if !dry_run {
+            return Ok(RemovalCheck::refused(notes, unsafe_(why)));
+        }
+        notes.push((
+            format!("simulate the removal of {}", packages.join(" ")),
+            format!("not simulated: {why}; the run checks it again"),
+        ));
+        return Ok(RemovalCheck {
+            notes,
+            outcome: Ok(packages.to_vec()),
+        });
+    }
     let sim = match pm.simulate_removal(host, packages) {
         Ok(s) => s,
         Err(Error::Package(PackageError::Simulation { detail, .. })) => {
@@ -132,6 +153,37 @@ pub(crate) fn check_removal(
     Ok(RemovalCheck {
         notes,
         outcome: Ok(sim.removes),
+    })
+}
+
+/// The memory (available plus free swap) below which hostfix does not start the package
+/// manager: apt 3 alone needs more than a small host without swap has left, and there
+/// the system thrashes (`apt-get -s` ran for minutes on a 512 MiB Debian 13 guest at 14%
+/// available) or the OOM killer ends dpkg half-way through the removal.
+const PACKAGE_WORK_FLOOR: u64 = 160 << 20;
+
+/// `/proc/meminfo`, when it can be read and parsed: without it the check is not made
+/// (the removal's own errors still say what went wrong).
+fn read_meminfo(host: &Host) -> Option<MemInfo> {
+    let text = host.read_opt("/proc/meminfo").ok()??;
+    MemInfo::parse(&text).ok()
+}
+
+/// Why the host has too little memory to run the package manager safely, if it has
+/// (pure): available memory plus free swap under [`PACKAGE_WORK_FLOOR`].
+pub(crate) fn short_for_packages(m: &MemInfo) -> Option<String> {
+    let (available, _) = m.available();
+    let headroom = available.saturating_add(m.swap_free);
+    (headroom < PACKAGE_WORK_FLOOR).then(|| {
+        format!(
+            "memory is too short to run the package manager: {} available and {} of swap \
+             free, under the {} hostfix wants (without it apt thrashes, or the OOM killer \
+             ends dpkg half-way through the removal); make swap first: hostfix swap ensure \
+             --size auto",
+            ByteSize(available),
+            ByteSize(m.swap_free),
+            ByteSize(PACKAGE_WORK_FLOOR)
+        )
     })
 }
 
@@ -371,5 +423,37 @@ mod tests {
             tied_to_family("libnginx-mod-http-echo", &Relations::default(), &family),
             None
         );
+    }
+
+    /// Memory plus free swap under 160 MiB: no package manager; swap counts.
+    #[test]
+    fn package_work_needs_memory_or_swap() {
+        let mib = |n: u64| n << 20;
+        let m = |avail: u64, swap_free: u64| MemInfo {
+            mem_total: mib(470),
+            mem_free: mib(10),
+            mem_available: Some(avail),
+            swap_total: swap_free,
+            swap_free,
+            ..MemInfo::default()
+        };
+        // The incident: 14% of 470 MiB available, no swap.
+        let why = short_for_packages(&m(mib(66), 0)).expect("66 MiB and no swap passed");
+        assert!(
+            why.contains("66 MiB available") && why.contains("hostfix swap ensure"),
+            "{why}"
+        );
+        assert!(short_for_packages(&m(mib(159), 0)).is_some());
+        assert!(short_for_packages(&m(mib(160), 0)).is_none());
+        // The same host once it has swap.
+        assert!(short_for_packages(&m(mib(66), mib(470))).is_none());
+        // A kernel without MemAvailable: the estimate (free + cache) decides.
+        let old = MemInfo {
+            mem_total: mib(470),
+            mem_free: mib(20),
+            cached: mib(200),
+            ..MemInfo::default()
+        };
+        assert!(short_for_packages(&old).is_none());
     }
 }

@@ -31,9 +31,13 @@ hf doctor-before doctor
 # A hostfix run that hangs ends with its trail and what ran at the time, well before the
 # guest's deadline.
 HF_TIMEOUT=150
-# The fix, least risky first.
-hf port-free port free 80 --remove-package
+# The fix, least risky first: the swap (additive), then the port with its package
+# (destructive). hostfix does not start apt or dpkg on a host this short of memory
+# without swap (apt 3 thrashed for minutes here on Debian 13): the swap comes first.
+hf port-free-short port free 80 --remove-package || true # refused: exit 3, judged
+result nginx-active-short "$(svc_state nginx)"
 hf swap-ensure swap ensure --size 1G
+hf port-free port free 80 --remove-package
 block swaps-after cat /proc/swaps
 result nginx-active "$(svc_state nginx)"
 # Fails once the package is gone, as it should (judged by the harness).
