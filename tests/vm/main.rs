@@ -416,20 +416,14 @@ fn assert_clean_single_boot(g: &Guest) {
 // ---------------------------------------------------------------------------------------
 // The scenarios.
 
-/// The harness itself: the guest is the host the scenarios need, and the handed-over
-/// hostfix runs there and reports on it.
-#[test]
-fn smoke_doctor_in_a_guest() {
-    smoke_on(Flavour::Bookworm, "smoke_doctor_in_a_guest");
-}
-
-/// [`smoke_doctor_in_a_guest`] on Debian 12 with sysvinit as PID 1.
+/// The smoke checks on Debian 12 with sysvinit as PID 1 (on Debian 12 and 13 with
+/// systemd they run as the first stage of the incident's boot: `smoke+incident`).
 #[test]
 fn smoke_bookworm_sysv() {
     smoke_on(Flavour::BookwormSysv, "smoke_bookworm_sysv");
 }
 
-/// [`smoke_doctor_in_a_guest`] on Debian 13 with Podman.
+/// The smoke checks on Debian 13 with Podman.
 #[test]
 fn smoke_trixie_podman() {
     smoke_on(Flavour::TrixiePodman, "smoke_trixie_podman");
@@ -565,19 +559,10 @@ fn incident_is_fixed_and_a_second_run_changes_nothing() {
     );
 }
 
-/// Scenario 1 on Debian 13 (apt 3, systemd 257, nginx without nginx-light), after the
-/// smoke checks in the same boot (read-only: they leave the incident's host as it was).
+/// Scenario 1 on Debian 13 (apt 3, systemd 257, nginx without nginx-light).
 #[test]
 fn incident_on_trixie() {
-    let Some((mut g, _slot, _t)) =
-        scenario_on(Flavour::Trixie, "incident_on_trixie", "smoke+incident")
-    else {
-        return;
-    };
-    g.boot(BootOpts::once(Duration::from_secs(480)));
-    assert_clean_single_boot(&g);
-    check_smoke(Flavour::Trixie, g.last());
-    check_incident(Flavour::Trixie, g.last());
+    incident_on(Flavour::Trixie, "incident_on_trixie");
 }
 
 /// Whether a text names the package `pkg` ("package PKG" among its words).
@@ -587,13 +572,15 @@ fn names_package(text: &str, pkg: &str) -> bool {
         .any(|p| p[0] == "package" && p[1] == pkg)
 }
 
-/// The incident on a guest of `flavour` (one with Docker).
+/// The incident on a guest of `flavour` (one with Docker), after the smoke checks in the
+/// same boot (read-only: they leave the incident's host as it was).
 fn incident_on(flavour: Flavour, test: &str) {
-    let Some((mut g, _slot, _t)) = scenario_on(flavour, test, "incident") else {
+    let Some((mut g, _slot, _t)) = scenario_on(flavour, test, "smoke+incident") else {
         return;
     };
-    g.boot(BootOpts::once(Duration::from_secs(420)));
+    g.boot(BootOpts::once(Duration::from_secs(480)));
     assert_clean_single_boot(&g);
+    check_smoke(flavour, g.last());
     check_incident(flavour, g.last());
 }
 
