@@ -151,20 +151,9 @@ fn ladder_removes_real_stuck_containers() {
 #[test]
 #[ignore = "replays a kept guest run named by HOSTFIX_VM_REPLAY"]
 fn replay() {
-    let Some(dir) = std::env::var_os("HOSTFIX_VM_REPLAY").map(std::path::PathBuf::from) else {
-        crate::loud("HOSTFIX_VM_REPLAY is not set: nothing to replay");
-        return;
-    };
-    let log =
-        String::from_utf8_lossy(&std::fs::read(dir.join("results-1.log")).unwrap()).into_owned();
-    let console = crate::guest::strip_escapes(&String::from_utf8_lossy(
-        &std::fs::read(dir.join("console-1.log")).unwrap(),
-    ));
-    check(
-        &Results::parse(&log),
-        console.matches("reboot: Restarting system").count(),
-        console.contains("reboot: Power down"),
-    );
+    if let Some((r, restarts, powered_off)) = crate::kept_run("HOSTFIX_VM_REPLAY") {
+        check(&r, restarts, powered_off);
+    }
 }
 
 /// The assertions on what the guest reported.

@@ -63,20 +63,9 @@ fn doctor_fix_repairs_the_incident_host_within_the_cap() {
 #[test]
 #[ignore = "replays a kept guest run named by HOSTFIX_VM_REPLAY_FIX"]
 fn replay_doctor_fix() {
-    let Some(dir) = std::env::var_os("HOSTFIX_VM_REPLAY_FIX").map(std::path::PathBuf::from) else {
-        crate::loud("HOSTFIX_VM_REPLAY_FIX is not set: nothing to replay");
-        return;
-    };
-    let log =
-        String::from_utf8_lossy(&std::fs::read(dir.join("results-1.log")).unwrap()).into_owned();
-    let console = crate::guest::strip_escapes(&String::from_utf8_lossy(
-        &std::fs::read(dir.join("console-1.log")).unwrap(),
-    ));
-    check(
-        &Results::parse(&log),
-        console.matches("reboot: Restarting system").count(),
-        console.contains("reboot: Power down"),
-    );
+    if let Some((r, restarts, powered_off)) = crate::kept_run("HOSTFIX_VM_REPLAY_FIX") {
+        check(&r, restarts, powered_off);
+    }
 }
 
 /// The assertions on what the guest reported.

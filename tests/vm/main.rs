@@ -413,6 +413,28 @@ fn assert_clean_single_boot(g: &Guest) {
     assert_eq!(run.kernel_restarts(), 0);
 }
 
+/// A kept guest run (`HOSTFIX_VM_KEEP=1`) named by the variable `var`, for a replay test:
+/// what the guest reported (its first results log), how many times its kernel restarted
+/// and whether it powered off (from its console). `None`, said loudly, when `var` is not
+/// set.
+pub fn kept_run(var: &str) -> Option<(Results, usize, bool)> {
+    let Some(dir) = std::env::var_os(var).map(std::path::PathBuf::from) else {
+        loud(&format!("{var} is not set: nothing to replay"));
+        return None;
+    };
+    let read = |name: &str| {
+        let bytes = std::fs::read(dir.join(name))
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()));
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    let console = guest::strip_escapes(&read("console-1.log"));
+    Some((
+        Results::parse(&read("results-1.log")),
+        console.matches("reboot: Restarting system").count(),
+        console.contains("reboot: Power down"),
+    ))
+}
+
 // ---------------------------------------------------------------------------------------
 // The scenarios.
 

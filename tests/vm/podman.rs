@@ -258,11 +258,8 @@ fn check_d(r: &Results) {
 #[test]
 #[ignore = "replays a kept guest run named by HOSTFIX_VM_REPLAY"]
 fn podman_replay() {
-    let Some(dir) = std::env::var_os("HOSTFIX_VM_REPLAY").map(std::path::PathBuf::from) else {
-        crate::loud("HOSTFIX_VM_REPLAY is not set: nothing to replay");
-        return;
-    };
-    let log =
-        String::from_utf8_lossy(&std::fs::read(dir.join("results-1.log")).unwrap()).into_owned();
-    check(&Results::parse(&log));
+    if let Some((r, restarts, powered_off)) = crate::kept_run("HOSTFIX_VM_REPLAY") {
+        let _ = (restarts, powered_off);
+        check(&r);
+    }
 }
