@@ -540,6 +540,22 @@ fn refused_silent_and_healthy_requests() {
         (f.severity, f.title.as_str()),
         (Severity::Ok, "requests to :80 are refused: nothing listens")
     );
+    // Nothing answered, not even a refusal (the loopback down, as on a sysvinit host
+    // before ifupdown): not "nothing listens".
+    let f = answer(
+        Outcome::Unreachable {
+            error: "Network is unreachable (os error 101)".into(),
+        },
+        vec![],
+    );
+    assert_eq!(f.severity, Severity::Warning, "{f:#?}");
+    assert!(
+        f.title
+            .starts_with("requests to :80 cannot be sent (127.0.0.1:80: address not usable here")
+            && f.title.ends_with("is the loopback interface up?"),
+        "{}",
+        f.title
+    );
     let f = answer(
         Outcome::NoAnswer {
             waited_ms: 1500,

@@ -312,6 +312,23 @@ fn headline(r: &PortRequest, not_root: bool) -> (Severity, String) {
             .probes
             .iter()
             .any(|p| matches!(p.outcome, Outcome::ConnectTimeout { .. }));
+        let refused = r.probes.iter().any(|p| p.outcome == Outcome::Refused);
+        if !timeout && !refused {
+            // No address answered at all, not even with a refusal: the loopback is down,
+            // or every connect failed otherwise. Not "nothing listens".
+            let how = r
+                .probes
+                .iter()
+                .map(|p| format!("{}: {}", p.addr, p.outcome.describe()))
+                .collect::<Vec<_>>()
+                .join("; ");
+            return (
+                Severity::Warning,
+                format!(
+                    "requests to :{port} cannot be sent ({how}); is the loopback interface up?"
+                ),
+            );
+        }
         let what = if timeout {
             "get no connection"
         } else {
