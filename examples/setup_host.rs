@@ -136,12 +136,14 @@ mod tests {
         format!("{}/tests/fixtures/{rel}", env!("CARGO_MANIFEST_DIR"))
     }
 
-    /// The incident's host, faked: 1 GiB of RAM and no swap; the distro's nginx
+    /// The incident's host, faked: 1 GiB of RAM, 128 MiB of it available, and no swap
+    /// (with the test's 64 MiB swap file, enough for hostfix to start the package
+    /// manager: 160 MiB of memory and swap); the distro's nginx
     /// (`nginx-light`, unit `nginx.service`) holding port 80; systemd; a pending
     /// `/run/reboot-required`.
     fn incident_host() -> (FakeRoot, Host, Arc<RecordingSystem>) {
         let root = FakeRoot::for_swap();
-        root.meminfo(1 << 30, 60 << 20)
+        root.meminfo(1 << 30, 128 << 20)
             .systemd()
             .boot_id("0f5e7a4c-1b2d-4e8f-9a6b-3c2d1e0f9a8b")
             .uptime(3600)

@@ -220,13 +220,16 @@ impl FakeRoot {
     /// Makes `rec`'s `swapon(2)` and `swapoff(2)` act on this root's `/proc/swaps` as the
     /// kernel's swap table would: `swapon` lists the file (its size less the header
     /// page, nothing used, the priority given or -2; `EBUSY` when already listed),
-    /// `swapoff` unlists it (`EINVAL` when not listed). Errnos scripted with
+    /// `swapoff` unlists it (`EINVAL` when not listed); both count it in `/proc/meminfo`'s
+    /// `SwapTotal` and `SwapFree`. Errnos scripted with
     /// [`RecordingSystem::fail_next`] still come first.
     pub fn swap_table(&self, rec: &RecordingSystem) -> &Self {
         if !self.join("/proc/swaps").exists() {
             self.no_swap();
         }
         let table = self.join("/proc/swaps");
+        let meminfo = self.join("/proc/meminfo");
+        let meminfo2 = meminfo.clone();
         rec.on_swapon(move |path, priority| {
             let mut lines = swap_lines(&table)?;
             let name = escape_swap_path(path);
@@ -245,18 +248,27 @@ impl FakeRoot {
                 kib.saturating_sub(4),
                 priority.unwrap_or(-2)
             ));
-            fs::write(&table, lines.join("\n") + "\n").map_err(|_| nix::errno::Errno::EIO)
+            fs::write(&table, lines.join("\n") + "\n").map_err(|_| nix::errno::Errno::EIO)?;
+            count_swap(&meminfo, kib.saturating_sub(4) as i64)
         });
         let table = self.join("/proc/swaps");
         rec.on_swapoff(move |path| {
             let mut lines = swap_lines(&table)?;
-            let before = lines.len();
             let name = escape_swap_path(path);
-            lines.retain(|l| l.split_whitespace().next() != Some(&name));
-            if lines.len() == before {
+            let Some(gone) = lines
+                .iter()
+                .position(|l| l.split_whitespace().next() == Some(&name))
+            else {
                 return Err(nix::errno::Errno::EINVAL);
-            }
-            fs::write(&table, lines.join("\n") + "\n").map_err(|_| nix::errno::Errno::EIO)
+            };
+            let line = lines.remove(gone);
+            let kib: i64 = line
+                .split_whitespace()
+                .nth(2)
+                .and_then(|k| k.parse().ok())
+                .unwrap_or(0);
+            fs::write(&table, lines.join("\n") + "\n").map_err(|_| nix::errno::Errno::EIO)?;
+            count_swap(&meminfo2, -kib)
         });
         self
     }
@@ -407,6 +419,30 @@ fn escape_swap_path(path: &Path) -> String {
         }
     }
     out
+}
+
+/// Adds `kib` (negative: takes it away) to `SwapTotal` and `SwapFree` in a fake
+/// `/proc/meminfo`, as the kernel counts an area switched on or off; nothing when the
+/// root has no `/proc/meminfo`.
+fn count_swap(meminfo: &Path, kib: i64) -> Result<(), nix::errno::Errno> {
+    let Ok(text) = fs::read_to_string(meminfo) else {
+        return Ok(());
+    };
+    let out: Vec<String> = text
+        .lines()
+        .map(|l| match l.split_once(':') {
+            Some((key @ ("SwapTotal" | "SwapFree"), rest)) => {
+                let now: i64 = rest
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                format!("{key}: {:>15} kB", (now + kib).max(0))
+            }
+            _ => l.to_string(),
+        })
+        .collect();
+    fs::write(meminfo, out.join("\n") + "\n").map_err(|_| nix::errno::Errno::EIO)
 }
 
 fn swap_lines(table: &Path) -> Result<Vec<String>, nix::errno::Errno> {
