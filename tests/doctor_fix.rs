@@ -61,36 +61,10 @@ fn incident(reboot_needed: bool) -> Incident {
         );
     }
     let (host, rec) = root.host();
-    fake_kernel_swap(&root, &rec);
+    // `swapon` lists the file in `/proc/swaps` and `/proc/meminfo` counts it.
+    root.swap_table(&rec);
     fake_systemd_apt_and_docker(&root, &rec);
     Incident { root, host, rec }
-}
-
-/// `swapon` lists the file in `/proc/swaps` and `/proc/meminfo` counts it.
-fn fake_kernel_swap(root: &FakeRoot, rec: &RecordingSystem) {
-    let swaps = root.join("/proc/swaps");
-    let meminfo = root.join("/proc/meminfo");
-    rec.on_swapon(move |path, _| {
-        let kib = std::fs::metadata(path).map_err(|_| Errno::ENOENT)?.len() / 1024;
-        let mut t = std::fs::read_to_string(&swaps).map_err(|_| Errno::EIO)?;
-        t.push_str(&format!(
-            "{:<39} file\t\t{}\t\t0\t\t-2\n",
-            path.display(),
-            kib - 4
-        ));
-        std::fs::write(&swaps, t).map_err(|_| Errno::EIO)?;
-        let m = std::fs::read_to_string(&meminfo).map_err(|_| Errno::EIO)?;
-        let m = m
-            .replace(
-                "SwapTotal:               0 kB",
-                &format!("SwapTotal: {} kB", kib - 4),
-            )
-            .replace(
-                "SwapFree:                0 kB",
-                &format!("SwapFree: {} kB", kib - 4),
-            );
-        std::fs::write(&meminfo, m).map_err(|_| Errno::EIO)
-    });
 }
 
 /// The engine: `web` created, kept from :80 (the recorded inspect), running once
