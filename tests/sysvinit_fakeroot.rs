@@ -14,23 +14,8 @@ use hostfix::testing::{CmdOutput, RecordingSystem, with};
 use hostfix::{Host, Outcome, Policy, Risk, StepStatus};
 use nix::errno::Errno;
 
-/// Debian 12's `/etc/init.d/nginx`, cut to the lines hostfix reads and around them.
-const NGINX_SCRIPT: &str = r#"#!/bin/sh
-### BEGIN INIT INFO
-# Provides:	  nginx
-# Default-Start:     2 3 4 5
-# Default-Stop:      0 1 6
-### END INIT INFO
-PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin
-DAEMON=/usr/sbin/nginx
-NAME=nginx
-STOP_SCHEDULE="${STOP_SCHEDULE:-QUIT/5/TERM/5/KILL/5}"
-test -x $DAEMON || exit 0
-PID=$(cat /etc/nginx/nginx.conf | grep -Ev '^\s*#' | awk 'BEGIN { RS="[;{}]" } { if ($1 == "pid") print $2 }' | head -n1)
-if [ -z "$PID" ]; then
-	PID=/run/nginx.pid
-fi
-"#;
+/// The head of Debian 12's `/etc/init.d/nginx` (the unit tests of the parser read it too).
+const NGINX_SCRIPT: &str = include_str!("fixtures/initd/nginx");
 
 const CRON_SCRIPT: &str = "#!/bin/sh\nDAEMON=/usr/sbin/cron\nPIDFILE=/run/crond.pid\n";
 

@@ -187,35 +187,7 @@ mod tests {
     use super::*;
 
     /// The head of Debian 12's `/etc/init.d/nginx`.
-    const NGINX: &str = r#"#!/bin/sh
-
-### BEGIN INIT INFO
-# Provides:	  nginx
-# Required-Start:    $local_fs $remote_fs $network $syslog $named
-# Default-Start:     2 3 4 5
-# Default-Stop:      0 1 6
-### END INIT INFO
-
-PATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin
-DAEMON=/usr/sbin/nginx
-NAME=nginx
-DESC=nginx
-
-# Include nginx defaults if available
-if [ -r /etc/default/nginx ]; then
-	. /etc/default/nginx
-fi
-
-STOP_SCHEDULE="${STOP_SCHEDULE:-QUIT/5/TERM/5/KILL/5}"
-
-test -x $DAEMON || exit 0
-
-# Try to extract nginx pidfile
-PID=$(cat /etc/nginx/nginx.conf | grep -Ev '^\s*#' | awk 'BEGIN { RS="[;{}]" } { if ($1 == "pid") print $2 }' | head -n1)
-if [ -z "$PID" ]; then
-	PID=/run/nginx.pid
-fi
-"#;
+    const NGINX: &str = include_str!("../../../tests/fixtures/initd/nginx");
 
     #[test]
     fn debian_nginx_script() {
