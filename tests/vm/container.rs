@@ -52,7 +52,7 @@ fn context(r: &Results, name: &str, doc: &Value) -> String {
 }
 
 /// The steps of a report: (action, risk, status, detail).
-fn steps(doc: &Value) -> Vec<(String, String, String, String)> {
+pub(crate) fn steps(doc: &Value) -> Vec<(String, String, String, String)> {
     doc["steps"]
         .as_array()
         .into_iter()
@@ -65,7 +65,7 @@ fn steps(doc: &Value) -> Vec<(String, String, String, String)> {
 }
 
 /// The status of the first step whose action starts with `prefix`.
-fn step_status(doc: &Value, prefix: &str) -> Option<String> {
+pub(crate) fn step_status(doc: &Value, prefix: &str) -> Option<String> {
     steps(doc)
         .into_iter()
         .find(|s| s.0.starts_with(prefix))

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::container::{step_status, steps};
 use crate::guest::BootOpts;
 use crate::image::Flavour;
 use crate::results::Results;
@@ -28,26 +29,6 @@ fn report(r: &Results, name: &str, exit: i32) -> (Value, String) {
     assert_eq!(r.exit(name), exit, "exit code of {ctx}");
     assert_eq!(doc["exit_code"], exit, "exit_code in {ctx}");
     (doc, ctx)
-}
-
-/// The steps of a report: (action, status, detail).
-fn steps(doc: &Value) -> Vec<(String, String, String)> {
-    doc["steps"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|s| {
-            let f = |k: &str| s[k].as_str().unwrap_or_default().to_string();
-            (f("action"), f("status"), f("detail"))
-        })
-        .collect()
-}
-
-fn status_of(doc: &Value, prefix: &str) -> Option<String> {
-    steps(doc)
-        .into_iter()
-        .find(|s| s.0.starts_with(prefix))
-        .map(|s| s.1)
 }
 
 /// The planned ladder's restart-engine entry is absent, with its reason.
@@ -99,7 +80,7 @@ fn check(r: &Results) {
     assert_eq!(doc["removed_by"], "stop", "{ctx}");
     assert_eq!(doc["engine"], "podman", "{ctx}");
     assert_eq!(
-        status_of(&doc, "podman stop -t 3").as_deref(),
+        step_status(&doc, "podman stop -t 3").as_deref(),
         Some("done"),
         "{ctx}"
     );
@@ -124,13 +105,13 @@ fn check(r: &Results) {
         .into_iter()
         .find(|s| s.0.starts_with("SIGKILL conmon"))
         .unwrap_or_else(|| panic!("no conmon kill: {ctx}"));
-    assert_eq!(kill.1, "done", "{ctx}");
+    assert_eq!(kill.2, "done", "{ctx}");
     assert!(
         kill.0.starts_with(&format!("SIGKILL conmon pid {cpid} ")),
         "{ctx}"
     );
     assert!(
-        kill.2
+        kill.3
             .contains(&format!("SIGKILL conmon pid {cpid} (conmon): sent")),
         "{ctx}"
     );
@@ -231,8 +212,8 @@ fn check_d(r: &Results) {
                 .into_iter()
                 .find(|s| s.0.starts_with(rung) || s.0.contains(rung))
                 .unwrap_or_else(|| panic!("no {rung} step: {ctx}"));
-            assert_eq!(s.1, "skipped", "{rung}: {ctx}");
-            assert!(s.2.contains("uninterruptible"), "{rung}: {ctx}");
+            assert_eq!(s.2, "skipped", "{rung}: {ctx}");
+            assert!(s.3.contains("uninterruptible"), "{rung}: {ctx}");
         }
         assert_restart_absent(&doc, &ctx);
     }

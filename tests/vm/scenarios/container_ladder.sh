@@ -145,15 +145,6 @@ shim_pid() {
   { pgrep -f "containerd-shim.* -id $1( |\$)" || true; } | sed -n 1p
 }
 
-# The state letter of a pid (field 3 of /proc/PID/stat), or "gone".
-pstate() {
-  if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then
-    sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1
-  else
-    echo gone
-  fi
-}
-
 # The pids left of a container by full id: processes whose cgroup names it, and shims run
 # with "-id ID". Empty when none.
 pids_of() {
@@ -167,35 +158,6 @@ pids_of() {
   pgrep -f "containerd-shim.* -id $1( |\$)" || true
 }
 
-alive() {
-  if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then echo yes; else echo no; fi
-}
-
-wait_docker() {
-  _i=0
-  while [ "$_i" -lt 60 ]; do
-    if docker info >/dev/null 2>&1; then
-      return 0
-    fi
-    sleep 1
-    _i=$((_i + 1))
-  done
-  fail "dockerd did not answer within 60 s"
-}
-
-# Waits up to $2 seconds for pid $1 to be in state D; false when it never gets there.
-wait_d() {
-  _i=0
-  while [ "$_i" -lt "$2" ]; do
-    if [ "$(pstate "$1")" = D ]; then
-      return 0
-    fi
-    sleep 1
-    _i=$((_i + 1))
-  done
-  return 1
-}
-
 # Best effort: each step may have nothing to undo.
 cleanup_frozen() {
   fsfreeze -u "$FROZEN" 2>/dev/null || true
@@ -206,7 +168,7 @@ cleanup_frozen() {
 
 # ----------------------------------------------------------------------------------------
 first_boot() {
-  wait_docker
+  wait_docker 60
   block docker-version docker version --format '{{.Server.Version}}'
   docker image inspect "$IMAGE" >/dev/null 2>&1 || make_busybox_image
   # For this boot only: short stop timeouts, so the shutdown around the reboot does not
@@ -331,7 +293,7 @@ first_boot() {
 
 # ----------------------------------------------------------------------------------------
 after_reboot() {
-  wait_docker
+  wait_docker 60
   d_id=$(cat "$work/d.id")
   # The boot the ladder asked for the reboot in, from its own record (written before the
   # reboot was requested).

@@ -40,27 +40,6 @@ timed() {
   return "$_trc"
 }
 
-wait_docker() {
-  _i=0
-  while [ "$_i" -lt 90 ]; do
-    if docker info >/dev/null 2>&1; then
-      return 0
-    fi
-    sleep 1
-    _i=$((_i + 1))
-  done
-  fail "dockerd did not answer within 90 s"
-}
-
-# The state letter of a pid (field 3 of /proc/PID/stat), or "gone".
-pstate() {
-  if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then
-    sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1
-  else
-    echo gone
-  fi
-}
-
 # Waits up to $2 seconds until `dmesg` has a line matching $1; false when none comes.
 wait_kmsg() {
   _i=0
@@ -120,11 +99,7 @@ break_host() {
   fsfreeze -f "$FROZEN"
   d_pid=$(docker inspect -f '{{.State.Pid}}' stuck-d)
   result d.pid "$d_pid"
-  _i=0
-  while [ "$_i" -lt 30 ] && [ "$(pstate "$d_pid")" != D ]; do
-    sleep 1
-    _i=$((_i + 1))
-  done
+  wait_d "$d_pid" 30 || true # d-state is judged by the harness
   result d-state "$(pstate "$d_pid")"
 
   # No swap, and a hog that asks for more memory than the guest has left: the kernel's

@@ -194,3 +194,43 @@ eat_memory() {
   result memory_hog_mib "$_mib"
   result mem_available_pct "$_pct"
 }
+
+# The state letter of a pid (field 3 of /proc/PID/stat), or "gone".
+pstate() {
+  if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then
+    sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1
+  else
+    echo gone
+  fi
+}
+
+# "yes" when pid $1 exists, else "no".
+alive() {
+  if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then echo yes; else echo no; fi
+}
+
+# Waits up to $2 seconds for pid $1 to be in state D; false when it never gets there.
+wait_d() {
+  _i=0
+  while [ "$_i" -lt "$2" ]; do
+    if [ "$(pstate "$1")" = D ]; then
+      return 0
+    fi
+    sleep 1
+    _i=$((_i + 1))
+  done
+  return 1
+}
+
+# Waits up to ${1:-90} seconds for dockerd to answer; fails the scenario when it does not.
+wait_docker() {
+  _i=0
+  while [ "$_i" -lt "${1:-90}" ]; do
+    if docker info >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 1
+    _i=$((_i + 1))
+  done
+  fail "dockerd did not answer within ${1:-90} s"
+}

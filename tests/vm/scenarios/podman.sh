@@ -52,14 +52,6 @@ hfj() {
 
 cid() { podman container inspect -f '{{.Id}}' "$1" 2>/dev/null; }
 listed() { if [ -n "$1" ]; then podman ps -a --no-trunc -q --filter "id=$1"; fi; }
-pstate() {
-  if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then
-    sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1
-  else
-    echo gone
-  fi
-}
-alive() { if [ -n "$1" ] && kill -0 "$1" 2>/dev/null; then echo yes; else echo no; fi; }
 # Pids whose cgroup names the id (the container's and its conmon's scopes).
 pids_of() {
   [ -n "$1" ] || return 0
@@ -153,11 +145,7 @@ sleep 2
 block d-fsfreeze fsfreeze -f "$FROZEN"
 d_pid=$(podman container inspect -f '{{.State.Pid}}' stuck-d)
 result d.pid "$d_pid"
-_i=0
-while [ "$_i" -lt 30 ] && [ "$(pstate "$d_pid")" != D ]; do
-  sleep 1
-  _i=$((_i + 1))
-done
+wait_d "$d_pid" 30 || true # d-state is judged by the harness
 result d-state "$(pstate "$d_pid")"
 
 hfj doctor doctor || true
