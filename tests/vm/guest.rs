@@ -5,8 +5,9 @@
 //! When the test fails, the guest's console and the scenario log of every run are printed
 //! (their tails), so a failure in CI can be read without the guest.
 
+use std::ffi::OsString;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -140,6 +141,8 @@ pub struct Run {
     pub outcome: Outcome,
     /// How long it ran.
     pub took: Duration,
+    /// How many boots hung before their root filesystem and were started again.
+    pub relaunches: usize,
     /// The guest's console (first serial port), escape sequences removed.
     pub console: String,
     /// The scenario log (second serial port), raw.
@@ -181,6 +184,18 @@ pub struct Booting {
     n: usize,
     name: String,
     child: Option<std::process::Child>,
+    /// qemu (a test's stand-in in the harness's own tests) and its arguments, for a
+    /// relaunch.
+    program: OsString,
+    argv: Vec<OsString>,
+    /// How long a quiet console before the root filesystem means a hung boot.
+    hung_boot: Duration,
+    timeout: Duration,
+    /// How many times a boot that hung before its root filesystem was relaunched.
+    relaunches: usize,
+    /// The console's length when last looked at, and since when it has not grown.
+    console_len: u64,
+    console_quiet_since: Instant,
     t: Instant,
     deadline: Instant,
     console: PathBuf,
@@ -203,6 +218,71 @@ impl Booting {
         ))
     }
 
+    /// When the guest's kernel hung before it mounted its root filesystem (the console
+    /// has been quiet for [`HUNG_BOOT`] since the firmware last started, without the
+    /// initramfs's "Mounting root file system"), kills qemu and starts it again on the
+    /// same disks, with a fresh deadline: nothing of the guest ran yet, so this is the
+    /// power cycle a person would do. Seen under TCG about once in 40 boots: a Debian
+    /// kernel silent after "Probing EDD" until the deadline. At most [`RELAUNCHES`] times.
+    fn relaunch_if_hung(&mut self) {
+        let len = fs::metadata(&self.console).map_or(0, |m| m.len());
+        if len != self.console_len {
+            self.console_len = len;
+            self.console_quiet_since = Instant::now();
+            return;
+        }
+        if self.console_quiet_since.elapsed() < self.hung_boot
+            || self.relaunches >= RELAUNCHES
+            || !hung_before_root(&self.console())
+        {
+            return;
+        }
+        let Some(child) = self.child.take() else {
+            return;
+        };
+        let _ = proc::wait_deadline(child, Duration::ZERO);
+        self.relaunches += 1;
+        crate::loud(&format!(
+            "hostfix VM tests: {} run {}: the guest's kernel has been silent for {:.0} s before \
+             mounting its root filesystem (console: {:?}); qemu killed and started again \
+             ({} of at most {RELAUNCHES})",
+            self.name,
+            self.n,
+            self.hung_boot.as_secs_f64(),
+            proc::tail(&self.console(), 2),
+            self.relaunches
+        ));
+        self.child = Some(spawn_qemu(&self.program, &self.argv, &self.qemu_log));
+        let now = Instant::now();
+        self.console_quiet_since = now;
+        self.deadline = self.deadline.max(now + self.timeout);
+    }
+
+    /// Waits until qemu exits (relaunching a hung boot) or the deadline passes (qemu is
+    /// killed).
+    fn run_out(&mut self) -> Outcome {
+        loop {
+            let Some(child) = self.child.as_mut() else {
+                return Outcome::TimedOut;
+            };
+            match child.try_wait() {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) => {}
+            }
+            if Instant::now() >= self.deadline {
+                break;
+            }
+            self.relaunch_if_hung();
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let child = self.child.take().expect("qemu runs until run_out ends");
+        proc::wait_deadline(
+            child,
+            self.deadline.saturating_duration_since(Instant::now()),
+        )
+        .unwrap_or_else(|e| panic!("waiting for qemu-system-x86_64: {e}"))
+    }
+
     /// Waits until `ready` holds for what the guest reported, for at most `timeout` (and
     /// never past the run's deadline). Fails the test when it does not come, or when qemu
     /// ended first.
@@ -218,6 +298,7 @@ impl Booting {
             if ready(&r) {
                 return r;
             }
+            self.relaunch_if_hung();
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
                 panic!(
                     "{} run {}: qemu ended ({status}) before {what}: {}",
@@ -353,52 +434,68 @@ impl Guest {
         let results = self.dir.join(format!("results-{n}.log"));
         let qemu_log = self.dir.join(format!("qemu-{n}.log"));
         let img = &self.lab.image;
-        let mut cmd = Command::new("qemu-system-x86_64");
-        cmd.args(["-accel", "tcg,thread=multi", "-smp", "2", "-m"])
-            .arg(MEMORY_MIB.to_string())
-            .arg("-kernel")
-            .arg(&img.kernel)
-            .arg("-initrd")
-            .arg(&img.initrd)
-            .arg("-append")
-            .arg(opts.cmdline())
-            .arg("-drive")
-            .arg(format!(
-                "file={},format=qcow2,if=virtio",
-                self.overlay.display()
-            ))
-            .arg("-drive")
-            .arg(format!(
-                "file={},format=raw,if=virtio,readonly=on",
-                self.handoff.display()
-            ));
+        let mut argv: Vec<OsString> = vec![
+            "-accel".into(),
+            "tcg,thread=multi".into(),
+            "-smp".into(),
+            "2".into(),
+            "-m".into(),
+            MEMORY_MIB.to_string().into(),
+            "-kernel".into(),
+            img.kernel.clone().into(),
+            "-initrd".into(),
+            img.initrd.clone().into(),
+            "-append".into(),
+            opts.cmdline().into(),
+        ];
+        let mut drive = |spec: String| argv.extend(["-drive".into(), spec.into()]);
+        drive(format!(
+            "file={},format=qcow2,if=virtio",
+            self.overlay.display()
+        ));
+        drive(format!(
+            "file={},format=raw,if=virtio,readonly=on",
+            self.handoff.display()
+        ));
         if let Some(seed) = &self.seed {
-            cmd.arg("-drive").arg(format!(
+            drive(format!(
                 "file={},format=raw,if=virtio,readonly=on",
                 seed.display()
             ));
         }
-        cmd.arg("-nic")
-            .arg(opts.nic())
-            .args(["-nographic", "-monitor", "none"])
-            .args(["-display", "none", "-serial"])
-            .arg(format!("file:{}", console.display()))
-            .arg("-serial")
-            .arg(format!("file:{}", results.display()));
-        if !opts.allow_reboot {
-            cmd.arg("-no-reboot");
+        argv.extend(["-nic".into(), opts.nic().into()]);
+        argv.extend(
+            ["-nographic", "-monitor", "none", "-display", "none"]
+                .into_iter()
+                .map(OsString::from),
+        );
+        // Appended to, not truncated: a relaunch after a boot that hung (see
+        // [`Booting::relaunch_if_hung`]) keeps what the run printed before.
+        for (id, path) in [("console", &console), ("results", &results)] {
+            argv.extend([
+                "-chardev".into(),
+                chardev_file(id, path).into(),
+                "-serial".into(),
+                format!("chardev:{id}").into(),
+            ]);
         }
-        let out = fs::File::create(&qemu_log).unwrap();
-        cmd.stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out);
+        if !opts.allow_reboot {
+            argv.push("-no-reboot".into());
+        }
         let t = Instant::now();
-        let child = proc::spawn_in_own_group(cmd)
-            .unwrap_or_else(|e| panic!("starting qemu-system-x86_64: {e}"));
+        let program = OsString::from("qemu-system-x86_64");
+        let child = spawn_qemu(&program, &argv, &qemu_log);
         Booting {
             n,
             name: self.name.clone(),
             child: Some(child),
+            program,
+            argv,
+            hung_boot: HUNG_BOOT,
+            timeout: opts.timeout,
+            relaunches: 0,
+            console_len: 0,
+            console_quiet_since: t,
             t,
             deadline: t + opts.timeout,
             console,
@@ -440,17 +537,16 @@ impl Guest {
     /// guest reported no failure; returns its number.
     fn finish(&mut self, mut b: Booting, cut: bool) -> usize {
         let n = b.n;
-        let child = b.child.take().expect("a run is waited for once");
-        let timeout = if cut {
-            Duration::ZERO
+        let outcome = if cut {
+            let child = b.child.take().expect("a run is waited for once");
+            match proc::wait_deadline(child, Duration::ZERO)
+                .unwrap_or_else(|e| panic!("waiting for qemu-system-x86_64: {e}"))
+            {
+                Outcome::TimedOut => Outcome::Signalled(9),
+                o => o,
+            }
         } else {
-            b.deadline.saturating_duration_since(Instant::now())
-        };
-        let outcome = proc::wait_deadline(child, timeout)
-            .unwrap_or_else(|e| panic!("waiting for qemu-system-x86_64: {e}"));
-        let outcome = match (cut, outcome) {
-            (true, Outcome::TimedOut) => Outcome::Signalled(9),
-            (_, o) => o,
+            b.run_out()
         };
         let took = b.t.elapsed();
         let log = String::from_utf8_lossy(&fs::read(&b.results).unwrap_or_default()).into_owned();
@@ -458,15 +554,20 @@ impl Guest {
             n,
             outcome,
             took,
+            relaunches: b.relaunches,
             console: b.console(),
             results: Results::parse(&log),
             log,
         };
         crate::loud(&format!(
-            "hostfix VM tests: {} run {n}: {outcome:?} after {:.1} s, {} boot(s)",
+            "hostfix VM tests: {} run {n}: {outcome:?} after {:.1} s, {} boot(s){}",
             self.name,
             took.as_secs_f64(),
-            run.results.boots.len()
+            run.results.boots.len(),
+            match run.relaunches {
+                0 => String::new(),
+                k => format!(", {k} hung boot(s) relaunched"),
+            }
         ));
         let failures = run.results.failure_text();
         self.runs.push(run);
@@ -533,6 +634,50 @@ impl Drop for Guest {
             eprintln!("removing {}: {e}", self.dir.display());
         }
     }
+}
+
+/// How long a console quiet since the firmware started, without the root filesystem
+/// mounted, means the guest's kernel hung. A boot reaches the initramfs's "Mounting root
+/// file system" within about 5 s here under TCG; the slowest machine seen is twice as slow.
+const HUNG_BOOT: Duration = Duration::from_secs(60);
+
+/// How many times one run relaunches a hung boot.
+const RELAUNCHES: usize = 2;
+
+/// Whether the console shows a boot that has not mounted its root filesystem yet: since
+/// the firmware last started (SeaBIOS's banner), no line of the initramfs's "Begin:
+/// Mounting root file system". Until then the guest has not written its disks.
+pub fn hung_before_root(console: &str) -> bool {
+    let Some(at) = console.rfind("SeaBIOS") else {
+        return false;
+    };
+    !console[at..].contains("Mounting root file system")
+}
+
+/// qemu's `-chardev` for a file that is appended to (a comma in the path doubled, as qemu
+/// reads it).
+fn chardev_file(id: &str, path: &Path) -> String {
+    format!(
+        "file,id={id},path={},append=on",
+        path.display().to_string().replace(',', ",,")
+    )
+}
+
+/// Starts qemu (`program`) with `argv`, its output appended to `log`, in a process group
+/// of its own.
+fn spawn_qemu(program: &OsString, argv: &[OsString], log: &Path) -> std::process::Child {
+    let out = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap_or_else(|e| panic!("opening {}: {e}", log.display()));
+    let mut cmd = Command::new(program);
+    cmd.args(argv)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
+    proc::spawn_in_own_group(cmd)
+        .unwrap_or_else(|e| panic!("starting {}: {e}", program.to_string_lossy()))
 }
 
 /// The guest's `scenario.sh` for the scenario `name`: `scenarios/<name>.sh`, or for a name
@@ -602,6 +747,110 @@ pub fn strip_escapes(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// What the console showed when a Debian 12 guest's kernel hung under TCG (CI, run
+    /// "refusals": silent from here until the 360 s deadline).
+    const HUNG: &str = "SeaBIOS (version 1.16.2-debian-1.16.2-1)\nBooting from ROM...\n\
+                        Probing EDD (edd=off to disable)... ok\n";
+    const BOOTED: &str = "Loading, please wait...\nBegin: Loading essential drivers ... done.\n\
+                          Begin: Mounting root file system ... Begin: Running /scripts/local-top\n";
+
+    #[test]
+    fn a_boot_is_hung_only_before_its_root_filesystem() {
+        assert!(hung_before_root(HUNG));
+        assert!(!hung_before_root(&format!("{HUNG}{BOOTED}")));
+        assert!(
+            !hung_before_root(""),
+            "qemu has not started the firmware yet"
+        );
+        let rebooted = format!("{HUNG}{BOOTED}reboot: Restarting system\n{HUNG}");
+        assert!(hung_before_root(&rebooted), "the boot after a reboot hung");
+        assert!(!hung_before_root(&format!("{rebooted}{BOOTED}")));
+    }
+
+    #[test]
+    fn chardev_paths_double_their_commas() {
+        assert_eq!(
+            chardev_file("console", Path::new("/c/a,b/console-1.log")),
+            "file,id=console,path=/c/a,,b/console-1.log,append=on"
+        );
+    }
+
+    /// A stand-in for qemu whose first launch "hangs" after the firmware banner and whose
+    /// second boots and powers off: the run relaunches once, keeps the first console and
+    /// ends with the second launch's exit status.
+    #[test]
+    fn a_boot_that_hangs_before_its_root_filesystem_is_relaunched() {
+        let d = tempfile::tempdir().unwrap();
+        let console = d.path().join("console-1.log");
+        let launches = d.path().join("launches");
+        let script = format!(
+            "echo x >> {l}; if [ $(wc -l < {l}) -eq 1 ]; then printf '%s' '{HUNG}' >> {c}; \
+             exec sleep 60; else printf '%s' '{BOOTED}' >> {c}; exit 0; fi",
+            l = launches.display(),
+            c = console.display()
+        );
+        let argv: Vec<OsString> = vec!["-c".into(), script.into()];
+        let program = OsString::from("sh");
+        let qemu_log = d.path().join("qemu-1.log");
+        let t = Instant::now();
+        let mut b = Booting {
+            n: 1,
+            name: "stand-in".into(),
+            child: Some(spawn_qemu(&program, &argv, &qemu_log)),
+            program,
+            argv,
+            hung_boot: Duration::from_millis(600),
+            timeout: Duration::from_secs(20),
+            relaunches: 0,
+            console_len: 0,
+            console_quiet_since: t,
+            t,
+            deadline: t + Duration::from_secs(20),
+            console: console.clone(),
+            results: d.path().join("results-1.log"),
+            qemu_log,
+        };
+        assert_eq!(b.run_out(), Outcome::Exited(0));
+        assert_eq!(b.relaunches, 1);
+        assert_eq!(fs::read_to_string(&launches).unwrap(), "x\nx\n");
+        assert_eq!(
+            fs::read_to_string(&console).unwrap(),
+            format!("{HUNG}{BOOTED}")
+        );
+        assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn a_boot_past_its_root_filesystem_is_never_relaunched() {
+        let d = tempfile::tempdir().unwrap();
+        let console = d.path().join("console-1.log");
+        fs::write(&console, format!("{HUNG}{BOOTED}")).unwrap();
+        let argv: Vec<OsString> = vec!["-c".into(), "exec sleep 60".into()];
+        let program = OsString::from("sh");
+        let qemu_log = d.path().join("qemu-1.log");
+        let t = Instant::now();
+        let mut b = Booting {
+            n: 1,
+            name: "stand-in".into(),
+            child: Some(spawn_qemu(&program, &argv, &qemu_log)),
+            program,
+            argv,
+            hung_boot: Duration::from_millis(300),
+            timeout: Duration::from_secs(3),
+            relaunches: 0,
+            console_len: 0,
+            console_quiet_since: t,
+            t,
+            deadline: t + Duration::from_secs(3),
+            console,
+            results: d.path().join("results-1.log"),
+            qemu_log,
+        };
+        assert_eq!(b.run_out(), Outcome::TimedOut);
+        assert_eq!(b.relaunches, 0);
+    }
     #[test]
     fn cloud_init_is_off_and_there_is_no_nic_unless_asked() {
         use super::BootOpts;
