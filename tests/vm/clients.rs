@@ -180,7 +180,7 @@ fn cloud_init_fixes_the_incident_host_at_first_boot() {
         ("meta-data", &meta_data),
         ("hostfix.deb", &deb),
     ]);
-    let run = g.boot(BootOpts::with_reboots(Duration::from_secs(600)).with_cloud_init());
+    let run = g.boot(BootOpts::with_reboots(Duration::from_secs(900)).with_cloud_init());
     let restarts = run.kernel_restarts();
     let powered_off = run.powered_off();
     let r = run.results.clone();

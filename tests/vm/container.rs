@@ -142,7 +142,7 @@ fn ladder_removes_real_stuck_containers() {
     ) else {
         return;
     };
-    let run = g.boot(BootOpts::with_reboots(Duration::from_secs(720)));
+    let run = g.boot(BootOpts::with_reboots(Duration::from_secs(900)));
     check(&run.results, run.kernel_restarts(), run.powered_off());
 }
 

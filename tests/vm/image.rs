@@ -125,17 +125,39 @@ pub fn cache_root() -> PathBuf {
 /// Returns the cached image of `flavour` for the recipe in `recipe`, building it first when
 /// missing.
 pub fn ensure(recipe: &Path, flavour: Flavour) -> Result<Image, String> {
-    ensure_in(&cache_root(), recipe, flavour.name(), &mirror, &crate::loud)
+    ensure_in(
+        &cache_root(),
+        recipe,
+        flavour.name(),
+        &mirror,
+        &crate::loud,
+        false,
+    )
+}
+
+/// [`ensure`] for a build ahead of need: the build runs under `nice -n 10`, so that guests
+/// running meanwhile keep the CPU they need (the build is mostly downloads anyway).
+pub fn ensure_ahead(recipe: &Path, flavour: Flavour) -> Result<Image, String> {
+    ensure_in(
+        &cache_root(),
+        recipe,
+        flavour.name(),
+        &mirror,
+        &crate::loud,
+        true,
+    )
 }
 
 /// [`ensure`] with the cache in `root`, the flavour named `flavour`, the mirror from
-/// `mirror` (called only to build), and progress notices to `notify`.
+/// `mirror` (called only to build), progress notices to `notify`, and a build under `nice`
+/// when `ahead`.
 fn ensure_in(
     root: &Path,
     recipe: &Path,
     flavour: &str,
     mirror: &dyn Fn() -> Result<String, String>,
     notify: &dyn Fn(&str),
+    ahead: bool,
 ) -> Result<Image, String> {
     let start = Instant::now();
     let hash = flavour_key(recipe, flavour)
@@ -175,7 +197,13 @@ fn ensure_in(
     ));
     let script = recipe.join("build-rootfs.sh");
     let log = work.join("build.log");
-    let mut cmd = Command::new("bash");
+    let mut cmd = if ahead {
+        let mut c = Command::new("nice");
+        c.args(["-n", "10", "bash"]);
+        c
+    } else {
+        Command::new("bash")
+    };
     cmd.arg(&script).arg(&work).arg(&mirror).arg(flavour);
     let out = proc::run_logged(cmd, &log, BUILD_TIMEOUT)
         .map_err(|e| format!("running {}: {e}", script.display()))?;
@@ -596,8 +624,8 @@ mod tests {
         fs::create_dir_all(stale.join("rootfs/etc")).unwrap();
         let mirror = || Ok("http://mirror.example/debian".to_string());
         let imgs: Vec<Image> = std::thread::scope(|s| {
-            let a = s.spawn(|| ensure_in(&cache, &recipe, "bookworm", &mirror, &|_| {}));
-            let b = s.spawn(|| ensure_in(&cache, &recipe, "bookworm", &mirror, &|_| {}));
+            let a = s.spawn(|| ensure_in(&cache, &recipe, "bookworm", &mirror, &|_| {}, false));
+            let b = s.spawn(|| ensure_in(&cache, &recipe, "bookworm", &mirror, &|_| {}, false));
             vec![a.join().unwrap().unwrap(), b.join().unwrap().unwrap()]
         });
         assert_eq!(fs::read_to_string(&count).unwrap(), "build\n");
@@ -616,7 +644,7 @@ mod tests {
         );
         // A failed build leaves no image behind.
         fs::write(recipe.join("build-rootfs.sh"), "echo broken; exit 3\n").unwrap();
-        let err = ensure_in(&cache, &recipe, "bookworm", &mirror, &|_| {}).unwrap_err();
+        let err = ensure_in(&cache, &recipe, "bookworm", &mirror, &|_| {}, true).unwrap_err();
         assert!(err.contains("broken"), "{err}");
         let hash2 = flavour_key(&recipe, "bookworm").unwrap();
         assert!(!cache.join(&hash2).exists());

@@ -54,8 +54,8 @@
 //! (CI) each of those is a failure instead. `HOSTFIX_VM_CACHE` moves the image cache
 //! (default `/var/cache/hostfix-vm`), `HOSTFIX_VM_MIRROR` overrides the mirror read from
 //! the machine's apt sources, `HOSTFIX_VM_KEEP=1` keeps each scenario's work folder, and
-//! `HOSTFIX_VM_GUESTS=N` sets how many guests run at once (default: one per two CPUs;
-//! cargo's test threads bound it too).
+//! `HOSTFIX_VM_GUESTS=N` sets how many guests run at once (default: one per CPU; cargo's
+//! test threads bound it too) and `HOSTFIX_VM_CPUS=N` each guest's vCPUs (default 1).
 
 mod clients;
 mod container;
@@ -108,20 +108,20 @@ pub struct Slot {
     _machine: Flock<File>,
 }
 
-/// How many guests may run at once: `HOSTFIX_VM_GUESTS`, or one per two CPUs (each guest
-/// has two vCPUs). Measured on two cores: two guests at once made each scenario 1.5-1.9x
-/// slower and the suite only about 15% shorter, with timing closer to the guests' limits.
+/// How many guests may run at once: `HOSTFIX_VM_GUESTS`, or one per CPU (each guest has
+/// one vCPU, see [`guest::guest_cpus`]). Measured on two cores, the whole VM tier: one
+/// guest of two vCPUs at a time 38 min; two guests of one vCPU each 26.5 min (each
+/// scenario 1.1-1.9x slower, e.g. the container ladder 268 -> 307 s). Two guests of two
+/// vCPUs each were only about 15% faster than one.
 fn guest_slots() -> usize {
     std::env::var("HOSTFIX_VM_GUESTS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
         .filter(|n| *n > 0)
         .unwrap_or_else(|| {
-            (std::thread::available_parallelism()
+            std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1)
-                / 2)
-            .max(1)
         })
 }
 
@@ -196,8 +196,8 @@ fn lab_on(flavour: Flavour, test: &str) -> Option<(&'static Lab, Slot)> {
         skip(&reason);
         return None;
     }
-    let machine = machine_slot().unwrap_or_else(|e| panic!("the VM guest slot: {e}"));
-    let slot = Slot { _machine: machine };
+    prefetch_images(flavour);
+    // The image first: a build holds no guest slot.
     let lab = LABS[flavour.index()].get_or_init(|| {
         let tests_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vm");
         let image = image::ensure(&tests_dir.join("image"), flavour)?;
@@ -218,10 +218,61 @@ fn lab_on(flavour: Flavour, test: &str) -> Option<(&'static Lab, Slot)> {
             tests_dir,
         })
     });
-    match lab {
-        Ok(l) => Some((l, slot)),
+    let lab = match lab {
+        Ok(l) => l,
         Err(e) => panic!("{test}: the VM scenarios' guest image ({flavour}) is not available: {e}"),
+    };
+    let machine = machine_slot().unwrap_or_else(|e| panic!("the VM guest slot: {e}"));
+    Some((lab, Slot { _machine: machine }))
+}
+
+/// When the whole suite runs (no test name filter, see [`whole_suite`]), starts building
+/// the image of every flavour but `first` (which the first scenario asking for a lab
+/// builds itself, at full priority) that is not cached yet, each in a thread of its own
+/// under `nice`: from a cold cache the builds (mostly downloads and unpacking) overlap
+/// each other and the first guests, instead of each waiting for the first scenario of its
+/// flavour. A scenario needing an image still waits for it (the build's lock); a failed
+/// build fails that flavour's scenarios with its log, as before.
+fn prefetch_images(first: Flavour) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        if !whole_suite(&args) {
+            return;
+        }
+        let recipe = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vm/image");
+        for flavour in Flavour::ALL.into_iter().filter(|f| *f != first) {
+            let recipe = recipe.clone();
+            std::thread::spawn(move || {
+                // The scenario that needs it reports a failure, with the build's log.
+                let _ = image::ensure_ahead(&recipe, flavour);
+            });
+        }
+    });
+}
+
+/// Whether the test binary's arguments (`args`, without the program) run every scenario:
+/// no name filter, nothing skipped and not only the ignored tests. The values of options
+/// that take one (`--test-threads N`, ...) are not filters.
+fn whole_suite(args: &[String]) -> bool {
+    const WITH_VALUE: [&str; 6] = [
+        "--test-threads",
+        "--format",
+        "--color",
+        "--logfile",
+        "--shuffle-seed",
+        "-Z",
+    ];
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--ignored" || a == "--skip" || a.starts_with("--skip=") || !a.starts_with('-') {
+            return false;
+        }
+        if WITH_VALUE.contains(&a.as_str()) {
+            it.next();
+        }
     }
+    true
 }
 
 /// Builds (or finds) the images of the flavours named in `HOSTFIX_VM_FLAVOURS` (names
@@ -1041,6 +1092,20 @@ fn refusals_hold_and_change_nothing() {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_an_unfiltered_run_is_the_whole_suite() {
+        let whole = |a: &str| {
+            super::whole_suite(&a.split_whitespace().map(String::from).collect::<Vec<_>>())
+        };
+        assert!(whole(""));
+        assert!(whole("--test-threads 2 --nocapture"));
+        assert!(whole("--test-threads=2 --include-ignored --format pretty"));
+        assert!(!whole("sysv"));
+        assert!(!whole("--test-threads 2 smoke_trixie_podman --exact"));
+        assert!(!whole("--ignored"));
+        assert!(!whole("--skip podman"));
+        assert!(!whole("--skip=podman"));
+    }
     use super::*;
 
     #[test]
