@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fakeroot::{FakeProc, FakeRoot, ino, port_root};
-use hostfix::port::{FreeSpec, free_port};
+use hostfix::port::{FreeSpec, WhoSpec, free_port, who};
 use hostfix::testing::{CmdOutput, RecordingSystem, with};
 use hostfix::{Host, Outcome, Policy, Risk, StepStatus};
 use nix::errno::Errno;
@@ -399,6 +399,80 @@ fn a_systemd_host_reads_no_init_script() {
         rec.commands().iter().all(|c| !c.starts_with("update-rc.d")),
         "{:?}",
         rec.commands()
+    );
+}
+
+/// `port who` on sysvinit names the init script that runs the owners, what ties them,
+/// where it starts at boot and what `port free` would run; it runs nothing.
+#[test]
+fn port_who_names_the_init_script_and_what_free_would_run() {
+    let r = sysv_root();
+    let (host, rec) = sim(&r, true, "service nginx stop");
+    let spec = WhoSpec::tcp(80);
+    let rep = who(&host, &spec, &Policy::new(spec.default_cap()));
+    assert!(rep.is_ok() && !rep.changed, "{rep}");
+    let s = &rep.result.services;
+    assert_eq!(s.len(), 1, "{s:?}");
+    assert_eq!(
+        (s[0].name.as_str(), s[0].pids.clone()),
+        ("nginx", vec![812, 813])
+    );
+    assert_eq!(s[0].enabled_in, vec!["2", "3", "4", "5"]);
+    assert_eq!(
+        s[0].commands,
+        vec!["update-rc.d nginx disable", "service nginx stop"]
+    );
+    let text = rep.result.to_string();
+    assert!(
+        text.contains(
+            "service nginx (sysvinit: /etc/init.d/nginx, starts at boot in runlevels 2 3 4 5) \
+             runs pids 812, 813\n  tied by: pidfile /run/nginx.pid names it (pid 812)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("  port free would run: update-rc.d nginx disable; service nginx stop"),
+        "{text}"
+    );
+    let json = serde_json::to_value(&rep.result).unwrap();
+    assert_eq!(json["services"][0]["name"], "nginx");
+    assert_eq!(json["services"][0]["init"], "sysvinit");
+    assert!(rec.commands().is_empty() && rec.signals().is_empty());
+    assert_eq!(start_links(&r, "nginx"), 4);
+}
+
+/// An owner that only resembles a script is named as such by `port who` (the reason
+/// `port free` refuses it), and no service is claimed.
+#[test]
+fn port_who_says_when_an_owner_only_resembles_a_script() {
+    let r = sysv_root_with("/usr/local/sbin/nginx");
+    std::fs::remove_file(r.join("/run/nginx.pid")).unwrap();
+    let (host, rec) = sim(&r, true, "service nginx stop");
+    let spec = WhoSpec::tcp(80);
+    let rep = who(&host, &spec, &Policy::new(spec.default_cap()));
+    assert!(rep.is_ok(), "{rep}");
+    assert!(rep.result.services.is_empty());
+    let notes = rep.result.notes.join("\n");
+    assert!(notes.contains("/etc/init.d/nginx"), "{notes}");
+    assert!(notes.contains("cannot tell which for certain"), "{notes}");
+    assert!(rep.result.to_string().contains("note: "), "{}", rep.result);
+    assert!(rec.commands().is_empty());
+}
+
+/// On systemd the owners name their unit; `port who` reads no init script.
+#[test]
+fn port_who_on_systemd_names_no_init_script() {
+    let r = sysv_root();
+    r.mkdir("/run/systemd/system");
+    let (host, _rec) = sim(&r, true, "service nginx stop");
+    let spec = WhoSpec::tcp(80);
+    let rep = who(&host, &spec, &Policy::new(spec.default_cap()));
+    assert!(rep.is_ok(), "{rep}");
+    assert!(rep.result.services.is_empty());
+    assert!(
+        !rep.result.to_string().contains("/etc/init.d"),
+        "{}",
+        rep.result
     );
 }
 

@@ -163,8 +163,13 @@ pub struct Holders {
     pub source: Option<TableSource>,
     /// How the walk over `/proc/*/fd` went.
     pub scan: ScanStats,
-    /// What the caller should know (missing permissions).
+    /// What the caller should know (missing permissions, an owner that only resembles an
+    /// init script's service).
     pub notes: Vec<String>,
+    /// On a host without systemd (sysvinit, OpenRC), the init scripts' services that run
+    /// the owners, with what ties each to them and the commands `port free` would run
+    /// (filled by [`who`]; empty on systemd hosts, whose owners name their unit).
+    pub services: Vec<InitService>,
 }
 
 impl Holders {
@@ -323,7 +328,10 @@ pub fn who(host: &Host, spec: &WhoSpec, policy: &Policy) -> Report<Holders> {
         ..policy.clone()
     };
     let mut run = Runner::new("port who", host, &policy);
-    let res = find_holders(host, spec);
+    let mut res = find_holders(host, spec);
+    if let Ok(h) = &mut res {
+        add_init_services(host, h);
+    }
     if let Ok(h) = &res {
         run.observe(
             format!("read the {} socket table", h.proto),
@@ -351,6 +359,22 @@ pub fn who(host: &Host, spec: &WhoSpec, policy: &Policy) -> Report<Holders> {
         }
     }
     run.finish(res)
+}
+
+/// On a host whose services are init scripts, names the scripts that run the owners
+/// (as `port free` ties them), or notes why an owner is not tied for certain.
+fn add_init_services(host: &Host, h: &mut Holders) {
+    if h.owners.is_empty() {
+        return;
+    }
+    let init = host.init_system();
+    if !init.has_init_scripts() {
+        return;
+    }
+    match initd::services_of(host, init, &h.owners) {
+        Ok(s) => h.services = s,
+        Err(r) => h.notes.push(format!("{r}")),
+    }
 }
 
 /// The sockets holding `port`: netlink sock_diag on a live host (the kernel filters on

@@ -2,7 +2,7 @@
 
 use std::fmt::{self, Write as _};
 
-use super::{FreeResult, Holders, Listener, ScanPath, ScanStats};
+use super::{FreeResult, Holders, InitService, Listener, ScanPath, ScanStats};
 
 /// The human rendering of [`Holders`] (`hostfix port who`): the sockets, then each
 /// group of owners with its processes, and how to stop a container or why an owner is
@@ -62,6 +62,9 @@ fn describe_holders(h: &Holders) -> String {
             }
         }
     }
+    for v in &h.services {
+        let _ = writeln!(s, "{}", describe_service(v));
+    }
     for u in &h.unowned {
         let _ = writeln!(s, "no process found for {u}");
     }
@@ -69,6 +72,28 @@ fn describe_holders(h: &Holders) -> String {
         let _ = writeln!(s, "note: {n}");
     }
     s
+}
+
+/// `service nginx (sysvinit: /etc/init.d/nginx, starts at boot in runlevels 2 3 4 5) runs
+/// pids 812, 813`, then what ties them and the commands `port free` would run.
+fn describe_service(v: &InitService) -> String {
+    let boot = if v.enabled_in.is_empty() {
+        "does not start at boot".to_string()
+    } else {
+        format!("starts at boot in runlevels {}", v.enabled_in.join(" "))
+    };
+    let pids: Vec<String> = v.pids.iter().map(ToString::to_string).collect();
+    format!(
+        "service {} ({}: /etc/init.d/{}, {boot}) runs pid{} {}\n  tied by: {}\n  port free \
+         would run: {}",
+        v.name,
+        v.init,
+        v.name,
+        if pids.len() == 1 { "" } else { "s" },
+        pids.join(", "),
+        v.evidence.join("; "),
+        v.commands.join("; ")
+    )
 }
 
 /// A command line on one line of at most 120 characters.

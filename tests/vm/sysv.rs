@@ -117,6 +117,24 @@ fn sysvinit_host_port_swap_reboot_and_doctor() {
         r.block("rc-links-1")
     );
 
+    // port who names the init script, what ties nginx to it, and what port free would run.
+    let who = assert_report(r, "port-who", 0, false);
+    let svc = &who["services"][0];
+    assert_eq!(svc["name"], "nginx", "{who:#}");
+    assert_eq!(svc["init"], "sysvinit", "{who:#}");
+    assert_eq!(
+        svc["commands"],
+        serde_json::json!(["update-rc.d nginx disable", "service nginx stop"]),
+        "{who:#}"
+    );
+    let text = r.block("port-who-text");
+    assert!(
+        text.contains(
+            "service nginx (sysvinit: /etc/init.d/nginx, starts at boot in runlevels 2 3 4 5)"
+        ),
+        "{text}"
+    );
+
     // The dry run shows the commands and changes nothing.
     let dry = r.json("port-free-dry");
     assert_eq!(dry["dry_run"], true);

@@ -1,5 +1,6 @@
 # A host without systemd (Debian 12, sysvinit-core as PID 1, no journal), proved with a real
-# reboot. Boot 1: nginx from its init script holds :80; `hostfix port free 80` disables and
+# reboot. Boot 1: nginx from its init script holds :80 (`port who` names the script);
+# `hostfix port free 80` disables and
 # stops it through update-rc.d and service (a second run changes nothing); `swap ensure`
 # persists through fstab; doctor names the init and says there is no journal; `hostfix
 # reboot` reboots through the host's own shutdown. Boot 2 (hostfix did not run before the
@@ -20,6 +21,8 @@ case "$SCENARIO_BOOT" in
   result nginx-1 "$(svc_state nginx)"
   block listeners-1 listeners
   block rc-links-1 rc_links
+  hf port-who port who 80
+  block port-who-text "$HOSTFIX" port who 80
   hf port-free-dry --dry-run port free 80
   block listeners-dry listeners
   hf port-free port free 80 || true
