@@ -302,54 +302,7 @@ fn headline(r: &PortRequest, not_root: bool) -> (Severity, String) {
         .zip(&r.answerers)
         .find(|(p, _)| p.outcome.connected());
     let Some((p, a)) = connected else {
-        if let Some(Outcome::NotSent { why }) = r.probes.first().map(|p| &p.outcome) {
-            return (
-                Severity::Info,
-                format!("requests to :{port} were not sent: {why}"),
-            );
-        }
-        let timeout = r
-            .probes
-            .iter()
-            .any(|p| matches!(p.outcome, Outcome::ConnectTimeout { .. }));
-        let refused = r.probes.iter().any(|p| p.outcome == Outcome::Refused);
-        if !timeout && !refused {
-            // No address answered at all, not even with a refusal: the loopback is down,
-            // or every connect failed otherwise. Not "nothing listens".
-            let how = r
-                .probes
-                .iter()
-                .map(|p| format!("{}: {}", p.addr, p.outcome.describe()))
-                .collect::<Vec<_>>()
-                .join("; ");
-            return (
-                Severity::Warning,
-                format!(
-                    "requests to :{port} cannot be sent ({how}); is the loopback interface up?"
-                ),
-            );
-        }
-        let what = if timeout {
-            "get no connection"
-        } else {
-            "are refused"
-        };
-        return match r.interest.first() {
-            Some(i) => (
-                Severity::Problem,
-                format!(
-                    "requests to :{port} {what}: {} {} it but is {}",
-                    containers(&r.interest),
-                    if i.running { "publishes" } else { "wants" },
-                    i.state
-                ),
-            ),
-            None if timeout => (Severity::Warning, format!("requests to :{port} {what}")),
-            None => (
-                Severity::Ok,
-                format!("requests to :{port} are refused: nothing listens"),
-            ),
-        };
+        return unanswered(r);
     };
     let mut whom = who(a, not_root);
     if let Some(v) = via(&p.outcome) {
@@ -387,6 +340,59 @@ fn headline(r: &PortRequest, not_root: bool) -> (Severity, String) {
             ),
         ),
         _ => (Severity::Ok, format!("requests to :{port} reach {whom}")),
+    }
+}
+
+/// The headline when no probe connected: not sent, cannot be sent (no refusal and no
+/// timeout: the loopback is down), refused or timed out (naming the containers that
+/// publish or want the port).
+fn unanswered(r: &PortRequest) -> (Severity, String) {
+    let port = r.port;
+    if let Some(Outcome::NotSent { why }) = r.probes.first().map(|p| &p.outcome) {
+        return (
+            Severity::Info,
+            format!("requests to :{port} were not sent: {why}"),
+        );
+    }
+    let timeout = r
+        .probes
+        .iter()
+        .any(|p| matches!(p.outcome, Outcome::ConnectTimeout { .. }));
+    let refused = r.probes.iter().any(|p| p.outcome == Outcome::Refused);
+    if !timeout && !refused {
+        // No address answered at all, not even with a refusal: the loopback is down,
+        // or every connect failed otherwise. Not "nothing listens".
+        let how = r
+            .probes
+            .iter()
+            .map(|p| format!("{}: {}", p.addr, p.outcome.describe()))
+            .collect::<Vec<_>>()
+            .join("; ");
+        return (
+            Severity::Warning,
+            format!("requests to :{port} cannot be sent ({how}); is the loopback interface up?"),
+        );
+    }
+    let what = if timeout {
+        "get no connection"
+    } else {
+        "are refused"
+    };
+    match r.interest.first() {
+        Some(i) => (
+            Severity::Problem,
+            format!(
+                "requests to :{port} {what}: {} {} it but is {}",
+                containers(&r.interest),
+                if i.running { "publishes" } else { "wants" },
+                i.state
+            ),
+        ),
+        None if timeout => (Severity::Warning, format!("requests to :{port} {what}")),
+        None => (
+            Severity::Ok,
+            format!("requests to :{port} are refused: nothing listens"),
+        ),
     }
 }
 

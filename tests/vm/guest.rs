@@ -789,6 +789,31 @@ mod tests {
         );
     }
 
+    /// A run of the stand-in `sh -c script` for qemu, its console in `dir`.
+    fn stand_in(dir: &Path, script: String, hung_boot: Duration, timeout: Duration) -> Booting {
+        let argv: Vec<OsString> = vec!["-c".into(), script.into()];
+        let program = OsString::from("sh");
+        let qemu_log = dir.join("qemu-1.log");
+        let t = Instant::now();
+        Booting {
+            n: 1,
+            name: "stand-in".into(),
+            child: Some(spawn_qemu(&program, &argv, &qemu_log)),
+            program,
+            argv,
+            hung_boot,
+            timeout,
+            relaunches: 0,
+            console_len: 0,
+            console_quiet_since: t,
+            t,
+            deadline: t + timeout,
+            console: dir.join("console-1.log"),
+            results: dir.join("results-1.log"),
+            qemu_log,
+        }
+    }
+
     /// A stand-in for qemu whose first launch "hangs" after the firmware banner and whose
     /// second boots and powers off: the run relaunches once, keeps the first console and
     /// ends with the second launch's exit status.
@@ -803,27 +828,13 @@ mod tests {
             l = launches.display(),
             c = console.display()
         );
-        let argv: Vec<OsString> = vec!["-c".into(), script.into()];
-        let program = OsString::from("sh");
-        let qemu_log = d.path().join("qemu-1.log");
         let t = Instant::now();
-        let mut b = Booting {
-            n: 1,
-            name: "stand-in".into(),
-            child: Some(spawn_qemu(&program, &argv, &qemu_log)),
-            program,
-            argv,
-            hung_boot: Duration::from_millis(600),
-            timeout: Duration::from_secs(20),
-            relaunches: 0,
-            console_len: 0,
-            console_quiet_since: t,
-            t,
-            deadline: t + Duration::from_secs(20),
-            console: console.clone(),
-            results: d.path().join("results-1.log"),
-            qemu_log,
-        };
+        let mut b = stand_in(
+            d.path(),
+            script,
+            Duration::from_millis(600),
+            Duration::from_secs(20),
+        );
         assert_eq!(b.run_out(), Outcome::Exited(0));
         assert_eq!(b.relaunches, 1);
         assert_eq!(fs::read_to_string(&launches).unwrap(), "x\nx\n");
@@ -837,29 +848,13 @@ mod tests {
     #[test]
     fn a_boot_past_its_root_filesystem_is_never_relaunched() {
         let d = tempfile::tempdir().unwrap();
-        let console = d.path().join("console-1.log");
-        fs::write(&console, format!("{HUNG}{BOOTED}")).unwrap();
-        let argv: Vec<OsString> = vec!["-c".into(), "exec sleep 60".into()];
-        let program = OsString::from("sh");
-        let qemu_log = d.path().join("qemu-1.log");
-        let t = Instant::now();
-        let mut b = Booting {
-            n: 1,
-            name: "stand-in".into(),
-            child: Some(spawn_qemu(&program, &argv, &qemu_log)),
-            program,
-            argv,
-            hung_boot: Duration::from_millis(300),
-            timeout: Duration::from_secs(3),
-            relaunches: 0,
-            console_len: 0,
-            console_quiet_since: t,
-            t,
-            deadline: t + Duration::from_secs(3),
-            console,
-            results: d.path().join("results-1.log"),
-            qemu_log,
-        };
+        fs::write(d.path().join("console-1.log"), format!("{HUNG}{BOOTED}")).unwrap();
+        let mut b = stand_in(
+            d.path(),
+            "exec sleep 60".into(),
+            Duration::from_millis(300),
+            Duration::from_secs(3),
+        );
         assert_eq!(b.run_out(), Outcome::TimedOut);
         assert_eq!(b.relaunches, 0);
     }

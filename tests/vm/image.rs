@@ -123,29 +123,11 @@ pub fn cache_root() -> PathBuf {
 }
 
 /// Returns the cached image of `flavour` for the recipe in `recipe`, building it first when
-/// missing.
-pub fn ensure(recipe: &Path, flavour: Flavour) -> Result<Image, String> {
-    ensure_in(
-        &cache_root(),
-        recipe,
-        flavour.name(),
-        &mirror,
-        &crate::loud,
-        false,
-    )
-}
-
-/// [`ensure`] for a build ahead of need: the build runs under `nice -n 10`, so that guests
-/// running meanwhile keep the CPU they need (the build is mostly downloads anyway).
-pub fn ensure_ahead(recipe: &Path, flavour: Flavour) -> Result<Image, String> {
-    ensure_in(
-        &cache_root(),
-        recipe,
-        flavour.name(),
-        &mirror,
-        &crate::loud,
-        true,
-    )
+/// missing. `ahead`: a build ahead of need, run under `nice -n 10` so that guests running
+/// meanwhile keep the CPU they need (the build is mostly downloads anyway).
+pub fn ensure(recipe: &Path, flavour: Flavour, ahead: bool) -> Result<Image, String> {
+    let name = flavour.name();
+    ensure_in(&cache_root(), recipe, name, &mirror, &crate::loud, ahead)
 }
 
 /// [`ensure`] with the cache in `root`, the flavour named `flavour`, the mirror from

@@ -200,7 +200,7 @@ fn lab_on(flavour: Flavour, test: &str) -> Option<(&'static Lab, Slot)> {
     // The image first: a build holds no guest slot.
     let lab = LABS[flavour.index()].get_or_init(|| {
         let tests_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vm");
-        let image = image::ensure(&tests_dir.join("image"), flavour)?;
+        let image = image::ensure(&tests_dir.join("image"), flavour, false)?;
         loud(&format!(
             "hostfix VM tests: image {} {} in {:.0} s",
             image.hash,
@@ -245,7 +245,7 @@ fn prefetch_images(first: Flavour) {
             let recipe = recipe.clone();
             std::thread::spawn(move || {
                 // The scenario that needs it reports a failure, with the build's log.
-                let _ = image::ensure_ahead(&recipe, flavour);
+                let _ = image::ensure(&recipe, flavour, true);
             });
         }
     });
@@ -293,7 +293,8 @@ fn build_images() {
             .into_iter()
             .find(|f| f.name() == name)
             .unwrap_or_else(|| panic!("HOSTFIX_VM_FLAVOURS: no flavour {name:?}"));
-        let img = image::ensure(&recipe, flavour).unwrap_or_else(|e| panic!("{flavour}: {e}"));
+        let img =
+            image::ensure(&recipe, flavour, false).unwrap_or_else(|e| panic!("{flavour}: {e}"));
         loud(&format!(
             "hostfix VM tests: image {} {} in {:.0} s",
             img.hash,
