@@ -1,8 +1,9 @@
-//! Small file helpers every operation shares: atomic replacement of a file.
+//! Small file helpers every operation shares: atomic replacement of a file, and a bounded
+//! read of a small file others may write.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -68,9 +69,77 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<(
     Ok(())
 }
 
+/// Reads a small file that someone other than root may have written (a service's
+/// pidfile): the last component is not followed, a FIFO is not blocked on, anything but a
+/// regular file is an error, and at most `max` bytes are read (more is an error). Returns
+/// the text (lossy UTF-8) and the file's owner; `Ok(None)` when it does not exist.
+///
+/// # Errors
+/// The I/O error; `InvalidData` for a file that is not regular or is over `max` bytes.
+pub(crate) fn read_small_untrusted(
+    path: &Path,
+    max: u64,
+) -> std::io::Result<Option<(String, u32)>> {
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path);
+    let f = match f {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let m = f.metadata()?;
+    if !m.file_type().is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not a regular file",
+        ));
+    }
+    let mut buf = Vec::new();
+    f.take(max + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {max} bytes"),
+        ));
+    }
+    Ok(Some((String::from_utf8_lossy(&buf).into_owned(), m.uid())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn untrusted_small_files_are_read_bounded_without_links_or_fifos() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("app.pid");
+        assert!(read_small_untrusted(&p, 64).unwrap().is_none());
+        fs::write(&p, "812\n").unwrap();
+        let (text, owner) = read_small_untrusted(&p, 64).unwrap().unwrap();
+        assert_eq!(text, "812\n");
+        assert_eq!(owner, nix::unistd::geteuid().as_raw());
+        fs::write(&p, "1".repeat(65)).unwrap();
+        let e = read_small_untrusted(&p, 64).unwrap_err();
+        assert!(e.to_string().contains("larger than 64 bytes"), "{e}");
+        // A link is not followed, even to a good file.
+        let good = d.path().join("good.pid");
+        fs::write(&good, "812\n").unwrap();
+        let link = d.path().join("link.pid");
+        std::os::unix::fs::symlink(&good, &link).unwrap();
+        assert!(read_small_untrusted(&link, 64).is_err());
+        // A FIFO nobody writes to: an error at once, never a hang.
+        let fifo = d.path().join("fifo.pid");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let t = std::time::Instant::now();
+        let e = read_small_untrusted(&fifo, 64).unwrap_err();
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(2));
+        // A directory and a device.
+        assert!(read_small_untrusted(d.path(), 64).is_err());
+        assert!(read_small_untrusted(Path::new("/dev/zero"), 64).is_err());
+    }
 
     #[test]
     fn a_dead_runs_temp_file_goes_and_a_live_ones_stays() {

@@ -4,6 +4,8 @@
 
 #[path = "fixtures/port/fakeroot.rs"]
 mod fakeroot;
+#[path = "support/tiers.rs"]
+mod tiers;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -474,6 +476,78 @@ fn port_who_on_systemd_names_no_init_script() {
         "{}",
         rep.result
     );
+}
+
+/// `port who` in a thread, failing the test if it does not return within 10 s.
+fn who_in_time(host: Host) -> hostfix::Report<hostfix::port::Holders> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let spec = WhoSpec::tcp(80);
+        let _ = tx.send(who(&host, &spec, &Policy::new(spec.default_cap())));
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("port who returned within 10 s (a pidfile must never block it)")
+}
+
+/// A pidfile that is a FIFO nobody writes to, or a link (even to a file naming the right
+/// pid), is not read: nothing hangs, and the script is tied by its DAEMON alone.
+#[test]
+fn a_fifo_or_a_link_as_pidfile_is_not_read_and_nothing_hangs() {
+    for planted in ["fifo", "link"] {
+        let r = sysv_root();
+        let pidfile = r.join("/run/nginx.pid");
+        std::fs::remove_file(&pidfile).unwrap();
+        if planted == "fifo" {
+            nix::unistd::mkfifo(&pidfile, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        } else {
+            r.write("/run/other.pid", "812\n");
+            std::os::unix::fs::symlink(r.join("/run/other.pid"), &pidfile).unwrap();
+        }
+        let (host, rec) = sim(&r, true, "service nginx stop");
+        let rep = who_in_time(host);
+        assert!(rep.is_ok(), "{planted}: {rep}");
+        let s = &rep.result.services;
+        assert_eq!(s.len(), 1, "{planted}: {s:?}");
+        assert!(
+            s[0].evidence.iter().all(|e| !e.contains("pidfile")),
+            "{planted}: {:?}",
+            s[0].evidence
+        );
+        assert!(
+            s[0].evidence
+                .iter()
+                .any(|e| e == "its DAEMON is /usr/sbin/nginx, the executable of pid 812"),
+            "{planted}: {:?}",
+            s[0].evidence
+        );
+        assert!(rec.commands().is_empty());
+    }
+}
+
+/// A pidfile another user owns cannot name a process of root's: the nginx built by hand
+/// (its DAEMON does not match the script) would be tied to the script by the pidfile
+/// alone; owned by uid 12345 it ties nothing, and `port free` refuses as for a lookalike.
+#[test]
+fn another_users_pidfile_cannot_tie_roots_process() {
+    if !tiers::root("chown of a pidfile to another user") {
+        return;
+    }
+    let r = sysv_root_with("/usr/local/sbin/nginx");
+    let pidfile = r.join("/run/nginx.pid");
+    // Control: owned by root (the test's user), the pidfile ties pid 812.
+    let (host, _) = sim(&r, true, "service nginx stop");
+    let rep = who_in_time(host);
+    assert_eq!(rep.result.services.len(), 1, "{rep}");
+    std::os::unix::fs::chown(&pidfile, Some(12345), Some(12345)).unwrap();
+    let (host, rec) = sim(&r, true, "service nginx stop");
+    let rep = who_in_time(host);
+    assert!(rep.result.services.is_empty(), "{:?}", rep.result.services);
+    let notes = rep.result.notes.join("\n");
+    assert!(notes.contains("cannot tell which for certain"), "{notes}");
+    let (host, _) = sim(&r, true, "service nginx stop");
+    let rep = free_port(&host, &spec(), &Policy::new(Risk::Disruptive));
+    assert_eq!(rep.exit_code(), 3, "{rep}");
+    assert!(rec.commands().is_empty() && rec.signals().is_empty());
 }
 
 mod reboot_common;

@@ -1,6 +1,7 @@
 //! The thin I/O: the scripts of `/etc/init.d` with their pidfiles, where a service starts
 //! at boot, which stop program the host offers.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use super::map::{
@@ -8,6 +9,7 @@ use super::map::{
 };
 use super::parse::{is_service_name, is_start_link, parse_pidfile, parse_script};
 use crate::error::Refusal;
+use crate::fsutil;
 use crate::host::{Host, InitSystem};
 use crate::package::{self, PackageManager};
 use crate::port::owner::PortOwner;
@@ -17,6 +19,8 @@ use crate::program;
 const MAX_SCRIPTS: usize = 1000;
 /// A script longer than this is not read (256 KiB).
 const MAX_SCRIPT: u64 = 256 * 1024;
+/// A pidfile longer than this is not read.
+const MAX_PIDFILE: u64 = 4096;
 
 /// The sysvinit runlevels `update-rc.d NAME disable` acts on.
 const SYSV_RUNLEVELS: [&str; 4] = ["2", "3", "4", "5"];
@@ -103,10 +107,7 @@ fn script_facts(host: &Host, name: String, vars: super::parse::ScriptVars) -> In
     let pids = vars
         .pidfiles
         .iter()
-        .filter_map(|f| {
-            let text = host.read_opt(f).ok().flatten()?;
-            Some((f.clone(), parse_pidfile(&text)?))
-        })
+        .filter_map(|f| Some((f.clone(), pidfile_pid(host, &name, f)?)))
         .collect();
     InitScript {
         name,
@@ -115,6 +116,40 @@ fn script_facts(host: &Host, name: String, vars: super::parse::ScriptVars) -> In
         pids,
         package: None,
     }
+}
+
+/// The pid a script's pidfile names, when the file can be trusted to name it: a regular
+/// file (no link followed, a FIFO never blocked on, at most [`MAX_PIDFILE`] bytes) owned
+/// by root or by the process it names. A pidfile in a directory its service's user can
+/// write could otherwise name any process (tying it to that script) or hang the read.
+fn pidfile_pid(host: &Host, script: &str, file: &str) -> Option<i32> {
+    let (text, owner) = match fsutil::read_small_untrusted(&host.path(file), MAX_PIDFILE) {
+        Ok(Some(read)) => read,
+        Ok(None) => return None,
+        Err(e) => {
+            log::info!("port: /etc/init.d/{script}: pidfile {file} not read: {e}");
+            return None;
+        }
+    };
+    let pid = parse_pidfile(&text)?;
+    let runs_as = std::fs::metadata(host.path(format!("/proc/{pid}")))
+        .ok()
+        .map(|m| m.uid());
+    if pidfile_trusted(owner, runs_as) {
+        Some(pid)
+    } else {
+        log::info!(
+            "port: /etc/init.d/{script}: pidfile {file} (owner uid {owner}) names pid {pid} \
+             of another user: not trusted"
+        );
+        None
+    }
+}
+
+/// Whether a pidfile owned by `owner` may name a process running as `runs_as`: root's
+/// pidfiles name anything; another user's only that user's processes.
+fn pidfile_trusted(owner: u32, runs_as: Option<u32>) -> bool {
+    owner == 0 || runs_as == Some(owner)
 }
 
 /// Fills in the package (and source package) of each script; a lookup that fails leaves
@@ -182,5 +217,25 @@ fn stop_tool(host: &Host, init: InitSystem) -> StopTool {
         _ if has("service") => StopTool::Service,
         _ if has("invoke-rc.d") => StopTool::InvokeRcd,
         _ => StopTool::Script,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pidfile_trusted;
+
+    #[test]
+    fn a_pidfile_names_only_its_owners_processes_unless_root_owns_it() {
+        assert!(pidfile_trusted(0, Some(33)));
+        assert!(pidfile_trusted(0, None));
+        assert!(pidfile_trusted(104, Some(104)));
+        assert!(
+            !pidfile_trusted(104, Some(0)),
+            "postgres's pidfile naming root's nginx"
+        );
+        assert!(
+            !pidfile_trusted(104, None),
+            "a process that is gone or unreadable"
+        );
     }
 }
