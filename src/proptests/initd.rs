@@ -7,7 +7,8 @@ use proptest::prelude::*;
 use super::{cfg, text};
 use crate::port::initd::record::parse_record;
 use crate::port::initd::{
-    InitScript, ScriptVars, is_service_name, is_start_link, parse_pidfile, parse_script, tie_owners,
+    InitScript, Pidfile, ScriptVars, is_service_name, is_start_link, parse_pidfile, parse_script,
+    tie_owners,
 };
 use crate::port::owner::PortOwner;
 
@@ -84,16 +85,17 @@ proptest! {
 
     #[test]
     fn ties_only_name_owners_and_scripts_given(
-        owners in proptest::collection::vec((2..50i32, 1..50i32, "[a-z]{1,6}", abs_path()), 0..5),
-        scripts in proptest::collection::vec((name(), proptest::collection::vec(abs_path(), 0..2), proptest::collection::vec(1..50i32, 0..2)), 0..5),
+        owners in proptest::collection::vec((2..50i32, 1..50i32, "[a-z]{1,6}", abs_path(), proptest::option::of(prop_oneof![Just(0u32), Just(33u32)])), 0..5),
+        scripts in proptest::collection::vec((name(), proptest::collection::vec(abs_path(), 0..2), proptest::collection::vec((1..50i32, prop_oneof![Just(0u32), Just(33u32), Just(104u32)]), 0..2)), 0..5),
     ) {
         let owners: Vec<PortOwner> = owners
             .into_iter()
-            .map(|(pid, ppid, comm, exe)| PortOwner {
+            .map(|(pid, ppid, comm, exe, uid)| PortOwner {
                 pid,
                 ppid,
                 name: comm,
                 exe: Some(exe.into()),
+                uid,
                 ..PortOwner::default()
             })
             .collect();
@@ -102,7 +104,10 @@ proptest! {
             .map(|(n, daemons, pids)| InitScript {
                 name: n,
                 vars: ScriptVars { daemons, pidfiles: vec!["/run/x.pid".into()] },
-                pids: pids.into_iter().map(|p| ("/run/x.pid".to_string(), p)).collect(),
+                pids: pids
+                    .into_iter()
+                    .map(|(pid, owner)| Pidfile { path: "/run/x.pid".into(), pid, owner })
+                    .collect(),
                 ..InitScript::default()
             })
             .collect();
@@ -111,6 +116,18 @@ proptest! {
                 prop_assert!(scripts.iter().any(|s| s.name == t.name));
                 prop_assert!(t.pids.iter().all(|p| owners.iter().any(|o| o.pid == *p)));
                 prop_assert!(!t.evidence.is_empty());
+                // A pidfile ties a process only when root or that process's user owns it.
+                let files: Vec<&Pidfile> = scripts.iter().filter(|s| s.name == t.name).flat_map(|s| &s.pids).collect();
+                for e in t.evidence.iter().filter(|e| e.starts_with("pidfile ")) {
+                    let pid = e.rsplit("(pid ").next().and_then(|p| p.trim_end_matches(')').parse::<i32>().ok());
+                    prop_assert!(pid.is_some(), "{e}");
+                    let pid = pid.unwrap_or_default();
+                    let runs_as = owners.iter().find(|o| o.pid == pid).and_then(|o| o.uid);
+                    prop_assert!(
+                        files.iter().any(|f| f.pid == pid && (f.owner == 0 || Some(f.owner) == runs_as)),
+                        "{e} from {files:?}, pid {pid} runs as {runs_as:?}"
+                    );
+                }
             }
         }
     }

@@ -18,11 +18,22 @@ pub struct InitScript {
     /// Its `DAEMON` paths as they resolve on the host (`/sbin/x` → `/usr/sbin/x` on a
     /// usr-merged root), beside the ones written.
     pub daemons_real: Vec<String>,
-    /// The pids its pidfiles name: (pidfile, pid).
-    pub pids: Vec<(String, i32)>,
+    /// What its pidfiles say (the ones that exist, are regular files and name a pid).
+    pub pids: Vec<Pidfile>,
     /// The package that owns the script and that package's source package, when looked
     /// up (only for an owner nothing else ties).
     pub package: Option<(String, String)>,
+}
+
+/// A script's pidfile as read: where it is, the pid it names and who owns the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pidfile {
+    /// Its path (`/run/nginx.pid`).
+    pub path: String,
+    /// The pid it names.
+    pub pid: i32,
+    /// The file's owner (uid).
+    pub owner: u32,
 }
 
 /// A service hostfix stops and disables: an init script tied to processes holding the
@@ -65,13 +76,28 @@ pub enum StopTool {
     Script,
 }
 
-/// What ties an owner to a script, in words; empty when nothing does.
-fn strong_ties(o: &PortOwner, s: &InitScript) -> Vec<String> {
+/// Whether a pidfile owned by `owner` may name a process running as `runs_as`: root's
+/// pidfiles name anything; another user's only that user's processes (a pidfile in a
+/// directory its service's user can write could otherwise tie any process to the script).
+fn pidfile_trusted(owner: u32, runs_as: Option<u32>) -> bool {
+    owner == 0 || runs_as == Some(owner)
+}
+
+/// What ties an owner to a script, in words; empty when nothing does. `uid_of` gives the
+/// effective uid of another owner (the parent a pidfile names).
+fn strong_ties(o: &PortOwner, s: &InitScript, uid_of: &dyn Fn(i32) -> Option<u32>) -> Vec<String> {
     let mut why = Vec::new();
-    for (file, pid) in &s.pids {
-        if *pid > 1 && (*pid == o.pid || *pid == o.ppid) {
-            let whom = if *pid == o.pid { "it" } else { "its parent" };
-            why.push(format!("pidfile {file} names {whom} (pid {pid})"));
+    for f in &s.pids {
+        let (pid, file) = (f.pid, &f.path);
+        if pid > 1 && (pid == o.pid || pid == o.ppid) {
+            let (whom, runs_as) = if pid == o.pid {
+                ("it", o.uid)
+            } else {
+                ("its parent", uid_of(pid))
+            };
+            if pidfile_trusted(f.owner, runs_as) {
+                why.push(format!("pidfile {file} names {whom} (pid {pid})"));
+            }
         }
     }
     if let Some(exe) = o.exe.as_ref().and_then(|e| e.to_str()) {
@@ -129,10 +155,18 @@ fn wants_service(o: &PortOwner) -> bool {
 /// Whether any owner has a package and nothing ties it to a script: only then are the
 /// scripts' packages worth looking up (pure).
 pub fn needs_packages(owners: &[PortOwner], scripts: &[InitScript]) -> bool {
-    owners
-        .iter()
-        .filter(|o| wants_service(o))
-        .any(|o| o.package.is_some() && scripts.iter().all(|s| strong_ties(o, s).is_empty()))
+    let uid_of = uids(owners);
+    owners.iter().filter(|o| wants_service(o)).any(|o| {
+        o.package.is_some()
+            && scripts
+                .iter()
+                .all(|s| strong_ties(o, s, &uid_of).is_empty())
+    })
+}
+
+/// The effective uid of an owner, by pid.
+fn uids(owners: &[PortOwner]) -> impl Fn(i32) -> Option<u32> + '_ {
+    |pid| owners.iter().find(|x| x.pid == pid).and_then(|x| x.uid)
 }
 
 /// Ties each owner to the one script that runs it (pure): the script whose pidfile names
@@ -145,6 +179,7 @@ pub fn needs_packages(owners: &[PortOwner], scripts: &[InitScript]) -> bool {
 /// tied to, or one only resembles (its name, its executable's name) with nothing tying
 /// them.
 pub fn tie_owners(owners: &[PortOwner], scripts: &[InitScript]) -> Result<Vec<Tie>, Refusal> {
+    let uid_of = uids(owners);
     let mut out: Vec<Tie> = Vec::new();
     for o in owners.iter().filter(|o| wants_service(o)) {
         let target = match &o.exe {
@@ -154,7 +189,7 @@ pub fn tie_owners(owners: &[PortOwner], scripts: &[InitScript]) -> Result<Vec<Ti
         let mut found: Vec<(usize, Vec<String>)> = scripts
             .iter()
             .enumerate()
-            .map(|(i, s)| (i, strong_ties(o, s)))
+            .map(|(i, s)| (i, strong_ties(o, s, &uid_of)))
             .filter(|(_, w)| !w.is_empty())
             .collect();
         if found.is_empty() {
@@ -273,7 +308,14 @@ mod tests {
                 daemons: vec![daemon.into()],
                 pidfiles: pids.iter().map(|(f, _)| f.to_string()).collect(),
             },
-            pids: pids.iter().map(|(f, p)| (f.to_string(), *p)).collect(),
+            pids: pids
+                .iter()
+                .map(|(f, p)| Pidfile {
+                    path: f.to_string(),
+                    pid: *p,
+                    owner: 0,
+                })
+                .collect(),
             ..InitScript::default()
         }
     }
@@ -293,6 +335,37 @@ mod tests {
         assert_eq!(t[0].name, "nginx");
         assert_eq!(t[0].pids, vec![812, 813]);
         assert!(t[0].evidence[0].contains("pidfile /run/nginx.pid names it"));
+    }
+
+    /// Another user's pidfile ties only that user's processes: postgres's pidfile naming
+    /// root's nginx (or its parent) ties nothing; nginx's own user's pidfile naming its
+    /// process does.
+    #[test]
+    fn a_pidfile_of_another_user_ties_only_that_users_processes() -> Result<(), Refusal> {
+        let mut master = owner(812, 1, "nginx", "/usr/local/sbin/nginx");
+        master.uid = Some(0);
+        let mut worker = owner(813, 812, "nginx", "/usr/local/sbin/nginx");
+        worker.uid = Some(33);
+        let owners = [master, worker];
+        let mut s = script(
+            "pg",
+            "/usr/lib/postgresql/bin/postgres",
+            &[("/run/pg/pg.pid", 812)],
+        );
+        s.pids[0].owner = 104;
+        assert!(tie_owners(&owners, std::slice::from_ref(&s))?.is_empty());
+        s.pids[0].owner = 33;
+        let t = tie_owners(&owners[1..], std::slice::from_ref(&s))?;
+        assert!(
+            t.is_empty(),
+            "a www-data pidfile naming root's master: {t:?}"
+        );
+        s.pids[0].pid = 813;
+        let t = tie_owners(&owners, std::slice::from_ref(&s))?;
+        assert_eq!((t.len(), t[0].pids.clone()), (1, vec![813]), "{t:?}");
+        assert!(pidfile_trusted(0, None));
+        assert!(!pidfile_trusted(104, None), "a process that is gone");
+        Ok(())
     }
 
     #[test]

@@ -29,7 +29,7 @@ use std::time::Duration;
 pub use map::InitService;
 #[cfg_attr(not(feature = "testing"), allow(unused_imports))] // used by hostfix::testing
 pub use map::{
-    InitScript, StopTool, Tie, disable_commands, needs_packages, stop_command, tie_owners,
+    InitScript, Pidfile, StopTool, Tie, disable_commands, needs_packages, stop_command, tie_owners,
 };
 #[cfg_attr(not(feature = "testing"), allow(unused_imports))] // used by hostfix::testing
 pub use parse::{ScriptVars, is_service_name, is_start_link, parse_pidfile, parse_script};

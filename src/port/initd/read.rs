@@ -1,11 +1,11 @@
 //! The thin I/O: the scripts of `/etc/init.d` with their pidfiles, where a service starts
 //! at boot, which stop program the host offers.
 
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use super::map::{
-    InitScript, InitService, StopTool, disable_commands, needs_packages, stop_command, tie_owners,
+    InitScript, InitService, Pidfile, StopTool, disable_commands, needs_packages, stop_command,
+    tie_owners,
 };
 use super::parse::{is_service_name, is_start_link, parse_pidfile, parse_script};
 use crate::error::Refusal;
@@ -107,7 +107,7 @@ fn script_facts(host: &Host, name: String, vars: super::parse::ScriptVars) -> In
     let pids = vars
         .pidfiles
         .iter()
-        .filter_map(|f| Some((f.clone(), pidfile_pid(host, &name, f)?)))
+        .filter_map(|f| read_pidfile(host, &name, f))
         .collect();
     InitScript {
         name,
@@ -118,38 +118,22 @@ fn script_facts(host: &Host, name: String, vars: super::parse::ScriptVars) -> In
     }
 }
 
-/// The pid a script's pidfile names, when the file can be trusted to name it: a regular
-/// file (no link followed, a FIFO never blocked on, at most [`MAX_PIDFILE`] bytes) owned
-/// by root or by the process it names. A pidfile in a directory its service's user can
-/// write could otherwise name any process (tying it to that script) or hang the read.
-fn pidfile_pid(host: &Host, script: &str, file: &str) -> Option<i32> {
-    let (text, owner) = match fsutil::read_small_untrusted(&host.path(file), MAX_PIDFILE) {
-        Ok(Some(read)) => read,
-        Ok(None) => return None,
+/// A script's pidfile, read as a file someone other than root may write: no link
+/// followed, a FIFO never blocked on, at most [`MAX_PIDFILE`] bytes; with its owner, so
+/// that the tie trusts it only for its owner's processes (see `map::strong_ties`).
+fn read_pidfile(host: &Host, script: &str, file: &str) -> Option<Pidfile> {
+    match fsutil::read_small_untrusted(&host.path(file), MAX_PIDFILE) {
+        Ok(Some((text, owner))) => Some(Pidfile {
+            path: file.to_string(),
+            pid: parse_pidfile(&text)?,
+            owner,
+        }),
+        Ok(None) => None,
         Err(e) => {
             log::info!("port: /etc/init.d/{script}: pidfile {file} not read: {e}");
-            return None;
+            None
         }
-    };
-    let pid = parse_pidfile(&text)?;
-    let runs_as = std::fs::metadata(host.path(format!("/proc/{pid}")))
-        .ok()
-        .map(|m| m.uid());
-    if pidfile_trusted(owner, runs_as) {
-        Some(pid)
-    } else {
-        log::info!(
-            "port: /etc/init.d/{script}: pidfile {file} (owner uid {owner}) names pid {pid} \
-             of another user: not trusted"
-        );
-        None
     }
-}
-
-/// Whether a pidfile owned by `owner` may name a process running as `runs_as`: root's
-/// pidfiles name anything; another user's only that user's processes.
-fn pidfile_trusted(owner: u32, runs_as: Option<u32>) -> bool {
-    owner == 0 || runs_as == Some(owner)
 }
 
 /// Fills in the package (and source package) of each script; a lookup that fails leaves
@@ -217,25 +201,5 @@ fn stop_tool(host: &Host, init: InitSystem) -> StopTool {
         _ if has("service") => StopTool::Service,
         _ if has("invoke-rc.d") => StopTool::InvokeRcd,
         _ => StopTool::Script,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::pidfile_trusted;
-
-    #[test]
-    fn a_pidfile_names_only_its_owners_processes_unless_root_owns_it() {
-        assert!(pidfile_trusted(0, Some(33)));
-        assert!(pidfile_trusted(0, None));
-        assert!(pidfile_trusted(104, Some(104)));
-        assert!(
-            !pidfile_trusted(104, Some(0)),
-            "postgres's pidfile naming root's nginx"
-        );
-        assert!(
-            !pidfile_trusted(104, None),
-            "a process that is gone or unreadable"
-        );
     }
 }
