@@ -122,9 +122,10 @@ proptest! {
                     let pid = e.rsplit("(pid ").next().and_then(|p| p.trim_end_matches(')').parse::<i32>().ok());
                     prop_assert!(pid.is_some(), "{e}");
                     let pid = pid.unwrap_or_default();
-                    let runs_as = owners.iter().find(|o| o.pid == pid).and_then(|o| o.uid);
+                    // (Generated owners may share a pid: any of them may be the one tied.)
+                    let runs_as: Vec<Option<u32>> = owners.iter().filter(|o| o.pid == pid).map(|o| o.uid).collect();
                     prop_assert!(
-                        files.iter().any(|f| f.pid == pid && (f.owner == 0 || Some(f.owner) == runs_as)),
+                        files.iter().any(|f| f.pid == pid && (f.owner == 0 || runs_as.contains(&Some(f.owner)))),
                         "{e} from {files:?}, pid {pid} runs as {runs_as:?}"
                     );
                 }
