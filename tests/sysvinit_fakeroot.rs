@@ -55,8 +55,11 @@ fn sysv_root_with(nginx_exe: &str) -> FakeRoot {
 }
 
 fn nginx(r: &FakeRoot, exe: &str) {
+    // The master runs as the pidfile's owner: root on a real host, the test's user here
+    // (a pidfile ties only its owner's processes, or any when root owns it).
     r.add(
         &FakeProc::new(812, "nginx", exe)
+            .uid(nix::unistd::geteuid().as_raw())
             .cgroup("/")
             .sockets(&[ino::TCP4_ANY_80, ino::TCP6_ANY_80])
             .children(&[813]),
